@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* otto CLI: one file per command group; each exports int cmd_<group>(argc, argv). */
+#ifndef OTTO_CLI_H
+#define OTTO_CLI_H
+
+/* Exit codes scripts can rely on. */
+#define EXIT_OK     0
+#define EXIT_FAIL   1  /* the operation ran and failed (bad image, server error) */
+#define EXIT_USAGE  2  /* bad command line */
+
+int cmd_part(int argc, char **argv);
+int cmd_image(int argc, char **argv);
+
+/* Print "otto: " + message to stderr. */
+void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

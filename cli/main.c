@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * otto - the operator's and firmware engineer's command line.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: otto <command> [<args>]\n"
+    "\n"
+    "Firmware engineer's tools:\n"
+    "  part gen|show     ESP-IDF partition tables: CSV -> binary, and print one\n"
+    "  image build|info  ESP32 app images: build a test image, check and print one\n"
+    "\n"
+    "Run 'otto <command> --help' for the options of a command.\n";
+
+void die_msg(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("otto: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        puts("otto 0.1.0");
+        return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "part"))
+        return cmd_part(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "image"))
+        return cmd_image(argc - 1, argv + 1);
+    die_msg("unknown command '%s' (see 'otto --help')", argv[1]);
+    return EXIT_USAGE;
+}

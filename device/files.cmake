@@ -1,0 +1,13 @@
+# The device core's sources, listed once so any build (CMake here, an
+# ESP-IDF component, a vendor IDE) can include the same list.
+set(OTTO_DEVICE_DIR ${CMAKE_CURRENT_LIST_DIR})
+set(OTTO_DEVICE_SOURCES
+    ${OTTO_DEVICE_DIR}/err.c
+    ${OTTO_DEVICE_DIR}/crypto.c
+    ${OTTO_DEVICE_DIR}/part.c
+    ${OTTO_DEVICE_DIR}/otadata.c
+    ${OTTO_DEVICE_DIR}/image.c
+    ${OTTO_DEVICE_DIR}/boot.c
+    ${OTTO_DEVICE_DIR}/ota.c
+)
+set(OTTO_DEVICE_INCLUDE ${OTTO_DEVICE_DIR}/../include)

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The hardware abstraction the device core runs on: the only way the core
+ * touches the world. A port fills these structs with callbacks and a context
+ * pointer; the core keeps pointers to them, so they must outlive every
+ * object that was given them. Callbacks return OTTO_OK or a negative
+ * otto_err_t (OTTO_E_IO for a hardware failure, including loss of power).
+ *
+ * Units: flash offsets and lengths are bytes from the start of the flash
+ * chip; time is milliseconds from an arbitrary origin (may wrap).
+ */
+#ifndef OTTO_HAL_H
+#define OTTO_HAL_H
+
+#include <stdint.h>
+#include "otto/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * NOR flash. Rules the core relies on and a port must keep:
+ * - erase(off, len): off and len are multiples of sector_size; every byte
+ *   becomes 0xFF.
+ * - program(off, buf, len): each byte becomes old AND new. A port may (and
+ *   the simulator does) refuse a program that needs a 0 bit to become 1,
+ *   with OTTO_E_PROGRAM. off and len are multiples of write_align.
+ * - read(off, buf, len): any offset and length.
+ * None of them may be called with off + len > size.
+ */
+typedef struct otto_flash {
+    void *ctx;
+    int (*read)(void *ctx, uint32_t off, void *buf, uint32_t len);
+    int (*program)(void *ctx, uint32_t off, const void *buf, uint32_t len);
+    int (*erase)(void *ctx, uint32_t off, uint32_t len);
+    uint32_t size;        /**< bytes */
+    uint32_t sector_size; /**< erase unit, bytes (4096 on ESP32 SPI flash) */
+    uint32_t write_align; /**< program unit, bytes (1 on plain SPI NOR) */
+} otto_flash_t;
+
+/**
+ * The anti-rollback counter (ESP32 eFuse SECURE_VERSION). It is a
+ * thermometer code: the value is the number of burnt bits, so it can only
+ * grow. raise(v) burns bits until the value is at least v; it never lowers
+ * the value and is a no-op when the value is already >= v.
+ */
+typedef struct otto_efuse {
+    void *ctx;
+    int (*read_secure_version)(void *ctx, uint32_t *value);
+    int (*raise_secure_version)(void *ctx, uint32_t value);
+    uint32_t width; /**< bits in the field: the largest value it can hold */
+} otto_efuse_t;
+
+/** A monotonic millisecond clock; the core handles 32-bit wrap. */
+typedef struct otto_clock {
+    void *ctx;
+    uint32_t (*now_ms)(void *ctx);
+} otto_clock_t;
+
+/**
+ * One device as the boot and OTA code see it: its flash and eFuse, which
+ * chip it is, and the rollback configuration. The bootloader and the app
+ * must be given the same flags (one source of truth: a bootloader without
+ * rollback never turns NEW into PENDING_VERIFY, so nothing rolls back).
+ */
+typedef struct otto_platform {
+    const otto_flash_t *flash;
+    const otto_efuse_t *efuse;  /**< may be NULL when anti_rollback is false */
+    uint16_t chip_id;           /**< OTTO_CHIP_* of this device */
+    uint16_t chip_rev;          /**< major * 100 + minor */
+    uint8_t rollback;           /**< 1: NEW/PENDING_VERIFY/ABORTED rollback */
+    uint8_t anti_rollback;      /**< 1: secure_version vs eFuse enforced */
+} otto_platform_t;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OTTO_HAL_H */

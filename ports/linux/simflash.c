@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE
+#include "simflash.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* splitmix64: small, seedable, good enough to pick torn bytes */
+static uint64_t rnd(otto_power_t *pw)
+{
+    uint64_t z = (pw->rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void otto_power_init(otto_power_t *pw)
+{
+    memset(pw, 0, sizeof(*pw));
+}
+
+void otto_power_arm(otto_power_t *pw, uint64_t at, otto_cut_mode_t mode, uint64_t seed)
+{
+    pw->cut_at = at ? pw->ops + at : 0;
+    pw->mode = mode;
+    pw->seed = seed;
+    pw->rng = seed;
+    pw->off = false;
+}
+
+void otto_power_restore(otto_power_t *pw)
+{
+    pw->cut_at = 0;
+    pw->off = false;
+}
+
+const char *otto_cut_mode_name(otto_cut_mode_t m)
+{
+    switch (m) {
+    case OTTO_CUT_BEFORE: return "before";
+    case OTTO_CUT_AFTER:  return "after";
+    case OTTO_CUT_TORN:   return "torn";
+    }
+    return "?";
+}
+
+int otto_cut_mode_parse(const char *s, otto_cut_mode_t *m)
+{
+    if (!strcmp(s, "before")) *m = OTTO_CUT_BEFORE;
+    else if (!strcmp(s, "after")) *m = OTTO_CUT_AFTER;
+    else if (!strcmp(s, "torn")) *m = OTTO_CUT_TORN;
+    else return OTTO_E_INVAL;
+    return OTTO_OK;
+}
+
+/* Counts a modifying op. Returns 0 to do it normally, 1 when it is the op
+ * to cut (the caller applies the mode), or OTTO_E_IO when power is off. */
+static int power_tick(otto_power_t *pw)
+{
+    if (pw->off)
+        return OTTO_E_IO;
+    pw->ops++;
+    if (pw->cut_at && pw->ops == pw->cut_at) {
+        pw->off = true;
+        return 1;
+    }
+    return 0;
+}
+
+static int f_read(void *ctx, uint32_t off, void *buf, uint32_t len)
+{
+    otto_simflash_t *f = ctx;
+    if (f->power->off)
+        return OTTO_E_IO;
+    if (off > f->size || len > f->size - off)
+        return OTTO_E_INVAL;
+    f->power->reads++;
+    memcpy(buf, f->mem + off, len);
+    return OTTO_OK;
+}
+
+static int f_program(void *ctx, uint32_t off, const void *buf, uint32_t len)
+{
+    otto_simflash_t *f = ctx;
+    const uint8_t *src = buf;
+    uint8_t *dst;
+    int cut;
+
+    if (off > f->size || len > f->size - off)
+        return OTTO_E_INVAL;
+    dst = f->mem + off;
+    cut = power_tick(f->power);
+    if (cut < 0)
+        return cut;
+    f->power->programs++;
+    if (f->strict) {
+        for (uint32_t i = 0; i < len; i++) {
+            if ((uint8_t)(dst[i] & src[i]) != src[i]) {
+                f->violations++;
+                return cut ? OTTO_E_IO : OTTO_E_PROGRAM;
+            }
+        }
+    }
+    if (cut && f->power->mode == OTTO_CUT_BEFORE)
+        return OTTO_E_IO;
+    if (cut && f->power->mode == OTTO_CUT_TORN) {
+        uint32_t k = len > 1 ? (uint32_t)(rnd(f->power) % len) : 0;
+        for (uint32_t i = 0; i < k; i++)
+            dst[i] &= src[i];
+        for (uint32_t i = k; i < len; i++) {
+            uint8_t clear = (uint8_t)(dst[i] & ~src[i]); /* bits that should go 1->0 */
+            dst[i] &= (uint8_t)~(clear & (uint8_t)rnd(f->power));
+        }
+        return OTTO_E_IO;
+    }
+    for (uint32_t i = 0; i < len; i++)
+        dst[i] &= src[i];
+    return cut ? OTTO_E_IO : OTTO_OK;
+}
+
+static int f_erase(void *ctx, uint32_t off, uint32_t len)
+{
+    otto_simflash_t *f = ctx;
+
+    if (off % f->sector || len % f->sector || off > f->size || len > f->size - off)
+        return OTTO_E_INVAL;
+    /* One op per sector: real chips erase sector by sector, and a cut can
+     * land between two of them. */
+    for (uint32_t s = off; s < off + len; s += f->sector) {
+        int cut = power_tick(f->power);
+        if (cut < 0)
+            return cut;
+        f->power->erases++;
+        if (cut && f->power->mode == OTTO_CUT_BEFORE)
+            return OTTO_E_IO;
+        if (cut && f->power->mode == OTTO_CUT_TORN) {
+            for (uint32_t i = 0; i < f->sector; i++)
+                f->mem[s + i] |= (uint8_t)rnd(f->power);
+            return OTTO_E_IO;
+        }
+        memset(f->mem + s, 0xFF, f->sector);
+        f->wear[s / f->sector]++;
+        if (cut)
+            return OTTO_E_IO;
+    }
+    return OTTO_OK;
+}
+
+static int common_init(otto_simflash_t *f, otto_power_t *pw, uint32_t size, uint32_t sector)
+{
+    if (!sector || size % sector)
+        return OTTO_E_INVAL;
+    memset(f, 0, sizeof(*f));
+    f->power = pw;
+    f->size = size;
+    f->sector = sector;
+    f->fd = -1;
+    f->strict = true;
+    f->wear = calloc(size / sector, sizeof(uint32_t));
+    return f->wear ? OTTO_OK : OTTO_E_NOSPC;
+}
+
+int otto_simflash_open_mem(otto_simflash_t *f, otto_power_t *pw, uint32_t size, uint32_t sector)
+{
+    int err = common_init(f, pw, size, sector);
+    if (err)
+        return err;
+    f->mem = malloc(size);
+    if (!f->mem) {
+        free(f->wear);
+        return OTTO_E_NOSPC;
+    }
+    memset(f->mem, 0xFF, size);
+    return OTTO_OK;
+}
+
+int otto_simflash_open_file(otto_simflash_t *f, otto_power_t *pw, const char *path,
+                            uint32_t size, uint32_t sector)
+{
+    struct stat st;
+    int err = common_init(f, pw, size, sector);
+    if (err)
+        return err;
+    f->fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (f->fd < 0 || fstat(f->fd, &st) != 0)
+        goto io;
+    if (st.st_size == 0) {
+        uint8_t blank[4096];
+        memset(blank, 0xFF, sizeof(blank));
+        for (uint32_t o = 0; o < size; o += sizeof(blank))
+            if (write(f->fd, blank, size - o < sizeof(blank) ? size - o : sizeof(blank)) < 0)
+                goto io;
+    } else if ((uint64_t)st.st_size != size) {
+        close(f->fd);
+        free(f->wear);
+        errno = EINVAL;
+        return OTTO_E_INVAL;
+    }
+    f->mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
+    if (f->mem == MAP_FAILED)
+        goto io;
+    return OTTO_OK;
+io:
+    if (f->fd >= 0)
+        close(f->fd);
+    free(f->wear);
+    return OTTO_E_IO;
+}
+
+void otto_simflash_close(otto_simflash_t *f)
+{
+    if (f->fd >= 0) {
+        msync(f->mem, f->size, MS_SYNC);
+        munmap(f->mem, f->size);
+        close(f->fd);
+    } else {
+        free(f->mem);
+    }
+    free(f->wear);
+    f->mem = NULL;
+    f->wear = NULL;
+}
+
+void otto_simflash_hal(otto_simflash_t *f, otto_flash_t *hal)
+{
+    hal->ctx = f;
+    hal->read = f_read;
+    hal->program = f_program;
+    hal->erase = f_erase;
+    hal->size = f->size;
+    hal->sector_size = f->sector;
+    hal->write_align = 1;
+}
+
+void otto_simflash_load(otto_simflash_t *f, uint32_t off, const void *src, uint32_t len)
+{
+    memcpy(f->mem + off, src, len);
+}
+
+/* ---- eFuse ---- */
+
+static unsigned popcount32(uint32_t v)
+{
+    return (unsigned)__builtin_popcount(v);
+}
+
+static int e_save(otto_simefuse_t *e)
+{
+    FILE *fp;
+    if (!e->path[0])
+        return OTTO_OK;
+    fp = fopen(e->path, "w");
+    if (!fp)
+        return OTTO_E_IO;
+    fprintf(fp, "0x%08x\n", e->bits);
+    return fclose(fp) == 0 ? OTTO_OK : OTTO_E_IO;
+}
+
+static int e_read(void *ctx, uint32_t *value)
+{
+    otto_simefuse_t *e = ctx;
+    if (e->power->off)
+        return OTTO_E_IO;
+    *value = popcount32(e->bits);
+    return OTTO_OK;
+}
+
+static int e_raise(void *ctx, uint32_t value)
+{
+    otto_simefuse_t *e = ctx;
+    uint32_t want, add;
+    int cut;
+
+    if (value > e->width)
+        return OTTO_E_INVAL;
+    if (popcount32(e->bits) >= value)
+        return e->power->off ? OTTO_E_IO : OTTO_OK;
+    cut = power_tick(e->power);
+    if (cut < 0)
+        return cut;
+    e->power->burns++;
+    want = value >= 32 ? 0xFFFFFFFFu : ((1u << value) - 1u);
+    add = want & ~e->bits;
+    if (cut && e->power->mode == OTTO_CUT_BEFORE)
+        return OTTO_E_IO;
+    if (cut && e->power->mode == OTTO_CUT_TORN)
+        add &= (uint32_t)rnd(e->power); /* about half the bits burnt */
+    e->bits |= add;
+    int err = e_save(e);
+    return cut ? OTTO_E_IO : err;
+}
+
+int otto_simefuse_open(otto_simefuse_t *e, otto_power_t *pw, const char *path, uint32_t width)
+{
+    memset(e, 0, sizeof(*e));
+    e->power = pw;
+    e->width = width > 32 ? 32 : width;
+    if (path) {
+        FILE *fp;
+        snprintf(e->path, sizeof(e->path), "%s", path);
+        fp = fopen(path, "r");
+        if (fp) {
+            unsigned v = 0;
+            int ok = fscanf(fp, "%x", &v) == 1;
+            fclose(fp);
+            if (!ok)
+                return OTTO_E_CORRUPT;
+            e->bits = v;
+        } else {
+            return e_save(e);
+        }
+    }
+    return OTTO_OK;
+}
+
+void otto_simefuse_hal(otto_simefuse_t *e, otto_efuse_t *hal)
+{
+    hal->ctx = e;
+    hal->read_secure_version = e_read;
+    hal->raise_secure_version = e_raise;
+    hal->width = e->width;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "fixtures.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "imgbuild.h"
+#include "partcsv.h"
+
+uint8_t *fx_image(const char *version, uint32_t secure_version, uint32_t size, uint32_t flags,
+                  size_t *len)
+{
+    otto_imgspec_t s = {0};
+    uint8_t *img = NULL;
+    s.version = version;
+    s.project = "demo";
+    s.secure_version = secure_version;
+    s.chip_id = OTTO_CHIP_ESP32;
+    s.size = size;
+    s.otto_flags = flags;
+    if (otto_img_build(&s, &img, len) != 0) {
+        fprintf(stderr, "fixture: image build failed\n");
+        abort();
+    }
+    return img;
+}
+
+uint8_t *fx_image_chip(const char *version, uint16_t chip, size_t *len)
+{
+    otto_imgspec_t s = {0};
+    uint8_t *img = NULL;
+    s.version = version;
+    s.project = "demo";
+    s.chip_id = chip;
+    if (otto_img_build(&s, &img, len) != 0)
+        abort();
+    return img;
+}
+
+int fx_provision(otto_simdev_t *d, const uint8_t *factory, size_t len)
+{
+    otto_part_t parts[OTTO_PARTCSV_MAX];
+    uint8_t bin[OTTO_PART_TABLE_LEN];
+    char err[256];
+    size_t n;
+    int rc = otto_simdev_open(d, NULL);
+    if (rc)
+        return rc;
+    rc = otto_partcsv_parse(otto_partcsv_default_layout, NULL, parts, &n, err, sizeof(err));
+    if (!rc)
+        rc = otto_part_encode(parts, n, true, bin);
+    if (rc)
+        return rc;
+    otto_simdev_flash_raw(d, OTTO_PART_TABLE_OFFSET, bin, sizeof(bin));
+    otto_simdev_flash_raw(d, 0x10000, factory, len);
+    return otto_part_load(&d->flash, OTTO_PART_TABLE_OFFSET, &d->table);
+}
+
+const otto_part_t *fx_part(otto_simdev_t *d, const char *label)
+{
+    return otto_part_find(&d->table, OTTO_PART_ANY, OTTO_PART_ANY, label);
+}

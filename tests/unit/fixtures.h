@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared test fixtures: images and provisioned simulated devices. */
+#ifndef OTTO_TEST_FIXTURES_H
+#define OTTO_TEST_FIXTURES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "simdev.h"
+
+/* A valid ESP32 image (malloc'd). flags: OTTO_APP_FLAG_*. size 0 = small. */
+uint8_t *fx_image(const char *version, uint32_t secure_version, uint32_t size, uint32_t flags,
+                  size_t *len);
+/* Same, for another chip. */
+uint8_t *fx_image_chip(const char *version, uint16_t chip, size_t *len);
+/* RAM device with the default layout and a factory image. Returns 0. */
+int fx_provision(otto_simdev_t *d, const uint8_t *factory, size_t len);
+/* Partition by label on a booted or provisioned device. */
+const otto_part_t *fx_part(otto_simdev_t *d, const char *label);
+
+#endif
