@@ -13,6 +13,7 @@
  *  14  1  legacy min revision; 15 2 min revision; 17 2 max revision (0/0xFFFF: none)
  *  19  4  reserved
  *  23  1  hash_appended                 - a SHA-256 follows the checksum
+ *                                          (required by otto for apps)
  *
  * Then `count` segments, each an 8-byte header (load address, data length:
  * a multiple of 4) and its data. Segment 0 is DROM and starts with the
@@ -73,6 +74,10 @@ static int parse_header(otto_image_check_t *c)
     hdr->max_rev_full = otto_get_le16(h + 17);
     hdr->hash_appended = h[23];
     if (hdr->segments == 0 || hdr->segments > OTTO_IMAGE_MAX_SEGMENTS)
+        return OTTO_E_CORRUPT;
+    /* ESP-IDF builds apps with the hash appended; without it only an XOR
+     * byte would guard the image, so otto refuses such apps outright. */
+    if (hdr->hash_appended != 1)
         return OTTO_E_CORRUPT;
     if (c->chip_id != OTTO_CHIP_ANY) {
         if (hdr->chip_id != c->chip_id || c->chip_rev < hdr->min_rev_full)
@@ -162,14 +167,9 @@ static int next_field(otto_image_check_t *c)
         err = otto_sha256_finish(&c->sha, c->info.sha256);
         if (err)
             return err;
-        if (c->info.hdr.hash_appended == 1) {
-            c->phase = PH_HASH;
-            c->left = 32;
-            return OTTO_OK;
-        }
-        c->phase = PH_DONE;
-        c->info.length = c->pos;
-        return c->pos > c->max_len ? OTTO_E_NOSPC : OTTO_OK;
+        c->phase = PH_HASH; /* hash_appended was required in the header */
+        c->left = 32;
+        return OTTO_OK;
     case PH_HASH:
         if (memcmp(c->hbuf, c->info.sha256, 32) != 0)
             return OTTO_E_VERIFY;

@@ -192,28 +192,25 @@ int otto_ota_write(otto_ota_t *ota, const void *data, size_t len)
     if (err)
         return fail(ota, err);
 
-    if (ota->held < sizeof(ota->head) && !otto_image_check_head_ok(&ota->check) ) {
-        size_t k = sizeof(ota->head) - ota->held;
-        if (k > len)
-            k = len;
-        memcpy(ota->head + ota->held, p, k);
-        ota->held = (uint16_t)(ota->held + k);
-        ota->written += (uint32_t)k;
-        p += k;
-        len -= k;
-        if (!otto_image_check_head_ok(&ota->check)) {
-            if (ota->held == sizeof(ota->head))
-                return fail(ota, OTTO_E_CORRUPT);
-            return OTTO_OK; /* keep holding */
-        }
-    }
-    if (ota->held) {
+    if (!ota->head_checked) {
         uint32_t fuse;
+        if (!otto_image_check_head_ok(&ota->check)) {
+            /* header or descriptor still incomplete: hold the bytes */
+            if (len > sizeof(ota->head) - ota->held)
+                return fail(ota, OTTO_E_CORRUPT);
+            memcpy(ota->head + ota->held, p, len);
+            ota->held = (uint16_t)(ota->held + len);
+            ota->written += (uint32_t)len;
+            return OTTO_OK;
+        }
         err = otto_efuse_value(ota->ctx->plat, &fuse);
         if (err)
             return fail(ota, err);
         if (ota->check.info.desc.secure_version < fuse)
             return fail(ota, OTTO_E_VERSION);
+        ota->head_checked = true;
+    }
+    if (ota->held) {
         err = program(ota, 0, ota->head, ota->held);
         if (err)
             return fail(ota, err);

@@ -53,6 +53,7 @@ typedef struct {
     otto_image_check_t check;
     uint16_t held;        /**< bytes in head[] not yet programmed */
     uint8_t head[OTTO_IMAGE_HEAD_LEN + OTTO_APP_BLOCK_LEN];
+    bool head_checked;    /**< chip and secure_version accepted */
     bool open;
     int err;              /**< sticky */
 } otto_ota_t;

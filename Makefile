@@ -1,0 +1,43 @@
+# Thin wrapper over CMake/CTest. `make demo` and `make test` are the two
+# commands the README promises.
+BUILD     ?= build
+BUILD_SAN ?= build-asan
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all build test test-fast test-asan demo size sweep clean deps
+
+all: build
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# Every test: the normal build, then the same suite under ASan + UBSan.
+test: build test-asan
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+test-asan:
+	@cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DOTTO_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD_SAN) -j $(JOBS)
+	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	@bash scripts/demo.sh $(BUILD)
+
+# Cortex-M4 size of the device core (a figure, not a test).
+size:
+	@bash scripts/size.sh
+
+# The exhaustive power-cut sweep with a 1 MiB image (minutes, not seconds).
+sweep: build
+	$(BUILD)/tests/powercut_sweep --image-size 1M --chunk 4096 --seeds 2
+
+deps:
+	bash scripts/deps.sh
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN)

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Cross-compile the device core for Cortex-M4 (arm-none-eabi-gcc -Os) and
+# print .text/.data/.bss and the deepest stack frame per module, plus a
+# Markdown table. With --check, also fail if the core pulls in malloc, free
+# or printf (the core must not). mbedTLS itself is not counted: a product
+# links the copy its SDK ships (ESP-IDF has one in ROM).
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+check=0
+[ "${1:-}" = "--check" ] && check=1
+
+CC=arm-none-eabi-gcc
+if ! command -v "$CC" >/dev/null; then
+  echo "size: $CC not found; run scripts/deps.sh" >&2
+  exit 1
+fi
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+# Only mbedTLS's headers from the host, never the host's libc headers.
+mkdir -p "$out/inc"
+ln -s /usr/include/mbedtls "$out/inc/mbedtls"
+
+FLAGS=(-Os -mcpu=cortex-m4 -mthumb -ffreestanding -std=c99 -Wall -Wextra -Werror
+       -ffunction-sections -fdata-sections -fstack-usage
+       -I "$here/include" -I "$here/device" -isystem "$out/inc")
+
+mods=()
+for src in "$here"/device/*.c; do
+  m="$(basename "$src" .c)"
+  mods+=("$m")
+  (cd "$out" && "$CC" "${FLAGS[@]}" -c "$src" -o "$m.o")
+done
+
+printf '\n| module | .text | .data | .bss | max stack frame |\n|---|---:|---:|---:|---:|\n' > "$out/table.md"
+tt=0; td=0; tb=0
+printf '%-10s %8s %8s %8s %10s\n' module text data bss stack
+for m in "${mods[@]}"; do
+  read -r t d b _ < <(arm-none-eabi-size "$out/$m.o" | tail -1)
+  st="$(awk '{print $(NF-1)}' "$out/$m.su" | sort -n | tail -1)"
+  printf '%-10s %8d %8d %8d %10s\n' "$m" "$t" "$d" "$b" "${st:-0}"
+  printf '| %s | %d | %d | %d | %s |\n' "$m" "$t" "$d" "$b" "${st:-0}" >> "$out/table.md"
+  tt=$((tt+t)); td=$((td+d)); tb=$((tb+b))
+done
+printf '%-10s %8d %8d %8d\n' total "$tt" "$td" "$tb"
+printf '| **total** | **%d** | **%d** | **%d** | |\n' "$tt" "$td" "$tb" >> "$out/table.md"
+cat "$out/table.md"
+
+if [ $check = 1 ]; then
+  bad="$(arm-none-eabi-nm -u "$out"/*.o | awk '{print $2}' | grep -E '^(malloc|calloc|realloc|free|printf|sprintf|fprintf|puts)$' | sort -u || true)"
+  if [ -n "$bad" ]; then
+    echo "size: FAIL: the device core calls: $bad" >&2
+    exit 1
+  fi
+  if [ "$td" -ne 0 ] || [ "$tb" -ne 0 ]; then
+    echo "size: FAIL: the device core has global state (.data $td, .bss $tb)" >&2
+    exit 1
+  fi
+  echo "size: ok: no malloc/free/printf, no global state"
+fi
