@@ -61,7 +61,7 @@ static int open_dev(otto_simdev_t *d, const char *path, const cut_opts_t *cut)
     int err = otto_simdev_open(d, path);
     if (err) {
         fprintf(stderr, "otto-sim: cannot open flash %s: %s\n", path,
-                err == OTTO_E_INVAL ? "not a 4 MiB flash image" : strerror(errno));
+                err == OTTO_E_INVAL ? "size is not a multiple of 4 KiB" : strerror(errno));
         return err;
     }
     if (cut && cut->at)
@@ -89,6 +89,7 @@ static const char usage_mkflash[] =
     "      --factory FILE  app image for the factory partition (required)\n"
     "      --csv FILE      partition CSV instead of the default layout\n"
     "      --table FILE    binary partition table instead of the default layout\n"
+    "      --flash-size N  flash size (default 4M; a multiple of 4K)\n"
     "  -h, --help          this text\n";
 
 int cmd_mkflash(int argc, char **argv)
@@ -96,8 +97,9 @@ int cmd_mkflash(int argc, char **argv)
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'}, {"factory", required_argument, 0, 'f'},
         {"csv", required_argument, 0, 'C'}, {"table", required_argument, 0, 'T'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"flash-size", required_argument, 0, 'F'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *out = NULL, *factory = NULL, *csv = NULL, *tab = NULL;
+    uint64_t fsize = OTTO_SIM_FLASH_SIZE;
     uint8_t bin[OTTO_PART_TABLE_LEN];
     int c;
 
@@ -108,6 +110,12 @@ int cmd_mkflash(int argc, char **argv)
         case 'f': factory = optarg; break;
         case 'C': csv = optarg; break;
         case 'T': tab = optarg; break;
+        case 'F':
+            if (!otto_parse_size(optarg, &fsize) || fsize < 0x10000 || fsize % 4096 || fsize > 0x4000000) {
+                fprintf(stderr, "otto-sim: --flash-size: '%s' is not a multiple of 4K between 64K and 64M\n", optarg);
+                return 2;
+            }
+            break;
         case 'h': fputs(usage_mkflash, stdout); return 0;
         default: fputs(usage_mkflash, stderr); return 2;
         }
@@ -127,7 +135,7 @@ int cmd_mkflash(int argc, char **argv)
         free(raw);
     } else {
         otto_part_t parts[OTTO_PARTCSV_MAX];
-        otto_partcsv_opts_t po = {OTTO_PART_TABLE_OFFSET, OTTO_SIM_FLASH_SIZE};
+        otto_partcsv_opts_t po = {OTTO_PART_TABLE_OFFSET, (uint32_t)fsize};
         char err[512];
         size_t n;
         uint8_t *text = NULL;
@@ -145,8 +153,8 @@ int cmd_mkflash(int argc, char **argv)
         }
     }
     otto_part_table_t t;
-    if (otto_part_parse(bin, sizeof(bin), OTTO_SIM_FLASH_SIZE, &t)) {
-        fprintf(stderr, "otto-sim: the partition table is not valid\n");
+    if (otto_part_parse(bin, sizeof(bin), (uint32_t)fsize, &t)) {
+        fprintf(stderr, "otto-sim: the partition table is not valid for a %llu-byte flash\n", (unsigned long long)fsize);
         return 1;
     }
     const otto_part_t *fp = otto_part_find(&t, OTTO_PART_TYPE_APP, OTTO_PART_SUB_FACTORY, NULL);
@@ -171,7 +179,8 @@ int cmd_mkflash(int argc, char **argv)
     remove(out);
     remove(epath);
     otto_simdev_t d;
-    if (open_dev(&d, out, NULL)) {
+    if (otto_simdev_open_size(&d, out, (uint32_t)fsize)) {
+        fprintf(stderr, "otto-sim: cannot create %s: %s\n", out, strerror(errno));
         free(img);
         return 1;
     }
@@ -179,8 +188,8 @@ int cmd_mkflash(int argc, char **argv)
     otto_simdev_flash_raw(&d, fp->offset, img, img_len);
     otto_simdev_close(&d);
     free(img);
-    printf("%s: 4 MiB flash, %u partitions, factory app from %s (%zu bytes), eFuse 0\n", out,
-           t.count, factory, img_len);
+    printf("%s: %llu KiB flash, %u partitions, factory app from %s (%zu bytes), eFuse 0\n", out,
+           (unsigned long long)fsize / 1024, t.count, factory, img_len);
     return 0;
 }
 

@@ -3,8 +3,18 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int otto_simdev_open(otto_simdev_t *d, const char *path)
+{
+    struct stat st;
+    uint32_t size = OTTO_SIM_FLASH_SIZE;
+    if (path && stat(path, &st) == 0 && st.st_size > 0 && st.st_size <= 0x40000000)
+        size = (uint32_t)st.st_size;
+    return otto_simdev_open_size(d, path, size);
+}
+
+int otto_simdev_open_size(otto_simdev_t *d, const char *path, uint32_t size)
 {
     char epath[600];
     int err;
@@ -12,10 +22,10 @@ int otto_simdev_open(otto_simdev_t *d, const char *path)
     memset(d, 0, sizeof(*d));
     otto_power_init(&d->power);
     if (path) {
-        err = otto_simflash_open_file(&d->sf, &d->power, path, OTTO_SIM_FLASH_SIZE, OTTO_SIM_SECTOR);
+        err = otto_simflash_open_file(&d->sf, &d->power, path, size, OTTO_SIM_SECTOR);
         snprintf(epath, sizeof(epath), "%s.efuse", path);
     } else {
-        err = otto_simflash_open_mem(&d->sf, &d->power, OTTO_SIM_FLASH_SIZE, OTTO_SIM_SECTOR);
+        err = otto_simflash_open_mem(&d->sf, &d->power, size, OTTO_SIM_SECTOR);
     }
     if (err)
         return err;

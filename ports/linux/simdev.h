@@ -40,8 +40,11 @@ typedef enum {
 } otto_app_outcome_t;
 
 /** Open with flash in RAM (path NULL) or in a file, eFuse next to it
- *  (path + ".efuse"). Rollback and anti-rollback on, chip ESP32. */
+ *  (path + ".efuse"). Rollback and anti-rollback on, chip ESP32. An
+ *  existing file keeps its size; a new one is OTTO_SIM_FLASH_SIZE. */
 int otto_simdev_open(otto_simdev_t *d, const char *path);
+/** Same, creating a new flash of size bytes (a multiple of 4 KiB). */
+int otto_simdev_open_size(otto_simdev_t *d, const char *path, uint32_t size);
 void otto_simdev_close(otto_simdev_t *d);
 
 /** Power on: load the partition table, run the boot decision. */

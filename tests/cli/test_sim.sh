@@ -25,4 +25,12 @@ set +e; "$SIM" ota --flash "$t/dev.img" "$t/v11.bin" --cut-at 10 --cut-mode torn
 [ $rc = 3 ] || fail "cut exit code $rc"; expect "power cut at write #10"
 "$SIM" boot --flash "$t/dev.img" --run > "$t/out"; expect "boot: ota_0 v1.1.0"
 [ "$(cat "$t/dev.img.efuse")" = "0x00000001" ] || fail "eFuse file"
+# a smaller flash with its own table; the default table does not fit in it
+printf 'nvs,data,nvs,,0x4000\notadata,data,ota,,0x2000\nfactory,app,factory,,512K\nota_0,app,ota_0,,512K\nota_1,app,ota_1,,512K\n' > "$t/small.csv"
+"$SIM" mkflash -o "$t/small.img" --factory "$t/f.bin" --flash-size 2M --csv "$t/small.csv" >/dev/null
+[ "$(stat -c %s "$t/small.img")" = 2097152 ] || fail "flash size"
+"$SIM" ota --flash "$t/small.img" "$t/v11.bin" > "$t/out"; expect "selected ota_0"
+"$SIM" boot --flash "$t/small.img" --run > "$t/out"; expect "marked VALID"
+set +e; "$SIM" mkflash -o "$t/x.img" --factory "$t/f.bin" --flash-size 2M 2> "$t/out"; rc=$?; set -e
+[ $rc = 1 ] || fail "default table on 2M must fail"; expect "past the end"
 echo "cli sim: 1 passed, 0 failed"
