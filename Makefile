@@ -4,7 +4,7 @@ BUILD     ?= build
 BUILD_SAN ?= build-asan
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build test test-fast test-asan demo size sweep clean deps
+.PHONY: all build test test-fast test-asan demo size sweep powercut-full clean deps
 
 all: build
 
@@ -35,6 +35,8 @@ size:
 # The exhaustive power-cut sweep with a 1 MiB image (minutes, not seconds).
 sweep: build
 	$(BUILD)/tests/powercut_sweep --image-size 1M --chunk 4096 --seeds 2
+
+powercut-full: sweep
 
 deps:
 	bash scripts/deps.sh
