@@ -4,7 +4,7 @@ BUILD     ?= build
 BUILD_SAN ?= build-asan
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build test test-fast test-asan demo size sweep powercut-full clean deps
+.PHONY: all build test test-fast test-asan demo size sweep powercut-full fuzz clean deps
 
 all: build
 
@@ -38,8 +38,12 @@ sweep: build
 
 powercut-full: sweep
 
+# libFuzzer on the parsers (FUZZ_SECONDS each, default 30).
+fuzz:
+	bash scripts/fuzz.sh $(or $(FUZZ_SECONDS),30)
+
 deps:
 	bash scripts/deps.sh
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN)
+	rm -rf $(BUILD) $(BUILD_SAN) build-fuzz

@@ -8,6 +8,7 @@ PKGS=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi   # device/ size build (Cortex-M4)
   libmbedtls-dev libjsmn-dev                  # device core: crypto, job JSON
   libcmocka-dev                               # unit tests
+  clang libclang-rt-14-dev                    # libFuzzer targets (make fuzz)
   libcjson-dev libssl-dev libsqlite3-dev      # server and CLI
   libmicrohttpd-dev libcurl4-openssl-dev      # HTTP server / device HTTP
   mosquitto mosquitto-clients libmosquitto-dev
