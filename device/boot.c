@@ -131,7 +131,7 @@ static int load_with_fallback(const otto_platform_t *plat, const otto_part_table
     return err;
 }
 
-static int raise_fuse(const otto_platform_t *plat, uint32_t v)
+int otto_efuse_raise(const otto_platform_t *plat, uint32_t v)
 {
     if (!plat->anti_rollback || !plat->efuse)
         return OTTO_OK;
@@ -237,11 +237,11 @@ int otto_boot_select(const otto_platform_t *plat, const otto_part_table_t *t,
         w.state = OTTO_IMG_VALID;
         err = otto_otadata_write(plat->flash, od, 0, &w);
         if (!err)
-            err = raise_fuse(plat, res->info.desc.secure_version);
+            err = otto_efuse_raise(plat, res->info.desc.secure_version);
         res->entry = 0;
         res->state = OTTO_IMG_VALID;
     } else if (res->entry >= 0 && res->slot == start && res->state == OTTO_IMG_VALID) {
-        err = raise_fuse(plat, res->info.desc.secure_version);
+        err = otto_efuse_raise(plat, res->info.desc.secure_version);
     }
     if (!err)
         err = otto_efuse_value(plat, &res->efuse_after);

@@ -270,7 +270,6 @@ int otto_ota_set_boot(const otto_ota_ctx_t *ctx, const otto_part_t *p)
 {
     const otto_part_t *od;
     otto_otadata_entry_t e[2], w;
-    otto_image_info_t info;
     unsigned n, k, idx;
     int active, slot, err;
 
@@ -280,22 +279,18 @@ int otto_ota_set_boot(const otto_ota_ctx_t *ctx, const otto_part_t *p)
     slot = otto_slot_of(p);
     if (slot == -3 || slot == OTTO_BOOT_TEST || !od)
         return OTTO_E_NOTFOUND;
-    err = otto_image_verify_flash(ctx->plat->flash, p->offset, p->size, ctx->plat->chip_id,
-                                  ctx->plat->chip_rev, &info);
-    if (err)
+    /* An OTA image below the eFuse could never boot: erase it rather than
+     * leave it as bait for the fallback walk. Factory is kept whatever it
+     * holds; it is the image of last resort. */
+    err = otto_slot_check(ctx->plat, p, NULL);
+    if (err == OTTO_E_VERSION && slot != OTTO_BOOT_FACTORY) {
+        err = ctx->plat->flash->erase(ctx->plat->flash->ctx, p->offset, p->size);
+        return err ? err : OTTO_E_VERSION;
+    }
+    if (err && err != OTTO_E_VERSION)
         return err == OTTO_E_IO ? err : OTTO_E_VERIFY;
     if (slot == OTTO_BOOT_FACTORY)
         return otto_otadata_erase(ctx->plat->flash, od, 2);
-    if (ctx->plat->anti_rollback) {
-        uint32_t fuse;
-        err = otto_efuse_value(ctx->plat, &fuse);
-        if (err)
-            return err;
-        if (info.desc.secure_version < fuse) {
-            err = ctx->plat->flash->erase(ctx->plat->flash->ctx, p->offset, p->size);
-            return err ? err : OTTO_E_VERSION;
-        }
-    }
     err = read_active(ctx, e, &active, &slot);
     if (err)
         return err;
@@ -358,10 +353,7 @@ int otto_ota_mark_valid(const otto_ota_ctx_t *ctx)
     err = otto_image_read_head(ctx->plat->flash, ctx->running->offset, ctx->running->size, &info);
     if (err)
         return err;
-    uint32_t v = info.desc.secure_version;
-    if (v > ctx->plat->efuse->width)
-        v = ctx->plat->efuse->width;
-    return ctx->plat->efuse->raise_secure_version(ctx->plat->efuse->ctx, v);
+    return otto_efuse_raise(ctx->plat, info.desc.secure_version);
 }
 
 int otto_ota_mark_invalid_and_reboot(const otto_ota_ctx_t *ctx)
@@ -379,7 +371,10 @@ int otto_ota_mark_invalid_and_reboot(const otto_ota_ctx_t *ctx)
     n = otto_part_ota_count(ctx->table);
     if (otto_otadata_valid(&e[other])) {
         const otto_part_t *p = otto_part_ota_slot(ctx->table, otto_otadata_slot(e[other].seq, n));
-        if (p == ctx->running || (err = otto_slot_check(ctx->plat, p, NULL)) != OTTO_OK)
+        if (p == ctx->running)
+            return OTTO_E_NOROLLBACK;
+        err = otto_slot_check(ctx->plat, p, NULL);
+        if (err)
             return err == OTTO_E_IO ? err : OTTO_E_NOROLLBACK;
     } else {
         const otto_part_t *f = otto_slot_part(ctx->table, OTTO_BOOT_FACTORY);

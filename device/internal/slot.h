@@ -19,4 +19,8 @@ int otto_slot_check(const otto_platform_t *plat, const otto_part_t *p,
 /* Read the eFuse counter (0 when the platform has none). */
 int otto_efuse_value(const otto_platform_t *plat, uint32_t *v);
 
+/* Raise the eFuse counter to v, capped at the field width; a no-op without
+ * anti-rollback. */
+int otto_efuse_raise(const otto_platform_t *plat, uint32_t v);
+
 #endif
