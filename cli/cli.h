@@ -7,9 +7,15 @@
 #define EXIT_OK     0
 #define EXIT_FAIL   1  /* the operation ran and failed (bad image, server error) */
 #define EXIT_USAGE  2  /* bad command line */
+#define EXIT_SERVER 3  /* ottod unreachable, token refused, or a server error */
+#define EXIT_JOB    4  /* otto job watch: the job ended, not every device succeeded */
 
 int cmd_part(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+int cmd_fw(int argc, char **argv);
+int cmd_device(int argc, char **argv);
+int cmd_group(int argc, char **argv);
+int cmd_job(int argc, char **argv);
 
 /* Print "otto: " + message to stderr. */
 void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

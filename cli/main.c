@@ -15,6 +15,12 @@ static const char usage[] =
     "  part gen|show     ESP-IDF partition tables: CSV -> binary, and print one\n"
     "  image build|info  ESP32 app images: build a test image, check and print one\n"
     "\n"
+    "Operator's commands (talk to ottod; OTTO_URL and OTTO_TOKEN or --url/--token):\n"
+    "  fw upload|ls|show|rm              firmware on the server\n"
+    "  device add|ls|show|rm             the device registry\n"
+    "  group ls                          device groups\n"
+    "  job create|ls|show|cancel|watch   update jobs\n"
+    "\n"
     "Run 'otto <command> --help' for the options of a command.\n";
 
 void die_msg(const char *fmt, ...)
@@ -42,6 +48,14 @@ int main(int argc, char **argv)
         return cmd_part(argc - 1, argv + 1);
     if (!strcmp(argv[1], "image"))
         return cmd_image(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "fw"))
+        return cmd_fw(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "device"))
+        return cmd_device(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "group"))
+        return cmd_group(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "job"))
+        return cmd_job(argc - 1, argv + 1);
     die_msg("unknown command '%s' (see 'otto --help')", argv[1]);
     return EXIT_USAGE;
 }

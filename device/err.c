@@ -19,6 +19,7 @@ const char *otto_strerror(int err)
     case OTTO_E_CHIP:       return "image is for a different chip or chip revision";
     case OTTO_E_NOROLLBACK: return "no other bootable image to roll back to";
     case OTTO_E_PROGRAM:    return "flash program would need to set a 0 bit back to 1 (sector not erased)";
+    case OTTO_E_EXISTS:     return "already exists";
     default:                return "unknown error";
     }
 }

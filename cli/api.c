@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "api.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct {
+    char *buf;
+    size_t len;
+} sink_t;
+
+static size_t on_data(char *p, size_t sz, size_t n, void *arg)
+{
+    sink_t *s = arg;
+    size_t add = sz * n;
+    char *nb = realloc(s->buf, s->len + add + 1);
+    if (!nb)
+        return 0;
+    memcpy(nb + s->len, p, add);
+    s->len += add;
+    nb[s->len] = 0;
+    s->buf = nb;
+    return add;
+}
+
+bool api_opt(api_opts_t *o, int opt, const char *arg)
+{
+    switch (opt) {
+    case 0x100: o->url = arg; return true;
+    case 0x101: o->token = arg; return true;
+    case 0x102: o->json = true; return true;
+    case 'q': o->quiet = true; return true;
+    default: return false;
+    }
+}
+
+int api_ready(api_opts_t *o)
+{
+    if (!o->url)
+        o->url = getenv("OTTO_URL");
+    if (!o->token)
+        o->token = getenv("OTTO_TOKEN");
+    if (!o->url || !*o->url) {
+        die_msg("which server? set OTTO_URL or pass --url (e.g. http://127.0.0.1:8080)");
+        return EXIT_USAGE;
+    }
+    if (!o->token || !*o->token) {
+        die_msg("no token: set OTTO_TOKEN or pass --token (ottod wrote it to DATA/admin.token)");
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+const char *api_escape(const char *s, char *buf, size_t cap)
+{
+    static const char keep[] = "-_.~:";
+    size_t n = 0;
+    for (; *s && n + 4 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+            strchr(keep, ch))
+            buf[n++] = (char)ch;
+        else
+            n += (size_t)snprintf(buf + n, cap - n, "%%%02X", ch);
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+void api_print_json(const cJSON *v)
+{
+    char *t = cJSON_Print(v);
+    if (t)
+        puts(t);
+    free(t);
+}
+
+/* Turn a finished exchange into an exit code, printing the server's words. */
+static int finish(const api_opts_t *o, CURLcode rc, long status, sink_t *sink, cJSON **resp,
+                  const char *err)
+{
+    cJSON *j = NULL;
+    int code;
+    if (rc != CURLE_OK) {
+        die_msg("cannot reach ottod at %s: %s", o->url, err[0] ? err : curl_easy_strerror(rc));
+        code = EXIT_SERVER;
+        goto out;
+    }
+    j = sink->buf ? cJSON_Parse(sink->buf) : NULL;
+    if (status >= 200 && status < 300) {
+        if (!j) {
+            die_msg("ottod answered %ld with something that is not JSON", status);
+            code = EXIT_SERVER;
+        } else {
+            *resp = j;
+            j = NULL;
+            code = EXIT_OK;
+        }
+        goto out;
+    }
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
+    if (o->json && j)
+        api_print_json(j);
+    die_msg("%s%s (HTTP %ld)", status == 401 ? "the server refused the token: " : "",
+            cJSON_IsString(m) ? m->valuestring : "request failed", status);
+    code = status == 401 || status >= 500 ? EXIT_SERVER : EXIT_FAIL;
+out:
+    cJSON_Delete(j);
+    free(sink->buf);
+    return code;
+}
+
+static CURL *easy(const api_opts_t *o, const char *path, sink_t *sink, struct curl_slist **hdrs,
+                  char *errbuf)
+{
+    char url[2048], auth[512];
+    CURL *c = curl_easy_init();
+    if (!c)
+        return NULL;
+    size_t ul = strlen(o->url);
+    snprintf(url, sizeof url, "%.*s%s", (int)(ul && o->url[ul - 1] == '/' ? ul - 1 : ul), o->url,
+             path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", o->token);
+    *hdrs = curl_slist_append(*hdrs, auth);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    errbuf[0] = 0;
+    return c;
+}
+
+int api_call(const api_opts_t *o, const char *method, const char *path, const cJSON *body,
+             cJSON **resp)
+{
+    sink_t sink = {0};
+    struct curl_slist *hdrs = NULL;
+    char errbuf[CURL_ERROR_SIZE];
+    char *txt = body ? cJSON_PrintUnformatted(body) : NULL;
+    long status = 0;
+    CURL *c;
+
+    *resp = NULL;
+    if (body)
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    if (!(c = easy(o, path, &sink, &hdrs, errbuf))) {
+        free(txt);
+        curl_slist_free_all(hdrs);
+        return EXIT_FAIL;
+    }
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (txt)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, txt);
+    else if (!strcmp(method, "POST"))
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(hdrs);
+    free(txt);
+    return finish(o, rc, status, &sink, resp, errbuf);
+}
+
+int api_upload(const api_opts_t *o, const char *path, const char *file, const char *descriptor,
+               cJSON **resp)
+{
+    sink_t sink = {0};
+    struct curl_slist *hdrs = NULL;
+    char errbuf[CURL_ERROR_SIZE];
+    long status = 0;
+    CURL *c;
+
+    *resp = NULL;
+    if (!(c = easy(o, path, &sink, &hdrs, errbuf))) {
+        curl_slist_free_all(hdrs);
+        return EXIT_FAIL;
+    }
+    curl_mime *mime = curl_mime_init(c);
+    curl_mimepart *part = curl_mime_addpart(mime);
+    curl_mime_name(part, "descriptor");
+    curl_mime_data(part, descriptor, CURL_ZERO_TERMINATED);
+    curl_mime_type(part, "application/json");
+    part = curl_mime_addpart(mime);
+    curl_mime_name(part, "file");
+    if (curl_mime_filedata(part, file) != CURLE_OK) {
+        die_msg("cannot read %s", file);
+        curl_mime_free(mime);
+        curl_easy_cleanup(c);
+        curl_slist_free_all(hdrs);
+        return EXIT_FAIL;
+    }
+    curl_mime_type(part, "application/octet-stream");
+    curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    curl_mime_free(mime);
+    curl_slist_free_all(hdrs);
+    return finish(o, rc, status, &sink, resp, errbuf);
+}

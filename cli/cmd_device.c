@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* otto device add | ls | show | rm, and otto group ls */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "cli.h"
+#include "util.h"
+
+static const char usage[] =
+    "usage: otto device <command> [options]\n"
+    "\n"
+    "  add THING... [--group G]... [--product P]  register devices (thing = MAC address)\n"
+    "  add --from FILE [--group G]...             one thing per line\n"
+    "  ls [--group G]                             list devices\n"
+    "  show THING                                 one device, with the versions it reported\n"
+    "  rm THING                                   forget a device\n"
+    "\n"
+    "Server options (every command): --url URL (or OTTO_URL), --token T (or\n"
+    "OTTO_TOKEN), --json (print the server's JSON), -q (print only names).\n";
+
+static const char *str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* "a,b" from a JSON array of strings, or "k=v k=v" from an object. */
+static void join(const cJSON *v, char *buf, size_t cap)
+{
+    const cJSON *it;
+    size_t n = 0;
+    buf[0] = 0;
+    cJSON_ArrayForEach(it, v) {
+        int w = cJSON_IsObject(v)
+                    ? snprintf(buf + n, cap - n, "%s%s=%s", n ? " " : "", it->string,
+                               cJSON_IsString(it) ? it->valuestring : "?")
+                    : snprintf(buf + n, cap - n, "%s%s", n ? "," : "",
+                               cJSON_IsString(it) ? it->valuestring : "?");
+        if (w < 0 || (size_t)w >= cap - n)
+            break;
+        n += (size_t)w;
+    }
+}
+
+static void print_device(const cJSON *d, bool header)
+{
+    char groups[256], versions[256];
+    if (header)
+        printf("%-20s %-16s %-20s %s\n", "THING", "PRODUCT", "GROUPS", "VERSIONS");
+    join(cJSON_GetObjectItemCaseSensitive(d, "groups"), groups, sizeof groups);
+    join(cJSON_GetObjectItemCaseSensitive(d, "versions"), versions, sizeof versions);
+    printf("%-20s %-16s %-20s %s\n", str(d, "thing"), str(d, "product")[0] ? str(d, "product") : "-",
+           groups[0] ? groups : "-", versions[0] ? versions : "-");
+}
+
+#define MAX_GROUPS 16
+
+static void add_thing(cJSON *arr, const char *thing, const char *product, const char **groups,
+                      size_t ng)
+{
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "thing", thing);
+    if (product)
+        cJSON_AddStringToObject(d, "product", product);
+    cJSON_AddItemToObject(d, "groups", cJSON_CreateStringArray(groups, (int)ng));
+    cJSON_AddItemToArray(arr, d);
+}
+
+static int add(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"group", required_argument, 0, 'g'}, {"product", required_argument, 0, 'p'},
+        {"from", required_argument, 0, 'f'},  {"help", no_argument, 0, 'h'},
+        API_LONG_OPTS, {0, 0, 0, 0}};
+    api_opts_t ao = {0};
+    const char *groups[MAX_GROUPS], *product = NULL, *from = NULL;
+    size_t ng = 0;
+    int opt, rc;
+    while ((opt = getopt_long(argc, argv, "g:p:hq", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'g':
+            if (ng == MAX_GROUPS) {
+                die_msg("at most %d groups at once", MAX_GROUPS);
+                return EXIT_USAGE;
+            }
+            groups[ng++] = optarg;
+            break;
+        case 'p': product = optarg; break;
+        case 'f': from = optarg; break;
+        case 'h':
+            fputs("usage: otto device add THING... [--group G]... [--product P] [--from FILE]\n"
+                  "\nRegister devices by thing name (the MAC address, e.g. 24:0a:c4:12:34:56),\n"
+                  "adding them to groups. Adding a known device adds groups to it.\n", stdout);
+            return EXIT_OK;
+        default:
+            if (api_opt(&ao, opt, optarg))
+                break;
+            fputs(usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind == argc && !from) {
+        die_msg("which device? (otto device add THING [--group G])");
+        return EXIT_USAGE;
+    }
+    if ((rc = api_ready(&ao)))
+        return rc;
+    cJSON *body = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(body, "devices");
+    uint8_t *list = NULL;
+    size_t llen;
+    for (int i = optind; i < argc; i++)
+        add_thing(arr, argv[i], product, groups, ng);
+    if (from) {
+        char *save = NULL;
+        if (otto_read_file(from, &list, &llen)) {
+            die_msg("cannot read %s: %m", from);
+            cJSON_Delete(body);
+            return EXIT_FAIL;
+        }
+        for (char *line = strtok_r((char *)list, "\r\n", &save); line;
+             line = strtok_r(NULL, "\r\n", &save)) {
+            line += strspn(line, " \t");
+            if (*line && *line != '#')
+                add_thing(arr, line, product, groups, ng);
+        }
+    }
+    free(list);
+    cJSON *resp;
+    int n = cJSON_GetArraySize(arr);
+    rc = api_call(&ao, "POST", "/api/v1/devices", body, &resp);
+    cJSON_Delete(body);
+    if (rc)
+        return rc;
+    if (ao.json)
+        api_print_json(resp);
+    else if (!ao.quiet)
+        printf("%d device%s registered%s%s\n", n, n == 1 ? "" : "s", ng ? " in " : "",
+               ng ? groups[0] : "");
+    cJSON_Delete(resp);
+    return EXIT_OK;
+}
+
+static int list_or_show(int argc, char **argv, const char *what)
+{
+    static const struct option opts[] = {{"group", required_argument, 0, 'g'},
+                                         {"help", no_argument, 0, 'h'}, API_LONG_OPTS,
+                                         {0, 0, 0, 0}};
+    api_opts_t ao = {0};
+    const char *group = NULL;
+    bool need_id = strcmp(what, "ls") != 0;
+    int opt, rc;
+    while ((opt = getopt_long(argc, argv, "g:hq", opts, NULL)) != -1) {
+        if (opt == 'g' && !need_id) {
+            group = optarg;
+        } else if (opt == 'h') {
+            printf("usage: otto device %s%s [--json]\n", what, need_id ? " THING" : " [--group G]");
+            return EXIT_OK;
+        } else if (!api_opt(&ao, opt, optarg)) {
+            fputs(usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - (need_id ? 1 : 0)) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    if ((rc = api_ready(&ao)))
+        return rc;
+    char path[512], esc[400];
+    if (need_id)
+        snprintf(path, sizeof path, "/api/v1/devices/%s", api_escape(argv[optind], esc, sizeof esc));
+    else if (group)
+        snprintf(path, sizeof path, "/api/v1/devices?group=%s", api_escape(group, esc, sizeof esc));
+    else
+        snprintf(path, sizeof path, "/api/v1/devices");
+    cJSON *resp, *d;
+    if ((rc = api_call(&ao, !strcmp(what, "rm") ? "DELETE" : "GET", path, NULL, &resp)))
+        return rc;
+    if (ao.json) {
+        api_print_json(resp);
+    } else if (!strcmp(what, "rm")) {
+        printf("deleted %s\n", argv[optind]);
+    } else if (need_id) {
+        print_device(resp, true);
+    } else {
+        bool first = true;
+        cJSON_ArrayForEach(d, resp) {
+            if (ao.quiet)
+                puts(str(d, "thing"));
+            else
+                print_device(d, first);
+            first = false;
+        }
+        if (first && !ao.quiet)
+            puts("no devices (add some with 'otto device add THING --group G')");
+    }
+    cJSON_Delete(resp);
+    return EXIT_OK;
+}
+
+int cmd_device(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (!strcmp(argv[1], "add"))
+        return add(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "ls") || !strcmp(argv[1], "show") || !strcmp(argv[1], "rm"))
+        return list_or_show(argc - 1, argv + 1, argv[1]);
+    die_msg("unknown device command '%s' (see 'otto device --help')", argv[1]);
+    return EXIT_USAGE;
+}
+
+int cmd_group(int argc, char **argv)
+{
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, API_LONG_OPTS,
+                                         {0, 0, 0, 0}};
+    static const char gusage[] = "usage: otto group ls [--json]\n"
+                                 "\nList device groups and how many devices each has. Groups\n"
+                                 "exist while they have devices ('otto device add T --group G').\n";
+    api_opts_t ao = {0};
+    int opt, rc;
+    if (argc < 2 || strcmp(argv[1], "ls")) {
+        bool help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+        fputs(gusage, help ? stdout : stderr);
+        return help ? EXIT_OK : EXIT_USAGE;
+    }
+    argc--;
+    argv++;
+    while ((opt = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(gusage, stdout);
+            return EXIT_OK;
+        }
+        if (!api_opt(&ao, opt, optarg)) {
+            fputs(gusage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if ((rc = api_ready(&ao)))
+        return rc;
+    cJSON *resp, *g;
+    if ((rc = api_call(&ao, "GET", "/api/v1/groups", NULL, &resp)))
+        return rc;
+    if (ao.json) {
+        api_print_json(resp);
+    } else {
+        bool first = true;
+        cJSON_ArrayForEach(g, resp) {
+            const cJSON *n = cJSON_GetObjectItemCaseSensitive(g, "devices");
+            if (ao.quiet) {
+                puts(str(g, "group"));
+                continue;
+            }
+            if (first)
+                printf("%-24s %s\n", "GROUP", "DEVICES");
+            printf("%-24s %.0f\n", str(g, "group"), cJSON_IsNumber(n) ? n->valuedouble : 0);
+            first = false;
+        }
+        if (first && !ao.quiet)
+            puts("no groups");
+    }
+    cJSON_Delete(resp);
+    return EXIT_OK;
+}

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* otto job create | ls | show | cancel | watch */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "cli.h"
+
+static const char usage[] =
+    "usage: otto job <command> [options]\n"
+    "\n"
+    "  create (--device THING | --group G)... --fw ID...  create a job; prints its id\n"
+    "  ls                                                list jobs, newest first\n"
+    "  show ID                                           counts and every execution\n"
+    "  cancel ID [--force] [--reason TEXT]               cancel (--force: also running ones)\n"
+    "  watch ID [--interval S] [--timeout S]             live progress until the job ends\n"
+    "\n"
+    "Server options (every command): --url URL (or OTTO_URL), --token T (or\n"
+    "OTTO_TOKEN), --json (print the server's JSON), -q (print only ids).\n"
+    "Exit status: 0 ok, 1 refused, 2 usage, 3 server unreachable or failing,\n"
+    "4 (watch) the job ended and not every device succeeded.\n";
+
+static const char *const status_order[] = {"SUCCEEDED", "IN_PROGRESS", "QUEUED", "FAILED",
+                                           "REJECTED", "TIMED_OUT", "CANCELED", "REMOVED"};
+#define NSTATUS (sizeof status_order / sizeof *status_order)
+
+static const char *str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static double num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+#define MAX_ARGS 256
+
+static int create(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"device", required_argument, 0, 'd'}, {"group", required_argument, 0, 'g'},
+        {"fw", required_argument, 0, 'f'},     {"id", required_argument, 0, 'i'},
+        {"description", required_argument, 0, 'D'}, {"timeout", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},         API_LONG_OPTS, {0, 0, 0, 0}};
+    api_opts_t ao = {0};
+    const char *devices[MAX_ARGS], *groups[MAX_ARGS], *fws[MAX_ARGS];
+    const char *id = NULL, *desc = NULL;
+    int nd = 0, ng = 0, nf = 0, timeout = 0, opt, rc;
+    while ((opt = getopt_long(argc, argv, "d:g:f:hq", opts, NULL)) != -1) {
+        if ((opt == 'd' && nd == MAX_ARGS) || (opt == 'g' && ng == MAX_ARGS) ||
+            (opt == 'f' && nf == MAX_ARGS)) {
+            die_msg("too many arguments (at most %d of each)", MAX_ARGS);
+            return EXIT_USAGE;
+        }
+        switch (opt) {
+        case 'd': devices[nd++] = optarg; break;
+        case 'g': groups[ng++] = optarg; break;
+        case 'f': fws[nf++] = optarg; break;
+        case 'i': id = optarg; break;
+        case 'D': desc = optarg; break;
+        case 't':
+            timeout = atoi(optarg);
+            if (timeout < 1 || timeout > 10080) {
+                die_msg("--timeout is in minutes, 1 to 10080");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            fputs("usage: otto job create (--device THING | --group G)... --fw ID... [options]\n"
+                  "\nCreate a job that updates the devices and every member of the groups\n"
+                  "with the firmware (one per ota_type, same product). Older queued jobs\n"
+                  "for the same product and ota_types are superseded. Prints the job id.\n\n"
+                  "      --id JOBID        choose the id (default job-<time>-<hex>)\n"
+                  "      --description T   free text\n"
+                  "      --timeout MIN     in-progress timeout per device, minutes\n",
+                  stdout);
+            return EXIT_OK;
+        default:
+            if (api_opt(&ao, opt, optarg))
+                break;
+            fputs(usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc || nf == 0 || nd + ng == 0) {
+        die_msg("a job needs --fw ID and at least one --device or --group");
+        return EXIT_USAGE;
+    }
+    if ((rc = api_ready(&ao)))
+        return rc;
+    cJSON *body = cJSON_CreateObject(), *t = cJSON_AddObjectToObject(body, "targets"), *resp;
+    cJSON_AddItemToObject(t, "devices", cJSON_CreateStringArray(devices, nd));
+    cJSON_AddItemToObject(t, "groups", cJSON_CreateStringArray(groups, ng));
+    cJSON_AddItemToObject(body, "firmware", cJSON_CreateStringArray(fws, nf));
+    if (id)
+        cJSON_AddStringToObject(body, "jobId", id);
+    if (desc)
+        cJSON_AddStringToObject(body, "description", desc);
+    if (timeout)
+        cJSON_AddNumberToObject(body, "inProgressTimeoutInMinutes", timeout);
+    rc = api_call(&ao, "POST", "/api/v1/jobs", body, &resp);
+    cJSON_Delete(body);
+    if (rc)
+        return rc;
+    if (ao.json)
+        api_print_json(resp);
+    else if (ao.quiet)
+        puts(str(resp, "jobId"));
+    else
+        printf("%s  %.0f devices\n", str(resp, "jobId"), num(resp, "executions"));
+    cJSON_Delete(resp);
+    return EXIT_OK;
+}
+
+/* "SUCCEEDED 3  IN_PROGRESS 2 ..." of the non-zero counts. */
+static void counts_line(const cJSON *counts, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < NSTATUS; i++) {
+        double v = num(counts, status_order[i]);
+        if (v > 0 && n < cap)
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s %.0f", n ? "  " : "", status_order[i], v);
+    }
+}
+
+static void print_job_row(const cJSON *j, bool header)
+{
+    char counts[256];
+    if (header)
+        printf("%-24s %-12s %-14s %-10s %s\n", "JOB", "STATUS", "PRODUCT", "OTA", "EXECUTIONS");
+    counts_line(cJSON_GetObjectItemCaseSensitive(j, "counts"), counts, sizeof counts);
+    printf("%-24s %-12s %-14s %-10s %s\n", str(j, "jobId"), str(j, "status"), str(j, "product"),
+           str(j, "otaTypes"), counts[0] ? counts : "-");
+}
+
+static void print_job(const cJSON *j)
+{
+    const cJSON *ex, *execs = cJSON_GetObjectItemCaseSensitive(j, "executions");
+    char counts[256];
+    counts_line(cJSON_GetObjectItemCaseSensitive(j, "counts"), counts, sizeof counts);
+    printf("job:       %s\nstatus:    %s%s%s%s\nproduct:   %s\nota_types: %s\ncounts:    %s\n",
+           str(j, "jobId"), str(j, "status"), str(j, "reason")[0] ? " (" : "", str(j, "reason"),
+           str(j, "reason")[0] ? ")" : "", str(j, "product"), str(j, "otaTypes"), counts);
+    if (str(j, "description")[0])
+        printf("about:     %s\n", str(j, "description"));
+    if (cJSON_GetArraySize(execs) == 0)
+        return;
+    printf("\n%-20s %-12s %4s  %s\n", "THING", "STATUS", "VER", "DETAILS");
+    cJSON_ArrayForEach(ex, execs) {
+        char *d = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(ex, "statusDetails"));
+        printf("%-20s %-12s %4.0f  %s\n", str(ex, "thingName"), str(ex, "status"),
+               num(ex, "versionNumber"), d && strcmp(d, "{}") ? d : "");
+        free(d);
+    }
+}
+
+static void draw_bars(const cJSON *j, double elapsed, bool tty, int *drawn)
+{
+    const cJSON *counts = cJSON_GetObjectItemCaseSensitive(j, "counts");
+    double total = num(counts, "total");
+    const int width = 30;
+    if (tty && *drawn)
+        printf("\033[%dA", *drawn); /* back up over the last frame */
+    *drawn = 0;
+    printf("\033[K%s  %s  %.0f devices  %.0fs\n", str(j, "jobId"), str(j, "status"), total, elapsed);
+    (*drawn)++;
+    for (size_t i = 0; i < NSTATUS; i++) {
+        double v = num(counts, status_order[i]);
+        if (v == 0 && i > 2)
+            continue; /* the failure rows only once they happen */
+        int fill = total > 0 ? (int)(v * width / total + 0.5) : 0;
+        char bar[3 * 40 + 1];
+        size_t n = 0;
+        for (int k = 0; k < width; k++)
+            n += (size_t)snprintf(bar + n, sizeof bar - n, "%s", k < fill ? "\xe2\x96\x88" : "\xc2\xb7");
+        printf("\033[K  %-12s %s %6.0f\n", status_order[i], bar, v);
+        (*drawn)++;
+    }
+    fflush(stdout);
+}
+
+static int watch(const api_opts_t *ao, const char *id, double interval, double limit)
+{
+    char path[256], esc[128], line[256], last[256] = "";
+    bool tty = isatty(1) && !ao->json;
+    int drawn = 0, rc;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    snprintf(path, sizeof path, "/api/v1/jobs/%s?executions=false", api_escape(id, esc, sizeof esc));
+    for (;;) {
+        cJSON *j;
+        if ((rc = api_call(ao, "GET", path, NULL, &j)))
+            return rc;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double el = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+        const cJSON *counts = cJSON_GetObjectItemCaseSensitive(j, "counts");
+        bool done = strcmp(str(j, "status"), "IN_PROGRESS") != 0;
+        if (tty) {
+            draw_bars(j, el, tty, &drawn);
+        } else if (!ao->json) {
+            /* Not a terminal: one line each time something changed. */
+            counts_line(counts, line, sizeof line);
+            if (strcmp(line, last) || done) {
+                printf("%6.1fs %s %s\n", el, str(j, "status"), line);
+                fflush(stdout);
+                snprintf(last, sizeof last, "%s", line);
+            }
+        }
+        if (done || (limit > 0 && el >= limit)) {
+            double total = num(counts, "total"), ok = num(counts, "SUCCEEDED");
+            if (ao->json)
+                api_print_json(j);
+            else if (!done)
+                printf("still %s after %.0fs; stopped watching\n", str(j, "status"), el);
+            cJSON_Delete(j);
+            if (!done)
+                return EXIT_FAIL;
+            return ok == total ? EXIT_OK : EXIT_JOB;
+        }
+        cJSON_Delete(j);
+        usleep((useconds_t)(interval * 1e6));
+    }
+}
+
+int cmd_job(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"force", no_argument, 0, 'F'},        {"reason", required_argument, 0, 'r'},
+        {"interval", required_argument, 0, 'I'}, {"timeout", required_argument, 0, 'T'},
+        {"help", no_argument, 0, 'h'},         API_LONG_OPTS, {0, 0, 0, 0}};
+    api_opts_t ao = {0};
+    const char *reason = NULL;
+    double interval = 0.5, limit = 0;
+    bool force = false;
+    int opt, rc;
+
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "create"))
+        return create(argc - 1, argv + 1);
+    if (strcmp(cmd, "ls") && strcmp(cmd, "show") && strcmp(cmd, "cancel") && strcmp(cmd, "watch")) {
+        die_msg("unknown job command '%s' (see 'otto job --help')", cmd);
+        return EXIT_USAGE;
+    }
+    argc--;
+    argv++;
+    while ((opt = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'F': force = true; break;
+        case 'r': reason = optarg; break;
+        case 'I': interval = atof(optarg); break;
+        case 'T': limit = atof(optarg); break;
+        case 'h': fputs(usage, stdout); return EXIT_OK;
+        default:
+            if (api_opt(&ao, opt, optarg))
+                break;
+            fputs(usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    bool need_id = strcmp(cmd, "ls") != 0;
+    if (optind != argc - (need_id ? 1 : 0) || interval <= 0) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    if ((rc = api_ready(&ao)))
+        return rc;
+    if (!strcmp(cmd, "watch"))
+        return watch(&ao, argv[optind], interval, limit);
+
+    char path[256], esc[128];
+    cJSON *resp, *body = NULL, *j;
+    if (!need_id) {
+        rc = api_call(&ao, "GET", "/api/v1/jobs", NULL, &resp);
+    } else if (!strcmp(cmd, "show")) {
+        snprintf(path, sizeof path, "/api/v1/jobs/%s", api_escape(argv[optind], esc, sizeof esc));
+        rc = api_call(&ao, "GET", path, NULL, &resp);
+    } else {
+        snprintf(path, sizeof path, "/api/v1/jobs/%s/cancel",
+                 api_escape(argv[optind], esc, sizeof esc));
+        body = cJSON_CreateObject();
+        cJSON_AddBoolToObject(body, "force", force);
+        if (reason)
+            cJSON_AddStringToObject(body, "reason", reason);
+        rc = api_call(&ao, "POST", path, body, &resp);
+        cJSON_Delete(body);
+    }
+    if (rc)
+        return rc;
+    if (ao.json) {
+        api_print_json(resp);
+    } else if (!need_id) {
+        bool first = true;
+        cJSON_ArrayForEach(j, resp) {
+            if (ao.quiet)
+                puts(str(j, "jobId"));
+            else
+                print_job_row(j, first);
+            first = false;
+        }
+        if (first && !ao.quiet)
+            puts("no jobs");
+    } else {
+        print_job(resp);
+    }
+    cJSON_Delete(resp);
+    return EXIT_OK;
+}

@@ -1,0 +1,745 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The job engine. Every change follows the same three steps: remember each
+ * affected thing's next pending execution, change the store in one
+ * transaction, then publish what changed for each thing (notify when its
+ * pending list changed, notify-next when the identity of its next execution
+ * changed). Publishing after the commit means a device is never told about
+ * a state the database might still roll back.
+ */
+#include "engine.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define NOTIFY_MAX_JOBS 10 /* AWS lists at most 10 pending executions */
+#define DOC_MAX 32768      /* AWS's job document limit */
+
+/* Who may move an execution where. Rows: from; bits: to. The device may start
+ * a queued execution, report progress while in progress, and end it (even
+ * straight from QUEUED: REJECTED is documented, SUCCEEDED/FAILED accepted).
+ * Terminal statuses go nowhere. The service's own moves (CANCELED,
+ * TIMED_OUT) are made by cancel and tick, not through this table. */
+#define BIT(s) (1u << (s))
+#define DEVICE_ENDS (BIT(SRV_IN_PROGRESS) | BIT(SRV_SUCCEEDED) | BIT(SRV_FAILED) | BIT(SRV_REJECTED))
+static const unsigned device_moves[SRV_STATUS_COUNT] = {
+    [SRV_QUEUED] = DEVICE_ENDS,
+    [SRV_IN_PROGRESS] = DEVICE_ENDS,
+};
+
+void srv_engine_init(srv_engine_t *e, srv_store_t *st, const char *public_url)
+{
+    memset(e, 0, sizeof *e);
+    e->st = st;
+    e->public_url = public_url;
+    e->minute_s = 60;
+    e->auto_register = true;
+}
+
+void srv_engine_fini(srv_engine_t *e)
+{
+    cJSON_Delete(e->doc);
+    e->doc = NULL;
+}
+
+static bool valid_chars(const char *s, size_t max, const char *extra)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (n >= max || !(isalnum((unsigned char)s[n]) || strchr(extra, s[n])))
+            return false;
+    return n > 0;
+}
+
+bool srv_valid_thing(const char *s) { return valid_chars(s, SRV_THING_MAX, ":_-"); }
+bool srv_valid_job_id(const char *s) { return valid_chars(s, SRV_JOBID_MAX, "_-"); }
+
+void srv_engine_send(srv_engine_t *e, const char *topic, cJSON *obj)
+{
+    char *txt = cJSON_PrintUnformatted(obj);
+    cJSON_Delete(obj);
+    if (!txt) {
+        LOG_ERR("out of memory building a message for %s", topic);
+        return;
+    }
+    if (e->publish && e->publish(e->pub_ctx, topic, txt, strlen(txt)) != 0)
+        LOG_WRN("publish to %s failed (broker down?)", topic);
+    else
+        e->n_published++;
+    free(txt);
+}
+
+const cJSON *srv_engine_doc(srv_engine_t *e, int64_t seq)
+{
+    srv_job_t job;
+    if (e->doc && e->doc_seq == seq)
+        return e->doc;
+    if (srv_job_get_seq(e->st, seq, &job))
+        return NULL;
+    cJSON_Delete(e->doc);
+    e->doc = cJSON_Parse(job.document);
+    e->doc_seq = seq;
+    srv_job_clear(&job);
+    return e->doc;
+}
+
+cJSON *srv_exec_summary_json(const srv_exec_t *ex)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "jobId", ex->job_id);
+    cJSON_AddNumberToObject(o, "queuedAt", (double)ex->queued_at);
+    if (ex->started_at)
+        cJSON_AddNumberToObject(o, "startedAt", (double)ex->started_at);
+    cJSON_AddNumberToObject(o, "lastUpdatedAt", (double)ex->updated_at);
+    cJSON_AddNumberToObject(o, "versionNumber", (double)ex->version);
+    cJSON_AddNumberToObject(o, "executionNumber", ex->exec_no);
+    return o;
+}
+
+static cJSON *details_json(const srv_exec_t *ex)
+{
+    cJSON *d = cJSON_Parse(ex->details);
+    if (!cJSON_IsObject(d)) {
+        cJSON_Delete(d);
+        d = cJSON_CreateObject();
+    }
+    return d;
+}
+
+cJSON *srv_exec_state_json(const srv_exec_t *ex)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", srv_status_name(ex->status));
+    cJSON_AddItemToObject(o, "statusDetails", details_json(ex));
+    cJSON_AddNumberToObject(o, "versionNumber", (double)ex->version);
+    return o;
+}
+
+cJSON *srv_exec_json(srv_engine_t *e, const srv_exec_t *ex, bool with_doc, int64_t now)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "jobId", ex->job_id);
+    cJSON_AddStringToObject(o, "thingName", ex->thing);
+    if (with_doc) {
+        const cJSON *doc = srv_engine_doc(e, ex->job_seq);
+        cJSON_AddItemToObject(o, "jobDocument",
+                              doc ? cJSON_Duplicate(doc, true) : cJSON_CreateObject());
+    }
+    cJSON_AddStringToObject(o, "status", srv_status_name(ex->status));
+    cJSON_AddItemToObject(o, "statusDetails", details_json(ex));
+    cJSON_AddNumberToObject(o, "queuedAt", (double)ex->queued_at);
+    if (ex->started_at)
+        cJSON_AddNumberToObject(o, "startedAt", (double)ex->started_at);
+    cJSON_AddNumberToObject(o, "lastUpdatedAt", (double)ex->updated_at);
+    cJSON_AddNumberToObject(o, "versionNumber", (double)ex->version);
+    cJSON_AddNumberToObject(o, "executionNumber", ex->exec_no);
+    int64_t due = ex->step_deadline;
+    if (ex->deadline && (!due || ex->deadline < due))
+        due = ex->deadline;
+    if (ex->status == SRV_IN_PROGRESS && due)
+        cJSON_AddNumberToObject(o, "approximateSecondsBeforeTimedOut",
+                                (double)(due > now ? due - now : 0));
+    return o;
+}
+
+/* ---- notifications ----------------------------------------------------- */
+
+/* Identity of a thing's next pending execution; seq 0 = none. */
+typedef struct {
+    int64_t seq;
+    int exec_no;
+} next_id_t;
+
+static next_id_t next_of(srv_engine_t *e, const char *thing)
+{
+    srv_exec_t *ex = malloc(sizeof *ex);
+    next_id_t id = {0, 0};
+    if (ex && srv_exec_next(e->st, thing, ex) == OTTO_OK) {
+        id.seq = ex->job_seq;
+        id.exec_no = ex->exec_no;
+    }
+    free(ex);
+    return id;
+}
+
+typedef struct {
+    cJSON *inprog, *queued;
+} pending_lists_t;
+
+static int add_pending(void *arg, const srv_exec_t *ex)
+{
+    pending_lists_t *l = arg;
+    cJSON_AddItemToArray(ex->status == SRV_IN_PROGRESS ? l->inprog : l->queued,
+                         srv_exec_summary_json(ex));
+    return 0;
+}
+
+static void topic_of(char *buf, size_t cap, const char *thing, const char *leaf)
+{
+    snprintf(buf, cap, "$aws/things/%s/jobs/%s", thing, leaf);
+}
+
+/* Publish notify (if the pending list changed) and notify-next (if the next
+ * execution is not prev any more) for one thing. */
+static void notify_thing(srv_engine_t *e, const char *thing, next_id_t prev, bool list_changed,
+                         int64_t now)
+{
+    char topic[SRV_THING_MAX + 64];
+    if (list_changed) {
+        pending_lists_t l = {cJSON_CreateArray(), cJSON_CreateArray()};
+        cJSON *o = cJSON_CreateObject(), *jobs = cJSON_CreateObject();
+        srv_exec_pending(e->st, thing, NOTIFY_MAX_JOBS, add_pending, &l);
+        cJSON_AddNumberToObject(o, "timestamp", (double)now);
+        /* Only non-empty lists appear, IN_PROGRESS first. */
+        if (cJSON_GetArraySize(l.inprog))
+            cJSON_AddItemToObject(jobs, "IN_PROGRESS", l.inprog);
+        else
+            cJSON_Delete(l.inprog);
+        if (cJSON_GetArraySize(l.queued))
+            cJSON_AddItemToObject(jobs, "QUEUED", l.queued);
+        else
+            cJSON_Delete(l.queued);
+        cJSON_AddItemToObject(o, "jobs", jobs);
+        topic_of(topic, sizeof topic, thing, "notify");
+        srv_engine_send(e, topic, o);
+    }
+    srv_exec_t *ex = malloc(sizeof *ex);
+    if (!ex)
+        return;
+    int found = srv_exec_next(e->st, thing, ex) == OTTO_OK;
+    if (found ? (ex->job_seq != prev.seq || ex->exec_no != prev.exec_no) : prev.seq != 0) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "timestamp", (double)now);
+        if (found)
+            cJSON_AddItemToObject(o, "execution", srv_exec_json(e, ex, true, now));
+        topic_of(topic, sizeof topic, thing, "notify-next");
+        srv_engine_send(e, topic, o);
+    }
+    free(ex);
+}
+
+/* A job whose executions are all terminal is COMPLETED (snapshot jobs). */
+static void maybe_complete(srv_engine_t *e, int64_t seq, int64_t now)
+{
+    bool pending = true;
+    srv_job_t job;
+    if (srv_job_has_pending(e->st, seq, &pending) || pending)
+        return;
+    if (srv_job_get_seq(e->st, seq, &job))
+        return;
+    if (job.status == SRV_JOB_IN_PROGRESS) {
+        srv_job_set_status(e->st, seq, SRV_JOB_COMPLETED, now, "");
+        LOG_INF("job=%s completed", job.id);
+    }
+    srv_job_clear(&job);
+}
+
+/* ---- device moves ------------------------------------------------------ */
+
+static void set_details(srv_exec_t *ex, const cJSON *details)
+{
+    char *txt = cJSON_PrintUnformatted(details);
+    snprintf(ex->details, sizeof ex->details, "%s", txt ? txt : "{}");
+    free(txt);
+}
+
+/* Apply a move to ex in memory: version, times, timers. */
+static void apply_move(srv_engine_t *e, srv_exec_t *ex, int to, int step_min, int64_t now)
+{
+    if (to == SRV_IN_PROGRESS && ex->status == SRV_QUEUED) {
+        ex->started_at = now;
+        srv_job_t job;
+        if (srv_job_get_seq(e->st, ex->job_seq, &job) == OTTO_OK) {
+            if (job.timeout_min > 0)
+                ex->deadline = now + (int64_t)job.timeout_min * e->minute_s;
+            srv_job_clear(&job);
+        }
+    }
+    ex->status = to;
+    ex->version++;
+    ex->updated_at = now;
+    if (srv_status_terminal(to)) {
+        ex->step_deadline = 0;
+        ex->deadline = 0;
+    } else if (step_min > 0) {
+        /* A new step timer replaces the old one but never outlives the
+         * in-progress deadline. */
+        ex->step_deadline = now + (int64_t)step_min * e->minute_s;
+        if (ex->deadline && ex->step_deadline > ex->deadline)
+            ex->step_deadline = ex->deadline;
+    }
+}
+
+int srv_engine_device_move(srv_engine_t *e, srv_exec_t *ex, int to, const cJSON *details,
+                           int step_min, int64_t now)
+{
+    if (ex->status < 0 || ex->status >= SRV_STATUS_COUNT || to < 0 || to >= SRV_STATUS_COUNT ||
+        !(device_moves[ex->status] & BIT(to)))
+        return OTTO_E_STATE;
+    next_id_t prev = next_of(e, ex->thing);
+    int from = ex->status, err;
+    srv_exec_t saved = *ex;
+
+    apply_move(e, ex, to, step_min, now);
+    if (details)
+        set_details(ex, details);
+    if ((err = srv_store_begin(e->st)))
+        return err;
+    if ((err = srv_exec_update(e->st, ex))) {
+        srv_store_rollback(e->st);
+        *ex = saved;
+        return err;
+    }
+    if (srv_status_terminal(to))
+        maybe_complete(e, ex->job_seq, now);
+    if ((err = srv_store_commit(e->st))) {
+        *ex = saved;
+        return err;
+    }
+    LOG_INF("job=%s thing=%s %s -> %s (version %lld)", ex->job_id, ex->thing,
+            srv_status_name(from), srv_status_name(to), (long long)ex->version);
+    notify_thing(e, ex->thing, prev, from != to, now);
+    return OTTO_OK;
+}
+
+/* ---- job creation ------------------------------------------------------ */
+
+typedef struct {
+    char **v;
+    size_t n, cap;
+} strvec_t;
+
+static int strvec_push(strvec_t *sv, const char *s)
+{
+    if (sv->n == sv->cap) {
+        size_t ncap = sv->cap ? sv->cap * 2 : 64;
+        char **nv = realloc(sv->v, ncap * sizeof *nv);
+        if (!nv)
+            return OTTO_E_NOSPC;
+        sv->v = nv;
+        sv->cap = ncap;
+    }
+    if (!(sv->v[sv->n] = strdup(s)))
+        return OTTO_E_NOSPC;
+    sv->n++;
+    return OTTO_OK;
+}
+
+static void strvec_free(strvec_t *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    memset(sv, 0, sizeof *sv);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void strvec_sort_unique(strvec_t *sv)
+{
+    size_t w = 0;
+    qsort(sv->v, sv->n, sizeof *sv->v, cmp_str);
+    for (size_t i = 0; i < sv->n; i++) {
+        if (w && !strcmp(sv->v[w - 1], sv->v[i]))
+            free(sv->v[i]);
+        else
+            sv->v[w++] = sv->v[i];
+    }
+    sv->n = w;
+}
+
+static int push_thing(void *arg, const char *thing)
+{
+    return strvec_push(arg, thing) ? 1 : 0;
+}
+
+/* Build the job document: the descriptor's shape with each firmware's url
+ * pointing at ottod's download endpoint. */
+static cJSON *build_document(srv_engine_t *e, const srv_fw_t *fws, size_t n)
+{
+    cJSON *doc = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+    char url[512];
+    cJSON_AddStringToObject(doc, "product", fws[0].product);
+    cJSON_AddStringToObject(doc, "group", fws[0].group);
+    for (size_t i = 0; i < n; i++) {
+        const srv_fw_t *f = &fws[i];
+        cJSON *o = cJSON_Parse(f->extra);
+        if (!cJSON_IsObject(o)) {
+            cJSON_Delete(o);
+            o = cJSON_CreateObject();
+        }
+        snprintf(url, sizeof url, "%s/fw/%s", e->public_url, f->id);
+        /* Our fields win over anything of the same name in extra. */
+        static const char *const ours[] = {"id", "ota_type", "url", "size", "md5", "sha256",
+                                           "version", "project", "secure_version", "name"};
+        for (size_t k = 0; k < sizeof ours / sizeof *ours; k++)
+            cJSON_DeleteItemFromObjectCaseSensitive(o, ours[k]);
+        cJSON_AddStringToObject(o, "id", f->id);
+        cJSON_AddStringToObject(o, "ota_type", f->ota_type);
+        cJSON_AddStringToObject(o, "url", url);
+        cJSON_AddNumberToObject(o, "size", (double)f->size);
+        cJSON_AddStringToObject(o, "md5", f->md5);
+        cJSON_AddStringToObject(o, "sha256", f->sha256);
+        if (f->version[0])
+            cJSON_AddStringToObject(o, "version", f->version);
+        if (f->project[0])
+            cJSON_AddStringToObject(o, "project", f->project);
+        if (!strcmp(f->ota_type, "esp32"))
+            cJSON_AddNumberToObject(o, "secure_version", f->secure_version);
+        cJSON_AddItemToArray(arr, o);
+    }
+    cJSON_AddItemToObject(doc, "firmware", arr);
+    return doc;
+}
+
+typedef struct {
+    int64_t seq;
+    char id[SRV_JOBID_MAX + 1];
+} old_job_t;
+
+typedef struct {
+    old_job_t *v;
+    size_t n;
+} old_jobs_t;
+
+static int push_old(void *arg, int64_t seq, const char *id)
+{
+    old_jobs_t *o = arg;
+    old_job_t *nv = realloc(o->v, (o->n + 1) * sizeof *nv);
+    if (!nv)
+        return 1;
+    o->v = nv;
+    o->v[o->n].seq = seq;
+    snprintf(o->v[o->n].id, sizeof o->v[o->n].id, "%s", id);
+    o->n++;
+    return 0;
+}
+
+/* Cancel the thing's QUEUED executions of older jobs this one supersedes. */
+static int supersede(srv_engine_t *e, const char *thing, const old_jobs_t *old,
+                     const char *new_id, bool *touched, int64_t now)
+{
+    srv_exec_t *ex = malloc(sizeof *ex);
+    int err = OTTO_OK;
+    if (!ex)
+        return OTTO_E_NOSPC;
+    for (size_t i = 0; i < old->n && !err; i++) {
+        if (srv_exec_get(e->st, old->v[i].seq, thing, 0, ex) != OTTO_OK ||
+            ex->status != SRV_QUEUED)
+            continue;
+        apply_move(e, ex, SRV_CANCELED, 0, now);
+        snprintf(ex->details, sizeof ex->details,
+                 "{\"reason\":\"superseded\",\"supersededBy\":\"%s\"}", new_id);
+        err = srv_exec_update(e->st, ex);
+        touched[i] = true;
+        LOG_INF("job=%s thing=%s QUEUED -> CANCELED (superseded by %s)", old->v[i].id, thing,
+                new_id);
+    }
+    free(ex);
+    return err;
+}
+
+static int fail(char *msg, size_t len, int err, const char *fmt, const char *arg)
+{
+    snprintf(msg, len, fmt, arg);
+    return err;
+}
+
+int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
+                          char id_out[SRV_JOBID_MAX + 1], size_t *ntargets,
+                          char *msg, size_t msglen)
+{
+    int64_t now = time(NULL);
+    srv_fw_t *fws = NULL;
+    strvec_t things = {0}, types = {0};
+    old_jobs_t old = {0};
+    next_id_t *prev = NULL;
+    bool *touched = NULL;
+    srv_job_t job;
+    cJSON *doc = NULL, *targets = NULL, *fwarr = NULL;
+    int err = OTTO_OK;
+
+    memset(&job, 0, sizeof job);
+    *ntargets = 0;
+    msg[0] = 0;
+    if (spec->nfw == 0)
+        return fail(msg, msglen, OTTO_E_INVAL, "a job needs at least one firmware%s", "");
+    if (spec->ndevices + spec->ngroups == 0)
+        return fail(msg, msglen, OTTO_E_INVAL, "a job needs at least one device or group%s", "");
+    if (spec->job_id && spec->job_id[0] && !srv_valid_job_id(spec->job_id))
+        return fail(msg, msglen, OTTO_E_INVAL,
+                    "job id '%s' must be 1-64 of letters, digits, '_' and '-'", spec->job_id);
+
+    /* Firmware: all for one product, one per ota_type. */
+    if (!(fws = calloc(spec->nfw, sizeof *fws)))
+        return OTTO_E_NOSPC;
+    for (size_t i = 0; i < spec->nfw && !err; i++) {
+        if (srv_fw_get(e->st, spec->fw_ids[i], &fws[i]) != OTTO_OK)
+            err = fail(msg, msglen, OTTO_E_NOTFOUND, "no firmware '%s'", spec->fw_ids[i]);
+        else if (strcmp(fws[i].product, fws[0].product))
+            err = fail(msg, msglen, OTTO_E_INVAL,
+                       "firmware '%s' is for another product than the first one", fws[i].id);
+        else
+            for (size_t k = 0; k < i && !err; k++)
+                if (!strcmp(fws[k].ota_type, fws[i].ota_type))
+                    err = fail(msg, msglen, OTTO_E_INVAL,
+                               "two firmware entries with ota_type '%s'", fws[i].ota_type);
+        if (!err)
+            err = strvec_push(&types, fws[i].ota_type);
+    }
+    if (err)
+        goto out;
+    strvec_sort_unique(&types);
+
+    /* Targets: named devices must exist; groups must have members. */
+    for (size_t i = 0; i < spec->ndevices && !err; i++) {
+        srv_device_t d;
+        if (srv_device_get(e->st, spec->devices[i], &d) != OTTO_OK)
+            err = fail(msg, msglen, OTTO_E_NOTFOUND, "no device '%s' (add it with 'otto device add')",
+                       spec->devices[i]);
+        else
+            err = strvec_push(&things, spec->devices[i]);
+    }
+    for (size_t i = 0; i < spec->ngroups && !err; i++) {
+        size_t before = things.n;
+        err = srv_group_things(e->st, spec->groups[i], push_thing, &things);
+        if (!err && things.n == before)
+            err = fail(msg, msglen, OTTO_E_NOTFOUND, "group '%s' has no devices", spec->groups[i]);
+    }
+    if (err)
+        goto out;
+    strvec_sort_unique(&things);
+
+    /* The job record. */
+    doc = build_document(e, fws, spec->nfw);
+    targets = cJSON_CreateObject();
+    cJSON_AddItemToObject(targets, "devices",
+                          cJSON_CreateStringArray((const char *const *)spec->devices,
+                                                  (int)spec->ndevices));
+    cJSON_AddItemToObject(targets, "groups",
+                          cJSON_CreateStringArray((const char *const *)spec->groups,
+                                                  (int)spec->ngroups));
+    fwarr = cJSON_CreateStringArray((const char *const *)spec->fw_ids, (int)spec->nfw);
+    job.document = cJSON_PrintUnformatted(doc);
+    job.targets = cJSON_PrintUnformatted(targets);
+    job.fw_ids = cJSON_PrintUnformatted(fwarr);
+    if (!job.document || !job.targets || !job.fw_ids) {
+        err = OTTO_E_NOSPC;
+        goto out;
+    }
+    if (strlen(job.document) > DOC_MAX) {
+        err = fail(msg, msglen, OTTO_E_INVAL, "job document is over 32 KB%s", "");
+        goto out;
+    }
+    job.status = SRV_JOB_IN_PROGRESS;
+    job.created_at = now;
+    job.timeout_min = spec->timeout_min;
+    snprintf(job.product, sizeof job.product, "%s", fws[0].product);
+    snprintf(job.description, sizeof job.description, "%s",
+             spec->description ? spec->description : "");
+    for (size_t i = 0, n = 0; i < types.n; i++)
+        n += (size_t)snprintf(job.ota_types + n, sizeof job.ota_types - n, "%s%s", i ? "," : "",
+                              types.v[i]);
+
+    if (!(prev = calloc(things.n ? things.n : 1, sizeof *prev))) {
+        err = OTTO_E_NOSPC;
+        goto out;
+    }
+    for (size_t i = 0; i < things.n; i++)
+        prev[i] = next_of(e, things.v[i]);
+
+    if ((err = srv_store_begin(e->st)))
+        goto out;
+    for (int attempt = 0;; attempt++) {
+        if (spec->job_id && spec->job_id[0]) {
+            snprintf(job.id, sizeof job.id, "%s", spec->job_id);
+        } else {
+            /* job-<unix time>-<4 hex>: sortable, unique across database resets
+             * (devices remember job ids across a server rebuild). */
+            snprintf(job.id, sizeof job.id, "job-%lld-%04x", (long long)now,
+                     (unsigned)(rand() & 0xffff));
+        }
+        err = srv_job_put(e->st, &job, spec->fw_ids, spec->nfw);
+        if (err != OTTO_E_EXISTS || (spec->job_id && spec->job_id[0]) || attempt > 8)
+            break;
+    }
+    if (err == OTTO_E_EXISTS)
+        fail(msg, msglen, err, "a job with id '%s' already exists", job.id);
+    if (!err)
+        err = srv_job_supersedable(e->st, job.product, job.ota_types, job.seq, push_old, &old);
+    if (!err && !(touched = calloc(old.n ? old.n : 1, sizeof *touched)))
+        err = OTTO_E_NOSPC;
+    for (size_t i = 0; i < things.n && !err; i++) {
+        srv_exec_t ex;
+        memset(&ex, 0, sizeof ex);
+        ex.job_seq = job.seq;
+        snprintf(ex.thing, sizeof ex.thing, "%s", things.v[i]);
+        ex.exec_no = 1;
+        ex.status = SRV_QUEUED;
+        ex.version = 1;
+        ex.queued_at = ex.updated_at = now;
+        strcpy(ex.details, "{}");
+        err = srv_exec_put(e->st, &ex);
+        if (!err && old.n)
+            err = supersede(e, things.v[i], &old, job.id, touched, now);
+    }
+    for (size_t i = 0; i < old.n && !err; i++)
+        if (touched[i])
+            maybe_complete(e, old.v[i].seq, now);
+    if (err) {
+        srv_store_rollback(e->st);
+        goto out;
+    }
+    if ((err = srv_store_commit(e->st)))
+        goto out;
+
+    snprintf(id_out, SRV_JOBID_MAX + 1, "%s", job.id);
+    *ntargets = things.n;
+    LOG_INF("job=%s created: %zu executions, product %s, ota_types %s", job.id, things.n,
+            job.product, job.ota_types);
+    for (size_t i = 0; i < things.n; i++)
+        notify_thing(e, things.v[i], prev[i], true, now);
+
+out:
+    cJSON_Delete(doc);
+    cJSON_Delete(targets);
+    cJSON_Delete(fwarr);
+    srv_job_clear(&job);
+    strvec_free(&things);
+    strvec_free(&types);
+    free(old.v);
+    free(prev);
+    free(touched);
+    free(fws);
+    return err;
+}
+
+/* ---- cancel and timers ------------------------------------------------- */
+
+typedef struct {
+    srv_engine_t *e;
+    int to;
+    const char *reason;
+    int64_t now;
+    strvec_t things;
+    size_t changed;
+    int err;
+} service_move_t;
+
+/* Collect the things first: notifications need each one's next execution
+ * before the change. */
+static int collect_thing(void *arg, const srv_exec_t *ex)
+{
+    service_move_t *m = arg;
+    if ((m->err = strvec_push(&m->things, ex->thing)))
+        return 1;
+    return 0;
+}
+
+/* Move one execution to a service status (CANCELED, TIMED_OUT) and publish. */
+static int service_move(srv_engine_t *e, srv_exec_t *ex, int to, const char *reason, int64_t now)
+{
+    next_id_t prev = next_of(e, ex->thing);
+    int from = ex->status, err;
+    cJSON *d = cJSON_Parse(ex->details);
+    if (!cJSON_IsObject(d)) {
+        cJSON_Delete(d);
+        d = cJSON_CreateObject();
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(d, "reason");
+    cJSON_AddStringToObject(d, "reason", reason);
+    apply_move(e, ex, to, 0, now);
+    set_details(ex, d);
+    cJSON_Delete(d);
+    if ((err = srv_store_begin(e->st)))
+        return err;
+    err = srv_exec_update(e->st, ex);
+    if (!err)
+        maybe_complete(e, ex->job_seq, now);
+    if (err)
+        srv_store_rollback(e->st);
+    else
+        err = srv_store_commit(e->st);
+    if (err)
+        return err;
+    LOG_INF("job=%s thing=%s %s -> %s (%s)", ex->job_id, ex->thing, srv_status_name(from),
+            srv_status_name(to), reason);
+    notify_thing(e, ex->thing, prev, true, now);
+    return OTTO_OK;
+}
+
+int srv_engine_cancel_job(srv_engine_t *e, const char *id, bool force, const char *reason,
+                          char *msg, size_t msglen)
+{
+    int64_t now = time(NULL);
+    srv_job_t job;
+    service_move_t m = {.e = e};
+    char why[300];
+    int err;
+
+    msg[0] = 0;
+    if ((err = srv_job_get(e->st, id, &job)))
+        return err == OTTO_E_NOTFOUND ? fail(msg, msglen, err, "no job '%s'", id) : err;
+    int64_t seq = job.seq;
+    int status = job.status;
+    srv_job_clear(&job);
+    if (status != SRV_JOB_IN_PROGRESS)
+        return fail(msg, msglen, OTTO_E_STATE, "job is already %s", srv_job_status_name(status));
+    snprintf(why, sizeof why, "%s", reason && *reason ? reason : "canceled by operator");
+
+    /* The job first, so that maybe_complete() cannot mark it COMPLETED. */
+    if ((err = srv_job_set_status(e->st, seq, SRV_JOB_CANCELED, now, why)))
+        return err;
+    LOG_INF("job=%s canceled%s: %s", id, force ? " (force)" : "", why);
+    for (int pass = 0; pass < (force ? 2 : 1); pass++) {
+        int which = pass == 0 ? SRV_QUEUED : SRV_IN_PROGRESS;
+        strvec_free(&m.things);
+        if ((err = srv_exec_of_job(e->st, seq, which, collect_thing, &m)) || (err = m.err))
+            break;
+        for (size_t i = 0; i < m.things.n; i++) {
+            srv_exec_t ex;
+            if (srv_exec_get(e->st, seq, m.things.v[i], 0, &ex) == OTTO_OK &&
+                ex.status == which && (err = service_move(e, &ex, SRV_CANCELED, why, now)))
+                break;
+        }
+    }
+    strvec_free(&m.things);
+    return err;
+}
+
+static int collect_expired(void *arg, const srv_exec_t *ex)
+{
+    service_move_t *m = arg;
+    char key[SRV_THING_MAX + 32];
+    snprintf(key, sizeof key, "%lld/%d/%s", (long long)ex->job_seq, ex->exec_no, ex->thing);
+    if ((m->err = strvec_push(&m->things, key)))
+        return 1;
+    return 0;
+}
+
+void srv_engine_tick(srv_engine_t *e, int64_t now)
+{
+    service_move_t m = {.e = e};
+    if (srv_exec_expired(e->st, now, collect_expired, &m))
+        return;
+    for (size_t i = 0; i < m.things.n; i++) {
+        long long seq;
+        int no, off = 0;
+        srv_exec_t ex;
+        if (sscanf(m.things.v[i], "%lld/%d/%n", &seq, &no, &off) < 2 || !off)
+            continue;
+        if (srv_exec_get(e->st, seq, m.things.v[i] + off, no, &ex) || ex.status != SRV_IN_PROGRESS)
+            continue;
+        bool step = ex.step_deadline && ex.step_deadline <= now;
+        service_move(e, &ex, SRV_TIMED_OUT, step ? "step timeout" : "in-progress timeout", now);
+    }
+    strvec_free(&m.things);
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The job engine: creates jobs (targets, job document, supersede), moves
+ * executions through the AWS IoT Jobs state machine, runs the timers, and
+ * publishes the notify / notify-next pushes that follow every change.
+ *
+ * The engine owns no thread and no lock: ottod calls it with its one server
+ * lock held (from the MQTT thread, the HTTP threads and the timer tick).
+ * Publishing goes through the pub callback so tests can record it; the
+ * engine never blocks on the network. Functions return otto_err_t and, for
+ * the operator's edge, fill msg with a sentence a person can act on.
+ */
+#ifndef SRV_ENGINE_H
+#define SRV_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "store.h"
+
+typedef struct {
+    srv_store_t *st;
+    const char *public_url;  /* base of download URLs in job documents */
+    int minute_s;            /* seconds in a timer "minute": 60, less in tests */
+    bool auto_register;      /* unknown things that talk to us become devices */
+    /* Publish one message (QoS 1, not retained); returns 0 or -1. */
+    int (*publish)(void *ctx, const char *topic, const char *payload, size_t len);
+    void *pub_ctx;
+    /* One-entry cache of a parsed job document: job documents never change,
+     * and job creation sends the same one to every target. */
+    int64_t doc_seq;
+    cJSON *doc;
+    /* Counters for /healthz and the benchmarks. */
+    uint64_t n_requests, n_rejected, n_published;
+} srv_engine_t;
+
+typedef struct {
+    const char *job_id;          /* NULL or "" = generate one */
+    const char *const *devices;  /* thing names */
+    size_t ndevices;
+    const char *const *groups;
+    size_t ngroups;
+    const char *const *fw_ids;   /* one per ota_type, same product */
+    size_t nfw;
+    const char *description;
+    int timeout_min;             /* in-progress timeout, 0 = none */
+} srv_job_spec_t;
+
+void srv_engine_init(srv_engine_t *e, srv_store_t *st, const char *public_url);
+void srv_engine_fini(srv_engine_t *e);
+
+/** Create a job; on success id_out holds its id and *ntargets the number of
+ *  executions queued. OTTO_E_INVAL / OTTO_E_NOTFOUND / OTTO_E_EXISTS with msg. */
+int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
+                          char id_out[SRV_JOBID_MAX + 1], size_t *ntargets,
+                          char *msg, size_t msglen);
+
+/** Cancel a job: QUEUED executions end CANCELED; IN_PROGRESS ones too when
+ *  force is set, otherwise they may still finish. */
+int srv_engine_cancel_job(srv_engine_t *e, const char *id, bool force, const char *reason,
+                          char *msg, size_t msglen);
+
+/** Time out executions whose step or in-progress timer expired. */
+void srv_engine_tick(srv_engine_t *e, int64_t now);
+
+/** Change an execution's status on the device's behalf (the MQTT API's
+ *  update and start-next). Checks the transition table; OTTO_E_STATE if the
+ *  move is illegal. details (a JSON object) replaces the stored details when
+ *  not NULL; step_min > 0 starts a step timer. Publishes what follows. */
+int srv_engine_device_move(srv_engine_t *e, srv_exec_t *ex, int to, const cJSON *details,
+                           int step_min, int64_t now);
+
+/** The job document of job seq, parsed (owned by the engine's cache; valid
+ *  until the next call). NULL if the job is gone. */
+const cJSON *srv_engine_doc(srv_engine_t *e, int64_t seq);
+
+/* JSON views shared by the MQTT API and the REST API. */
+cJSON *srv_exec_json(srv_engine_t *e, const srv_exec_t *ex, bool with_doc, int64_t now);
+cJSON *srv_exec_summary_json(const srv_exec_t *ex);
+cJSON *srv_exec_state_json(const srv_exec_t *ex);
+
+/** Publish a JSON object on topic and free it. */
+void srv_engine_send(srv_engine_t *e, const char *topic, cJSON *obj);
+
+/** Is s a valid thing name / job id in AWS's alphabet and length? */
+bool srv_valid_thing(const char *s);
+bool srv_valid_job_id(const char *s);
+
+#endif

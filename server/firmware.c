@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE
+#include "firmware.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "otto/image.h"
+
+#define MAX_FW_SIZE (64u << 20)
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[b[i] >> 4];
+        out[2 * i + 1] = d[b[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+int srv_artifact_path(const char *dir, const char *sha, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%s/artifacts/%.2s/%s", dir, sha, sha);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+int srv_upload_begin(srv_upload_t *u, const char *dir)
+{
+    memset(u, 0, sizeof *u);
+    snprintf(u->tmp_path, sizeof u->tmp_path, "%s/tmp/upload-XXXXXX", dir);
+    if ((u->fd = mkstemp(u->tmp_path)) < 0) {
+        LOG_ERR("upload: cannot create %s: %s", u->tmp_path, strerror(errno));
+        return OTTO_E_IO;
+    }
+    otto_sha256_start(&u->sha);
+    otto_md5_start(&u->md5);
+    return OTTO_OK;
+}
+
+int srv_upload_write(srv_upload_t *u, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    if (u->size + len > MAX_FW_SIZE)
+        return OTTO_E_NOSPC;
+    otto_sha256_update(&u->sha, data, len);
+    otto_md5_update(&u->md5, data, len);
+    u->size += len;
+    while (len) {
+        ssize_t w = write(u->fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            LOG_ERR("upload: write %s: %s", u->tmp_path, strerror(errno));
+            return OTTO_E_IO;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return OTTO_OK;
+}
+
+void srv_upload_abort(srv_upload_t *u)
+{
+    if (u->fd >= 0) {
+        close(u->fd);
+        unlink(u->tmp_path);
+    }
+    u->fd = -1;
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+    if (strlen(s) != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+static bool valid_name(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (n >= SRV_NAME_MAX || !(isalnum((unsigned char)s[n]) || strchr("._-", s[n])))
+            return false;
+    return n > 0;
+}
+
+static int bad(char *msg, size_t len, int err, const char *fmt, const char *a)
+{
+    snprintf(msg, len, fmt, a);
+    return err;
+}
+
+/* Pick the descriptor's firmware entry for this file: the only one, or the
+ * one whose md5/sha256 names it. */
+static cJSON *pick_entry(cJSON *arr, const char *md5, const char *sha, char *msg, size_t len)
+{
+    cJSON *e, *found = NULL;
+    int n = cJSON_GetArraySize(arr);
+    if (n == 1)
+        return cJSON_GetArrayItem(arr, 0);
+    cJSON_ArrayForEach(e, arr) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "md5");
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(e, "sha256");
+        if ((cJSON_IsString(m) && !strcasecmp(m->valuestring, md5)) ||
+            (cJSON_IsString(s) && !strcasecmp(s->valuestring, sha)))
+            found = e;
+    }
+    if (!found)
+        snprintf(msg, len, "the descriptor lists %d firmware entries and none has this file's md5 %s",
+                 n, md5);
+    return found;
+}
+
+/* Run the device core's image checker over the whole file. */
+static int check_esp32(const char *path, uint64_t size, otto_image_info_t *info, char *msg,
+                       size_t len)
+{
+    static otto_image_check_t zero;
+    otto_image_check_t *c = malloc(sizeof *c);
+    uint8_t buf[16384];
+    int err, fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (!c || fd < 0) {
+        free(c);
+        if (fd >= 0)
+            close(fd);
+        return OTTO_E_IO;
+    }
+    *c = zero;
+    err = otto_image_check_init(c, OTTO_CHIP_ANY, 0, (uint32_t)size);
+    for (ssize_t r; !err && (r = read(fd, buf, sizeof buf)) > 0;)
+        err = otto_image_check_feed(c, buf, (size_t)r);
+    if (!err)
+        err = otto_image_check_finish(c);
+    if (err)
+        snprintf(msg, len, "not a valid ESP32 app image: %s", otto_strerror(err));
+    else
+        *info = c->info;
+    close(fd);
+    free(c);
+    return err;
+}
+
+int srv_firmware_ingest(srv_store_t *st, const char *dir, srv_upload_t *u, const char *name,
+                        const char *descriptor, srv_fw_t *fw, bool *created, char *msg,
+                        size_t msglen)
+{
+    uint8_t sha[32], md5[16];
+    char path[600];
+    cJSON *desc = NULL, *entry, *extra = NULL;
+    const cJSON *v;
+    int err = OTTO_OK;
+
+    *created = false;
+    memset(fw, 0, sizeof *fw);
+    otto_sha256_finish(&u->sha, sha);
+    otto_md5_finish(&u->md5, md5);
+    hex(sha, 32, fw->sha256);
+    hex(md5, 16, fw->md5);
+    fw->size = (int64_t)u->size;
+    snprintf(fw->id, sizeof fw->id, "fw-%.12s", fw->sha256);
+    snprintf(fw->name, sizeof fw->name, "%s", name && *name ? name : "firmware.bin");
+    fw->created_at = time(NULL);
+    if (fsync(u->fd) != 0 || close(u->fd) != 0) {
+        u->fd = -1;
+        err = bad(msg, msglen, OTTO_E_IO, "could not store the upload%s", "");
+        goto out;
+    }
+    u->fd = -1;
+    if (u->size == 0) {
+        err = bad(msg, msglen, OTTO_E_INVAL, "the firmware file is empty%s", "");
+        goto out;
+    }
+
+    /* The descriptor: {"product", "group", "firmware": [{ota_type, md5, ...}]} */
+    desc = cJSON_Parse(descriptor ? descriptor : "");
+    if (!cJSON_IsObject(desc)) {
+        err = bad(msg, msglen, OTTO_E_INVAL, "the descriptor is not a JSON object%s", "");
+        goto out;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(desc, "product");
+    if (!cJSON_IsString(v) || !valid_name(v->valuestring)) {
+        err = bad(msg, msglen, OTTO_E_INVAL,
+                  "descriptor: \"product\" must be 1-64 of letters, digits, '.', '_', '-'%s", "");
+        goto out;
+    }
+    snprintf(fw->product, sizeof fw->product, "%s", v->valuestring);
+    v = cJSON_GetObjectItemCaseSensitive(desc, "group");
+    if (v && (!cJSON_IsString(v) || (*v->valuestring && !valid_name(v->valuestring)))) {
+        err = bad(msg, msglen, OTTO_E_INVAL, "descriptor: \"group\" must be a name%s", "");
+        goto out;
+    }
+    snprintf(fw->group, sizeof fw->group, "%s", v ? v->valuestring : "");
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(desc, "firmware");
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
+        err = bad(msg, msglen, OTTO_E_INVAL, "descriptor: \"firmware\" must be a non-empty array%s", "");
+        goto out;
+    }
+    if (!(entry = pick_entry(arr, fw->md5, fw->sha256, msg, msglen)) || !cJSON_IsObject(entry)) {
+        err = OTTO_E_INVAL;
+        if (entry)
+            snprintf(msg, msglen, "descriptor: firmware entries must be objects");
+        goto out;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(entry, "ota_type");
+    if (!cJSON_IsString(v) || !valid_name(v->valuestring)) {
+        err = bad(msg, msglen, OTTO_E_INVAL, "descriptor: \"ota_type\" is required (esp32, stm32)%s", "");
+        goto out;
+    }
+    snprintf(fw->ota_type, sizeof fw->ota_type, "%s", v->valuestring);
+
+    /* Given hashes and size must match what arrived. */
+    v = cJSON_GetObjectItemCaseSensitive(entry, "md5");
+    if (v && (!cJSON_IsString(v) || !is_hex(v->valuestring, 32) || strcasecmp(v->valuestring, fw->md5))) {
+        snprintf(msg, msglen, "md5 mismatch: descriptor says %.40s, the file is %s",
+                 cJSON_IsString(v) ? v->valuestring : "(not a string)", fw->md5);
+        err = OTTO_E_VERIFY;
+        goto out;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(entry, "sha256");
+    if (v && (!cJSON_IsString(v) || !is_hex(v->valuestring, 64) || strcasecmp(v->valuestring, fw->sha256))) {
+        snprintf(msg, msglen, "sha256 mismatch: the file is %s", fw->sha256);
+        err = OTTO_E_VERIFY;
+        goto out;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(entry, "size");
+    if (v && (!cJSON_IsNumber(v) || v->valuedouble != (double)fw->size)) {
+        snprintf(msg, msglen, "size mismatch: the file has %lld bytes", (long long)fw->size);
+        err = OTTO_E_VERIFY;
+        goto out;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(entry, "version");
+    if (v && (!cJSON_IsString(v) || strlen(v->valuestring) > 32)) {
+        err = bad(msg, msglen, OTTO_E_INVAL, "descriptor: \"version\" must be a string of at most 32%s", "");
+        goto out;
+    }
+    snprintf(fw->version, sizeof fw->version, "%s", v ? v->valuestring : "");
+
+    if (!strcmp(fw->ota_type, "esp32")) {
+        otto_image_info_t info;
+        if ((err = check_esp32(u->tmp_path, u->size, &info, msg, msglen)))
+            goto out;
+        if (fw->version[0] && strcmp(fw->version, info.desc.version)) {
+            snprintf(msg, msglen, "version mismatch: descriptor says %s, the image is %s",
+                     fw->version, info.desc.version);
+            err = OTTO_E_VERIFY;
+            goto out;
+        }
+        snprintf(fw->version, sizeof fw->version, "%s", info.desc.version);
+        snprintf(fw->project, sizeof fw->project, "%s", info.desc.project);
+        fw->secure_version = info.desc.secure_version;
+    }
+
+    /* Whatever else the entry says travels into job documents unchanged. */
+    extra = cJSON_Duplicate(entry, true);
+    static const char *const known[] = {"ota_type", "url", "md5", "sha256", "size", "version"};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        cJSON_DeleteItemFromObjectCaseSensitive(extra, known[i]);
+    char *et = cJSON_PrintUnformatted(extra);
+    if (!et || strlen(et) >= sizeof fw->extra) {
+        free(et);
+        err = bad(msg, msglen, OTTO_E_INVAL, "descriptor: the firmware entry is too large%s", "");
+        goto out;
+    }
+    strcpy(fw->extra, et);
+    free(et);
+
+    /* Same bytes again: fine if it says the same thing. */
+    srv_fw_t old;
+    if (srv_fw_get(st, fw->id, &old) == OTTO_OK) {
+        if (strcmp(old.product, fw->product) || strcmp(old.ota_type, fw->ota_type) ||
+            strcmp(old.version, fw->version) || strcmp(old.group, fw->group)) {
+            snprintf(msg, msglen, "this file is already stored as %s (%s %s for %s)", old.id,
+                     old.ota_type, old.version, old.product);
+            err = OTTO_E_EXISTS;
+        } else {
+            *fw = old;
+        }
+        goto out;
+    }
+
+    /* Into the artifact store: rename is atomic, and the record only follows
+     * once the bytes are in place. */
+    if (srv_artifact_path(dir, fw->sha256, path, sizeof path)) {
+        err = OTTO_E_NOSPC;
+        goto out;
+    }
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/artifacts/%.2s", dir, fw->sha256);
+    if ((mkdir(sub, 0755) && errno != EEXIST) || rename(u->tmp_path, path)) {
+        LOG_ERR("firmware: cannot store %s: %s", path, strerror(errno));
+        err = bad(msg, msglen, OTTO_E_IO, "could not store the firmware file%s", "");
+        goto out;
+    }
+    u->tmp_path[0] = 0;
+    if ((err = srv_fw_put(st, fw)))
+        goto out;
+    *created = true;
+    LOG_INF("firmware %s stored: %s %s for %s, %lld bytes, sha256 %s", fw->id, fw->ota_type,
+            fw->version, fw->product, (long long)fw->size, fw->sha256);
+out:
+    if (u->tmp_path[0])
+        unlink(u->tmp_path);
+    cJSON_Delete(desc);
+    cJSON_Delete(extra);
+    return err;
+}
+
+int srv_firmware_delete(srv_store_t *st, const char *dir, const char *id, char *msg, size_t len)
+{
+    srv_fw_t fw;
+    char job[SRV_JOBID_MAX + 1], path[600];
+    int err = srv_fw_get(st, id, &fw);
+    if (err)
+        return err == OTTO_E_NOTFOUND ? bad(msg, len, err, "no firmware '%s'", id) : err;
+    if ((err = srv_fw_used_by(st, id, job)))
+        return err;
+    if (job[0]) {
+        snprintf(msg, len, "firmware %s is used by job %s, which is still in progress (cancel it first)",
+                 id, job);
+        return OTTO_E_STATE;
+    }
+    if ((err = srv_fw_delete(st, id)))
+        return err;
+    /* The id is derived from the SHA-256, so no other record shares the file. */
+    if (!srv_artifact_path(dir, fw.sha256, path, sizeof path))
+        unlink(path);
+    LOG_INF("firmware %s deleted", id);
+    return OTTO_OK;
+}

@@ -1,0 +1,845 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ottod's HTTP front, over libmicrohttpd:
+ *   /healthz                 liveness, no auth
+ *   /fw/{id}                 firmware downloads (Range, If-Range, ETag), no auth
+ *   /api/v1/...              the operator REST API, bearer token (docs/api.md)
+ *
+ * A request's body arrives in pieces over several calls of the access
+ * handler; a per-request struct collects it (JSON into memory, a multipart
+ * upload straight into a temp file) and the last call answers. Every error
+ * is a JSON body {"error": {"code", "message"}} with a fitting status.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "firmware.h"
+#include "log.h"
+#include "server.h"
+
+#define JSON_MAX (16u << 20) /* bulk device registration can be large */
+
+struct srv_http {
+    struct MHD_Daemon *d;
+};
+
+typedef struct {
+    bool is_upload;
+    bool auth_failed;
+    /* JSON body */
+    char *body;
+    size_t len, cap;
+    bool too_big;
+    /* multipart upload */
+    struct MHD_PostProcessor *pp;
+    srv_upload_t up;
+    bool up_open;
+    int up_err;
+    char *descriptor;
+    size_t dlen;
+    char name[129];
+} req_t;
+
+/* ---- responses --------------------------------------------------------- */
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, const char *ctype,
+                                 char *txt)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(txt), txt, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", ctype);
+    enum MHD_Result ret = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, cJSON *o)
+{
+    char *txt = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!txt)
+        return MHD_NO;
+    size_t n = strlen(txt);
+    char *t2 = realloc(txt, n + 2);
+    if (t2) {
+        t2[n] = '\n';
+        t2[n + 1] = 0;
+        txt = t2;
+    }
+    return send_text(c, code, "application/json", txt);
+}
+
+static enum MHD_Result send_err(struct MHD_Connection *c, unsigned code, const char *kind,
+                                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static enum MHD_Result send_err(struct MHD_Connection *c, unsigned code, const char *kind,
+                                const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(e, "code", kind);
+    cJSON_AddStringToObject(e, "message", msg);
+    return send_json(c, code, o);
+}
+
+static enum MHD_Result send_deleted(struct MHD_Connection *c, const char *id)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "deleted", id);
+    return send_json(c, 200, o);
+}
+
+/* otto_err_t -> HTTP status and error code word. */
+static enum MHD_Result send_otto_err(struct MHD_Connection *c, int err, const char *msg)
+{
+    unsigned code = 500;
+    const char *kind = "internal";
+    switch (err) {
+    case OTTO_E_INVAL:    code = 400; kind = "invalid"; break;
+    case OTTO_E_VERIFY:   code = 400; kind = "mismatch"; break;
+    case OTTO_E_CORRUPT:
+    case OTTO_E_CHIP:     code = 400; kind = "bad_image"; break;
+    case OTTO_E_NOTFOUND: code = 404; kind = "not_found"; break;
+    case OTTO_E_EXISTS:   code = 409; kind = "exists"; break;
+    case OTTO_E_STATE:    code = 409; kind = "conflict"; break;
+    case OTTO_E_NOSPC:    code = 413; kind = "too_large"; break;
+    default: break;
+    }
+    return send_err(c, code, kind, "%s", msg && *msg ? msg : otto_strerror(err));
+}
+
+/* ---- JSON views -------------------------------------------------------- */
+
+static cJSON *fw_json(const srv_fw_t *f, const char *public_url)
+{
+    char url[512];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", f->id);
+    cJSON_AddStringToObject(o, "ota_type", f->ota_type);
+    cJSON_AddStringToObject(o, "product", f->product);
+    cJSON_AddStringToObject(o, "group", f->group);
+    cJSON_AddStringToObject(o, "version", f->version);
+    if (f->project[0])
+        cJSON_AddStringToObject(o, "project", f->project);
+    if (!strcmp(f->ota_type, "esp32"))
+        cJSON_AddNumberToObject(o, "secure_version", f->secure_version);
+    cJSON_AddNumberToObject(o, "size", (double)f->size);
+    cJSON_AddStringToObject(o, "md5", f->md5);
+    cJSON_AddStringToObject(o, "sha256", f->sha256);
+    cJSON_AddStringToObject(o, "name", f->name);
+    snprintf(url, sizeof url, "%s/fw/%s", public_url, f->id);
+    cJSON_AddStringToObject(o, "url", url);
+    cJSON_AddNumberToObject(o, "createdAt", (double)f->created_at);
+    cJSON *extra = cJSON_Parse(f->extra);
+    if (cJSON_IsObject(extra) && cJSON_GetArraySize(extra))
+        cJSON_AddItemToObject(o, "extra", extra);
+    else
+        cJSON_Delete(extra);
+    return o;
+}
+
+static cJSON *device_json(const srv_device_t *d)
+{
+    cJSON *o = cJSON_CreateObject(), *g = cJSON_AddArrayToObject(o, "groups");
+    cJSON_AddStringToObject(o, "thing", d->thing);
+    cJSON_AddStringToObject(o, "product", d->product);
+    for (const char *p = d->groups; *p;) {
+        size_t n = strcspn(p, ",");
+        char name[SRV_NAME_MAX + 1];
+        snprintf(name, sizeof name, "%.*s", (int)n, p);
+        cJSON_AddItemToArray(g, cJSON_CreateString(name));
+        p += n + (p[n] == ',');
+    }
+    cJSON *v = cJSON_Parse(d->versions);
+    cJSON_AddItemToObject(o, "versions", cJSON_IsObject(v) ? v : cJSON_CreateObject());
+    if (!cJSON_IsObject(v))
+        cJSON_Delete(v);
+    cJSON_AddNumberToObject(o, "createdAt", (double)d->created_at);
+    cJSON_AddNumberToObject(o, "lastSeen", (double)d->last_seen);
+    return o;
+}
+
+static cJSON *counts_json(srv_store_t *st, int64_t seq)
+{
+    int64_t n[SRV_STATUS_COUNT];
+    cJSON *o = cJSON_CreateObject();
+    srv_exec_counts(st, seq, n);
+    int64_t total = 0;
+    for (int i = 0; i < SRV_STATUS_COUNT; i++) {
+        cJSON_AddNumberToObject(o, srv_status_name(i), (double)n[i]);
+        total += n[i];
+    }
+    cJSON_AddNumberToObject(o, "total", (double)total);
+    return o;
+}
+
+static cJSON *job_json(srv_store_t *st, const srv_job_t *j)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "jobId", j->id);
+    cJSON_AddStringToObject(o, "status", srv_job_status_name(j->status));
+    cJSON_AddStringToObject(o, "product", j->product);
+    cJSON_AddStringToObject(o, "otaTypes", j->ota_types);
+    cJSON_AddStringToObject(o, "description", j->description);
+    if (j->reason[0])
+        cJSON_AddStringToObject(o, "reason", j->reason);
+    cJSON_AddNumberToObject(o, "createdAt", (double)j->created_at);
+    if (j->completed_at)
+        cJSON_AddNumberToObject(o, "completedAt", (double)j->completed_at);
+    if (j->timeout_min)
+        cJSON_AddNumberToObject(o, "inProgressTimeoutInMinutes", j->timeout_min);
+    cJSON_AddItemToObject(o, "counts", counts_json(st, j->seq));
+    return o;
+}
+
+static int add_fw(void *arg, const srv_fw_t *f)
+{
+    void **a = arg;
+    cJSON_AddItemToArray(a[0], fw_json(f, a[1]));
+    return 0;
+}
+
+static int add_device(void *arg, const srv_device_t *d)
+{
+    cJSON_AddItemToArray(arg, device_json(d));
+    return 0;
+}
+
+static int add_group(void *arg, const char *g, int64_t n)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "group", g);
+    cJSON_AddNumberToObject(o, "devices", (double)n);
+    cJSON_AddItemToArray(arg, o);
+    return 0;
+}
+
+typedef struct {
+    srv_store_t *st;
+    cJSON *arr;
+} job_list_t;
+
+static int add_job(void *arg, const srv_job_t *j)
+{
+    job_list_t *l = arg;
+    cJSON_AddItemToArray(l->arr, job_json(l->st, j));
+    return 0;
+}
+
+static int add_exec(void *arg, const srv_exec_t *ex)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "thingName", ex->thing);
+    cJSON_AddStringToObject(o, "status", srv_status_name(ex->status));
+    cJSON_AddNumberToObject(o, "executionNumber", ex->exec_no);
+    cJSON_AddNumberToObject(o, "versionNumber", (double)ex->version);
+    cJSON *d = cJSON_Parse(ex->details);
+    cJSON_AddItemToObject(o, "statusDetails", cJSON_IsObject(d) ? d : cJSON_CreateObject());
+    if (!cJSON_IsObject(d))
+        cJSON_Delete(d);
+    cJSON_AddNumberToObject(o, "queuedAt", (double)ex->queued_at);
+    if (ex->started_at)
+        cJSON_AddNumberToObject(o, "startedAt", (double)ex->started_at);
+    cJSON_AddNumberToObject(o, "lastUpdatedAt", (double)ex->updated_at);
+    cJSON_AddItemToArray(arg, o);
+    return 0;
+}
+
+/* ---- handlers (called with the server lock held) ---------------------- */
+
+/* Collect a JSON array of strings into a NULL-free vector of pointers into
+ * the cJSON tree; returns -1 if some item is not a string. */
+static int str_array(const cJSON *a, const char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!a)
+        return 0;
+    if (!cJSON_IsArray(a))
+        return -1;
+    size_t cnt = (size_t)cJSON_GetArraySize(a);
+    const char **v = calloc(cnt ? cnt : 1, sizeof *v);
+    const cJSON *it;
+    if (!v)
+        return -1;
+    cJSON_ArrayForEach(it, a) {
+        if (!cJSON_IsString(it)) {
+            free(v);
+            return -1;
+        }
+        v[(*n)++] = it->valuestring;
+    }
+    *out = v;
+    return 0;
+}
+
+static enum MHD_Result h_jobs_create(srv_t *s, struct MHD_Connection *c, cJSON *body)
+{
+    srv_job_spec_t spec = {0};
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "targets");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(body, "jobId");
+    const cJSON *desc = cJSON_GetObjectItemCaseSensitive(body, "description");
+    const cJSON *to = cJSON_GetObjectItemCaseSensitive(body, "inProgressTimeoutInMinutes");
+    char job_id[SRV_JOBID_MAX + 1], msg[512];
+    size_t n = 0;
+    enum MHD_Result ret;
+
+    if ((id && !cJSON_IsString(id)) || (desc && !cJSON_IsString(desc)) ||
+        (to && (!cJSON_IsNumber(to) || to->valuedouble < 1 || to->valuedouble > 10080)) ||
+        (t && !cJSON_IsObject(t)) ||
+        str_array(cJSON_GetObjectItemCaseSensitive(t, "devices"), (const char ***)&spec.devices,
+                  &spec.ndevices) ||
+        str_array(cJSON_GetObjectItemCaseSensitive(t, "groups"), (const char ***)&spec.groups,
+                  &spec.ngroups) ||
+        str_array(cJSON_GetObjectItemCaseSensitive(body, "firmware"), (const char ***)&spec.fw_ids,
+                  &spec.nfw)) {
+        ret = send_err(c, 400, "invalid",
+                       "a job is {\"targets\": {\"devices\": [...], \"groups\": [...]}, \"firmware\":"
+                       " [ids], \"jobId\"?, \"description\"?, \"inProgressTimeoutInMinutes\"? (1-10080)}");
+        goto out;
+    }
+    spec.job_id = id ? id->valuestring : NULL;
+    spec.description = desc ? desc->valuestring : NULL;
+    spec.timeout_min = to ? (int)to->valuedouble : 0;
+    int err = srv_engine_create_job(&s->eng, &spec, job_id, &n, msg, sizeof msg);
+    if (err) {
+        ret = send_otto_err(c, err, msg);
+        goto out;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "jobId", job_id);
+    cJSON_AddNumberToObject(o, "executions", (double)n);
+    ret = send_json(c, 201, o);
+out:
+    free((void *)spec.devices);
+    free((void *)spec.groups);
+    free((void *)spec.fw_ids);
+    return ret;
+}
+
+static bool query_false(struct MHD_Connection *c, const char *key)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+    return v && (!strcmp(v, "0") || !strcmp(v, "false"));
+}
+
+static enum MHD_Result h_job_show(srv_t *s, struct MHD_Connection *c, const char *id)
+{
+    srv_job_t j;
+    int err = srv_job_get(s->st, id, &j);
+    if (err)
+        return err == OTTO_E_NOTFOUND ? send_err(c, 404, "not_found", "no job '%s'", id)
+                                      : send_otto_err(c, err, NULL);
+    cJSON *o = job_json(s->st, &j);
+    cJSON_AddItemToObject(o, "document", cJSON_Parse(j.document));
+    cJSON_AddItemToObject(o, "targets", cJSON_Parse(j.targets));
+    cJSON_AddItemToObject(o, "firmware", cJSON_Parse(j.fw_ids));
+    if (!query_false(c, "executions")) {
+        cJSON *arr = cJSON_AddArrayToObject(o, "executions");
+        srv_exec_of_job(s->st, j.seq, -1, add_exec, arr);
+    }
+    srv_job_clear(&j);
+    return send_json(c, 200, o);
+}
+
+static enum MHD_Result h_job_cancel(srv_t *s, struct MHD_Connection *c, const char *id,
+                                    cJSON *body)
+{
+    const cJSON *force = cJSON_GetObjectItemCaseSensitive(body, "force");
+    const cJSON *reason = cJSON_GetObjectItemCaseSensitive(body, "reason");
+    char msg[512];
+    if ((force && !cJSON_IsBool(force)) || (reason && !cJSON_IsString(reason)))
+        return send_err(c, 400, "invalid", "cancel takes {\"force\": bool, \"reason\": string}");
+    int err = srv_engine_cancel_job(&s->eng, id, cJSON_IsTrue(force),
+                                    reason ? reason->valuestring : NULL, msg, sizeof msg);
+    if (err)
+        return send_otto_err(c, err, msg);
+    return h_job_show(s, c, id);
+}
+
+/* One device {thing, product?, groups?}; 0 or an error with msg. */
+static int add_one_device(srv_t *s, const cJSON *d, char *msg, size_t len)
+{
+    const cJSON *thing = cJSON_GetObjectItemCaseSensitive(d, "thing");
+    const cJSON *product = cJSON_GetObjectItemCaseSensitive(d, "product");
+    const char **groups = NULL;
+    size_t ng = 0;
+    if (!cJSON_IsString(thing) || !srv_valid_thing(thing->valuestring)) {
+        snprintf(msg, len, "\"thing\" must be 1-128 of [a-zA-Z0-9:_-], such as a MAC address");
+        return OTTO_E_INVAL;
+    }
+    if ((product && !cJSON_IsString(product)) ||
+        str_array(cJSON_GetObjectItemCaseSensitive(d, "groups"), &groups, &ng)) {
+        snprintf(msg, len, "\"product\" must be a string and \"groups\" an array of strings");
+        return OTTO_E_INVAL;
+    }
+    for (size_t i = 0; i < ng; i++)
+        if (!srv_valid_job_id(groups[i])) {
+            snprintf(msg, len, "group '%.64s' must be 1-64 of [a-zA-Z0-9_-]", groups[i]);
+            free(groups);
+            return OTTO_E_INVAL;
+        }
+    int err = srv_device_upsert(s->st, thing->valuestring, product ? product->valuestring : "",
+                                groups, ng, time(NULL));
+    free(groups);
+    return err;
+}
+
+static enum MHD_Result h_devices_add(srv_t *s, struct MHD_Connection *c, cJSON *body)
+{
+    const cJSON *many = cJSON_GetObjectItemCaseSensitive(body, "devices"), *d;
+    char msg[256] = "";
+    size_t n = 0;
+    int err;
+    if ((err = srv_store_begin(s->st)))
+        return send_otto_err(c, err, NULL);
+    if (many) {
+        if (!cJSON_IsArray(many)) {
+            srv_store_rollback(s->st);
+            return send_err(c, 400, "invalid", "\"devices\" must be an array");
+        }
+        cJSON_ArrayForEach(d, many) {
+            if ((err = add_one_device(s, d, msg, sizeof msg)))
+                break;
+            n++;
+        }
+    } else if (!(err = add_one_device(s, body, msg, sizeof msg))) {
+        n = 1;
+    }
+    if (err) {
+        srv_store_rollback(s->st);
+        return send_otto_err(c, err, msg);
+    }
+    if ((err = srv_store_commit(s->st)))
+        return send_otto_err(c, err, NULL);
+    if (!many) {
+        srv_device_t dev;
+        const cJSON *thing = cJSON_GetObjectItemCaseSensitive(body, "thing");
+        if (srv_device_get(s->st, thing->valuestring, &dev) == OTTO_OK)
+            return send_json(c, 201, device_json(&dev));
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "devices", (double)n);
+    return send_json(c, 201, o);
+}
+
+static enum MHD_Result h_upload(srv_t *s, struct MHD_Connection *c, req_t *r)
+{
+    srv_fw_t fw;
+    bool created;
+    char msg[512];
+    if (r->up_err) {
+        srv_upload_abort(&r->up);
+        r->up_open = false;
+        return r->up_err == OTTO_E_NOSPC
+                   ? send_err(c, 413, "too_large", "the firmware file is over 64 MiB")
+                   : send_otto_err(c, r->up_err, "could not receive the upload");
+    }
+    if (!r->up_open)
+        return send_err(c, 400, "invalid",
+                        "upload multipart/form-data with a \"file\" part and a \"descriptor\" part");
+    int err = srv_firmware_ingest(s->st, s->cfg.data_dir, &r->up, r->name, r->descriptor, &fw,
+                                  &created, msg, sizeof msg);
+    r->up_open = false;
+    if (err)
+        return send_otto_err(c, err, msg);
+    return send_json(c, created ? 201 : 200, fw_json(&fw, s->eng.public_url));
+}
+
+static enum MHD_Result h_healthz(srv_t *s, struct MHD_Connection *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    bool mq = srv_mqtt_connected(s->mqtt);
+    cJSON_AddStringToObject(o, "status", mq ? "ok" : "degraded");
+    cJSON_AddStringToObject(o, "version", "0.1.0");
+    cJSON_AddBoolToObject(o, "mqtt", mq);
+    cJSON_AddNumberToObject(o, "uptime", (double)(time(NULL) - s->started));
+    cJSON_AddNumberToObject(o, "mqttRequests", (double)s->eng.n_requests);
+    cJSON_AddNumberToObject(o, "mqttRejected", (double)s->eng.n_rejected);
+    cJSON_AddNumberToObject(o, "mqttPublished", (double)s->eng.n_published);
+    return send_json(c, mq ? 200 : 503, o);
+}
+
+/* /fw/{id}: the firmware bytes, with one-range Range support. */
+static enum MHD_Result h_download(srv_t *s, struct MHD_Connection *c, const char *id)
+{
+    srv_fw_t fw;
+    char path[600], etag[80], crange[96];
+    struct stat sb;
+    unsigned long long first = 0, last = 0;
+
+    pthread_mutex_lock(&s->lock);
+    int err = srv_fw_get(s->st, id, &fw);
+    pthread_mutex_unlock(&s->lock);
+    if (err)
+        return err == OTTO_E_NOTFOUND ? send_err(c, 404, "not_found", "no firmware '%s'", id)
+                                      : send_otto_err(c, err, NULL);
+    if (srv_artifact_path(s->cfg.data_dir, fw.sha256, path, sizeof path))
+        return send_otto_err(c, OTTO_E_NOSPC, NULL);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        LOG_ERR("download %s: %s: %s", id, path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return send_err(c, 500, "internal", "the firmware file is missing on the server");
+    }
+    unsigned long long size = (unsigned long long)sb.st_size;
+    snprintf(etag, sizeof etag, "\"%s\"", fw.sha256);
+    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+    const char *if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-Range");
+    /* If-Range: resume only if the file is still the one the client has;
+     * otherwise send all of it (a date never matches: we only validate by
+     * the strong ETag). */
+    int kind = range ? srv_range_parse(range, size, &first, &last) : SRV_RANGE_NONE;
+    if (kind != SRV_RANGE_NONE && if_range && strcmp(if_range, etag))
+        kind = SRV_RANGE_NONE;
+    struct MHD_Response *r;
+    unsigned code;
+    if (kind == SRV_RANGE_UNSAT) {
+        close(fd);
+        char *body = strdup("{\"error\":{\"code\":\"range\",\"message\":\"range not satisfiable\"}}\n");
+        r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+        snprintf(crange, sizeof crange, "bytes */%llu", size);
+        MHD_add_response_header(r, "Content-Range", crange);
+        MHD_add_response_header(r, "Content-Type", "application/json");
+        code = MHD_HTTP_RANGE_NOT_SATISFIABLE;
+    } else if (kind == SRV_RANGE_OK) {
+        r = MHD_create_response_from_fd_at_offset64(last - first + 1, fd, first);
+        snprintf(crange, sizeof crange, "bytes %llu-%llu/%llu", first, last, size);
+        MHD_add_response_header(r, "Content-Range", crange);
+        code = MHD_HTTP_PARTIAL_CONTENT;
+    } else {
+        r = MHD_create_response_from_fd_at_offset64(size, fd, 0);
+        code = MHD_HTTP_OK;
+    }
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    if (code != MHD_HTTP_RANGE_NOT_SATISFIABLE)
+        MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+    MHD_add_response_header(r, "Accept-Ranges", "bytes");
+    MHD_add_response_header(r, "ETag", etag);
+    enum MHD_Result ret = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* ---- routing ----------------------------------------------------------- */
+
+/* If url is prefix + "/" + name (no further '/'), copy name out. */
+static bool leaf(const char *url, const char *prefix, char *name, size_t cap, const char *suffix)
+{
+    size_t pl = strlen(prefix), sl = suffix ? strlen(suffix) : 0;
+    if (strncmp(url, prefix, pl) || url[pl] != '/')
+        return false;
+    const char *p = url + pl + 1;
+    size_t n = strlen(p);
+    if (sl) {
+        if (n <= sl || strcmp(p + n - sl, suffix))
+            return false;
+        n -= sl;
+    }
+    if (n == 0 || n >= cap || memchr(p, '/', n))
+        return false;
+    memcpy(name, p, n);
+    name[n] = 0;
+    return true;
+}
+
+static bool authorized(srv_t *s, struct MHD_Connection *c)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7))
+        return false;
+    h += 7;
+    /* Compare in constant time: the token is the only secret. */
+    size_t n = strlen(h), m = strlen(s->token);
+    unsigned diff = (unsigned)(n ^ m);
+    for (size_t i = 0; i < m; i++)
+        diff |= (unsigned)(s->token[i] ^ (i < n ? h[i] : 0));
+    return diff == 0;
+}
+
+static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char *m,
+                                 const char *url, req_t *r)
+{
+    char name[SRV_THING_MAX + 2];
+    bool get = !strcmp(m, "GET"), post = !strcmp(m, "POST"), del = !strcmp(m, "DELETE");
+    cJSON *body = NULL;
+    enum MHD_Result ret;
+
+    if (r->is_upload)
+        return h_upload(s, c, r);
+    if (post) {
+        if (r->too_big)
+            return send_err(c, 413, "too_large", "the request body is over 16 MiB");
+        body = r->len ? cJSON_ParseWithLength(r->body, r->len) : cJSON_CreateObject();
+        if (!cJSON_IsObject(body)) {
+            cJSON_Delete(body);
+            return send_err(c, 400, "invalid_json", "the request body is not a JSON object");
+        }
+    }
+    if (!strcmp(url, "/api/v1/firmware")) {
+        if (get) {
+            cJSON *arr = cJSON_CreateArray();
+            void *a[2] = {arr, (void *)s->eng.public_url};
+            srv_fw_list(s->st, add_fw, a);
+            ret = send_json(c, 200, arr);
+        } else {
+            ret = send_err(c, post ? 415 : 405, post ? "unsupported" : "method",
+                           post ? "upload firmware as multipart/form-data (file + descriptor)"
+                                : "use GET or POST");
+        }
+    } else if (leaf(url, "/api/v1/firmware", name, sizeof name, NULL)) {
+        srv_fw_t fw;
+        char msg[512] = "";
+        int err;
+        if (get) {
+            err = srv_fw_get(s->st, name, &fw);
+            ret = err ? send_err(c, 404, "not_found", "no firmware '%s'", name)
+                      : send_json(c, 200, fw_json(&fw, s->eng.public_url));
+        } else if (del) {
+            err = srv_firmware_delete(s->st, s->cfg.data_dir, name, msg, sizeof msg);
+            ret = err ? send_otto_err(c, err, msg)
+                      : send_deleted(c, name);
+        } else {
+            ret = send_err(c, 405, "method", "use GET or DELETE");
+        }
+    } else if (!strcmp(url, "/api/v1/devices")) {
+        if (get) {
+            cJSON *arr = cJSON_CreateArray();
+            srv_device_list(s->st, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "group"),
+                            add_device, arr);
+            ret = send_json(c, 200, arr);
+        } else if (post) {
+            ret = h_devices_add(s, c, body);
+        } else {
+            ret = send_err(c, 405, "method", "use GET or POST");
+        }
+    } else if (leaf(url, "/api/v1/devices", name, sizeof name, NULL)) {
+        srv_device_t d;
+        int err;
+        if (get) {
+            err = srv_device_get(s->st, name, &d);
+            ret = err ? send_err(c, 404, "not_found", "no device '%s'", name)
+                      : send_json(c, 200, device_json(&d));
+        } else if (del) {
+            err = srv_device_delete(s->st, name);
+            ret = err ? send_otto_err(c, err, err == OTTO_E_NOTFOUND ? "no such device" : NULL)
+                      : send_deleted(c, name);
+        } else {
+            ret = send_err(c, 405, "method", "use GET or DELETE");
+        }
+    } else if (!strcmp(url, "/api/v1/groups")) {
+        cJSON *arr = cJSON_CreateArray();
+        srv_group_list(s->st, add_group, arr);
+        ret = get ? send_json(c, 200, arr) : (cJSON_Delete(arr), send_err(c, 405, "method", "use GET"));
+    } else if (!strcmp(url, "/api/v1/jobs")) {
+        if (get) {
+            job_list_t l = {s->st, cJSON_CreateArray()};
+            srv_job_list(s->st, add_job, &l);
+            ret = send_json(c, 200, l.arr);
+        } else if (post) {
+            ret = h_jobs_create(s, c, body);
+        } else {
+            ret = send_err(c, 405, "method", "use GET or POST");
+        }
+    } else if (leaf(url, "/api/v1/jobs", name, sizeof name, "/cancel")) {
+        ret = post ? h_job_cancel(s, c, name, body) : send_err(c, 405, "method", "use POST");
+    } else if (leaf(url, "/api/v1/jobs", name, sizeof name, NULL)) {
+        ret = get ? h_job_show(s, c, name) : send_err(c, 405, "method", "use GET");
+    } else {
+        ret = send_err(c, 404, "not_found", "no such endpoint: %s %s (see docs/api.md)", m, url);
+    }
+    cJSON_Delete(body);
+    return ret;
+}
+
+/* ---- libmicrohttpd callbacks ------------------------------------------ */
+
+static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *filename, const char *ctype, const char *enc,
+                                 const char *data, uint64_t off, size_t size)
+{
+    req_t *r = cls;
+    (void)kind;
+    (void)ctype;
+    (void)enc;
+    (void)off;
+    if (!strcmp(key, "file")) {
+        if (filename && !r->name[0])
+            snprintf(r->name, sizeof r->name, "%s", filename);
+        if (size && !r->up_err)
+            r->up_err = srv_upload_write(&r->up, data, size);
+    } else if (!strcmp(key, "descriptor")) {
+        if (r->dlen + size > 65536) {
+            r->up_err = OTTO_E_NOSPC;
+            return MHD_YES;
+        }
+        char *nd = realloc(r->descriptor, r->dlen + size + 1);
+        if (!nd)
+            return MHD_NO;
+        memcpy(nd + r->dlen, data, size);
+        r->dlen += size;
+        nd[r->dlen] = 0;
+        r->descriptor = nd;
+    } else if (!strcmp(key, "name") && size) {
+        snprintf(r->name, sizeof r->name, "%.*s", (int)size, data);
+    }
+    return MHD_YES;
+}
+
+static void req_free(req_t *r)
+{
+    if (!r)
+        return;
+    if (r->pp)
+        MHD_destroy_post_processor(r->pp);
+    if (r->up_open)
+        srv_upload_abort(&r->up);
+    free(r->descriptor);
+    free(r->body);
+    free(r);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    req_free(*con_cls);
+    *con_cls = NULL;
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls)
+{
+    srv_t *s = cls;
+    req_t *r = *con_cls;
+    (void)version;
+
+    if (!r) {
+        /* First call: headers only. Decide what kind of request this is. */
+        if (!(r = calloc(1, sizeof *r)))
+            return MHD_NO;
+        r->up.fd = -1;
+        *con_cls = r;
+        if (!strncmp(url, "/api/", 5) && !authorized(s, c)) {
+            r->auth_failed = true;
+            return MHD_YES;
+        }
+        if (!strcmp(method, "POST") && !strcmp(url, "/api/v1/firmware")) {
+            const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+            if (ct && !strncasecmp(ct, "multipart/form-data", 19)) {
+                r->is_upload = true;
+                r->pp = MHD_create_post_processor(c, 65536, post_iter, r);
+                if (!r->pp || srv_upload_begin(&r->up, s->cfg.data_dir))
+                    r->up_err = OTTO_E_IO;
+                else
+                    r->up_open = true;
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        /* A piece of the body. */
+        if (r->auth_failed) {
+            /* discard */
+        } else if (r->is_upload) {
+            if (r->pp && MHD_post_process(r->pp, upload, *upload_size) != MHD_YES && !r->up_err)
+                r->up_err = OTTO_E_INVAL;
+        } else if (r->len + *upload_size > JSON_MAX) {
+            r->too_big = true;
+        } else {
+            if (r->len + *upload_size + 1 > r->cap) {
+                size_t ncap = (r->len + *upload_size + 1) * 2;
+                char *nb = realloc(r->body, ncap);
+                if (!nb)
+                    return MHD_NO;
+                r->body = nb;
+                r->cap = ncap;
+            }
+            memcpy(r->body + r->len, upload, *upload_size);
+            r->len += *upload_size;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+
+    /* Last call: answer. */
+    if (r->auth_failed)
+        return send_err(c, 401, "unauthorized",
+                        "missing or wrong bearer token (the operator token is in DATA/admin.token)");
+    if (!strcmp(url, "/healthz"))
+        return h_healthz(s, c);
+    char id[40];
+    if (leaf(url, "/fw", id, sizeof id, NULL)) {
+        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+            return send_err(c, 405, "method", "use GET or HEAD");
+        return h_download(s, c, id);
+    }
+    if (!strncmp(url, "/api/v1/", 8) || !strcmp(url, "/api/v1")) {
+        pthread_mutex_lock(&s->lock);
+        enum MHD_Result ret = route_api(s, c, method, url, r);
+        pthread_mutex_unlock(&s->lock);
+        return ret;
+    }
+    return send_err(c, 404, "not_found", "no such page: %s (the API is under /api/v1)", url);
+}
+
+int srv_http_start(srv_t *s)
+{
+    struct sockaddr_in sa;
+    struct srv_http *h = calloc(1, sizeof *h);
+    if (!h)
+        return -1;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)s->cfg.http_port);
+    if (inet_pton(AF_INET, s->cfg.http_host, &sa.sin_addr) != 1) {
+        LOG_ERR("http: '%s' is not an IPv4 address", s->cfg.http_host);
+        free(h);
+        return -1;
+    }
+    h->d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
+                            (uint16_t)s->cfg.http_port, NULL, NULL, access_cb, s,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.http_threads,
+                            MHD_OPTION_CONNECTION_LIMIT, 4096u,
+                            MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                            MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+                            MHD_OPTION_END);
+    if (!h->d) {
+        LOG_ERR("http: cannot listen on %s:%d (port in use?)", s->cfg.http_host, s->cfg.http_port);
+        free(h);
+        return -1;
+    }
+    s->http = h;
+    return 0;
+}
+
+void srv_http_stop(srv_t *s)
+{
+    if (!s->http)
+        return;
+    MHD_stop_daemon(s->http->d);
+    free(s->http);
+    s->http = NULL;
+}

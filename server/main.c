@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ottod - the otto update server.
+ *
+ * Start-up is a straight sequence; order matters in three places: the data
+ * directory is locked before the database opens (two servers on one
+ * database would each believe they own the job state), signals are blocked
+ * before any thread starts (so only main() receives SIGTERM), and MQTT
+ * starts after the store so that requests queued by the broker during a
+ * restart find the state they refer to.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mqtt_api.h"
+#include "server.h"
+
+static const char usage[] =
+    "usage: ottod --data DIR [options]\n"
+    "\n"
+    "The otto update server: firmware store, devices and groups, jobs, the AWS IoT\n"
+    "Jobs MQTT API (through an MQTT broker) and the operator REST API.\n"
+    "\n"
+    "  -c, --config FILE        read 'key = value' settings (flags win over the file)\n"
+    "  -d, --data DIR           state and artifacts (created if missing)       [data]\n"
+    "  -m, --mqtt HOST:PORT     the MQTT broker (default 127.0.0.1:1883)        [mqtt]\n"
+    "  -H, --http HOST:PORT     where to serve HTTP (default 127.0.0.1:8080)    [http]\n"
+    "      --public-url URL     base URL devices download from                  [public_url]\n"
+    "                           (default http://HTTP_HOST:HTTP_PORT)\n"
+    "      --http-threads N     HTTP worker threads (default 4)                 [http_threads]\n"
+    "      --no-auto-register   only pre-provisioned devices get jobs           [auto_register]\n"
+    "      --client-id ID       MQTT client id (default ottod)                  [mqtt_client_id]\n"
+    "      --minute-seconds N   length of a timer minute in seconds (default 60;\n"
+    "                           only for tests of timeouts)                     [timer_minute_seconds]\n"
+    "      --log-level LEVEL    error, warn, info or debug (default info)       [log_level]\n"
+    "      --log-file FILE      log there instead of stderr                     [log_file]\n"
+    "  -h, --help               this text\n"
+    "      --version            print the version\n"
+    "\n"
+    "On first start ottod writes the operator token to DIR/admin.token (mode 0600);\n"
+    "the otto CLI reads it from OTTO_TOKEN or --token. SIGTERM or SIGINT stop it.\n";
+
+static int parse_hostport(const char *s, char *host, size_t cap, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    char *end;
+    if (!colon || colon == s || (size_t)(colon - s) >= cap)
+        return -1;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535)
+        return -1;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = 0;
+    *port = (int)p;
+    return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+    if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1") || !strcmp(v, "on"))
+        *out = true;
+    else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "off"))
+        *out = false;
+    else
+        return -1;
+    return 0;
+}
+
+/* Apply one setting; shared by the config file and the flags. */
+static int set_option(srv_config_t *c, const char *key, const char *v)
+{
+    char *end;
+    long n;
+    if (!strcmp(key, "data"))
+        return snprintf(c->data_dir, sizeof c->data_dir, "%s", v) < (int)sizeof c->data_dir ? 0 : -1;
+    if (!strcmp(key, "mqtt"))
+        return parse_hostport(v, c->mqtt_host, sizeof c->mqtt_host, &c->mqtt_port);
+    if (!strcmp(key, "http"))
+        return parse_hostport(v, c->http_host, sizeof c->http_host, &c->http_port);
+    if (!strcmp(key, "public_url"))
+        return snprintf(c->public_url, sizeof c->public_url, "%s", v) < (int)sizeof c->public_url ? 0 : -1;
+    if (!strcmp(key, "mqtt_client_id"))
+        return snprintf(c->mqtt_client_id, sizeof c->mqtt_client_id, "%s", v) <
+                       (int)sizeof c->mqtt_client_id ? 0 : -1;
+    if (!strcmp(key, "auto_register"))
+        return parse_bool(v, &c->auto_register);
+    if (!strcmp(key, "log_level"))
+        return srv_log_level_parse(v) < 0 ? -1
+               : (snprintf(c->log_level, sizeof c->log_level, "%s", v), 0);
+    if (!strcmp(key, "log_file"))
+        return snprintf(c->log_file, sizeof c->log_file, "%s", v) < (int)sizeof c->log_file ? 0 : -1;
+    if (!strcmp(key, "http_threads") || !strcmp(key, "timer_minute_seconds")) {
+        n = strtol(v, &end, 10);
+        if (*end || n < 1 || n > 1024)
+            return -1;
+        if (key[0] == 'h')
+            c->http_threads = (int)n;
+        else
+            c->minute_s = (int)n;
+        return 0;
+    }
+    return -2;
+}
+
+static int load_config(srv_config_t *c, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    int lineno = 0;
+    if (!f) {
+        fprintf(stderr, "ottod: cannot read config %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char *p = line, *eq, *k, *v, *e;
+        lineno++;
+        p[strcspn(p, "\r\n")] = 0;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p || *p == '#')
+            continue;
+        if (!(eq = strchr(p, '='))) {
+            fprintf(stderr, "ottod: %s:%d: expected 'key = value'\n", path, lineno);
+            fclose(f);
+            return -1;
+        }
+        *eq = 0;
+        k = p;
+        v = eq + 1;
+        for (e = eq - 1; e >= k && (*e == ' ' || *e == '\t'); e--)
+            *e = 0;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        for (e = v + strlen(v) - 1; e >= v && (*e == ' ' || *e == '\t'); e--)
+            *e = 0;
+        int rc = set_option(c, k, v);
+        if (rc) {
+            fprintf(stderr, "ottod: %s:%d: %s '%s'\n", path, lineno,
+                    rc == -2 ? "unknown setting" : "bad value for", k);
+            fclose(f);
+            return -1;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+static int ensure_dir(const char *path)
+{
+    if (mkdir(path, 0755) && errno != EEXIST) {
+        LOG_ERR("cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Read DATA/admin.token, or create it (0600) with 32 random bytes in hex. */
+static int load_token(srv_t *s)
+{
+    char path[512];
+    uint8_t rnd[32];
+    snprintf(path, sizeof path, "%s/admin.token", s->cfg.data_dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        struct stat sb;
+        if (!fgets(s->token, sizeof s->token, f))
+            s->token[0] = 0;
+        fclose(f);
+        s->token[strcspn(s->token, "\r\n")] = 0;
+        if (strlen(s->token) < 16) {
+            LOG_ERR("%s is too short to be a token; delete it to make a new one", path);
+            return -1;
+        }
+        if (stat(path, &sb) == 0 && (sb.st_mode & 077))
+            LOG_WRN("%s is readable by others (mode %o); chmod 600 it", path, sb.st_mode & 0777);
+        return 0;
+    }
+    int ufd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (ufd < 0 || read(ufd, rnd, sizeof rnd) != (ssize_t)sizeof rnd) {
+        LOG_ERR("cannot read /dev/urandom");
+        if (ufd >= 0)
+            close(ufd);
+        return -1;
+    }
+    close(ufd);
+    for (size_t i = 0; i < sizeof rnd; i++)
+        sprintf(s->token + 2 * i, "%02x", rnd[i]);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, s->token, 64) != 64 || write(fd, "\n", 1) != 1 || fsync(fd)) {
+        LOG_ERR("cannot write %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    LOG_INF("operator token written to %s", path);
+    return 0;
+}
+
+static void on_mqtt_message(void *ctx, const char *topic, const void *payload, size_t len)
+{
+    srv_t *s = ctx;
+    pthread_mutex_lock(&s->lock);
+    srv_mqtt_api_handle(&s->eng, topic, payload, len);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int lock_data_dir(const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/ottod.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+        LOG_ERR("another ottod is using %s (%s)", dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd; /* held until exit */
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'}, {"data", required_argument, 0, 'd'},
+        {"mqtt", required_argument, 0, 'm'},   {"http", required_argument, 0, 'H'},
+        {"public-url", required_argument, 0, 1}, {"http-threads", required_argument, 0, 2},
+        {"no-auto-register", no_argument, 0, 3}, {"client-id", required_argument, 0, 4},
+        {"minute-seconds", required_argument, 0, 5}, {"log-level", required_argument, 0, 6},
+        {"log-file", required_argument, 0, 7}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 8},         {"auto-register", no_argument, 0, 9},
+        {0, 0, 0, 0}};
+    static const char *const keys[] = {
+        [1] = "public_url", [2] = "http_threads", [4] = "mqtt_client_id",
+        [5] = "timer_minute_seconds", [6] = "log_level", [7] = "log_file"};
+    static srv_t srv; /* large; lives for the whole process */
+    srv_t *s = &srv;
+    srv_config_t *c = &s->cfg;
+    const char *config = NULL;
+    int opt, rc = 1;
+    sigset_t sigs;
+
+    *c = (srv_config_t){.mqtt_host = "127.0.0.1", .mqtt_port = 1883, .http_host = "127.0.0.1",
+                        .http_port = 8080, .http_threads = 4, .auto_register = true,
+                        .minute_s = 60, .mqtt_client_id = "ottod", .log_level = "info"};
+    /* The config file first, so that flags override it. */
+    for (int i = 1; i < argc; i++) {
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+            config = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            config = argv[i] + 9;
+    }
+    if (config && load_config(c, config))
+        return 2;
+    while ((opt = getopt_long(argc, argv, "c:d:m:H:h", opts, NULL)) != -1) {
+        const char *key = NULL;
+        switch (opt) {
+        case 'c': continue;
+        case 'd': key = "data"; break;
+        case 'm': key = "mqtt"; break;
+        case 'H': key = "http"; break;
+        case 3: c->auto_register = false; continue;
+        case 9: c->auto_register = true; continue;
+        case 'h': fputs(usage, stdout); return 0;
+        case 8: puts("ottod 0.1.0"); return 0;
+        case 1: case 2: case 4: case 5: case 6: case 7: key = keys[opt]; break;
+        default: fputs(usage, stderr); return 2;
+        }
+        if (set_option(c, key, optarg)) {
+            fprintf(stderr, "ottod: bad value for --%s: '%s'\n", key, optarg);
+            return 2;
+        }
+    }
+    if (optind < argc || !c->data_dir[0]) {
+        fprintf(stderr, "ottod: %s\n", optind < argc ? "unexpected argument" : "--data DIR is required");
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (c->log_file[0] && srv_log_set_file(c->log_file)) {
+        fprintf(stderr, "ottod: cannot open log file %s: %s\n", c->log_file, strerror(errno));
+        return 1;
+    }
+    srv_log_set_level(srv_log_level_parse(c->log_level));
+    if (!c->public_url[0])
+        snprintf(c->public_url, sizeof c->public_url, "http://%s:%d", c->http_host, c->http_port);
+
+    LOG_INF("ottod 0.1.0 starting%s%s: data %s, broker %s:%d, http %s:%d", config ? ", config " : "",
+            config ? config : "", c->data_dir, c->mqtt_host, c->mqtt_port, c->http_host,
+            c->http_port);
+
+    char sub[600];
+    if (ensure_dir(c->data_dir))
+        return 1;
+    int lock_fd = lock_data_dir(c->data_dir);
+    if (lock_fd < 0)
+        return 1;
+    snprintf(sub, sizeof sub, "%s/artifacts", c->data_dir);
+    if (ensure_dir(sub))
+        return 1;
+    snprintf(sub, sizeof sub, "%s/tmp", c->data_dir);
+    if (ensure_dir(sub) || load_token(s))
+        return 1;
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+
+    snprintf(sub, sizeof sub, "%s/otto.db", c->data_dir);
+    if (srv_store_open(sub, &s->st))
+        return 1;
+    LOG_INF("store: SQLite (WAL) at %s", sub);
+    pthread_mutex_init(&s->lock, NULL);
+    srv_engine_init(&s->eng, s->st, c->public_url);
+    s->eng.minute_s = c->minute_s;
+    s->eng.auto_register = c->auto_register;
+    s->started = time(NULL);
+
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (srv_mqtt_start(&s->mqtt, c->mqtt_host, c->mqtt_port, c->mqtt_client_id,
+                       srv_mqtt_api_topics, on_mqtt_message, s))
+        goto out;
+    s->eng.publish = srv_mqtt_publish;
+    s->eng.pub_ctx = s->mqtt;
+    if (srv_http_start(s))
+        goto out;
+    LOG_INF("ready: REST %s/api/v1, downloads %s/fw/<id>, auto-register %s", c->public_url,
+            c->public_url, c->auto_register ? "on" : "off");
+
+    /* The main thread runs the timers and waits for a signal. */
+    for (;;) {
+        struct timespec ts = {1, 0};
+        int sig = sigtimedwait(&sigs, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            LOG_INF("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+        pthread_mutex_lock(&s->lock);
+        srv_engine_tick(&s->eng, time(NULL));
+        pthread_mutex_unlock(&s->lock);
+    }
+    rc = 0;
+out:
+    /* HTTP first (finish what is being served), then MQTT, then the store. */
+    srv_http_stop(s);
+    srv_mqtt_stop(s->mqtt);
+    srv_engine_fini(&s->eng);
+    srv_store_close(s->st);
+    close(lock_fd);
+    LOG_INF("stopped");
+    return rc;
+}

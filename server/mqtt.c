@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "mqtt.h"
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define SESSION_EXPIRY_S 3600
+#define KEEPALIVE_S 30
+
+struct srv_mqtt {
+    struct mosquitto *mosq;
+    const char *const *topics;
+    srv_mqtt_msg_fn on_message;
+    void *ctx;
+    atomic_bool connected;
+};
+
+static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
+                       const mosquitto_property *props)
+{
+    srv_mqtt_t *m = arg;
+    (void)props;
+    if (rc) {
+        LOG_WRN("mqtt: broker refused the connection: %s", mosquitto_reason_string(rc));
+        return;
+    }
+    atomic_store(&m->connected, true);
+    LOG_INF("mqtt: connected%s", (flags & 1) ? " (session resumed)" : "");
+    /* Subscribe on every connect: harmless when the session kept them, and
+     * needed when the broker lost its state. */
+    for (size_t i = 0; m->topics[i]; i++) {
+        int err = mosquitto_subscribe_v5(mosq, NULL, m->topics[i], 1, MQTT_SUB_OPT_NO_LOCAL, NULL);
+        if (err)
+            LOG_ERR("mqtt: subscribe %s: %s", m->topics[i], mosquitto_strerror(err));
+    }
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *arg, int rc, const mosquitto_property *p)
+{
+    srv_mqtt_t *m = arg;
+    (void)mosq;
+    (void)p;
+    atomic_store(&m->connected, false);
+    if (rc)
+        LOG_WRN("mqtt: connection lost (%s); reconnecting", mosquitto_reason_string(rc));
+}
+
+static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *msg,
+                       const mosquitto_property *p)
+{
+    srv_mqtt_t *m = arg;
+    (void)mosq;
+    (void)p;
+    m->on_message(m->ctx, msg->topic, msg->payload, (size_t)(msg->payloadlen < 0 ? 0 : msg->payloadlen));
+}
+
+int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *client_id,
+                   const char *const *topics, srv_mqtt_msg_fn cb, void *ctx)
+{
+    srv_mqtt_t *m = calloc(1, sizeof *m);
+    mosquitto_property *props = NULL;
+    int err;
+
+    if (!m)
+        return -1;
+    mosquitto_lib_init();
+    m->topics = topics;
+    m->on_message = cb;
+    m->ctx = ctx;
+    if (!(m->mosq = mosquitto_new(client_id, false, m))) {
+        LOG_ERR("mqtt: cannot create a client");
+        free(m);
+        return -1;
+    }
+    mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    mosquitto_connect_v5_callback_set(m->mosq, on_connect);
+    mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
+    mosquitto_message_v5_callback_set(m->mosq, on_message);
+    mosquitto_reconnect_delay_set(m->mosq, 1, 10, true);
+    /* Let many replies be in flight: the broker is on a fast link and job
+     * creation publishes one notification per device. */
+    mosquitto_int_option(m->mosq, MOSQ_OPT_SEND_MAXIMUM, 1000);
+    mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, SESSION_EXPIRY_S);
+    err = mosquitto_connect_bind_v5(m->mosq, host, port, KEEPALIVE_S, NULL, props);
+    mosquitto_property_free_all(&props);
+    if (err)
+        LOG_WRN("mqtt: cannot reach the broker at %s:%d (%s); will keep trying", host, port,
+                err == MOSQ_ERR_ERRNO ? "connection refused" : mosquitto_strerror(err));
+    if ((err = mosquitto_loop_start(m->mosq))) {
+        LOG_ERR("mqtt: cannot start the network thread: %s", mosquitto_strerror(err));
+        mosquitto_destroy(m->mosq);
+        free(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+int srv_mqtt_publish(void *arg, const char *topic, const char *payload, size_t len)
+{
+    srv_mqtt_t *m = arg;
+    int err = mosquitto_publish_v5(m->mosq, NULL, topic, (int)len, payload, 1, false, NULL);
+    return err == MOSQ_ERR_SUCCESS || err == MOSQ_ERR_NO_CONN ? 0 : -1;
+}
+
+bool srv_mqtt_connected(srv_mqtt_t *m) { return m && atomic_load(&m->connected); }
+
+void srv_mqtt_stop(srv_mqtt_t *m)
+{
+    if (!m)
+        return;
+    mosquitto_disconnect_v5(m->mosq, 0, NULL);
+    mosquitto_loop_stop(m->mosq, false);
+    mosquitto_destroy(m->mosq);
+    mosquitto_lib_cleanup();
+    free(m);
+}

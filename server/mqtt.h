@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ottod's MQTT connection: an ordinary client of the broker (libmosquitto,
+ * MQTT 5). A persistent session (clean start off, one-hour expiry) makes
+ * the broker keep device requests that arrive while ottod restarts; the
+ * no-local subscription option keeps ottod from receiving its own replies.
+ * Messages are handed to on_message from libmosquitto's network thread;
+ * srv_mqtt_publish may be called from any thread.
+ */
+#ifndef SRV_MQTT_H
+#define SRV_MQTT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct srv_mqtt srv_mqtt_t;
+
+typedef void (*srv_mqtt_msg_fn)(void *ctx, const char *topic, const void *payload, size_t len);
+
+/** Connect to host:port as client_id and subscribe to topics (NULL-ended);
+ *  reconnects by itself. 0 or -1 (message logged). */
+int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *client_id,
+                   const char *const *topics, srv_mqtt_msg_fn on_message, void *ctx);
+/** Publish at QoS 1; 0 or -1. */
+int srv_mqtt_publish(void *m, const char *topic, const char *payload, size_t len);
+bool srv_mqtt_connected(srv_mqtt_t *m);
+void srv_mqtt_stop(srv_mqtt_t *m);
+
+#endif

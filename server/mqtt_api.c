@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * AWS IoT Jobs device API over MQTT (facts: docs/api.md, "MQTT job API").
+ *
+ * Topic grammar, after "$aws/things/{thing}/jobs/":
+ *   get                      GetPendingJobExecutions
+ *   start-next               StartNextPendingJobExecution
+ *   {jobId}/get              DescribeJobExecution ({jobId} may be $next)
+ *   {jobId}/update           UpdateJobExecution
+ *   .../accepted, .../rejected, notify, notify-next: ours, ignored
+ *   anything else            rejected with InvalidTopic
+ * Replies go to the request topic + "/accepted" or "/rejected".
+ */
+#include "mqtt_api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define THINGS_PREFIX "$aws/things/"
+#define HELLO_PREFIX  "otto/things/"
+#define MAX_PENDING   10  /* AWS returns at most 10 pending executions */
+#define STEP_MAX_MIN  10080
+
+const char *const srv_mqtt_api_topics[] = {
+    "$aws/things/+/jobs/#",
+    "otto/things/+/hello",
+    NULL,
+};
+
+typedef struct {
+    srv_engine_t *e;
+    const char *topic;     /* the request topic; replies append /accepted|/rejected */
+    char thing[SRV_THING_MAX + 1];
+    cJSON *req;            /* parsed request, an object */
+    const char *token;     /* clientToken, when valid */
+    int64_t now;
+} req_t;
+
+static void reply(req_t *r, bool ok, cJSON *body)
+{
+    char topic[512];
+    snprintf(topic, sizeof topic, "%s/%s", r->topic, ok ? "accepted" : "rejected");
+    cJSON_AddNumberToObject(body, "timestamp", (double)r->now);
+    if (r->token)
+        cJSON_AddStringToObject(body, "clientToken", r->token);
+    srv_engine_send(r->e, topic, body);
+}
+
+static void reject(req_t *r, const char *code, const char *message, const srv_exec_t *state)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "code", code);
+    cJSON_AddStringToObject(o, "message", message);
+    if (state)
+        cJSON_AddItemToObject(o, "executionState", srv_exec_state_json(state));
+    r->e->n_rejected++;
+    LOG_DBG("thing=%s %s rejected: %s (%s)", r->thing, r->topic, code, message);
+    reply(r, false, o);
+}
+
+/* ---- request field checks --------------------------------------------- */
+
+/* Optional integer field in [lo, hi]: 0 absent, 1 present, -1 bad. */
+static int opt_int(req_t *r, const char *name, long long lo, long long hi, long long *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->req, name);
+    char msg[128];
+    if (!v)
+        return 0;
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
+        v->valuedouble < (double)lo || v->valuedouble > (double)hi) {
+        snprintf(msg, sizeof msg, "%s must be an integer from %lld to %lld", name, lo, hi);
+        reject(r, "InvalidRequest", msg, NULL);
+        return -1;
+    }
+    *out = (long long)v->valuedouble;
+    return 1;
+}
+
+static int opt_bool(req_t *r, const char *name, bool dflt, bool *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->req, name);
+    char msg[128];
+    *out = dflt;
+    if (!v)
+        return 0;
+    if (!cJSON_IsBool(v)) {
+        snprintf(msg, sizeof msg, "%s must be true or false", name);
+        reject(r, "InvalidRequest", msg, NULL);
+        return -1;
+    }
+    *out = cJSON_IsTrue(v);
+    return 1;
+}
+
+/* statusDetails: an object of string values; keys [a-zA-Z0-9:_-]{1,128},
+ * values 1-1024 printable characters (AWS's rules). */
+static int opt_details(req_t *r, const cJSON **out)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(r->req, "statusDetails"), *kv;
+    *out = NULL;
+    if (!d || cJSON_IsNull(d))
+        return 0;
+    if (!cJSON_IsObject(d)) {
+        reject(r, "InvalidRequest", "statusDetails must be an object of strings", NULL);
+        return -1;
+    }
+    cJSON_ArrayForEach(kv, d) {
+        size_t vl = cJSON_IsString(kv) ? strlen(kv->valuestring) : 0;
+        bool ok = kv->string && srv_valid_thing(kv->string) && vl >= 1 && vl <= 1024;
+        for (size_t i = 0; ok && i < vl; i++)
+            if ((unsigned char)kv->valuestring[i] < 0x20 || kv->valuestring[i] == 0x7f)
+                ok = false;
+        if (!ok) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "statusDetails entry '%.128s' must be a string of 1-1024"
+                     " printable characters under a key of [a-zA-Z0-9:_-]", kv->string ? kv->string : "");
+            reject(r, "InvalidRequest", msg, NULL);
+            return -1;
+        }
+    }
+    char *txt = cJSON_PrintUnformatted(d);
+    size_t n = txt ? strlen(txt) : SRV_DETAILS_MAX;
+    free(txt);
+    if (n >= SRV_DETAILS_MAX) {
+        reject(r, "InvalidRequest", "statusDetails is too large (4 KB at most)", NULL);
+        return -1;
+    }
+    *out = d;
+    return 1;
+}
+
+/* ---- operations -------------------------------------------------------- */
+
+typedef struct {
+    cJSON *inprog, *queued;
+} lists_t;
+
+static int add_summary(void *arg, const srv_exec_t *ex)
+{
+    lists_t *l = arg;
+    cJSON_AddItemToArray(ex->status == SRV_IN_PROGRESS ? l->inprog : l->queued,
+                         srv_exec_summary_json(ex));
+    return 0;
+}
+
+static void op_get_pending(req_t *r)
+{
+    lists_t l = {cJSON_CreateArray(), cJSON_CreateArray()};
+    if (srv_exec_pending(r->e->st, r->thing, MAX_PENDING, add_summary, &l)) {
+        cJSON_Delete(l.inprog);
+        cJSON_Delete(l.queued);
+        reject(r, "InternalError", "database error", NULL);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "inProgressJobs", l.inprog);
+    cJSON_AddItemToObject(o, "queuedJobs", l.queued);
+    reply(r, true, o);
+}
+
+static void op_start_next(req_t *r)
+{
+    const cJSON *details;
+    long long step = 0;
+    srv_exec_t ex;
+    if (opt_details(r, &details) < 0 || opt_int(r, "stepTimeoutInMinutes", 1, STEP_MAX_MIN, &step) < 0)
+        return;
+    int err = srv_exec_next(r->e->st, r->thing, &ex);
+    cJSON *o = cJSON_CreateObject();
+    if (err == OTTO_E_NOTFOUND) {
+        reply(r, true, o); /* nothing pending: accepted without an execution */
+        return;
+    }
+    if (!err && ex.status == SRV_QUEUED)
+        err = srv_engine_device_move(r->e, &ex, SRV_IN_PROGRESS, details, (int)step, r->now);
+    if (err) {
+        cJSON_Delete(o);
+        reject(r, "InternalError", otto_strerror(err), NULL);
+        return;
+    }
+    cJSON_AddItemToObject(o, "execution", srv_exec_json(r->e, &ex, true, r->now));
+    reply(r, true, o);
+}
+
+/* Find the execution of job_id for this thing; rejects and returns false if
+ * there is none. */
+static bool find_exec(req_t *r, const char *job_id, int exec_no, srv_exec_t *ex)
+{
+    srv_job_t job;
+    char msg[160];
+    int err = srv_job_get(r->e->st, job_id, &job);
+    if (!err) {
+        err = srv_exec_get(r->e->st, job.seq, r->thing, exec_no, ex);
+        srv_job_clear(&job);
+    }
+    if (err == OTTO_E_NOTFOUND) {
+        snprintf(msg, sizeof msg, "no execution of job %s for thing %s", job_id, r->thing);
+        reject(r, "ResourceNotFound", msg, NULL);
+        return false;
+    }
+    if (err) {
+        reject(r, "InternalError", otto_strerror(err), NULL);
+        return false;
+    }
+    return true;
+}
+
+static void op_describe(req_t *r, const char *job_id)
+{
+    long long exec_no = 0;
+    bool with_doc;
+    srv_exec_t ex;
+    if (opt_int(r, "executionNumber", 1, 1LL << 31, &exec_no) < 0 ||
+        opt_bool(r, "includeJobDocument", true, &with_doc) < 0)
+        return;
+    if (!strcmp(job_id, "$next")) {
+        cJSON *o = cJSON_CreateObject();
+        int err = srv_exec_next(r->e->st, r->thing, &ex);
+        if (err && err != OTTO_E_NOTFOUND) {
+            cJSON_Delete(o);
+            reject(r, "InternalError", otto_strerror(err), NULL);
+            return;
+        }
+        if (!err)
+            cJSON_AddItemToObject(o, "execution", srv_exec_json(r->e, &ex, with_doc, r->now));
+        /* Clients that subscribe only to notify-next (the FreeRTOS OTA
+         * library) rely on AWS delivering this reply unsubscribed; a plain
+         * broker cannot, so the answer is mirrored onto notify-next. */
+        if (!err) {
+            char topic[SRV_THING_MAX + 64];
+            cJSON *n = cJSON_CreateObject();
+            cJSON_AddNumberToObject(n, "timestamp", (double)r->now);
+            cJSON_AddItemToObject(n, "execution", srv_exec_json(r->e, &ex, true, r->now));
+            snprintf(topic, sizeof topic, THINGS_PREFIX "%s/jobs/notify-next", r->thing);
+            srv_engine_send(r->e, topic, n);
+        }
+        reply(r, true, o);
+        return;
+    }
+    if (!find_exec(r, job_id, (int)exec_no, &ex))
+        return;
+    if (srv_status_terminal(ex.status)) {
+        reject(r, "TerminalStateReached", "the job execution is in a terminal state", &ex);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "execution", srv_exec_json(r->e, &ex, with_doc, r->now));
+    reply(r, true, o);
+}
+
+static void op_update(req_t *r, const char *job_id)
+{
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(r->req, "status"), *details;
+    long long expected = 0, exec_no = 0, step = 0;
+    bool want_state, want_doc;
+    int has_expected, to;
+    srv_exec_t ex;
+    char msg[200];
+
+    if (!cJSON_IsString(status)) {
+        reject(r, "InvalidRequest", "status is required: IN_PROGRESS, SUCCEEDED, FAILED or REJECTED",
+               NULL);
+        return;
+    }
+    to = srv_status_parse(status->valuestring);
+    if (to != SRV_IN_PROGRESS && to != SRV_SUCCEEDED && to != SRV_FAILED && to != SRV_REJECTED) {
+        snprintf(msg, sizeof msg, "a device may not set status '%.40s' (only IN_PROGRESS,"
+                 " SUCCEEDED, FAILED or REJECTED)", status->valuestring);
+        reject(r, "InvalidRequest", msg, NULL);
+        return;
+    }
+    if (opt_details(r, &details) < 0 ||
+        (has_expected = opt_int(r, "expectedVersion", 0, 1LL << 53, &expected)) < 0 ||
+        opt_int(r, "executionNumber", 1, 1LL << 31, &exec_no) < 0 ||
+        opt_int(r, "stepTimeoutInMinutes", 1, STEP_MAX_MIN, &step) < 0 ||
+        opt_bool(r, "includeJobExecutionState", false, &want_state) < 0 ||
+        opt_bool(r, "includeJobDocument", false, &want_doc) < 0)
+        return;
+    if (!find_exec(r, job_id, (int)exec_no, &ex))
+        return;
+    if (has_expected && expected != ex.version) {
+        snprintf(msg, sizeof msg, "expectedVersion %lld does not match the current version %lld",
+                 expected, (long long)ex.version);
+        reject(r, "VersionMismatch", msg, &ex);
+        return;
+    }
+    int from = ex.status;
+    int err = srv_engine_device_move(r->e, &ex, to, details, (int)step, r->now);
+    if (err == OTTO_E_STATE) {
+        snprintf(msg, sizeof msg, "cannot go from %s to %s", srv_status_name(from),
+                 srv_status_name(to));
+        reject(r, "InvalidStateTransition", msg, &ex);
+        return;
+    }
+    if (err) {
+        reject(r, "InternalError", otto_strerror(err), NULL);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (want_state)
+        cJSON_AddItemToObject(o, "executionState", srv_exec_state_json(&ex));
+    if (want_doc) {
+        const cJSON *doc = srv_engine_doc(r->e, ex.job_seq);
+        cJSON_AddItemToObject(o, "jobDocument", doc ? cJSON_Duplicate(doc, true) : cJSON_CreateObject());
+    }
+    reply(r, true, o);
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t a = strlen(s), b = strlen(tail);
+    return a >= b && !strcmp(s + a - b, tail);
+}
+
+/* Copy the thing name that starts at p (up to '/') into r->thing; returns the
+ * rest after the '/' or NULL. */
+static const char *take_thing(req_t *r, const char *p)
+{
+    const char *slash = strchr(p, '/');
+    size_t n = slash ? (size_t)(slash - p) : strlen(p);
+    if (n == 0 || n > SRV_THING_MAX)
+        return NULL;
+    memcpy(r->thing, p, n);
+    r->thing[n] = 0;
+    if (!srv_valid_thing(r->thing))
+        return NULL;
+    return slash ? slash + 1 : NULL;
+}
+
+static void register_thing(srv_engine_t *e, const char *thing, const char *product,
+                           const char *versions, int64_t now)
+{
+    srv_device_t d;
+    int err = srv_device_get(e->st, thing, &d);
+    if (err == OTTO_E_NOTFOUND) {
+        if (!e->auto_register) {
+            LOG_WRN("thing=%s is not registered (auto-registration is off)", thing);
+            return;
+        }
+        if (srv_device_upsert(e->st, thing, product, NULL, 0, now) == OTTO_OK)
+            LOG_INF("thing=%s registered on first contact", thing);
+    }
+    if (product || versions)
+        srv_device_seen(e->st, thing, product ? product : "", versions ? versions : "", now);
+}
+
+static void handle_hello(srv_engine_t *e, req_t *r, const void *payload, size_t len)
+{
+    cJSON *j = len ? cJSON_ParseWithLength(payload, len) : cJSON_CreateObject();
+    const cJSON *prod = cJSON_GetObjectItemCaseSensitive(j, "product");
+    const cJSON *vers = cJSON_GetObjectItemCaseSensitive(j, "versions");
+    if (!cJSON_IsObject(j) || (prod && !cJSON_IsString(prod)) || (vers && !cJSON_IsObject(vers))) {
+        r->req = NULL;
+        reject(r, cJSON_IsObject(j) ? "InvalidRequest" : "InvalidJson",
+               "hello is {\"product\": string, \"versions\": {ota_type: version}}", NULL);
+        cJSON_Delete(j);
+        return;
+    }
+    char *vtxt = vers ? cJSON_PrintUnformatted(vers) : NULL;
+    register_thing(e, r->thing, prod ? prod->valuestring : "", vtxt ? vtxt : "{}", r->now);
+    LOG_INF("thing=%s hello: product %s, versions %s", r->thing, prod ? prod->valuestring : "?",
+            vtxt ? vtxt : "{}");
+    free(vtxt);
+    cJSON_Delete(j);
+}
+
+void srv_mqtt_api_handle(srv_engine_t *e, const char *topic, const void *payload, size_t len)
+{
+    req_t r;
+    const char *rest;
+
+    memset(&r, 0, sizeof r);
+    r.e = e;
+    r.topic = topic;
+    r.now = time(NULL);
+
+    if (!strncmp(topic, HELLO_PREFIX, strlen(HELLO_PREFIX))) {
+        rest = take_thing(&r, topic + strlen(HELLO_PREFIX));
+        if (rest && !strcmp(rest, "hello")) {
+            e->n_requests++;
+            handle_hello(e, &r, payload, len);
+        }
+        return;
+    }
+    if (strncmp(topic, THINGS_PREFIX, strlen(THINGS_PREFIX)))
+        return;
+    rest = take_thing(&r, topic + strlen(THINGS_PREFIX));
+    if (!rest || strncmp(rest, "jobs/", 5))
+        return; /* not a jobs topic of a valid thing: nobody to answer */
+    rest += 5;
+    /* Our own publications, should the broker hand them back. */
+    if (ends_with(rest, "/accepted") || ends_with(rest, "/rejected") || !strcmp(rest, "notify") ||
+        !strcmp(rest, "notify-next"))
+        return;
+    e->n_requests++;
+
+    /* The operation from the topic first: a wrong topic is InvalidTopic
+     * whatever the payload. */
+    enum { OP_GET, OP_START_NEXT, OP_DESCRIBE, OP_UPDATE } op;
+    char job_id[SRV_JOBID_MAX + 2] = "";
+    if (!strcmp(rest, "get")) {
+        op = OP_GET;
+    } else if (!strcmp(rest, "start-next")) {
+        op = OP_START_NEXT;
+    } else {
+        const char *slash = strchr(rest, '/');
+        size_t n = slash ? (size_t)(slash - rest) : 0;
+        const char *verb = slash ? slash + 1 : "";
+        if (!slash || n == 0 || n > SRV_JOBID_MAX || (strcmp(verb, "get") && strcmp(verb, "update"))) {
+            reject(&r, "InvalidTopic", "no such jobs operation", NULL);
+            goto out;
+        }
+        memcpy(job_id, rest, n);
+        job_id[n] = 0;
+        op = !strcmp(verb, "get") ? OP_DESCRIBE : OP_UPDATE;
+    }
+
+    /* An empty payload is {}; anything else must be a JSON object. */
+    r.req = len ? cJSON_ParseWithLength(payload, len) : cJSON_CreateObject();
+    if (!cJSON_IsObject(r.req)) {
+        reject(&r, "InvalidJson", "the payload is not a JSON object", NULL);
+        goto out;
+    }
+    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(r.req, "clientToken");
+    if (tok) {
+        if (!cJSON_IsString(tok) || strlen(tok->valuestring) > 64) {
+            reject(&r, "InvalidRequest", "clientToken must be a string of at most 64 characters",
+                   NULL);
+            goto out;
+        }
+        r.token = tok->valuestring;
+    }
+    register_thing(e, r.thing, NULL, NULL, r.now);
+
+    if (op == OP_GET)
+        op_get_pending(&r);
+    else if (op == OP_START_NEXT)
+        op_start_next(&r);
+    else if (op == OP_DESCRIBE && !strcmp(job_id, "$next"))
+        op_describe(&r, job_id);
+    else if (!srv_valid_job_id(job_id))
+        reject(&r, "InvalidRequest", "jobId must be 1-64 of [a-zA-Z0-9_-] ($next only with get)",
+               NULL);
+    else if (op == OP_DESCRIBE)
+        op_describe(&r, job_id);
+    else
+        op_update(&r, job_id);
+out:
+    cJSON_Delete(r.req);
+}

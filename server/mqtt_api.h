@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The device side of the job protocol: AWS IoT Jobs' MQTT API
+ * ($aws/things/{thing}/jobs/...) plus otto's hello topic, on which a device
+ * reports its product and the versions it runs (otto/things/{thing}/hello).
+ *
+ * srv_mqtt_api_handle() takes one received message and answers it through
+ * the engine's publish callback: every request gets an accepted or a
+ * rejected reply (InvalidTopic, InvalidJson, InvalidRequest,
+ * ResourceNotFound, VersionMismatch, InvalidStateTransition,
+ * TerminalStateReached, InternalError), never silence. Messages ottod itself
+ * publishes (replies, notify) are ignored if they come back.
+ */
+#ifndef SRV_MQTT_API_H
+#define SRV_MQTT_API_H
+
+#include <stddef.h>
+
+#include "engine.h"
+
+/** Subscriptions ottod needs (NULL-terminated). */
+extern const char *const srv_mqtt_api_topics[];
+
+void srv_mqtt_api_handle(srv_engine_t *e, const char *topic, const void *payload, size_t len);
+
+#endif

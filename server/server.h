@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One ottod: its configuration and the parts main() wires together. The
+ * store and the engine are single-threaded; the MQTT network thread, the
+ * HTTP worker threads and the timer tick in main() share them under lock.
+ */
+#ifndef SRV_SERVER_H
+#define SRV_SERVER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "engine.h"
+#include "mqtt.h"
+#include "store.h"
+
+typedef struct {
+    char data_dir[400];
+    char mqtt_host[128];
+    int mqtt_port;
+    char mqtt_client_id[64];
+    char http_host[128];
+    int http_port;
+    char public_url[256];   /* "" = http://HTTP_HOST:HTTP_PORT */
+    int http_threads;
+    bool auto_register;
+    int minute_s;           /* length of a timer minute (tests shorten it) */
+    char log_level[16];
+    char log_file[400];
+} srv_config_t;
+
+typedef struct {
+    srv_config_t cfg;
+    pthread_mutex_t lock;
+    srv_store_t *st;
+    srv_engine_t eng;
+    srv_mqtt_t *mqtt;
+    struct srv_http *http;
+    char token[65];         /* the operator's bearer token */
+    time_t started;
+} srv_t;
+
+/* HTTP front (http_api.c): REST under /api/v1, downloads under /fw/, /healthz. */
+int srv_http_start(srv_t *s);
+void srv_http_stop(srv_t *s);
+
+/* Byte ranges (download.c). One "bytes=" range of a file of size bytes:
+ * SRV_RANGE_NONE  - no usable Range: send the whole file (200). Multiple
+ *                   ranges and malformed headers land here, as RFC 9110 allows.
+ * SRV_RANGE_OK    - send [*first, *last] (206).
+ * SRV_RANGE_UNSAT - the range starts past the end (416). */
+enum { SRV_RANGE_NONE, SRV_RANGE_OK, SRV_RANGE_UNSAT };
+int srv_range_parse(const char *hdr, unsigned long long size, unsigned long long *first,
+                    unsigned long long *last);
+
+#endif

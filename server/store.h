@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ottod's state: firmware records, devices and their groups, jobs and job
+ * executions. Everything the server knows lives behind this interface; the
+ * embedded backend is SQLite in WAL mode (store_sqlite.c). Artifact bytes are
+ * not here: they are content-addressed files (artifacts.h).
+ *
+ * Records are plain structs with fixed-size strings, copied out to the
+ * caller; the few that hold malloc'd text (a job's document and targets) are
+ * released with srv_job_clear(). List functions call a visitor per row; a
+ * visitor returning non-zero stops the walk. Every function returns OTTO_OK,
+ * OTTO_E_NOTFOUND, OTTO_E_EXISTS, OTTO_E_INVAL or OTTO_E_IO (database
+ * failure, logged). The store is not thread-safe: ottod serialises calls.
+ */
+#ifndef SRV_STORE_H
+#define SRV_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "otto/err.h"
+
+#define SRV_THING_MAX   128  /* AWS: 1-128 of [a-zA-Z0-9:_-] */
+#define SRV_JOBID_MAX   64   /* AWS: 1-64 of [a-zA-Z0-9_-] */
+#define SRV_NAME_MAX    64   /* product, group, ota_type */
+#define SRV_DETAILS_MAX 4096 /* statusDetails as JSON text */
+
+/* Execution statuses, in AWS IoT Jobs' words (see engine.c for the
+ * transition table). */
+typedef enum {
+    SRV_QUEUED, SRV_IN_PROGRESS, SRV_SUCCEEDED, SRV_FAILED, SRV_TIMED_OUT,
+    SRV_REJECTED, SRV_REMOVED, SRV_CANCELED, SRV_STATUS_COUNT
+} srv_status_t;
+
+typedef enum { SRV_JOB_IN_PROGRESS, SRV_JOB_COMPLETED, SRV_JOB_CANCELED } srv_job_status_t;
+
+const char *srv_status_name(int status);
+/** Status name -> srv_status_t, or -1. */
+int srv_status_parse(const char *s);
+const char *srv_job_status_name(int status);
+static inline bool srv_status_terminal(int s) { return s >= SRV_SUCCEEDED; }
+
+typedef struct {
+    char id[20];            /* "fw-" + first 12 hex digits of sha256 */
+    char sha256[65];
+    char md5[33];
+    int64_t size;
+    char ota_type[SRV_NAME_MAX + 1];
+    char product[SRV_NAME_MAX + 1];
+    char group[SRV_NAME_MAX + 1];
+    char version[33];
+    char project[33];
+    uint32_t secure_version;
+    char name[129];         /* the uploaded file's name */
+    char extra[2048];       /* other descriptor fields, a JSON object */
+    int64_t created_at;     /* epoch seconds */
+} srv_fw_t;
+
+typedef struct {
+    char thing[SRV_THING_MAX + 1];
+    char product[SRV_NAME_MAX + 1];
+    char versions[512];     /* JSON object: ota_type -> version last reported */
+    char groups[1024];      /* comma-separated, sorted */
+    int64_t created_at;
+    int64_t last_seen;      /* 0 = never */
+} srv_device_t;
+
+typedef struct {
+    int64_t seq;            /* creation order; executions refer to it */
+    char id[SRV_JOBID_MAX + 1];
+    int status;             /* srv_job_status_t */
+    int64_t created_at, completed_at;
+    char product[SRV_NAME_MAX + 1];
+    char ota_types[128];    /* comma-separated, sorted */
+    int timeout_min;        /* in-progress timeout, 0 = none */
+    char description[256];
+    char reason[256];       /* why it was cancelled */
+    char *document;         /* malloc'd JSON job document */
+    char *targets;          /* malloc'd JSON {"devices":[..],"groups":[..]} */
+    char *fw_ids;           /* malloc'd JSON array of firmware ids */
+} srv_job_t;
+
+typedef struct {
+    int64_t job_seq;
+    char job_id[SRV_JOBID_MAX + 1];
+    char thing[SRV_THING_MAX + 1];
+    int exec_no;            /* executionNumber, 1 for the first attempt */
+    int status;             /* srv_status_t */
+    int64_t version;        /* versionNumber, +1 per change */
+    int64_t queued_at, started_at, updated_at;
+    int64_t step_deadline;  /* epoch s, 0 = no step timer */
+    int64_t deadline;       /* in-progress timeout, epoch s, 0 = none */
+    char details[SRV_DETAILS_MAX]; /* statusDetails JSON object text */
+} srv_exec_t;
+
+typedef struct srv_store srv_store_t;
+
+/** Open (creating if needed) the database at path; ":memory:" for tests. */
+int srv_store_open(const char *path, srv_store_t **out);
+void srv_store_close(srv_store_t *st);
+
+/* Transactions nest by count: only the outermost begin/commit touch SQLite. */
+int srv_store_begin(srv_store_t *st);
+int srv_store_commit(srv_store_t *st);
+void srv_store_rollback(srv_store_t *st);
+
+/* ---- firmware ---- */
+int srv_fw_put(srv_store_t *st, const srv_fw_t *fw);          /* OTTO_E_EXISTS */
+int srv_fw_get(srv_store_t *st, const char *id, srv_fw_t *out);
+int srv_fw_list(srv_store_t *st, int (*visit)(void *, const srv_fw_t *), void *arg);
+int srv_fw_delete(srv_store_t *st, const char *id);
+/** Id of an IN_PROGRESS job that uses firmware id, or "" (returns OTTO_OK). */
+int srv_fw_used_by(srv_store_t *st, const char *id, char job_id[SRV_JOBID_MAX + 1]);
+
+/* ---- devices and groups ---- */
+/** Create a device or update its product (empty = keep) and add groups. */
+int srv_device_upsert(srv_store_t *st, const char *thing, const char *product,
+                      const char *const *groups, size_t ngroups, int64_t now);
+int srv_device_get(srv_store_t *st, const char *thing, srv_device_t *out);
+int srv_device_list(srv_store_t *st, const char *group,
+                    int (*visit)(void *, const srv_device_t *), void *arg);
+int srv_device_delete(srv_store_t *st, const char *thing);
+/** Record what a device says it runs (versions: JSON object text). */
+int srv_device_seen(srv_store_t *st, const char *thing, const char *product,
+                    const char *versions, int64_t now);
+int srv_group_list(srv_store_t *st, int (*visit)(void *, const char *group, int64_t n),
+                   void *arg);
+/** Visit the things of a group (thing names only, fast path for job creation). */
+int srv_group_things(srv_store_t *st, const char *group,
+                     int (*visit)(void *, const char *thing), void *arg);
+
+/* ---- jobs ---- */
+/** Insert a job; sets job->seq. OTTO_E_EXISTS if the id is taken. */
+int srv_job_put(srv_store_t *st, srv_job_t *job, const char *const *fw_ids, size_t nfw);
+int srv_job_get(srv_store_t *st, const char *id, srv_job_t *out);
+int srv_job_get_seq(srv_store_t *st, int64_t seq, srv_job_t *out);
+void srv_job_clear(srv_job_t *job);
+/** Visit jobs newest first; the visitor's job has no document/targets. */
+int srv_job_list(srv_store_t *st, int (*visit)(void *, const srv_job_t *), void *arg);
+int srv_job_set_status(srv_store_t *st, int64_t seq, int status, int64_t at,
+                       const char *reason);
+/** Unfinished jobs older than seq for product whose ota_types are all in
+ *  ota_types (comma list): candidates for supersede. */
+int srv_job_supersedable(srv_store_t *st, const char *product, const char *ota_types,
+                         int64_t seq, int (*visit)(void *, int64_t seq, const char *id),
+                         void *arg);
+
+/* ---- executions ---- */
+int srv_exec_put(srv_store_t *st, const srv_exec_t *ex);
+/** exec_no 0 = the latest attempt. */
+int srv_exec_get(srv_store_t *st, int64_t job_seq, const char *thing, int exec_no,
+                 srv_exec_t *out);
+/** Write back status, version, times and details of an existing execution. */
+int srv_exec_update(srv_store_t *st, const srv_exec_t *ex);
+/** The next pending execution of a thing: IN_PROGRESS first, then the oldest
+ *  QUEUED (by job order). OTTO_E_NOTFOUND if none. */
+int srv_exec_next(srv_store_t *st, const char *thing, srv_exec_t *out);
+/** Pending executions of a thing, IN_PROGRESS first then by job order. */
+int srv_exec_pending(srv_store_t *st, const char *thing, int limit,
+                     int (*visit)(void *, const srv_exec_t *), void *arg);
+/** Executions of a job (status < 0: any), by thing name. */
+int srv_exec_of_job(srv_store_t *st, int64_t job_seq, int status,
+                    int (*visit)(void *, const srv_exec_t *), void *arg);
+/** Count executions of a job per status. */
+int srv_exec_counts(srv_store_t *st, int64_t job_seq, int64_t counts[SRV_STATUS_COUNT]);
+/** IN_PROGRESS executions whose step or in-progress deadline is <= now. */
+int srv_exec_expired(srv_store_t *st, int64_t now,
+                     int (*visit)(void *, const srv_exec_t *), void *arg);
+/** Does the job still have QUEUED or IN_PROGRESS executions? */
+int srv_job_has_pending(srv_store_t *st, int64_t job_seq, bool *yes);
+/** Does this job have an execution for thing in the given status? */
+int srv_exec_has(srv_store_t *st, int64_t job_seq, const char *thing, int status, bool *yes);
+
+#endif

@@ -1,0 +1,895 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The SQLite backend of store.h.
+ *
+ * WAL mode with synchronous=NORMAL: a committed transaction survives a crash
+ * of ottod (kill -9) because it is in the WAL file before commit returns;
+ * only a power cut of the server machine can lose the last commits, never
+ * corrupt the database. Hot statements are prepared once and cached.
+ *
+ * Schema (version 1): firmware, devices, device_groups, jobs, job_fw,
+ * executions. Statuses are stored as their AWS names so the database reads
+ * well in the sqlite3 shell.
+ */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static const char *const status_names[SRV_STATUS_COUNT] = {
+    "QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED",
+};
+static const char *const job_status_names[] = {"IN_PROGRESS", "COMPLETED", "CANCELED"};
+
+const char *srv_status_name(int s)
+{
+    return s >= 0 && s < SRV_STATUS_COUNT ? status_names[s] : "UNKNOWN";
+}
+
+int srv_status_parse(const char *s)
+{
+    for (int i = 0; i < SRV_STATUS_COUNT; i++)
+        if (!strcmp(s, status_names[i]))
+            return i;
+    return -1;
+}
+
+const char *srv_job_status_name(int s)
+{
+    return s >= 0 && s <= SRV_JOB_CANCELED ? job_status_names[s] : "UNKNOWN";
+}
+
+static int job_status_parse(const char *s)
+{
+    for (int i = 0; i <= SRV_JOB_CANCELED; i++)
+        if (!strcmp(s, job_status_names[i]))
+            return i;
+    return SRV_JOB_IN_PROGRESS;
+}
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE IF NOT EXISTS firmware("
+    " id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, md5 TEXT NOT NULL, size INTEGER NOT NULL,"
+    " ota_type TEXT NOT NULL, product TEXT NOT NULL, grp TEXT NOT NULL, version TEXT NOT NULL,"
+    " project TEXT NOT NULL, secure_version INTEGER NOT NULL, name TEXT NOT NULL,"
+    " extra TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS devices("
+    " thing TEXT PRIMARY KEY, product TEXT NOT NULL DEFAULT '', versions TEXT NOT NULL DEFAULT '{}',"
+    " created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS device_groups("
+    " grp TEXT NOT NULL, thing TEXT NOT NULL, PRIMARY KEY(grp, thing)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS device_groups_thing ON device_groups(thing);"
+    "CREATE TABLE IF NOT EXISTS jobs("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, status TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, completed_at INTEGER NOT NULL DEFAULT 0,"
+    " product TEXT NOT NULL, ota_types TEXT NOT NULL, timeout_min INTEGER NOT NULL,"
+    " description TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', document TEXT NOT NULL,"
+    " targets TEXT NOT NULL, fw_ids TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS job_fw(job_seq INTEGER NOT NULL, fw_id TEXT NOT NULL,"
+    " PRIMARY KEY(fw_id, job_seq)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS executions("
+    " job_seq INTEGER NOT NULL, thing TEXT NOT NULL, exec_no INTEGER NOT NULL,"
+    " status TEXT NOT NULL, version INTEGER NOT NULL, queued_at INTEGER NOT NULL,"
+    " started_at INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,"
+    " step_deadline INTEGER NOT NULL DEFAULT 0, deadline INTEGER NOT NULL DEFAULT 0,"
+    " details TEXT NOT NULL DEFAULT '{}', PRIMARY KEY(job_seq, thing, exec_no)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS executions_thing ON executions(thing, status, job_seq);"
+    "CREATE INDEX IF NOT EXISTS executions_job_status ON executions(job_seq, status);"
+    "CREATE INDEX IF NOT EXISTS executions_running ON executions(status, step_deadline, deadline)"
+    " WHERE status = 'IN_PROGRESS';"
+    "INSERT OR IGNORE INTO meta VALUES('schema', '1');";
+
+/* Cached statements, one slot per hot query. */
+enum {
+    Q_EXEC_GET, Q_EXEC_GET_LATEST, Q_EXEC_UPDATE, Q_EXEC_NEXT, Q_EXEC_PUT, Q_EXEC_PENDING,
+    Q_DEVICE_GET, Q_DEVICE_GROUPS, Q_DEVICE_INSERT, Q_GROUP_ADD, Q_COUNT
+};
+
+#define EXEC_COLS                                                                          \
+    "e.job_seq, j.id, e.thing, e.exec_no, e.status, e.version, e.queued_at, e.started_at," \
+    " e.updated_at, e.step_deadline, e.deadline, e.details"
+
+static const char *const queries[Q_COUNT] = {
+    [Q_EXEC_GET] = "SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
+                   " WHERE e.job_seq = ? AND e.thing = ? AND e.exec_no = ?",
+    [Q_EXEC_GET_LATEST] = "SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
+                          " WHERE e.job_seq = ? AND e.thing = ? ORDER BY e.exec_no DESC LIMIT 1",
+    [Q_EXEC_UPDATE] = "UPDATE executions SET status = ?, version = ?, started_at = ?,"
+                      " updated_at = ?, step_deadline = ?, deadline = ?, details = ?"
+                      " WHERE job_seq = ? AND thing = ? AND exec_no = ?",
+    [Q_EXEC_NEXT] = "SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
+                    " WHERE e.thing = ? AND e.status IN ('IN_PROGRESS', 'QUEUED')"
+                    " ORDER BY e.status = 'IN_PROGRESS' DESC, e.job_seq, e.exec_no LIMIT 1",
+    [Q_EXEC_PUT] = "INSERT INTO executions(job_seq, thing, exec_no, status, version, queued_at,"
+                   " started_at, updated_at, step_deadline, deadline, details)"
+                   " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+    [Q_EXEC_PENDING] = "SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
+                       " WHERE e.thing = ? AND e.status IN ('IN_PROGRESS', 'QUEUED')"
+                       " ORDER BY e.status = 'IN_PROGRESS' DESC, e.job_seq, e.exec_no LIMIT ?",
+    [Q_DEVICE_GET] = "SELECT thing, product, versions, created_at, last_seen FROM devices"
+                     " WHERE thing = ?",
+    [Q_DEVICE_GROUPS] = "SELECT grp FROM device_groups WHERE thing = ? ORDER BY grp",
+    [Q_DEVICE_INSERT] = "INSERT INTO devices(thing, product, created_at) VALUES(?,?,?)"
+                        " ON CONFLICT(thing) DO UPDATE SET product ="
+                        " CASE WHEN excluded.product = '' THEN product ELSE excluded.product END",
+    [Q_GROUP_ADD] = "INSERT OR IGNORE INTO device_groups(grp, thing) VALUES(?,?)",
+};
+
+struct srv_store {
+    sqlite3 *db;
+    sqlite3_stmt *q[Q_COUNT];
+    int depth; /* transaction nesting */
+};
+
+static int db_err(srv_store_t *st, const char *what)
+{
+    LOG_ERR("store: %s: %s", what, sqlite3_errmsg(st->db));
+    return OTTO_E_IO;
+}
+
+static sqlite3_stmt *cached(srv_store_t *st, int i)
+{
+    if (!st->q[i] && sqlite3_prepare_v3(st->db, queries[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                        &st->q[i], NULL) != SQLITE_OK) {
+        db_err(st, queries[i]);
+        return NULL;
+    }
+    sqlite3_reset(st->q[i]);
+    sqlite3_clear_bindings(st->q[i]);
+    return st->q[i];
+}
+
+static sqlite3_stmt *prepare(srv_store_t *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        db_err(st, sql);
+        return NULL;
+    }
+    return s;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_TRANSIENT);
+}
+
+static void col_text(sqlite3_stmt *s, int i, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return strdup(t ? (const char *)t : "");
+}
+
+/* Run a statement that returns no rows; finalize it unless it is cached. */
+static int run(srv_store_t *st, sqlite3_stmt *s, bool owned, const char *what)
+{
+    int rc = sqlite3_step(s);
+    int err = OTTO_OK;
+    if (rc == SQLITE_CONSTRAINT)
+        err = OTTO_E_EXISTS;
+    else if (rc != SQLITE_DONE)
+        err = db_err(st, what);
+    if (owned)
+        sqlite3_finalize(s);
+    else
+        sqlite3_reset(s);
+    return err;
+}
+
+static int exec_sql(srv_store_t *st, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        LOG_ERR("store: %s: %s", sql, msg ? msg : "?");
+        sqlite3_free(msg);
+        return OTTO_E_IO;
+    }
+    return OTTO_OK;
+}
+
+int srv_store_open(const char *path, srv_store_t **out)
+{
+    srv_store_t *st = calloc(1, sizeof *st);
+    if (!st)
+        return OTTO_E_NOSPC;
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                        SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        LOG_ERR("store: cannot open %s: %s", path, st->db ? sqlite3_errmsg(st->db) : "no memory");
+        sqlite3_close(st->db);
+        free(st);
+        return OTTO_E_IO;
+    }
+    sqlite3_busy_timeout(st->db, 5000);
+    if (exec_sql(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     " PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;") ||
+        exec_sql(st, schema)) {
+        srv_store_close(st);
+        return OTTO_E_IO;
+    }
+    *out = st;
+    return OTTO_OK;
+}
+
+void srv_store_close(srv_store_t *st)
+{
+    if (!st)
+        return;
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(st->q[i]);
+    sqlite3_close(st->db);
+    free(st);
+}
+
+int srv_store_begin(srv_store_t *st)
+{
+    if (st->depth++ > 0)
+        return OTTO_OK;
+    int err = exec_sql(st, "BEGIN IMMEDIATE");
+    if (err)
+        st->depth = 0;
+    return err;
+}
+
+int srv_store_commit(srv_store_t *st)
+{
+    if (st->depth == 0 || --st->depth > 0)
+        return OTTO_OK;
+    int err = exec_sql(st, "COMMIT");
+    if (err)
+        exec_sql(st, "ROLLBACK");
+    return err;
+}
+
+void srv_store_rollback(srv_store_t *st)
+{
+    if (st->depth == 0)
+        return;
+    st->depth = 0;
+    exec_sql(st, "ROLLBACK");
+}
+
+/* ---- firmware ---------------------------------------------------------- */
+
+#define FW_COLS "id, sha256, md5, size, ota_type, product, grp, version, project," \
+                " secure_version, name, extra, created_at"
+
+static void fw_row(sqlite3_stmt *s, srv_fw_t *f)
+{
+    memset(f, 0, sizeof *f);
+    col_text(s, 0, f->id, sizeof f->id);
+    col_text(s, 1, f->sha256, sizeof f->sha256);
+    col_text(s, 2, f->md5, sizeof f->md5);
+    f->size = sqlite3_column_int64(s, 3);
+    col_text(s, 4, f->ota_type, sizeof f->ota_type);
+    col_text(s, 5, f->product, sizeof f->product);
+    col_text(s, 6, f->group, sizeof f->group);
+    col_text(s, 7, f->version, sizeof f->version);
+    col_text(s, 8, f->project, sizeof f->project);
+    f->secure_version = (uint32_t)sqlite3_column_int64(s, 9);
+    col_text(s, 10, f->name, sizeof f->name);
+    col_text(s, 11, f->extra, sizeof f->extra);
+    f->created_at = sqlite3_column_int64(s, 12);
+}
+
+int srv_fw_put(srv_store_t *st, const srv_fw_t *f)
+{
+    sqlite3_stmt *s = prepare(st, "INSERT INTO firmware(" FW_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, f->id);
+    bind_text(s, 2, f->sha256);
+    bind_text(s, 3, f->md5);
+    sqlite3_bind_int64(s, 4, f->size);
+    bind_text(s, 5, f->ota_type);
+    bind_text(s, 6, f->product);
+    bind_text(s, 7, f->group);
+    bind_text(s, 8, f->version);
+    bind_text(s, 9, f->project);
+    sqlite3_bind_int64(s, 10, f->secure_version);
+    bind_text(s, 11, f->name);
+    bind_text(s, 12, f->extra[0] ? f->extra : "{}");
+    sqlite3_bind_int64(s, 13, f->created_at);
+    return run(st, s, true, "insert firmware");
+}
+
+int srv_fw_get(srv_store_t *st, const char *id, srv_fw_t *out)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT " FW_COLS " FROM firmware WHERE id = ?");
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, id);
+    int rc = sqlite3_step(s), err = OTTO_OK;
+    if (rc == SQLITE_ROW)
+        fw_row(s, out);
+    else
+        err = rc == SQLITE_DONE ? OTTO_E_NOTFOUND : db_err(st, "get firmware");
+    sqlite3_finalize(s);
+    return err;
+}
+
+int srv_fw_list(srv_store_t *st, int (*visit)(void *, const srv_fw_t *), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT " FW_COLS " FROM firmware ORDER BY created_at, id");
+    srv_fw_t f;
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        fw_row(s, &f);
+        if (visit(arg, &f))
+            break;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "list firmware");
+}
+
+int srv_fw_delete(srv_store_t *st, const char *id)
+{
+    sqlite3_stmt *s = prepare(st, "DELETE FROM firmware WHERE id = ?");
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, id);
+    int err = run(st, s, true, "delete firmware");
+    if (!err && sqlite3_changes(st->db) == 0)
+        err = OTTO_E_NOTFOUND;
+    return err;
+}
+
+int srv_fw_used_by(srv_store_t *st, const char *id, char job_id[SRV_JOBID_MAX + 1])
+{
+    sqlite3_stmt *s = prepare(st, "SELECT j.id FROM job_fw f JOIN jobs j ON j.seq = f.job_seq"
+                                  " WHERE f.fw_id = ? AND j.status = 'IN_PROGRESS' LIMIT 1");
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, id);
+    job_id[0] = 0;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        col_text(s, 0, job_id, SRV_JOBID_MAX + 1);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "firmware in use");
+}
+
+/* ---- devices ----------------------------------------------------------- */
+
+static void device_groups(srv_store_t *st, srv_device_t *d)
+{
+    sqlite3_stmt *s = cached(st, Q_DEVICE_GROUPS);
+    size_t n = 0;
+    d->groups[0] = 0;
+    if (!s)
+        return;
+    bind_text(s, 1, d->thing);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *g = (const char *)sqlite3_column_text(s, 0);
+        int w = snprintf(d->groups + n, sizeof d->groups - n, "%s%s", n ? "," : "", g ? g : "");
+        if (w < 0 || (size_t)w >= sizeof d->groups - n)
+            break;
+        n += (size_t)w;
+    }
+    sqlite3_reset(s);
+}
+
+static void device_row(sqlite3_stmt *s, srv_device_t *d)
+{
+    memset(d, 0, sizeof *d);
+    col_text(s, 0, d->thing, sizeof d->thing);
+    col_text(s, 1, d->product, sizeof d->product);
+    col_text(s, 2, d->versions, sizeof d->versions);
+    d->created_at = sqlite3_column_int64(s, 3);
+    d->last_seen = sqlite3_column_int64(s, 4);
+}
+
+int srv_device_upsert(srv_store_t *st, const char *thing, const char *product,
+                      const char *const *groups, size_t ngroups, int64_t now)
+{
+    sqlite3_stmt *s = cached(st, Q_DEVICE_INSERT);
+    int err;
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, thing);
+    bind_text(s, 2, product);
+    sqlite3_bind_int64(s, 3, now);
+    if ((err = run(st, s, false, "upsert device")))
+        return err;
+    for (size_t i = 0; i < ngroups; i++) {
+        if (!(s = cached(st, Q_GROUP_ADD)))
+            return OTTO_E_IO;
+        bind_text(s, 1, groups[i]);
+        bind_text(s, 2, thing);
+        if ((err = run(st, s, false, "add device to group")))
+            return err;
+    }
+    return OTTO_OK;
+}
+
+int srv_device_get(srv_store_t *st, const char *thing, srv_device_t *out)
+{
+    sqlite3_stmt *s = cached(st, Q_DEVICE_GET);
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, thing);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        device_row(s, out);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW) {
+        device_groups(st, out);
+        return OTTO_OK;
+    }
+    return rc == SQLITE_DONE ? OTTO_E_NOTFOUND : db_err(st, "get device");
+}
+
+int srv_device_list(srv_store_t *st, const char *group,
+                    int (*visit)(void *, const srv_device_t *), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, group && *group
+        ? "SELECT d.thing, d.product, d.versions, d.created_at, d.last_seen FROM devices d"
+          " JOIN device_groups g ON g.thing = d.thing WHERE g.grp = ? ORDER BY d.thing"
+        : "SELECT thing, product, versions, created_at, last_seen FROM devices ORDER BY thing");
+    srv_device_t d;
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    if (group && *group)
+        bind_text(s, 1, group);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        device_row(s, &d);
+        device_groups(st, &d);
+        if (visit(arg, &d))
+            break;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "list devices");
+}
+
+int srv_device_delete(srv_store_t *st, const char *thing)
+{
+    sqlite3_stmt *s = prepare(st, "DELETE FROM devices WHERE thing = ?");
+    int err;
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, thing);
+    if ((err = run(st, s, true, "delete device")))
+        return err;
+    if (sqlite3_changes(st->db) == 0)
+        return OTTO_E_NOTFOUND;
+    if (!(s = prepare(st, "DELETE FROM device_groups WHERE thing = ?")))
+        return OTTO_E_IO;
+    bind_text(s, 1, thing);
+    return run(st, s, true, "delete device groups");
+}
+
+int srv_device_seen(srv_store_t *st, const char *thing, const char *product,
+                    const char *versions, int64_t now)
+{
+    sqlite3_stmt *s = prepare(st,
+        "UPDATE devices SET last_seen = ?,"
+        " product = CASE WHEN ?2 = '' THEN product ELSE ?2 END,"
+        " versions = CASE WHEN ?3 = '' THEN versions ELSE json_patch(versions, ?3) END"
+        " WHERE thing = ?4");
+    if (!s)
+        return OTTO_E_IO;
+    sqlite3_bind_int64(s, 1, now);
+    bind_text(s, 2, product);
+    bind_text(s, 3, versions);
+    bind_text(s, 4, thing);
+    int err = run(st, s, true, "device seen");
+    if (!err && sqlite3_changes(st->db) == 0)
+        err = OTTO_E_NOTFOUND;
+    return err;
+}
+
+int srv_group_list(srv_store_t *st, int (*visit)(void *, const char *, int64_t), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT grp, count(*) FROM device_groups GROUP BY grp ORDER BY grp");
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (visit(arg, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1)))
+            break;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "list groups");
+}
+
+int srv_group_things(srv_store_t *st, const char *group,
+                     int (*visit)(void *, const char *), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT thing FROM device_groups WHERE grp = ? ORDER BY thing");
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, group);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (visit(arg, (const char *)sqlite3_column_text(s, 0)))
+            break;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "group members");
+}
+
+/* ---- jobs -------------------------------------------------------------- */
+
+#define JOB_COLS "seq, id, status, created_at, completed_at, product, ota_types, timeout_min," \
+                 " description, reason"
+
+static void job_row(sqlite3_stmt *s, srv_job_t *j)
+{
+    char status[32];
+    memset(j, 0, sizeof *j);
+    j->seq = sqlite3_column_int64(s, 0);
+    col_text(s, 1, j->id, sizeof j->id);
+    col_text(s, 2, status, sizeof status);
+    j->status = job_status_parse(status);
+    j->created_at = sqlite3_column_int64(s, 3);
+    j->completed_at = sqlite3_column_int64(s, 4);
+    col_text(s, 5, j->product, sizeof j->product);
+    col_text(s, 6, j->ota_types, sizeof j->ota_types);
+    j->timeout_min = sqlite3_column_int(s, 7);
+    col_text(s, 8, j->description, sizeof j->description);
+    col_text(s, 9, j->reason, sizeof j->reason);
+}
+
+int srv_job_put(srv_store_t *st, srv_job_t *j, const char *const *fw_ids, size_t nfw)
+{
+    sqlite3_stmt *s = prepare(st,
+        "INSERT INTO jobs(id, status, created_at, product, ota_types, timeout_min, description,"
+        " document, targets, fw_ids) VALUES(?,?,?,?,?,?,?,?,?,?)");
+    int err;
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, j->id);
+    bind_text(s, 2, srv_job_status_name(j->status));
+    sqlite3_bind_int64(s, 3, j->created_at);
+    bind_text(s, 4, j->product);
+    bind_text(s, 5, j->ota_types);
+    sqlite3_bind_int(s, 6, j->timeout_min);
+    bind_text(s, 7, j->description);
+    bind_text(s, 8, j->document);
+    bind_text(s, 9, j->targets);
+    bind_text(s, 10, j->fw_ids);
+    if ((err = run(st, s, true, "insert job")))
+        return err;
+    j->seq = sqlite3_last_insert_rowid(st->db);
+    for (size_t i = 0; i < nfw; i++) {
+        if (!(s = prepare(st, "INSERT OR IGNORE INTO job_fw(job_seq, fw_id) VALUES(?,?)")))
+            return OTTO_E_IO;
+        sqlite3_bind_int64(s, 1, j->seq);
+        bind_text(s, 2, fw_ids[i]);
+        if ((err = run(st, s, true, "insert job firmware")))
+            return err;
+    }
+    return OTTO_OK;
+}
+
+static int job_get_where(srv_store_t *st, const char *where, const char *id, int64_t seq,
+                         srv_job_t *out)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT " JOB_COLS ", document, targets, fw_ids FROM jobs WHERE %s",
+             where);
+    sqlite3_stmt *s = prepare(st, sql);
+    if (!s)
+        return OTTO_E_IO;
+    if (id)
+        bind_text(s, 1, id);
+    else
+        sqlite3_bind_int64(s, 1, seq);
+    int rc = sqlite3_step(s), err = OTTO_OK;
+    if (rc == SQLITE_ROW) {
+        job_row(s, out);
+        out->document = col_dup(s, 10);
+        out->targets = col_dup(s, 11);
+        out->fw_ids = col_dup(s, 12);
+        if (!out->document || !out->targets || !out->fw_ids) {
+            srv_job_clear(out);
+            err = OTTO_E_NOSPC;
+        }
+    } else {
+        err = rc == SQLITE_DONE ? OTTO_E_NOTFOUND : db_err(st, "get job");
+    }
+    sqlite3_finalize(s);
+    return err;
+}
+
+int srv_job_get(srv_store_t *st, const char *id, srv_job_t *out)
+{
+    return job_get_where(st, "id = ?", id, 0, out);
+}
+
+int srv_job_get_seq(srv_store_t *st, int64_t seq, srv_job_t *out)
+{
+    return job_get_where(st, "seq = ?", NULL, seq, out);
+}
+
+void srv_job_clear(srv_job_t *j)
+{
+    free(j->document);
+    free(j->targets);
+    free(j->fw_ids);
+    j->document = j->targets = j->fw_ids = NULL;
+}
+
+int srv_job_list(srv_store_t *st, int (*visit)(void *, const srv_job_t *), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT " JOB_COLS " FROM jobs ORDER BY seq DESC");
+    srv_job_t j;
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        job_row(s, &j);
+        if (visit(arg, &j))
+            break;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "list jobs");
+}
+
+int srv_job_set_status(srv_store_t *st, int64_t seq, int status, int64_t at, const char *reason)
+{
+    sqlite3_stmt *s = prepare(st, "UPDATE jobs SET status = ?, completed_at = ?,"
+                                  " reason = CASE WHEN ? = '' THEN reason ELSE ?3 END WHERE seq = ?");
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, srv_job_status_name(status));
+    sqlite3_bind_int64(s, 2, at);
+    bind_text(s, 3, reason);
+    sqlite3_bind_int64(s, 4, seq);
+    return run(st, s, true, "set job status");
+}
+
+/* Is every item of the comma list a also in the comma list b? */
+static bool list_subset(const char *a, const char *b)
+{
+    size_t bl = strlen(b);
+    while (*a) {
+        size_t n = strcspn(a, ",");
+        bool found = false;
+        for (const char *p = b; p < b + bl;) {
+            size_t m = strcspn(p, ",");
+            if (m == n && !strncmp(p, a, n))
+                found = true;
+            p += m + (p[m] == ',');
+        }
+        if (!found)
+            return false;
+        a += n + (a[n] == ',');
+    }
+    return true;
+}
+
+int srv_job_supersedable(srv_store_t *st, const char *product, const char *ota_types,
+                         int64_t seq, int (*visit)(void *, int64_t, const char *), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT seq, id, ota_types FROM jobs WHERE product = ?"
+                                  " AND status = 'IN_PROGRESS' AND seq < ? ORDER BY seq");
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, product);
+    sqlite3_bind_int64(s, 2, seq);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *types = (const char *)sqlite3_column_text(s, 2);
+        if (!list_subset(types ? types : "", ota_types))
+            continue;
+        if (visit(arg, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1)))
+            break;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "supersedable jobs");
+}
+
+/* ---- executions -------------------------------------------------------- */
+
+static void exec_row(sqlite3_stmt *s, srv_exec_t *e)
+{
+    char status[32];
+    e->job_seq = sqlite3_column_int64(s, 0);
+    col_text(s, 1, e->job_id, sizeof e->job_id);
+    col_text(s, 2, e->thing, sizeof e->thing);
+    e->exec_no = sqlite3_column_int(s, 3);
+    col_text(s, 4, status, sizeof status);
+    e->status = srv_status_parse(status);
+    e->version = sqlite3_column_int64(s, 5);
+    e->queued_at = sqlite3_column_int64(s, 6);
+    e->started_at = sqlite3_column_int64(s, 7);
+    e->updated_at = sqlite3_column_int64(s, 8);
+    e->step_deadline = sqlite3_column_int64(s, 9);
+    e->deadline = sqlite3_column_int64(s, 10);
+    col_text(s, 11, e->details, sizeof e->details);
+}
+
+int srv_exec_put(srv_store_t *st, const srv_exec_t *e)
+{
+    sqlite3_stmt *s = cached(st, Q_EXEC_PUT);
+    if (!s)
+        return OTTO_E_IO;
+    sqlite3_bind_int64(s, 1, e->job_seq);
+    bind_text(s, 2, e->thing);
+    sqlite3_bind_int(s, 3, e->exec_no);
+    bind_text(s, 4, srv_status_name(e->status));
+    sqlite3_bind_int64(s, 5, e->version);
+    sqlite3_bind_int64(s, 6, e->queued_at);
+    sqlite3_bind_int64(s, 7, e->started_at);
+    sqlite3_bind_int64(s, 8, e->updated_at);
+    sqlite3_bind_int64(s, 9, e->step_deadline);
+    sqlite3_bind_int64(s, 10, e->deadline);
+    bind_text(s, 11, e->details[0] ? e->details : "{}");
+    return run(st, s, false, "insert execution");
+}
+
+/* Step a cached single-row query into out. */
+static int one_exec(srv_store_t *st, sqlite3_stmt *s, srv_exec_t *out, const char *what)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        exec_row(s, out);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return OTTO_OK;
+    return rc == SQLITE_DONE ? OTTO_E_NOTFOUND : db_err(st, what);
+}
+
+int srv_exec_get(srv_store_t *st, int64_t job_seq, const char *thing, int exec_no,
+                 srv_exec_t *out)
+{
+    sqlite3_stmt *s = cached(st, exec_no > 0 ? Q_EXEC_GET : Q_EXEC_GET_LATEST);
+    if (!s)
+        return OTTO_E_IO;
+    sqlite3_bind_int64(s, 1, job_seq);
+    bind_text(s, 2, thing);
+    if (exec_no > 0)
+        sqlite3_bind_int(s, 3, exec_no);
+    return one_exec(st, s, out, "get execution");
+}
+
+int srv_exec_update(srv_store_t *st, const srv_exec_t *e)
+{
+    sqlite3_stmt *s = cached(st, Q_EXEC_UPDATE);
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, srv_status_name(e->status));
+    sqlite3_bind_int64(s, 2, e->version);
+    sqlite3_bind_int64(s, 3, e->started_at);
+    sqlite3_bind_int64(s, 4, e->updated_at);
+    sqlite3_bind_int64(s, 5, e->step_deadline);
+    sqlite3_bind_int64(s, 6, e->deadline);
+    bind_text(s, 7, e->details[0] ? e->details : "{}");
+    sqlite3_bind_int64(s, 8, e->job_seq);
+    bind_text(s, 9, e->thing);
+    sqlite3_bind_int(s, 10, e->exec_no);
+    int err = run(st, s, false, "update execution");
+    if (!err && sqlite3_changes(st->db) == 0)
+        err = OTTO_E_NOTFOUND;
+    return err;
+}
+
+int srv_exec_next(srv_store_t *st, const char *thing, srv_exec_t *out)
+{
+    sqlite3_stmt *s = cached(st, Q_EXEC_NEXT);
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, thing);
+    return one_exec(st, s, out, "next execution");
+}
+
+static int walk_execs(srv_store_t *st, sqlite3_stmt *s, bool owned,
+                      int (*visit)(void *, const srv_exec_t *), void *arg, const char *what)
+{
+    srv_exec_t *e = malloc(sizeof *e);
+    int rc = SQLITE_DONE;
+    if (!e) {
+        if (owned)
+            sqlite3_finalize(s);
+        return OTTO_E_NOSPC;
+    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        exec_row(s, e);
+        if (visit(arg, e))
+            break;
+    }
+    free(e);
+    if (owned)
+        sqlite3_finalize(s);
+    else
+        sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, what);
+}
+
+int srv_exec_pending(srv_store_t *st, const char *thing, int limit,
+                     int (*visit)(void *, const srv_exec_t *), void *arg)
+{
+    sqlite3_stmt *s = cached(st, Q_EXEC_PENDING);
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, thing);
+    sqlite3_bind_int(s, 2, limit);
+    return walk_execs(st, s, false, visit, arg, "pending executions");
+}
+
+int srv_exec_of_job(srv_store_t *st, int64_t job_seq, int status,
+                    int (*visit)(void *, const srv_exec_t *), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, status < 0
+        ? "SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
+          " WHERE e.job_seq = ?1 ORDER BY e.thing, e.exec_no"
+        : "SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
+          " WHERE e.job_seq = ?1 AND e.status = ?2 ORDER BY e.thing, e.exec_no");
+    if (!s)
+        return OTTO_E_IO;
+    sqlite3_bind_int64(s, 1, job_seq);
+    if (status >= 0)
+        bind_text(s, 2, srv_status_name(status));
+    return walk_execs(st, s, true, visit, arg, "job executions");
+}
+
+int srv_exec_counts(srv_store_t *st, int64_t job_seq, int64_t counts[SRV_STATUS_COUNT])
+{
+    sqlite3_stmt *s = prepare(st, "SELECT status, count(*) FROM executions WHERE job_seq = ?"
+                                  " GROUP BY status");
+    int rc;
+    memset(counts, 0, sizeof(int64_t) * SRV_STATUS_COUNT);
+    if (!s)
+        return OTTO_E_IO;
+    sqlite3_bind_int64(s, 1, job_seq);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int st_i = srv_status_parse((const char *)sqlite3_column_text(s, 0));
+        if (st_i >= 0)
+            counts[st_i] = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? OTTO_OK : db_err(st, "count executions");
+}
+
+int srv_exec_expired(srv_store_t *st, int64_t now,
+                     int (*visit)(void *, const srv_exec_t *), void *arg)
+{
+    sqlite3_stmt *s = prepare(st,
+        "SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
+        " WHERE e.status = 'IN_PROGRESS' AND ((e.step_deadline > 0 AND e.step_deadline <= ?1)"
+        " OR (e.deadline > 0 AND e.deadline <= ?1))");
+    if (!s)
+        return OTTO_E_IO;
+    sqlite3_bind_int64(s, 1, now);
+    return walk_execs(st, s, true, visit, arg, "expired executions");
+}
+
+int srv_exec_has(srv_store_t *st, int64_t job_seq, const char *thing, int status, bool *yes)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT 1 FROM executions WHERE job_seq = ? AND thing = ?"
+                                  " AND status = ? LIMIT 1");
+    if (!s)
+        return OTTO_E_IO;
+    sqlite3_bind_int64(s, 1, job_seq);
+    bind_text(s, 2, thing);
+    bind_text(s, 3, srv_status_name(status));
+    int rc = sqlite3_step(s);
+    *yes = rc == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "execution lookup");
+}
+
+int srv_job_has_pending(srv_store_t *st, int64_t job_seq, bool *yes)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT 1 FROM executions WHERE job_seq = ?"
+                                  " AND status IN ('QUEUED', 'IN_PROGRESS') LIMIT 1");
+    if (!s)
+        return OTTO_E_IO;
+    sqlite3_bind_int64(s, 1, job_seq);
+    int rc = sqlite3_step(s);
+    *yes = rc == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "pending executions");
+}
