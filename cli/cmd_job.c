@@ -311,7 +311,7 @@ int cmd_job(int argc, char **argv)
         }
         if (first && !ao.quiet)
             puts("no jobs");
-    } else {
+    } else if (!ao.quiet) {
         print_job(resp);
     }
     cJSON_Delete(resp);

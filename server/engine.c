@@ -738,7 +738,8 @@ void srv_engine_tick(srv_engine_t *e, int64_t now)
             continue;
         if (srv_exec_get(e->st, seq, m.things.v[i] + off, no, &ex) || ex.status != SRV_IN_PROGRESS)
             continue;
-        bool step = ex.step_deadline && ex.step_deadline <= now;
+        bool step = ex.step_deadline && ex.step_deadline <= now &&
+                    (!ex.deadline || ex.step_deadline < ex.deadline);
         service_move(e, &ex, SRV_TIMED_OUT, step ? "step timeout" : "in-progress timeout", now);
     }
     strvec_free(&m.things);

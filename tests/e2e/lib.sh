@@ -113,3 +113,18 @@ e2e_done() {
         exit 1
     fi
 }
+
+# Read JSON on stdin and print a Python expression over it as d,
+# e.g.  otto job show J --json | jget "d['counts']['SUCCEEDED']"
+jget() {
+    python3 -c 'import json, sys; d = json.load(sys.stdin); v = eval(sys.argv[1]); print(json.dumps(v) if isinstance(v, (dict, list)) else v)' "$1"
+}
+
+MQREQ=${MQREQ:-$BUILD/tests/mqreq}
+# mq THING LEAF [PAYLOAD]: one jobs request as a device; prints "accepted {...}".
+mq() {
+    "$MQREQ" -p "$BROKER_PORT" -t "\$aws/things/$1/jobs/$2" -m "${3:-{\}}" -w "${MQ_WAIT:-5}"
+}
+
+# Stop the test here with a message.
+bail() { echo "Bail out! $*"; exit 1; }
