@@ -4,7 +4,7 @@ BUILD     ?= build
 BUILD_SAN ?= build-asan
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build test test-fast test-asan demo size sweep powercut-full fuzz clean deps
+.PHONY: all build test test-fast test-asan demo size sweep powercut-full fuzz bench clean deps
 
 all: build
 
@@ -41,6 +41,12 @@ powercut-full: sweep
 # libFuzzer on the parsers (FUZZ_SECONDS each, default 30).
 fuzz:
 	bash scripts/fuzz.sh $(or $(FUZZ_SECONDS),30)
+
+# Server benchmarks (job fan-out, MQTT request rate, downloads vs nginx);
+# prints a Markdown report. A minute or two.
+bench:
+	@$(MAKE) -s build >&2
+	@BUILD=$(abspath $(BUILD)) bash bench/run.sh
 
 deps:
 	bash scripts/deps.sh

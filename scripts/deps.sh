@@ -15,6 +15,7 @@ PKGS=(
   stm32flash socat                            # MCU relay interop
   libdivsufsort-dev                           # delta generation
   curl
+  wrk nginx-light                             # benchmarks (make bench)
 )
 
 missing=()

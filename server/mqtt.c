@@ -82,9 +82,14 @@ int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *cli
     mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
     mosquitto_message_v5_callback_set(m->mosq, on_message);
     mosquitto_reconnect_delay_set(m->mosq, 1, 10, true);
-    /* Let many replies be in flight: the broker is on a fast link and job
-     * creation publishes one notification per device. */
+    /* Let many messages be in flight both ways: the broker is on a fast
+     * link, job creation publishes one notification per device, and a fleet
+     * sends requests faster than one round trip at a time. */
     mosquitto_int_option(m->mosq, MOSQ_OPT_SEND_MAXIMUM, 1000);
+    mosquitto_int_option(m->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, 1000);
+    /* Replies are small and latency-bound; Nagle plus delayed ACKs would
+     * hold each one for tens of milliseconds. */
+    mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, SESSION_EXPIRY_S);
     err = mosquitto_connect_bind_v5(m->mosq, host, port, KEEPALIVE_S, NULL, props);
     mosquitto_property_free_all(&props);

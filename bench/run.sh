@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# All of ottod's benchmarks, as one Markdown report on stdout (progress on
+# stderr). Figures, not pass/fail: run on an idle machine and compare runs
+# made on the same one.
+#   bash bench/run.sh            (make bench does this after building)
+set -euo pipefail
+here=$(dirname "$0")
+echo "## otto benchmarks"
+echo
+echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), mosquitto $(mosquitto -h 2>/dev/null | head -1 | awk '{print $3}'), everything on loopback."
+echo
+echo "### Jobs and the MQTT job API (ottod + Mosquitto)"
+echo
+echo "| measurement | figure |"
+echo "|---|---|"
+bash "$here/jobs.sh"
+echo
+echo "### Firmware downloads: ottod against nginx, same file, same wrk load"
+echo
+echo "| file, concurrency | ottod | nginx | ottod/nginx |"
+echo "|---|---|---|---|"
+bash "$here/download.sh"

@@ -1,0 +1,100 @@
+# Start a real Mosquitto and a real ottod on free loopback ports, and stop
+# them by pid. Shared by the demo, the end-to-end tests and the benchmarks.
+#
+#   . scripts/services.sh
+#   e2e_init                 # temp dir in $E2E_DIR, everything stopped at exit
+#   start_broker             # sets BROKER_PORT, BROKER_PID
+#   start_ottod [flags...]   # sets OTTO_URL, OTTO_TOKEN, OTTOD_PID, DATA
+#   stop_ottod [-9]
+#
+# Binaries come from $BUILD (default build/).
+
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$E2E_ROOT/build}
+OTTO=${OTTO:-$BUILD/otto}
+OTTOD=${OTTOD:-$BUILD/ottod}
+E2E_PIDS=()
+
+# A TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+e2e_cleanup() {
+    local pid
+    for pid in "${E2E_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${E2E_PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    if [ -n "${E2E_KEEP:-}" ]; then
+        echo "kept $E2E_DIR" >&2
+    else
+        rm -rf "$E2E_DIR"
+    fi
+    return 0    # callers may run under set -e; cleanup never fails the run
+}
+
+e2e_init() {
+    E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/otto-e2e.XXXXXX")
+    trap e2e_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+# Wait until "$@" succeeds (up to $WAIT_S seconds, default 10).
+wait_for() {
+    local i
+    for i in $(seq $((${WAIT_S:-10} * 10))); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_broker() {
+    BROKER_PORT=${BROKER_PORT:-$(free_port)}
+    cat >"$E2E_DIR/mosquitto.conf" <<CONF
+listener $BROKER_PORT 127.0.0.1
+allow_anonymous true
+persistence false
+max_queued_messages ${BROKER_MAX_QUEUED:-100000}
+max_inflight_messages 1000
+set_tcp_nodelay true
+log_dest file $E2E_DIR/mosquitto.log
+CONF
+    # As root, Mosquitto drops privileges unless told not to; the log must
+    # stay writable in our temp dir.
+    [ "$(id -u)" = 0 ] && echo "user root" >>"$E2E_DIR/mosquitto.conf"
+    mosquitto -c "$E2E_DIR/mosquitto.conf" 2>>"$E2E_DIR/mosquitto.log" &
+    BROKER_PID=$!
+    E2E_PIDS+=("$BROKER_PID")
+    wait_for port_open "$BROKER_PORT" || { echo "mosquitto did not start" >&2; cat "$E2E_DIR/mosquitto.log" >&2; return 1; }
+}
+
+stop_broker() {
+    kill "$BROKER_PID" 2>/dev/null
+    wait "$BROKER_PID" 2>/dev/null
+}
+
+start_ottod() {
+    DATA=${DATA:-$E2E_DIR/data}
+    HTTP_PORT=${HTTP_PORT:-$(free_port)}
+    "$OTTOD" --data "$DATA" --mqtt "127.0.0.1:$BROKER_PORT" --http "127.0.0.1:$HTTP_PORT" \
+        "$@" 2>>"$E2E_DIR/ottod.log" &
+    OTTOD_PID=$!
+    E2E_PIDS+=("$OTTOD_PID")
+    export OTTO_URL="http://127.0.0.1:$HTTP_PORT"
+    wait_for curl -sf "$OTTO_URL/healthz" || { echo "ottod did not start" >&2; cat "$E2E_DIR/ottod.log" >&2; return 1; }
+    OTTO_TOKEN=$(cat "$DATA/admin.token")
+    export OTTO_TOKEN
+}
+
+stop_ottod() {
+    kill "${1:--TERM}" "$OTTOD_PID" 2>/dev/null
+    wait "$OTTOD_PID" 2>/dev/null
+    return 0
+}
