@@ -85,8 +85,11 @@ static const char schema[] =
     "INSERT OR IGNORE INTO meta VALUES('schema', '1');";
 
 /* Cached statements, one slot per hot query. */
+#define FW_COLS "id, sha256, md5, size, ota_type, product, grp, version, project," \
+                " secure_version, name, extra, created_at"
+
 enum {
-    Q_EXEC_GET, Q_EXEC_GET_LATEST, Q_EXEC_UPDATE, Q_EXEC_NEXT, Q_EXEC_PUT, Q_EXEC_PENDING,
+    Q_FW_GET, Q_EXEC_GET, Q_EXEC_GET_LATEST, Q_EXEC_UPDATE, Q_EXEC_NEXT, Q_EXEC_PUT, Q_EXEC_PENDING,
     Q_DEVICE_GET, Q_DEVICE_GROUPS, Q_DEVICE_INSERT, Q_GROUP_ADD, Q_COUNT
 };
 
@@ -95,6 +98,7 @@ enum {
     " e.updated_at, e.step_deadline, e.deadline, e.details"
 
 static const char *const queries[Q_COUNT] = {
+    [Q_FW_GET] = "SELECT " FW_COLS " FROM firmware WHERE id = ?", /* every download */
     [Q_EXEC_GET] = "SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
                    " WHERE e.job_seq = ? AND e.thing = ? AND e.exec_no = ?",
     [Q_EXEC_GET_LATEST] = "SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
@@ -261,8 +265,6 @@ void srv_store_rollback(srv_store_t *st)
 
 /* ---- firmware ---------------------------------------------------------- */
 
-#define FW_COLS "id, sha256, md5, size, ota_type, product, grp, version, project," \
-                " secure_version, name, extra, created_at"
 
 static void fw_row(sqlite3_stmt *s, srv_fw_t *f)
 {
@@ -305,7 +307,7 @@ int srv_fw_put(srv_store_t *st, const srv_fw_t *f)
 
 int srv_fw_get(srv_store_t *st, const char *id, srv_fw_t *out)
 {
-    sqlite3_stmt *s = prepare(st, "SELECT " FW_COLS " FROM firmware WHERE id = ?");
+    sqlite3_stmt *s = cached(st, Q_FW_GET);
     if (!s)
         return OTTO_E_IO;
     bind_text(s, 1, id);
@@ -314,7 +316,7 @@ int srv_fw_get(srv_store_t *st, const char *id, srv_fw_t *out)
         fw_row(s, out);
     else
         err = rc == SQLITE_DONE ? OTTO_E_NOTFOUND : db_err(st, "get firmware");
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return err;
 }
 
