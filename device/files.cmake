@@ -9,5 +9,6 @@ set(OTTO_DEVICE_SOURCES
     ${OTTO_DEVICE_DIR}/image.c
     ${OTTO_DEVICE_DIR}/boot.c
     ${OTTO_DEVICE_DIR}/ota.c
+    ${OTTO_DEVICE_DIR}/kv.c
 )
 set(OTTO_DEVICE_INCLUDE ${OTTO_DEVICE_DIR}/../include)
