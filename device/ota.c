@@ -158,6 +158,39 @@ int otto_ota_begin(otto_ota_t *ota, const otto_ota_ctx_t *ctx,
     return OTTO_OK;
 }
 
+int otto_ota_resume(otto_ota_t *ota, const otto_ota_ctx_t *ctx,
+                    const otto_part_t *target, uint32_t written)
+{
+    uint8_t buf[OTTO_CONFIG_READ_CHUNK];
+    uint32_t fuse, done;
+    int err = otto_ota_begin(ota, ctx, target, OTTO_OTA_SEQUENTIAL);
+    if (err)
+        return err;
+    const otto_flash_t *fl = ctx->plat->flash;
+    if (written < sizeof(ota->head))
+        return OTTO_OK; /* too little to be worth it: start over */
+    if (written > ota->target->size)
+        return fail(ota, OTTO_E_INVAL);
+    for (done = 0; done < written;) {
+        uint32_t n = written - done < sizeof buf ? written - done : (uint32_t)sizeof buf;
+        if ((err = fl->read(fl->ctx, ota->target->offset + done, buf, n)) ||
+            (err = otto_image_check_feed(&ota->check, buf, n)))
+            return fail(ota, err);
+        done += n;
+    }
+    if (!otto_image_check_head_ok(&ota->check))
+        return fail(ota, OTTO_E_CORRUPT);
+    if ((err = otto_efuse_value(ctx->plat, &fuse)))
+        return fail(ota, err);
+    if (ota->check.info.desc.secure_version < fuse)
+        return fail(ota, OTTO_E_VERSION);
+    ota->head_checked = true;
+    ota->written = written;
+    /* Sequential writing erased every sector it touched, whole. */
+    ota->erased_to = (written + fl->sector_size - 1u) / fl->sector_size * fl->sector_size;
+    return OTTO_OK;
+}
+
 /* Program len bytes at slot offset off, erasing sectors just ahead. */
 static int program(otto_ota_t *ota, uint32_t off, const uint8_t *p, uint32_t len)
 {

@@ -71,6 +71,14 @@ const otto_part_t *otto_ota_next_slot(const otto_ota_ctx_t *ctx);
 int otto_ota_begin(otto_ota_t *ota, const otto_ota_ctx_t *ctx,
                    const otto_part_t *target, uint32_t image_size);
 
+/** Continue an update after a reboot or power cut: the first `written`
+ *  bytes are already in target (written by an earlier otto_ota_t with
+ *  OTTO_OTA_SEQUENTIAL). They are read back and re-checked, nothing is
+ *  erased, and writing goes on at `written`. When fewer than the head's
+ *  bytes were written, it starts at 0 instead: see ota->written. */
+int otto_ota_resume(otto_ota_t *ota, const otto_ota_ctx_t *ctx,
+                    const otto_part_t *target, uint32_t written);
+
 /** Append len bytes, any chunking. */
 int otto_ota_write(otto_ota_t *ota, const void *data, size_t len);
 

@@ -209,6 +209,48 @@ static void set_boot_rules(void **st)
     free(v);
 }
 
+/* A download cut in the middle resumes from what flash holds, at any
+ * offset, without erasing it again; a slot altered meanwhile is caught. */
+static void resume(void **st)
+{
+    (void)st;
+    size_t len;
+    uint8_t *v11 = fx_image("1.1.0", 1, 30000, 0, &len);
+    otto_ota_t o;
+    otto_image_info_t info;
+    static const uint32_t cuts[] = {0, 100, 4096, 5003, 12288, 29999};
+
+    for (size_t k = 0; k < sizeof cuts / sizeof *cuts; k++) {
+        uint32_t cut = cuts[k] < len ? cuts[k] : (uint32_t)len - 1;
+        assert_int_equal(otto_ota_begin(&o, &d.ota, NULL, OTTO_OTA_SEQUENTIAL), 0);
+        assert_int_equal(write_all(&o, v11, cut, 1000), 0);
+        /* power lost: o is gone; only flash remains */
+        uint64_t erases = d.power.erases;
+        assert_int_equal(otto_ota_resume(&o, &d.ota, NULL, cut), 0);
+        uint32_t from = o.written;
+        assert_true(from == cut || (from == 0 && cut < OTTO_IMAGE_HEAD_LEN + OTTO_APP_BLOCK_LEN));
+        assert_int_equal(write_all(&o, v11 + from, len - from, 777), 0);
+        assert_int_equal(otto_ota_end(&o, &info), 0);
+        assert_string_equal(info.desc.version, "1.1.0");
+        if (from)
+            assert_true(d.power.erases - erases <= (len - from) / 4096 + 2); /* only what was left */
+    }
+
+    /* The slot changes under the device between cut and resume. */
+    assert_int_equal(otto_ota_begin(&o, &d.ota, NULL, OTTO_OTA_SEQUENTIAL), 0);
+    assert_int_equal(write_all(&o, v11, 20000, 1000), 0);
+    const otto_part_t *slot = o.target;
+    uint8_t zero[16] = {0};
+    d.flash.program(d.flash.ctx, slot->offset + 9000, zero, sizeof zero);
+    int rc = otto_ota_resume(&o, &d.ota, NULL, 20000);
+    if (!rc)
+        rc = write_all(&o, v11 + 20000, len - 20000, 1000);
+    if (!rc)
+        rc = otto_ota_end(&o, &info);
+    assert_int_not_equal(rc, 0);
+    free(v11);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +259,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_images, setup, teardown),
         cmocka_unit_test_setup_teardown(rollback_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(set_boot_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(resume, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
