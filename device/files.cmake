@@ -10,5 +10,7 @@ set(OTTO_DEVICE_SOURCES
     ${OTTO_DEVICE_DIR}/boot.c
     ${OTTO_DEVICE_DIR}/ota.c
     ${OTTO_DEVICE_DIR}/kv.c
+    ${OTTO_DEVICE_DIR}/json.c
+    ${OTTO_DEVICE_DIR}/jobdoc.c
 )
 set(OTTO_DEVICE_INCLUDE ${OTTO_DEVICE_DIR}/../include)

@@ -19,6 +19,7 @@ trap 'rm -rf "$out"' EXIT
 # Only mbedTLS's headers from the host, never the host's libc headers.
 mkdir -p "$out/inc"
 ln -s /usr/include/mbedtls "$out/inc/mbedtls"
+ln -s /usr/include/jsmn.h "$out/inc/jsmn.h"
 
 FLAGS=(-Os -mcpu=cortex-m4 -mthumb -ffreestanding -std=c99 -Wall -Wextra -Werror
        -ffunction-sections -fdata-sections -fstack-usage

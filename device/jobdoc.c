@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "otto/jobdoc.h"
+
+#include <string.h>
+
+#include "internal/json.h"
+#include "otto/err.h"
+
+static int opt_str(const otto_json_t *j, int obj, const char *key, char *out, size_t cap)
+{
+    int t = otto_json_get(j, obj, key);
+    out[0] = 0;
+    return t < 0 ? OTTO_OK : otto_json_str(j, t, out, cap);
+}
+
+static int read_entry(const otto_json_t *j, int e, otto_fw_entry_t *f)
+{
+    int err, t;
+    memset(f, 0, sizeof *f);
+    if (!otto_json_is_object(j, e))
+        return OTTO_E_PROTO;
+    if ((err = opt_str(j, e, "ota_type", f->ota_type, sizeof f->ota_type)) ||
+        (err = otto_json_str(j, otto_json_get(j, e, "url"), f->url, sizeof f->url)) ||
+        (err = opt_str(j, e, "version", f->version, sizeof f->version)) ||
+        (err = otto_json_u32(j, otto_json_get(j, e, "size"), &f->size)))
+        return err == OTTO_E_NOTFOUND ? OTTO_E_PROTO : err;
+    if (!f->ota_type[0])
+        strcpy(f->ota_type, "esp32"); /* the seed's default */
+    if ((t = otto_json_get(j, e, "md5")) >= 0) {
+        if ((err = otto_json_hex(j, t, f->md5, sizeof f->md5)))
+            return err;
+        f->has_md5 = true;
+    }
+    if ((t = otto_json_get(j, e, "sha256")) >= 0) {
+        if ((err = otto_json_hex(j, t, f->sha256, sizeof f->sha256)))
+            return err;
+        f->has_sha256 = true;
+    }
+    if ((t = otto_json_get(j, e, "secure_version")) >= 0 &&
+        (err = otto_json_u32(j, t, &f->secure_version)))
+        return err;
+    if (!f->has_md5 && !f->has_sha256)
+        return OTTO_E_PROTO; /* nothing to check the download against */
+    return f->size ? OTTO_OK : OTTO_E_PROTO;
+}
+
+int otto_jobdoc_read(const otto_json_t *j, int obj, otto_jobdoc_t *doc)
+{
+    int n, err;
+    memset(doc, 0, sizeof *doc);
+    if (!otto_json_is_object(j, obj))
+        return OTTO_E_PROTO;
+    if ((err = opt_str(j, obj, "product", doc->product, sizeof doc->product)))
+        return err;
+    int arr = otto_json_get(j, obj, "firmware");
+    if (!otto_json_is_array(j, arr, &n) || n == 0)
+        return OTTO_E_PROTO;
+    if (n > OTTO_CONFIG_JOB_FW_MAX)
+        return OTTO_E_NOSPC;
+    for (int i = 0, e = arr + 1; i < n; i++, e = otto_json_skip(j, e)) {
+        if ((err = read_entry(j, e, &doc->fw[i])))
+            return err;
+        doc->count++;
+    }
+    return OTTO_OK;
+}
+
+int otto_jobdoc_parse(const char *json, size_t len, otto_json_tok_t *tokens, unsigned ntokens,
+                      otto_jobdoc_t *doc)
+{
+    otto_json_t j;
+    int err;
+    if (!json || !tokens || !doc)
+        return OTTO_E_INVAL;
+    if ((err = otto_json_parse(&j, json, len, tokens, ntokens)))
+        return err;
+    return otto_jobdoc_read(&j, 0, doc);
+}
+
+const otto_fw_entry_t *otto_jobdoc_find(const otto_jobdoc_t *doc, const char *ota_type)
+{
+    for (unsigned i = 0; i < doc->count; i++)
+        if (!strcmp(doc->fw[i].ota_type, ota_type))
+            return &doc->fw[i];
+    return NULL;
+}

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "internal/json.h"
+
+#include <string.h>
+
+#include "otto/err.h"
+
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
+
+/* otto_json_tok_t must be jsmntok_t's twin. */
+typedef char tok_size_check[sizeof(otto_json_tok_t) == sizeof(jsmntok_t) ? 1 : -1];
+
+int otto_json_parse(otto_json_t *j, const char *js, size_t len, otto_json_tok_t *toks, unsigned cap)
+{
+    jsmn_parser p;
+    jsmn_init(&p);
+    int n = jsmn_parse(&p, js, len, (jsmntok_t *)(void *)toks, cap);
+    if (n == JSMN_ERROR_NOMEM)
+        return OTTO_E_NOSPC;
+    if (n < 1 || toks[0].type != JSMN_OBJECT)
+        return OTTO_E_PROTO;
+    j->js = js;
+    j->t = toks;
+    j->n = n;
+    return OTTO_OK;
+}
+
+int otto_json_skip(const otto_json_t *j, int tok)
+{
+    /* Children come right after their parent; skip by end offset. */
+    int end = j->t[tok].end, i = tok + 1;
+    while (i < j->n && j->t[i].start < end)
+        i++;
+    return i;
+}
+
+bool otto_json_eq(const otto_json_t *j, int tok, const char *s)
+{
+    size_t n = strlen(s);
+    const otto_json_tok_t *t = &j->t[tok];
+    return (size_t)(t->end - t->start) == n && !memcmp(j->js + t->start, s, n);
+}
+
+int otto_json_get(const otto_json_t *j, int obj, const char *key)
+{
+    if (obj < 0 || obj >= j->n || j->t[obj].type != JSMN_OBJECT)
+        return -1;
+    int i = obj + 1;
+    for (int k = 0; k < j->t[obj].size && i < j->n; k++) {
+        int v = i + 1;
+        if (v >= j->n)
+            return -1;
+        if (j->t[i].type == JSMN_STRING && otto_json_eq(j, i, key))
+            return v;
+        i = otto_json_skip(j, v);
+    }
+    return -1;
+}
+
+bool otto_json_is_object(const otto_json_t *j, int tok)
+{
+    return tok >= 0 && tok < j->n && j->t[tok].type == JSMN_OBJECT;
+}
+
+bool otto_json_is_array(const otto_json_t *j, int tok, int *size)
+{
+    if (tok < 0 || tok >= j->n || j->t[tok].type != JSMN_ARRAY)
+        return false;
+    if (size)
+        *size = j->t[tok].size;
+    return true;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int otto_json_str(const otto_json_t *j, int tok, char *out, size_t cap)
+{
+    if (tok < 0 || tok >= j->n)
+        return OTTO_E_NOTFOUND;
+    if (j->t[tok].type != JSMN_STRING || cap == 0)
+        return OTTO_E_PROTO;
+    const char *s = j->js + j->t[tok].start, *e = j->js + j->t[tok].end;
+    size_t o = 0;
+    while (s < e) {
+        char c = *s++;
+        if (c == '\\' && s < e) {
+            c = *s++;
+            switch (c) {
+            case 'n': c = '\n'; break;
+            case 't': c = '\t'; break;
+            case 'r': c = '\r'; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'u': return OTTO_E_PROTO; /* never in what otto reads */
+            default: break;                /* \" \\ \/ */
+            }
+        }
+        if (o + 1 >= cap)
+            return OTTO_E_NOSPC;
+        out[o++] = c;
+    }
+    out[o] = 0;
+    return OTTO_OK;
+}
+
+int otto_json_u32(const otto_json_t *j, int tok, uint32_t *v)
+{
+    if (tok < 0 || tok >= j->n)
+        return OTTO_E_NOTFOUND;
+    if (j->t[tok].type != JSMN_PRIMITIVE)
+        return OTTO_E_PROTO;
+    uint64_t x = 0;
+    int i = j->t[tok].start;
+    if (i >= j->t[tok].end)
+        return OTTO_E_PROTO;
+    for (; i < j->t[tok].end; i++) {
+        char c = j->js[i];
+        if (c < '0' || c > '9')
+            return OTTO_E_PROTO;
+        x = x * 10u + (uint64_t)(c - '0');
+        if (x > 0xFFFFFFFFu)
+            return OTTO_E_PROTO;
+    }
+    *v = (uint32_t)x;
+    return OTTO_OK;
+}
+
+int otto_json_hex(const otto_json_t *j, int tok, uint8_t *out, size_t n)
+{
+    if (tok < 0 || tok >= j->n)
+        return OTTO_E_NOTFOUND;
+    if (j->t[tok].type != JSMN_STRING || (size_t)(j->t[tok].end - j->t[tok].start) != 2 * n)
+        return OTTO_E_PROTO;
+    const char *s = j->js + j->t[tok].start;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return OTTO_E_PROTO;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return OTTO_OK;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The job document ottod sends (docs/api.md, "Jobs"): the firmware
+ * descriptor with one entry per ota_type.
+ *
+ *   {"product": "lamp", "group": "",
+ *    "firmware": [{"ota_type": "esp32", "url": "http://.../fw/ID", "size": N,
+ *                  "md5": "32 hex", "sha256": "64 hex", "version": "1.1.0",
+ *                  "secure_version": 1, ...}]}
+ *
+ * Parsed into fixed buffers (no malloc); unknown fields are ignored, fields
+ * otto needs are checked (url, size; md5 or sha256). tokens[] is the
+ * caller's scratch (OTTO_JOBDOC_TOKENS of them suffice for ottod's
+ * documents). Errors: OTTO_E_PROTO (malformed, or a field of the wrong
+ * type), OTTO_E_NOSPC (a field too long, too many entries or tokens).
+ */
+#ifndef OTTO_JOBDOC_H
+#define OTTO_JOBDOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "otto/config_defaults.h"
+#include "otto/json_tok.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef OTTO_CONFIG_URL_MAX
+#define OTTO_CONFIG_URL_MAX 200
+#endif
+#ifndef OTTO_CONFIG_JOB_FW_MAX
+#define OTTO_CONFIG_JOB_FW_MAX 2 /* e.g. the module's esp32 image and the MCU's */
+#endif
+#define OTTO_JOBDOC_TOKENS 96
+
+typedef struct {
+    char ota_type[16];
+    char url[OTTO_CONFIG_URL_MAX];
+    char version[32];
+    uint32_t size;
+    uint32_t secure_version;
+    uint8_t md5[16];
+    uint8_t sha256[32];
+    bool has_md5, has_sha256;
+} otto_fw_entry_t;
+
+typedef struct otto_jobdoc_s {
+    char product[33];
+    otto_fw_entry_t fw[OTTO_CONFIG_JOB_FW_MAX];
+    uint8_t count;
+} otto_jobdoc_t;
+
+/** Parse a whole job document (an object). */
+int otto_jobdoc_parse(const char *json, size_t len, otto_json_tok_t *tokens, unsigned ntokens,
+                      otto_jobdoc_t *doc);
+
+/** The entry for ota_type, or NULL. */
+const otto_fw_entry_t *otto_jobdoc_find(const otto_jobdoc_t *doc, const char *ota_type);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OTTO_JOBDOC_H */
