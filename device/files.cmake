@@ -12,5 +12,6 @@ set(OTTO_DEVICE_SOURCES
     ${OTTO_DEVICE_DIR}/kv.c
     ${OTTO_DEVICE_DIR}/json.c
     ${OTTO_DEVICE_DIR}/jobdoc.c
+    ${OTTO_DEVICE_DIR}/agent.c
 )
 set(OTTO_DEVICE_INCLUDE ${OTTO_DEVICE_DIR}/../include)

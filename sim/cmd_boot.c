@@ -174,23 +174,43 @@ int cmd_mkflash(int argc, char **argv)
         free(img);
         return 1;
     }
-    char epath[600];
-    snprintf(epath, sizeof(epath), "%s.efuse", out);
-    remove(out);
-    remove(epath);
-    otto_simdev_t d;
-    if (otto_simdev_open_size(&d, out, (uint32_t)fsize)) {
+    if (sim_write_flash(out, bin, fp, img, img_len, (uint32_t)fsize)) {
         fprintf(stderr, "otto-sim: cannot create %s: %s\n", out, strerror(errno));
         free(img);
         return 1;
     }
-    otto_simdev_flash_raw(&d, OTTO_PART_TABLE_OFFSET, bin, sizeof(bin));
-    otto_simdev_flash_raw(&d, fp->offset, img, img_len);
-    otto_simdev_close(&d);
     free(img);
     printf("%s: %llu KiB flash, %u partitions, factory app from %s (%zu bytes), eFuse 0\n", out,
            (unsigned long long)fsize / 1024, t.count, factory, img_len);
     return 0;
+}
+
+int sim_write_flash(const char *out, const uint8_t table[OTTO_PART_TABLE_LEN], const otto_part_t *factory,
+                    const uint8_t *img, size_t len, uint32_t fsize)
+{
+    char epath[600];
+    otto_simdev_t d;
+    snprintf(epath, sizeof(epath), "%s.efuse", out);
+    remove(out);
+    remove(epath);
+    if (otto_simdev_open_size(&d, out, fsize))
+        return -1;
+    otto_simdev_flash_raw(&d, OTTO_PART_TABLE_OFFSET, table, OTTO_PART_TABLE_LEN);
+    otto_simdev_flash_raw(&d, factory->offset, img, len);
+    otto_simdev_close(&d);
+    return 0;
+}
+
+int sim_default_table(uint32_t fsize, uint8_t bin[OTTO_PART_TABLE_LEN], otto_part_table_t *t)
+{
+    otto_part_t parts[OTTO_PARTCSV_MAX];
+    otto_partcsv_opts_t po = {OTTO_PART_TABLE_OFFSET, fsize};
+    char err[512];
+    size_t n;
+    if (otto_partcsv_parse(otto_partcsv_default_layout, &po, parts, &n, err, sizeof(err)) ||
+        otto_part_encode(parts, n, true, bin))
+        return -1;
+    return otto_part_parse(bin, OTTO_PART_TABLE_LEN, fsize, t);
 }
 
 static void print_boot(const otto_simdev_t *d)

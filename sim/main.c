@@ -15,6 +15,8 @@ static const char usage[] =
     "  mkflash   make a device flash image: partition table + factory app\n"
     "  boot      power on: run the bootloader, then the app's self-test\n"
     "  ota       the running app writes an image to the next slot and switches\n"
+    "  device    run one device with the otto agent against a broker and ottod\n"
+    "  fleet     run N such devices in one process\n"
     "\n"
     "Run 'otto-sim <command> --help' for the options of a command.\n";
 
@@ -30,6 +32,10 @@ int main(int argc, char **argv)
         return cmd_boot(argc - 1, argv + 1);
     if (!strcmp(argv[1], "ota"))
         return cmd_ota(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "device"))
+        return cmd_device(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "fleet"))
+        return cmd_fleet(argc - 1, argv + 1);
     fprintf(stderr, "otto-sim: unknown command '%s' (see 'otto-sim --help')\n", argv[1]);
     return 2;
 }

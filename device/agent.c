@@ -1,0 +1,805 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent's state machine (see include/otto/agent.h for the picture).
+ *
+ * What is persisted, and when (key-value store):
+ *   "job"  the whole otto_agent_job_t, on every phase change;
+ *   "off"  bytes of the image safely in flash, every checkpoint_bytes.
+ * A cut between two checkpoints costs at most checkpoint_bytes of download;
+ * what is in flash below "off" is re-read and re-checked before resuming
+ * (otto_ota_resume), and MD5/SHA-256 are recomputed over it, so nothing is
+ * trusted that flash does not hold.
+ */
+#include "otto/agent.h"
+
+#include <string.h>
+
+#include "internal/json.h"
+
+enum { P_IDLE = 0, P_STARTING, P_DOWNLOADING, P_SWITCHED, P_REPORT };
+enum { R_SUCCEEDED = 1, R_FAILED, R_REJECTED };
+
+#define CHECKPOINT_DEFAULT (16u * 1024u)
+#define RETRY_DEFAULT_MS   1000u
+#define BACKOFF_MAX        32u
+#define NEXT_TIMEOUT_MS    15000u
+
+/* ---- small text helpers (no printf in the core) ------------------------ */
+
+typedef struct {
+    char *b;
+    size_t cap, n;
+    bool over;
+} wbuf_t;
+
+static void w_raw(wbuf_t *w, const char *s)
+{
+    for (; *s; s++) {
+        if (w->n + 1 >= w->cap) {
+            w->over = true;
+            break;
+        }
+        w->b[w->n++] = *s;
+    }
+    w->b[w->n < w->cap ? w->n : w->cap - 1] = 0;
+}
+
+static void w_u32(wbuf_t *w, uint32_t v)
+{
+    char t[11];
+    int i = 10;
+    t[i] = 0;
+    do {
+        t[--i] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v);
+    w_raw(w, t + i);
+}
+
+/* A JSON string literal; control characters become spaces. */
+static void w_str(wbuf_t *w, const char *s)
+{
+    char c[3] = {0, 0, 0};
+    w_raw(w, "\"");
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            c[0] = '\\';
+            c[1] = *s;
+        } else {
+            c[0] = (unsigned char)*s < 0x20 ? ' ' : *s;
+            c[1] = 0;
+        }
+        w_raw(w, c);
+    }
+    w_raw(w, "\"");
+}
+
+static void w_kv(wbuf_t *w, const char *key, const char *val, bool comma)
+{
+    if (comma)
+        w_raw(w, ",");
+    w_str(w, key);
+    w_raw(w, ":");
+    w_str(w, val);
+}
+
+static void w_kv_u32(wbuf_t *w, const char *key, uint32_t v, bool comma)
+{
+    char t[12];
+    wbuf_t n = {t, sizeof t, 0, false};
+    w_u32(&n, v);
+    w_kv(w, key, t, comma); /* statusDetails values are strings */
+}
+
+static void copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+/* Dotted versions, numerically where both parts are numbers. */
+static int version_cmp(const char *a, const char *b)
+{
+    while (*a || *b) {
+        uint32_t x = 0, y = 0;
+        bool nx = *a >= '0' && *a <= '9', ny = *b >= '0' && *b <= '9';
+        if (!nx || !ny)
+            return strcmp(a, b) < 0 ? -1 : strcmp(a, b) > 0;
+        while (*a >= '0' && *a <= '9')
+            x = x * 10u + (uint32_t)(*a++ - '0');
+        while (*b >= '0' && *b <= '9')
+            y = y * 10u + (uint32_t)(*b++ - '0');
+        if (x != y)
+            return x < y ? -1 : 1;
+        if (*a == '.')
+            a++;
+        if (*b == '.')
+            b++;
+    }
+    return 0;
+}
+
+/* ---- persistence ------------------------------------------------------- */
+
+static void save_job(otto_agent_t *a)
+{
+    int err = otto_kv_set_blob(a->cfg.kv, "job", &a->job, sizeof a->job);
+    if (err)
+        a->last_err = err;
+}
+
+static void clear_job(otto_agent_t *a)
+{
+    memset(&a->job, 0, sizeof a->job);
+    otto_kv_erase(a->cfg.kv, "off");
+    otto_kv_erase(a->cfg.kv, "job");
+    a->written = a->saved = a->from = 0;
+}
+
+static void checkpoint(otto_agent_t *a)
+{
+    /* Only bytes already programmed count: the head is held in RAM until
+     * it has been judged. */
+    if (a->ota.held || a->written == a->saved)
+        return;
+    if (!otto_kv_set_int(a->cfg.kv, "off", (int64_t)a->written))
+        a->saved = a->written;
+}
+
+/* ---- MQTT out ---------------------------------------------------------- */
+
+static uint32_t now(const otto_agent_t *a)
+{
+    return a->cfg.port->now_ms ? a->cfg.port->now_ms(a->cfg.port->ctx) : 0;
+}
+
+static void arm_retry(otto_agent_t *a)
+{
+    uint32_t base = a->cfg.retry_ms ? a->cfg.retry_ms : RETRY_DEFAULT_MS;
+    if (a->backoff == 0)
+        a->backoff = 1;
+    a->retry_at = now(a) + base * a->backoff;
+    if (a->backoff < BACKOFF_MAX)
+        a->backoff *= 2;
+    a->retry_armed = true;
+}
+
+static bool publish(otto_agent_t *a, const char *leaf, const char *payload)
+{
+    wbuf_t t = {a->topic, sizeof a->topic, 0, false};
+    w_raw(&t, "$aws/things/");
+    w_raw(&t, a->cfg.thing);
+    w_raw(&t, "/jobs/");
+    w_raw(&t, leaf);
+    if (t.over || !a->connected)
+        return false;
+    int err = a->cfg.port->publish(a->cfg.port->ctx, a->topic, payload, strlen(payload));
+    if (err) {
+        a->last_err = err;
+        arm_retry(a);
+        return false;
+    }
+    return true;
+}
+
+static void ask_next(otto_agent_t *a)
+{
+    a->waiting_next = true;
+    a->next_asked_ms = now(a);
+    publish(a, "$next/get", "{\"clientToken\":\"otto-next\",\"includeJobDocument\":true}");
+}
+
+/* An update of our execution. details: already-written JSON members. */
+static void send_update(otto_agent_t *a, const char *status, const char *details, bool expect)
+{
+    char leaf[96];
+    wbuf_t l = {leaf, sizeof leaf, 0, false};
+    wbuf_t w = {a->out, sizeof a->out, 0, false};
+    w_raw(&l, a->job.job_id);
+    w_raw(&l, "/update");
+    w_raw(&w, "{\"status\":");
+    w_str(&w, status);
+    if (expect) {
+        w_raw(&w, ",\"expectedVersion\":");
+        w_u32(&w, a->job.exec_version);
+    }
+    w_raw(&w, ",\"statusDetails\":{");
+    w_raw(&w, details);
+    w_raw(&w, "}}");
+    if (!w.over)
+        publish(a, leaf, a->out);
+}
+
+static void send_progress(otto_agent_t *a, const char *step, bool expect)
+{
+    char d[200];
+    wbuf_t w = {d, sizeof d, 0, false};
+    w_kv(&w, "step", step, false);
+    w_kv(&w, "version", a->job.fw.version, true);
+    w_kv(&w, "from", a->job.from_version, true);
+    if (a->written)
+        w_kv_u32(&w, "bytes", a->written, true);
+    if (a->job.resumes)
+        w_kv_u32(&w, "resumes", a->job.resumes, true);
+    send_update(a, "IN_PROGRESS", d, expect);
+}
+
+static void send_final(otto_agent_t *a)
+{
+    static const char *const names[] = {"", "SUCCEEDED", "FAILED", "REJECTED"};
+    char d[320];
+    wbuf_t w = {d, sizeof d, 0, false};
+    w_kv(&w, "reason", a->job.reason, false);
+    w_kv(&w, "version", a->job.fw.version, true);
+    w_kv(&w, "running", a->running_version, true);
+    if (a->job.detail[0])
+        w_kv(&w, "detail", a->job.detail, true);
+    if (a->job.fw.size)
+        w_kv_u32(&w, "size", a->job.fw.size, true);
+    if (a->job.resumes)
+        w_kv_u32(&w, "resumes", a->job.resumes, true);
+    if (a->job.refetched)
+        w_kv_u32(&w, "refetched", a->job.refetched, true);
+    send_update(a, names[a->job.result <= R_REJECTED ? a->job.result : R_FAILED], d, false);
+}
+
+static void hello(otto_agent_t *a)
+{
+    wbuf_t t = {a->topic, sizeof a->topic, 0, false};
+    wbuf_t w = {a->out, sizeof a->out, 0, false};
+    w_raw(&t, "otto/things/");
+    w_raw(&t, a->cfg.thing);
+    w_raw(&t, "/hello");
+    w_raw(&w, "{\"product\":");
+    w_str(&w, a->cfg.product ? a->cfg.product : "");
+    w_raw(&w, ",\"versions\":{\"esp32\":");
+    w_str(&w, a->running_version);
+    w_raw(&w, "}}");
+    if (!t.over && !w.over)
+        a->cfg.port->publish(a->cfg.port->ctx, a->topic, a->out, w.n);
+}
+
+/* ---- ending a job ------------------------------------------------------ */
+
+static void stop_download(otto_agent_t *a)
+{
+    if (a->http_busy && a->cfg.port->http_cancel)
+        a->cfg.port->http_cancel(a->cfg.port->ctx);
+    a->http_busy = false;
+    if (a->ota.open)
+        otto_ota_abort(&a->ota);
+}
+
+/* The job ends here with a result to report. */
+static void finish(otto_agent_t *a, int result, const char *reason, const char *detail)
+{
+    stop_download(a);
+    a->job.phase = P_REPORT;
+    a->job.result = (uint8_t)result;
+    copy(a->job.reason, sizeof a->job.reason, reason);
+    copy(a->job.detail, sizeof a->job.detail, detail ? detail : "");
+    otto_kv_erase(a->cfg.kv, "off");
+    save_job(a);
+    send_final(a);
+}
+
+/* The server no longer wants this job (canceled, superseded, removed). */
+static void drop(otto_agent_t *a)
+{
+    stop_download(a);
+    clear_job(a);
+}
+
+/* ---- downloading ------------------------------------------------------- */
+
+static int rehash_from_flash(otto_agent_t *a, uint32_t len)
+{
+    uint8_t b[OTTO_CONFIG_READ_CHUNK];
+    const otto_flash_t *fl = a->cfg.ota->plat->flash;
+    for (uint32_t off = 0; off < len;) {
+        uint32_t n = len - off < sizeof b ? len - off : (uint32_t)sizeof b;
+        int err = fl->read(fl->ctx, a->ota.target->offset + off, b, n);
+        if (err)
+            return err;
+        otto_md5_update(&a->md5, b, n);
+        otto_sha256_update(&a->sha, b, n);
+        off += n;
+    }
+    return OTTO_OK;
+}
+
+static int begin_fresh(otto_agent_t *a)
+{
+    a->written = a->saved = a->from = 0;
+    otto_md5_start(&a->md5);
+    otto_sha256_start(&a->sha);
+    return otto_ota_begin(&a->ota, a->cfg.ota, NULL, OTTO_OTA_SEQUENTIAL);
+}
+
+static void start_download(otto_agent_t *a)
+{
+    int64_t off = 0;
+    int err;
+    if (a->http_busy)
+        return;
+    if (otto_kv_get_int(a->cfg.kv, "off", &off) || off < 0 || off > (int64_t)a->job.fw.size)
+        off = 0;
+    otto_md5_start(&a->md5);
+    otto_sha256_start(&a->sha);
+    err = OTTO_E_AGAIN;
+    if (off > 0) {
+        err = otto_ota_resume(&a->ota, a->cfg.ota, NULL, (uint32_t)off);
+        if (!err && a->ota.written == (uint32_t)off)
+            err = rehash_from_flash(a, (uint32_t)off);
+        else if (!err)
+            err = OTTO_E_AGAIN; /* too early to resume: start over */
+        if (!err) {
+            a->written = a->saved = a->from = (uint32_t)off;
+        } else {
+            a->job.refetched += (uint32_t)off;
+        }
+    }
+    if (err) {
+        if ((err = begin_fresh(a))) {
+            finish(a, R_FAILED, "ota_begin", "cannot start writing the update slot");
+            return;
+        }
+    }
+    a->next_report = a->written + a->job.fw.size / 4u;
+    a->http_head_seen = false;
+    a->job.started_ms = now(a);
+    err = a->cfg.port->http_get(a->cfg.port->ctx, a->job.fw.url, a->from, a->from ? a->job.etag : "");
+    if (err) {
+        a->last_err = err;
+        arm_retry(a);
+        return;
+    }
+    a->http_busy = true;
+}
+
+void otto_agent_http_head(otto_agent_t *a, int status, uint32_t length, uint32_t range_start,
+                          const char *etag)
+{
+    if (!a->http_busy || a->job.phase != P_DOWNLOADING)
+        return;
+    a->http_head_seen = true;
+    if (status == 200 && a->from > 0) {
+        /* The server ignored Range, or the file changed (If-Range): the
+         * bytes start at 0 again. Never splice two files together. */
+        a->job.refetched += a->from;
+        otto_ota_abort(&a->ota);
+        if (begin_fresh(a)) {
+            finish(a, R_FAILED, "ota_begin", "cannot restart writing the update slot");
+            return;
+        }
+        otto_kv_erase(a->cfg.kv, "off");
+    } else if (status == 206 && range_start != a->from) {
+        a->cfg.port->http_cancel(a->cfg.port->ctx);
+        a->http_busy = false;
+        finish(a, R_FAILED, "http_range", "the server sent another range than asked");
+        return;
+    } else if (status != 200 && status != 206) {
+        char d[48];
+        wbuf_t w = {d, sizeof d, 0, false};
+        w_raw(&w, "download answered HTTP ");
+        w_u32(&w, (uint32_t)(status > 0 ? status : 0));
+        if (status >= 500 || status == 408 || status == 429 || status == 416 || status <= 0) {
+            if (status == 416)
+                otto_kv_erase(a->cfg.kv, "off"); /* our offset is wrong: from 0 next time */
+            a->cfg.port->http_cancel(a->cfg.port->ctx);
+            a->http_busy = false;
+            if (a->ota.open)
+                otto_ota_abort(&a->ota);
+            arm_retry(a);
+            return;
+        }
+        a->cfg.port->http_cancel(a->cfg.port->ctx);
+        a->http_busy = false;
+        finish(a, R_FAILED, "http_error", d);
+        return;
+    }
+    if (length && a->from + length != a->job.fw.size) {
+        a->cfg.port->http_cancel(a->cfg.port->ctx);
+        a->http_busy = false;
+        finish(a, R_FAILED, "size_mismatch", "the server's file is not the size the job says");
+        return;
+    }
+    if (etag && etag[0] && strcmp(etag, a->job.etag)) {
+        copy(a->job.etag, sizeof a->job.etag, etag);
+        save_job(a);
+    }
+}
+
+static const char *ota_reason(int err, int *result, const char **detail)
+{
+    *result = R_FAILED;
+    switch (err) {
+    case OTTO_E_CHIP:
+        *result = R_REJECTED;
+        *detail = "the image is for another chip or revision";
+        return "wrong_chip";
+    case OTTO_E_VERSION:
+        *result = R_REJECTED;
+        *detail = "secure_version below the anti-rollback counter";
+        return "downgrade_refused";
+    case OTTO_E_NOSPC:
+        *detail = "the image does not fit the update slot";
+        return "too_large";
+    case OTTO_E_VERIFY:
+        *detail = "the image's own SHA-256 or checksum is wrong";
+        return "verify_failed";
+    case OTTO_E_STATE:
+        *detail = "the running image is not confirmed yet";
+        return "not_ready";
+    default:
+        *detail = "the image is not a valid app image";
+        return "bad_image";
+    }
+}
+
+void otto_agent_http_data(otto_agent_t *a, const void *data, size_t len)
+{
+    int result;
+    const char *detail;
+    if (!a->http_busy || a->job.phase != P_DOWNLOADING || !len)
+        return;
+    if (len > a->job.fw.size - a->written) {
+        finish(a, R_FAILED, "size_mismatch", "the download is longer than the job says");
+        return;
+    }
+    int err = otto_ota_write(&a->ota, data, len);
+    if (err) {
+        if (err == OTTO_E_IO) { /* flash failing or power going: try again later */
+            a->last_err = err;
+            stop_download(a);
+            arm_retry(a);
+            return;
+        }
+        const char *reason = ota_reason(err, &result, &detail);
+        finish(a, result, reason, detail);
+        return;
+    }
+    otto_md5_update(&a->md5, data, len);
+    otto_sha256_update(&a->sha, data, len);
+    a->written += (uint32_t)len;
+    uint32_t every = a->cfg.checkpoint_bytes ? a->cfg.checkpoint_bytes : CHECKPOINT_DEFAULT;
+    if (a->written - a->saved >= every)
+        checkpoint(a);
+    if (a->written >= a->next_report && a->written < a->job.fw.size) {
+        a->next_report = a->written + a->job.fw.size / 4u;
+        send_progress(a, "download", false);
+    }
+}
+
+void otto_agent_http_end(otto_agent_t *a, int err)
+{
+    uint8_t md5[16], sha[32];
+    int result;
+    const char *detail;
+    if (!a->http_busy || a->job.phase != P_DOWNLOADING)
+        return;
+    a->http_busy = false;
+    if (err || a->written < a->job.fw.size) {
+        /* Dropped: keep what is in flash, come back for the rest. */
+        checkpoint(a);
+        if (a->ota.open)
+            otto_ota_abort(&a->ota);
+        a->job.resumes++;
+        save_job(a);
+        arm_retry(a);
+        return;
+    }
+    a->backoff = 0;
+    otto_md5_finish(&a->md5, md5);
+    otto_sha256_finish(&a->sha, sha);
+    if (a->job.fw.has_md5 && memcmp(md5, a->job.fw.md5, 16)) {
+        finish(a, R_FAILED, "md5_mismatch", "the download's MD5 differs from the job's; slot not switched");
+        return;
+    }
+    if (a->job.fw.has_sha256 && memcmp(sha, a->job.fw.sha256, 32)) {
+        finish(a, R_FAILED, "sha256_mismatch", "the download's SHA-256 differs from the job's; slot not switched");
+        return;
+    }
+    if ((err = otto_ota_end(&a->ota, NULL))) {
+        const char *reason = ota_reason(err, &result, &detail);
+        finish(a, result, reason, detail);
+        return;
+    }
+    if ((err = otto_ota_set_boot(a->cfg.ota, a->ota.target))) {
+        finish(a, R_FAILED, "set_boot", "cannot select the new image");
+        return;
+    }
+    a->job.phase = P_SWITCHED;
+    otto_kv_erase(a->cfg.kv, "off");
+    save_job(a);
+    send_progress(a, "rebooting", false);
+    a->cfg.port->reboot(a->cfg.port->ctx);
+}
+
+/* ---- jobs from the server ---------------------------------------------- */
+
+static int fuse_value(const otto_agent_t *a, uint32_t *v)
+{
+    const otto_platform_t *p = a->cfg.ota->plat;
+    *v = 0;
+    if (!p->anti_rollback || !p->efuse)
+        return OTTO_OK;
+    return p->efuse->read_secure_version(p->efuse->ctx, v);
+}
+
+/* A new execution is next: take it, or say why not. */
+static void consider(otto_agent_t *a, const otto_json_t *j, int exec)
+{
+    otto_jobdoc_t doc;
+    uint32_t version = 0, fuse = 0;
+    char id[65];
+    memset(&a->job, 0, sizeof a->job);
+    if (otto_json_str(j, otto_json_get(j, exec, "jobId"), id, sizeof id) ||
+        otto_json_u32(j, otto_json_get(j, exec, "versionNumber"), &version))
+        return; /* not an execution we can even name */
+    copy(a->job.job_id, sizeof a->job.job_id, id);
+    a->job.exec_version = version;
+    copy(a->job.from_version, sizeof a->job.from_version, a->running_version);
+    int err = otto_jobdoc_read(j, otto_json_get(j, exec, "jobDocument"), &doc);
+    if (err) {
+        finish(a, R_REJECTED, "bad_document", "the job document is not one otto can read");
+        return;
+    }
+    const otto_fw_entry_t *fw = otto_jobdoc_find(&doc, "esp32");
+    if (!fw) {
+        finish(a, R_REJECTED, "no_esp32_image", "the job has no esp32 firmware");
+        return;
+    }
+    a->job.fw = *fw;
+    if (a->cfg.product && a->cfg.product[0] && doc.product[0] && strcmp(doc.product, a->cfg.product)) {
+        finish(a, R_REJECTED, "wrong_product", "the job is for another product");
+        return;
+    }
+    if (fw->version[0] && !strcmp(fw->version, a->running_version)) {
+        finish(a, R_SUCCEEDED, "already_running", "this version is already running");
+        return;
+    }
+    if (fw->version[0] && version_cmp(fw->version, a->running_version) < 0) {
+        finish(a, R_REJECTED, "outdated", "older than the running version");
+        return;
+    }
+    if (!fuse_value(a, &fuse) && fw->secure_version < fuse) {
+        finish(a, R_REJECTED, "downgrade_refused", "secure_version below the anti-rollback counter");
+        return;
+    }
+    a->job.phase = P_STARTING;
+    otto_kv_erase(a->cfg.kv, "off");
+    save_job(a);
+    send_progress(a, "accepted", true);
+}
+
+static void on_next(otto_agent_t *a, const char *payload, size_t len)
+{
+    otto_json_t j;
+    char id[65] = "";
+    a->waiting_next = false;
+    if (otto_json_parse(&j, payload, len, a->tok, sizeof a->tok / sizeof *a->tok))
+        return;
+    int exec = otto_json_get(&j, 0, "execution");
+    if (exec >= 0)
+        otto_json_str(&j, otto_json_get(&j, exec, "jobId"), id, sizeof id);
+    switch (a->job.phase) {
+    case P_REPORT:
+    case P_SWITCHED:
+        return; /* finishing ours first */
+    case P_STARTING:
+    case P_DOWNLOADING:
+        if (!strcmp(id, a->job.job_id)) {
+            if (a->job.phase == P_DOWNLOADING && !a->http_busy && !a->retry_armed)
+                start_download(a); /* resume after a reboot, once the job is confirmed */
+            return;                /* a duplicate */
+        }
+        drop(a); /* ours is no longer next: canceled or superseded */
+        break;
+    default:
+        break;
+    }
+    if (exec >= 0 && id[0])
+        consider(a, &j, exec);
+}
+
+static bool reply_code(otto_agent_t *a, const char *payload, size_t len, const char *code)
+{
+    otto_json_t j;
+    if (otto_json_parse(&j, payload, len, a->tok, sizeof a->tok / sizeof *a->tok))
+        return false;
+    int t = otto_json_get(&j, 0, "code");
+    return t >= 0 && otto_json_eq(&j, t, code);
+}
+
+static void on_update_reply(otto_agent_t *a, bool ok, const char *payload, size_t len)
+{
+    bool gone = !ok && (reply_code(a, payload, len, "InvalidStateTransition") ||
+                        reply_code(a, payload, len, "ResourceNotFound") ||
+                        reply_code(a, payload, len, "TerminalStateReached") ||
+                        reply_code(a, payload, len, "VersionMismatch"));
+    switch (a->job.phase) {
+    case P_STARTING:
+        if (ok) {
+            a->job.exec_version++;
+            a->job.phase = P_DOWNLOADING;
+            a->backoff = 0;
+            save_job(a);
+            start_download(a);
+        } else if (gone) {
+            drop(a);
+            ask_next(a);
+        } else {
+            arm_retry(a);
+        }
+        break;
+    case P_REPORT:
+        if (ok || gone) {
+            clear_job(a);
+            a->backoff = 0;
+            ask_next(a);
+        } else {
+            arm_retry(a);
+        }
+        break;
+    case P_DOWNLOADING:
+        if (gone) { /* canceled while we were downloading */
+            drop(a);
+            ask_next(a);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- the port's entry points ------------------------------------------- */
+
+int otto_agent_topics(const char *thing, char buf[][160], unsigned max)
+{
+    static const char *const leaves[] = {"notify-next", "+/get/accepted", "+/get/rejected",
+                                         "+/update/accepted", "+/update/rejected"};
+    unsigned n = sizeof leaves / sizeof *leaves;
+    if (!thing || max < n)
+        return OTTO_E_NOSPC;
+    for (unsigned i = 0; i < n; i++) {
+        wbuf_t w = {buf[i], 160, 0, false};
+        w_raw(&w, "$aws/things/");
+        w_raw(&w, thing);
+        w_raw(&w, "/jobs/");
+        w_raw(&w, leaves[i]);
+        if (w.over)
+            return OTTO_E_NOSPC;
+    }
+    return (int)n;
+}
+
+int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg, const char *running_version,
+                    uint32_t running_secure_version)
+{
+    size_t len = 0;
+    if (!a || !cfg || !cfg->thing || !cfg->ota || !cfg->kv || !cfg->port || !cfg->port->publish ||
+        !cfg->port->http_get || !cfg->port->reboot || !running_version)
+        return OTTO_E_INVAL;
+    memset(a, 0, sizeof *a);
+    a->cfg = *cfg;
+    copy(a->running_version, sizeof a->running_version, running_version);
+    a->running_secure_version = running_secure_version;
+    int err = otto_kv_get_blob(cfg->kv, "job", &a->job, sizeof a->job, &len);
+    if (err || len != sizeof a->job || a->job.phase > P_REPORT) {
+        memset(&a->job, 0, sizeof a->job);
+        if (err != OTTO_E_NOTFOUND)
+            clear_job(a); /* from another firmware's agent, or damaged */
+        return OTTO_OK;
+    }
+    if (a->job.phase == P_SWITCHED) {
+        /* Back from the reboot into the new image, or rolled back from it. */
+        if (!strcmp(a->running_version, a->job.fw.version)) {
+            a->job.phase = P_REPORT;
+            a->job.result = R_SUCCEEDED;
+            copy(a->job.reason, sizeof a->job.reason, "updated");
+            copy(a->job.detail, sizeof a->job.detail, "");
+        } else {
+            uint32_t state = 0;
+            const otto_part_t *slot = otto_ota_next_slot(cfg->ota);
+            if (slot)
+                otto_ota_slot_state(cfg->ota, slot, &state);
+            a->job.phase = P_REPORT;
+            a->job.result = R_FAILED;
+            if (state == OTTO_IMG_INVALID) {
+                copy(a->job.reason, sizeof a->job.reason, "selftest_failed");
+                copy(a->job.detail, sizeof a->job.detail, "the new image failed its self-test; rolled back");
+            } else if (state == OTTO_IMG_ABORTED) {
+                copy(a->job.reason, sizeof a->job.reason, "not_confirmed");
+                copy(a->job.detail, sizeof a->job.detail, "the new image restarted before confirming; rolled back");
+            } else {
+                copy(a->job.reason, sizeof a->job.reason, "not_booted");
+                copy(a->job.detail, sizeof a->job.detail, "the bootloader did not start the new image");
+            }
+        }
+        save_job(a);
+    }
+    return OTTO_OK;
+}
+
+void otto_agent_connected(otto_agent_t *a)
+{
+    a->connected = true;
+    a->backoff = 0;
+    hello(a);
+    if (a->job.phase == P_REPORT)
+        send_final(a);
+    else if (a->job.phase == P_STARTING)
+        send_progress(a, "accepted", true);
+    ask_next(a); /* also tells whether a job we were on is still ours */
+}
+
+void otto_agent_disconnected(otto_agent_t *a)
+{
+    a->connected = false;
+}
+
+void otto_agent_message(otto_agent_t *a, const char *topic, const void *payload, size_t len)
+{
+    size_t tl = strlen(a->cfg.thing);
+    const char *p = payload;
+    if (strncmp(topic, "$aws/things/", 12) || strncmp(topic + 12, a->cfg.thing, tl) ||
+        strncmp(topic + 12 + tl, "/jobs/", 6))
+        return;
+    const char *leaf = topic + 12 + tl + 6;
+    if (!strcmp(leaf, "notify-next") || !strcmp(leaf, "$next/get/accepted")) {
+        on_next(a, p, len);
+        return;
+    }
+    if (!strcmp(leaf, "$next/get/rejected")) {
+        a->waiting_next = false;
+        arm_retry(a);
+        return;
+    }
+    size_t il = strlen(a->job.job_id);
+    if (!il || strncmp(leaf, a->job.job_id, il))
+        return;
+    if (!strcmp(leaf + il, "/update/accepted"))
+        on_update_reply(a, true, p, len);
+    else if (!strcmp(leaf + il, "/update/rejected"))
+        on_update_reply(a, false, p, len);
+}
+
+void otto_agent_tick(otto_agent_t *a)
+{
+    uint32_t t = now(a);
+    if (a->waiting_next && a->connected && t - a->next_asked_ms > NEXT_TIMEOUT_MS)
+        ask_next(a);
+    if (!a->retry_armed || (int32_t)(t - a->retry_at) < 0)
+        return;
+    a->retry_armed = false;
+    switch (a->job.phase) {
+    case P_STARTING:
+        send_progress(a, "accepted", true);
+        break;
+    case P_DOWNLOADING:
+        start_download(a);
+        break;
+    case P_REPORT:
+        send_final(a);
+        break;
+    default:
+        if (a->connected)
+            ask_next(a);
+        break;
+    }
+}
+
+bool otto_agent_busy(const otto_agent_t *a)
+{
+    return a->job.phase != P_IDLE;
+}
+
+const char *otto_agent_phase(const otto_agent_t *a)
+{
+    static const char *const names[] = {"idle", "starting", "downloading", "switched", "reporting"};
+    return a->job.phase <= P_REPORT ? names[a->job.phase] : "?";
+}

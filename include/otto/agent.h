@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The device agent: takes a job from ottod (or AWS IoT Jobs) to an updated,
+ * confirmed device, surviving power cuts and bad networks.
+ *
+ * Event-driven and non-blocking: the port calls in when something happened
+ * (boot, MQTT connected, a message, HTTP headers/bytes/end, a timer tick) and
+ * the agent answers through the port's callbacks (publish, start or cancel a
+ * download, reboot). No malloc; otto_agent_t is all its RAM. Its progress
+ * lives in the key-value store, so after any cut it resumes where it was:
+ *
+ *   idle --notify-next/$next--> judge the job --ok--> IN_PROGRESS sent
+ *     --accepted--> downloading (Range; checkpoint every checkpoint_bytes)
+ *     --all bytes, MD5/SHA-256 ok, image ok--> set_boot, reboot
+ *     --boot: confirmed and running the new version--> SUCCEEDED
+ *     --boot: rolled back--> FAILED (reason)       --> idle, ask $next
+ *   A job that does not apply is REJECTED with a reason; one canceled while
+ *   running (notify-next names another job) is dropped; SUCCEEDED is never
+ *   sent before the new image has confirmed itself.
+ *
+ * Topics: the port subscribes to $aws/things/{thing}/jobs/notify-next and
+ * .../jobs/+/get/accepted|rejected, .../jobs/+/update/accepted|rejected (see
+ * otto_agent_topics) before calling otto_agent_connected.
+ */
+#ifndef OTTO_AGENT_H
+#define OTTO_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "otto/crypto.h"
+#include "otto/jobdoc.h"
+#include "otto/kv.h"
+#include "otto/ota.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef OTTO_CONFIG_AGENT_MSG_MAX
+#define OTTO_CONFIG_AGENT_MSG_MAX 640 /* outgoing topic + payload buffer */
+#endif
+
+typedef struct {
+    void *ctx;
+    /** Publish at QoS 1. Returns OTTO_OK or an error (the agent retries). */
+    int (*publish)(void *ctx, const char *topic, const char *payload, size_t len);
+    /** Start GET url from byte `from` (Range when > 0) with If-Range etag
+     *  when etag is not empty. The port then calls otto_agent_http_head once,
+     *  otto_agent_http_data for the body and otto_agent_http_end. */
+    int (*http_get)(void *ctx, const char *url, uint32_t from, const char *etag);
+    void (*http_cancel)(void *ctx);
+    /** Restart the device; the agent does nothing after calling it. */
+    void (*reboot)(void *ctx);
+    /** Milliseconds, monotonic (wraps). */
+    uint32_t (*now_ms)(void *ctx);
+} otto_agent_port_t;
+
+typedef struct {
+    const char *thing;            /**< thing name, e.g. the MAC address */
+    const char *product;          /**< must match the job's product ("" = any) */
+    const otto_ota_ctx_t *ota;    /**< the running app's OTA view */
+    otto_kv_t *kv;                /**< mounted store for the agent's state */
+    const otto_agent_port_t *port;
+    uint32_t checkpoint_bytes;    /**< save download progress this often (0: 16 KiB) */
+    uint32_t retry_ms;            /**< first retry delay, doubles to 32x (0: 1000) */
+} otto_agent_config_t;
+
+/** What the agent keeps in the key-value store under "job". */
+typedef struct {
+    uint8_t phase;                /**< internal phase */
+    uint8_t result;               /**< final status to report */
+    char job_id[65];
+    uint32_t exec_version;        /**< execution versionNumber we expect */
+    otto_fw_entry_t fw;
+    char from_version[32];
+    char etag[72];
+    char reason[24];              /**< machine-readable reason code */
+    char detail[80];              /**< for a person */
+    uint32_t resumes;             /**< downloads continued after a cut or drop */
+    uint32_t refetched;           /**< bytes downloaded more than once */
+    uint32_t started_ms;          /**< download start (this boot's clock) */
+} otto_agent_job_t;
+
+typedef struct {
+    otto_agent_config_t cfg;
+    otto_agent_job_t job;
+    char running_version[32];
+    uint32_t running_secure_version;
+    /* download in progress (RAM only; rebuilt from flash on resume) */
+    otto_ota_t ota;
+    otto_md5_t md5;
+    otto_sha256_t sha;
+    uint32_t written, saved, from, next_report;
+    bool http_busy, http_head_seen, connected, waiting_next;
+    /* retries */
+    uint32_t retry_at, backoff;
+    bool retry_armed;
+    uint32_t next_asked_ms;
+    /* scratch */
+    otto_json_tok_t tok[OTTO_JOBDOC_TOKENS + 32];
+    char out[OTTO_CONFIG_AGENT_MSG_MAX];
+    char topic[160];
+    int last_err;                 /**< last error, for the port's logs */
+} otto_agent_t;
+
+/** Topic filters the port subscribes to (NULL-terminated), written into buf. */
+int otto_agent_topics(const char *thing, char buf[][160], unsigned max);
+
+/** After every boot, once the app has started (and confirmed or rolled
+ *  back). running_version/secure_version: the running image's descriptor. */
+int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg,
+                    const char *running_version, uint32_t running_secure_version);
+
+void otto_agent_connected(otto_agent_t *a);
+void otto_agent_disconnected(otto_agent_t *a);
+void otto_agent_message(otto_agent_t *a, const char *topic, const void *payload, size_t len);
+
+/** HTTP response headers: status, Content-Length (or 0), the first byte of
+ *  a 206's Content-Range, and the ETag ("" when none). */
+void otto_agent_http_head(otto_agent_t *a, int status, uint32_t length, uint32_t range_start,
+                          const char *etag);
+void otto_agent_http_data(otto_agent_t *a, const void *data, size_t len);
+/** The transfer ended: err OTTO_OK when the server finished the body. */
+void otto_agent_http_end(otto_agent_t *a, int err);
+
+/** Call every ~100 ms: retries and timeouts. */
+void otto_agent_tick(otto_agent_t *a);
+
+/** True while a job is being worked on (for simulators and logs). */
+bool otto_agent_busy(const otto_agent_t *a);
+/** Human name of the agent's phase. */
+const char *otto_agent_phase(const otto_agent_t *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OTTO_AGENT_H */

@@ -1,0 +1,657 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * otto-sim device | fleet: simulated modules running the real device agent
+ * against a real broker and ottod.
+ *
+ * Each device is a flash file (with its eFuse file) plus, while powered, a
+ * libmosquitto client, a libcurl transfer and the agent's RAM. One event
+ * loop serves every device: curl_multi_poll() waits on curl's sockets and on
+ * every device's MQTT socket at once, so a thousand devices are one thread.
+ *
+ * Power: a device reboots when its agent asks; a power cut (--cuts) is armed
+ * on the simulated flash at a random moment of a download and lands on the
+ * next flash operation (torn). Then the device loses everything but its
+ * flash, stays dark for a moment, boots, and its agent resumes.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <mosquitto.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "otto/agent.h"
+#include "otto/image.h"
+#include "sim.h"
+#include "simdev.h"
+#include "util.h"
+
+#define DARK_MS 300u /* how long a device stays off after a cut */
+
+typedef struct fleet fleet_t;
+
+typedef struct {
+    fleet_t *f;
+    int idx;
+    char thing[64];
+    char path[512];
+    /* survives power cycles: only counters for the report */
+    unsigned boots, cuts, jobs_seen;
+    bool cut_planned, cut_done;
+    double cut_at_fraction;
+    /* lost at every power cycle */
+    bool on;
+    uint32_t back_at;
+    otto_simdev_t dev;
+    otto_kv_t kv;
+    otto_agent_t agent;
+    otto_agent_port_t port;
+    char version[32];
+    struct mosquitto *m;
+    bool mq_up;
+    int subs_pending;
+    uint32_t reconnect_at;
+    CURL *easy;
+    bool http_on, in_cb, cancel;
+    struct curl_slist *hdrs;
+    int status;
+    uint32_t clen, rstart;
+    char etag[80];
+    bool head_sent, reboot_pending;
+} node_t;
+
+struct fleet {
+    CURLM *multi;
+    node_t *nodes;
+    int n;
+    const char *host;
+    int port;
+    const char *product;
+    uint32_t checkpoint;
+    int cuts;
+    uint64_t rng;
+    int verbose;
+    uint32_t t0;
+};
+
+static volatile sig_atomic_t stop_flag;
+static void on_signal(int sig) { (void)sig; stop_flag = 1; }
+
+static uint32_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint32_t)((uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u);
+}
+
+static uint64_t rnd(fleet_t *f)
+{
+    f->rng ^= f->rng << 13;
+    f->rng ^= f->rng >> 7;
+    f->rng ^= f->rng << 17;
+    return f->rng;
+}
+
+static void say(node_t *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(node_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    if (!n->f->verbose)
+        return;
+    fprintf(stderr, "%7.2f %s ", (double)(mono_ms() - n->f->t0) / 1000.0, n->thing);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* ---- the agent's port ------------------------------------------------- */
+
+static int p_publish(void *ctx, const char *topic, const char *payload, size_t len)
+{
+    node_t *n = ctx;
+    if (!n->m || !n->mq_up)
+        return OTTO_E_IO;
+    if (n->f->verbose > 1)
+        say(n, "-> %s %.*s", topic, (int)len, payload);
+    return mosquitto_publish(n->m, NULL, topic, (int)len, payload, 1, false) == MOSQ_ERR_SUCCESS ? OTTO_OK : OTTO_E_IO;
+}
+
+static size_t on_header(char *buf, size_t sz, size_t nm, void *ctx)
+{
+    node_t *n = ctx;
+    size_t len = sz * nm;
+    char line[256];
+    snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line - 1 ? len : sizeof line - 1), buf);
+    if (!strncmp(line, "HTTP/", 5)) {
+        n->status = atoi(strchr(line, ' ') ? strchr(line, ' ') + 1 : "0");
+        n->clen = n->rstart = 0;
+        n->etag[0] = 0;
+    } else if (!strncasecmp(line, "Content-Length:", 15)) {
+        n->clen = (uint32_t)strtoul(line + 15, NULL, 10);
+    } else if (!strncasecmp(line, "Content-Range:", 14)) {
+        const char *p = strstr(line, "bytes ");
+        if (p)
+            n->rstart = (uint32_t)strtoul(p + 6, NULL, 10);
+    } else if (!strncasecmp(line, "ETag:", 5)) {
+        char *p = line + 5;
+        while (*p == ' ')
+            p++;
+        p[strcspn(p, "\r\n")] = 0;
+        snprintf(n->etag, sizeof n->etag, "%.79s", p);
+    } else if ((line[0] == '\r' || line[0] == '\n') && n->status >= 200 && !n->head_sent) {
+        n->head_sent = true;
+        n->in_cb = true;
+        otto_agent_http_head(&n->agent, n->status, n->clen, n->rstart, n->etag);
+        n->in_cb = false;
+        if (n->cancel || n->dev.power.off)
+            return 0;
+    }
+    return len;
+}
+
+static size_t on_body(char *buf, size_t sz, size_t nm, void *ctx)
+{
+    node_t *n = ctx;
+    size_t len = sz * nm;
+    if (n->cancel || !n->on)
+        return 0;
+    n->in_cb = true;
+    otto_agent_http_data(&n->agent, buf, len);
+    n->in_cb = false;
+    return n->cancel || n->dev.power.off ? 0 : len;
+}
+
+static void http_detach(node_t *n)
+{
+    if (n->easy && n->http_on)
+        curl_multi_remove_handle(n->f->multi, n->easy);
+    n->http_on = false;
+}
+
+static int p_http_get(void *ctx, const char *url, uint32_t from, const char *etag)
+{
+    node_t *n = ctx;
+    char h[128];
+    if (!n->easy && !(n->easy = curl_easy_init()))
+        return OTTO_E_IO;
+    http_detach(n);
+    curl_easy_reset(n->easy);
+    curl_slist_free_all(n->hdrs);
+    n->hdrs = NULL;
+    if (from) {
+        snprintf(h, sizeof h, "Range: bytes=%u-", from);
+        n->hdrs = curl_slist_append(n->hdrs, h);
+        if (etag && etag[0]) {
+            snprintf(h, sizeof h, "If-Range: %s", etag);
+            n->hdrs = curl_slist_append(n->hdrs, h);
+        }
+    }
+    curl_easy_setopt(n->easy, CURLOPT_URL, url);
+    curl_easy_setopt(n->easy, CURLOPT_HTTPHEADER, n->hdrs);
+    curl_easy_setopt(n->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(n->easy, CURLOPT_HEADERDATA, n);
+    curl_easy_setopt(n->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(n->easy, CURLOPT_WRITEDATA, n);
+    curl_easy_setopt(n->easy, CURLOPT_PRIVATE, n);
+    curl_easy_setopt(n->easy, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(n->easy, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stalled link is a dropped one */
+    curl_easy_setopt(n->easy, CURLOPT_LOW_SPEED_TIME, 10L);
+    curl_easy_setopt(n->easy, CURLOPT_NOSIGNAL, 1L);
+    n->status = 0;
+    n->head_sent = n->cancel = false;
+    if (curl_multi_add_handle(n->f->multi, n->easy) != CURLM_OK)
+        return OTTO_E_IO;
+    n->http_on = true;
+    say(n, "GET %s from %u", url, from);
+    return OTTO_OK;
+}
+
+static void p_http_cancel(void *ctx)
+{
+    node_t *n = ctx;
+    if (n->in_cb)
+        n->cancel = true; /* the callback returns 0 and curl ends the transfer */
+    else
+        http_detach(n);
+}
+
+static void p_reboot(void *ctx)
+{
+    ((node_t *)ctx)->reboot_pending = true;
+}
+
+static uint32_t p_now(void *ctx)
+{
+    (void)ctx;
+    return mono_ms();
+}
+
+/* ---- MQTT --------------------------------------------------------------- */
+
+static void mq_on_connect(struct mosquitto *m, void *ctx, int rc)
+{
+    node_t *n = ctx;
+    char topics[8][160];
+    if (rc) {
+        say(n, "broker refused: %s", mosquitto_connack_string(rc));
+        return;
+    }
+    int k = otto_agent_topics(n->thing, topics, 8);
+    n->subs_pending = k;
+    for (int i = 0; i < k; i++)
+        mosquitto_subscribe(m, NULL, topics[i], 1);
+}
+
+static void mq_on_subscribe(struct mosquitto *m, void *ctx, int mid, int q, const int *g)
+{
+    node_t *n = ctx;
+    (void)m;
+    (void)mid;
+    (void)q;
+    (void)g;
+    if (--n->subs_pending == 0) {
+        n->mq_up = true;
+        otto_agent_connected(&n->agent);
+    }
+}
+
+static void mq_on_message(struct mosquitto *m, void *ctx, const struct mosquitto_message *msg)
+{
+    node_t *n = ctx;
+    (void)m;
+    if (!n->on)
+        return;
+    if (n->f->verbose > 1)
+        say(n, "<- %s %.*s", msg->topic, msg->payloadlen > 200 ? 200 : msg->payloadlen, (const char *)msg->payload);
+    if (strstr(msg->topic, "notify-next"))
+        n->jobs_seen++;
+    otto_agent_message(&n->agent, msg->topic, msg->payload, (size_t)msg->payloadlen);
+}
+
+static void mq_on_disconnect(struct mosquitto *m, void *ctx, int rc)
+{
+    node_t *n = ctx;
+    (void)m;
+    (void)rc;
+    n->mq_up = false;
+    otto_agent_disconnected(&n->agent);
+    n->reconnect_at = mono_ms() + 1000u;
+}
+
+static void mq_start(node_t *n)
+{
+    n->m = mosquitto_new(n->thing, true, n);
+    if (!n->m)
+        return;
+    mosquitto_connect_callback_set(n->m, mq_on_connect);
+    mosquitto_subscribe_callback_set(n->m, mq_on_subscribe);
+    mosquitto_message_callback_set(n->m, mq_on_message);
+    mosquitto_disconnect_callback_set(n->m, mq_on_disconnect);
+    mosquitto_int_option(n->m, MOSQ_OPT_TCP_NODELAY, 1);
+    if (mosquitto_connect(n->m, n->f->host, n->f->port, 30) != MOSQ_ERR_SUCCESS)
+        n->reconnect_at = mono_ms() + 1000u;
+}
+
+/* ---- power ---------------------------------------------------------------- */
+
+static void power_off(node_t *n, bool clean)
+{
+    if (!n->on)
+        return;
+    http_detach(n);
+    if (n->m) {
+        if (clean)
+            mosquitto_disconnect(n->m);
+        mosquitto_destroy(n->m); /* a cut sends no DISCONNECT: the broker notices later */
+        n->m = NULL;
+    }
+    n->mq_up = false;
+    otto_simdev_close(&n->dev);
+    n->on = false;
+}
+
+static int power_on(node_t *n)
+{
+    otto_app_outcome_t out;
+    otto_image_info_t self;
+    otto_kv_mount_t how;
+    memset(&n->dev, 0, sizeof n->dev);
+    if (otto_simdev_open(&n->dev, n->path))
+        return -1;
+    n->on = true;
+    n->boots++;
+    for (int tries = 0; tries < 3; tries++) {
+        if (otto_simdev_boot(&n->dev) || otto_simdev_app_start(&n->dev, &out))
+            return -1;
+        if (out != OTTO_APP_ROLLED_BACK)
+            break; /* rolled back: the app restarts at once */
+        say(n, "self-test failed: rolled back, restarting");
+    }
+    if (otto_image_read_head(&n->dev.flash, n->dev.boot.part->offset, n->dev.boot.part->size, &self))
+        return -1;
+    snprintf(n->version, sizeof n->version, "%.31s", self.desc.version);
+    const otto_part_t *nvs = otto_part_find(&n->dev.table, OTTO_PART_TYPE_DATA, OTTO_PART_SUB_DATA_NVS, NULL);
+    if (!nvs || otto_kv_mount(&n->kv, &n->dev.flash, nvs->offset, nvs->size, true, &how))
+        return -1;
+    n->port = (otto_agent_port_t){n, p_publish, p_http_get, p_http_cancel, p_reboot, p_now};
+    otto_agent_config_t cfg = {n->thing, n->f->product, &n->dev.ota, &n->kv, &n->port,
+                               n->f->checkpoint, 500};
+    if (otto_agent_init(&n->agent, &cfg, n->version, self.desc.secure_version))
+        return -1;
+    say(n, "boot %u: running %s (%s), agent %s", n->boots, n->version,
+        otto_simdev_running_label(&n->dev), otto_agent_phase(&n->agent));
+    mq_start(n);
+    return 0;
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+static void service_node(node_t *n, uint32_t now)
+{
+    if (!n->on) {
+        if (n->back_at && (int32_t)(now - n->back_at) >= 0) {
+            n->back_at = 0;
+            if (power_on(n))
+                fprintf(stderr, "otto-sim: %s: cannot boot\n", n->thing);
+        }
+        return;
+    }
+    if (n->dev.power.off) {
+        say(n, "POWER CUT during %s", otto_agent_phase(&n->agent));
+        n->cuts++;
+        power_off(n, false);
+        n->back_at = now + DARK_MS;
+        return;
+    }
+    if (n->reboot_pending) {
+        n->reboot_pending = false;
+        say(n, "rebooting into the new image");
+        power_off(n, true);
+        if (power_on(n))
+            fprintf(stderr, "otto-sim: %s: cannot boot\n", n->thing);
+        return;
+    }
+    if (!n->m && n->reconnect_at && (int32_t)(now - n->reconnect_at) >= 0) {
+        n->reconnect_at = 0;
+        mq_start(n);
+    } else if (n->m && !n->mq_up && n->reconnect_at && (int32_t)(now - n->reconnect_at) >= 0) {
+        n->reconnect_at = 0;
+        if (mosquitto_reconnect(n->m) != MOSQ_ERR_SUCCESS)
+            n->reconnect_at = now + 1000u;
+    }
+    /* A planned cut lands at a random point of the download. */
+    if (n->cut_planned && !n->cut_done && !strcmp(otto_agent_phase(&n->agent), "downloading") &&
+        n->agent.job.fw.size && n->agent.written >= (uint32_t)(n->cut_at_fraction * n->agent.job.fw.size)) {
+        n->cut_done = true;
+        otto_power_arm(&n->dev.power, n->dev.power.ops + 1, OTTO_CUT_TORN, rnd(n->f));
+    }
+    otto_agent_tick(&n->agent);
+}
+
+static void run(fleet_t *f, double duration_s)
+{
+    struct curl_waitfd *w = calloc((size_t)f->n, sizeof *w);
+    int *map = calloc((size_t)f->n, sizeof *map);
+    uint32_t end = duration_s > 0 ? mono_ms() + (uint32_t)(duration_s * 1000) : 0;
+    while (!stop_flag && (!end || (int32_t)(mono_ms() - end) < 0)) {
+        int k = 0, running, left;
+        for (int i = 0; i < f->n; i++) {
+            node_t *n = &f->nodes[i];
+            int fd = n->on && n->m ? mosquitto_socket(n->m) : -1;
+            if (fd < 0)
+                continue;
+            w[k].fd = fd;
+            w[k].events = CURL_WAIT_POLLIN | (mosquitto_want_write(n->m) ? CURL_WAIT_POLLOUT : 0);
+            w[k].revents = 0;
+            map[k++] = i;
+        }
+        curl_multi_poll(f->multi, w, (unsigned)k, 20, NULL);
+        for (int j = 0; j < k; j++) {
+            node_t *n = &f->nodes[map[j]];
+            if (!n->m)
+                continue;
+            int rc = MOSQ_ERR_SUCCESS;
+            if (w[j].revents & CURL_WAIT_POLLIN)
+                rc = mosquitto_loop_read(n->m, 1);
+            if (rc == MOSQ_ERR_SUCCESS && n->m && (w[j].revents & CURL_WAIT_POLLOUT))
+                rc = mosquitto_loop_write(n->m, 1);
+            if (n->m && rc == MOSQ_ERR_SUCCESS)
+                mosquitto_loop_misc(n->m);
+        }
+        curl_multi_perform(f->multi, &running);
+        CURLMsg *msg;
+        while ((msg = curl_multi_info_read(f->multi, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            node_t *n = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&n);
+            CURLcode res = msg->data.result;
+            curl_multi_remove_handle(f->multi, msg->easy_handle);
+            if (!n || !n->http_on)
+                continue;
+            n->http_on = false;
+            if (n->cancel || !n->on || n->dev.power.off)
+                continue;
+            if (!n->head_sent && res == CURLE_OK)
+                otto_agent_http_head(&n->agent, n->status, n->clen, n->rstart, n->etag);
+            say(n, "download ended: %s", res == CURLE_OK ? "complete" : curl_easy_strerror(res));
+            otto_agent_http_end(&n->agent, res == CURLE_OK ? OTTO_OK : OTTO_E_IO);
+        }
+        uint32_t now = mono_ms();
+        for (int i = 0; i < f->n; i++)
+            service_node(&f->nodes[i], now);
+        /* MQTT sockets of devices that lost their connection get retried in service_node */
+        for (int i = 0; i < f->n; i++) {
+            node_t *n = &f->nodes[i];
+            if (n->on && n->m && mosquitto_socket(n->m) < 0 && !n->reconnect_at)
+                n->reconnect_at = now + 1000u;
+        }
+    }
+    free(w);
+    free(map);
+}
+
+/* ---- commands ------------------------------------------------------------- */
+
+static int provision(const char *path, const uint8_t *img, size_t len)
+{
+    uint8_t bin[OTTO_PART_TABLE_LEN];
+    otto_part_table_t t;
+    struct stat sb;
+    if (!stat(path, &sb))
+        return 0; /* keep its flash: that is the point */
+    if (!img) {
+        fprintf(stderr, "otto-sim: %s does not exist; give --factory to make it\n", path);
+        return -1;
+    }
+    if (sim_default_table(OTTO_SIM_FLASH_SIZE, bin, &t))
+        return -1;
+    const otto_part_t *fp = otto_part_find(&t, OTTO_PART_TYPE_APP, OTTO_PART_SUB_FACTORY, NULL);
+    if (!fp || len > fp->size || sim_write_flash(path, bin, fp, img, len, OTTO_SIM_FLASH_SIZE)) {
+        fprintf(stderr, "otto-sim: cannot make %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+static void report(const fleet_t *f)
+{
+    printf("%-20s %-9s %-6s %-5s %s\n", "THING", "RUNNING", "BOOTS", "CUTS", "AGENT");
+    for (int i = 0; i < f->n; i++) {
+        const node_t *n = &f->nodes[i];
+        printf("%-20s %-9s %-6u %-5u %s\n", n->thing, n->version, n->boots, n->cuts,
+               n->on ? otto_agent_phase(&n->agent) : "off");
+    }
+}
+
+static const char usage_fleet[] =
+    "usage: otto-sim fleet --count N --dir DIR [options]\n"
+    "       otto-sim device --flash FILE --thing THING [options]\n"
+    "\n"
+    "Run simulated modules with the otto device agent until SIGINT/SIGTERM\n"
+    "(or --duration). Each has its own flash file; one event loop runs them all.\n"
+    "\n"
+    "  -n, --count N          fleet: how many devices (things PREFIX:00:01, ...)\n"
+    "  -d, --dir DIR          fleet: where their flash files live (made if missing)\n"
+    "      --prefix P         fleet: thing name prefix (default 24:0a:c4:00)\n"
+    "      --flash FILE       device: its flash file\n"
+    "      --thing T          device: its thing name\n"
+    "  -f, --factory FILE     factory image for devices whose flash does not exist\n"
+    "  -m, --mqtt HOST:PORT   the broker (default 127.0.0.1:1883)\n"
+    "      --product P        product the agent accepts jobs for (default: any)\n"
+    "      --checkpoint N     save download progress every N bytes (default 16K)\n"
+    "      --cuts K           cut the power of K random devices mid-download\n"
+    "      --seed S           for --cuts (default 1)\n"
+    "      --duration S       stop after S seconds\n"
+    "      --things-file F    write the thing names there, one per line, and go on\n"
+    "  -v, --verbose          log what each device does (twice: every MQTT message)\n"
+    "  -h, --help             this text\n"
+    "\n"
+    "At exit it prints one line per device: running version, boots, power cuts.\n";
+
+static int fleet_main(int argc, char **argv, bool single)
+{
+    static const struct option opts[] = {
+        {"count", required_argument, 0, 'n'}, {"dir", required_argument, 0, 'd'},
+        {"prefix", required_argument, 0, 'P'}, {"flash", required_argument, 0, 'F'},
+        {"thing", required_argument, 0, 'T'}, {"factory", required_argument, 0, 'f'},
+        {"mqtt", required_argument, 0, 'm'}, {"product", required_argument, 0, 'p'},
+        {"checkpoint", required_argument, 0, 'k'}, {"cuts", required_argument, 0, 'c'},
+        {"seed", required_argument, 0, 's'}, {"duration", required_argument, 0, 'D'},
+        {"things-file", required_argument, 0, 'W'}, {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    fleet_t f = {0};
+    const char *dir = NULL, *prefix = "24:0a:c4:00", *flash = NULL, *thing = NULL, *factory = NULL;
+    const char *mqtt = "127.0.0.1:1883", *things_file = NULL;
+    uint64_t v;
+    double duration = 0;
+    int count = single ? 1 : 0, c;
+    char host[128];
+
+    f.product = "";
+    f.rng = 1;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "n:d:f:m:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': count = atoi(optarg); break;
+        case 'd': dir = optarg; break;
+        case 'P': prefix = optarg; break;
+        case 'F': flash = optarg; break;
+        case 'T': thing = optarg; break;
+        case 'f': factory = optarg; break;
+        case 'm': mqtt = optarg; break;
+        case 'p': f.product = optarg; break;
+        case 'k':
+            if (!otto_parse_size(optarg, &v) || v == 0 || v > 1u << 24) {
+                fprintf(stderr, "otto-sim: --checkpoint: '%s' is not a size\n", optarg);
+                return 2;
+            }
+            f.checkpoint = (uint32_t)v;
+            break;
+        case 'c': f.cuts = atoi(optarg); break;
+        case 's': f.rng = strtoull(optarg, NULL, 10) * 2654435761u + 1; break;
+        case 'D': duration = atof(optarg); break;
+        case 'W': things_file = optarg; break;
+        case 'v': f.verbose++; break;
+        case 'h': fputs(usage_fleet, stdout); return 0;
+        default: fputs(usage_fleet, stderr); return 2;
+        }
+    }
+    const char *colon = strrchr(mqtt, ':');
+    if (optind != argc || count < 1 || count > 100000 || !colon || colon == mqtt ||
+        (single ? (!flash || !thing) : !dir)) {
+        fputs(usage_fleet, stderr);
+        return 2;
+    }
+    snprintf(host, sizeof host, "%.*s", (int)(colon - mqtt), mqtt);
+    f.host = host;
+    f.port = atoi(colon + 1);
+
+    uint8_t *img = NULL;
+    size_t img_len = 0;
+    if (factory && otto_read_file(factory, &img, &img_len)) {
+        fprintf(stderr, "otto-sim: cannot read %s: %s\n", factory, strerror(errno));
+        return 1;
+    }
+    if (dir && mkdir(dir, 0755) && errno != EEXIST) {
+        fprintf(stderr, "otto-sim: cannot make %s: %s\n", dir, strerror(errno));
+        free(img);
+        return 1;
+    }
+    f.n = count;
+    f.nodes = calloc((size_t)count, sizeof *f.nodes);
+    FILE *tf = things_file ? fopen(things_file, "w") : NULL;
+    for (int i = 0; i < count; i++) {
+        node_t *n = &f.nodes[i];
+        n->f = &f;
+        n->idx = i;
+        if (single) {
+            snprintf(n->thing, sizeof n->thing, "%s", thing);
+            snprintf(n->path, sizeof n->path, "%s", flash);
+        } else {
+            snprintf(n->thing, sizeof n->thing, "%s:%02x:%02x", prefix, (i + 1) >> 8, (i + 1) & 0xFF);
+            char file[64];
+            snprintf(file, sizeof file, "%s", n->thing);
+            for (char *p = file; *p; p++)
+                if (*p == ':')
+                    *p = '-';
+            snprintf(n->path, sizeof n->path, "%s/%s.img", dir, file);
+        }
+        if (tf)
+            fprintf(tf, "%s\n", n->thing);
+        if (provision(n->path, img, img_len)) {
+            free(img);
+            return 1;
+        }
+    }
+    if (tf)
+        fclose(tf);
+    free(img);
+    /* Choose who loses power, and when. */
+    for (int k = 0; k < f.cuts && k < count; k++) {
+        node_t *n;
+        do
+            n = &f.nodes[rnd(&f) % (uint64_t)count];
+        while (n->cut_planned);
+        n->cut_planned = true;
+        n->cut_at_fraction = 0.1 + (double)(rnd(&f) % 800) / 1000.0;
+    }
+
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    mosquitto_lib_init();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    f.multi = curl_multi_init();
+    f.t0 = mono_ms();
+    fprintf(stderr, "otto-sim: %d device%s on %s:%d%s\n", count, count == 1 ? "" : "s", host, f.port,
+            f.cuts ? ", power cuts planned" : "");
+    for (int i = 0; i < count; i++)
+        if (power_on(&f.nodes[i]))
+            fprintf(stderr, "otto-sim: %s: cannot boot %s\n", f.nodes[i].thing, f.nodes[i].path);
+    run(&f, duration);
+    report(&f);
+    for (int i = 0; i < count; i++) {
+        power_off(&f.nodes[i], true);
+        if (f.nodes[i].easy)
+            curl_easy_cleanup(f.nodes[i].easy);
+        curl_slist_free_all(f.nodes[i].hdrs);
+    }
+    curl_multi_cleanup(f.multi);
+    curl_global_cleanup();
+    mosquitto_lib_cleanup();
+    free(f.nodes);
+    return 0;
+}
+
+int cmd_fleet(int argc, char **argv) { return fleet_main(argc, argv, false); }
+int cmd_device(int argc, char **argv) { return fleet_main(argc, argv, true); }
