@@ -338,6 +338,8 @@ static void start_download(otto_agent_t *a)
             err = OTTO_E_AGAIN; /* too early to resume: start over */
         if (!err) {
             a->written = a->saved = a->from = (uint32_t)off;
+            a->job.resumes++;
+            save_job(a);
         } else {
             a->job.refetched += (uint32_t)off;
         }
@@ -458,6 +460,17 @@ void otto_agent_http_data(otto_agent_t *a, const void *data, size_t len)
             arm_retry(a);
             return;
         }
+        if (err == OTTO_E_VERIFY && a->job.fw.has_md5 && a->written + len == a->job.fw.size) {
+            /* The image's own hash failed on the last bytes: say whether
+             * the download differs from what the job promised, too. */
+            uint8_t md5[16];
+            otto_md5_update(&a->md5, data, len);
+            otto_md5_finish(&a->md5, md5);
+            if (memcmp(md5, a->job.fw.md5, 16)) {
+                finish(a, R_FAILED, "md5_mismatch", "the download's MD5 differs from the job's; slot not switched");
+                return;
+            }
+        }
         const char *reason = ota_reason(err, &result, &detail);
         finish(a, result, reason, detail);
         return;
@@ -487,8 +500,6 @@ void otto_agent_http_end(otto_agent_t *a, int err)
         checkpoint(a);
         if (a->ota.open)
             otto_ota_abort(&a->ota);
-        a->job.resumes++;
-        save_job(a);
         arm_retry(a);
         return;
     }

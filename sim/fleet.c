@@ -66,6 +66,9 @@ typedef struct {
     uint32_t clen, rstart;
     char etag[80];
     bool head_sent, reboot_pending;
+    bool paused;          /* --rate: over budget, curl holds the bytes */
+    uint64_t rx;
+    uint32_t rx_t0;
 } node_t;
 
 struct fleet {
@@ -76,6 +79,7 @@ struct fleet {
     int port;
     const char *product;
     uint32_t checkpoint;
+    long rate;      /* bytes/s per download, 0 = as fast as loopback goes */
     int cuts;
     uint64_t rng;
     int verbose;
@@ -158,15 +162,37 @@ static size_t on_header(char *buf, size_t sz, size_t nm, void *ctx)
     return len;
 }
 
+/* --rate: libcurl's own limit lets loopback bursts through, so the
+ * simulated link paces itself, with 100 ms of burst. */
+static bool over_budget(const node_t *n)
+{
+    if (!n->f->rate)
+        return false;
+    uint64_t allowed = (uint64_t)n->f->rate * (mono_ms() - n->rx_t0 + 100u) / 1000u;
+    return n->rx > allowed;
+}
+
 static size_t on_body(char *buf, size_t sz, size_t nm, void *ctx)
 {
     node_t *n = ctx;
     size_t len = sz * nm;
     if (n->cancel || !n->on)
         return 0;
+    if (over_budget(n)) {
+        n->paused = true; /* curl keeps these bytes until we unpause */
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    n->rx += len;
     n->in_cb = true;
     otto_agent_http_data(&n->agent, buf, len);
     n->in_cb = false;
+    /* A planned cut lands at a random point of the download: on the next
+     * flash operation, torn. */
+    if (n->cut_planned && !n->cut_done && n->agent.job.fw.size &&
+        n->agent.written >= (uint32_t)(n->cut_at_fraction * n->agent.job.fw.size)) {
+        n->cut_done = true;
+        otto_power_arm(&n->dev.power, 1, OTTO_CUT_TORN, rnd(n->f)); /* the next op */
+    }
     return n->cancel || n->dev.power.off ? 0 : len;
 }
 
@@ -206,6 +232,9 @@ static int p_http_get(void *ctx, const char *url, uint32_t from, const char *eta
     curl_easy_setopt(n->easy, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stalled link is a dropped one */
     curl_easy_setopt(n->easy, CURLOPT_LOW_SPEED_TIME, 10L);
     curl_easy_setopt(n->easy, CURLOPT_NOSIGNAL, 1L);
+    n->rx = 0;
+    n->rx_t0 = mono_ms();
+    n->paused = false;
     n->status = 0;
     n->head_sent = n->cancel = false;
     if (curl_multi_add_handle(n->f->multi, n->easy) != CURLM_OK)
@@ -388,11 +417,9 @@ static void service_node(node_t *n, uint32_t now)
         if (mosquitto_reconnect(n->m) != MOSQ_ERR_SUCCESS)
             n->reconnect_at = now + 1000u;
     }
-    /* A planned cut lands at a random point of the download. */
-    if (n->cut_planned && !n->cut_done && !strcmp(otto_agent_phase(&n->agent), "downloading") &&
-        n->agent.job.fw.size && n->agent.written >= (uint32_t)(n->cut_at_fraction * n->agent.job.fw.size)) {
-        n->cut_done = true;
-        otto_power_arm(&n->dev.power, n->dev.power.ops + 1, OTTO_CUT_TORN, rnd(n->f));
+    if (n->paused && n->http_on && !over_budget(n)) {
+        n->paused = false;
+        curl_easy_pause(n->easy, CURLPAUSE_CONT);
     }
     otto_agent_tick(&n->agent);
 }
@@ -509,6 +536,7 @@ static const char usage_fleet[] =
     "  -m, --mqtt HOST:PORT   the broker (default 127.0.0.1:1883)\n"
     "      --product P        product the agent accepts jobs for (default: any)\n"
     "      --checkpoint N     save download progress every N bytes (default 16K)\n"
+    "      --rate N           limit each download to N bytes/s (a slow link)\n"
     "      --cuts K           cut the power of K random devices mid-download\n"
     "      --seed S           for --cuts (default 1)\n"
     "      --duration S       stop after S seconds\n"
@@ -528,6 +556,7 @@ static int fleet_main(int argc, char **argv, bool single)
         {"checkpoint", required_argument, 0, 'k'}, {"cuts", required_argument, 0, 'c'},
         {"seed", required_argument, 0, 's'}, {"duration", required_argument, 0, 'D'},
         {"things-file", required_argument, 0, 'W'}, {"verbose", no_argument, 0, 'v'},
+        {"rate", required_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     fleet_t f = {0};
     const char *dir = NULL, *prefix = "24:0a:c4:00", *flash = NULL, *thing = NULL, *factory = NULL;
@@ -561,6 +590,13 @@ static int fleet_main(int argc, char **argv, bool single)
         case 's': f.rng = strtoull(optarg, NULL, 10) * 2654435761u + 1; break;
         case 'D': duration = atof(optarg); break;
         case 'W': things_file = optarg; break;
+        case 'R':
+            if (!otto_parse_size(optarg, &v) || v == 0) {
+                fprintf(stderr, "otto-sim: --rate: '%s' is not a size\n", optarg);
+                return 2;
+            }
+            f.rate = (long)v;
+            break;
         case 'v': f.verbose++; break;
         case 'h': fputs(usage_fleet, stdout); return 0;
         default: fputs(usage_fleet, stderr); return 2;
