@@ -4,7 +4,7 @@ BUILD     ?= build
 BUILD_SAN ?= build-asan
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build test test-fast test-asan demo size sweep powercut-full fuzz bench clean deps
+.PHONY: all build test test-fast test-asan demo demo-device size sweep powercut-full fuzz bench clean deps
 
 all: build
 
@@ -27,6 +27,9 @@ test-asan:
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)
+
+demo-device: build
+	@bash scripts/demo-device.sh $(BUILD)
 
 # Cortex-M4 size of the device core (a figure, not a test).
 size:

@@ -1,83 +1,61 @@
 #!/usr/bin/env bash
-# The local A/B demo: one simulated ESP32 module, its flash a file.
-#   factory v1.0.0 -> OTA v1.1.0 -> reboot -> self-test -> confirmed
-#   -> power cut in the middle of the next download -> still v1.1.0
-#   -> OTA v1.2.0 whose self-test fails -> rolled back to v1.1.0
-#   -> a downgrade below the anti-rollback counter is refused.
-# Everything it makes lives in a temporary directory that is removed at exit.
+# The otto demo (make demo): a fleet of 20 simulated ESP32 modules, each with
+# its own flash file and the real device agent, updated by a real ottod
+# through a real Mosquitto, all on loopback.
+#   v1.0.0 everywhere -> job v1.1.0 (5 devices lose power mid-download and
+#   resume) -> all SUCCEEDED -> job v1.2.0 whose self-test fails -> every
+#   device rolls back, the job shows FAILED with the reason -> final tables.
+# Everything it starts is stopped, everything it makes is removed, at exit.
 set -euo pipefail
-BUILD="${1:-build}"
-OTTO="$BUILD/otto"; SIM="$BUILD/otto-sim"
-[ -x "$OTTO" ] && [ -x "$SIM" ] || { echo "demo: build first (make demo does)"; exit 1; }
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*" | sed "s|$work/||g; s|$BUILD/||g"; "$@" 2>&1 | sed "s|$work/||g" || true; }
-
-step "Build three firmware images (real ESP32 app images with descriptor and SHA-256)"
-run "$OTTO" image build --project demo --version 1.0.0 --secure-version 0 --size 256K -o "$work/factory.bin"
-run "$OTTO" image build --project demo --version 1.1.0 --secure-version 1 --size 256K -o "$work/v1.1.0.bin"
-run "$OTTO" image build --project demo --version 1.2.0 --secure-version 1 --size 256K --selftest fail -o "$work/v1.2.0-bad.bin"
-
-step "Make the device: 4 MiB flash with partition table, factory app, blank otadata"
-run "$SIM" mkflash -o "$work/dev.img" --factory "$work/factory.bin"
-run "$OTTO" part show "$work/dev.img"
-
-step "Power on: blank otadata, so the bootloader starts the factory app"
-run "$SIM" boot --flash "$work/dev.img" --run
-
-step "The app downloads v1.1.0 into the free slot; header checked first, verified from flash, selected (NEW)"
-run "$SIM" ota --flash "$work/dev.img" "$work/v1.1.0.bin"
-
-step "Reboot: NEW -> PENDING_VERIFY; the app's self-test passes; it confirms itself and raises the eFuse"
-run "$SIM" boot --flash "$work/dev.img" --run
-
-step "Next update, but the power is cut (torn write) in the middle of the download"
-run "$SIM" ota --flash "$work/dev.img" "$work/v1.2.0-bad.bin" --cut-at 30 --cut-mode torn --seed 7
-run "$SIM" boot --flash "$work/dev.img" --run
-
-step "Retry: v1.2.0 lands, boots PENDING_VERIFY, fails its self-test and rolls back"
-run "$SIM" ota --flash "$work/dev.img" "$work/v1.2.0-bad.bin"
-run "$SIM" boot --flash "$work/dev.img" --run
-
-step "A downgrade below the anti-rollback counter is refused before a byte is written"
-run "$SIM" ota --flash "$work/dev.img" "$work/factory.bin"
-
-step "Power-cut sweep: cut at every flash write of both updates, clean and torn"
-run "$BUILD/tests/powercut_sweep" --image-size 32K --seeds 1
-# ---- the server side ------------------------------------------------------
-BUILD="$(cd "$BUILD" && pwd)"
+BUILD="$(cd "${1:-build}" && pwd)"
+OTTO="$BUILD/otto"; SIM="$BUILD/otto-sim"; OTTOD="$BUILD/ottod"
+[ -x "$OTTO" ] && [ -x "$SIM" ] && [ -x "$OTTOD" ] || { echo "demo: build first (make demo does)"; exit 1; }
 . "$(dirname "$0")/services.sh"
-e2e_init; trap 'e2e_cleanup; rm -rf "$work"' EXIT
-MQREQ="$BUILD/tests/mqreq"
-dev() { # dev THING LEAF [PAYLOAD]: one AWS IoT Jobs request, as the device would send it
-    printf '$ device %s -> $aws/things/%s/jobs/%s %s\n' "$1" "$1" "$2" "${3:-}"
-    "$MQREQ" -p "$BROKER_PORT" -t "\$aws/things/$1/jobs/$2" -m "${3:-{\}}" -w 5 | cut -c1-160
-}
+e2e_init
+work="$E2E_DIR"
+N=${DEMO_DEVICES:-20}
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*" | sed "s|$work/||g; s|$BUILD/||g"; "$@" 2>&1 | sed "s|$work/||g"; }
 
-step "The server: a real Mosquitto and ottod on free loopback ports"
+step "Start Mosquitto and ottod (SQLite) on free loopback ports"
 start_broker
 start_ottod
-echo "ottod at $OTTO_URL (token in its data dir), broker on 127.0.0.1:$BROKER_PORT"
+echo "broker 127.0.0.1:$BROKER_PORT, ottod $OTTO_URL (operator token in its data directory)"
 
-step "Operator: upload v1.1.0 (descriptor read from the image), register two devices, start a job"
+step "Build the firmware: factory v1.0.0, v1.1.0, and v1.2.0 whose self-test will fail"
+run "$OTTO" image build --project demo --version 1.0.0 --size 256K -o "$work/v1.0.0.bin"
+run "$OTTO" image build --project demo --version 1.1.0 --secure-version 1 --size 1M -o "$work/v1.1.0.bin"
+run "$OTTO" image build --project demo --version 1.2.0 --secure-version 1 --size 1M --selftest fail -o "$work/v1.2.0.bin"
+
+step "Power on $N devices on v1.0.0 (downloads paced at 512 KiB/s; 5 will lose power mid-download)"
+"$SIM" fleet --count "$N" --dir "$work/fleet" --factory "$work/v1.0.0.bin" --product demo \
+    --mqtt "127.0.0.1:$BROKER_PORT" --rate 512K --cuts 5 --seed 7 --things-file "$work/things" \
+    -v >"$work/fleet.out" 2>"$work/fleet.log" &
+FLEET=$!
+E2E_PIDS+=("$FLEET")
+wait_for test -s "$work/things"
+run "$OTTO" device add $(cat "$work/things") --group demo --product demo
+
+step "Operator: upload v1.1.0 and update group 'demo'"
 run "$OTTO" fw upload "$work/v1.1.0.bin"
 FW=$("$OTTO" fw upload -q "$work/v1.1.0.bin")
-run "$OTTO" device add 24:0a:c4:00:00:01 24:0a:c4:00:00:02 --group lobby --product demo
-JOB=$("$OTTO" job create --group lobby --fw "$FW" --description "demo 1.1.0" -q)
+JOB=$("$OTTO" job create --group demo --fw "$FW" --description "v1.1.0 for everyone" -q)
 echo "job $JOB"
+"$OTTO" job watch "$JOB" --interval 0.3 || true
 
-step "Device 1 speaks the AWS IoT Jobs protocol: start-next, then download with a resume, then report"
-dev 24:0a:c4:00:00:01 start-next '{"clientToken":"d1"}'
-curl -s -r 0-65535 -o "$work/part" "$OTTO_URL/fw/$FW"
-curl -s -r 65536- "$OTTO_URL/fw/$FW" >>"$work/part"
-cmp -s "$work/part" "$work/v1.1.0.bin" && echo "downloaded in two Range requests: identical to v1.1.0.bin ($(stat -c %s "$work/part") bytes)"
-dev 24:0a:c4:00:00:01 "$JOB/update" '{"status":"IN_PROGRESS","statusDetails":{"step":"verify"},"expectedVersion":2}'
-dev 24:0a:c4:00:00:01 "$JOB/update" '{"status":"SUCCEEDED","expectedVersion":3}'
-dev 24:0a:c4:00:00:01 "$JOB/update" '{"status":"FAILED"}'
+step "The power cuts, as the devices lived them"
+grep -E "POWER CUT|from [1-9][0-9]*$" "$work/fleet.log" | sed -E 's/http:[^ ]*/<url>/' | head -12
+echo "devices that resumed a download: $("$OTTO" job show "$JOB" --json | python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["executions"] if int(e["statusDetails"].get("resumes", "0")) > 0))')"
 
-step "Operator: job status (device 2 is still offline, its execution stays QUEUED)"
-run "$OTTO" job show "$JOB"
-run "$OTTO" job cancel "$JOB" --reason "demo over"
+step "Operator: v1.2.0, whose self-test fails on every device"
+FW2=$("$OTTO" fw upload -q "$work/v1.2.0.bin")
+JOB2=$("$OTTO" job create --group demo --fw "$FW2" --description "v1.2.0 (broken)" -q)
+echo "job $JOB2"
+"$OTTO" job watch "$JOB2" --interval 0.3 || echo "(job watch exits 4: not every device succeeded)"
+run "$OTTO" job show "$JOB2"
 
-printf '\nDemo done: v1.1.0 runs, confirmed; the failed v1.2.0 was rolled back; the server ran a job; nothing left behind.\n'
-
+step "Stop the fleet: what each device runs now"
+kill "$FLEET"; wait "$FLEET" 2>/dev/null || true
+cat "$work/fleet.out"
+printf '\nDemo done: %d devices on v1.1.0 after power cuts and a rolled-back v1.2.0; everything stopped and removed.\n' "$N"
+echo "(One device's A/B slots, otadata and power-cut sweep up close: make demo-device.)"
