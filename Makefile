@@ -38,6 +38,7 @@ size:
 # The exhaustive power-cut sweep with a 1 MiB image (minutes, not seconds).
 sweep: build
 	$(BUILD)/tests/powercut_sweep --image-size 1M --chunk 4096 --seeds 2
+	$(BUILD)/tests/agent_sweep --image-size 256K
 
 powercut-full: sweep
 

@@ -243,6 +243,8 @@ static void send_final(otto_agent_t *a)
         w_kv_u32(&w, "resumes", a->job.resumes, true);
     if (a->job.refetched)
         w_kv_u32(&w, "refetched", a->job.refetched, true);
+    if (a->job.attempts)
+        w_kv_u32(&w, "retries", a->job.attempts, true);
     send_update(a, names[a->job.result <= R_REJECTED ? a->job.result : R_FAILED], d, false);
 }
 
@@ -295,6 +297,8 @@ static void drop(otto_agent_t *a)
 
 /* ---- downloading ------------------------------------------------------- */
 
+static void complete(otto_agent_t *a);
+
 static int rehash_from_flash(otto_agent_t *a, uint32_t len)
 {
     uint8_t b[OTTO_CONFIG_READ_CHUNK];
@@ -340,13 +344,21 @@ static void start_download(otto_agent_t *a)
             a->written = a->saved = a->from = (uint32_t)off;
             a->job.resumes++;
             save_job(a);
+            if (a->written == a->job.fw.size) {
+                complete(a); /* all of it is already in flash */
+                return;
+            }
         } else {
             a->job.refetched += (uint32_t)off;
         }
     }
     if (err) {
         if ((err = begin_fresh(a))) {
-            finish(a, R_FAILED, "ota_begin", "cannot start writing the update slot");
+            a->last_err = err;
+            if (err == OTTO_E_IO)
+                arm_retry(a); /* flash failing or power going: not the job's fault */
+            else
+                finish(a, R_FAILED, "ota_begin", "cannot start writing the update slot");
             return;
         }
     }
@@ -373,8 +385,14 @@ void otto_agent_http_head(otto_agent_t *a, int status, uint32_t length, uint32_t
          * bytes start at 0 again. Never splice two files together. */
         a->job.refetched += a->from;
         otto_ota_abort(&a->ota);
-        if (begin_fresh(a)) {
-            finish(a, R_FAILED, "ota_begin", "cannot restart writing the update slot");
+        int err = begin_fresh(a);
+        if (err) {
+            a->cfg.port->http_cancel(a->cfg.port->ctx);
+            a->http_busy = false;
+            if (err == OTTO_E_IO)
+                arm_retry(a);
+            else
+                finish(a, R_FAILED, "ota_begin", "cannot restart writing the update slot");
             return;
         }
         otto_kv_erase(a->cfg.kv, "off");
@@ -489,9 +507,6 @@ void otto_agent_http_data(otto_agent_t *a, const void *data, size_t len)
 
 void otto_agent_http_end(otto_agent_t *a, int err)
 {
-    uint8_t md5[16], sha[32];
-    int result;
-    const char *detail;
     if (!a->http_busy || a->job.phase != P_DOWNLOADING)
         return;
     a->http_busy = false;
@@ -503,6 +518,15 @@ void otto_agent_http_end(otto_agent_t *a, int err)
         arm_retry(a);
         return;
     }
+    complete(a);
+}
+
+/* Every byte is in the slot: check it all, select it, reboot into it. */
+static void complete(otto_agent_t *a)
+{
+    uint8_t md5[16], sha[32];
+    int result, err;
+    const char *detail;
     a->backoff = 0;
     otto_md5_finish(&a->md5, md5);
     otto_sha256_finish(&a->sha, sha);
@@ -720,6 +744,17 @@ int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg, const char 
                 otto_ota_slot_state(cfg->ota, slot, &state);
             a->job.phase = P_REPORT;
             a->job.result = R_FAILED;
+            if (state != OTTO_IMG_INVALID && a->job.attempts < 3) {
+                /* The trial boot was cut short (power lost before the new
+                 * image confirmed itself), so the bootloader went back.
+                 * The image is still in the slot: check it and try again. */
+                a->job.attempts++;
+                a->job.phase = P_DOWNLOADING;
+                a->job.result = 0;
+                otto_kv_set_int(cfg->kv, "off", (int64_t)a->job.fw.size);
+                save_job(a);
+                return OTTO_OK;
+            }
             if (state == OTTO_IMG_INVALID) {
                 copy(a->job.reason, sizeof a->job.reason, "selftest_failed");
                 copy(a->job.detail, sizeof a->job.detail, "the new image failed its self-test; rolled back");

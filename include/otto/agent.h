@@ -70,6 +70,7 @@ typedef struct {
 typedef struct {
     uint8_t phase;                /**< internal phase */
     uint8_t result;               /**< final status to report */
+    uint8_t attempts;             /**< boots into the new image cut short by power loss */
     char job_id[65];
     uint32_t exec_version;        /**< execution versionNumber we expect */
     otto_fw_entry_t fw;
