@@ -47,7 +47,7 @@ fuzz:
 	bash scripts/fuzz.sh $(or $(FUZZ_SECONDS),30)
 
 # Server benchmarks (job fan-out, MQTT request rate, downloads vs nginx);
-# prints a Markdown report. A minute or two.
+# prints a Markdown report. Two or three minutes.
 bench:
 	@$(MAKE) -s build >&2
 	@BUILD=$(abspath $(BUILD)) bash bench/run.sh

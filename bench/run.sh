@@ -20,3 +20,13 @@ echo
 echo "| file, concurrency | ottod | nginx | ottod/nginx |"
 echo "|---|---|---|---|"
 bash "$here/download.sh"
+echo
+echo "### Fleet update: simulated devices running the real agent (otto-sim fleet)"
+echo
+echo "| fleet | result | job created to COMPLETED | rate |"
+echo "|---|---|---|---|"
+bash "$here/fleet.sh"
+echo
+echo "### The device agent on a Cortex-M4"
+echo
+bash "$here/agent_size.sh"

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Fleet update time: N simulated devices (otto-sim fleet, one process, one
+# event loop, the real agent) on v1.0.0 take a job for a 1 MiB v1.1.0 from
+# ottod through Mosquitto, all on loopback. Measures job creation until the
+# job is COMPLETED (every device downloaded, verified, switched, rebooted,
+# confirmed and reported SUCCEEDED). Prints Markdown rows.
+#   bash bench/fleet.sh [N...]        (default 100 1000)
+set -euo pipefail
+. "$(dirname "$0")/../scripts/services.sh"
+SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(100 1000)
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+say() { echo "fleet: $*" >&2; }
+e2e_init
+BROKER_MAX_QUEUED=0 start_broker
+start_ottod --log-level warn --http-threads 4
+"$OTTO" image build --version 1.0.0 --project bench --size 128K -o "$E2E_DIR/v100.bin" >/dev/null
+"$OTTO" image build --version 1.1.0 --project bench --secure-version 1 --size 1M -o "$E2E_DIR/v110.bin" >/dev/null
+FW=$("$OTTO" fw upload -q "$E2E_DIR/v110.bin")
+for n in "${SIZES[@]}"; do
+    d="$E2E_DIR/f$n"
+    say "$n devices: provisioning flash files"
+    "$BUILD/otto-sim" fleet --count "$n" --dir "$d" --factory "$E2E_DIR/v100.bin" --prefix "b$n" \
+        --mqtt "127.0.0.1:$BROKER_PORT" --things-file "$d.things" --duration 0.5 >/dev/null 2>&1
+    "$BUILD/otto-sim" fleet --count "$n" --dir "$d" --prefix "b$n" --mqtt "127.0.0.1:$BROKER_PORT" \
+        >"$d.out" 2>"$d.log" &
+    FLEET=$!
+    E2E_PIDS+=("$FLEET")
+    python3 - "$d.things" "g$n" >"$d.json" <<'PY'
+import json, sys
+print(json.dumps({"devices": [{"thing": t.strip(), "product": "bench", "groups": [sys.argv[2]]}
+                              for t in open(sys.argv[1]) if t.strip()]}))
+PY
+    curl -sf -H "Authorization: Bearer $OTTO_TOKEN" --data-binary @"$d.json" "$OTTO_URL/api/v1/devices" >/dev/null
+    sleep 2 # every device connected and idle
+    say "$n devices: job for 1 MiB"
+    t0=$(date +%s%N)
+    J=$("$OTTO" job create --group "g$n" --fw "$FW" -q)
+    "$OTTO" job watch "$J" --interval 0.5 --timeout 1200 >"$d.watch" || { echo "job did not succeed everywhere" >&2; tail -3 "$d.watch" >&2; exit 1; }
+    t1=$(date +%s%N)
+    kill "$FLEET"; wait "$FLEET" 2>/dev/null || true
+    ms=$(( (t1 - t0) / 1000000 ))
+    ok=$("$OTTO" job show "$J" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"]["SUCCEEDED"])')
+    printf '| %s devices, 1 MiB image | %s SUCCEEDED | %.1f s | %s devices/min |\n' "$n" "$ok" \
+        "$(python3 -c "print($ms / 1000)")" "$(( ok * 60000 / (ms + 1) ))"
+    rm -rf "$d"
+done
