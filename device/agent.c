@@ -23,6 +23,7 @@ enum { R_SUCCEEDED = 1, R_FAILED, R_REJECTED };
 #define RETRY_DEFAULT_MS   1000u
 #define BACKOFF_MAX        32u
 #define NEXT_TIMEOUT_MS    15000u
+#define REPLY_TIMEOUTS     10u /* retry_ms's: an update unanswered this long is sent again */
 
 /* ---- small text helpers (no printf in the core) ------------------------ */
 
@@ -209,8 +210,15 @@ static void send_update(otto_agent_t *a, const char *status, const char *details
     w_raw(&w, ",\"statusDetails\":{");
     w_raw(&w, details);
     w_raw(&w, "}}");
-    if (!w.over)
-        publish(a, leaf, a->out);
+    if (w.over)
+        return;
+    /* A reply may never come (the broker lost it, the server was away):
+     * the job's own updates are sent again until one is answered. */
+    if (a->job.phase == P_STARTING || a->job.phase == P_REPORT) {
+        a->reply_wait = true;
+        a->reply_due = now(a) + (a->cfg.retry_ms ? a->cfg.retry_ms : RETRY_DEFAULT_MS) * REPLY_TIMEOUTS;
+    }
+    publish(a, leaf, a->out);
 }
 
 static void send_progress(otto_agent_t *a, const char *step, bool expect)
@@ -652,6 +660,7 @@ static bool reply_code(otto_agent_t *a, const char *payload, size_t len, const c
 
 static void on_update_reply(otto_agent_t *a, bool ok, const char *payload, size_t len)
 {
+    a->reply_wait = false;
     bool gone = !ok && (reply_code(a, payload, len, "InvalidStateTransition") ||
                         reply_code(a, payload, len, "ResourceNotFound") ||
                         reply_code(a, payload, len, "TerminalStateReached") ||
@@ -819,6 +828,13 @@ void otto_agent_tick(otto_agent_t *a)
     uint32_t t = now(a);
     if (a->waiting_next && a->connected && t - a->next_asked_ms > NEXT_TIMEOUT_MS)
         ask_next(a);
+    if (a->reply_wait && a->connected && (int32_t)(t - a->reply_due) >= 0) {
+        a->reply_wait = false;
+        if (a->job.phase == P_REPORT)
+            send_final(a);
+        else if (a->job.phase == P_STARTING)
+            send_progress(a, "accepted", true);
+    }
     if (!a->retry_armed || (int32_t)(t - a->retry_at) < 0)
         return;
     a->retry_armed = false;

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +48,9 @@ typedef struct {
     unsigned boots, cuts, jobs_seen;
     bool cut_planned, cut_done;
     double cut_at_fraction;
+    int drops_left;       /* --drops: connections still to break */
+    bool drop_now;
+    double drop_at_fraction;
     /* lost at every power cycle */
     bool on;
     uint32_t back_at;
@@ -80,7 +84,7 @@ struct fleet {
     const char *product;
     uint32_t checkpoint;
     long rate;      /* bytes/s per download, 0 = as fast as loopback goes */
-    int cuts;
+    int cuts, drops;
     uint64_t rng;
     int verbose;
     uint32_t t0;
@@ -193,6 +197,13 @@ static size_t on_body(char *buf, size_t sz, size_t nm, void *ctx)
         n->cut_done = true;
         otto_power_arm(&n->dev.power, 1, OTTO_CUT_TORN, rnd(n->f)); /* the next op */
     }
+    /* A planned drop breaks the connection here, as a flaky link would. */
+    if (n->drops_left && n->agent.job.fw.size &&
+        n->agent.written >= (uint32_t)(n->drop_at_fraction * n->agent.job.fw.size)) {
+        n->drops_left--;
+        n->drop_at_fraction += (1.0 - n->drop_at_fraction) * (double)(rnd(n->f) % 700 + 100) / 1000.0;
+        n->drop_now = true; /* the loop breaks it: not from inside curl */
+    }
     return n->cancel || n->dev.power.off ? 0 : len;
 }
 
@@ -201,6 +212,18 @@ static void http_detach(node_t *n)
     if (n->easy && n->http_on)
         curl_multi_remove_handle(n->f->multi, n->easy);
     n->http_on = false;
+}
+
+/* A slow link also has small buffers: without this, loopback would take the
+ * whole file into kernel buffers at once and a dropped server could not cut
+ * a download short. */
+static int small_rcvbuf(void *ctx, curl_socket_t fd, curlsocktype purpose)
+{
+    int sz = 16384;
+    (void)ctx;
+    (void)purpose;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    return CURL_SOCKOPT_OK;
 }
 
 static int p_http_get(void *ctx, const char *url, uint32_t from, const char *etag)
@@ -232,9 +255,11 @@ static int p_http_get(void *ctx, const char *url, uint32_t from, const char *eta
     curl_easy_setopt(n->easy, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stalled link is a dropped one */
     curl_easy_setopt(n->easy, CURLOPT_LOW_SPEED_TIME, 10L);
     curl_easy_setopt(n->easy, CURLOPT_NOSIGNAL, 1L);
+    if (n->f->rate)
+        curl_easy_setopt(n->easy, CURLOPT_SOCKOPTFUNCTION, small_rcvbuf);
     n->rx = 0;
     n->rx_t0 = mono_ms();
-    n->paused = false;
+    n->paused = n->drop_now = false;
     n->status = 0;
     n->head_sent = n->cancel = false;
     if (curl_multi_add_handle(n->f->multi, n->easy) != CURLM_OK)
@@ -417,6 +442,14 @@ static void service_node(node_t *n, uint32_t now)
         if (mosquitto_reconnect(n->m) != MOSQ_ERR_SUCCESS)
             n->reconnect_at = now + 1000u;
     }
+    if (n->drop_now) {
+        n->drop_now = false;
+        if (n->http_on) {
+            say(n, "connection dropped at byte %u", n->agent.written);
+            http_detach(n);
+            otto_agent_http_end(&n->agent, OTTO_E_IO);
+        }
+    }
     if (n->paused && n->http_on && !over_budget(n)) {
         n->paused = false;
         curl_easy_pause(n->easy, CURLPAUSE_CONT);
@@ -538,6 +571,7 @@ static const char usage_fleet[] =
     "      --checkpoint N     save download progress every N bytes (default 16K)\n"
     "      --rate N           limit each download to N bytes/s (a slow link)\n"
     "      --cuts K           cut the power of K random devices mid-download\n"
+    "      --drops K          break every device's download connection K times\n"
     "      --seed S           for --cuts (default 1)\n"
     "      --duration S       stop after S seconds\n"
     "      --things-file F    write the thing names there, one per line, and go on\n"
@@ -556,7 +590,7 @@ static int fleet_main(int argc, char **argv, bool single)
         {"checkpoint", required_argument, 0, 'k'}, {"cuts", required_argument, 0, 'c'},
         {"seed", required_argument, 0, 's'}, {"duration", required_argument, 0, 'D'},
         {"things-file", required_argument, 0, 'W'}, {"verbose", no_argument, 0, 'v'},
-        {"rate", required_argument, 0, 'R'},
+        {"rate", required_argument, 0, 'R'}, {"drops", required_argument, 0, 'X'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     fleet_t f = {0};
     const char *dir = NULL, *prefix = "24:0a:c4:00", *flash = NULL, *thing = NULL, *factory = NULL;
@@ -587,6 +621,7 @@ static int fleet_main(int argc, char **argv, bool single)
             f.checkpoint = (uint32_t)v;
             break;
         case 'c': f.cuts = atoi(optarg); break;
+        case 'X': f.drops = atoi(optarg); break;
         case 's': f.rng = strtoull(optarg, NULL, 10) * 2654435761u + 1; break;
         case 'D': duration = atof(optarg); break;
         case 'W': things_file = optarg; break;
@@ -652,6 +687,10 @@ static int fleet_main(int argc, char **argv, bool single)
     if (tf)
         fclose(tf);
     free(img);
+    for (int i = 0; i < count; i++) {
+        f.nodes[i].drops_left = f.drops;
+        f.nodes[i].drop_at_fraction = 0.05 + (double)(rnd(&f) % 400) / 1000.0;
+    }
     /* Choose who loses power, and when. */
     for (int k = 0; k < f.cuts && k < count; k++) {
         node_t *n;

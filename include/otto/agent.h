@@ -98,6 +98,8 @@ typedef struct {
     uint32_t retry_at, backoff;
     bool retry_armed;
     uint32_t next_asked_ms;
+    uint32_t reply_due;           /**< an update we sent is unanswered until then */
+    bool reply_wait;
     /* scratch */
     otto_json_tok_t tok[OTTO_JOBDOC_TOKENS + 32];
     char out[OTTO_CONFIG_AGENT_MSG_MAX];
