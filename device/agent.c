@@ -253,6 +253,8 @@ static void send_final(otto_agent_t *a)
         w_kv_u32(&w, "refetched", a->job.refetched, true);
     if (a->job.attempts)
         w_kv_u32(&w, "retries", a->job.attempts, true);
+    if (a->job.download_ms)
+        w_kv_u32(&w, "download_ms", a->job.download_ms, true);
     send_update(a, names[a->job.result <= R_REJECTED ? a->job.result : R_FAILED], d, false);
 }
 
@@ -518,6 +520,7 @@ void otto_agent_http_end(otto_agent_t *a, int err)
     if (!a->http_busy || a->job.phase != P_DOWNLOADING)
         return;
     a->http_busy = false;
+    a->job.download_ms += now(a) - a->job.started_ms;
     if (err || a->written < a->job.fw.size) {
         /* Dropped: keep what is in flash, come back for the rest. */
         checkpoint(a);

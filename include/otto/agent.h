@@ -80,7 +80,8 @@ typedef struct {
     char detail[80];              /**< for a person */
     uint32_t resumes;             /**< downloads continued after a cut or drop */
     uint32_t refetched;           /**< bytes downloaded more than once */
-    uint32_t started_ms;          /**< download start (this boot's clock) */
+    uint32_t started_ms;          /**< this download session's start (this boot's clock) */
+    uint32_t download_ms;         /**< time spent downloading, over all sessions */
 } otto_agent_job_t;
 
 typedef struct {

@@ -14,7 +14,9 @@
  * played in-process by a small model of ottod's job API and a Range-capable
  * file server (the end-to-end tests use the real ones).
  *
- *   agent_sweep [--image-size N] [--stride N] [--chunk N]
+ *   agent_sweep [--image-size N] [--stride N] [--chunk N] [--chaos]
+ * --chaos delivers every MQTT message twice and the pending ones newest
+ * first: duplicated and reordered notifications and replies.
  * Prints cut points, failures (must be 0), and the bytes downloaded again.
  */
 #include <stdbool.h>
@@ -28,6 +30,8 @@
 #include "util.h"
 
 #define JOB "job-sweep"
+
+static bool chaos;
 
 typedef struct {
     /* server model */
@@ -55,11 +59,13 @@ static const char *const STATUS[] = {"QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAIL
 
 static void enqueue(world_t *w, const char *leaf, const char *payload)
 {
-    if (w->q_n == 8)
-        return; /* a lossy link drops it; the agent retries */
-    snprintf(w->q_topic[w->q_n], sizeof w->q_topic[0], "$aws/things/dev/jobs/%s", leaf);
-    snprintf(w->q_payload[w->q_n], sizeof w->q_payload[0], "%s", payload);
-    w->q_n++;
+    for (int copies = chaos ? 2 : 1; copies > 0; copies--) {
+        if (w->q_n == 8)
+            return; /* a lossy link drops it; the agent retries */
+        snprintf(w->q_topic[w->q_n], sizeof w->q_topic[0], "$aws/things/dev/jobs/%s", leaf);
+        snprintf(w->q_payload[w->q_n], sizeof w->q_payload[0], "%s", payload);
+        w->q_n++;
+    }
 }
 
 static void next_reply(world_t *w, const char *leaf)
@@ -158,10 +164,11 @@ static int run_boot(otto_simdev_t *d, world_t *w, otto_agent_t *a, otto_kv_t *kv
             return 0;
         if (w->q_n) {
             char t[160], p[1200];
-            strcpy(t, w->q_topic[0]);
-            strcpy(p, w->q_payload[0]);
-            memmove(w->q_topic, w->q_topic + 1, sizeof w->q_topic[0] * (size_t)(w->q_n - 1));
-            memmove(w->q_payload, w->q_payload + 1, sizeof w->q_payload[0] * (size_t)(w->q_n - 1));
+            int k = chaos ? w->q_n - 1 : 0; /* chaos: newest first */
+            strcpy(t, w->q_topic[k]);
+            strcpy(p, w->q_payload[k]);
+            memmove(w->q_topic + k, w->q_topic + k + 1, sizeof w->q_topic[0] * (size_t)(w->q_n - 1 - k));
+            memmove(w->q_payload + k, w->q_payload + k + 1, sizeof w->q_payload[0] * (size_t)(w->q_n - 1 - k));
             w->q_n--;
             otto_agent_message(a, t, p, strlen(p));
             idle = 0;
@@ -250,10 +257,14 @@ int main(int argc, char **argv)
 {
     uint64_t size = 48 * 1024, stride = 1, chunk = 4096;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--chaos")) {
+            chaos = true;
+            continue;
+        }
         uint64_t *v = !strcmp(argv[i], "--image-size") ? &size : !strcmp(argv[i], "--stride") ? &stride
                     : !strcmp(argv[i], "--chunk") ? &chunk : NULL;
         if (!v || i + 1 >= argc || !otto_parse_size(argv[++i], v) || !*v) {
-            fprintf(stderr, "usage: agent_sweep [--image-size N] [--stride N] [--chunk N]\n");
+            fprintf(stderr, "usage: agent_sweep [--image-size N] [--stride N] [--chunk N] [--chaos]\n");
             return 2;
         }
     }
@@ -276,8 +287,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "agent_sweep: the clean update fails: %s\n", clean.why);
         return 1;
     }
-    printf("agent power-cut sweep: image %zu bytes, chunk %llu, clean update = %llu flash/eFuse operations\n",
-           ilen, (unsigned long long)chunk, (unsigned long long)total);
+    printf("agent power-cut sweep: image %zu bytes, chunk %llu, clean update = %llu flash/eFuse operations%s\n",
+           ilen, (unsigned long long)chunk, (unsigned long long)total,
+           chaos ? ", every message twice and newest first" : "");
     unsigned points = 0, failed = 0;
     uint64_t extra = 0, worst = 0;
     for (uint64_t k = 1; k <= total; k += stride) {
