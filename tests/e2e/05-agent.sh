@@ -4,7 +4,8 @@
 # a real ottod. A full update with power cuts mid-download (they resume), a
 # self-test failure (rolled back, FAILED with the reason), a wrong-chip image
 # and an outdated one (REJECTED), a file corrupted on the server (MD5
-# mismatch: FAILED, slot not switched), and a job canceled mid-download.
+# mismatch: FAILED, slot not switched), an anti-rollback downgrade refused,
+# and a job canceled mid-download.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 start_broker
@@ -18,6 +19,7 @@ N=8
 "$OTTO" image build --version 1.4.0 --project lamp --secure-version 1 --size 300K -o "$E2E_DIR/v140.bin" >/dev/null
 "$OTTO" image build --version 1.5.0 --project lamp --secure-version 1 --size 1M -o "$E2E_DIR/v150.bin" >/dev/null
 "$OTTO" image build --version 1.6.0 --project lamp --secure-version 1 --size 200K -o "$E2E_DIR/v160.bin" >/dev/null
+"$OTTO" image build --version 1.7.0 --project lamp --secure-version 0 --size 200K -o "$E2E_DIR/v170.bin" >/dev/null
 up() { "$OTTO" fw upload -q "$1"; }
 F110=$(up "$E2E_DIR/v110.bin"); FBAD=$(up "$E2E_DIR/bad.bin"); FS3=$(up "$E2E_DIR/s3.bin")
 F140=$(up "$E2E_DIR/v140.bin"); F150=$(up "$E2E_DIR/v150.bin"); F160=$(up "$E2E_DIR/v160.bin")
@@ -54,6 +56,8 @@ check "... with reason selftest_failed" test "$(reasons "$J")" = selftest_failed
 
 J=$(job "$FS3"); watch "$J"
 check "wrong chip: REJECTED wrong_chip" test "$(count "$J" REJECTED).$(reasons "$J")" = "$N.wrong_chip"
+J=$(job "$("$OTTO" fw upload -q "$E2E_DIR/v170.bin")"); watch "$J"
+check "secure_version below the eFuse: REJECTED downgrade_refused" test "$(count "$J" REJECTED).$(reasons "$J")" = "$N.downgrade_refused"
 J=$(job "$F100"); watch "$J"
 check "older than running: REJECTED outdated" test "$(count "$J" REJECTED).$(reasons "$J")" = "$N.outdated"
 
