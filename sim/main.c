@@ -17,6 +17,7 @@ static const char usage[] =
     "  ota       the running app writes an image to the next slot and switches\n"
     "  device    run one device with the otto agent against a broker and ottod\n"
     "  fleet     run N such devices in one process\n"
+    "  stm32     an STM32 ROM bootloader (AN3155) on a pseudo-terminal\n"
     "\n"
     "Run 'otto-sim <command> --help' for the options of a command.\n";
 
@@ -36,6 +37,8 @@ int main(int argc, char **argv)
         return cmd_device(argc - 1, argv + 1);
     if (!strcmp(argv[1], "fleet"))
         return cmd_fleet(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "stm32"))
+        return cmd_stm32(argc - 1, argv + 1);
     fprintf(stderr, "otto-sim: unknown command '%s' (see 'otto-sim --help')\n", argv[1]);
     return 2;
 }

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * otto-sim stm32: an STM32 system-memory bootloader (ST AN3155, USART) on a
+ * pseudo-terminal, for the MCU relay and for the real stm32flash tool.
+ *
+ * It owns the pty master (posix_openpt) and links the slave at --pty PATH,
+ * so a test can inject faults on the bytes it sends: dropped or corrupted
+ * bytes, NACKs, slow erases, or no answer at all. The part is an STM32F103
+ * medium density (PID 0x410): 128 KiB flash at 0x08000000 in 1 KiB pages,
+ * 20 KiB SRAM at 0x20000000 (the first 512 bytes kept by the bootloader).
+ * The flash lives in a file (--flash), so it survives this process like a
+ * real MCU's flash survives the module's power cuts.
+ *
+ * Framing: a pty carries no parity (the kernel refuses PARENB on a pty), so
+ * 8E1 is the line's setting on real hardware and stm32flash runs with
+ * -m 8n1 here; the protocol bytes are the same.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sim.h"
+
+#define ACK  0x79
+#define NACK 0x1F
+
+#define FLASH_BASE 0x08000000u
+#define FLASH_SIZE (128u * 1024u)
+#define PAGE_SIZE  1024u
+#define RAM_BASE   0x20000000u
+#define RAM_SIZE   (20u * 1024u)
+#define RAM_USER   0x20000200u
+#define PID        0x0410u
+#define BL_VERSION 0x22u
+
+typedef struct {
+    int fd;                /* pty master */
+    uint8_t *flash;        /* mmap'd file */
+    uint8_t ram[RAM_SIZE];
+    bool synced;
+    /* faults */
+    double drop, corrupt, nack;
+    unsigned erase_ms;
+    bool mute;
+    uint64_t rng;
+    int verbose;
+    unsigned long cmds, writes, erases, gos;
+} mcu_t;
+
+static volatile sig_atomic_t stop_flag;
+static void on_signal(int s) { (void)s; stop_flag = 1; }
+
+static double chance(mcu_t *m)
+{
+    m->rng ^= m->rng << 13;
+    m->rng ^= m->rng >> 7;
+    m->rng ^= m->rng << 17;
+    return (double)(m->rng >> 11) / 9007199254740992.0;
+}
+
+static void tx(mcu_t *m, const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = b[i];
+        if (m->mute || chance(m) < m->drop)
+            continue;
+        if (chance(m) < m->corrupt)
+            c ^= (uint8_t)(1u << (m->rng % 8));
+        if (write(m->fd, &c, 1) != 1 && m->verbose)
+            fprintf(stderr, "stm32: write: %s\n", strerror(errno));
+    }
+}
+
+static void tx1(mcu_t *m, uint8_t b) { tx(m, &b, 1); }
+
+/* One byte from the host, or -1 after timeout_ms (-1: wait for ever). */
+static int rx(mcu_t *m, int timeout_ms)
+{
+    struct pollfd p = {m->fd, POLLIN, 0};
+    for (;;) {
+        if (stop_flag)
+            return -1;
+        int r = poll(&p, 1, timeout_ms < 0 ? 200 : timeout_ms);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0) {
+            if (timeout_ms < 0)
+                continue;
+            return -1;
+        }
+        if (p.revents & POLLHUP) { /* nobody on the slave end yet */
+            usleep(20000);
+            if (timeout_ms >= 0 && (timeout_ms -= 20) <= 0)
+                return -1;
+            continue;
+        }
+        uint8_t c;
+        ssize_t n = read(m->fd, &c, 1);
+        if (n == 1)
+            return c;
+        if (n < 0 && errno != EAGAIN && errno != EIO)
+            return -1;
+        usleep(20000);
+    }
+}
+
+static int rx_n(mcu_t *m, uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int c = rx(m, 1000);
+        if (c < 0)
+            return -1;
+        b[i] = (uint8_t)c;
+    }
+    return 0;
+}
+
+/* Memory behind an address range, or NULL. */
+static uint8_t *mem(mcu_t *m, uint32_t addr, uint32_t len, bool *is_flash)
+{
+    if (addr >= FLASH_BASE && addr + len <= FLASH_BASE + FLASH_SIZE && addr + len >= addr) {
+        *is_flash = true;
+        return m->flash + (addr - FLASH_BASE);
+    }
+    if (addr >= RAM_BASE && addr + len <= RAM_BASE + RAM_SIZE) {
+        *is_flash = false;
+        return m->ram + (addr - RAM_BASE);
+    }
+    return NULL;
+}
+
+/* Address: 4 bytes MSB first + XOR; ACK or NACK. */
+static int rx_addr(mcu_t *m, uint32_t *addr)
+{
+    uint8_t b[5];
+    if (rx_n(m, b, 5) || (b[0] ^ b[1] ^ b[2] ^ b[3]) != b[4]) {
+        tx1(m, NACK);
+        return -1;
+    }
+    *addr = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    return 0;
+}
+
+static void erase_page(mcu_t *m, unsigned page)
+{
+    if (page >= FLASH_SIZE / PAGE_SIZE)
+        return;
+    memset(m->flash + page * PAGE_SIZE, 0xFF, PAGE_SIZE);
+    m->erases++;
+    if (m->erase_ms)
+        usleep(m->erase_ms * 1000u);
+}
+
+static void cmd_get(mcu_t *m)
+{
+    static const uint8_t cmds[] = {0x00, 0x01, 0x02, 0x11, 0x21, 0x31, 0x43, 0x63, 0x73, 0x82, 0x92};
+    uint8_t out[2 + sizeof cmds + 1];
+    out[0] = ACK;
+    out[1] = (uint8_t)sizeof cmds; /* bytes that follow, minus one: version + commands */
+    out[2] = BL_VERSION;
+    memcpy(out + 3, cmds, sizeof cmds);
+    tx(m, out, 3 + sizeof cmds);
+    tx1(m, ACK);
+}
+
+static void cmd_read(mcu_t *m)
+{
+    uint32_t addr;
+    uint8_t n[2];
+    bool fl;
+    tx1(m, ACK);
+    if (rx_addr(m, &addr))
+        return;
+    if (!mem(m, addr, 1, &fl)) {
+        tx1(m, NACK);
+        return;
+    }
+    tx1(m, ACK);
+    if (rx_n(m, n, 2) || (n[0] ^ n[1]) != 0xFF) {
+        tx1(m, NACK);
+        return;
+    }
+    uint8_t *p = mem(m, addr, (uint32_t)n[0] + 1, &fl);
+    if (!p) {
+        tx1(m, NACK);
+        return;
+    }
+    tx1(m, ACK);
+    tx(m, p, (size_t)n[0] + 1);
+}
+
+static void cmd_go(mcu_t *m)
+{
+    uint32_t addr;
+    bool fl = false;
+    tx1(m, ACK);
+    if (rx_addr(m, &addr))
+        return;
+    if (!mem(m, addr, 4, &fl) && addr != 0) {
+        tx1(m, NACK);
+        return;
+    }
+    tx1(m, ACK);
+    m->gos++;
+    m->synced = false; /* the application runs; a new 0x7F means a new bootloader session */
+    if (m->verbose)
+        fprintf(stderr, "stm32: go 0x%08x (%s)\n", addr, fl ? "flash" : "reset");
+}
+
+static void cmd_write(mcu_t *m)
+{
+    uint32_t addr;
+    uint8_t data[257], cs;
+    bool fl;
+    tx1(m, ACK);
+    if (rx_addr(m, &addr))
+        return;
+    if (!mem(m, addr, 1, &fl) || addr % 4) {
+        tx1(m, NACK);
+        return;
+    }
+    tx1(m, ACK);
+    int n1 = rx(m, 1000);
+    if (n1 < 0 || rx_n(m, data, (size_t)n1 + 1) || rx_n(m, &cs, 1)) {
+        tx1(m, NACK);
+        return;
+    }
+    uint8_t x = (uint8_t)n1;
+    for (int i = 0; i <= n1; i++)
+        x ^= data[i];
+    uint8_t *p = mem(m, addr, (uint32_t)n1 + 1, &fl);
+    if (x != cs || !p) {
+        tx1(m, NACK);
+        return;
+    }
+    for (int i = 0; i <= n1; i++)
+        p[i] = fl ? (uint8_t)(p[i] & data[i]) : data[i]; /* flash: bits only go 1 -> 0 */
+    m->writes++;
+    tx1(m, ACK);
+}
+
+static void cmd_erase(mcu_t *m)
+{
+    uint8_t pages[256], cs;
+    tx1(m, ACK);
+    int n = rx(m, 1000);
+    if (n < 0) {
+        tx1(m, NACK);
+        return;
+    }
+    if (n == 0xFF) {
+        int z = rx(m, 1000);
+        if (z != 0x00) {
+            tx1(m, NACK);
+            return;
+        }
+        for (unsigned p = 0; p < FLASH_SIZE / PAGE_SIZE; p++)
+            erase_page(m, p);
+        tx1(m, ACK);
+        return;
+    }
+    if (rx_n(m, pages, (size_t)n + 1) || rx_n(m, &cs, 1)) {
+        tx1(m, NACK);
+        return;
+    }
+    uint8_t x = (uint8_t)n;
+    for (int i = 0; i <= n; i++)
+        x ^= pages[i];
+    if (x != cs) {
+        tx1(m, NACK);
+        return;
+    }
+    for (int i = 0; i <= n; i++)
+        erase_page(m, pages[i]);
+    tx1(m, ACK);
+}
+
+static void serve(mcu_t *m)
+{
+    while (!stop_flag) {
+        int b = rx(m, -1);
+        if (b < 0)
+            continue;
+        if (!m->synced) {
+            if (b == 0x7F) {
+                m->synced = true;
+                tx1(m, ACK);
+            }
+            continue;
+        }
+        if (b == 0x7F) {
+            tx1(m, NACK); /* already synchronised */
+            continue;
+        }
+        int c = rx(m, 1000);
+        if (c < 0 || (b ^ c) != 0xFF) {
+            tx1(m, NACK);
+            continue;
+        }
+        m->cmds++;
+        if (chance(m) < m->nack) {
+            tx1(m, NACK);
+            continue;
+        }
+        switch (b) {
+        case 0x00: cmd_get(m); break;
+        case 0x01: {
+            uint8_t out[] = {ACK, BL_VERSION, 0x00, 0x00, ACK};
+            tx(m, out, sizeof out);
+            break;
+        }
+        case 0x02: {
+            uint8_t out[] = {ACK, 0x01, PID >> 8, PID & 0xFF, ACK};
+            tx(m, out, sizeof out);
+            break;
+        }
+        case 0x11: cmd_read(m); break;
+        case 0x21: cmd_go(m); break;
+        case 0x31: cmd_write(m); break;
+        case 0x43: cmd_erase(m); break;
+        default: tx1(m, NACK); break;
+        }
+    }
+}
+
+static const char usage_stm32[] =
+    "usage: otto-sim stm32 --pty PATH --flash FILE [options]\n"
+    "\n"
+    "An STM32F103 (PID 0x410, 128 KiB flash, 1 KiB pages) in its ROM USART\n"
+    "bootloader (AN3155) on a pseudo-terminal linked at PATH, until SIGINT/SIGTERM.\n"
+    "Use it with otto's MCU relay or with stm32flash -m 8n1 PATH.\n"
+    "\n"
+    "  -p, --pty PATH         where to link the terminal the host opens\n"
+    "  -f, --flash FILE       the MCU's flash (made, erased, if missing)\n"
+    "      --drop P           drop each byte sent with probability P (0..1)\n"
+    "      --corrupt P        flip a bit of each byte sent with probability P\n"
+    "      --nack P           answer a command NACK with probability P\n"
+    "      --erase-ms N       each page erase takes N ms (default 0)\n"
+    "      --mute             never answer (an MCU that is not there)\n"
+    "      --seed S           for the fault injection (default 1)\n"
+    "  -v, --verbose          log commands\n"
+    "  -h, --help             this text\n";
+
+int cmd_stm32(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"pty", required_argument, 0, 'p'}, {"flash", required_argument, 0, 'f'},
+        {"drop", required_argument, 0, 'D'}, {"corrupt", required_argument, 0, 'C'},
+        {"nack", required_argument, 0, 'N'}, {"erase-ms", required_argument, 0, 'E'},
+        {"mute", no_argument, 0, 'M'}, {"seed", required_argument, 0, 'S'},
+        {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static mcu_t m;
+    const char *pty = NULL, *flash = NULL;
+    int c;
+    m.rng = 88172645463325252ull;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "p:f:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p': pty = optarg; break;
+        case 'f': flash = optarg; break;
+        case 'D': m.drop = atof(optarg); break;
+        case 'C': m.corrupt = atof(optarg); break;
+        case 'N': m.nack = atof(optarg); break;
+        case 'E': m.erase_ms = (unsigned)atoi(optarg); break;
+        case 'M': m.mute = true; break;
+        case 'S': m.rng ^= strtoull(optarg, NULL, 10) * 0x9E3779B97F4A7C15ull; break;
+        case 'v': m.verbose++; break;
+        case 'h': fputs(usage_stm32, stdout); return 0;
+        default: fputs(usage_stm32, stderr); return 2;
+        }
+    }
+    if (!pty || !flash || optind != argc) {
+        fputs(usage_stm32, stderr);
+        return 2;
+    }
+    int ffd = open(flash, O_RDWR | O_CREAT, 0644);
+    struct stat sb;
+    if (ffd < 0 || fstat(ffd, &sb)) {
+        fprintf(stderr, "otto-sim: cannot open %s: %s\n", flash, strerror(errno));
+        return 1;
+    }
+    bool fresh = sb.st_size != FLASH_SIZE;
+    if (fresh && ftruncate(ffd, FLASH_SIZE)) {
+        fprintf(stderr, "otto-sim: cannot size %s: %s\n", flash, strerror(errno));
+        return 1;
+    }
+    m.flash = mmap(NULL, FLASH_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, ffd, 0);
+    if (m.flash == MAP_FAILED) {
+        fprintf(stderr, "otto-sim: cannot map %s\n", flash);
+        return 1;
+    }
+    if (fresh)
+        memset(m.flash, 0xFF, FLASH_SIZE);
+
+    m.fd = posix_openpt(O_RDWR | O_NOCTTY);
+    if (m.fd < 0 || grantpt(m.fd) || unlockpt(m.fd)) {
+        fprintf(stderr, "otto-sim: no pseudo-terminal: %s\n", strerror(errno));
+        return 1;
+    }
+    const char *slave = ptsname(m.fd);
+    /* Keep the slave open ourselves too, so the master never sees a hangup
+     * between two host sessions; raw until the host sets its own mode. */
+    int sfd = open(slave, O_RDWR | O_NOCTTY);
+    struct termios t;
+    if (sfd >= 0 && !tcgetattr(sfd, &t)) {
+        cfmakeraw(&t);
+        tcsetattr(sfd, TCSANOW, &t);
+    }
+    unlink(pty);
+    if (symlink(slave, pty)) {
+        fprintf(stderr, "otto-sim: cannot link %s: %s\n", pty, strerror(errno));
+        return 1;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    fprintf(stderr, "otto-sim: STM32F103 (PID 0x%03x) bootloader on %s (%s)\n", PID, pty, slave);
+    serve(&m);
+    unlink(pty);
+    msync(m.flash, FLASH_SIZE, MS_SYNC);
+    fprintf(stderr, "otto-sim: stm32: %lu commands, %lu writes, %lu page erases, %lu go\n", m.cmds,
+            m.writes, m.erases, m.gos);
+    if (sfd >= 0)
+        close(sfd);
+    close(m.fd);
+    return 0;
+}
