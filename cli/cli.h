@@ -16,6 +16,7 @@ int cmd_fw(int argc, char **argv);
 int cmd_device(int argc, char **argv);
 int cmd_group(int argc, char **argv);
 int cmd_job(int argc, char **argv);
+int cmd_mcu(int argc, char **argv);
 
 /* Print "otto: " + message to stderr. */
 void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -14,6 +14,7 @@ static const char usage[] =
     "Firmware engineer's tools:\n"
     "  part gen|show     ESP-IDF partition tables: CSV -> binary, and print one\n"
     "  image build|info  ESP32 app images: build a test image, check and print one\n"
+    "  mcu info|flash    the STM32 behind the module, over UART (AN3155 bootloader)\n"
     "\n"
     "Operator's commands (talk to ottod; OTTO_URL and OTTO_TOKEN or --url/--token):\n"
     "  fw upload|ls|show|rm              firmware on the server\n"
@@ -48,6 +49,8 @@ int main(int argc, char **argv)
         return cmd_part(argc - 1, argv + 1);
     if (!strcmp(argv[1], "image"))
         return cmd_image(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "mcu"))
+        return cmd_mcu(argc - 1, argv + 1);
     if (!strcmp(argv[1], "fw"))
         return cmd_fw(argc - 1, argv + 1);
     if (!strcmp(argv[1], "device"))

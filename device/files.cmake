@@ -13,5 +13,6 @@ set(OTTO_DEVICE_SOURCES
     ${OTTO_DEVICE_DIR}/json.c
     ${OTTO_DEVICE_DIR}/jobdoc.c
     ${OTTO_DEVICE_DIR}/agent.c
+    ${OTTO_DEVICE_DIR}/mcu.c
 )
 set(OTTO_DEVICE_INCLUDE ${OTTO_DEVICE_DIR}/../include)

@@ -12,6 +12,7 @@
 #ifndef OTTO_HAL_H
 #define OTTO_HAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "otto/err.h"
 
@@ -51,6 +52,19 @@ typedef struct otto_efuse {
     int (*raise_secure_version)(void *ctx, uint32_t value);
     uint32_t width; /**< bits in the field: the largest value it can hold */
 } otto_efuse_t;
+
+/**
+ * A serial line (the module's UART to the MCU). write sends all len bytes
+ * or fails; read waits up to timeout_ms for at least one byte and returns
+ * how many it got (0 on timeout) or a negative otto_err_t; flush_input
+ * (may be NULL) drops bytes already received and not yet read.
+ */
+typedef struct otto_uart {
+    void *ctx;
+    int (*write)(void *ctx, const void *buf, size_t len);
+    int (*read)(void *ctx, void *buf, size_t len, uint32_t timeout_ms);
+    void (*flush_input)(void *ctx);
+} otto_uart_t;
 
 /** A monotonic millisecond clock; the core handles 32-bit wrap. */
 typedef struct otto_clock {

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * otto mcu info|flash: the MCU relay by hand, over a serial port: the STM32
+ * behind the module, in its ROM bootloader (AN3155), through device/mcu.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "otto/mcu.h"
+#include "uart.h"
+#include "util.h"
+
+static const char usage_mcu[] =
+    "usage: otto mcu info --port TTY [--baud N]\n"
+    "       otto mcu flash FILE --port TTY [--addr A] [--baud N] [--no-verify] [--go]\n"
+    "\n"
+    "Talk to an STM32 in its ROM USART bootloader (ST AN3155), 8E1 (8N1 on a\n"
+    "pseudo-terminal, which cannot carry parity).\n"
+    "  info    synchronise and print the bootloader version, commands and part\n"
+    "  flash   erase the pages FILE needs, write it in 256-byte blocks, read it\n"
+    "          back to verify, and optionally start it\n"
+    "\n"
+    "  -p, --port TTY     the serial device (e.g. /dev/ttyUSB0, or an otto-sim stm32 pty)\n"
+    "  -b, --baud N       115200 by default\n"
+    "  -a, --addr A       where FILE goes (default: the start of flash, 0x08000000)\n"
+    "      --no-verify    skip the read-back\n"
+    "  -g, --go           start the application afterwards\n"
+    "  -r, --retries N    retries per exchange (default 5)\n"
+    "\n"
+    "Exit status: 0 done, 1 the MCU failed or refused (the message says why), 2 usage.\n";
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int mcu_fail(const otto_mcu_t *m, const char *what, int err)
+{
+    die_msg("mcu: %s: %s (%s)", what, m->why ? m->why : otto_strerror(err), otto_strerror(err));
+    return EXIT_FAIL;
+}
+
+int cmd_mcu(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"port", required_argument, 0, 'p'}, {"baud", required_argument, 0, 'b'},
+        {"addr", required_argument, 0, 'a'}, {"no-verify", no_argument, 0, 'V'},
+        {"go", no_argument, 0, 'g'}, {"retries", required_argument, 0, 'r'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *port = NULL;
+    unsigned baud = 115200;
+    uint64_t addr = 0, v;
+    bool verify = true, go = false;
+    otto_mcu_t m = {0};
+    int c;
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage_mcu, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    const char *sub = argv[1];
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "p:b:a:gr:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p': port = optarg; break;
+        case 'b': baud = (unsigned)atoi(optarg); break;
+        case 'a':
+            if (!otto_parse_size(optarg, &addr) || addr > 0xFFFFFFFFu) {
+                die_msg("mcu: --addr: '%s' is not an address", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'V': verify = false; break;
+        case 'g': go = true; break;
+        case 'r':
+            if (!otto_parse_size(optarg, &v) || v == 0 || v > 100) {
+                die_msg("mcu: --retries: 1 to 100");
+                return EXIT_USAGE;
+            }
+            m.retries = (unsigned)v;
+            break;
+        case 'h': fputs(usage_mcu, stdout); return EXIT_OK;
+        default: fputs(usage_mcu, stderr); return EXIT_USAGE;
+        }
+    }
+    bool flash = !strcmp(sub, "flash");
+    if ((!flash && strcmp(sub, "info")) || !port || optind != argc - (flash ? 1 : 0)) {
+        fputs(usage_mcu, stderr);
+        return EXIT_USAGE;
+    }
+    uint8_t *img = NULL;
+    size_t len = 0;
+    if (flash && otto_read_file(argv[optind], &img, &len)) {
+        die_msg("mcu: cannot read %s", argv[optind]);
+        return EXIT_FAIL;
+    }
+    otto_linux_uart_t u;
+    otto_uart_t hal;
+    if (otto_linux_uart_open(&u, port, baud)) {
+        die_msg("mcu: cannot open %s", port);
+        free(img);
+        return EXIT_FAIL;
+    }
+    otto_linux_uart_hal(&u, &hal);
+    double t0 = now_s();
+    int err = otto_mcu_connect(&m, &hal), rc = EXIT_OK;
+    if (err) {
+        rc = mcu_fail(&m, "connect", err);
+        goto out;
+    }
+    printf("%s (PID 0x%03x), bootloader v%u.%u, %s, flash %u KiB, %u-byte pages, line %s\n", m.part->name,
+           m.part->pid, m.version >> 4, m.version & 15u, m.ext_erase ? "Extended Erase" : "Erase",
+           m.part->flash_size / 1024u, m.part->page_size, u.parity ? "8E1" : "8N1 (pty)");
+    if (!flash)
+        goto out;
+    uint32_t at = addr ? (uint32_t)addr : m.part->flash_base;
+    if ((err = otto_mcu_erase(&m, at, (uint32_t)len))) {
+        rc = mcu_fail(&m, "erase", err);
+        goto out;
+    }
+    if ((err = otto_mcu_write(&m, at, img, (uint32_t)len))) {
+        rc = mcu_fail(&m, "write", err);
+        goto out;
+    }
+    if (verify && (err = otto_mcu_verify(&m, at, img, (uint32_t)len))) {
+        rc = mcu_fail(&m, "verify", err);
+        goto out;
+    }
+    if (go && (err = otto_mcu_go(&m, at))) {
+        rc = mcu_fail(&m, "go", err);
+        goto out;
+    }
+    double dt = now_s() - t0;
+    printf("wrote %zu bytes at 0x%08x%s%s in %.2f s (%.0f B/s); %u resyncs, %u NACKs, %u timeouts\n", len, at,
+           verify ? ", verified" : "", go ? ", started" : "", dt, (double)len / dt, m.resyncs - 1u, m.nacks,
+           m.timeouts);
+out:
+    otto_linux_uart_close(&u);
+    free(img);
+    return rc;
+}

@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * AN3155 host. Every command is: command byte and its complement, ACK;
+ * then its arguments, each block closed by an XOR checksum, ACK. A failed
+ * exchange (timeout, NACK, a byte that is neither) is retried from a fresh
+ * synchronisation: 0x7F is answered ACK by a bootloader waiting for its
+ * first byte and NACK by one already synchronised, so either means "ready".
+ * Retrying a Write Memory block is safe: programming the same bytes again
+ * changes nothing on flash.
+ */
+#include "otto/mcu.h"
+
+#include <string.h>
+
+#define ACK  0x79u
+#define NACK 0x1Fu
+#define BUSY 0x76u
+
+#define BYTE_MS   500u  /* stm32flash's per-byte wait */
+#define WRITE_MS  1000u /* a block's ACK */
+#define ERASE_MS  5000u /* per page, default */
+
+static const otto_mcu_part_t parts[] = {
+    {0x410, "STM32F10x medium density", 0x08000000u, 128u * 1024u, 1024u},
+    {0x412, "STM32F10x low density", 0x08000000u, 32u * 1024u, 1024u},
+    {0x414, "STM32F10x high density", 0x08000000u, 512u * 1024u, 2048u},
+    {0x430, "STM32F10x XL density", 0x08000000u, 1024u * 1024u, 2048u},
+    {0x440, "STM32F05x", 0x08000000u, 64u * 1024u, 1024u},
+    {0x448, "STM32F07x", 0x08000000u, 128u * 1024u, 2048u},
+};
+
+const otto_mcu_part_t *otto_mcu_part(uint16_t pid)
+{
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        if (parts[i].pid == pid)
+            return &parts[i];
+    return NULL;
+}
+
+static int fail(otto_mcu_t *m, int err, const char *why)
+{
+    m->why = why;
+    return err;
+}
+
+static int put(otto_mcu_t *m, const uint8_t *b, size_t n)
+{
+    return m->uart->write(m->uart->ctx, b, n) ? fail(m, OTTO_E_IO, "cannot write to the UART") : OTTO_OK;
+}
+
+static int get(otto_mcu_t *m, uint8_t *b, size_t n, uint32_t timeout_ms)
+{
+    size_t got = 0;
+    while (got < n) {
+        int r = m->uart->read(m->uart->ctx, b + got, n - got, timeout_ms);
+        if (r < 0)
+            return fail(m, OTTO_E_IO, "cannot read from the UART");
+        if (r == 0) {
+            m->timeouts++;
+            return fail(m, OTTO_E_TIMEOUT, "the MCU did not answer in time");
+        }
+        got += (size_t)r;
+    }
+    return OTTO_OK;
+}
+
+static int ack(otto_mcu_t *m, uint32_t timeout_ms)
+{
+    for (;;) {
+        uint8_t b;
+        int err = get(m, &b, 1, timeout_ms);
+        if (err)
+            return err;
+        if (b == ACK)
+            return OTTO_OK;
+        if (b == BUSY)
+            continue; /* newer bootloaders say they are still working */
+        if (b == NACK) {
+            m->nacks++;
+            return fail(m, OTTO_E_PROTO, "the MCU refused a command (NACK)");
+        }
+        return fail(m, OTTO_E_PROTO, "the MCU answered garbage");
+    }
+}
+
+static int cmd(otto_mcu_t *m, uint8_t c)
+{
+    uint8_t b[2] = {c, (uint8_t)(c ^ 0xFFu)};
+    int err = put(m, b, 2);
+    return err ? err : ack(m, BYTE_MS);
+}
+
+static int sync_line(otto_mcu_t *m)
+{
+    static const uint8_t s = 0x7F;
+    uint8_t b;
+    if (m->uart->flush_input)
+        m->uart->flush_input(m->uart->ctx);
+    int err = put(m, &s, 1);
+    if (!err)
+        err = get(m, &b, 1, BYTE_MS);
+    if (err)
+        return err;
+    if (b != ACK && b != NACK)
+        return fail(m, OTTO_E_PROTO, "the MCU answered garbage to 0x7F");
+    m->resyncs++;
+    return OTTO_OK;
+}
+
+/* Address: 4 bytes MSB first, then their XOR; ACK. */
+static int send_addr(otto_mcu_t *m, uint32_t a)
+{
+    uint8_t b[5] = {(uint8_t)(a >> 24), (uint8_t)(a >> 16), (uint8_t)(a >> 8), (uint8_t)a, 0};
+    b[4] = (uint8_t)(b[0] ^ b[1] ^ b[2] ^ b[3]);
+    int err = put(m, b, 5);
+    return err ? err : ack(m, BYTE_MS);
+}
+
+static unsigned tries(const otto_mcu_t *m) { return m->retries ? m->retries : 5u; }
+
+/* ---- one attempt of each exchange ---------------------------------------- */
+
+static int do_get(otto_mcu_t *m)
+{
+    uint8_t n, v, id[3];
+    int err = cmd(m, 0x00);
+    if (!err)
+        err = get(m, &n, 1, BYTE_MS);
+    if (!err)
+        err = get(m, &v, 1, BYTE_MS);
+    if (err)
+        return err;
+    if (n == 0 || n > sizeof m->cmds)
+        return fail(m, OTTO_E_PROTO, "Get: implausible command count");
+    if ((err = get(m, m->cmds, n, BYTE_MS)) || (err = ack(m, BYTE_MS)))
+        return err;
+    m->version = v;
+    m->ncmds = n;
+    m->ext_erase = memchr(m->cmds, 0x44, n) != NULL;
+    if (!m->ext_erase && !memchr(m->cmds, 0x43, n))
+        return fail(m, OTTO_E_PROTO, "Get: the bootloader lists no erase command");
+    if ((err = cmd(m, 0x02)) || (err = get(m, id, 3, BYTE_MS)) || (err = ack(m, BYTE_MS)))
+        return err;
+    if (id[0] != 1)
+        return fail(m, OTTO_E_PROTO, "Get ID: unexpected length");
+    m->part = otto_mcu_part((uint16_t)(id[1] << 8 | id[2]));
+    return m->part ? OTTO_OK : fail(m, OTTO_E_NOTFOUND, "unknown STM32 part (Get ID)");
+}
+
+static int do_write(otto_mcu_t *m, uint32_t addr, const uint8_t *d, uint32_t n)
+{
+    uint8_t b[OTTO_MCU_BLOCK + 2];
+    uint32_t padded = (n + 3u) & ~3u;
+    b[0] = (uint8_t)(padded - 1u);
+    uint8_t x = b[0];
+    for (uint32_t i = 0; i < padded; i++) {
+        b[1 + i] = i < n ? d[i] : 0xFF;
+        x ^= b[1 + i];
+    }
+    b[1 + padded] = x;
+    int err = cmd(m, 0x31);
+    if (!err)
+        err = send_addr(m, addr);
+    if (!err)
+        err = put(m, b, padded + 2u);
+    return err ? err : ack(m, WRITE_MS);
+}
+
+static int do_read(otto_mcu_t *m, uint32_t addr, uint8_t *d, uint32_t n)
+{
+    uint8_t l[2] = {(uint8_t)(n - 1u), (uint8_t)((n - 1u) ^ 0xFFu)};
+    int err = cmd(m, 0x11);
+    if (!err)
+        err = send_addr(m, addr);
+    if (!err)
+        err = put(m, l, 2);
+    if (!err)
+        err = ack(m, BYTE_MS);
+    return err ? err : get(m, d, n, BYTE_MS);
+}
+
+/* Erase pages [first, first + count), at most 255 (0x43) per command. */
+static int do_erase(otto_mcu_t *m, uint32_t first, uint32_t count)
+{
+    uint8_t b[2 + 2 * 255 + 1];
+    size_t n = 0;
+    uint8_t x = 0;
+    uint32_t wait = count * (m->erase_ms_per_page ? m->erase_ms_per_page : ERASE_MS);
+    if (m->ext_erase) {
+        b[n++] = (uint8_t)((count - 1u) >> 8);
+        b[n++] = (uint8_t)(count - 1u);
+        for (uint32_t p = first; p < first + count; p++) {
+            b[n++] = (uint8_t)(p >> 8);
+            b[n++] = (uint8_t)p;
+        }
+    } else {
+        b[n++] = (uint8_t)(count - 1u);
+        for (uint32_t p = first; p < first + count; p++)
+            b[n++] = (uint8_t)p;
+    }
+    for (size_t i = 0; i < n; i++)
+        x ^= b[i];
+    b[n++] = x;
+    int err = cmd(m, m->ext_erase ? 0x44 : 0x43);
+    if (!err)
+        err = put(m, b, n);
+    return err ? err : ack(m, wait);
+}
+
+static int do_go(otto_mcu_t *m, uint32_t addr)
+{
+    int err = cmd(m, 0x21);
+    return err ? err : send_addr(m, addr);
+}
+
+/* ---- with retries ------------------------------------------------------- */
+
+#define RETRY(m, call)                                                   \
+    do {                                                                 \
+        int err_ = OTTO_E_TIMEOUT;                                       \
+        for (unsigned t_ = 0; t_ < tries(m); t_++) {                     \
+            if (t_ > 0 && (err_ = sync_line(m)) && err_ == OTTO_E_IO)    \
+                return err_;                                             \
+            if (t_ > 0 && err_)                                          \
+                continue;                                                \
+            if (!(err_ = (call)))                                        \
+                break;                                                   \
+            if (err_ == OTTO_E_IO || err_ == OTTO_E_NOTFOUND)            \
+                return err_;                                             \
+        }                                                                \
+        if (err_)                                                        \
+            return err_;                                                 \
+    } while (0)
+
+int otto_mcu_connect(otto_mcu_t *m, const otto_uart_t *uart)
+{
+    if (!m || !uart || !uart->read || !uart->write)
+        return OTTO_E_INVAL;
+    unsigned retries = m->retries;
+    uint32_t ems = m->erase_ms_per_page;
+    memset(m, 0, sizeof *m);
+    m->uart = uart;
+    m->retries = retries;
+    m->erase_ms_per_page = ems;
+    int err = OTTO_E_TIMEOUT;
+    for (unsigned t = 0; t < tries(m) && err; t++)
+        err = sync_line(m);
+    if (err == OTTO_E_TIMEOUT)
+        return fail(m, err, "the MCU does not answer 0x7F: not in its bootloader, or not there");
+    if (err)
+        return err;
+    RETRY(m, do_get(m));
+    m->why = NULL;
+    return OTTO_OK;
+}
+
+static int in_flash(otto_mcu_t *m, uint32_t addr, uint32_t len)
+{
+    if (!m->part)
+        return fail(m, OTTO_E_STATE, "not connected");
+    if (addr < m->part->flash_base || len > m->part->flash_size ||
+        addr - m->part->flash_base > m->part->flash_size - len)
+        return fail(m, OTTO_E_NOSPC, "the image does not fit the MCU's flash");
+    return OTTO_OK;
+}
+
+int otto_mcu_erase(otto_mcu_t *m, uint32_t addr, uint32_t len)
+{
+    int err = in_flash(m, addr, len);
+    if (err || len == 0)
+        return err;
+    uint32_t ps = m->part->page_size;
+    uint32_t first = (addr - m->part->flash_base) / ps;
+    uint32_t last = (addr - m->part->flash_base + len - 1u) / ps;
+    for (uint32_t p = first; p <= last; p += 255u) {
+        uint32_t n = last - p + 1u < 255u ? last - p + 1u : 255u;
+        RETRY(m, do_erase(m, p, n));
+    }
+    return OTTO_OK;
+}
+
+int otto_mcu_write(otto_mcu_t *m, uint32_t addr, const void *data, uint32_t len)
+{
+    const uint8_t *d = (const uint8_t *)data;
+    int err = in_flash(m, addr, len);
+    if (err)
+        return err;
+    if (addr % 4u)
+        return fail(m, OTTO_E_INVAL, "MCU writes must start word-aligned");
+    for (uint32_t off = 0; off < len; off += OTTO_MCU_BLOCK) {
+        uint32_t n = len - off < OTTO_MCU_BLOCK ? len - off : OTTO_MCU_BLOCK;
+        RETRY(m, do_write(m, addr + off, d + off, n));
+    }
+    return OTTO_OK;
+}
+
+int otto_mcu_read(otto_mcu_t *m, uint32_t addr, void *buf, uint32_t len)
+{
+    uint8_t *d = (uint8_t *)buf;
+    if (!m->part)
+        return fail(m, OTTO_E_STATE, "not connected");
+    for (uint32_t off = 0; off < len; off += OTTO_MCU_BLOCK) {
+        uint32_t n = len - off < OTTO_MCU_BLOCK ? len - off : OTTO_MCU_BLOCK;
+        RETRY(m, do_read(m, addr + off, d + off, n));
+    }
+    return OTTO_OK;
+}
+
+int otto_mcu_verify(otto_mcu_t *m, uint32_t addr, const void *data, uint32_t len)
+{
+    const uint8_t *d = (const uint8_t *)data;
+    uint8_t b[OTTO_MCU_BLOCK];
+    if (!m->part)
+        return fail(m, OTTO_E_STATE, "not connected");
+    for (uint32_t off = 0; off < len; off += OTTO_MCU_BLOCK) {
+        uint32_t n = len - off < OTTO_MCU_BLOCK ? len - off : OTTO_MCU_BLOCK;
+        unsigned t = 0;
+        for (;; t++) {
+            RETRY(m, do_read(m, addr + off, b, n));
+            if (!memcmp(b, d + off, n))
+                break;
+            if (t + 1 >= tries(m))
+                return fail(m, OTTO_E_VERIFY, "the MCU's flash differs from the image");
+        }
+    }
+    return OTTO_OK;
+}
+
+int otto_mcu_go(otto_mcu_t *m, uint32_t addr)
+{
+    if (!m->part)
+        return fail(m, OTTO_E_STATE, "not connected");
+    RETRY(m, do_go(m, addr));
+    return OTTO_OK;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The host side of the STM32 system-memory USART bootloader (ST AN3155):
+ * how the module updates the microcontroller behind it. Facts in
+ * ../shared/docs/stm32-an3155.md.
+ *
+ * Line: 8E1 (the port sets it), bytes through otto_uart_t. Every exchange
+ * is bounded: a byte that does not come within its timeout, a NACK or a
+ * garbled reply is retried (re-sync, then the command again) up to
+ * `retries` times, then the call fails and otto_mcu_t.why says why in
+ * words. Erase covers only the pages the image needs, with Erase (0x43) or
+ * Extended Erase (0x44) per what Get reported. No malloc; all state in
+ * otto_mcu_t.
+ *
+ * Errors: OTTO_E_TIMEOUT (no answer), OTTO_E_PROTO (NACKs or garbage after
+ * all retries), OTTO_E_NOTFOUND (unknown part), OTTO_E_NOSPC (image larger
+ * than the flash), OTTO_E_VERIFY (read back differs), OTTO_E_IO (UART).
+ */
+#ifndef OTTO_MCU_H
+#define OTTO_MCU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "otto/hal.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OTTO_MCU_BLOCK 256u /* bytes per Write/Read Memory command */
+
+typedef struct {
+    uint16_t pid;          /**< product id from Get ID, e.g. 0x410 */
+    const char *name;      /**< e.g. "STM32F10x medium density" */
+    uint32_t flash_base;   /**< 0x08000000 */
+    uint32_t flash_size;   /**< bytes */
+    uint32_t page_size;    /**< erase unit for uniform-page parts */
+} otto_mcu_part_t;
+
+typedef struct {
+    const otto_uart_t *uart;
+    unsigned retries;      /**< per exchange (0: 5) */
+    uint32_t erase_ms_per_page; /**< how long to wait for an erase, per page (0: 5000) */
+    uint8_t version;       /**< bootloader version, e.g. 0x22 */
+    uint8_t cmds[24];      /**< commands Get listed */
+    uint8_t ncmds;
+    bool ext_erase;        /**< 0x44 rather than 0x43 */
+    const otto_mcu_part_t *part;
+    const char *why;       /**< the last failure, in words */
+    uint32_t resyncs, nacks, timeouts; /**< counted, for reports */
+} otto_mcu_t;
+
+/** Synchronise (0x7F), then Get, Get Version, Get ID; know the part. */
+int otto_mcu_connect(otto_mcu_t *m, const otto_uart_t *uart);
+/** Erase the pages that hold [addr, addr + len). */
+int otto_mcu_erase(otto_mcu_t *m, uint32_t addr, uint32_t len);
+/** Write len bytes at addr (word-aligned), in blocks, padding the last one
+ *  to a multiple of 4 with 0xFF. */
+int otto_mcu_write(otto_mcu_t *m, uint32_t addr, const void *data, uint32_t len);
+/** Read len bytes at addr. */
+int otto_mcu_read(otto_mcu_t *m, uint32_t addr, void *buf, uint32_t len);
+/** Read [addr, addr + len) back and compare with data. Read Memory replies
+ *  carry no checksum, so a block that differs is read again (up to
+ *  `retries` times) before the flash is called wrong: OTTO_E_VERIFY. */
+int otto_mcu_verify(otto_mcu_t *m, uint32_t addr, const void *data, uint32_t len);
+/** Start the code at addr (the application: flash_base). */
+int otto_mcu_go(otto_mcu_t *m, uint32_t addr);
+
+/** A part by its PID, or NULL. */
+const otto_mcu_part_t *otto_mcu_part(uint16_t pid);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OTTO_MCU_H */

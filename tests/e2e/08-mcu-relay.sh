@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# otto's AN3155 host (device/mcu via `otto mcu`) against the STM32 emulator
+# on a pseudo-terminal: a clean erase/write/verify/go, then the same with
+# each injected fault (dropped bytes, corrupted bytes, NACKs, slow erases),
+# which must all end with the right image in the MCU's flash; and an MCU
+# that never answers, which must fail with a reason.
+. "$(dirname "$0")/lib.sh"
+e2e_init
+SIM=$BUILD/otto-sim
+head -c 12000 /dev/urandom >"$E2E_DIR/fw.bin"
+emu() {
+    rm -f "$E2E_DIR/tty" "$E2E_DIR/mcu.bin"
+    "$SIM" stm32 --pty "$E2E_DIR/tty" --flash "$E2E_DIR/mcu.bin" --seed 7 "$@" 2>>"$E2E_DIR/emu.log" &
+    EMU=$!
+    E2E_PIDS+=("$EMU")
+    wait_for test -L "$E2E_DIR/tty"
+}
+relay() { timeout 120 "$OTTO" mcu flash "$E2E_DIR/fw.bin" --port "$E2E_DIR/tty" --retries 10 "$@" >"$E2E_DIR/out" 2>&1; }
+landed() { cmp -s <(head -c 12000 "$E2E_DIR/mcu.bin") "$E2E_DIR/fw.bin"; }
+
+for fault in "" "--drop 0.002" "--corrupt 0.002" "--nack 0.05" "--erase-ms 30"; do
+    emu $fault
+    relay --go; rc=$?
+    check "relay ${fault:-without faults}: done" test $rc = 0
+    check "relay ${fault:-without faults}: the image is in the MCU's flash" landed
+    kill "$EMU"; wait "$EMU" 2>/dev/null
+done
+
+emu --mute
+relay; rc=$?
+check "an MCU that never answers: exit 1" test $rc = 1
+check "... with the reason" grep -q "does not answer 0x7F" "$E2E_DIR/out"
+e2e_done
