@@ -30,3 +30,9 @@ echo
 echo "### The device agent on a Cortex-M4"
 echo
 bash "$here/agent_size.sh"
+echo
+echo "### MCU relay over UART (AN3155), emulator line paced at the baud rate"
+echo
+echo "| line | transfer | time | throughput | line limit (baud/11) | ratio |"
+echo "|---|---|---|---|---|---|"
+bash "$here/mcu.sh"

@@ -55,6 +55,8 @@ typedef struct {
     double drop, corrupt, nack;
     unsigned erase_ms;
     bool mute;
+    unsigned baud;         /* --baud: pace the line like a real UART (11 bits a byte) */
+    double line_t;         /* when the line is free again, CLOCK_MONOTONIC seconds */
     uint64_t rng;
     int verbose;
     unsigned long cmds, writes, erases, gos;
@@ -71,6 +73,27 @@ static double chance(mcu_t *m)
     return (double)(m->rng >> 11) / 9007199254740992.0;
 }
 
+static double mono(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* One byte crossed the line: with --baud, keep to 11 bits per byte (8E1:
+ * start, 8 data, parity, stop), sleeping once we are 2 ms ahead. */
+static void pace(mcu_t *m)
+{
+    if (!m->baud)
+        return;
+    double t = mono();
+    if (m->line_t < t)
+        m->line_t = t;
+    m->line_t += 11.0 / m->baud;
+    if (m->line_t - t > 0.002)
+        usleep((useconds_t)((m->line_t - t) * 1e6));
+}
+
 static void tx(mcu_t *m, const uint8_t *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -79,6 +102,7 @@ static void tx(mcu_t *m, const uint8_t *b, size_t n)
             continue;
         if (chance(m) < m->corrupt)
             c ^= (uint8_t)(1u << (m->rng % 8));
+        pace(m);
         if (write(m->fd, &c, 1) != 1 && m->verbose)
             fprintf(stderr, "stm32: write: %s\n", strerror(errno));
     }
@@ -109,8 +133,10 @@ static int rx(mcu_t *m, int timeout_ms)
         }
         uint8_t c;
         ssize_t n = read(m->fd, &c, 1);
-        if (n == 1)
+        if (n == 1) {
+            pace(m);
             return c;
+        }
         if (n < 0 && errno != EAGAIN && errno != EIO)
             return -1;
         usleep(20000);
@@ -350,6 +376,7 @@ static const char usage_stm32[] =
     "      --nack P           answer a command NACK with probability P\n"
     "      --erase-ms N       each page erase takes N ms (default 0)\n"
     "      --mute             never answer (an MCU that is not there)\n"
+    "      --baud N           pace the line at N baud, 8E1 (default: as fast as the pty)\n"
     "      --seed S           for the fault injection (default 1)\n"
     "  -v, --verbose          log commands\n"
     "  -h, --help             this text\n";
@@ -361,6 +388,7 @@ int cmd_stm32(int argc, char **argv)
         {"drop", required_argument, 0, 'D'}, {"corrupt", required_argument, 0, 'C'},
         {"nack", required_argument, 0, 'N'}, {"erase-ms", required_argument, 0, 'E'},
         {"mute", no_argument, 0, 'M'}, {"seed", required_argument, 0, 'S'},
+        {"baud", required_argument, 0, 'B'},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     static mcu_t m;
     const char *pty = NULL, *flash = NULL;
@@ -376,6 +404,7 @@ int cmd_stm32(int argc, char **argv)
         case 'N': m.nack = atof(optarg); break;
         case 'E': m.erase_ms = (unsigned)atoi(optarg); break;
         case 'M': m.mute = true; break;
+        case 'B': m.baud = (unsigned)atoi(optarg); break;
         case 'S': m.rng ^= strtoull(optarg, NULL, 10) * 0x9E3779B97F4A7C15ull; break;
         case 'v': m.verbose++; break;
         case 'h': fputs(usage_stm32, stdout); return 0;
