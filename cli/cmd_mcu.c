@@ -113,9 +113,9 @@ int cmd_mcu(int argc, char **argv)
         rc = mcu_fail(&m, "connect", err);
         goto out;
     }
-    printf("%s (PID 0x%03x), bootloader v%u.%u, %s, flash %u KiB, %u-byte pages, line %s\n", m.part->name,
+    printf("%s (PID 0x%03x), bootloader v%u.%u, %s, flash %u KiB in %s, line %s\n", m.part->name,
            m.part->pid, m.version >> 4, m.version & 15u, m.ext_erase ? "Extended Erase" : "Erase",
-           m.part->flash_size / 1024u, m.part->page_size, u.parity ? "8E1" : "8N1 (pty)");
+           m.part->flash_size / 1024u, m.part->page_size ? "pages" : "sectors", u.parity ? "8E1" : "8N1 (pty)");
     if (!flash)
         goto out;
     uint32_t at = addr ? (uint32_t)addr : m.part->flash_base;

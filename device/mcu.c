@@ -20,13 +20,15 @@
 #define WRITE_MS  1000u /* a block's ACK */
 #define ERASE_MS  5000u /* per page, default */
 
+static const uint16_t f4_1m[] = {16, 16, 16, 16, 64, 128, 128, 128, 128, 128, 128, 128};
 static const otto_mcu_part_t parts[] = {
-    {0x410, "STM32F10x medium density", 0x08000000u, 128u * 1024u, 1024u},
-    {0x412, "STM32F10x low density", 0x08000000u, 32u * 1024u, 1024u},
-    {0x414, "STM32F10x high density", 0x08000000u, 512u * 1024u, 2048u},
-    {0x430, "STM32F10x XL density", 0x08000000u, 1024u * 1024u, 2048u},
-    {0x440, "STM32F05x", 0x08000000u, 64u * 1024u, 1024u},
-    {0x448, "STM32F07x", 0x08000000u, 128u * 1024u, 2048u},
+    {0x410, "STM32F10x medium density", 0x08000000u, 128u * 1024u, 1024u, NULL, 0},
+    {0x412, "STM32F10x low density", 0x08000000u, 32u * 1024u, 1024u, NULL, 0},
+    {0x414, "STM32F10x high density", 0x08000000u, 512u * 1024u, 2048u, NULL, 0},
+    {0x430, "STM32F10x XL density", 0x08000000u, 1024u * 1024u, 2048u, NULL, 0},
+    {0x440, "STM32F05x", 0x08000000u, 64u * 1024u, 1024u, NULL, 0},
+    {0x448, "STM32F07x", 0x08000000u, 128u * 1024u, 2048u, NULL, 0},
+    {0x413, "STM32F40x/41x", 0x08000000u, 1024u * 1024u, 0, f4_1m, 12},
 };
 
 const otto_mcu_part_t *otto_mcu_part(uint16_t pid)
@@ -269,9 +271,22 @@ int otto_mcu_erase(otto_mcu_t *m, uint32_t addr, uint32_t len)
     int err = in_flash(m, addr, len);
     if (err || len == 0)
         return err;
-    uint32_t ps = m->part->page_size;
-    uint32_t first = (addr - m->part->flash_base) / ps;
-    uint32_t last = (addr - m->part->flash_base + len - 1u) / ps;
+    uint32_t lo = addr - m->part->flash_base, hi = lo + len - 1u, first = 0, last = 0;
+    if (m->part->page_size) {
+        first = lo / m->part->page_size;
+        last = hi / m->part->page_size;
+    } else {
+        /* Sector parts: the sectors [lo, hi] touches. */
+        uint32_t off = 0;
+        for (uint32_t i = 0; i < m->part->nsectors; i++) {
+            uint32_t end = off + (uint32_t)m->part->sector_kib[i] * 1024u;
+            if (lo >= off && lo < end)
+                first = i;
+            if (hi >= off && hi < end)
+                last = i;
+            off = end;
+        }
+    }
     for (uint32_t p = first; p <= last; p += 255u) {
         uint32_t n = last - p + 1u < 255u ? last - p + 1u : 255u;
         RETRY(m, do_erase(m, p, n));

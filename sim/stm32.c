@@ -5,9 +5,10 @@
  *
  * It owns the pty master (posix_openpt) and links the slave at --pty PATH,
  * so a test can inject faults on the bytes it sends: dropped or corrupted
- * bytes, NACKs, slow erases, or no answer at all. The part is an STM32F103
- * medium density (PID 0x410): 128 KiB flash at 0x08000000 in 1 KiB pages,
- * 20 KiB SRAM at 0x20000000 (the first 512 bytes kept by the bootloader).
+ * bytes, NACKs, slow erases, or no answer at all. Two parts (--part):
+ * f103, an STM32F103 medium density (PID 0x410: 128 KiB flash in 1 KiB
+ * pages, Erase 0x43) and f407, an STM32F407 (PID 0x413: 1 MiB in sectors of
+ * 16, 16, 16, 16, 64 and 7 x 128 KiB, Extended Erase 0x44).
  * The flash lives in a file (--flash), so it survives this process like a
  * real MCU's flash survives the module's power cuts.
  *
@@ -38,18 +39,32 @@
 #define NACK 0x1F
 
 #define FLASH_BASE 0x08000000u
-#define FLASH_SIZE (128u * 1024u)
-#define PAGE_SIZE  1024u
 #define RAM_BASE   0x20000000u
-#define RAM_SIZE   (20u * 1024u)
-#define RAM_USER   0x20000200u
-#define PID        0x0410u
+#define RAM_MAX    (128u * 1024u)
 #define BL_VERSION 0x22u
 
 typedef struct {
+    const char *opt, *name;
+    uint16_t pid;
+    uint32_t flash_size;
+    uint32_t page;            /* uniform erase unit, or 0: sectors[] */
+    const uint32_t *sectors;  /* KiB each */
+    unsigned nsec;
+    uint32_t ram_size;
+    bool ext_erase;           /* 0x44 rather than 0x43 */
+} part_t;
+
+static const uint32_t f4_sectors[] = {16, 16, 16, 16, 64, 128, 128, 128, 128, 128, 128, 128};
+static const part_t parts[] = {
+    {"f103", "STM32F103 medium density", 0x410, 128u * 1024u, 1024u, NULL, 0, 20u * 1024u, false},
+    {"f407", "STM32F407", 0x413, 1024u * 1024u, 0, f4_sectors, 12, 128u * 1024u, true},
+};
+
+typedef struct {
     int fd;                /* pty master */
+    const part_t *part;
     uint8_t *flash;        /* mmap'd file */
-    uint8_t ram[RAM_SIZE];
+    uint8_t ram[RAM_MAX];
     bool synced;
     /* faults */
     double drop, corrupt, nack;
@@ -157,11 +172,11 @@ static int rx_n(mcu_t *m, uint8_t *b, size_t n)
 /* Memory behind an address range, or NULL. */
 static uint8_t *mem(mcu_t *m, uint32_t addr, uint32_t len, bool *is_flash)
 {
-    if (addr >= FLASH_BASE && addr + len <= FLASH_BASE + FLASH_SIZE && addr + len >= addr) {
+    if (addr >= FLASH_BASE && addr + len <= FLASH_BASE + m->part->flash_size && addr + len >= addr) {
         *is_flash = true;
         return m->flash + (addr - FLASH_BASE);
     }
-    if (addr >= RAM_BASE && addr + len <= RAM_BASE + RAM_SIZE) {
+    if (addr >= RAM_BASE && addr + len <= RAM_BASE + m->part->ram_size) {
         *is_flash = false;
         return m->ram + (addr - RAM_BASE);
     }
@@ -180,20 +195,43 @@ static int rx_addr(mcu_t *m, uint32_t *addr)
     return 0;
 }
 
-static void erase_page(mcu_t *m, unsigned page)
+static unsigned units(const mcu_t *m)
 {
-    if (page >= FLASH_SIZE / PAGE_SIZE)
+    return m->part->page ? m->part->flash_size / m->part->page : m->part->nsec;
+}
+
+/* Erase unit u: a page, or a sector of the F4 map. */
+static void erase_unit(mcu_t *m, unsigned u)
+{
+    uint32_t off = 0, len;
+    if (u >= units(m))
         return;
-    memset(m->flash + page * PAGE_SIZE, 0xFF, PAGE_SIZE);
+    if (m->part->page) {
+        off = u * m->part->page;
+        len = m->part->page;
+    } else {
+        for (unsigned i = 0; i < u; i++)
+            off += m->part->sectors[i] * 1024u;
+        len = m->part->sectors[u] * 1024u;
+    }
+    memset(m->flash + off, 0xFF, len);
     m->erases++;
     if (m->erase_ms)
-        usleep(m->erase_ms * 1000u);
+        usleep(m->erase_ms * 1000u * (len / 1024u)); /* --erase-ms is per KiB */
+}
+
+static void erase_all(mcu_t *m)
+{
+    for (unsigned u = 0; u < units(m); u++)
+        erase_unit(m, u);
 }
 
 static void cmd_get(mcu_t *m)
 {
-    static const uint8_t cmds[] = {0x00, 0x01, 0x02, 0x11, 0x21, 0x31, 0x43, 0x63, 0x73, 0x82, 0x92};
+    uint8_t cmds[] = {0x00, 0x01, 0x02, 0x11, 0x21, 0x31, 0x43, 0x63, 0x73, 0x82, 0x92};
     uint8_t out[2 + sizeof cmds + 1];
+    if (m->part->ext_erase)
+        cmds[6] = 0x44;
     out[0] = ACK;
     out[1] = (uint8_t)sizeof cmds; /* bytes that follow, minus one: version + commands */
     out[2] = BL_VERSION;
@@ -293,8 +331,7 @@ static void cmd_erase(mcu_t *m)
             tx1(m, NACK);
             return;
         }
-        for (unsigned p = 0; p < FLASH_SIZE / PAGE_SIZE; p++)
-            erase_page(m, p);
+        erase_all(m);
         tx1(m, ACK);
         return;
     }
@@ -310,7 +347,45 @@ static void cmd_erase(mcu_t *m)
         return;
     }
     for (int i = 0; i <= n; i++)
-        erase_page(m, pages[i]);
+        erase_unit(m, pages[i]);
+    tx1(m, ACK);
+}
+
+/* Extended Erase: 2-byte count - 1 and 2-byte unit numbers, MSB first, then
+ * the XOR of all; 0xFFFF = mass erase (0xFFFE/0xFFFD: banks), then a 1-byte
+ * XOR of the two. */
+static void cmd_ext_erase(mcu_t *m)
+{
+    uint8_t h[2], b[2 * 512 + 1];
+    tx1(m, ACK);
+    if (rx_n(m, h, 2)) {
+        tx1(m, NACK);
+        return;
+    }
+    unsigned n = (unsigned)h[0] << 8 | h[1];
+    if (n >= 0xFFF0u) {
+        uint8_t cs;
+        if (rx_n(m, &cs, 1) || cs != (h[0] ^ h[1]) || n < 0xFFFDu) {
+            tx1(m, NACK);
+            return;
+        }
+        erase_all(m);
+        tx1(m, ACK);
+        return;
+    }
+    if (n >= 512 || rx_n(m, b, 2u * (n + 1u) + 1u)) {
+        tx1(m, NACK);
+        return;
+    }
+    uint8_t x = h[0] ^ h[1];
+    for (unsigned i = 0; i < 2u * (n + 1u) + 1u; i++)
+        x ^= b[i];
+    if (x) {
+        tx1(m, NACK);
+        return;
+    }
+    for (unsigned i = 0; i <= n; i++)
+        erase_unit(m, (unsigned)b[2 * i] << 8 | b[2 * i + 1]);
     tx1(m, ACK);
 }
 
@@ -349,14 +424,25 @@ static void serve(mcu_t *m)
             break;
         }
         case 0x02: {
-            uint8_t out[] = {ACK, 0x01, PID >> 8, PID & 0xFF, ACK};
+            uint8_t out[] = {ACK, 0x01, (uint8_t)(m->part->pid >> 8), (uint8_t)m->part->pid, ACK};
             tx(m, out, sizeof out);
             break;
         }
         case 0x11: cmd_read(m); break;
         case 0x21: cmd_go(m); break;
         case 0x31: cmd_write(m); break;
-        case 0x43: cmd_erase(m); break;
+        case 0x43:
+            if (m->part->ext_erase)
+                tx1(m, NACK);
+            else
+                cmd_erase(m);
+            break;
+        case 0x44:
+            if (m->part->ext_erase)
+                cmd_ext_erase(m);
+            else
+                tx1(m, NACK);
+            break;
         default: tx1(m, NACK); break;
         }
     }
@@ -365,16 +451,19 @@ static void serve(mcu_t *m)
 static const char usage_stm32[] =
     "usage: otto-sim stm32 --pty PATH --flash FILE [options]\n"
     "\n"
-    "An STM32F103 (PID 0x410, 128 KiB flash, 1 KiB pages) in its ROM USART\n"
-    "bootloader (AN3155) on a pseudo-terminal linked at PATH, until SIGINT/SIGTERM.\n"
+    "An STM32 in its ROM USART bootloader (AN3155) on a pseudo-terminal linked\n"
+    "at PATH, until SIGINT/SIGTERM.\n"
     "Use it with otto's MCU relay or with stm32flash -m 8n1 PATH.\n"
     "\n"
     "  -p, --pty PATH         where to link the terminal the host opens\n"
     "  -f, --flash FILE       the MCU's flash (made, erased, if missing)\n"
+    "      --part P           f103: STM32F103 medium density, 0x410, 128 KiB, 1 KiB pages,\n"
+    "                         Erase (default); f407: STM32F407, 0x413, 1 MiB in\n"
+    "                         16/64/128 KiB sectors, Extended Erase\n"
     "      --drop P           drop each byte sent with probability P (0..1)\n"
     "      --corrupt P        flip a bit of each byte sent with probability P\n"
     "      --nack P           answer a command NACK with probability P\n"
-    "      --erase-ms N       each page erase takes N ms (default 0)\n"
+    "      --erase-ms N       erasing takes N ms per KiB (default 0)\n"
     "      --mute             never answer (an MCU that is not there)\n"
     "      --baud N           pace the line at N baud, 8E1 (default: as fast as the pty)\n"
     "      --seed S           for the fault injection (default 1)\n"
@@ -388,12 +477,13 @@ int cmd_stm32(int argc, char **argv)
         {"drop", required_argument, 0, 'D'}, {"corrupt", required_argument, 0, 'C'},
         {"nack", required_argument, 0, 'N'}, {"erase-ms", required_argument, 0, 'E'},
         {"mute", no_argument, 0, 'M'}, {"seed", required_argument, 0, 'S'},
-        {"baud", required_argument, 0, 'B'},
+        {"baud", required_argument, 0, 'B'}, {"part", required_argument, 0, 'P'},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     static mcu_t m;
     const char *pty = NULL, *flash = NULL;
     int c;
     m.rng = 88172645463325252ull;
+    m.part = &parts[0];
     optind = 1;
     while ((c = getopt_long(argc, argv, "p:f:vh", opts, NULL)) != -1) {
         switch (c) {
@@ -405,6 +495,16 @@ int cmd_stm32(int argc, char **argv)
         case 'E': m.erase_ms = (unsigned)atoi(optarg); break;
         case 'M': m.mute = true; break;
         case 'B': m.baud = (unsigned)atoi(optarg); break;
+        case 'P':
+            m.part = NULL;
+            for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+                if (!strcmp(optarg, parts[i].opt))
+                    m.part = &parts[i];
+            if (!m.part) {
+                fprintf(stderr, "otto-sim: --part: f103 or f407\n");
+                return 2;
+            }
+            break;
         case 'S': m.rng ^= strtoull(optarg, NULL, 10) * 0x9E3779B97F4A7C15ull; break;
         case 'v': m.verbose++; break;
         case 'h': fputs(usage_stm32, stdout); return 0;
@@ -421,18 +521,19 @@ int cmd_stm32(int argc, char **argv)
         fprintf(stderr, "otto-sim: cannot open %s: %s\n", flash, strerror(errno));
         return 1;
     }
-    bool fresh = sb.st_size != FLASH_SIZE;
-    if (fresh && ftruncate(ffd, FLASH_SIZE)) {
+    uint32_t fsize = m.part->flash_size;
+    bool fresh = sb.st_size != (off_t)fsize;
+    if (fresh && ftruncate(ffd, fsize)) {
         fprintf(stderr, "otto-sim: cannot size %s: %s\n", flash, strerror(errno));
         return 1;
     }
-    m.flash = mmap(NULL, FLASH_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, ffd, 0);
+    m.flash = mmap(NULL, fsize, PROT_READ | PROT_WRITE, MAP_SHARED, ffd, 0);
     if (m.flash == MAP_FAILED) {
         fprintf(stderr, "otto-sim: cannot map %s\n", flash);
         return 1;
     }
     if (fresh)
-        memset(m.flash, 0xFF, FLASH_SIZE);
+        memset(m.flash, 0xFF, fsize);
 
     m.fd = posix_openpt(O_RDWR | O_NOCTTY);
     if (m.fd < 0 || grantpt(m.fd) || unlockpt(m.fd)) {
@@ -455,11 +556,11 @@ int cmd_stm32(int argc, char **argv)
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    fprintf(stderr, "otto-sim: STM32F103 (PID 0x%03x) bootloader on %s (%s)\n", PID, pty, slave);
+    fprintf(stderr, "otto-sim: %s (PID 0x%03x) bootloader on %s (%s)\n", m.part->name, m.part->pid, pty, slave);
     serve(&m);
     unlink(pty);
-    msync(m.flash, FLASH_SIZE, MS_SYNC);
-    fprintf(stderr, "otto-sim: stm32: %lu commands, %lu writes, %lu page erases, %lu go\n", m.cmds,
+    msync(m.flash, fsize, MS_SYNC);
+    fprintf(stderr, "otto-sim: stm32: %lu commands, %lu writes, %lu erases, %lu go\n", m.cmds,
             m.writes, m.erases, m.gos);
     if (sfd >= 0)
         close(sfd);

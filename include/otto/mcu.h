@@ -35,7 +35,9 @@ typedef struct {
     const char *name;      /**< e.g. "STM32F10x medium density" */
     uint32_t flash_base;   /**< 0x08000000 */
     uint32_t flash_size;   /**< bytes */
-    uint32_t page_size;    /**< erase unit for uniform-page parts */
+    uint32_t page_size;    /**< erase unit of uniform-page parts; 0: sector_kib */
+    const uint16_t *sector_kib; /**< sector sizes, KiB, for sector parts (F2/F4) */
+    uint8_t nsectors;
 } otto_mcu_part_t;
 
 typedef struct {

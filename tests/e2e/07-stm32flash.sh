@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The STM32 bootloader emulator (otto-sim stm32) against the real stm32flash
 # from Debian, over a pseudo-terminal: probe, erase + write + verify, read
-# back identical, Go, mass erase; and an MCU that never answers.
+# back identical, Go, mass erase, on an F103 and an F407 (Extended Erase,
+# sectors); and an MCU that never answers.
 # stm32flash runs with -m 8n1: a pty cannot carry parity (see
 # ../shared/docs/stm32-an3155.md); the protocol bytes are the same as 8E1.
 . "$(dirname "$0")/lib.sh"
@@ -28,6 +29,14 @@ check "only the pages the image needs were erased (37 of 128)" \
 check "Go to the application" flash -g 0x08000000
 check "mass erase" flash -o
 check "... leaves the flash blank" python3 -c "import sys; sys.exit(open('$E2E_DIR/mcu.bin','rb').read() != b'\xff' * 131072)"
+kill "$EMU"; wait "$EMU" 2>/dev/null
+
+# The F4 profile: 1 MiB in 16/64/128 KiB sectors, Extended Erase (0x44).
+rm -f "$E2E_DIR/mcu.bin"
+emu --part f407
+check "F407: stm32flash probes it" sh -c "timeout 20 stm32flash -b 115200 -m 8n1 '$E2E_DIR/tty' 2>&1 | grep -q '0x0413 (STM32F40xxx/41xxx)'"
+check "F407: write + verify with Extended Erase" flash -w "$E2E_DIR/fw.bin" -v -S 0x08000000
+check "F407: read back identical" sh -c "timeout 60 stm32flash -b 115200 -m 8n1 -r '$E2E_DIR/rb4.bin' -S 0x08000000:37000 '$E2E_DIR/tty' >/dev/null 2>&1 && cmp -s '$E2E_DIR/fw.bin' '$E2E_DIR/rb4.bin'"
 kill "$EMU"; wait "$EMU" 2>/dev/null
 
 emu --mute

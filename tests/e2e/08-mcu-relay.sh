@@ -2,7 +2,8 @@
 # otto's AN3155 host (device/mcu via `otto mcu`) against the STM32 emulator
 # on a pseudo-terminal: a clean erase/write/verify/go, then the same with
 # each injected fault (dropped bytes, corrupted bytes, NACKs, slow erases),
-# which must all end with the right image in the MCU's flash; and an MCU
+# also on an F407 (Extended Erase, sectors), which must all end with the
+# right image in the MCU's flash; and an MCU
 # that never answers, which must fail with a reason.
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -18,7 +19,7 @@ emu() {
 relay() { timeout 120 "$OTTO" mcu flash "$E2E_DIR/fw.bin" --port "$E2E_DIR/tty" --retries 10 "$@" >"$E2E_DIR/out" 2>&1; }
 landed() { cmp -s <(head -c 12000 "$E2E_DIR/mcu.bin") "$E2E_DIR/fw.bin"; }
 
-for fault in "" "--drop 0.002" "--corrupt 0.002" "--nack 0.05" "--erase-ms 30"; do
+for fault in "" "--drop 0.002" "--corrupt 0.002" "--nack 0.05" "--erase-ms 30" "--part f407" "--part f407 --nack 0.05"; do
     emu $fault
     relay --go; rc=$?
     check "relay ${fault:-without faults}: done" test $rc = 0
