@@ -25,12 +25,7 @@ for n in "${SIZES[@]}"; do
         >"$d.out" 2>"$d.log" &
     FLEET=$!
     E2E_PIDS+=("$FLEET")
-    python3 - "$d.things" "g$n" >"$d.json" <<'PY'
-import json, sys
-print(json.dumps({"devices": [{"thing": t.strip(), "product": "bench", "groups": [sys.argv[2]]}
-                              for t in open(sys.argv[1]) if t.strip()]}))
-PY
-    curl -sf -H "Authorization: Bearer $OTTO_TOKEN" --data-binary @"$d.json" "$OTTO_URL/api/v1/devices" >/dev/null
+    register_devices "g$n" bench <"$d.things"
     sleep 2 # every device connected and idle
     say "$n devices: job for 1 MiB"
     t0=$(date +%s%N)

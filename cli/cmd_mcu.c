@@ -33,13 +33,6 @@ static const char usage_mcu[] =
     "\n"
     "Exit status: 0 done, 1 the MCU failed or refused (the message says why), 2 usage.\n";
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static int mcu_fail(const otto_mcu_t *m, const char *what, int err)
 {
     die_msg("mcu: %s: %s (%s)", what, m->why ? m->why : otto_strerror(err), otto_strerror(err));
@@ -107,7 +100,7 @@ int cmd_mcu(int argc, char **argv)
         return EXIT_FAIL;
     }
     otto_linux_uart_hal(&u, &hal);
-    double t0 = now_s();
+    double t0 = otto_mono_s();
     int err = otto_mcu_connect(&m, &hal), rc = EXIT_OK;
     if (err) {
         rc = mcu_fail(&m, "connect", err);
@@ -135,7 +128,7 @@ int cmd_mcu(int argc, char **argv)
         rc = mcu_fail(&m, "go", err);
         goto out;
     }
-    double dt = now_s() - t0;
+    double dt = otto_mono_s() - t0;
     printf("wrote %zu bytes at 0x%08x%s%s in %.2f s (%.0f B/s); %u resyncs, %u NACKs, %u timeouts\n", len, at,
            verify ? ", verified" : "", go ? ", started" : "", dt, (double)len / dt, m.resyncs - 1u, m.nacks,
            m.timeouts);

@@ -298,6 +298,19 @@ static void finish(otto_agent_t *a, int result, const char *reason, const char *
     send_final(a);
 }
 
+/* OTTO_E_IO is the flash failing, the power going or the server away: not
+ * the job's fault, so stop and try again later. Anything else ends it. */
+static void fail_or_retry(otto_agent_t *a, int err, const char *reason, const char *detail)
+{
+    a->last_err = err;
+    if (err == OTTO_E_IO) {
+        stop_download(a);
+        arm_retry(a);
+    } else {
+        finish(a, R_FAILED, reason, detail);
+    }
+}
+
 /* The server no longer wants this job (canceled, superseded, removed). */
 static void drop(otto_agent_t *a)
 {
@@ -362,19 +375,13 @@ static void start_download(otto_agent_t *a)
             a->job.refetched += (uint32_t)off;
         }
     }
-    if (err) {
-        if ((err = begin_fresh(a))) {
-            a->last_err = err;
-            if (err == OTTO_E_IO)
-                arm_retry(a); /* flash failing or power going: not the job's fault */
-            else
-                finish(a, R_FAILED, "ota_begin", "cannot start writing the update slot");
-            return;
-        }
+    if (err && (err = begin_fresh(a))) {
+        fail_or_retry(a, err, "ota_begin", "cannot start writing the update slot");
+        return;
     }
     a->next_report = a->written + a->job.fw.size / 4u;
     a->http_head_seen = false;
-    a->job.started_ms = now(a);
+    a->started_ms = now(a);
     err = a->cfg.port->http_get(a->cfg.port->ctx, a->job.fw.url, a->from, a->from ? a->job.etag : "");
     if (err) {
         a->last_err = err;
@@ -395,20 +402,13 @@ void otto_agent_http_head(otto_agent_t *a, int status, uint32_t length, uint32_t
          * bytes start at 0 again. Never splice two files together. */
         a->job.refetched += a->from;
         otto_ota_abort(&a->ota);
+        otto_kv_erase(a->cfg.kv, "off");
         int err = begin_fresh(a);
         if (err) {
-            a->cfg.port->http_cancel(a->cfg.port->ctx);
-            a->http_busy = false;
-            if (err == OTTO_E_IO)
-                arm_retry(a);
-            else
-                finish(a, R_FAILED, "ota_begin", "cannot restart writing the update slot");
+            fail_or_retry(a, err, "ota_begin", "cannot restart writing the update slot");
             return;
         }
-        otto_kv_erase(a->cfg.kv, "off");
     } else if (status == 206 && range_start != a->from) {
-        a->cfg.port->http_cancel(a->cfg.port->ctx);
-        a->http_busy = false;
         finish(a, R_FAILED, "http_range", "the server sent another range than asked");
         return;
     } else if (status != 200 && status != 206) {
@@ -416,24 +416,14 @@ void otto_agent_http_head(otto_agent_t *a, int status, uint32_t length, uint32_t
         wbuf_t w = {d, sizeof d, 0, false};
         w_raw(&w, "download answered HTTP ");
         w_u32(&w, (uint32_t)(status > 0 ? status : 0));
-        if (status >= 500 || status == 408 || status == 429 || status == 416 || status <= 0) {
-            if (status == 416)
-                otto_kv_erase(a->cfg.kv, "off"); /* our offset is wrong: from 0 next time */
-            a->cfg.port->http_cancel(a->cfg.port->ctx);
-            a->http_busy = false;
-            if (a->ota.open)
-                otto_ota_abort(&a->ota);
-            arm_retry(a);
-            return;
-        }
-        a->cfg.port->http_cancel(a->cfg.port->ctx);
-        a->http_busy = false;
-        finish(a, R_FAILED, "http_error", d);
+        if (status == 416)
+            otto_kv_erase(a->cfg.kv, "off"); /* our offset is wrong: from 0 next time */
+        /* Server trouble passes; a 404 or 403 will not. */
+        bool passing = status >= 500 || status == 408 || status == 429 || status == 416 || status <= 0;
+        fail_or_retry(a, passing ? OTTO_E_IO : OTTO_E_PROTO, "http_error", d);
         return;
     }
     if (length && a->from + length != a->job.fw.size) {
-        a->cfg.port->http_cancel(a->cfg.port->ctx);
-        a->http_busy = false;
         finish(a, R_FAILED, "size_mismatch", "the server's file is not the size the job says");
         return;
     }
@@ -482,10 +472,8 @@ void otto_agent_http_data(otto_agent_t *a, const void *data, size_t len)
     }
     int err = otto_ota_write(&a->ota, data, len);
     if (err) {
-        if (err == OTTO_E_IO) { /* flash failing or power going: try again later */
-            a->last_err = err;
-            stop_download(a);
-            arm_retry(a);
+        if (err == OTTO_E_IO) {
+            fail_or_retry(a, err, NULL, NULL);
             return;
         }
         if (err == OTTO_E_VERIFY && a->job.fw.has_md5 && a->written + len == a->job.fw.size) {
@@ -520,7 +508,7 @@ void otto_agent_http_end(otto_agent_t *a, int err)
     if (!a->http_busy || a->job.phase != P_DOWNLOADING)
         return;
     a->http_busy = false;
-    a->job.download_ms += now(a) - a->job.started_ms;
+    a->job.download_ms += now(a) - a->started_ms;
     if (err || a->written < a->job.fw.size) {
         /* Dropped: keep what is in flash, come back for the rest. */
         checkpoint(a);
@@ -652,22 +640,25 @@ static void on_next(otto_agent_t *a, const char *payload, size_t len)
         consider(a, &j, exec);
 }
 
-static bool reply_code(otto_agent_t *a, const char *payload, size_t len, const char *code)
+/* A rejection that means the execution is no longer ours to work on. */
+static bool job_gone(otto_agent_t *a, const char *payload, size_t len)
 {
+    static const char *const codes[] = {"InvalidStateTransition", "ResourceNotFound",
+                                        "TerminalStateReached", "VersionMismatch"};
     otto_json_t j;
     if (otto_json_parse(&j, payload, len, a->tok, sizeof a->tok / sizeof *a->tok))
         return false;
     int t = otto_json_get(&j, 0, "code");
-    return t >= 0 && otto_json_eq(&j, t, code);
+    for (size_t i = 0; t >= 0 && i < sizeof codes / sizeof *codes; i++)
+        if (otto_json_eq(&j, t, codes[i]))
+            return true;
+    return false;
 }
 
 static void on_update_reply(otto_agent_t *a, bool ok, const char *payload, size_t len)
 {
     a->reply_wait = false;
-    bool gone = !ok && (reply_code(a, payload, len, "InvalidStateTransition") ||
-                        reply_code(a, payload, len, "ResourceNotFound") ||
-                        reply_code(a, payload, len, "TerminalStateReached") ||
-                        reply_code(a, payload, len, "VersionMismatch"));
+    bool gone = !ok && job_gone(a, payload, len);
     switch (a->job.phase) {
     case P_STARTING:
         if (ok) {
@@ -724,8 +715,7 @@ int otto_agent_topics(const char *thing, char buf[][160], unsigned max)
     return (int)n;
 }
 
-int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg, const char *running_version,
-                    uint32_t running_secure_version)
+int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg, const char *running_version)
 {
     size_t len = 0;
     if (!a || !cfg || !cfg->thing || !cfg->ota || !cfg->kv || !cfg->port || !cfg->port->publish ||
@@ -734,7 +724,6 @@ int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg, const char 
     memset(a, 0, sizeof *a);
     a->cfg = *cfg;
     copy(a->running_version, sizeof a->running_version, running_version);
-    a->running_secure_version = running_secure_version;
     int err = otto_kv_get_blob(cfg->kv, "job", &a->job, sizeof a->job, &len);
     if (err || len != sizeof a->job || a->job.phase > P_REPORT) {
         memset(&a->job, 0, sizeof a->job);

@@ -28,6 +28,7 @@
 
 #include <string.h>
 
+#include "internal/util.h"
 #include "otto/crypto.h"
 
 #define SEC_MAGIC  0x314B564Fu /* "OKV1" little-endian */
@@ -35,6 +36,7 @@
 #define REC_HDR    8u
 #define STATE_USED 0xFFFFFFFFu
 #define CHUNK      64u
+#define WP(kv)     ((kv)->end[(kv)->active]) /* where the next record goes */
 
 enum { T_INT = 1, T_STR = 2, T_BLOB = 3, T_DEL = 4 };
 enum { REC_VALID, REC_BLANK, REC_BAD };
@@ -53,19 +55,6 @@ typedef struct {
     uint32_t off;
     rec_t r;
 } loc_t;
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
 
 static uint32_t align4(uint32_t n) { return (n + 3u) & ~3u; }
 
@@ -124,10 +113,20 @@ static int sec_seq(const otto_kv_t *kv, unsigned i, uint32_t *seq)
     *seq = 0;
     if (err)
         return err;
-    if (get32(h) == SEC_MAGIC && get32(h + 4) != 0 && get32(h + 12) == STATE_USED &&
-        get32(h + 8) == otto_crc32_le(0xFFFFFFFFu, h, 8))
-        *seq = get32(h + 4);
+    if (otto_get_le32(h) == SEC_MAGIC && otto_get_le32(h + 4) != 0 && otto_get_le32(h + 12) == STATE_USED &&
+        otto_get_le32(h + 8) == otto_crc32_le(0xFFFFFFFFu, h, 8))
+        *seq = otto_get_le32(h + 4);
     return OTTO_OK;
+}
+
+/* The fields of a record header. */
+static void rec_decode(const uint8_t h[REC_HDR], rec_t *r)
+{
+    r->type = h[0];
+    r->klen = h[1];
+    r->vlen = otto_get_le16(h + 2);
+    r->crc = otto_get_le32(h + 4);
+    r->len = align4(REC_HDR + r->klen + r->vlen);
 }
 
 /* Read and check the record at offset p of sector i. */
@@ -147,11 +146,7 @@ static int rec_read(const otto_kv_t *kv, unsigned i, uint32_t p, rec_t *r)
         r->state = REC_BLANK;
         return OTTO_OK;
     }
-    r->type = h[0];
-    r->klen = h[1];
-    r->vlen = (uint16_t)(h[2] | h[3] << 8);
-    r->crc = get32(h + 4);
-    r->len = align4(REC_HDR + r->klen + r->vlen);
+    rec_decode(h, r);
     if (r->type < T_INT || r->type > T_DEL || r->klen == 0 || r->klen > OTTO_KV_KEY_MAX ||
         r->vlen > OTTO_KV_VALUE_MAX || p + r->len > kv->sector ||
         (r->type == T_INT && r->vlen != 8) || (r->type == T_DEL && r->vlen != 0))
@@ -187,11 +182,7 @@ static int rec_head(const otto_kv_t *kv, unsigned i, uint32_t p, rec_t *r)
     if (err)
         return err;
     r->state = REC_VALID;
-    r->type = h[0];
-    r->klen = h[1];
-    r->vlen = (uint16_t)(h[2] | h[3] << 8);
-    r->crc = get32(h + 4);
-    r->len = align4(REC_HDR + r->klen + r->vlen);
+    rec_decode(h, r);
     if (r->klen == 0 || r->klen > OTTO_KV_KEY_MAX || REC_HDR + r->klen > n || r->len > kv->end[i] - p)
         return OTTO_E_IO; /* changed under us: the flash is failing */
     memcpy(r->key, h + REC_HDR, r->klen);
@@ -281,10 +272,10 @@ static int open_sec(otto_kv_t *kv, unsigned i, uint32_t seq)
         err = erase_sec(kv, i);
     if (err)
         return err;
-    put32(h, SEC_MAGIC);
-    put32(h + 4, seq);
-    put32(h + 8, otto_crc32_le(0xFFFFFFFFu, h, 8));
-    put32(h + 12, STATE_USED);
+    otto_put_le32(h, SEC_MAGIC);
+    otto_put_le32(h + 4, seq);
+    otto_put_le32(h + 8, otto_crc32_le(0xFFFFFFFFu, h, 8));
+    otto_put_le32(h + 12, STATE_USED);
     if ((err = kv->flash->program(kv->flash->ctx, sec_off(kv, i), h, SEC_HDR)) ||
         (err = sec_seq(kv, i, &got)))
         return err;
@@ -293,7 +284,6 @@ static int open_sec(otto_kv_t *kv, unsigned i, uint32_t seq)
     kv->seq[i] = seq;
     kv->end[i] = SEC_HDR;
     kv->active = (uint16_t)i;
-    kv->wp = SEC_HDR;
     kv->active_full = false;
     return OTTO_OK;
 }
@@ -347,17 +337,16 @@ static int compact_oldest(otto_kv_t *kv)
             return err;
         if (l.sec != old || l.off != p)
             continue; /* a newer record exists */
-        if (kv->wp + r.len > kv->sector)
+        if (WP(kv) + r.len > kv->sector)
             return OTTO_E_NOSPC; /* cannot happen: one sector's records fit one sector */
-        uint32_t to = sec_off(kv, kv->active) + kv->wp;
+        uint32_t to = sec_off(kv, kv->active) + WP(kv);
         rec_t back;
         if ((err = copy_rec(kv, sec_off(kv, old) + p, to, r.len)) ||
-            (err = rec_read(kv, kv->active, kv->wp, &back)))
+            (err = rec_read(kv, kv->active, WP(kv), &back)))
             return err;
         if (back.state != REC_VALID)
             return OTTO_E_IO;
-        kv->wp += r.len;
-        kv->end[kv->active] = kv->wp;
+        WP(kv) += r.len;
     }
     return retire(kv, old);
 }
@@ -394,7 +383,7 @@ static int append(otto_kv_t *kv, uint8_t type, const char *key, size_t klen, con
     uint32_t crc = otto_crc32_le(0xFFFFFFFFu, hdr, 4);
     crc = otto_crc32_le(crc, key, klen);
     crc = otto_crc32_le(crc, val, vlen);
-    put32(hdr + 4, crc);
+    otto_put_le32(hdr + 4, crc);
     rec_src_t s = {hdr, (const uint8_t *)key, (const uint8_t *)val, (uint32_t)klen, vlen};
     uint32_t len = align4(REC_HDR + (uint32_t)klen + vlen);
     if (len > kv->sector - SEC_HDR)
@@ -403,18 +392,17 @@ static int append(otto_kv_t *kv, uint8_t type, const char *key, size_t klen, con
     for (unsigned tries = 0; tries <= kv->nsec; tries++) {
         bool is_blank = false;
         int err = OTTO_OK;
-        if (!kv->active_full && kv->wp + len <= kv->sector)
-            err = blank(kv, sec_off(kv, kv->active) + kv->wp, len, &is_blank);
+        if (!kv->active_full && WP(kv) + len <= kv->sector)
+            err = blank(kv, sec_off(kv, kv->active) + WP(kv), len, &is_blank);
         if (err)
             return err;
         if (is_blank) {
             rec_t back;
-            if ((err = program_rec(kv, sec_off(kv, kv->active) + kv->wp, &s, len)) ||
-                (err = rec_read(kv, kv->active, kv->wp, &back)))
+            if ((err = program_rec(kv, sec_off(kv, kv->active) + WP(kv), &s, len)) ||
+                (err = rec_read(kv, kv->active, WP(kv), &back)))
                 return err;
             if (back.state == REC_VALID && back.crc == crc) {
-                kv->wp += len;
-                kv->end[kv->active] = kv->wp;
+                WP(kv) += len;
                 return OTTO_OK;
             }
             kv->active_full = true; /* a bad cell: leave this sector */
@@ -541,9 +529,8 @@ int otto_kv_mount(otto_kv_t *kv, const otto_flash_t *flash, uint32_t off, uint32
             max_seq(kv, &at);
         }
         kv->active = (uint16_t)at;
-        kv->wp = kv->end[at];
         rec_t r;
-        if ((err = rec_read(kv, at, kv->wp, &r)))
+        if ((err = rec_read(kv, at, WP(kv), &r)))
             return err;
         kv->active_full = r.state == REC_BAD; /* a torn record ends the sector */
     }
@@ -555,8 +542,8 @@ int otto_kv_mount(otto_kv_t *kv, const otto_flash_t *flash, uint32_t off, uint32
 int otto_kv_set_int(otto_kv_t *kv, const char *key, int64_t value)
 {
     uint8_t b[8];
-    put32(b, (uint32_t)(uint64_t)value);
-    put32(b + 4, (uint32_t)((uint64_t)value >> 32));
+    otto_put_le32(b, (uint32_t)(uint64_t)value);
+    otto_put_le32(b + 4, (uint32_t)((uint64_t)value >> 32));
     return set(kv, T_INT, key, b, 8);
 }
 
@@ -566,7 +553,7 @@ int otto_kv_get_int(otto_kv_t *kv, const char *key, int64_t *value)
     size_t len;
     int err = get(kv, T_INT, key, b, sizeof b, &len);
     if (!err)
-        *value = (int64_t)((uint64_t)get32(b) | (uint64_t)get32(b + 4) << 32);
+        *value = (int64_t)((uint64_t)otto_get_le32(b) | (uint64_t)otto_get_le32(b + 4) << 32);
     return err;
 }
 
@@ -607,6 +594,6 @@ int otto_kv_erase(otto_kv_t *kv, const char *key)
 uint32_t otto_kv_free(const otto_kv_t *kv)
 {
     unsigned spares = count_spares(kv);
-    uint32_t n = kv->active_full || kv->wp > kv->sector ? 0 : kv->sector - kv->wp;
+    uint32_t n = kv->active_full || WP(kv) > kv->sector ? 0 : kv->sector - WP(kv);
     return n + (spares > 1 ? (uint32_t)(spares - 1) * (kv->sector - SEC_HDR) : 0);
 }

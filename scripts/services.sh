@@ -6,6 +6,7 @@
 #   start_broker             # sets BROKER_PORT, BROKER_PID
 #   start_ottod [flags...]   # sets OTTO_URL, OTTO_TOKEN, OTTOD_PID, DATA
 #   stop_ottod [-9]
+#   register_devices GROUP PRODUCT < names
 #
 # Binaries come from $BUILD (default build/).
 
@@ -97,4 +98,22 @@ stop_ottod() {
     kill "${1:--TERM}" "$OTTOD_PID" 2>/dev/null
     wait "$OTTOD_PID" 2>/dev/null
     return 0
+}
+
+# register_devices GROUP PRODUCT < names: thing names, one a line, into the
+# registry through the bulk REST call, 10,000 a request.
+register_devices() {
+    python3 -c '
+import json, sys
+g, product, out = sys.argv[1], sys.argv[2], sys.argv[3]
+names = [t.strip() for t in sys.stdin if t.strip()]
+for c in range(0, len(names), 10000):
+    with open("%s.%06d.json" % (out, c // 10000), "w") as f:
+        json.dump({"devices": [{"thing": t, "product": product, "groups": [g]} for t in names[c:c + 10000]]}, f)
+' "$1" "$2" "$E2E_DIR/devs" || return 1
+    local f
+    for f in "$E2E_DIR"/devs.*.json; do
+        curl -sf -H "Authorization: Bearer $OTTO_TOKEN" --data-binary @"$f" "$OTTO_URL/api/v1/devices" >/dev/null || return 1
+        rm -f "$f"
+    done
 }

@@ -93,20 +93,7 @@ struct fleet {
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig) { (void)sig; stop_flag = 1; }
 
-static uint32_t mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint32_t)((uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u);
-}
-
-static uint64_t rnd(fleet_t *f)
-{
-    f->rng ^= f->rng << 13;
-    f->rng ^= f->rng >> 7;
-    f->rng ^= f->rng << 17;
-    return f->rng;
-}
+static uint64_t rnd(fleet_t *f) { return otto_xorshift64(&f->rng); }
 
 static void say(node_t *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(node_t *n, const char *fmt, ...)
@@ -114,7 +101,7 @@ static void say(node_t *n, const char *fmt, ...)
     va_list ap;
     if (!n->f->verbose)
         return;
-    fprintf(stderr, "%7.2f %s ", (double)(mono_ms() - n->f->t0) / 1000.0, n->thing);
+    fprintf(stderr, "%7.2f %s ", (double)(otto_mono_ms() - n->f->t0) / 1000.0, n->thing);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -172,7 +159,7 @@ static bool over_budget(const node_t *n)
 {
     if (!n->f->rate)
         return false;
-    uint64_t allowed = (uint64_t)n->f->rate * (mono_ms() - n->rx_t0 + 100u) / 1000u;
+    uint64_t allowed = (uint64_t)n->f->rate * (otto_mono_ms() - n->rx_t0 + 100u) / 1000u;
     return n->rx > allowed;
 }
 
@@ -258,7 +245,7 @@ static int p_http_get(void *ctx, const char *url, uint32_t from, const char *eta
     if (n->f->rate)
         curl_easy_setopt(n->easy, CURLOPT_SOCKOPTFUNCTION, small_rcvbuf);
     n->rx = 0;
-    n->rx_t0 = mono_ms();
+    n->rx_t0 = otto_mono_ms();
     n->paused = n->drop_now = false;
     n->status = 0;
     n->head_sent = n->cancel = false;
@@ -286,7 +273,7 @@ static void p_reboot(void *ctx)
 static uint32_t p_now(void *ctx)
 {
     (void)ctx;
-    return mono_ms();
+    return otto_mono_ms();
 }
 
 /* ---- MQTT --------------------------------------------------------------- */
@@ -338,7 +325,7 @@ static void mq_on_disconnect(struct mosquitto *m, void *ctx, int rc)
     (void)rc;
     n->mq_up = false;
     otto_agent_disconnected(&n->agent);
-    n->reconnect_at = mono_ms() + 1000u;
+    n->reconnect_at = otto_mono_ms() + 1000u;
 }
 
 static void mq_start(node_t *n)
@@ -352,7 +339,7 @@ static void mq_start(node_t *n)
     mosquitto_disconnect_callback_set(n->m, mq_on_disconnect);
     mosquitto_int_option(n->m, MOSQ_OPT_TCP_NODELAY, 1);
     if (mosquitto_connect(n->m, n->f->host, n->f->port, 30) != MOSQ_ERR_SUCCESS)
-        n->reconnect_at = mono_ms() + 1000u;
+        n->reconnect_at = otto_mono_ms() + 1000u;
 }
 
 /* ---- power ---------------------------------------------------------------- */
@@ -399,7 +386,7 @@ static int power_on(node_t *n)
     n->port = (otto_agent_port_t){n, p_publish, p_http_get, p_http_cancel, p_reboot, p_now};
     otto_agent_config_t cfg = {n->thing, n->f->product, &n->dev.ota, &n->kv, &n->port,
                                n->f->checkpoint, 500};
-    if (otto_agent_init(&n->agent, &cfg, n->version, self.desc.secure_version))
+    if (otto_agent_init(&n->agent, &cfg, n->version))
         return -1;
     say(n, "boot %u: running %s (%s), agent %s", n->boots, n->version,
         otto_simdev_running_label(&n->dev), otto_agent_phase(&n->agent));
@@ -434,12 +421,14 @@ static void service_node(node_t *n, uint32_t now)
             fprintf(stderr, "otto-sim: %s: cannot boot\n", n->thing);
         return;
     }
-    if (!n->m && n->reconnect_at && (int32_t)(now - n->reconnect_at) >= 0) {
+    /* A lost or never-made broker connection is retried once a second. */
+    if (n->m && mosquitto_socket(n->m) < 0 && !n->reconnect_at)
+        n->reconnect_at = now + 1000u;
+    if (n->reconnect_at && (int32_t)(now - n->reconnect_at) >= 0) {
         n->reconnect_at = 0;
-        mq_start(n);
-    } else if (n->m && !n->mq_up && n->reconnect_at && (int32_t)(now - n->reconnect_at) >= 0) {
-        n->reconnect_at = 0;
-        if (mosquitto_reconnect(n->m) != MOSQ_ERR_SUCCESS)
+        if (!n->m)
+            mq_start(n);
+        else if (!n->mq_up && mosquitto_reconnect(n->m) != MOSQ_ERR_SUCCESS)
             n->reconnect_at = now + 1000u;
     }
     if (n->drop_now) {
@@ -461,8 +450,8 @@ static void run(fleet_t *f, double duration_s)
 {
     struct curl_waitfd *w = calloc((size_t)f->n, sizeof *w);
     int *map = calloc((size_t)f->n, sizeof *map);
-    uint32_t end = duration_s > 0 ? mono_ms() + (uint32_t)(duration_s * 1000) : 0;
-    while (!stop_flag && (!end || (int32_t)(mono_ms() - end) < 0)) {
+    uint32_t end = duration_s > 0 ? otto_mono_ms() + (uint32_t)(duration_s * 1000) : 0;
+    while (!stop_flag && (!end || (int32_t)(otto_mono_ms() - end) < 0)) {
         int k = 0, running, left;
         for (int i = 0; i < f->n; i++) {
             node_t *n = &f->nodes[i];
@@ -506,15 +495,9 @@ static void run(fleet_t *f, double duration_s)
             say(n, "download ended: %s", res == CURLE_OK ? "complete" : curl_easy_strerror(res));
             otto_agent_http_end(&n->agent, res == CURLE_OK ? OTTO_OK : OTTO_E_IO);
         }
-        uint32_t now = mono_ms();
+        uint32_t now = otto_mono_ms();
         for (int i = 0; i < f->n; i++)
             service_node(&f->nodes[i], now);
-        /* MQTT sockets of devices that lost their connection get retried in service_node */
-        for (int i = 0; i < f->n; i++) {
-            node_t *n = &f->nodes[i];
-            if (n->on && n->m && mosquitto_socket(n->m) < 0 && !n->reconnect_at)
-                n->reconnect_at = now + 1000u;
-        }
     }
     free(w);
     free(map);
@@ -707,7 +690,7 @@ static int fleet_main(int argc, char **argv, bool single)
     mosquitto_lib_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     f.multi = curl_multi_init();
-    f.t0 = mono_ms();
+    f.t0 = otto_mono_ms();
     fprintf(stderr, "otto-sim: %d device%s on %s:%d%s\n", count, count == 1 ? "" : "s", host, f.port,
             f.cuts ? ", power cuts planned" : "");
     for (int i = 0; i < count; i++)

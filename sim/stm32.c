@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "sim.h"
+#include "util.h"
 
 #define ACK  0x79
 #define NACK 0x1F
@@ -82,17 +83,7 @@ static void on_signal(int s) { (void)s; stop_flag = 1; }
 
 static double chance(mcu_t *m)
 {
-    m->rng ^= m->rng << 13;
-    m->rng ^= m->rng >> 7;
-    m->rng ^= m->rng << 17;
-    return (double)(m->rng >> 11) / 9007199254740992.0;
-}
-
-static double mono(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+    return (double)(otto_xorshift64(&m->rng) >> 11) / 9007199254740992.0;
 }
 
 /* One byte crossed the line: with --baud, keep to 11 bits per byte (8E1:
@@ -101,7 +92,7 @@ static void pace(mcu_t *m)
 {
     if (!m->baud)
         return;
-    double t = mono();
+    double t = otto_mono_s();
     if (m->line_t < t)
         m->line_t = t;
     m->line_t += 11.0 / m->baud;

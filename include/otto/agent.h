@@ -80,7 +80,6 @@ typedef struct {
     char detail[80];              /**< for a person */
     uint32_t resumes;             /**< downloads continued after a cut or drop */
     uint32_t refetched;           /**< bytes downloaded more than once */
-    uint32_t started_ms;          /**< this download session's start (this boot's clock) */
     uint32_t download_ms;         /**< time spent downloading, over all sessions */
 } otto_agent_job_t;
 
@@ -88,12 +87,12 @@ typedef struct {
     otto_agent_config_t cfg;
     otto_agent_job_t job;
     char running_version[32];
-    uint32_t running_secure_version;
     /* download in progress (RAM only; rebuilt from flash on resume) */
     otto_ota_t ota;
     otto_md5_t md5;
     otto_sha256_t sha;
     uint32_t written, saved, from, next_report;
+    uint32_t started_ms;          /**< this download session's start */
     bool http_busy, http_head_seen, connected, waiting_next;
     /* retries */
     uint32_t retry_at, backoff;
@@ -112,9 +111,8 @@ typedef struct {
 int otto_agent_topics(const char *thing, char buf[][160], unsigned max);
 
 /** After every boot, once the app has started (and confirmed or rolled
- *  back). running_version/secure_version: the running image's descriptor. */
-int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg,
-                    const char *running_version, uint32_t running_secure_version);
+ *  back). running_version: from the running image's descriptor. */
+int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg, const char *running_version);
 
 void otto_agent_connected(otto_agent_t *a);
 void otto_agent_disconnected(otto_agent_t *a);

@@ -54,10 +54,10 @@ typedef struct {
     uint32_t sector;      /**< sector size, bytes */
     uint16_t nsec;        /**< sectors in the partition */
     uint16_t active;      /**< the sector new records go to */
-    uint32_t wp;          /**< write pointer inside the active sector */
     bool active_full;     /**< a torn record ends it: write elsewhere */
     uint32_t seq[OTTO_CONFIG_KV_SECTORS_MAX]; /**< 0: not in use (erased) */
-    uint32_t end[OTTO_CONFIG_KV_SECTORS_MAX]; /**< end of the checked records */
+    uint32_t end[OTTO_CONFIG_KV_SECTORS_MAX]; /**< end of the checked records (of the
+                                                   active sector: where the next goes) */
     uint32_t erases;      /**< sector erases since mount (for wear figures) */
 } otto_kv_t;
 
