@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "sim.h"
+#include "stm32.h"
 #include "util.h"
 
 #define ACK  0x79
@@ -41,10 +42,9 @@
 
 #define FLASH_BASE 0x08000000u
 #define RAM_BASE   0x20000000u
-#define RAM_MAX    (128u * 1024u)
 #define BL_VERSION 0x22u
 
-typedef struct {
+struct sim_stm32_part {
     const char *opt, *name;
     uint16_t pid;
     uint32_t flash_size;
@@ -53,7 +53,8 @@ typedef struct {
     unsigned nsec;
     uint32_t ram_size;
     bool ext_erase;           /* 0x44 rather than 0x43 */
-} part_t;
+};
+typedef struct sim_stm32_part part_t;
 
 static const uint32_t f4_sectors[] = {16, 16, 16, 16, 64, 128, 128, 128, 128, 128, 128, 128};
 static const part_t parts[] = {
@@ -61,22 +62,7 @@ static const part_t parts[] = {
     {"f407", "STM32F407", 0x413, 1024u * 1024u, 0, f4_sectors, 12, 128u * 1024u, true},
 };
 
-typedef struct {
-    int fd;                /* pty master */
-    const part_t *part;
-    uint8_t *flash;        /* mmap'd file */
-    uint8_t ram[RAM_MAX];
-    bool synced;
-    /* faults */
-    double drop, corrupt, nack;
-    unsigned erase_ms;
-    bool mute;
-    unsigned baud;         /* --baud: pace the line like a real UART (11 bits a byte) */
-    double line_t;         /* when the line is free again, CLOCK_MONOTONIC seconds */
-    uint64_t rng;
-    int verbose;
-    unsigned long cmds, writes, erases, gos;
-} mcu_t;
+typedef sim_stm32_t mcu_t;
 
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int s) { (void)s; stop_flag = 1; }
@@ -109,7 +95,7 @@ static void tx(mcu_t *m, const uint8_t *b, size_t n)
         if (chance(m) < m->corrupt)
             c ^= (uint8_t)(1u << (m->rng % 8));
         pace(m);
-        if (write(m->fd, &c, 1) != 1 && m->verbose)
+        if (write(m->fd, &c, 1) != 1 && m->verbose > 1)
             fprintf(stderr, "stm32: write: %s\n", strerror(errno));
     }
 }
@@ -121,7 +107,7 @@ static int rx(mcu_t *m, int timeout_ms)
 {
     struct pollfd p = {m->fd, POLLIN, 0};
     for (;;) {
-        if (stop_flag)
+        if (*m->stop)
             return -1;
         int r = poll(&p, 1, timeout_ms < 0 ? 200 : timeout_ms);
         if (r < 0 && errno == EINTR)
@@ -271,7 +257,7 @@ static void cmd_go(mcu_t *m)
     tx1(m, ACK);
     m->gos++;
     m->synced = false; /* the application runs; a new 0x7F means a new bootloader session */
-    if (m->verbose)
+    if (m->verbose > 1)
         fprintf(stderr, "stm32: go 0x%08x (%s)\n", addr, fl ? "flash" : "reset");
 }
 
@@ -380,9 +366,9 @@ static void cmd_ext_erase(mcu_t *m)
     tx1(m, ACK);
 }
 
-static void serve(mcu_t *m)
+void sim_stm32_serve(mcu_t *m)
 {
-    while (!stop_flag) {
+    while (!*m->stop) {
         int b = rx(m, -1);
         if (b < 0)
             continue;
@@ -461,6 +447,137 @@ static const char usage_stm32[] =
     "  -v, --verbose          log commands\n"
     "  -h, --help             this text\n";
 
+void sim_stm32_init(mcu_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->fd = m->sfd = -1;
+    m->rng = 88172645463325252ull;
+    m->part = &parts[0];
+    m->stop = &m->stop_own;
+}
+
+int sim_stm32_set_part(mcu_t *m, const char *opt)
+{
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        if (!strcmp(opt, parts[i].opt)) {
+            m->part = &parts[i];
+            return 0;
+        }
+    return -1;
+}
+
+const char *sim_stm32_name(const mcu_t *m, unsigned *pid)
+{
+    if (pid)
+        *pid = m->part->pid;
+    return m->part->name;
+}
+
+int sim_stm32_open(mcu_t *m, const char *link, const char *flash)
+{
+    int ffd = open(flash, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    struct stat sb;
+    if (ffd < 0 || fstat(ffd, &sb)) {
+        fprintf(stderr, "otto-sim: cannot open %s: %s\n", flash, strerror(errno));
+        if (ffd >= 0)
+            close(ffd);
+        return -1;
+    }
+    uint32_t fsize = m->part->flash_size;
+    bool fresh = sb.st_size != (off_t)fsize;
+    if (fresh && ftruncate(ffd, fsize)) {
+        fprintf(stderr, "otto-sim: cannot size %s: %s\n", flash, strerror(errno));
+        close(ffd);
+        return -1;
+    }
+    m->flash = mmap(NULL, fsize, PROT_READ | PROT_WRITE, MAP_SHARED, ffd, 0);
+    close(ffd);
+    if (m->flash == MAP_FAILED) {
+        m->flash = NULL;
+        fprintf(stderr, "otto-sim: cannot map %s\n", flash);
+        return -1;
+    }
+    if (fresh)
+        memset(m->flash, 0xFF, fsize);
+    m->ram = calloc(1, m->part->ram_size);
+    m->fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (!m->ram || m->fd < 0 || grantpt(m->fd) || unlockpt(m->fd)) {
+        fprintf(stderr, "otto-sim: no pseudo-terminal: %s\n", strerror(errno));
+        sim_stm32_close(m);
+        return -1;
+    }
+    char slave[128];
+    if (ptsname_r(m->fd, slave, sizeof slave)) {
+        sim_stm32_close(m);
+        return -1;
+    }
+    /* Keep the slave open ourselves too, so the master never sees a hangup
+     * between two host sessions; raw until the host sets its own mode. */
+    m->sfd = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    struct termios t;
+    if (m->sfd >= 0 && !tcgetattr(m->sfd, &t)) {
+        cfmakeraw(&t);
+        tcsetattr(m->sfd, TCSANOW, &t);
+    }
+    snprintf(m->link, sizeof m->link, "%s", link);
+    unlink(link);
+    if (symlink(slave, link)) {
+        fprintf(stderr, "otto-sim: cannot link %s: %s\n", link, strerror(errno));
+        m->link[0] = 0;
+        sim_stm32_close(m);
+        return -1;
+    }
+    if (m->verbose)
+        fprintf(stderr, "otto-sim: %s (PID 0x%03x) bootloader on %s (%s)\n", m->part->name, m->part->pid,
+                link, slave);
+    return 0;
+}
+
+static void *serve_thread(void *arg)
+{
+    sim_stm32_serve(arg);
+    return NULL;
+}
+
+int sim_stm32_start(mcu_t *m)
+{
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, 256u * 1024u);
+    int rc = pthread_create(&m->thread, &at, serve_thread, m);
+    pthread_attr_destroy(&at);
+    if (rc) {
+        fprintf(stderr, "otto-sim: cannot start the MCU: %s\n", strerror(rc));
+        return -1;
+    }
+    m->threaded = true;
+    return 0;
+}
+
+void sim_stm32_close(mcu_t *m)
+{
+    if (m->threaded) {
+        *m->stop = 1;
+        pthread_join(m->thread, NULL);
+        m->threaded = false;
+    }
+    if (m->link[0])
+        unlink(m->link);
+    m->link[0] = 0;
+    if (m->flash) {
+        msync(m->flash, m->part->flash_size, MS_SYNC);
+        munmap(m->flash, m->part->flash_size);
+        m->flash = NULL;
+    }
+    free(m->ram);
+    m->ram = NULL;
+    if (m->sfd >= 0)
+        close(m->sfd);
+    if (m->fd >= 0)
+        close(m->fd);
+    m->fd = m->sfd = -1;
+}
+
 int cmd_stm32(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -473,8 +590,9 @@ int cmd_stm32(int argc, char **argv)
     static mcu_t m;
     const char *pty = NULL, *flash = NULL;
     int c;
-    m.rng = 88172645463325252ull;
-    m.part = &parts[0];
+    sim_stm32_init(&m);
+    m.stop = &stop_flag;
+    m.verbose = 1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "p:f:vh", opts, NULL)) != -1) {
         switch (c) {
@@ -487,11 +605,7 @@ int cmd_stm32(int argc, char **argv)
         case 'M': m.mute = true; break;
         case 'B': m.baud = (unsigned)atoi(optarg); break;
         case 'P':
-            m.part = NULL;
-            for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
-                if (!strcmp(optarg, parts[i].opt))
-                    m.part = &parts[i];
-            if (!m.part) {
+            if (sim_stm32_set_part(&m, optarg)) {
                 fprintf(stderr, "otto-sim: --part: f103 or f407\n");
                 return 2;
             }
@@ -506,55 +620,13 @@ int cmd_stm32(int argc, char **argv)
         fputs(usage_stm32, stderr);
         return 2;
     }
-    int ffd = open(flash, O_RDWR | O_CREAT, 0644);
-    struct stat sb;
-    if (ffd < 0 || fstat(ffd, &sb)) {
-        fprintf(stderr, "otto-sim: cannot open %s: %s\n", flash, strerror(errno));
+    if (sim_stm32_open(&m, pty, flash))
         return 1;
-    }
-    uint32_t fsize = m.part->flash_size;
-    bool fresh = sb.st_size != (off_t)fsize;
-    if (fresh && ftruncate(ffd, fsize)) {
-        fprintf(stderr, "otto-sim: cannot size %s: %s\n", flash, strerror(errno));
-        return 1;
-    }
-    m.flash = mmap(NULL, fsize, PROT_READ | PROT_WRITE, MAP_SHARED, ffd, 0);
-    if (m.flash == MAP_FAILED) {
-        fprintf(stderr, "otto-sim: cannot map %s\n", flash);
-        return 1;
-    }
-    if (fresh)
-        memset(m.flash, 0xFF, fsize);
-
-    m.fd = posix_openpt(O_RDWR | O_NOCTTY);
-    if (m.fd < 0 || grantpt(m.fd) || unlockpt(m.fd)) {
-        fprintf(stderr, "otto-sim: no pseudo-terminal: %s\n", strerror(errno));
-        return 1;
-    }
-    const char *slave = ptsname(m.fd);
-    /* Keep the slave open ourselves too, so the master never sees a hangup
-     * between two host sessions; raw until the host sets its own mode. */
-    int sfd = open(slave, O_RDWR | O_NOCTTY);
-    struct termios t;
-    if (sfd >= 0 && !tcgetattr(sfd, &t)) {
-        cfmakeraw(&t);
-        tcsetattr(sfd, TCSANOW, &t);
-    }
-    unlink(pty);
-    if (symlink(slave, pty)) {
-        fprintf(stderr, "otto-sim: cannot link %s: %s\n", pty, strerror(errno));
-        return 1;
-    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    fprintf(stderr, "otto-sim: %s (PID 0x%03x) bootloader on %s (%s)\n", m.part->name, m.part->pid, pty, slave);
-    serve(&m);
-    unlink(pty);
-    msync(m.flash, fsize, MS_SYNC);
+    sim_stm32_serve(&m);
     fprintf(stderr, "otto-sim: stm32: %lu commands, %lu writes, %lu erases, %lu go\n", m.cmds,
             m.writes, m.erases, m.gos);
-    if (sfd >= 0)
-        close(sfd);
-    close(m.fd);
+    sim_stm32_close(&m);
     return 0;
 }

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The STM32 ROM-bootloader emulator (AN3155 over USART) behind a
+ * pseudo-terminal: `otto-sim stm32` runs one in the foreground; the
+ * simulated modules of `otto-sim device|fleet` each run one in a thread, so
+ * every module has a real serial line to its MCU.
+ *
+ * sim_stm32_open makes the pty, links its slave at `link` and maps the
+ * flash file (made, erased, when missing: it outlives the process like a
+ * real MCU's flash outlives the module's power cuts). serve answers until
+ * *stop becomes non-zero. Returns 0, or -1 with a message on stderr.
+ */
+#ifndef OTTO_SIM_STM32_H
+#define OTTO_SIM_STM32_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sim_stm32_part;
+
+typedef struct {
+    int fd, sfd;           /* pty master; our own slave fd, so it never hangs up */
+    const struct sim_stm32_part *part;
+    uint8_t *flash;        /* mmap'd file */
+    uint8_t *ram;
+    char link[512];
+    bool synced;
+    /* faults */
+    double drop, corrupt, nack;
+    unsigned erase_ms;     /* per KiB erased */
+    bool mute;
+    unsigned baud;         /* pace the line like a real UART (11 bits a byte) */
+    double line_t;         /* when the line is free again, CLOCK_MONOTONIC seconds */
+    uint64_t rng;
+    int verbose;
+    unsigned long cmds, writes, erases, gos;
+    volatile sig_atomic_t *stop;
+    volatile sig_atomic_t stop_own;
+    pthread_t thread;
+    bool threaded;
+} sim_stm32_t;
+
+/** Set defaults: part f103, no faults, seed 1. */
+void sim_stm32_init(sim_stm32_t *m);
+/** part: "f103" or "f407"; -1 when unknown. */
+int sim_stm32_set_part(sim_stm32_t *m, const char *part);
+int sim_stm32_open(sim_stm32_t *m, const char *link, const char *flash_file);
+/** Answer the host until *m->stop. */
+void sim_stm32_serve(sim_stm32_t *m);
+/** serve in a thread of its own; sim_stm32_close stops and joins it. */
+int sim_stm32_start(sim_stm32_t *m);
+void sim_stm32_close(sim_stm32_t *m);
+/** Human name and PID of the part. */
+const char *sim_stm32_name(const sim_stm32_t *m, unsigned *pid);
+
+#endif
