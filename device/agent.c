@@ -4,7 +4,9 @@
  *
  * What is persisted, and when (key-value store):
  *   "job"  the whole otto_agent_job_t, on every phase change;
- *   "off"  bytes of the image safely in flash, every checkpoint_bytes.
+ *   "off"  bytes of the image safely in flash, every checkpoint_bytes;
+ *   "mcu"  the relay's progress (relay.c); "mcuver" the MCU's version once
+ *          the relay has finished.
  * A cut between two checkpoints costs at most checkpoint_bytes of download;
  * what is in flash below "off" is re-read and re-checked before resuming
  * (otto_ota_resume), and MD5/SHA-256 are recomputed over it, so nothing is
@@ -16,14 +18,18 @@
 
 #include "internal/json.h"
 
-enum { P_IDLE = 0, P_STARTING, P_DOWNLOADING, P_SWITCHED, P_REPORT };
+enum { P_IDLE = 0, P_STARTING, P_DOWNLOADING, P_SWITCHED, P_REPORT, P_RELAY };
 enum { R_SUCCEEDED = 1, R_FAILED, R_REJECTED };
+enum { T_ESP = 0, T_MCU = 1 };                                   /* job.target */
+enum { S_NONE = 0, S_PENDING, S_UPDATED, S_ALREADY, S_FAILED }; /* job.*_state */
 
 #define CHECKPOINT_DEFAULT (16u * 1024u)
 #define RETRY_DEFAULT_MS   1000u
 #define BACKOFF_MAX        32u
 #define NEXT_TIMEOUT_MS    15000u
 #define REPLY_TIMEOUTS     10u /* retry_ms's: an update unanswered this long is sent again */
+#define SLICE_DEFAULT_MS   50u /* relay work per tick */
+#define MCU_TRIES          3u  /* relays ending in an MCU error before the job fails */
 
 /* ---- small text helpers (no printf in the core) ------------------------ */
 
@@ -135,6 +141,8 @@ static void save_job(otto_agent_t *a)
 static void clear_job(otto_agent_t *a)
 {
     memset(&a->job, 0, sizeof a->job);
+    a->relay_open = false;
+    otto_relay_forget(a->cfg.kv);
     otto_kv_erase(a->cfg.kv, "off");
     otto_kv_erase(a->cfg.kv, "job");
     a->written = a->saved = a->from = 0;
@@ -144,10 +152,16 @@ static void checkpoint(otto_agent_t *a)
 {
     /* Only bytes already programmed count: the head is held in RAM until
      * it has been judged. */
-    if (a->ota.held || a->written == a->saved)
+    if ((a->job.target == T_ESP && a->ota.held) || a->written == a->saved)
         return;
     if (!otto_kv_set_int(a->cfg.kv, "off", (int64_t)a->written))
         a->saved = a->written;
+}
+
+/* The entry being downloaded. */
+static otto_fw_entry_t *cur(otto_agent_t *a)
+{
+    return a->job.target == T_MCU ? &a->job.mcu : &a->job.fw;
 }
 
 /* ---- MQTT out ---------------------------------------------------------- */
@@ -226,7 +240,7 @@ static void send_progress(otto_agent_t *a, const char *step, bool expect)
     char d[200];
     wbuf_t w = {d, sizeof d, 0, false};
     w_kv(&w, "step", step, false);
-    w_kv(&w, "version", a->job.fw.version, true);
+    w_kv(&w, "version", cur(a)->version, true);
     w_kv(&w, "from", a->job.from_version, true);
     if (a->written)
         w_kv_u32(&w, "bytes", a->written, true);
@@ -235,18 +249,35 @@ static void send_progress(otto_agent_t *a, const char *step, bool expect)
     send_update(a, "IN_PROGRESS", d, expect);
 }
 
+static const char *state_name(uint8_t st)
+{
+    static const char *const names[] = {"", "not_started", "updated", "already_running", "failed"};
+    return st <= S_FAILED ? names[st] : "?";
+}
+
 static void send_final(otto_agent_t *a)
 {
     static const char *const names[] = {"", "SUCCEEDED", "FAILED", "REJECTED"};
-    char d[320];
+    char d[480];
     wbuf_t w = {d, sizeof d, 0, false};
     w_kv(&w, "reason", a->job.reason, false);
-    w_kv(&w, "version", a->job.fw.version, true);
+    w_kv(&w, "version", a->job.fw.size ? a->job.fw.version : a->job.mcu.version, true);
     w_kv(&w, "running", a->running_version, true);
     if (a->job.detail[0])
         w_kv(&w, "detail", a->job.detail, true);
     if (a->job.fw.size)
         w_kv_u32(&w, "size", a->job.fw.size, true);
+    if (a->job.mcu.size) {
+        /* How each image went, when the job has the MCU's too. */
+        if (a->job.fw.size)
+            w_kv(&w, "esp32", state_name(a->job.esp_state), true);
+        w_kv(&w, "stm32", state_name(a->job.mcu_state), true);
+        w_kv(&w, "stm32_version", a->job.mcu.version, true);
+        if (a->mcu_version[0])
+            w_kv(&w, "stm32_running", a->mcu_version, true);
+        if (a->job.relay_ms)
+            w_kv_u32(&w, "relay_ms", a->job.relay_ms, true);
+    }
     if (a->job.resumes)
         w_kv_u32(&w, "resumes", a->job.resumes, true);
     if (a->job.refetched)
@@ -269,6 +300,10 @@ static void hello(otto_agent_t *a)
     w_str(&w, a->cfg.product ? a->cfg.product : "");
     w_raw(&w, ",\"versions\":{\"esp32\":");
     w_str(&w, a->running_version);
+    if (a->mcu_version[0]) {
+        w_raw(&w, ",\"stm32\":");
+        w_str(&w, a->mcu_version);
+    }
     w_raw(&w, "}}");
     if (!t.over && !w.over)
         a->cfg.port->publish(a->cfg.port->ctx, a->topic, a->out, w.n);
@@ -289,6 +324,14 @@ static void stop_download(otto_agent_t *a)
 static void finish(otto_agent_t *a, int result, const char *reason, const char *detail)
 {
     stop_download(a);
+    a->relay_open = false;
+    /* The image being worked on failed; one never reached stays not_started. */
+    if (result == R_FAILED && a->job.target == T_ESP && a->job.esp_state == S_PENDING &&
+        a->job.phase != P_STARTING)
+        a->job.esp_state = S_FAILED;
+    if (result == R_FAILED && a->job.target == T_MCU && a->job.mcu_state == S_PENDING &&
+        a->job.phase != P_STARTING)
+        a->job.mcu_state = S_FAILED;
     a->job.phase = P_REPORT;
     a->job.result = (uint8_t)result;
     copy(a->job.reason, sizeof a->job.reason, reason);
@@ -326,9 +369,10 @@ static int rehash_from_flash(otto_agent_t *a, uint32_t len)
 {
     uint8_t b[OTTO_CONFIG_READ_CHUNK];
     const otto_flash_t *fl = a->cfg.ota->plat->flash;
+    uint32_t base = a->job.target == T_MCU ? a->mcufw->offset : a->ota.target->offset;
     for (uint32_t off = 0; off < len;) {
         uint32_t n = len - off < sizeof b ? len - off : (uint32_t)sizeof b;
-        int err = fl->read(fl->ctx, a->ota.target->offset + off, b, n);
+        int err = fl->read(fl->ctx, base + off, b, n);
         if (err)
             return err;
         otto_md5_update(&a->md5, b, n);
@@ -343,6 +387,8 @@ static int begin_fresh(otto_agent_t *a)
     a->written = a->saved = a->from = 0;
     otto_md5_start(&a->md5);
     otto_sha256_start(&a->sha);
+    if (a->job.target == T_MCU)
+        return otto_stage_begin(&a->stage, a->cfg.ota->plat->flash, a->mcufw);
     return otto_ota_begin(&a->ota, a->cfg.ota, NULL, OTTO_OTA_SEQUENTIAL);
 }
 
@@ -352,22 +398,28 @@ static void start_download(otto_agent_t *a)
     int err;
     if (a->http_busy)
         return;
-    if (otto_kv_get_int(a->cfg.kv, "off", &off) || off < 0 || off > (int64_t)a->job.fw.size)
+    if (otto_kv_get_int(a->cfg.kv, "off", &off) || off < 0 || off > (int64_t)cur(a)->size)
         off = 0;
     otto_md5_start(&a->md5);
     otto_sha256_start(&a->sha);
     err = OTTO_E_AGAIN;
-    if (off > 0) {
+    if (off > 0 && a->job.target == T_MCU) {
+        err = otto_stage_resume(&a->stage, a->cfg.ota->plat->flash, a->mcufw, (uint32_t)off);
+        if (!err)
+            err = rehash_from_flash(a, (uint32_t)off);
+    } else if (off > 0) {
         err = otto_ota_resume(&a->ota, a->cfg.ota, NULL, (uint32_t)off);
         if (!err && a->ota.written == (uint32_t)off)
             err = rehash_from_flash(a, (uint32_t)off);
         else if (!err)
             err = OTTO_E_AGAIN; /* too early to resume: start over */
+    }
+    if (off > 0) {
         if (!err) {
             a->written = a->saved = a->from = (uint32_t)off;
             a->job.resumes++;
             save_job(a);
-            if (a->written == a->job.fw.size) {
+            if (a->written == cur(a)->size) {
                 complete(a); /* all of it is already in flash */
                 return;
             }
@@ -379,10 +431,10 @@ static void start_download(otto_agent_t *a)
         fail_or_retry(a, err, "ota_begin", "cannot start writing the update slot");
         return;
     }
-    a->next_report = a->written + a->job.fw.size / 4u;
+    a->next_report = a->written + cur(a)->size / 4u;
     a->http_head_seen = false;
     a->started_ms = now(a);
-    err = a->cfg.port->http_get(a->cfg.port->ctx, a->job.fw.url, a->from, a->from ? a->job.etag : "");
+    err = a->cfg.port->http_get(a->cfg.port->ctx, cur(a)->url, a->from, a->from ? a->job.etag : "");
     if (err) {
         a->last_err = err;
         arm_retry(a);
@@ -423,7 +475,7 @@ void otto_agent_http_head(otto_agent_t *a, int status, uint32_t length, uint32_t
         fail_or_retry(a, passing ? OTTO_E_IO : OTTO_E_PROTO, "http_error", d);
         return;
     }
-    if (length && a->from + length != a->job.fw.size) {
+    if (length && a->from + length != cur(a)->size) {
         finish(a, R_FAILED, "size_mismatch", "the server's file is not the size the job says");
         return;
     }
@@ -466,14 +518,18 @@ void otto_agent_http_data(otto_agent_t *a, const void *data, size_t len)
     const char *detail;
     if (!a->http_busy || a->job.phase != P_DOWNLOADING || !len)
         return;
-    if (len > a->job.fw.size - a->written) {
+    if (len > cur(a)->size - a->written) {
         finish(a, R_FAILED, "size_mismatch", "the download is longer than the job says");
         return;
     }
-    int err = otto_ota_write(&a->ota, data, len);
+    int err = a->job.target == T_MCU ? otto_stage_write(&a->stage, data, len) : otto_ota_write(&a->ota, data, len);
     if (err) {
         if (err == OTTO_E_IO) {
             fail_or_retry(a, err, NULL, NULL);
+            return;
+        }
+        if (a->job.target == T_MCU) {
+            finish(a, R_FAILED, "too_large", "the MCU image does not fit the mcufw partition");
             return;
         }
         if (err == OTTO_E_VERIFY && a->job.fw.has_md5 && a->written + len == a->job.fw.size) {
@@ -497,9 +553,9 @@ void otto_agent_http_data(otto_agent_t *a, const void *data, size_t len)
     uint32_t every = a->cfg.checkpoint_bytes ? a->cfg.checkpoint_bytes : CHECKPOINT_DEFAULT;
     if (a->written - a->saved >= every)
         checkpoint(a);
-    if (a->written >= a->next_report && a->written < a->job.fw.size) {
-        a->next_report = a->written + a->job.fw.size / 4u;
-        send_progress(a, "download", false);
+    if (a->written >= a->next_report && a->written < cur(a)->size) {
+        a->next_report = a->written + cur(a)->size / 4u;
+        send_progress(a, a->job.target == T_MCU ? "mcu_download" : "download", false);
     }
 }
 
@@ -509,7 +565,7 @@ void otto_agent_http_end(otto_agent_t *a, int err)
         return;
     a->http_busy = false;
     a->job.download_ms += now(a) - a->started_ms;
-    if (err || a->written < a->job.fw.size) {
+    if (err || a->written < cur(a)->size) {
         /* Dropped: keep what is in flash, come back for the rest. */
         checkpoint(a);
         if (a->ota.open)
@@ -529,13 +585,23 @@ static void complete(otto_agent_t *a)
     a->backoff = 0;
     otto_md5_finish(&a->md5, md5);
     otto_sha256_finish(&a->sha, sha);
-    if (a->job.fw.has_md5 && memcmp(md5, a->job.fw.md5, 16)) {
-        finish(a, R_FAILED, "md5_mismatch", "the download's MD5 differs from the job's; slot not switched");
+    bool mcu = a->job.target == T_MCU;
+    if (cur(a)->has_md5 && memcmp(md5, cur(a)->md5, 16)) {
+        finish(a, R_FAILED, "md5_mismatch", mcu ? "the MCU image's MD5 differs from the job's; not relayed"
+                                                : "the download's MD5 differs from the job's; slot not switched");
         return;
     }
-    if (a->job.fw.has_sha256 && memcmp(sha, a->job.fw.sha256, 32)) {
-        finish(a, R_FAILED, "sha256_mismatch", "the download's SHA-256 differs from the job's; slot not switched");
+    if (cur(a)->has_sha256 && memcmp(sha, cur(a)->sha256, 32)) {
+        finish(a, R_FAILED, "sha256_mismatch", mcu ? "the MCU image's SHA-256 differs from the job's; not relayed"
+                                                   : "the download's SHA-256 differs from the job's; slot not switched");
         return;
+    }
+    if (mcu) {
+        a->job.phase = P_RELAY;
+        otto_kv_erase(a->cfg.kv, "off");
+        save_job(a);
+        send_progress(a, "relaying", false);
+        return; /* otto_agent_tick does the relay, a slice at a time */
     }
     if ((err = otto_ota_end(&a->ota, NULL))) {
         const char *reason = ota_reason(err, &result, &detail);
@@ -551,6 +617,90 @@ static void complete(otto_agent_t *a)
     save_job(a);
     send_progress(a, "rebooting", false);
     a->cfg.port->reboot(a->cfg.port->ctx);
+}
+
+/* ---- the MCU relay ------------------------------------------------------ */
+
+/* The MCU runs the job's image: on to the module's own, if it has one. */
+static void mcu_done(otto_agent_t *a)
+{
+    a->relay_open = false;
+    a->job.mcu_state = S_UPDATED;
+    copy(a->mcu_version, sizeof a->mcu_version, a->job.mcu.version);
+    otto_kv_set_str(a->cfg.kv, "mcuver", a->mcu_version);
+    a->backoff = 0;
+    if (a->job.esp_state != S_PENDING) {
+        finish(a, R_SUCCEEDED, "updated", "");
+        return;
+    }
+    a->job.target = T_ESP;
+    a->job.phase = P_DOWNLOADING;
+    a->job.etag[0] = 0;
+    a->written = a->saved = a->from = 0;
+    otto_kv_erase(a->cfg.kv, "off");
+    save_job(a);
+    send_progress(a, "mcu_updated", false);
+    start_download(a);
+}
+
+static const char *mcu_reason(int err)
+{
+    switch (err) {
+    case OTTO_E_TIMEOUT: return "mcu_no_answer";
+    case OTTO_E_NOSPC: return "mcu_too_large";
+    case OTTO_E_NOTFOUND: return "mcu_unknown_part";
+    case OTTO_E_VERIFY: return "mcu_verify_failed";
+    default: return "mcu_protocol";
+    }
+}
+
+/* A relay step failed. The UART, flash or power failing is retried without
+ * end (as downloads are); the MCU itself failing, MCU_TRIES times. */
+static void relay_failed(otto_agent_t *a, int err)
+{
+    a->last_err = err;
+    if (err != OTTO_E_IO && ++a->job.mcu_tries >= MCU_TRIES) {
+        const char *why = a->relay.mcu.why;
+        a->job.mcu_state = S_FAILED;
+        finish(a, R_FAILED, mcu_reason(err), why ? why : "the MCU relay failed");
+        return;
+    }
+    if (err == OTTO_E_VERIFY || err == OTTO_E_NOTFOUND)
+        a->relay_open = false; /* start the MCU over from a clean erase */
+    if (err != OTTO_E_IO)
+        save_job(a);
+    arm_retry(a);
+}
+
+static void relay_run(otto_agent_t *a)
+{
+    const otto_flash_t *fl = a->cfg.ota->plat->flash;
+    uint32_t t0 = now(a), slice = a->cfg.mcu_slice_ms ? a->cfg.mcu_slice_ms : SLICE_DEFAULT_MS;
+    int err;
+    if (!a->relay_open) {
+        /* fresh only after an MCU error: "mcu" holds this job's progress
+         * or nothing (every job starts with it erased). */
+        bool fresh = a->job.mcu_tries > 0 && a->relay.st.phase == 0;
+        a->relay.mcu.retries = a->cfg.mcu_retries;
+        err = otto_relay_open(&a->relay, a->cfg.mcu_uart, fl, a->mcufw, a->job.mcu.size, a->cfg.kv, fresh);
+        if (err) {
+            relay_failed(a, err == OTTO_E_INVAL ? OTTO_E_NOSPC : err);
+            return;
+        }
+        a->relay_open = true;
+    }
+    if (!a->relay.connected && a->cfg.port->mcu_bootloader)
+        a->cfg.port->mcu_bootloader(a->cfg.port->ctx);
+    do
+        err = otto_relay_step(&a->relay);
+    while (err == OTTO_E_AGAIN && now(a) - t0 < slice);
+    a->job.relay_ms += now(a) - t0;
+    if (err == OTTO_E_AGAIN)
+        return;
+    if (err == OTTO_OK)
+        mcu_done(a);
+    else
+        relay_failed(a, err);
 }
 
 /* ---- jobs from the server ---------------------------------------------- */
@@ -583,27 +733,64 @@ static void consider(otto_agent_t *a, const otto_json_t *j, int exec)
         return;
     }
     const otto_fw_entry_t *fw = otto_jobdoc_find(&doc, "esp32");
-    if (!fw) {
-        finish(a, R_REJECTED, "no_esp32_image", "the job has no esp32 firmware");
+    const otto_fw_entry_t *mcu = otto_jobdoc_find(&doc, "stm32");
+    if (fw) {
+        a->job.fw = *fw;
+        a->job.esp_state = S_PENDING;
+    }
+    if (mcu) {
+        a->job.mcu = *mcu;
+        a->job.mcu_state = S_PENDING;
+    }
+    if (!fw && !mcu) {
+        finish(a, R_REJECTED, "no_image", "the job has no esp32 or stm32 firmware");
         return;
     }
-    a->job.fw = *fw;
     if (a->cfg.product && a->cfg.product[0] && doc.product[0] && strcmp(doc.product, a->cfg.product)) {
         finish(a, R_REJECTED, "wrong_product", "the job is for another product");
         return;
     }
-    if (fw->version[0] && !strcmp(fw->version, a->running_version)) {
+    if (mcu) {
+        if (!a->cfg.mcu_uart) {
+            finish(a, R_REJECTED, "no_mcu", "this module has no MCU to relay to");
+            return;
+        }
+        if (!a->mcufw) {
+            finish(a, R_REJECTED, "no_mcufw_partition", "no mcufw partition to stage the MCU image in");
+            return;
+        }
+        if (mcu->size > a->mcufw->size) {
+            finish(a, R_REJECTED, "too_large", "the MCU image does not fit the mcufw partition");
+            return;
+        }
+        if (a->mcu_version[0] && mcu->version[0] && !strcmp(mcu->version, a->mcu_version)) {
+            a->job.mcu_state = S_ALREADY;
+        } else if (a->mcu_version[0] && mcu->version[0] && version_cmp(mcu->version, a->mcu_version) < 0) {
+            finish(a, R_REJECTED, "outdated", "the stm32 image is older than the MCU's");
+            return;
+        }
+    }
+    if (fw) {
+        if (fw->version[0] && !strcmp(fw->version, a->running_version)) {
+            a->job.esp_state = S_ALREADY;
+        } else if (fw->version[0] && version_cmp(fw->version, a->running_version) < 0) {
+            finish(a, R_REJECTED, "outdated", "older than the running version");
+            return;
+        }
+        if (!fuse_value(a, &fuse) && fw->secure_version < fuse) {
+            finish(a, R_REJECTED, "downgrade_refused", "secure_version below the anti-rollback counter");
+            return;
+        }
+    }
+    if (a->job.esp_state != S_PENDING && a->job.mcu_state != S_PENDING) {
         finish(a, R_SUCCEEDED, "already_running", "this version is already running");
         return;
     }
-    if (fw->version[0] && version_cmp(fw->version, a->running_version) < 0) {
-        finish(a, R_REJECTED, "outdated", "older than the running version");
-        return;
-    }
-    if (!fuse_value(a, &fuse) && fw->secure_version < fuse) {
-        finish(a, R_REJECTED, "downgrade_refused", "secure_version below the anti-rollback counter");
-        return;
-    }
+    /* The MCU first: while it updates, the module still runs the firmware
+     * that is known to relay; if the MCU fails, the module is untouched. */
+    a->job.target = a->job.mcu_state == S_PENDING ? T_MCU : T_ESP;
+    a->relay_open = false;
+    otto_relay_forget(a->cfg.kv);
     a->job.phase = P_STARTING;
     otto_kv_erase(a->cfg.kv, "off");
     save_job(a);
@@ -623,7 +810,8 @@ static void on_next(otto_agent_t *a, const char *payload, size_t len)
     switch (a->job.phase) {
     case P_REPORT:
     case P_SWITCHED:
-        return; /* finishing ours first */
+    case P_RELAY: /* an MCU half-written is worse than a canceled job done */
+        return;   /* finishing ours first */
     case P_STARTING:
     case P_DOWNLOADING:
         if (!strcmp(id, a->job.job_id)) {
@@ -725,7 +913,12 @@ int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg, const char 
     a->cfg = *cfg;
     copy(a->running_version, sizeof a->running_version, running_version);
     int err = otto_kv_get_blob(cfg->kv, "job", &a->job, sizeof a->job, &len);
-    if (err || len != sizeof a->job || a->job.phase > P_REPORT) {
+    a->mcufw = otto_part_find(cfg->ota->table, OTTO_PART_TYPE_DATA, OTTO_PART_SUB_MCUFW, NULL);
+    /* What the relay last put there wins over what the port was told. */
+    if (otto_kv_get_str(cfg->kv, "mcuver", a->mcu_version, sizeof a->mcu_version))
+        copy(a->mcu_version, sizeof a->mcu_version, cfg->mcu_version ? cfg->mcu_version : "");
+    if (err || len != sizeof a->job || a->job.phase > P_RELAY ||
+        ((a->job.target == T_MCU || a->job.phase == P_RELAY) && (!a->mcufw || !cfg->mcu_uart))) {
         memset(&a->job, 0, sizeof a->job);
         if (err != OTTO_E_NOTFOUND)
             clear_job(a); /* from another firmware's agent, or damaged */
@@ -735,6 +928,7 @@ int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg, const char 
         /* Back from the reboot into the new image, or rolled back from it. */
         if (!strcmp(a->running_version, a->job.fw.version)) {
             a->job.phase = P_REPORT;
+            a->job.esp_state = S_UPDATED;
             a->job.result = R_SUCCEEDED;
             copy(a->job.reason, sizeof a->job.reason, "updated");
             copy(a->job.detail, sizeof a->job.detail, "");
@@ -745,6 +939,7 @@ int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg, const char 
                 otto_ota_slot_state(cfg->ota, slot, &state);
             a->job.phase = P_REPORT;
             a->job.result = R_FAILED;
+            a->job.esp_state = S_FAILED;
             if (state != OTTO_IMG_INVALID && a->job.attempts < 3) {
                 /* The trial boot was cut short (power lost before the new
                  * image confirmed itself), so the bootloader went back.
@@ -752,6 +947,7 @@ int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg, const char 
                 a->job.attempts++;
                 a->job.phase = P_DOWNLOADING;
                 a->job.result = 0;
+                a->job.esp_state = S_PENDING;
                 otto_kv_set_int(cfg->kv, "off", (int64_t)a->job.fw.size);
                 save_job(a);
                 return OTTO_OK;
@@ -827,6 +1023,10 @@ void otto_agent_tick(otto_agent_t *a)
         else if (a->job.phase == P_STARTING)
             send_progress(a, "accepted", true);
     }
+    if (a->job.phase == P_RELAY && !a->retry_armed) {
+        relay_run(a); /* works with or without the broker */
+        return;
+    }
     if (!a->retry_armed || (int32_t)(t - a->retry_at) < 0)
         return;
     a->retry_armed = false;
@@ -839,6 +1039,9 @@ void otto_agent_tick(otto_agent_t *a)
         break;
     case P_REPORT:
         send_final(a);
+        break;
+    case P_RELAY:
+        relay_run(a);
         break;
     default:
         if (a->connected)
@@ -854,6 +1057,19 @@ bool otto_agent_busy(const otto_agent_t *a)
 
 const char *otto_agent_phase(const otto_agent_t *a)
 {
-    static const char *const names[] = {"idle", "starting", "downloading", "switched", "reporting"};
-    return a->job.phase <= P_REPORT ? names[a->job.phase] : "?";
+    static const char *const names[] = {"idle", "starting", "downloading", "switched", "reporting", "relaying"};
+    if (a->job.phase == P_DOWNLOADING && a->job.target == T_MCU)
+        return "staging";
+    return a->job.phase <= P_RELAY ? names[a->job.phase] : "?";
+}
+
+void otto_agent_progress(const otto_agent_t *a, uint32_t *done, uint32_t *total)
+{
+    if (a->job.phase == P_RELAY) {
+        *done = a->relay.st.phase == OTTO_RELAY_WRITE ? a->relay.cur : 0;
+        *total = a->job.mcu.size;
+        return;
+    }
+    *done = a->written;
+    *total = a->job.target == T_MCU ? a->job.mcu.size : a->job.fw.size;
 }

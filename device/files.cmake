@@ -14,5 +14,7 @@ set(OTTO_DEVICE_SOURCES
     ${OTTO_DEVICE_DIR}/jobdoc.c
     ${OTTO_DEVICE_DIR}/agent.c
     ${OTTO_DEVICE_DIR}/mcu.c
+    ${OTTO_DEVICE_DIR}/stage.c
+    ${OTTO_DEVICE_DIR}/relay.c
 )
 set(OTTO_DEVICE_INCLUDE ${OTTO_DEVICE_DIR}/../include)

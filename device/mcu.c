@@ -266,6 +266,30 @@ static int in_flash(otto_mcu_t *m, uint32_t addr, uint32_t len)
     return OTTO_OK;
 }
 
+int otto_mcu_unit(const otto_mcu_t *m, uint32_t off, uint32_t *start, uint32_t *len)
+{
+    const otto_mcu_part_t *p = m->part;
+    if (!p)
+        return OTTO_E_STATE;
+    if (off >= p->flash_size)
+        return OTTO_E_NOSPC;
+    if (p->page_size) {
+        *start = off / p->page_size * p->page_size;
+        *len = p->page_size;
+        return OTTO_OK;
+    }
+    for (uint32_t i = 0, s = 0; i < p->nsectors; i++) {
+        uint32_t n = (uint32_t)p->sector_kib[i] * 1024u;
+        if (off < s + n) {
+            *start = s;
+            *len = n;
+            return OTTO_OK;
+        }
+        s += n;
+    }
+    return OTTO_E_NOSPC;
+}
+
 int otto_mcu_erase(otto_mcu_t *m, uint32_t addr, uint32_t len)
 {
     int err = in_flash(m, addr, len);

@@ -10,8 +10,13 @@
  *
  * Power: a device reboots when its agent asks; a power cut (--cuts) is armed
  * on the simulated flash at a random moment of a download and lands on the
- * next flash operation (torn). Then the device loses everything but its
+ * next flash operation (torn); one of --relay-cuts lands at a random byte
+ * of the serial line to the MCU. Then the device loses everything but its
  * flash, stays dark for a moment, boots, and its agent resumes.
+ *
+ * MCU: behind every module sits an emulated STM32 in its ROM bootloader
+ * (sim/stm32.c), in a thread of its own, on a real pseudo-terminal
+ * (DIR/THING.tty) with its flash in DIR/THING.mcu; --no-mcu leaves it out.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -33,6 +38,8 @@
 #include "otto/image.h"
 #include "sim.h"
 #include "simdev.h"
+#include "stm32.h"
+#include "uart.h"
 #include "util.h"
 
 #define DARK_MS 300u /* how long a device stays off after a cut */
@@ -51,6 +58,15 @@ typedef struct {
     int drops_left;       /* --drops: connections still to break */
     bool drop_now;
     double drop_at_fraction;
+    /* the MCU behind the module, and the line to it */
+    sim_stm32_t *emu;
+    char tty[512];
+    otto_linux_uart_t line;
+    otto_uart_t line_hal, uart;
+    bool line_open;
+    uint64_t line_bytes;       /* sent to the MCU, over all boots */
+    bool relay_cut_planned, relay_cut_done;
+    uint64_t relay_cut_at;     /* cut when this many bytes have been sent */
     /* lost at every power cycle */
     bool on;
     uint32_t back_at;
@@ -84,7 +100,10 @@ struct fleet {
     const char *product;
     uint32_t checkpoint;
     long rate;      /* bytes/s per download, 0 = as fast as loopback goes */
-    int cuts, drops;
+    int cuts, drops, relay_cuts;
+    bool mcu;
+    const char *mcu_part, *mcu_version;
+    bool mcu_mute;
     uint64_t rng;
     int verbose;
     uint32_t t0;
@@ -179,14 +198,14 @@ static size_t on_body(char *buf, size_t sz, size_t nm, void *ctx)
     n->in_cb = false;
     /* A planned cut lands at a random point of the download: on the next
      * flash operation, torn. */
-    if (n->cut_planned && !n->cut_done && n->agent.job.fw.size &&
-        n->agent.written >= (uint32_t)(n->cut_at_fraction * n->agent.job.fw.size)) {
+    uint32_t done = 0, total = 0;
+    otto_agent_progress(&n->agent, &done, &total);
+    if (n->cut_planned && !n->cut_done && total && done >= (uint32_t)(n->cut_at_fraction * total)) {
         n->cut_done = true;
         otto_power_arm(&n->dev.power, 1, OTTO_CUT_TORN, rnd(n->f)); /* the next op */
     }
     /* A planned drop breaks the connection here, as a flaky link would. */
-    if (n->drops_left && n->agent.job.fw.size &&
-        n->agent.written >= (uint32_t)(n->drop_at_fraction * n->agent.job.fw.size)) {
+    if (n->drops_left && total && done >= (uint32_t)(n->drop_at_fraction * total)) {
         n->drops_left--;
         n->drop_at_fraction += (1.0 - n->drop_at_fraction) * (double)(rnd(n->f) % 700 + 100) / 1000.0;
         n->drop_now = true; /* the loop breaks it: not from inside curl */
@@ -276,6 +295,41 @@ static uint32_t p_now(void *ctx)
     return otto_mono_ms();
 }
 
+/* The module's UART to the MCU: the pty, through a tap that counts bytes
+ * and makes a --relay-cuts power cut land between two of them. */
+static int u_write(void *ctx, const void *buf, size_t len)
+{
+    node_t *n = ctx;
+    if (n->dev.power.off)
+        return OTTO_E_IO;
+    if (n->relay_cut_planned && !n->relay_cut_done && n->line_bytes + len >= n->relay_cut_at) {
+        size_t k = (size_t)(n->relay_cut_at - n->line_bytes);
+        n->relay_cut_done = true;
+        if (k)
+            n->line_hal.write(n->line_hal.ctx, buf, k); /* the first bytes leave, the rest never do */
+        n->line_bytes += k;
+        n->dev.power.off = true;
+        return OTTO_E_IO;
+    }
+    n->line_bytes += len;
+    return n->line_hal.write(n->line_hal.ctx, buf, len);
+}
+
+static int u_read(void *ctx, void *buf, size_t len, uint32_t timeout_ms)
+{
+    node_t *n = ctx;
+    if (n->dev.power.off)
+        return OTTO_E_IO;
+    return n->line_hal.read(n->line_hal.ctx, buf, len, timeout_ms);
+}
+
+static void u_flush(void *ctx)
+{
+    node_t *n = ctx;
+    if (n->line_hal.flush_input)
+        n->line_hal.flush_input(n->line_hal.ctx);
+}
+
 /* ---- MQTT --------------------------------------------------------------- */
 
 static void mq_on_connect(struct mosquitto *m, void *ctx, int rc)
@@ -356,6 +410,9 @@ static void power_off(node_t *n, bool clean)
         n->m = NULL;
     }
     n->mq_up = false;
+    if (n->line_open)
+        otto_linux_uart_close(&n->line);
+    n->line_open = false;
     otto_simdev_close(&n->dev);
     n->on = false;
 }
@@ -383,13 +440,24 @@ static int power_on(node_t *n)
     const otto_part_t *nvs = otto_part_find(&n->dev.table, OTTO_PART_TYPE_DATA, OTTO_PART_SUB_DATA_NVS, NULL);
     if (!nvs || otto_kv_mount(&n->kv, &n->dev.flash, nvs->offset, nvs->size, true, &how))
         return -1;
-    n->port = (otto_agent_port_t){n, p_publish, p_http_get, p_http_cancel, p_reboot, p_now};
+    n->port = (otto_agent_port_t){n, p_publish, p_http_get, p_http_cancel, p_reboot, p_now, NULL};
     otto_agent_config_t cfg = {n->thing, n->f->product, &n->dev.ota, &n->kv, &n->port,
-                               n->f->checkpoint, 500};
+                               n->f->checkpoint, 500, NULL, n->f->mcu_version, 0, 0};
+    if (n->emu) {
+        if (otto_linux_uart_open(&n->line, n->tty, 115200)) {
+            fprintf(stderr, "otto-sim: %s: cannot open %s: %s\n", n->thing, n->tty, strerror(errno));
+            return -1;
+        }
+        n->line_open = true;
+        otto_linux_uart_hal(&n->line, &n->line_hal);
+        n->uart = (otto_uart_t){n, u_write, u_read, u_flush};
+        cfg.mcu_uart = &n->uart;
+    }
     if (otto_agent_init(&n->agent, &cfg, n->version))
         return -1;
-    say(n, "boot %u: running %s (%s), agent %s", n->boots, n->version,
-        otto_simdev_running_label(&n->dev), otto_agent_phase(&n->agent));
+    say(n, "boot %u: running %s (%s), MCU %s, agent %s", n->boots, n->version,
+        otto_simdev_running_label(&n->dev), n->agent.mcu_version[0] ? n->agent.mcu_version : "-",
+        otto_agent_phase(&n->agent));
     mq_start(n);
     return 0;
 }
@@ -505,6 +573,29 @@ static void run(fleet_t *f, double duration_s)
 
 /* ---- commands ------------------------------------------------------------- */
 
+/* The module's MCU: flash beside the module's, a pty linked beside too. */
+static int start_mcu(node_t *n)
+{
+    char flash[520];
+    const char *dot = strrchr(n->path, '.');
+    int base = dot && !strchr(dot, '/') ? (int)(dot - n->path) : (int)strlen(n->path);
+    snprintf(n->tty, sizeof n->tty, "%.*s.tty", base, n->path);
+    snprintf(flash, sizeof flash, "%.*s.mcu", base, n->path);
+    n->emu = calloc(1, sizeof *n->emu);
+    if (!n->emu)
+        return -1;
+    sim_stm32_init(n->emu);
+    n->emu->rng ^= (uint64_t)(n->idx + 1) * 0x9E3779B97F4A7C15ull;
+    n->emu->mute = n->f->mcu_mute;
+    if (sim_stm32_set_part(n->emu, n->f->mcu_part)) {
+        fprintf(stderr, "otto-sim: --mcu-part: f103 or f407\n");
+        return -1;
+    }
+    if (sim_stm32_open(n->emu, n->tty, flash) || sim_stm32_start(n->emu))
+        return -1;
+    return 0;
+}
+
 static int provision(const char *path, const uint8_t *img, size_t len)
 {
     uint8_t bin[OTTO_PART_TABLE_LEN];
@@ -528,10 +619,11 @@ static int provision(const char *path, const uint8_t *img, size_t len)
 
 static void report(const fleet_t *f)
 {
-    printf("%-20s %-9s %-6s %-5s %s\n", "THING", "RUNNING", "BOOTS", "CUTS", "AGENT");
+    printf("%-20s %-9s %-9s %-6s %-5s %s\n", "THING", "RUNNING", "MCU", "BOOTS", "CUTS", "AGENT");
     for (int i = 0; i < f->n; i++) {
         const node_t *n = &f->nodes[i];
-        printf("%-20s %-9s %-6u %-5u %s\n", n->thing, n->version, n->boots, n->cuts,
+        printf("%-20s %-9s %-9s %-6u %-5u %s\n", n->thing, n->version,
+               n->emu ? (n->agent.mcu_version[0] ? n->agent.mcu_version : "?") : "-", n->boots, n->cuts,
                n->on ? otto_agent_phase(&n->agent) : "off");
     }
 }
@@ -554,6 +646,11 @@ static const char usage_fleet[] =
     "      --checkpoint N     save download progress every N bytes (default 16K)\n"
     "      --rate N           limit each download to N bytes/s (a slow link)\n"
     "      --cuts K           cut the power of K random devices mid-download\n"
+    "      --relay-cuts K     cut the power of K random devices mid-relay to the MCU\n"
+    "      --no-mcu           modules without an MCU behind them\n"
+    "      --mcu-part P       the emulated MCU: f103 (default) or f407\n"
+    "      --mcu-version V    what the MCUs run from the factory (default 1.0.0)\n"
+    "      --mcu-mute         MCUs that never answer\n"
     "      --drops K          break every device's download connection K times\n"
     "      --seed S           for --cuts (default 1)\n"
     "      --duration S       stop after S seconds\n"
@@ -561,7 +658,9 @@ static const char usage_fleet[] =
     "  -v, --verbose          log what each device does (twice: every MQTT message)\n"
     "  -h, --help             this text\n"
     "\n"
-    "At exit it prints one line per device: running version, boots, power cuts.\n";
+    "With an MCU (the default), each module's is an emulated STM32 on a\n"
+    "pseudo-terminal (DIR/THING.tty, or FILE.tty), its flash in .mcu beside.\n"
+    "At exit it prints one line per device: running versions, boots, power cuts.\n";
 
 static int fleet_main(int argc, char **argv, bool single)
 {
@@ -574,6 +673,9 @@ static int fleet_main(int argc, char **argv, bool single)
         {"seed", required_argument, 0, 's'}, {"duration", required_argument, 0, 'D'},
         {"things-file", required_argument, 0, 'W'}, {"verbose", no_argument, 0, 'v'},
         {"rate", required_argument, 0, 'R'}, {"drops", required_argument, 0, 'X'},
+        {"relay-cuts", required_argument, 0, 'Y'}, {"no-mcu", no_argument, 0, 'N'},
+        {"mcu-part", required_argument, 0, 'Q'}, {"mcu-version", required_argument, 0, 'V'},
+        {"mcu-mute", no_argument, 0, 'U'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     fleet_t f = {0};
     const char *dir = NULL, *prefix = "24:0a:c4:00", *flash = NULL, *thing = NULL, *factory = NULL;
@@ -585,6 +687,9 @@ static int fleet_main(int argc, char **argv, bool single)
 
     f.product = "";
     f.rng = 1;
+    f.mcu = true;
+    f.mcu_part = "f103";
+    f.mcu_version = "1.0.0";
     optind = 1;
     while ((c = getopt_long(argc, argv, "n:d:f:m:vh", opts, NULL)) != -1) {
         switch (c) {
@@ -605,6 +710,11 @@ static int fleet_main(int argc, char **argv, bool single)
             break;
         case 'c': f.cuts = atoi(optarg); break;
         case 'X': f.drops = atoi(optarg); break;
+        case 'Y': f.relay_cuts = atoi(optarg); break;
+        case 'N': f.mcu = false; break;
+        case 'Q': f.mcu_part = optarg; break;
+        case 'V': f.mcu_version = optarg; break;
+        case 'U': f.mcu_mute = true; break;
         case 's': f.rng = strtoull(optarg, NULL, 10) * 2654435761u + 1; break;
         case 'D': duration = atof(optarg); break;
         case 'W': things_file = optarg; break;
@@ -666,6 +776,10 @@ static int fleet_main(int argc, char **argv, bool single)
             free(img);
             return 1;
         }
+        if (f.mcu && start_mcu(n)) {
+            free(img);
+            return 1;
+        }
     }
     if (tf)
         fclose(tf);
@@ -682,6 +796,16 @@ static int fleet_main(int argc, char **argv, bool single)
         while (n->cut_planned);
         n->cut_planned = true;
         n->cut_at_fraction = 0.1 + (double)(rnd(&f) % 800) / 1000.0;
+    }
+    /* A relay cut: at a random byte of the first 60 KiB or so sent to the
+     * MCU (erase commands, blocks, read-backs: wherever it falls). */
+    for (int k = 0; f.mcu && k < f.relay_cuts && k < count; k++) {
+        node_t *n;
+        do
+            n = &f.nodes[rnd(&f) % (uint64_t)count];
+        while (n->relay_cut_planned);
+        n->relay_cut_planned = true;
+        n->relay_cut_at = 200 + rnd(&f) % 60000;
     }
 
     signal(SIGINT, on_signal);
@@ -700,6 +824,10 @@ static int fleet_main(int argc, char **argv, bool single)
     report(&f);
     for (int i = 0; i < count; i++) {
         power_off(&f.nodes[i], true);
+        if (f.nodes[i].emu) {
+            sim_stm32_close(f.nodes[i].emu);
+            free(f.nodes[i].emu);
+        }
         if (f.nodes[i].easy)
             curl_easy_cleanup(f.nodes[i].easy);
         curl_slist_free_all(f.nodes[i].hdrs);

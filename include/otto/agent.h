@@ -14,6 +14,10 @@
  *     --all bytes, MD5/SHA-256 ok, image ok--> set_boot, reboot
  *     --boot: confirmed and running the new version--> SUCCEEDED
  *     --boot: rolled back--> FAILED (reason)       --> idle, ask $next
+ *   A job with an `stm32` entry updates the MCU first (docs/architecture.md,
+ *   "Jobs with both"): download into the mcufw partition, check MD5/SHA-256,
+ *   relay to the MCU (relay.h), then the esp32 image as above. An MCU that
+ *   fails ends the job FAILED with the module's firmware untouched.
  *   A job that does not apply is REJECTED with a reason; one canceled while
  *   running (notify-next names another job) is dropped; SUCCEEDED is never
  *   sent before the new image has confirmed itself.
@@ -32,6 +36,8 @@
 #include "otto/jobdoc.h"
 #include "otto/kv.h"
 #include "otto/ota.h"
+#include "otto/relay.h"
+#include "otto/stage.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,6 +60,9 @@ typedef struct {
     void (*reboot)(void *ctx);
     /** Milliseconds, monotonic (wraps). */
     uint32_t (*now_ms)(void *ctx);
+    /** Optional: reset the MCU into its ROM bootloader (BOOT0 high, pulse
+     *  NRST) before the relay talks to it; NULL when the line needs nothing. */
+    void (*mcu_bootloader)(void *ctx);
 } otto_agent_port_t;
 
 typedef struct {
@@ -64,6 +73,12 @@ typedef struct {
     const otto_agent_port_t *port;
     uint32_t checkpoint_bytes;    /**< save download progress this often (0: 16 KiB) */
     uint32_t retry_ms;            /**< first retry delay, doubles to 32x (0: 1000) */
+    /* The MCU behind the module (all optional: without mcu_uart, jobs with
+     * an stm32 entry are REJECTED no_mcu). */
+    const otto_uart_t *mcu_uart;  /**< the serial line to its ROM bootloader */
+    const char *mcu_version;      /**< the MCU's factory version: until the relay records one */
+    uint32_t mcu_slice_ms;        /**< relay work per tick before returning (0: 50) */
+    unsigned mcu_retries;         /**< per AN3155 exchange (0: 5) */
 } otto_agent_config_t;
 
 /** What the agent keeps in the key-value store under "job". */
@@ -71,9 +86,13 @@ typedef struct {
     uint8_t phase;                /**< internal phase */
     uint8_t result;               /**< final status to report */
     uint8_t attempts;             /**< boots into the new image cut short by power loss */
+    uint8_t target;               /**< image being downloaded: 0 esp32, 1 stm32 */
+    uint8_t esp_state, mcu_state; /**< per image: none, pending, updated, already, failed */
+    uint8_t mcu_tries;            /**< relays that ended in an MCU error */
     char job_id[65];
     uint32_t exec_version;        /**< execution versionNumber we expect */
-    otto_fw_entry_t fw;
+    otto_fw_entry_t fw;           /**< the esp32 entry (size 0: none) */
+    otto_fw_entry_t mcu;          /**< the stm32 entry (size 0: none) */
     char from_version[32];
     char etag[72];
     char reason[24];              /**< machine-readable reason code */
@@ -81,14 +100,20 @@ typedef struct {
     uint32_t resumes;             /**< downloads continued after a cut or drop */
     uint32_t refetched;           /**< bytes downloaded more than once */
     uint32_t download_ms;         /**< time spent downloading, over all sessions */
+    uint32_t relay_ms;            /**< time spent relaying to the MCU */
 } otto_agent_job_t;
 
 typedef struct {
     otto_agent_config_t cfg;
     otto_agent_job_t job;
     char running_version[32];
+    char mcu_version[32];         /**< what the MCU runs ("" unknown) */
+    const otto_part_t *mcufw;     /**< staging partition, NULL if none */
     /* download in progress (RAM only; rebuilt from flash on resume) */
     otto_ota_t ota;
+    otto_stage_t stage;
+    otto_relay_t relay;
+    bool relay_open;
     otto_md5_t md5;
     otto_sha256_t sha;
     uint32_t written, saved, from, next_report;
@@ -131,6 +156,8 @@ void otto_agent_tick(otto_agent_t *a);
 
 /** True while a job is being worked on (for simulators and logs). */
 bool otto_agent_busy(const otto_agent_t *a);
+/** Bytes of the image being downloaded or relayed so far, and its size. */
+void otto_agent_progress(const otto_agent_t *a, uint32_t *done, uint32_t *total);
 /** Human name of the agent's phase. */
 const char *otto_agent_phase(const otto_agent_t *a);
 

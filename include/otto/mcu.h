@@ -69,6 +69,10 @@ int otto_mcu_verify(otto_mcu_t *m, uint32_t addr, const void *data, uint32_t len
 /** Start the code at addr (the application: flash_base). */
 int otto_mcu_go(otto_mcu_t *m, uint32_t addr);
 
+/** The erase unit (page or sector) holding flash offset off (bytes from
+ *  flash_base): its first offset and its length. OTTO_E_NOSPC past the end. */
+int otto_mcu_unit(const otto_mcu_t *m, uint32_t off, uint32_t *start, uint32_t *len);
+
 /** A part by its PID, or NULL. */
 const otto_mcu_part_t *otto_mcu_part(uint16_t pid);
 

@@ -25,15 +25,7 @@ F110=$(up "$E2E_DIR/v110.bin"); FBAD=$(up "$E2E_DIR/bad.bin"); FS3=$(up "$E2E_DI
 F140=$(up "$E2E_DIR/v140.bin"); F150=$(up "$E2E_DIR/v150.bin"); F160=$(up "$E2E_DIR/v160.bin")
 F100=$("$OTTO" fw upload -q "$E2E_DIR/v100.bin")
 
-fleet() { # fleet ARGS...: start the fleet in the background
-    "$SIM" fleet --count $N --dir "$E2E_DIR/fleet" --factory "$E2E_DIR/v100.bin" --prefix 24:0a:c4:05 \
-        --mqtt "127.0.0.1:$BROKER_PORT" --product lamp --checkpoint 16K --things-file "$E2E_DIR/things" \
-        -v "$@" >"$E2E_DIR/fleet.out" 2>>"$E2E_DIR/fleet.log" &
-    FLEET=$!
-    E2E_PIDS+=("$FLEET")
-    wait_for test -s "$E2E_DIR/things"
-}
-stop_fleet() { kill "$FLEET"; wait "$FLEET" 2>/dev/null; }
+fleet() { fleet_bg 24:0a:c4:05 "$E2E_DIR/v100.bin" --checkpoint 16K "$@"; }
 job() { "$OTTO" job create --group g5 --fw "$1" -q; }
 watch() { timeout 90 "$OTTO" job watch "$1" --interval 0.2 >/dev/null; }
 count() { "$OTTO" job show "$1" --json | jget "d['counts']['$2']"; }

@@ -14,14 +14,7 @@ for v in 1.0.0:0 1.1.0:1 1.2.0:1 1.3.0:1 1.4.0:1 1.5.0:1 1.6.0:1; do
         -o "$E2E_DIR/v${v%:*}.bin" >/dev/null
 done
 fw() { "$OTTO" fw upload -q "$E2E_DIR/v$1.bin"; }
-fleet() {
-    "$SIM" fleet --count $N --dir "$E2E_DIR/fleet" --factory "$E2E_DIR/v1.0.0.bin" --prefix 24:0a:c4:06 \
-        --mqtt "127.0.0.1:$BROKER_PORT" --product lamp --checkpoint 16K --things-file "$E2E_DIR/things" \
-        -v "$@" >"$E2E_DIR/fleet.out" 2>>"$E2E_DIR/fleet.log" &
-    FLEET=$!
-    E2E_PIDS+=("$FLEET")
-}
-stop_fleet() { kill "$FLEET"; wait "$FLEET" 2>/dev/null; }
+fleet() { fleet_bg 24:0a:c4:06 "$E2E_DIR/v1.0.0.bin" --checkpoint 16K "$@"; }
 watch() { timeout 120 "$OTTO" job watch "$1" --interval 0.2 >/dev/null; }
 count() { "$OTTO" job show "$1" --json | jget "d['counts']['$2']"; }
 things() { python3 -c "print(' '.join('24:0a:c4:06:00:%02x' % i for i in range(1, $N + 1)))"; }

@@ -31,5 +31,21 @@ mq() {
     "$MQREQ" -p "$BROKER_PORT" -t "\$aws/things/$1/jobs/$2" -m "${3:-{\}}" -w "${MQ_WAIT:-5}"
 }
 
+# fleet_bg PREFIX FACTORY ARGS...: `otto-sim fleet` of $N modules (product
+# lamp) in the background as $FLEET; its table in $E2E_DIR/fleet.out, its log
+# in fleet.log, the thing names in things (waited for).
+fleet_bg() {
+    local prefix=$1 factory=$2
+    shift 2
+    rm -f "$E2E_DIR/things"
+    "$BUILD/otto-sim" fleet --count "$N" --dir "$E2E_DIR/fleet" --factory "$factory" --prefix "$prefix" \
+        --mqtt "127.0.0.1:$BROKER_PORT" --product lamp --things-file "$E2E_DIR/things" \
+        -v "$@" >"$E2E_DIR/fleet.out" 2>>"$E2E_DIR/fleet.log" &
+    FLEET=$!
+    E2E_PIDS+=("$FLEET")
+    wait_for test -s "$E2E_DIR/things"
+}
+stop_fleet() { kill "$FLEET"; wait "$FLEET" 2>/dev/null; }
+
 # Stop the test here with a message.
 bail() { echo "Bail out! $*"; exit 1; }

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The MCU relay's state machine; the why of its order is in relay.h. */
+#include "otto/relay.h"
+
+#include <string.h>
+
+#define KEY        "mcu"
+#define STEP_BYTES 4096u /* written or verified per step */
+#define SAVE_BYTES 4096u /* at least this much written between two saves */
+
+static uint32_t first_len(const otto_relay_t *r)
+{
+    return r->st.size < OTTO_MCU_BLOCK ? r->st.size : OTTO_MCU_BLOCK;
+}
+
+static int save(otto_relay_t *r)
+{
+    return otto_kv_set_blob(r->kv, KEY, &r->st, sizeof r->st);
+}
+
+static int set_phase(otto_relay_t *r, uint8_t phase, uint32_t next)
+{
+    r->st.phase = phase;
+    r->st.next = r->cur = next;
+    return save(r);
+}
+
+static int staged(otto_relay_t *r, uint32_t off, uint32_t n)
+{
+    return r->flash->read(r->flash->ctx, r->stage->offset + off, r->buf, n);
+}
+
+int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t *flash,
+                    const otto_part_t *stage, uint32_t size, otto_kv_t *kv, bool fresh)
+{
+    size_t len = 0;
+    if (!r || !uart || !flash || !stage || !kv || !size || size > stage->size)
+        return OTTO_E_INVAL;
+    unsigned retries = r->mcu.retries;
+    uint32_t ems = r->mcu.erase_ms_per_page;
+    memset(r, 0, sizeof *r);
+    r->mcu.retries = retries;
+    r->mcu.erase_ms_per_page = ems;
+    r->uart = uart;
+    r->flash = flash;
+    r->stage = stage;
+    r->kv = kv;
+    if (fresh || otto_kv_get_blob(kv, KEY, &r->st, sizeof r->st, &len) || len != sizeof r->st ||
+        r->st.size != size || r->st.phase < OTTO_RELAY_ERASE || r->st.phase > OTTO_RELAY_GO ||
+        r->st.next > size) {
+        memset(&r->st, 0, sizeof r->st);
+        r->st.size = size;
+        return set_phase(r, OTTO_RELAY_ERASE, 0);
+    }
+    return OTTO_OK;
+}
+
+/* (Re)synchronise, and decide where to go on from the saved state. */
+static int connect(otto_relay_t *r)
+{
+    int err = otto_mcu_connect(&r->mcu, r->uart);
+    if (err)
+        return err;
+    if (r->st.size > r->mcu.part->flash_size) {
+        r->mcu.why = "the image is larger than the MCU's flash";
+        return OTTO_E_NOSPC;
+    }
+    r->connected = true;
+    r->cur = r->st.next;
+    if (r->st.phase == OTTO_RELAY_WRITE)
+        r->st.phase = OTTO_RELAY_ERASE; /* blocks past `next` may be half-written: erase them again */
+    r->repair = r->st.phase == OTTO_RELAY_BOOT;
+    return OTTO_OK;
+}
+
+static int erase_unit(otto_relay_t *r)
+{
+    uint32_t start, len;
+    int err = otto_mcu_unit(&r->mcu, r->cur, &start, &len);
+    if (!err)
+        err = otto_mcu_erase(&r->mcu, r->mcu.part->flash_base + start, len);
+    if (!err)
+        r->cur = start + len;
+    return err;
+}
+
+/* Write (or read back) [from, to) of the image, block by block. */
+static int blocks(otto_relay_t *r, uint32_t from, uint32_t to, bool verify)
+{
+    for (uint32_t off = from; off < to;) {
+        uint32_t n = to - off < OTTO_MCU_BLOCK ? to - off : OTTO_MCU_BLOCK;
+        uint32_t addr = r->mcu.part->flash_base + off;
+        int err = staged(r, off, n);
+        if (!err)
+            err = verify ? otto_mcu_verify(&r->mcu, addr, r->buf, n) : otto_mcu_write(&r->mcu, addr, r->buf, n);
+        if (err)
+            return err;
+        if (!verify)
+            r->written += n;
+        off += n;
+    }
+    return OTTO_OK;
+}
+
+/* The first block, last. After a cut in this phase it may be half there. */
+static int boot_block(otto_relay_t *r)
+{
+    uint32_t n = first_len(r), base = r->mcu.part->flash_base;
+    int err;
+    if (r->repair) {
+        bool blank = true;
+        if ((err = otto_mcu_read(&r->mcu, base, r->back, n)) || (err = staged(r, 0, n)))
+            return err;
+        if (!memcmp(r->back, r->buf, n))
+            return OTTO_OK;
+        for (uint32_t i = 0; i < n; i++)
+            blank = blank && r->back[i] == 0xFF;
+        if (!blank) {
+            uint32_t start, len;
+            if ((err = otto_mcu_unit(&r->mcu, 0, &start, &len)) ||
+                (err = otto_mcu_erase(&r->mcu, base, len)))
+                return err;
+            len = len < r->st.size ? len : r->st.size;
+            if ((err = blocks(r, n, len, false)) || (err = blocks(r, n, len, true)))
+                return err;
+        }
+        r->repair = false;
+    }
+    if ((err = blocks(r, 0, n, false)))
+        return err;
+    return blocks(r, 0, n, true);
+}
+
+static int step(otto_relay_t *r)
+{
+    uint32_t size = r->st.size, start, len, end;
+    int err;
+    if (!r->connected && (err = connect(r)))
+        return err;
+    switch (r->st.phase) {
+    case OTTO_RELAY_ERASE:
+        if (r->cur < size)
+            return (err = erase_unit(r)) ? err : OTTO_E_AGAIN;
+        /* Every unit from `next` is blank: write from there (never block 0). */
+        err = set_phase(r, OTTO_RELAY_WRITE, r->st.next);
+        r->cur = r->cur > first_len(r) ? r->cur : first_len(r);
+        return err ? err : OTTO_E_AGAIN;
+    case OTTO_RELAY_WRITE:
+        if (r->cur < first_len(r))
+            r->cur = first_len(r);
+        if (r->cur >= size)
+            return (err = set_phase(r, OTTO_RELAY_VERIFY, first_len(r))) ? err : OTTO_E_AGAIN;
+        if ((err = otto_mcu_unit(&r->mcu, r->cur, &start, &len)))
+            return err;
+        end = r->cur + STEP_BYTES;
+        end = end < start + len ? end : start + len;
+        end = end < size ? end : size;
+        if ((err = blocks(r, r->cur, end, false)))
+            return err;
+        r->cur = end;
+        /* A unit is complete: resuming from here needs no erase below it. */
+        if ((end == start + len && end - r->st.next >= SAVE_BYTES) || end == size) {
+            r->st.next = end;
+            if ((err = save(r)))
+                return err;
+        }
+        return OTTO_E_AGAIN;
+    case OTTO_RELAY_VERIFY:
+        if (r->cur < first_len(r))
+            r->cur = first_len(r);
+        if (r->cur >= size)
+            return (err = set_phase(r, OTTO_RELAY_BOOT, 0)) ? err : OTTO_E_AGAIN;
+        end = r->cur + STEP_BYTES < size ? r->cur + STEP_BYTES : size;
+        if ((err = blocks(r, r->cur, end, true)))
+            return err;
+        r->cur = end;
+        return OTTO_E_AGAIN;
+    case OTTO_RELAY_BOOT:
+        if ((err = boot_block(r)))
+            return err;
+        return (err = set_phase(r, OTTO_RELAY_GO, 0)) ? err : OTTO_E_AGAIN;
+    case OTTO_RELAY_GO:
+        if ((err = otto_mcu_go(&r->mcu, r->mcu.part->flash_base)))
+            return err;
+        otto_relay_forget(r->kv);
+        r->st.phase = 0;
+        return OTTO_OK;
+    default:
+        return OTTO_E_STATE;
+    }
+}
+
+int otto_relay_step(otto_relay_t *r)
+{
+    int err = step(r);
+    if (err && err != OTTO_E_AGAIN)
+        r->connected = false; /* the next step re-synchronises and resumes from the saved point */
+    return err;
+}
+
+void otto_relay_forget(otto_kv_t *kv)
+{
+    otto_kv_erase(kv, KEY);
+}
+
+const char *otto_relay_phase(const otto_relay_t *r)
+{
+    static const char *const names[] = {"done", "erase", "write", "verify", "boot block", "go"};
+    return r->st.phase <= OTTO_RELAY_GO ? names[r->st.phase] : "?";
+}

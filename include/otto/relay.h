@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The MCU relay: takes a firmware staged in a flash partition (see stage.h)
+ * to the MCU through its ROM bootloader (mcu.h), a little at a time, with
+ * its progress in the key-value store under "mcu", so that a power cut of
+ * the module at any instant is resumed and never leaves the MCU with an
+ * image it would believe complete but is not.
+ *
+ * How: the first block (256 bytes: the vector table, whose reset vector
+ * makes the image runnable) is written last, after every other byte has
+ * been written and read back. Erase, write, verify, boot block, Go:
+ *   erase  the pages/sectors the image needs, from `next` to the end;
+ *   write  every block but the first; `next` is saved at erase-unit
+ *          boundaries, and a resume erases again from there, so no block
+ *          is ever programmed over a half-written one;
+ *   verify read back all but the first block;
+ *   boot   write and verify the first block (after a cut here, read it
+ *          back: if it is neither right nor blank, its unit is erased and
+ *          rewritten);
+ *   go     start the application.
+ *
+ * otto_relay_step does a bounded piece of work (one erase unit, or up to
+ * 4 KiB written or verified) and returns OTTO_E_AGAIN until the MCU runs
+ * the new image (OTTO_OK). Errors are those of mcu.h (m.why says why in
+ * words) and OTTO_E_IO from the flash or the store; after one, step again
+ * to go on from the last saved point (it re-synchronises first).
+ */
+#ifndef OTTO_RELAY_H
+#define OTTO_RELAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "otto/hal.h"
+#include "otto/kv.h"
+#include "otto/mcu.h"
+#include "otto/part.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { OTTO_RELAY_ERASE = 1, OTTO_RELAY_WRITE, OTTO_RELAY_VERIFY, OTTO_RELAY_BOOT, OTTO_RELAY_GO };
+
+/** What is kept under "mcu". */
+typedef struct {
+    uint8_t phase;
+    uint8_t pad[3];
+    uint32_t next;  /**< image offset the phase resumes at */
+    uint32_t size;  /**< image bytes */
+} otto_relay_state_t;
+
+typedef struct {
+    otto_mcu_t mcu;
+    const otto_uart_t *uart;
+    const otto_flash_t *flash;
+    const otto_part_t *stage;
+    otto_kv_t *kv;
+    otto_relay_state_t st;
+    uint32_t cur;          /**< RAM cursor within the phase */
+    bool connected, repair;
+    uint32_t written;      /**< bytes sent in Write Memory, for reports */
+    uint8_t buf[OTTO_MCU_BLOCK], back[OTTO_MCU_BLOCK];
+} otto_relay_t;
+
+/** Prepare to relay `size` bytes of stage. fresh: start over; otherwise go
+ *  on from what "mcu" says (or start over when it holds nothing for this
+ *  size). The uart, flash, stage and kv must outlive r. m.retries and
+ *  m.erase_ms_per_page may be set in r->mcu before the first step. */
+int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t *flash,
+                    const otto_part_t *stage, uint32_t size, otto_kv_t *kv, bool fresh);
+int otto_relay_step(otto_relay_t *r);
+/** Drop the saved progress. */
+void otto_relay_forget(otto_kv_t *kv);
+/** The phase, in words ("erase", "write", ...). */
+const char *otto_relay_phase(const otto_relay_t *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OTTO_RELAY_H */

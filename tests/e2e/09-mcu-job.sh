@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Jobs that update the MCU behind each module: a fleet of simulated modules,
+# each with an emulated STM32 (ROM bootloader on a real pseudo-terminal),
+# against a real Mosquitto and ottod. A job with both an esp32 and an stm32
+# entry under power cuts during the MCU image's download (staging) and
+# during the relay over the serial line: every MCU ends with the new image,
+# every module with its new firmware, and the job says how each went. Then
+# an MCU-only job, the same again (already running), an older MCU image
+# (REJECTED), and a module whose MCU never answers (FAILED, the module's
+# own firmware untouched).
+. "$(dirname "$0")/lib.sh"
+e2e_init
+start_broker
+start_ottod
+SIM=$BUILD/otto-sim
+N=6
+"$OTTO" image build --version 1.0.0 --project lamp --size 120K -o "$E2E_DIR/v100.bin" >/dev/null
+"$OTTO" image build --version 1.1.0 --project lamp --size 160K -o "$E2E_DIR/v110.bin" >/dev/null
+"$OTTO" image build --version 1.2.0 --project lamp --size 160K -o "$E2E_DIR/v120.bin" >/dev/null
+head -c 48000 /dev/urandom >"$E2E_DIR/mcu200.bin"
+head -c 30000 /dev/urandom >"$E2E_DIR/mcu210.bin"
+head -c 20000 /dev/urandom >"$E2E_DIR/mcu190.bin"
+mcufw() { "$OTTO" fw upload -q "$1" --ota-type stm32 --product lamp --version "$2"; }
+F110=$("$OTTO" fw upload -q "$E2E_DIR/v110.bin"); F120=$("$OTTO" fw upload -q "$E2E_DIR/v120.bin")
+M200=$(mcufw "$E2E_DIR/mcu200.bin" 2.0.0); M210=$(mcufw "$E2E_DIR/mcu210.bin" 2.1.0)
+M190=$(mcufw "$E2E_DIR/mcu190.bin" 1.9.0)
+
+fleet() { fleet_bg 24:0a:c4:09 "$E2E_DIR/v100.bin" --checkpoint 8K "$@"; }
+job() { "$OTTO" job create --group g9 -q "$@"; }
+watch() { timeout 120 "$OTTO" job watch "$1" --interval 0.2 >/dev/null; }
+count() { "$OTTO" job show "$1" --json | jget "d['counts']['$2']"; }
+details() { # details JOB KEY: the set of statusDetails[KEY] over the executions
+    "$OTTO" job show "$1" --json | jget "','.join(sorted(set(e['statusDetails'].get('$2', '') for e in d['executions'])))"
+}
+mcu_has() { # mcu_has FILE: every emulated MCU's flash starts with FILE
+    local f n=0
+    for f in "$E2E_DIR"/fleet/*.mcu; do
+        cmp -s <(head -c "$(stat -c %s "$1")" "$f") "$1" && n=$((n + 1))
+    done
+    test "$n" = $N
+}
+
+fleet --cuts 2 --relay-cuts 3 --seed 5
+"$OTTO" device add $(cat "$E2E_DIR/things") --group g9 --product lamp >/dev/null
+J=$(job --fw "$F110" --fw "$M200")
+watch "$J"; rc=$?
+check "esp32 + stm32 under power cuts: every device SUCCEEDED" test "$rc.$(count "$J" SUCCEEDED)" = "0.$N"
+check "... status details: stm32 updated" test "$(details "$J" stm32)" = updated
+check "... status details: esp32 updated" test "$(details "$J" esp32)" = updated
+check "... every MCU's flash holds the new image" mcu_has "$E2E_DIR/mcu200.bin"
+check "power was cut during the relay ($(grep -c 'POWER CUT during relaying' "$E2E_DIR/fleet.log"))" \
+    test "$(grep -c 'POWER CUT during relaying' "$E2E_DIR/fleet.log")" -ge 2
+check "... and during staging or the download" grep -qE "POWER CUT during (staging|downloading)" "$E2E_DIR/fleet.log"
+check "the registry knows both versions" \
+    test "$("$OTTO" device show 24:0a:c4:09:00:01 --json | jget "d['versions']['esp32'] + '/' + d['versions']['stm32']")" = 1.1.0/2.0.0
+
+J=$(job --fw "$M210")
+watch "$J"
+check "MCU-only job: SUCCEEDED everywhere" test "$(count "$J" SUCCEEDED)" = $N
+check "... the MCUs hold 2.1.0" mcu_has "$E2E_DIR/mcu210.bin"
+J=$(job --fw "$M210")
+watch "$J"
+check "the same again: SUCCEEDED already_running" test "$(count "$J" SUCCEEDED).$(details "$J" reason)" = "$N.already_running"
+J=$(job --fw "$M190")
+watch "$J"
+check "an older MCU image: REJECTED outdated" test "$(count "$J" REJECTED).$(details "$J" reason)" = "$N.outdated"
+stop_fleet
+check "after all that, every module runs 1.1.0 and every MCU 2.1.0" \
+    test "$(grep -cE ' 1\.1\.0 +2\.1\.0 ' "$E2E_DIR/fleet.out")" = $N
+
+# A module whose MCU never answers: the job fails with the reason, and the
+# module's own firmware is left alone (the MCU goes first).
+rm -f "$E2E_DIR/things"
+"$SIM" device --flash "$E2E_DIR/mute.img" --thing mute-1 --factory "$E2E_DIR/v100.bin" --mcu-mute \
+    --mqtt "127.0.0.1:$BROKER_PORT" --product lamp --things-file "$E2E_DIR/things" -v \
+    >"$E2E_DIR/mute.out" 2>>"$E2E_DIR/mute.log" &
+MUTE=$!
+E2E_PIDS+=("$MUTE")
+wait_for test -s "$E2E_DIR/things"
+J=$("$OTTO" job create --device mute-1 --fw "$F120" --fw "$M200" -q)
+watch "$J"
+check "an MCU that never answers: FAILED mcu_no_answer" test "$(count "$J" FAILED).$(details "$J" reason)" = "1.mcu_no_answer"
+check "... stm32 failed, esp32 not started" test "$(details "$J" stm32)/$(details "$J" esp32)" = failed/not_started
+check "... with the reason in words" sh -c "'$OTTO' job show '$J' --json | grep -q 'does not answer 0x7F'"
+kill "$MUTE"; wait "$MUTE" 2>/dev/null
+check "... and the module still runs 1.0.0" grep -qE "mute-1 +1\.0\.0 " "$E2E_DIR/mute.out"
+e2e_done
