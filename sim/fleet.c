@@ -315,6 +315,14 @@ static int u_write(void *ctx, const void *buf, size_t len)
     return n->line_hal.write(n->line_hal.ctx, buf, len);
 }
 
+/* BOOT0 high, pulse NRST: the emulated MCU restarts in its bootloader. */
+static void p_mcu_bootloader(void *ctx)
+{
+    node_t *n = ctx;
+    if (n->emu && !n->dev.power.off)
+        sim_stm32_reset(n->emu);
+}
+
 static int u_read(void *ctx, void *buf, size_t len, uint32_t timeout_ms)
 {
     node_t *n = ctx;
@@ -440,7 +448,7 @@ static int power_on(node_t *n)
     const otto_part_t *nvs = otto_part_find(&n->dev.table, OTTO_PART_TYPE_DATA, OTTO_PART_SUB_DATA_NVS, NULL);
     if (!nvs || otto_kv_mount(&n->kv, &n->dev.flash, nvs->offset, nvs->size, true, &how))
         return -1;
-    n->port = (otto_agent_port_t){n, p_publish, p_http_get, p_http_cancel, p_reboot, p_now, NULL};
+    n->port = (otto_agent_port_t){n, p_publish, p_http_get, p_http_cancel, p_reboot, p_now, p_mcu_bootloader};
     otto_agent_config_t cfg = {n->thing, n->f->product, &n->dev.ota, &n->kv, &n->port,
                                n->f->checkpoint, 500, NULL, n->f->mcu_version, 0, 0};
     if (n->emu) {

@@ -90,6 +90,8 @@ static void tx(mcu_t *m, const uint8_t *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint8_t c = b[i];
+        if (m->reset_req)
+            return; /* reset: the answer under way is never sent */
         if (m->mute || chance(m) < m->drop)
             continue;
         if (chance(m) < m->corrupt)
@@ -107,13 +109,15 @@ static int rx(mcu_t *m, int timeout_ms)
 {
     struct pollfd p = {m->fd, POLLIN, 0};
     for (;;) {
-        if (*m->stop)
+        if (*m->stop || m->reset_req)
             return -1;
-        int r = poll(&p, 1, timeout_ms < 0 ? 200 : timeout_ms);
+        int r = poll(&p, 1, timeout_ms < 0 || timeout_ms > 20 ? 20 : timeout_ms);
         if (r < 0 && errno == EINTR)
             continue;
         if (r == 0) {
             if (timeout_ms < 0)
+                continue;
+            if ((timeout_ms -= 20) > 0)
                 continue;
             return -1;
         }
@@ -369,6 +373,11 @@ static void cmd_ext_erase(mcu_t *m)
 void sim_stm32_serve(mcu_t *m)
 {
     while (!*m->stop) {
+        if (m->reset_req) {
+            tcflush(m->fd, TCIFLUSH);
+            m->synced = false;
+            m->reset_req = 0;
+        }
         int b = rx(m, -1);
         if (b < 0)
             continue;
@@ -537,6 +546,13 @@ static void *serve_thread(void *arg)
 {
     sim_stm32_serve(arg);
     return NULL;
+}
+
+void sim_stm32_reset(mcu_t *m)
+{
+    m->reset_req = 1;
+    for (int i = 0; i < 1000 && m->reset_req && m->threaded; i++)
+        usleep(1000);
 }
 
 int sim_stm32_start(mcu_t *m)

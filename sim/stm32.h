@@ -36,6 +36,7 @@ typedef struct {
     uint64_t rng;
     int verbose;
     unsigned long cmds, writes, erases, gos;
+    volatile sig_atomic_t reset_req; /* sim_stm32_reset asked, serve not yet done */
     volatile sig_atomic_t *stop;
     volatile sig_atomic_t stop_own;
     pthread_t thread;
@@ -52,6 +53,11 @@ void sim_stm32_serve(sim_stm32_t *m);
 /** serve in a thread of its own; sim_stm32_close stops and joins it. */
 int sim_stm32_start(sim_stm32_t *m);
 void sim_stm32_close(sim_stm32_t *m);
+/** Reset the MCU into its bootloader, as a module does with BOOT0 and NRST:
+ *  the command under way is dropped, with whatever the line still holds,
+ *  and the next 0x7F starts a new session. Waits (up to 1 s) until the
+ *  serving thread has done it. */
+void sim_stm32_reset(sim_stm32_t *m);
 /** Human name and PID of the part. */
 const char *sim_stm32_name(const sim_stm32_t *m, unsigned *pid);
 
