@@ -3,7 +3,8 @@
 # event loop, the real agent) on v1.0.0 take a job for a 1 MiB v1.1.0 from
 # ottod through Mosquitto, all on loopback. Measures job creation until the
 # job is COMPLETED (every device downloaded, verified, switched, rebooted,
-# confirmed and reported SUCCEEDED). Prints Markdown rows.
+# confirmed and reported SUCCEEDED); then 100 modules whose job also
+# relays a 64 KiB image to the MCU behind each. Prints Markdown rows.
 #   bash bench/fleet.sh [N...]        (default 100 1000)
 set -euo pipefail
 . "$(dirname "$0")/../scripts/services.sh"
@@ -16,26 +17,37 @@ start_ottod --log-level warn --http-threads 4
 "$OTTO" image build --version 1.0.0 --project bench --size 128K -o "$E2E_DIR/v100.bin" >/dev/null
 "$OTTO" image build --version 1.1.0 --project bench --secure-version 1 --size 1M -o "$E2E_DIR/v110.bin" >/dev/null
 FW=$("$OTTO" fw upload -q "$E2E_DIR/v110.bin")
-for n in "${SIZES[@]}"; do
-    d="$E2E_DIR/f$n"
-    say "$n devices: provisioning flash files"
-    "$BUILD/otto-sim" fleet --count "$n" --dir "$d" --factory "$E2E_DIR/v100.bin" --prefix "b$n" \
+MFW=$(head -c 65536 /dev/urandom >"$E2E_DIR/mcu.bin"; "$OTTO" fw upload -q "$E2E_DIR/mcu.bin" --ota-type stm32 --product bench --version 2.0.0)
+
+# one_run N LABEL MCU_FLAG FW...: a fleet of N takes a job for FW...
+one_run() {
+    local n=$1 label=$2 mcu=$3
+    shift 3
+    local d="$E2E_DIR/f$n$mcu" fws=()
+    for f in "$@"; do fws+=(--fw "$f"); done
+    say "$n devices ($label): provisioning flash files"
+    "$BUILD/otto-sim" fleet --count "$n" --dir "$d" --factory "$E2E_DIR/v100.bin" --prefix "b$n$mcu" $mcu \
         --mqtt "127.0.0.1:$BROKER_PORT" --things-file "$d.things" --duration 0.5 >/dev/null 2>&1
-    "$BUILD/otto-sim" fleet --count "$n" --dir "$d" --prefix "b$n" --mqtt "127.0.0.1:$BROKER_PORT" \
+    "$BUILD/otto-sim" fleet --count "$n" --dir "$d" --prefix "b$n$mcu" --mqtt "127.0.0.1:$BROKER_PORT" $mcu \
         >"$d.out" 2>"$d.log" &
     FLEET=$!
     E2E_PIDS+=("$FLEET")
-    register_devices "g$n" bench <"$d.things"
+    register_devices "g$n$mcu" bench <"$d.things"
     sleep 2 # every device connected and idle
-    say "$n devices: job for 1 MiB"
+    say "$n devices: job for $label"
     t0=$(date +%s%N)
-    J=$("$OTTO" job create --group "g$n" --fw "$FW" -q)
+    J=$("$OTTO" job create --group "g$n$mcu" "${fws[@]}" -q)
     "$OTTO" job watch "$J" --interval 0.5 --timeout 1200 >"$d.watch" || { echo "job did not succeed everywhere" >&2; tail -3 "$d.watch" >&2; exit 1; }
     t1=$(date +%s%N)
     kill "$FLEET"; wait "$FLEET" 2>/dev/null || true
     ms=$(( (t1 - t0) / 1000000 ))
     ok=$("$OTTO" job show "$J" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"]["SUCCEEDED"])')
-    printf '| %s devices, 1 MiB image | %s SUCCEEDED | %.1f s | %s devices/min |\n' "$n" "$ok" \
+    printf '| %s devices, %s | %s SUCCEEDED | %.1f s | %s devices/min |\n' "$n" "$label" "$ok" \
         "$(python3 -c "print($ms / 1000)")" "$(( ok * 60000 / (ms + 1) ))"
     rm -rf "$d"
+}
+for n in "${SIZES[@]}"; do
+    one_run "$n" "1 MiB image" --no-mcu "$FW"
 done
+# With the MCU behind each module (an emulated STM32 on a pty, one thread each).
+one_run 100 "1 MiB image + 64 KiB relayed to the MCU" "" "$FW" "$MFW"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The otto demo (make demo): a fleet of 20 simulated ESP32 modules, each with
-# its own flash file and the real device agent, updated by a real ottod
-# through a real Mosquitto, all on loopback.
-#   v1.0.0 everywhere -> job v1.1.0 (5 devices lose power mid-download and
-#   resume) -> all SUCCEEDED -> job v1.2.0 whose self-test fails -> every
-#   device rolls back, the job shows FAILED with the reason -> final tables.
+# its own flash file, the real device agent and an emulated STM32 behind it
+# on a serial line (a pseudo-terminal), updated by a real ottod through a
+# real Mosquitto, all on loopback.
+#   v1.0.0 everywhere -> job: module v1.1.0 + MCU 2.0.0 (5 modules lose
+#   power mid-download, 3 mid-relay to the MCU; they resume) -> all
+#   SUCCEEDED -> job v1.2.0 whose self-test fails -> every device rolls
+#   back, the job shows FAILED with the reason -> final tables.
 # Everything it starts is stopped, everything it makes is removed, at exit.
 set -euo pipefail
 BUILD="$(cd "${1:-build}" && pwd)"
@@ -22,30 +24,37 @@ start_broker
 start_ottod
 echo "broker 127.0.0.1:$BROKER_PORT, ottod $OTTO_URL (operator token in its data directory)"
 
-step "Build the firmware: factory v1.0.0, v1.1.0, and v1.2.0 whose self-test will fail"
+step "Build the firmware: factory v1.0.0, v1.1.0, v1.2.0 whose self-test will fail, and MCU firmware 2.0.0"
 run "$OTTO" image build --project demo --version 1.0.0 --size 256K -o "$work/v1.0.0.bin"
 run "$OTTO" image build --project demo --version 1.1.0 --secure-version 1 --size 1M -o "$work/v1.1.0.bin"
 run "$OTTO" image build --project demo --version 1.2.0 --secure-version 1 --size 1M --selftest fail -o "$work/v1.2.0.bin"
+head -c 65536 /dev/urandom >"$work/mcu-2.0.0.bin"
+echo "mcu-2.0.0.bin: 64 KiB for the STM32F103 behind each module"
 
-step "Power on $N devices on v1.0.0 (downloads paced at 512 KiB/s; 5 will lose power mid-download)"
+step "Power on $N modules on v1.0.0, MCUs on 1.0.0 (downloads at 512 KiB/s; 5 will lose power mid-download, 3 mid-relay)"
 "$SIM" fleet --count "$N" --dir "$work/fleet" --factory "$work/v1.0.0.bin" --product demo \
-    --mqtt "127.0.0.1:$BROKER_PORT" --rate 512K --cuts 5 --seed 7 --things-file "$work/things" \
+    --mqtt "127.0.0.1:$BROKER_PORT" --rate 512K --cuts 5 --relay-cuts 3 --seed 7 --things-file "$work/things" \
     -v >"$work/fleet.out" 2>"$work/fleet.log" &
 FLEET=$!
 E2E_PIDS+=("$FLEET")
 wait_for test -s "$work/things"
 run "$OTTO" device add $(cat "$work/things") --group demo --product demo
 
-step "Operator: upload v1.1.0 and update group 'demo'"
+step "Operator: upload v1.1.0 and MCU 2.0.0, update group 'demo' (the MCU goes first)"
 run "$OTTO" fw upload "$work/v1.1.0.bin"
 FW=$("$OTTO" fw upload -q "$work/v1.1.0.bin")
-JOB=$("$OTTO" job create --group demo --fw "$FW" --description "v1.1.0 for everyone" -q)
+MFW=$("$OTTO" fw upload -q "$work/mcu-2.0.0.bin" --ota-type stm32 --product demo --version 2.0.0)
+echo "$MFW (stm32 2.0.0)"
+JOB=$("$OTTO" job create --group demo --fw "$FW" --fw "$MFW" --description "v1.1.0 + MCU 2.0.0 for everyone" -q)
 echo "job $JOB"
 "$OTTO" job watch "$JOB" --interval 0.3 || true
 
 step "The power cuts, as the devices lived them"
-grep -E "POWER CUT|from [1-9][0-9]*$" "$work/fleet.log" | sed -E 's/http:[^ ]*/<url>/' | head -12
+grep -E "POWER CUT|from [1-9][0-9]*$" "$work/fleet.log" | sed -E 's/http:[^ ]*/<url>/' | head -14
 echo "devices that resumed a download: $("$OTTO" job show "$JOB" --json | python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["executions"] if int(e["statusDetails"].get("resumes", "0")) > 0))')"
+
+echo "one device's status details:"
+"$OTTO" job show "$JOB" --json | python3 -c 'import json,sys; e=[x for x in json.load(sys.stdin)["executions"] if int(x["statusDetails"].get("resumes", "0"))][0]; print(" ", e["thingName"], json.dumps(e["statusDetails"]))'
 
 step "Operator: v1.2.0, whose self-test fails on every device"
 FW2=$("$OTTO" fw upload -q "$work/v1.2.0.bin")
@@ -57,5 +66,5 @@ run "$OTTO" job show "$JOB2"
 step "Stop the fleet: what each device runs now"
 kill "$FLEET"; wait "$FLEET" 2>/dev/null || true
 cat "$work/fleet.out"
-printf '\nDemo done: %d devices on v1.1.0 after power cuts and a rolled-back v1.2.0; everything stopped and removed.\n' "$N"
+printf '\nDemo done: %d modules on v1.1.0 and their MCUs on 2.0.0 after power cuts and a rolled-back v1.2.0; everything stopped and removed.\n' "$N"
 echo "(One device's A/B slots, otadata and power-cut sweep up close: make demo-device.)"
