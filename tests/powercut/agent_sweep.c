@@ -14,24 +14,42 @@
  * played in-process by a small model of ottod's job API and a Range-capable
  * file server (the end-to-end tests use the real ones).
  *
- *   agent_sweep [--image-size N] [--stride N] [--chunk N] [--chaos]
+ *   agent_sweep [--image-size N] [--stride N] [--chunk N] [--chaos] [--mcu N]
  * --chaos delivers every MQTT message twice and the pending ones newest
  * first: duplicated and reordered notifications and replies.
+ * --mcu N adds an stm32 entry of N bytes: the module has an emulated STM32
+ * (sim/stm32.c, on a real pty) behind its UART, and the cuts then also land
+ * in the MCU image's staging and the relay's progress records; each run
+ * must also end with the MCU holding exactly the new image.
  * Prints cut points, failures (must be 0), and the bytes downloaded again.
  */
+#define _GNU_SOURCE
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fixtures.h"
 #include "otto/agent.h"
 #include "otto/image.h"
+#include "stm32.h"
+#include "uart.h"
 #include "util.h"
 
 #define JOB "job-sweep"
 
 static bool chaos;
+
+/* The MCU behind the module, when --mcu. */
+static struct {
+    bool on;
+    sim_stm32_t emu;
+    otto_linux_uart_t line;
+    otto_uart_t inner, uart;
+    const uint8_t *img;
+    uint32_t size;
+} mcu;
 
 typedef struct {
     /* server model */
@@ -43,9 +61,9 @@ typedef struct {
     char q_topic[8][160];
     char q_payload[8][1200];
     int q_n;
-    /* file server */
-    const uint8_t *img;
-    uint32_t size;
+    /* file server: http://fw/1 the module's image, http://fw/2 the MCU's */
+    const uint8_t *img, *mimg, *cur;
+    uint32_t size, msize, cur_size;
     bool http_on, head_sent;
     uint32_t pos, from;
     uint64_t served;
@@ -113,8 +131,10 @@ static int publish(void *ctx, const char *topic, const char *payload, size_t len
 static int http_get(void *ctx, const char *url, uint32_t from, const char *etag)
 {
     world_t *w = ctx;
-    (void)url;
     (void)etag;
+    bool m = strstr(url, "/2") != NULL;
+    w->cur = m ? w->mimg : w->img;
+    w->cur_size = m ? w->msize : w->size;
     w->http_on = true;
     w->head_sent = false;
     w->pos = w->from = from;
@@ -124,6 +144,20 @@ static int http_get(void *ctx, const char *url, uint32_t from, const char *etag)
 static void http_cancel(void *ctx) { ((world_t *)ctx)->http_on = false; }
 static void reboot(void *ctx) { ((world_t *)ctx)->reboot = true; }
 static uint32_t now_ms(void *ctx) { return ((world_t *)ctx)->clock; }
+static void mcu_bootloader(void *ctx) { (void)ctx; sim_stm32_reset(&mcu.emu); }
+
+/* The module's UART: dead without power. */
+static const otto_power_t *uart_power;
+static int u_write(void *ctx, const void *b, size_t n)
+{
+    (void)ctx;
+    return uart_power->off ? OTTO_E_IO : mcu.inner.write(mcu.inner.ctx, b, n);
+}
+static int u_read(void *ctx, void *b, size_t n, uint32_t ms)
+{
+    (void)ctx;
+    return uart_power->off ? OTTO_E_IO : mcu.inner.read(mcu.inner.ctx, b, n, ms);
+}
 
 static void hex(char *out, const uint8_t *b, size_t n)
 {
@@ -149,8 +183,11 @@ static int run_boot(otto_simdev_t *d, world_t *w, otto_agent_t *a, otto_kv_t *kv
     if (otto_kv_mount(kv, &d->flash, nvs->offset, nvs->size, true, NULL))
         return d->power.off ? 0 : -1;
     static otto_agent_port_t port;
-    port = (otto_agent_port_t){w, publish, http_get, http_cancel, reboot, now_ms, NULL};
-    otto_agent_config_t cfg = {"dev", "demo", &d->ota, kv, &port, 8192, 1000, NULL, NULL, 0, 0};
+    port = (otto_agent_port_t){w, publish, http_get, http_cancel, reboot, now_ms, mcu.on ? mcu_bootloader : NULL};
+    otto_agent_config_t cfg = {"dev", "demo", &d->ota, kv, &port, 8192, 1000, NULL, "1.0.0", 0, 3};
+    uart_power = &d->power;
+    if (mcu.on)
+        cfg.mcu_uart = &mcu.uart;
     if (otto_agent_init(a, &cfg, self.desc.version))
         return d->power.off ? 0 : -1;
     w->q_n = 0;
@@ -174,12 +211,12 @@ static int run_boot(otto_simdev_t *d, world_t *w, otto_agent_t *a, otto_kv_t *kv
             idle = 0;
         } else if (w->http_on && !w->head_sent) {
             w->head_sent = true;
-            otto_agent_http_head(a, w->from ? 206 : 200, w->size - w->from, w->from, "\"etag\"");
-        } else if (w->http_on && w->pos < w->size) {
-            uint32_t n = w->size - w->pos < chunk ? w->size - w->pos : chunk;
+            otto_agent_http_head(a, w->from ? 206 : 200, w->cur_size - w->from, w->from, "\"etag\"");
+        } else if (w->http_on && w->pos < w->cur_size) {
+            uint32_t n = w->cur_size - w->pos < chunk ? w->cur_size - w->pos : chunk;
             w->pos += n;
             w->served += n;
-            otto_agent_http_data(a, w->img + w->pos - n, n);
+            otto_agent_http_data(a, w->cur + w->pos - n, n);
         } else if (w->http_on) {
             w->http_on = false;
             otto_agent_http_end(a, OTTO_OK);
@@ -213,6 +250,12 @@ static result_t update(const uint8_t *factory, size_t flen, const uint8_t *img, 
     memset(&w, 0, sizeof w);
     w.img = img;
     w.size = size;
+    w.mimg = mcu.img;
+    w.msize = mcu.size;
+    if (mcu.on) { /* the MCU runs its old firmware */
+        sim_stm32_reset(&mcu.emu);
+        memset(mcu.emu.flash, 0x5A, mcu.size + 4096u);
+    }
     w.power = &d.power;
     w.version = 1;
     snprintf(w.doc, sizeof w.doc, "%s", doc);
@@ -247,6 +290,10 @@ static result_t update(const uint8_t *factory, size_t flen, const uint8_t *img, 
         snprintf(r.why, sizeof r.why, "eFuse %u", fuse);
     else if (d.sf.violations)
         snprintf(r.why, sizeof r.why, "%llu NOR violations", (unsigned long long)d.sf.violations);
+    else if (mcu.on && memcmp(mcu.emu.flash, mcu.img, mcu.size))
+        snprintf(r.why, sizeof r.why, "the MCU does not hold the new image");
+    else if (mcu.on && strcmp(a.mcu_version, "2.0.0"))
+        snprintf(r.why, sizeof r.why, "the agent says the MCU runs '%s'", a.mcu_version);
     else
         r.ok = true;
     otto_simdev_close(&d);
@@ -255,16 +302,16 @@ static result_t update(const uint8_t *factory, size_t flen, const uint8_t *img, 
 
 int main(int argc, char **argv)
 {
-    uint64_t size = 48 * 1024, stride = 1, chunk = 4096;
+    uint64_t size = 48 * 1024, stride = 1, chunk = 4096, msize = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--chaos")) {
             chaos = true;
             continue;
         }
         uint64_t *v = !strcmp(argv[i], "--image-size") ? &size : !strcmp(argv[i], "--stride") ? &stride
-                    : !strcmp(argv[i], "--chunk") ? &chunk : NULL;
+                    : !strcmp(argv[i], "--chunk") ? &chunk : !strcmp(argv[i], "--mcu") ? &msize : NULL;
         if (!v || i + 1 >= argc || !otto_parse_size(argv[++i], v) || !*v) {
-            fprintf(stderr, "usage: agent_sweep [--image-size N] [--stride N] [--chunk N] [--chaos]\n");
+            fprintf(stderr, "usage: agent_sweep [--image-size N] [--stride N] [--chunk N] [--chaos] [--mcu N]\n");
             return 2;
         }
     }
@@ -277,9 +324,38 @@ int main(int argc, char **argv)
     otto_sha256(img, ilen, sha);
     hex(m, md5, 16);
     hex(s, sha, 32);
-    snprintf(doc, sizeof doc, "{\"product\":\"demo\",\"firmware\":[{\"ota_type\":\"esp32\",\"url\":\"http://fw/1\","
-             "\"size\":%zu,\"md5\":\"%s\",\"sha256\":\"%s\",\"version\":\"1.1.0\",\"secure_version\":1}]}",
-             ilen, m, s);
+    int dl = snprintf(doc, sizeof doc, "{\"product\":\"demo\",\"firmware\":[{\"ota_type\":\"esp32\",\"url\":\"http://fw/1\","
+                      "\"size\":%zu,\"md5\":\"%s\",\"sha256\":\"%s\",\"version\":\"1.1.0\",\"secure_version\":1}]}",
+                      ilen, m, s);
+    char dir[] = "/tmp/otto-sweep-XXXXXX", tty[64], mfile[64];
+    uint8_t *mimg = NULL;
+    if (msize) {
+        /* An STM32 on a pty, and the job's stm32 entry. */
+        uint64_t rng = 0x9E3779B97F4A7C15ull;
+        mimg = malloc(msize);
+        for (uint64_t i = 0; i < msize; i++)
+            mimg[i] = (uint8_t)otto_xorshift64(&rng);
+        if (!mkdtemp(dir))
+            return 1;
+        snprintf(tty, sizeof tty, "%s/tty", dir);
+        snprintf(mfile, sizeof mfile, "%s/mcu.bin", dir);
+        sim_stm32_init(&mcu.emu);
+        if (sim_stm32_open(&mcu.emu, tty, mfile) || sim_stm32_start(&mcu.emu) ||
+            otto_linux_uart_open(&mcu.line, tty, 115200))
+            return 1;
+        otto_linux_uart_hal(&mcu.line, &mcu.inner);
+        mcu.uart = (otto_uart_t){NULL, u_write, u_read, NULL};
+        mcu.on = true;
+        mcu.img = mimg;
+        mcu.size = (uint32_t)msize;
+        otto_md5(mimg, msize, md5);
+        otto_sha256(mimg, msize, sha);
+        hex(m, md5, 16);
+        hex(s, sha, 32);
+        snprintf(doc + dl - 2, sizeof doc - (size_t)dl + 2,
+                 ",{\"ota_type\":\"stm32\",\"url\":\"http://fw/2\",\"size\":%llu,\"md5\":\"%s\","
+                 "\"sha256\":\"%s\",\"version\":\"2.0.0\"}]}", (unsigned long long)msize, m, s);
+    }
 
     uint64_t total = 0;
     result_t clean = update(factory, flen, img, (uint32_t)ilen, doc, (uint32_t)chunk, 0, OTTO_CUT_BEFORE, &total);
@@ -287,9 +363,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "agent_sweep: the clean update fails: %s\n", clean.why);
         return 1;
     }
-    printf("agent power-cut sweep: image %zu bytes, chunk %llu, clean update = %llu flash/eFuse operations%s\n",
-           ilen, (unsigned long long)chunk, (unsigned long long)total,
-           chaos ? ", every message twice and newest first" : "");
+    printf("agent power-cut sweep: image %zu bytes%s, chunk %llu, clean update = %llu flash/eFuse operations%s\n",
+           ilen, mcu.on ? " + an MCU image relayed over a pty" : "", (unsigned long long)chunk,
+           (unsigned long long)total, chaos ? ", every message twice and newest first" : "");
     unsigned points = 0, failed = 0;
     uint64_t extra = 0, worst = 0;
     for (uint64_t k = 1; k <= total; k += stride) {
@@ -312,7 +388,14 @@ int main(int argc, char **argv)
     printf("| %u | %u | %llu | %llu |\n", points, failed, (unsigned long long)extra, (unsigned long long)worst);
     printf("%u cut points (every %llu-th op x before/after/torn), %u failed, %llu bytes downloaded again in all "
            "(a fresh start would refetch %zu per cut)\n",
-           points, (unsigned long long)stride, failed, (unsigned long long)extra, ilen);
+           points, (unsigned long long)stride, failed, (unsigned long long)extra, ilen + (size_t)msize);
+    if (mcu.on) {
+        otto_linux_uart_close(&mcu.line);
+        sim_stm32_close(&mcu.emu);
+        unlink(mfile);
+        rmdir(dir);
+    }
+    free(mimg);
     free(factory);
     free(img);
     return failed ? 1 : 0;
