@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# MCU relay throughput: `otto mcu flash` (device/mcu, AN3155) into the STM32
+# MCU relay throughput: `otto mcu flash` (device/relay over device/mcu, AN3155:
+# the relay a device runs) into the STM32
 # emulator whose line is paced like a real UART at 115200 and 921600 baud,
 # 8E1 (11 bits a byte). The line's own limit is baud/11 bytes per second in
 # one direction; the ratio shows what the protocol's turnarounds cost.

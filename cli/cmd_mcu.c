@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * otto mcu info|flash: the MCU relay by hand, over a serial port: the STM32
- * behind the module, in its ROM bootloader (AN3155), through device/mcu.
+ * behind the module, in its ROM bootloader (AN3155). flash runs the very
+ * relay a device runs (device/relay: first block last, read back, Go),
+ * with the file standing in for the staging partition and no progress kept.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 
 #include "cli.h"
 #include "otto/mcu.h"
+#include "otto/relay.h"
 #include "uart.h"
 #include "util.h"
 
@@ -21,8 +24,8 @@ static const char usage_mcu[] =
     "Talk to an STM32 in its ROM USART bootloader (ST AN3155), 8E1 (8N1 on a\n"
     "pseudo-terminal, which cannot carry parity).\n"
     "  info    synchronise and print the bootloader version, commands and part\n"
-    "  flash   erase the pages FILE needs, write it in 256-byte blocks, read it\n"
-    "          back to verify, and optionally start it\n"
+    "  flash   erase the pages FILE needs, write it in 256-byte blocks (the\n"
+    "          first one last), read it back to verify, and optionally start it\n"
     "\n"
     "  -p, --port TTY     the serial device (e.g. /dev/ttyUSB0, or an otto-sim stm32 pty)\n"
     "  -b, --baud N       115200 by default\n"
@@ -37,6 +40,13 @@ static int mcu_fail(const otto_mcu_t *m, const char *what, int err)
 {
     die_msg("mcu: %s: %s (%s)", what, m->why ? m->why : otto_strerror(err), otto_strerror(err));
     return EXIT_FAIL;
+}
+
+/* The file in RAM, as the read-only flash the relay stages from. */
+static int buf_read(void *ctx, uint32_t off, void *out, uint32_t len)
+{
+    memcpy(out, (const uint8_t *)ctx + off, len);
+    return OTTO_OK;
 }
 
 int cmd_mcu(int argc, char **argv)
@@ -111,27 +121,35 @@ int cmd_mcu(int argc, char **argv)
            m.part->flash_size / 1024u, m.part->page_size ? "pages" : "sectors", u.parity ? "8E1" : "8N1 (pty)");
     if (!flash)
         goto out;
+    if (addr && addr < m.part->flash_base) {
+        rc = EXIT_USAGE;
+        die_msg("mcu: --addr 0x%08llx is below the flash (0x%08x)", (unsigned long long)addr, m.part->flash_base);
+        goto out;
+    }
     uint32_t at = addr ? (uint32_t)addr : m.part->flash_base;
-    if ((err = otto_mcu_erase(&m, at, (uint32_t)len))) {
-        rc = mcu_fail(&m, "erase", err);
+    otto_flash_t src = {img, buf_read, NULL, NULL, (uint32_t)len, 4096, 1};
+    otto_part_t whole = {OTTO_PART_TYPE_DATA, OTTO_PART_SUB_MCUFW, 0, (uint32_t)len, "file", 0};
+    static otto_relay_t r;
+    r.mcu.retries = m.retries;
+    r.at = at - m.part->flash_base;
+    r.no_verify = !verify;
+    r.no_go = !go;
+    if (!len || (err = otto_relay_open(&r, &hal, &src, &whole, (uint32_t)len, NULL, true))) {
+        die_msg("mcu: %s is empty", argv[optind]);
+        rc = EXIT_FAIL;
         goto out;
     }
-    if ((err = otto_mcu_write(&m, at, img, (uint32_t)len))) {
-        rc = mcu_fail(&m, "write", err);
-        goto out;
-    }
-    if (verify && (err = otto_mcu_verify(&m, at, img, (uint32_t)len))) {
-        rc = mcu_fail(&m, "verify", err);
-        goto out;
-    }
-    if (go && (err = otto_mcu_go(&m, at))) {
-        rc = mcu_fail(&m, "go", err);
+    do
+        err = otto_relay_step(&r);
+    while (err == OTTO_E_AGAIN);
+    if (err) {
+        rc = mcu_fail(&r.mcu, otto_relay_phase(&r), err);
         goto out;
     }
     double dt = otto_mono_s() - t0;
     printf("wrote %zu bytes at 0x%08x%s%s in %.2f s (%.0f B/s); %u resyncs, %u NACKs, %u timeouts\n", len, at,
-           verify ? ", verified" : "", go ? ", started" : "", dt, (double)len / dt, m.resyncs - 1u, m.nacks,
-           m.timeouts);
+           verify ? ", verified" : "", go ? ", started" : "", dt, (double)len / dt, r.mcu.resyncs - 1u,
+           r.mcu.nacks, r.mcu.timeouts);
 out:
     otto_linux_uart_close(&u);
     free(img);

@@ -19,6 +19,7 @@
 #define BYTE_MS   500u  /* stm32flash's per-byte wait */
 #define WRITE_MS  1000u /* a block's ACK */
 #define ERASE_MS  5000u /* per page, default */
+#define DRAIN_MS  5u    /* a line quiet this long holds nothing more */
 
 static const uint16_t f4_1m[] = {16, 16, 16, 16, 64, 128, 128, 128, 128, 128, 128, 128};
 static const otto_mcu_part_t parts[] = {
@@ -92,19 +93,35 @@ static int cmd(otto_mcu_t *m, uint8_t c)
     return err ? err : ack(m, BYTE_MS);
 }
 
+/* Drop what the line still holds: the tail of an answer to a command cut
+ * short (a Read Memory reply is up to 256 bytes). Bounded. */
+static void drain(otto_mcu_t *m)
+{
+    uint8_t junk[64];
+    if (m->uart->flush_input)
+        m->uart->flush_input(m->uart->ctx);
+    for (unsigned i = 0; i < 32u; i++)
+        if (m->uart->read(m->uart->ctx, junk, sizeof junk, DRAIN_MS) <= 0)
+            break;
+}
+
 static int sync_line(otto_mcu_t *m)
 {
     static const uint8_t s = 0x7F;
     uint8_t b;
     if (m->uart->flush_input)
         m->uart->flush_input(m->uart->ctx);
+    else
+        drain(m);
     int err = put(m, &s, 1);
     if (!err)
         err = get(m, &b, 1, BYTE_MS);
     if (err)
         return err;
-    if (b != ACK && b != NACK)
+    if (b != ACK && b != NACK) {
+        drain(m);
         return fail(m, OTTO_E_PROTO, "the MCU answered garbage to 0x7F");
+    }
     m->resyncs++;
     return OTTO_OK;
 }

@@ -15,7 +15,24 @@ static uint32_t first_len(const otto_relay_t *r)
 
 static int save(otto_relay_t *r)
 {
-    return otto_kv_set_blob(r->kv, KEY, &r->st, sizeof r->st);
+    return r->kv ? otto_kv_set_blob(r->kv, KEY, &r->st, sizeof r->st) : OTTO_OK;
+}
+
+/* The erase unit holding image offset off, in image offsets. */
+static int unit(const otto_relay_t *r, uint32_t off, uint32_t *start, uint32_t *end)
+{
+    uint32_t s, len;
+    int err = otto_mcu_unit(&r->mcu, r->at + off, &s, &len);
+    if (err)
+        return err;
+    *start = s > r->at ? s - r->at : 0;
+    *end = s + len - r->at;
+    return OTTO_OK;
+}
+
+static uint32_t addr(const otto_relay_t *r, uint32_t off)
+{
+    return r->mcu.part->flash_base + r->at + off;
 }
 
 static int set_phase(otto_relay_t *r, uint8_t phase, uint32_t next)
@@ -34,18 +51,22 @@ int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t
                     const otto_part_t *stage, uint32_t size, otto_kv_t *kv, bool fresh)
 {
     size_t len = 0;
-    if (!r || !uart || !flash || !stage || !kv || !size || size > stage->size)
+    if (!r || !uart || !flash || !stage || !size || size > stage->size)
         return OTTO_E_INVAL;
     unsigned retries = r->mcu.retries;
-    uint32_t ems = r->mcu.erase_ms_per_page;
+    uint32_t ems = r->mcu.erase_ms_per_page, at = r->at;
+    bool no_verify = r->no_verify, no_go = r->no_go;
     memset(r, 0, sizeof *r);
     r->mcu.retries = retries;
     r->mcu.erase_ms_per_page = ems;
+    r->at = at;
+    r->no_verify = no_verify;
+    r->no_go = no_go;
     r->uart = uart;
     r->flash = flash;
     r->stage = stage;
     r->kv = kv;
-    if (fresh || otto_kv_get_blob(kv, KEY, &r->st, sizeof r->st, &len) || len != sizeof r->st ||
+    if (fresh || !kv || otto_kv_get_blob(kv, KEY, &r->st, sizeof r->st, &len) || len != sizeof r->st ||
         r->st.size != size || r->st.phase < OTTO_RELAY_ERASE || r->st.phase > OTTO_RELAY_GO ||
         r->st.next > size) {
         memset(&r->st, 0, sizeof r->st);
@@ -61,7 +82,7 @@ static int connect(otto_relay_t *r)
     int err = otto_mcu_connect(&r->mcu, r->uart);
     if (err)
         return err;
-    if (r->st.size > r->mcu.part->flash_size) {
+    if (r->at > r->mcu.part->flash_size || r->st.size > r->mcu.part->flash_size - r->at) {
         r->mcu.why = "the image is larger than the MCU's flash";
         return OTTO_E_NOSPC;
     }
@@ -75,12 +96,12 @@ static int connect(otto_relay_t *r)
 
 static int erase_unit(otto_relay_t *r)
 {
-    uint32_t start, len;
-    int err = otto_mcu_unit(&r->mcu, r->cur, &start, &len);
+    uint32_t start, end;
+    int err = unit(r, r->cur, &start, &end);
     if (!err)
-        err = otto_mcu_erase(&r->mcu, r->mcu.part->flash_base + start, len);
+        err = otto_mcu_erase(&r->mcu, addr(r, start), end - start);
     if (!err)
-        r->cur = start + len;
+        r->cur = end;
     return err;
 }
 
@@ -89,10 +110,10 @@ static int blocks(otto_relay_t *r, uint32_t from, uint32_t to, bool verify)
 {
     for (uint32_t off = from; off < to;) {
         uint32_t n = to - off < OTTO_MCU_BLOCK ? to - off : OTTO_MCU_BLOCK;
-        uint32_t addr = r->mcu.part->flash_base + off;
         int err = staged(r, off, n);
         if (!err)
-            err = verify ? otto_mcu_verify(&r->mcu, addr, r->buf, n) : otto_mcu_write(&r->mcu, addr, r->buf, n);
+            err = verify ? otto_mcu_verify(&r->mcu, addr(r, off), r->buf, n)
+                         : otto_mcu_write(&r->mcu, addr(r, off), r->buf, n);
         if (err)
             return err;
         if (!verify)
@@ -105,35 +126,34 @@ static int blocks(otto_relay_t *r, uint32_t from, uint32_t to, bool verify)
 /* The first block, last. After a cut in this phase it may be half there. */
 static int boot_block(otto_relay_t *r)
 {
-    uint32_t n = first_len(r), base = r->mcu.part->flash_base;
+    uint32_t n = first_len(r);
     int err;
     if (r->repair) {
         bool blank = true;
-        if ((err = otto_mcu_read(&r->mcu, base, r->back, n)) || (err = staged(r, 0, n)))
+        if ((err = otto_mcu_read(&r->mcu, addr(r, 0), r->back, n)) || (err = staged(r, 0, n)))
             return err;
         if (!memcmp(r->back, r->buf, n))
             return OTTO_OK;
         for (uint32_t i = 0; i < n; i++)
             blank = blank && r->back[i] == 0xFF;
         if (!blank) {
-            uint32_t start, len;
-            if ((err = otto_mcu_unit(&r->mcu, 0, &start, &len)) ||
-                (err = otto_mcu_erase(&r->mcu, base, len)))
+            uint32_t start, end;
+            if ((err = unit(r, 0, &start, &end)) || (err = otto_mcu_erase(&r->mcu, addr(r, 0), end)))
                 return err;
-            len = len < r->st.size ? len : r->st.size;
-            if ((err = blocks(r, n, len, false)) || (err = blocks(r, n, len, true)))
+            end = end < r->st.size ? end : r->st.size;
+            if ((err = blocks(r, n, end, false)) || (err = blocks(r, n, end, true)))
                 return err;
         }
         r->repair = false;
     }
     if ((err = blocks(r, 0, n, false)))
         return err;
-    return blocks(r, 0, n, true);
+    return r->no_verify ? OTTO_OK : blocks(r, 0, n, true);
 }
 
 static int step(otto_relay_t *r)
 {
-    uint32_t size = r->st.size, start, len, end;
+    uint32_t size = r->st.size, start, uend, end;
     int err;
     if (!r->connected && (err = connect(r)))
         return err;
@@ -150,16 +170,16 @@ static int step(otto_relay_t *r)
             r->cur = first_len(r);
         if (r->cur >= size)
             return (err = set_phase(r, OTTO_RELAY_VERIFY, first_len(r))) ? err : OTTO_E_AGAIN;
-        if ((err = otto_mcu_unit(&r->mcu, r->cur, &start, &len)))
+        if ((err = unit(r, r->cur, &start, &uend)))
             return err;
         end = r->cur + STEP_BYTES;
-        end = end < start + len ? end : start + len;
+        end = end < uend ? end : uend;
         end = end < size ? end : size;
         if ((err = blocks(r, r->cur, end, false)))
             return err;
         r->cur = end;
         /* A unit is complete: resuming from here needs no erase below it. */
-        if ((end == start + len && end - r->st.next >= SAVE_BYTES) || end == size) {
+        if ((end == uend && end - r->st.next >= SAVE_BYTES) || end == size) {
             r->st.next = end;
             if ((err = save(r)))
                 return err;
@@ -168,7 +188,7 @@ static int step(otto_relay_t *r)
     case OTTO_RELAY_VERIFY:
         if (r->cur < first_len(r))
             r->cur = first_len(r);
-        if (r->cur >= size)
+        if (r->cur >= size || r->no_verify)
             return (err = set_phase(r, OTTO_RELAY_BOOT, 0)) ? err : OTTO_E_AGAIN;
         end = r->cur + STEP_BYTES < size ? r->cur + STEP_BYTES : size;
         if ((err = blocks(r, r->cur, end, true)))
@@ -180,7 +200,7 @@ static int step(otto_relay_t *r)
             return err;
         return (err = set_phase(r, OTTO_RELAY_GO, 0)) ? err : OTTO_E_AGAIN;
     case OTTO_RELAY_GO:
-        if ((err = otto_mcu_go(&r->mcu, r->mcu.part->flash_base)))
+        if (!r->no_go && (err = otto_mcu_go(&r->mcu, addr(r, 0))))
             return err;
         otto_relay_forget(r->kv);
         r->st.phase = 0;
@@ -200,7 +220,8 @@ int otto_relay_step(otto_relay_t *r)
 
 void otto_relay_forget(otto_kv_t *kv)
 {
-    otto_kv_erase(kv, KEY);
+    if (kv)
+        otto_kv_erase(kv, KEY);
 }
 
 const char *otto_relay_phase(const otto_relay_t *r)

@@ -56,6 +56,11 @@ typedef struct {
     const otto_part_t *stage;
     otto_kv_t *kv;
     otto_relay_state_t st;
+    /* Options, kept by otto_relay_open (set them before it or before the
+     * first step): */
+    uint32_t at;           /**< where the image goes: offset from flash_base (0) */
+    bool no_verify;        /**< skip the read-back (the first block still goes last) */
+    bool no_go;            /**< leave the MCU in its bootloader at the end */
     uint32_t cur;          /**< RAM cursor within the phase */
     bool connected, repair;
     uint32_t written;      /**< bytes sent in Write Memory, for reports */
@@ -64,8 +69,9 @@ typedef struct {
 
 /** Prepare to relay `size` bytes of stage. fresh: start over; otherwise go
  *  on from what "mcu" says (or start over when it holds nothing for this
- *  size). The uart, flash, stage and kv must outlive r. m.retries and
- *  m.erase_ms_per_page may be set in r->mcu before the first step. */
+ *  size). The uart, flash, stage and kv must outlive r; kv may be NULL (no
+ *  progress kept: a tool flashing by hand). m.retries,
+ *  m.erase_ms_per_page and the options above are kept from r. */
 int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t *flash,
                     const otto_part_t *stage, uint32_t size, otto_kv_t *kv, bool fresh);
 int otto_relay_step(otto_relay_t *r);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# otto's AN3155 host (device/mcu via `otto mcu`) against the STM32 emulator
+# The MCU relay (device/relay over device/mcu, via `otto mcu flash`) against the STM32 emulator
 # on a pseudo-terminal: a clean erase/write/verify/go, then the same with
 # each injected fault (dropped bytes, corrupted bytes, NACKs, slow erases),
 # also on an F407 (Extended Erase, sectors), which must all end with the
