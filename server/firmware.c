@@ -152,6 +152,33 @@ static int check_esp32(const char *path, uint64_t size, otto_image_info_t *info,
     return err;
 }
 
+/* MCU firmware is relayed byte for byte to address 0 of the MCU's flash, so
+ * it must be a raw binary. The usual mistake is the build's other output:
+ * refuse those with what to do instead. */
+static int check_stm32(const char *path, char *msg, size_t len)
+{
+    uint8_t b[16] = {0};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, b, sizeof b) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n < 0)
+        return bad(msg, len, OTTO_E_IO, "could not read the upload back%s", "");
+    const char *kind = NULL;
+    if (n >= 4 && !memcmp(b, "\x7f" "ELF", 4))
+        kind = "an ELF file";
+    else if (n >= 9 && b[0] == ':' && isxdigit(b[1]) && isxdigit(b[2]) && isxdigit(b[7]) && isxdigit(b[8]))
+        kind = "an Intel HEX file";
+    else if (n >= 4 && b[0] == 'S' && b[1] >= '0' && b[1] <= '3' && isxdigit(b[2]) && isxdigit(b[3]))
+        kind = "a Motorola S-record file";
+    if (kind) {
+        snprintf(msg, len, "stm32 firmware must be a raw binary, and this is %s: "
+                 "convert it with arm-none-eabi-objcopy -O binary", kind);
+        return OTTO_E_INVAL;
+    }
+    return OTTO_OK;
+}
+
 int srv_firmware_ingest(srv_store_t *st, const char *dir, srv_upload_t *u, const char *name,
                         const char *descriptor, srv_fw_t *fw, bool *created, char *msg,
                         size_t msglen)
@@ -261,6 +288,9 @@ int srv_firmware_ingest(srv_store_t *st, const char *dir, srv_upload_t *u, const
         snprintf(fw->project, sizeof fw->project, "%s", info.desc.project);
         fw->secure_version = info.desc.secure_version;
     }
+
+    if (!strcmp(fw->ota_type, "stm32") && (err = check_stm32(u->tmp_path, msg, msglen)))
+        goto out;
 
     /* Whatever else the entry says travels into job documents unchanged. */
     extra = cJSON_Duplicate(entry, true);

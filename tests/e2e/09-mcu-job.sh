@@ -6,8 +6,9 @@
 # during the relay over the serial line: every MCU ends with the new image,
 # every module with its new firmware, and the job says how each went. Then
 # an MCU-only job, the same again (already running), an older MCU image
-# (REJECTED), and a module whose MCU never answers (FAILED, the module's
-# own firmware untouched).
+# (REJECTED), a module whose MCU never answers (FAILED, the module's own
+# firmware untouched), a module without an MCU (REJECTED), and ELF/HEX
+# files refused as MCU firmware at upload.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 start_broker
@@ -40,6 +41,16 @@ mcu_has() { # mcu_has FILE: every emulated MCU's flash starts with FILE
     test "$n" = $N
 }
 
+# The MCU takes raw bytes at its flash's first address: the build's ELF or
+# HEX output is refused at upload, with what to do instead.
+printf '\177ELF\001\001\001' >"$E2E_DIR/app.elf"; head -c 4000 /dev/urandom >>"$E2E_DIR/app.elf"
+printf ':020000040800F2\n:10000000' >"$E2E_DIR/app.hex"
+for f in app.elf app.hex; do
+    "$OTTO" fw upload "$E2E_DIR/$f" --ota-type stm32 --product lamp --version 3.0.0 >"$E2E_DIR/up.out" 2>&1; rc=$?
+    check "an stm32 upload of $f is refused with how to convert it" \
+        sh -c "test $rc = 1 && grep -q 'objcopy -O binary' '$E2E_DIR/up.out'"
+done
+
 fleet --cuts 2 --relay-cuts 3 --seed 5
 "$OTTO" device add $(cat "$E2E_DIR/things") --group g9 --product lamp >/dev/null
 J=$(job --fw "$F110" --fw "$M200")
@@ -68,20 +79,34 @@ stop_fleet
 check "after all that, every module runs 1.1.0 and every MCU 2.1.0" \
     test "$(grep -cE ' 1\.1\.0 +2\.1\.0 ' "$E2E_DIR/fleet.out")" = $N
 
+# one_device NAME ARGS...: a single simulated module as $DEV; its table in NAME.out
+one_device() {
+    local name=$1
+    shift
+    rm -f "$E2E_DIR/things"
+    "$SIM" device --flash "$E2E_DIR/$name.img" --thing "$name" --factory "$E2E_DIR/v100.bin" \
+        --mqtt "127.0.0.1:$BROKER_PORT" --product lamp --things-file "$E2E_DIR/things" -v "$@" \
+        >"$E2E_DIR/$name.out" 2>>"$E2E_DIR/$name.log" &
+    DEV=$!
+    E2E_PIDS+=("$DEV")
+    wait_for test -s "$E2E_DIR/things"
+}
+
 # A module whose MCU never answers: the job fails with the reason, and the
 # module's own firmware is left alone (the MCU goes first).
-rm -f "$E2E_DIR/things"
-"$SIM" device --flash "$E2E_DIR/mute.img" --thing mute-1 --factory "$E2E_DIR/v100.bin" --mcu-mute \
-    --mqtt "127.0.0.1:$BROKER_PORT" --product lamp --things-file "$E2E_DIR/things" -v \
-    >"$E2E_DIR/mute.out" 2>>"$E2E_DIR/mute.log" &
-MUTE=$!
-E2E_PIDS+=("$MUTE")
-wait_for test -s "$E2E_DIR/things"
+one_device mute-1 --mcu-mute
 J=$("$OTTO" job create --device mute-1 --fw "$F120" --fw "$M200" -q)
 watch "$J"
 check "an MCU that never answers: FAILED mcu_no_answer" test "$(count "$J" FAILED).$(details "$J" reason)" = "1.mcu_no_answer"
 check "... stm32 failed, esp32 not started" test "$(details "$J" stm32)/$(details "$J" esp32)" = failed/not_started
 check "... with the reason in words" sh -c "'$OTTO' job show '$J' --json | grep -q 'does not answer 0x7F'"
-kill "$MUTE"; wait "$MUTE" 2>/dev/null
-check "... and the module still runs 1.0.0" grep -qE "mute-1 +1\.0\.0 " "$E2E_DIR/mute.out"
+kill "$DEV"; wait "$DEV" 2>/dev/null
+check "... and the module still runs 1.0.0" grep -qE "mute-1 +1\.0\.0 " "$E2E_DIR/mute-1.out"
+
+# A module with no MCU behind it refuses the MCU's part of a job.
+one_device solo-1 --no-mcu
+J=$("$OTTO" job create --device solo-1 --fw "$F120" --fw "$M200" -q)
+watch "$J"
+check "a module without an MCU: REJECTED no_mcu" test "$(count "$J" REJECTED).$(details "$J" reason)" = "1.no_mcu"
+kill "$DEV"; wait "$DEV" 2>/dev/null
 e2e_done
