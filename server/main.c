@@ -207,6 +207,13 @@ static int load_token(srv_t *s)
     return 0;
 }
 
+/* The engine's way out: the broker, once the client exists. */
+static int publish(void *ctx, const char *topic, const char *payload, size_t len)
+{
+    srv_t *s = ctx;
+    return s->mqtt ? srv_mqtt_publish(s->mqtt, topic, payload, len) : -1;
+}
+
 static void on_mqtt_message(void *ctx, const char *topic, const void *payload, size_t len)
 {
     srv_t *s = ctx;
@@ -329,11 +336,13 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Replies go out through s->mqtt, which is set before the first
+     * message (a resumed session's queued requests) can arrive. */
+    s->eng.publish = publish;
+    s->eng.pub_ctx = s;
     if (srv_mqtt_start(&s->mqtt, c->mqtt_host, c->mqtt_port, c->mqtt_client_id,
                        srv_mqtt_api_topics, on_mqtt_message, s))
         goto out;
-    s->eng.publish = srv_mqtt_publish;
-    s->eng.pub_ctx = s->mqtt;
     if (srv_http_start(s))
         goto out;
     LOG_INF("ready: REST %s/api/v1, downloads %s/fw/<id>, auto-register %s", c->public_url,

@@ -96,13 +96,16 @@ int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *cli
     if (err)
         LOG_WRN("mqtt: cannot reach the broker at %s:%d (%s); will keep trying", host, port,
                 err == MOSQ_ERR_ERRNO ? "connection refused" : mosquitto_strerror(err));
+    /* The handle is the caller's before the network thread runs: a resumed
+     * session delivers queued requests at once, and their replies need it. */
+    *out = m;
     if ((err = mosquitto_loop_start(m->mosq))) {
         LOG_ERR("mqtt: cannot start the network thread: %s", mosquitto_strerror(err));
+        *out = NULL;
         mosquitto_destroy(m->mosq);
         free(m);
         return -1;
     }
-    *out = m;
     return 0;
 }
 

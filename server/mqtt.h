@@ -18,7 +18,8 @@ typedef struct srv_mqtt srv_mqtt_t;
 typedef void (*srv_mqtt_msg_fn)(void *ctx, const char *topic, const void *payload, size_t len);
 
 /** Connect to host:port as client_id and subscribe to topics (NULL-ended);
- *  reconnects by itself. 0 or -1 (message logged). */
+ *  reconnects by itself. 0 or -1 (message logged). *out is set before the
+ *  first message can arrive, so on_message may publish through it. */
 int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *client_id,
                    const char *const *topics, srv_mqtt_msg_fn on_message, void *ctx);
 /** Publish at QoS 1; 0 or -1. */
