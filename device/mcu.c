@@ -5,8 +5,10 @@
  * exchange (timeout, NACK, a byte that is neither) is retried from a fresh
  * synchronisation: 0x7F is answered ACK by a bootloader waiting for its
  * first byte and NACK by one already synchronised, so either means "ready".
- * Retrying a Write Memory block is safe: programming the same bytes again
- * changes nothing on flash.
+ * A Write Memory block is never sent twice blindly: STM32 flash refuses to
+ * program a word that is not erased, and the ACK of a block that was
+ * programmed can still be lost, so a failed write is followed by a look
+ * at the block (write_block).
  */
 #include "otto/mcu.h"
 
@@ -20,6 +22,8 @@
 #define WRITE_MS  1000u /* a block's ACK */
 #define ERASE_MS  5000u /* per page, default */
 #define DRAIN_MS  5u    /* a line quiet this long holds nothing more */
+#define SYNC_GAP_MS 50u /* an answer to 0x7F comes well within this */
+#define FILL_MAX  272u  /* 0xFF bytes to complete a command: a block is 258 */
 
 static const uint16_t f4_1m[] = {16, 16, 16, 16, 64, 128, 128, 128, 128, 128, 128, 128};
 static const otto_mcu_part_t parts[] = {
@@ -105,17 +109,37 @@ static void drain(otto_mcu_t *m)
             break;
 }
 
+/* Resynchronise. 0x7F is answered ACK by a bootloader waiting for its
+ * first byte and NACK by one already synchronised. No answer means it is
+ * in the middle of a command we gave up on (an ACK came back garbled): it
+ * waits for the rest, an address, a length, a block or a page list. Then
+ * 0xFF bytes complete whatever it waits for; with the 0x7F in front, the
+ * checksum of each such phase comes out wrong, so it NACKs and does
+ * nothing (an Extended Erase count is the exception: 0x7FFF pages is more
+ * than 0xFF bytes can fill, and only a reset helps, which the port's
+ * mcu_bootloader does). */
 static int sync_line(otto_mcu_t *m)
 {
     static const uint8_t s = 0x7F;
-    uint8_t b;
+    uint8_t b = 0, fill[16];
+    int err;
+    memset(fill, 0xFF, sizeof fill);
     if (m->uart->flush_input)
         m->uart->flush_input(m->uart->ctx);
     else
         drain(m);
-    int err = put(m, &s, 1);
+    err = put(m, &s, 1);
     if (!err)
-        err = get(m, &b, 1, BYTE_MS);
+        err = get(m, &b, 1, SYNC_GAP_MS);
+    for (unsigned n = 0; err == OTTO_E_TIMEOUT && n < FILL_MAX; n += sizeof fill) {
+        if (!(err = put(m, fill, sizeof fill)))
+            err = get(m, &b, 1, SYNC_GAP_MS);
+        if (!err) { /* it answered the filled command: now a real sync */
+            drain(m);
+            if (!(err = put(m, &s, 1)))
+                err = get(m, &b, 1, BYTE_MS);
+        }
+    }
     if (err)
         return err;
     if (b != ACK && b != NACK) {
@@ -335,6 +359,40 @@ int otto_mcu_erase(otto_mcu_t *m, uint32_t addr, uint32_t len)
     return OTTO_OK;
 }
 
+static bool blank(const uint8_t *b, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (b[i] != 0xFF)
+            return false;
+    return true;
+}
+
+/* One block. After a failed attempt, read it: already right (the ACK was
+ * lost), done; still blank, send it again; anything else twice in a row
+ * (Read Memory has no checksum), it is half-written and only an erase
+ * helps: OTTO_E_PROTO with that reason (the relay erases again). */
+static int write_block(otto_mcu_t *m, uint32_t addr, const uint8_t *d, uint32_t n)
+{
+    uint8_t back[OTTO_MCU_BLOCK];
+    unsigned odd = 0;
+    int err = do_write(m, addr, d, n);
+    for (unsigned t = 1; err && err != OTTO_E_IO && t < tries(m); t++) {
+        if ((err = sync_line(m)) || (err = do_read(m, addr, back, n)))
+            continue;
+        if (!memcmp(back, d, n))
+            return OTTO_OK;
+        if (!blank(back, n)) {
+            err = fail(m, OTTO_E_PROTO, "a block is half-written after a failed write: it needs an erase");
+            if (++odd >= 2)
+                return err;
+            continue;
+        }
+        odd = 0;
+        err = do_write(m, addr, d, n);
+    }
+    return err;
+}
+
 int otto_mcu_write(otto_mcu_t *m, uint32_t addr, const void *data, uint32_t len)
 {
     const uint8_t *d = (const uint8_t *)data;
@@ -345,7 +403,8 @@ int otto_mcu_write(otto_mcu_t *m, uint32_t addr, const void *data, uint32_t len)
         return fail(m, OTTO_E_INVAL, "MCU writes must start word-aligned");
     for (uint32_t off = 0; off < len; off += OTTO_MCU_BLOCK) {
         uint32_t n = len - off < OTTO_MCU_BLOCK ? len - off : OTTO_MCU_BLOCK;
-        RETRY(m, do_write(m, addr + off, d + off, n));
+        if ((err = write_block(m, addr + off, d + off, n)))
+            return err;
     }
     return OTTO_OK;
 }

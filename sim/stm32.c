@@ -291,9 +291,20 @@ static void cmd_write(mcu_t *m)
         tx1(m, NACK);
         return;
     }
+    /* Flash as the real parts have it: a word that is not erased cannot be
+     * programmed again (F1: PGERR; the bootloader NACKs). --lenient: NOR
+     * rules instead (bits only go 1 -> 0). */
+    for (int i = 0; fl && !m->lenient && i <= n1; i++)
+        if (p[i] != 0xFF) {
+            m->refused++;
+            tx1(m, NACK);
+            return;
+        }
     for (int i = 0; i <= n1; i++)
-        p[i] = fl ? (uint8_t)(p[i] & data[i]) : data[i]; /* flash: bits only go 1 -> 0 */
+        p[i] = fl ? (uint8_t)(p[i] & data[i]) : data[i];
     m->writes++;
+    if (chance(m) < m->lose_ack)
+        return; /* programmed, but the host never hears so */
     tx1(m, ACK);
 }
 
@@ -451,7 +462,11 @@ static const char usage_stm32[] =
     "      --nack P           answer a command NACK with probability P\n"
     "      --erase-ms N       erasing takes N ms per KiB (default 0)\n"
     "      --mute             never answer (an MCU that is not there)\n"
+    "      --lose-write-ack P lose the ACK of a block already programmed, probability P\n"
     "      --baud N           pace the line at N baud, 8E1 (default: as fast as the pty)\n"
+    "      --lenient          let flash be programmed over (NOR rules); real parts,\n"
+    "                         and this emulator by default, NACK a write to a word\n"
+    "                         that is not erased\n"
     "      --seed S           for the fault injection (default 1)\n"
     "  -v, --verbose          log commands\n"
     "  -h, --help             this text\n";
@@ -602,6 +617,7 @@ int cmd_stm32(int argc, char **argv)
         {"nack", required_argument, 0, 'N'}, {"erase-ms", required_argument, 0, 'E'},
         {"mute", no_argument, 0, 'M'}, {"seed", required_argument, 0, 'S'},
         {"baud", required_argument, 0, 'B'}, {"part", required_argument, 0, 'P'},
+        {"lenient", no_argument, 0, 'L'}, {"lose-write-ack", required_argument, 0, 'W'},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     static mcu_t m;
     const char *pty = NULL, *flash = NULL;
@@ -619,6 +635,8 @@ int cmd_stm32(int argc, char **argv)
         case 'N': m.nack = atof(optarg); break;
         case 'E': m.erase_ms = (unsigned)atoi(optarg); break;
         case 'M': m.mute = true; break;
+        case 'L': m.lenient = true; break;
+        case 'W': m.lose_ack = atof(optarg); break;
         case 'B': m.baud = (unsigned)atoi(optarg); break;
         case 'P':
             if (sim_stm32_set_part(&m, optarg)) {
@@ -641,8 +659,8 @@ int cmd_stm32(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     sim_stm32_serve(&m);
-    fprintf(stderr, "otto-sim: stm32: %lu commands, %lu writes, %lu erases, %lu go\n", m.cmds,
-            m.writes, m.erases, m.gos);
+    fprintf(stderr, "otto-sim: stm32: %lu commands, %lu writes (%lu refused: not erased), %lu erases, %lu go\n",
+            m.cmds, m.writes, m.refused, m.erases, m.gos);
     sim_stm32_close(&m);
     return 0;
 }

@@ -28,14 +28,15 @@ typedef struct {
     char link[512];
     bool synced;
     /* faults */
-    double drop, corrupt, nack;
+    double drop, corrupt, nack, lose_ack;
     unsigned erase_ms;     /* per KiB erased */
     bool mute;
+    bool lenient;          /* NOR rules for writes, rather than the part's refusal */
     unsigned baud;         /* pace the line like a real UART (11 bits a byte) */
     double line_t;         /* when the line is free again, CLOCK_MONOTONIC seconds */
     uint64_t rng;
     int verbose;
-    unsigned long cmds, writes, erases, gos;
+    unsigned long cmds, writes, erases, gos, refused;
     volatile sig_atomic_t reset_req; /* sim_stm32_reset asked, serve not yet done */
     volatile sig_atomic_t *stop;
     volatile sig_atomic_t stop_own;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The MCU relay (device/relay over device/mcu, via `otto mcu flash`) against the STM32 emulator
 # on a pseudo-terminal: a clean erase/write/verify/go, then the same with
-# each injected fault (dropped bytes, corrupted bytes, NACKs, slow erases),
+# each injected fault (dropped bytes, corrupted bytes, NACKs, slow erases,
+# ACKs lost after a block was programmed),
 # also on an F407 (Extended Erase, sectors), which must all end with the
 # right image in the MCU's flash; and an MCU
 # that never answers, which must fail with a reason.
@@ -19,13 +20,18 @@ emu() {
 relay() { timeout 120 "$OTTO" mcu flash "$E2E_DIR/fw.bin" --port "$E2E_DIR/tty" --retries 10 "$@" >"$E2E_DIR/out" 2>&1; }
 landed() { cmp -s <(head -c 12000 "$E2E_DIR/mcu.bin") "$E2E_DIR/fw.bin"; }
 
-for fault in "" "--drop 0.002" "--corrupt 0.002" "--nack 0.05" "--erase-ms 30" "--part f407" "--part f407 --nack 0.05"; do
+for fault in "" "--drop 0.002" "--corrupt 0.002" "--nack 0.05" "--erase-ms 30" "--lose-write-ack 0.2" \
+    "--part f407" "--part f407 --nack 0.05"; do
     emu $fault
     relay --go; rc=$?
     check "relay ${fault:-without faults}: done" test $rc = 0
     check "relay ${fault:-without faults}: the image is in the MCU's flash" landed
     kill "$EMU"; wait "$EMU" 2>/dev/null
 done
+# The emulator, like real STM32 flash, refuses to program a word twice: a
+# block whose ACK was lost after it was programmed must be read, not resent.
+check "lost write ACKs: blocks were programmed once each (none refused)" \
+    sh -c "grep 'stm32:' '$E2E_DIR/emu.log' | sed -n 6p | grep -q '(0 refused'"
 
 emu --mute
 relay; rc=$?
