@@ -39,7 +39,7 @@ size:
 sweep: build
 	$(BUILD)/tests/powercut_sweep --image-size 1M --chunk 4096 --seeds 2
 	$(BUILD)/tests/agent_sweep --image-size 256K
-	$(BUILD)/tests/relay_sweep --image-size 64K --stride 31
+	$(BUILD)/tests/relay_sweep --image-size 64K --stride 41
 
 powercut-full: sweep
 

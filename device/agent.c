@@ -242,8 +242,10 @@ static void send_progress(otto_agent_t *a, const char *step, bool expect)
     w_kv(&w, "step", step, false);
     w_kv(&w, "version", cur(a)->version, true);
     w_kv(&w, "from", a->job.from_version, true);
-    if (a->written)
-        w_kv_u32(&w, "bytes", a->written, true);
+    uint32_t done = 0, total = 0;
+    otto_agent_progress(a, &done, &total);
+    if (done)
+        w_kv_u32(&w, "bytes", done, true);
     if (a->job.resumes)
         w_kv_u32(&w, "resumes", a->job.resumes, true);
     send_update(a, "IN_PROGRESS", d, expect);
@@ -600,6 +602,7 @@ static void complete(otto_agent_t *a)
         a->job.phase = P_RELAY;
         otto_kv_erase(a->cfg.kv, "off");
         save_job(a);
+        a->next_report = a->job.mcu.size / 4u;
         send_progress(a, "relaying", false);
         return; /* otto_agent_tick does the relay, a slice at a time */
     }
@@ -658,6 +661,13 @@ static const char *mcu_reason(int err)
  * end (as downloads are); the MCU itself failing, MCU_TRIES times. */
 static void relay_failed(otto_agent_t *a, int err)
 {
+    /* Tries count failures without progress: a long relay over a noisy
+     * line may fail now and then and still get there. */
+    uint32_t mark = (uint32_t)a->relay.st.phase << 24 | a->relay.st.next >> 8;
+    if (mark > a->job.relay_mark) {
+        a->job.relay_mark = mark;
+        a->job.mcu_tries = 0;
+    }
     a->last_err = err;
     if (err != OTTO_E_IO && ++a->job.mcu_tries >= MCU_TRIES) {
         const char *why = a->relay.mcu.why;
@@ -695,8 +705,15 @@ static void relay_run(otto_agent_t *a)
         err = otto_relay_step(&a->relay);
     while (err == OTTO_E_AGAIN && now(a) - t0 < slice);
     a->job.relay_ms += now(a) - t0;
-    if (err == OTTO_E_AGAIN)
+    if (err == OTTO_E_AGAIN) {
+        uint32_t done, total;
+        otto_agent_progress(a, &done, &total);
+        if (done >= a->next_report && done < total) {
+            a->next_report = done + total / 4u;
+            send_progress(a, "relay", false);
+        }
         return;
+    }
     if (err == OTTO_OK)
         mcu_done(a);
     else

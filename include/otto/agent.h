@@ -88,7 +88,7 @@ typedef struct {
     uint8_t attempts;             /**< boots into the new image cut short by power loss */
     uint8_t target;               /**< image being downloaded: 0 esp32, 1 stm32 */
     uint8_t esp_state, mcu_state; /**< per image: none, pending, updated, already, failed */
-    uint8_t mcu_tries;            /**< relays that ended in an MCU error */
+    uint8_t mcu_tries;            /**< MCU errors since the relay last made progress */
     char job_id[65];
     uint32_t exec_version;        /**< execution versionNumber we expect */
     otto_fw_entry_t fw;           /**< the esp32 entry (size 0: none) */
@@ -101,6 +101,7 @@ typedef struct {
     uint32_t refetched;           /**< bytes downloaded more than once */
     uint32_t download_ms;         /**< time spent downloading, over all sessions */
     uint32_t relay_ms;            /**< time spent relaying to the MCU */
+    uint32_t relay_mark;          /**< how far the relay was at its last error */
 } otto_agent_job_t;
 
 typedef struct {
