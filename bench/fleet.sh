@@ -17,7 +17,7 @@ start_ottod --log-level warn --http-threads 4
 "$OTTO" image build --version 1.0.0 --project bench --size 128K -o "$E2E_DIR/v100.bin" >/dev/null
 "$OTTO" image build --version 1.1.0 --project bench --secure-version 1 --size 1M -o "$E2E_DIR/v110.bin" >/dev/null
 FW=$("$OTTO" fw upload -q "$E2E_DIR/v110.bin")
-MFW=$(head -c 65536 /dev/urandom >"$E2E_DIR/mcu.bin"; "$OTTO" fw upload -q "$E2E_DIR/mcu.bin" --ota-type stm32 --product bench --version 2.0.0)
+MFW=$(mcu_image 65536 "$E2E_DIR/mcu.bin"; "$OTTO" fw upload -q "$E2E_DIR/mcu.bin" --ota-type stm32 --product bench --version 2.0.0)
 
 # one_run N LABEL MCU_FLAG FW...: a fleet of N takes a job for FW...
 one_run() {

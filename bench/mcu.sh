@@ -8,7 +8,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../scripts/services.sh"
 e2e_init
-head -c 65536 /dev/urandom >"$E2E_DIR/fw.bin"
+mcu_image 65536 "$E2E_DIR/fw.bin"
 for baud in 115200 921600; do
     for mode in write verify; do
         rm -f "$E2E_DIR/tty" "$E2E_DIR/mcu.bin"

@@ -19,7 +19,7 @@
 
 static const char usage_mcu[] =
     "usage: otto mcu info --port TTY [--baud N]\n"
-    "       otto mcu flash FILE --port TTY [--addr A] [--baud N] [--no-verify] [--go]\n"
+    "       otto mcu flash FILE --port TTY [--addr A] [--baud N] [--no-verify] [--go] [--any]\n"
     "\n"
     "Talk to an STM32 in its ROM USART bootloader (ST AN3155), 8E1 (8N1 on a\n"
     "pseudo-terminal, which cannot carry parity).\n"
@@ -31,6 +31,9 @@ static const char usage_mcu[] =
     "  -b, --baud N       115200 by default\n"
     "  -a, --addr A       where FILE goes (default: the start of flash, 0x08000000)\n"
     "      --no-verify    skip the read-back\n"
+    "      --any          flash FILE even without a vector table at its start (by\n"
+    "                     default an image for the start of flash must begin with one:\n"
+    "                     stack pointer in SRAM, reset handler inside the image)\n"
     "  -g, --go           start the application afterwards\n"
     "  -r, --retries N    retries per exchange (default 5)\n"
     "\n"
@@ -55,11 +58,12 @@ int cmd_mcu(int argc, char **argv)
         {"port", required_argument, 0, 'p'}, {"baud", required_argument, 0, 'b'},
         {"addr", required_argument, 0, 'a'}, {"no-verify", no_argument, 0, 'V'},
         {"go", no_argument, 0, 'g'}, {"retries", required_argument, 0, 'r'},
+        {"any", no_argument, 0, 'A'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *port = NULL;
     unsigned baud = 115200;
     uint64_t addr = 0, v;
-    bool verify = true, go = false;
+    bool verify = true, go = false, any = false;
     otto_mcu_t m = {0};
     int c;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -80,6 +84,7 @@ int cmd_mcu(int argc, char **argv)
             break;
         case 'V': verify = false; break;
         case 'g': go = true; break;
+        case 'A': any = true; break;
         case 'r':
             if (!otto_parse_size(optarg, &v) || v == 0 || v > 100) {
                 die_msg("mcu: --retries: 1 to 100");
@@ -134,6 +139,7 @@ int cmd_mcu(int argc, char **argv)
     r.at = at - m.part->flash_base;
     r.no_verify = !verify;
     r.no_go = !go;
+    r.no_check = any;
     if (!len || (err = otto_relay_open(&r, &hal, &src, &whole, (uint32_t)len, NULL, true))) {
         die_msg("mcu: %s is empty", argv[optind]);
         rc = EXIT_FAIL;

@@ -653,6 +653,7 @@ static const char *mcu_reason(int err)
     case OTTO_E_NOSPC: return "mcu_too_large";
     case OTTO_E_NOTFOUND: return "mcu_unknown_part";
     case OTTO_E_VERIFY: return "mcu_verify_failed";
+    case OTTO_E_CORRUPT: return "mcu_bad_image";
     default: return "mcu_protocol";
     }
 }
@@ -669,6 +670,8 @@ static void relay_failed(otto_agent_t *a, int err)
         a->job.mcu_tries = 0;
     }
     a->last_err = err;
+    if (err == OTTO_E_CORRUPT || err == OTTO_E_NOSPC)
+        a->job.mcu_tries = MCU_TRIES; /* the image, not the line: no point in trying again */
     if (err != OTTO_E_IO && ++a->job.mcu_tries >= MCU_TRIES) {
         const char *why = a->relay.mcu.why;
         a->job.mcu_state = S_FAILED;

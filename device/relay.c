@@ -55,13 +55,14 @@ int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t
         return OTTO_E_INVAL;
     unsigned retries = r->mcu.retries;
     uint32_t ems = r->mcu.erase_ms_per_page, at = r->at;
-    bool no_verify = r->no_verify, no_go = r->no_go;
+    bool no_verify = r->no_verify, no_go = r->no_go, no_check = r->no_check;
     memset(r, 0, sizeof *r);
     r->mcu.retries = retries;
     r->mcu.erase_ms_per_page = ems;
     r->at = at;
     r->no_verify = no_verify;
     r->no_go = no_go;
+    r->no_check = no_check;
     r->uart = uart;
     r->flash = flash;
     r->stage = stage;
@@ -76,6 +77,39 @@ int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t
     return OTTO_OK;
 }
 
+static uint32_t le32(const uint8_t *b)
+{
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* An image for the start of flash begins with a Cortex-M vector table: the
+ * initial stack pointer, in SRAM (or an F4's CCM), and the reset handler,
+ * a Thumb address inside the image. Anything else (a file linked for
+ * another address, or not an application at all) would leave the MCU
+ * unable to start, so it is refused before a page is erased. */
+static int check_vectors(otto_relay_t *r)
+{
+    uint32_t base = r->mcu.part->flash_base, sp, pc;
+    int err;
+    if (r->at != 0 || r->no_check)
+        return OTTO_OK;
+    if (r->st.size < 8)
+        goto bad;
+    if ((err = staged(r, 0, 8)))
+        return err;
+    sp = le32(r->buf);
+    pc = le32(r->buf + 4);
+    if (sp % 4u || !((sp > 0x20000000u && sp <= 0x20100000u) || (sp > 0x10000000u && sp <= 0x10010000u)))
+        goto bad;
+    if (!(pc & 1u) || pc - 1u < base || pc - 1u >= base + r->st.size)
+        goto bad;
+    return OTTO_OK;
+bad:
+    r->mcu.why = "not an application for the start of the MCU's flash (no vector table: stack pointer "
+                 "in SRAM, reset handler in the image)";
+    return OTTO_E_CORRUPT;
+}
+
 /* (Re)synchronise, and decide where to go on from the saved state. */
 static int connect(otto_relay_t *r)
 {
@@ -86,6 +120,8 @@ static int connect(otto_relay_t *r)
         r->mcu.why = "the image is larger than the MCU's flash";
         return OTTO_E_NOSPC;
     }
+    if ((err = check_vectors(r)))
+        return err;
     r->connected = true;
     r->cur = r->st.next;
     if (r->st.phase == OTTO_RELAY_WRITE)

@@ -28,7 +28,7 @@ step "Build the firmware: factory v1.0.0, v1.1.0, v1.2.0 whose self-test will fa
 run "$OTTO" image build --project demo --version 1.0.0 --size 256K -o "$work/v1.0.0.bin"
 run "$OTTO" image build --project demo --version 1.1.0 --secure-version 1 --size 1M -o "$work/v1.1.0.bin"
 run "$OTTO" image build --project demo --version 1.2.0 --secure-version 1 --size 1M --selftest fail -o "$work/v1.2.0.bin"
-head -c 65536 /dev/urandom >"$work/mcu-2.0.0.bin"
+mcu_image 65536 "$work/mcu-2.0.0.bin"
 echo "mcu-2.0.0.bin: 64 KiB for the STM32F103 behind each module"
 
 step "Power on $N modules on v1.0.0, MCUs on 1.0.0 (downloads at 512 KiB/s; 5 will lose power mid-download, 3 mid-relay)"

@@ -16,6 +16,13 @@ OTTO=${OTTO:-$BUILD/otto}
 OTTOD=${OTTOD:-$BUILD/ottod}
 E2E_PIDS=()
 
+# mcu_image SIZE FILE: an STM32 application of SIZE bytes for 0x08000000: a
+# vector table (stack pointer 0x20005000, reset handler 0x08000101), then
+# random bytes. What the MCU relay accepts as an application.
+mcu_image() {
+    { printf '\000\120\000\040\001\001\000\010'; head -c $(($1 - 8)) /dev/urandom; } >"$2"
+}
+
 # A TCP port on 127.0.0.1 that nothing listens on right now.
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'

@@ -19,6 +19,10 @@
  *          rewritten);
  *   go     start the application.
  *
+ * Before anything is erased, an image for the start of flash must begin
+ * with a Cortex-M vector table (stack pointer in SRAM, reset handler in
+ * the image): OTTO_E_CORRUPT otherwise, the MCU's firmware untouched.
+ *
  * otto_relay_step does a bounded piece of work (one erase unit, or up to
  * 4 KiB written or verified) and returns OTTO_E_AGAIN until the MCU runs
  * the new image (OTTO_OK). Errors are those of mcu.h (m.why says why in
@@ -61,6 +65,7 @@ typedef struct {
     uint32_t at;           /**< where the image goes: offset from flash_base (0) */
     bool no_verify;        /**< skip the read-back (the first block still goes last) */
     bool no_go;            /**< leave the MCU in its bootloader at the end */
+    bool no_check;         /**< relay even without a vector table at the start */
     uint32_t cur;          /**< RAM cursor within the phase */
     bool connected, repair;
     uint32_t written;      /**< bytes sent in Write Memory, for reports */

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 e2e_init
 SIM=$BUILD/otto-sim
-head -c 12000 /dev/urandom >"$E2E_DIR/fw.bin"
+mcu_image 12000 "$E2E_DIR/fw.bin"
 emu() {
     rm -f "$E2E_DIR/tty" "$E2E_DIR/mcu.bin"
     "$SIM" stm32 --pty "$E2E_DIR/tty" --flash "$E2E_DIR/mcu.bin" --seed 7 "$@" 2>>"$E2E_DIR/emu.log" &
@@ -32,6 +32,18 @@ done
 # block whose ACK was lost after it was programmed must be read, not resent.
 check "lost write ACKs: blocks were programmed once each (none refused)" \
     sh -c "grep 'stm32:' '$E2E_DIR/emu.log' | sed -n 6p | grep -q '(0 refused'"
+
+# Not an application for the start of flash (no vector table): refused
+# before a page is erased; --any flashes it anyway.
+emu
+relay --go
+head -c 6000 /dev/urandom >"$E2E_DIR/junk.bin"
+timeout 60 "$OTTO" mcu flash "$E2E_DIR/junk.bin" --port "$E2E_DIR/tty" >"$E2E_DIR/out" 2>&1; rc=$?
+check "a file without a vector table: exit 1, saying why" sh -c "test $rc = 1 && grep -q 'vector table' '$E2E_DIR/out'"
+check "... and the MCU's application is untouched" landed
+timeout 60 "$OTTO" mcu flash "$E2E_DIR/junk.bin" --port "$E2E_DIR/tty" --any >"$E2E_DIR/out" 2>&1; rc=$?
+check "... --any flashes it" bash -c "test $rc = 0 && cmp -s <(head -c 6000 '$E2E_DIR/mcu.bin') '$E2E_DIR/junk.bin'"
+kill "$EMU"; wait "$EMU" 2>/dev/null
 
 emu --mute
 relay; rc=$?

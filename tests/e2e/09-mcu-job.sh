@@ -18,9 +18,9 @@ N=6
 "$OTTO" image build --version 1.0.0 --project lamp --size 120K -o "$E2E_DIR/v100.bin" >/dev/null
 "$OTTO" image build --version 1.1.0 --project lamp --size 160K -o "$E2E_DIR/v110.bin" >/dev/null
 "$OTTO" image build --version 1.2.0 --project lamp --size 160K -o "$E2E_DIR/v120.bin" >/dev/null
-head -c 48000 /dev/urandom >"$E2E_DIR/mcu200.bin"
-head -c 30000 /dev/urandom >"$E2E_DIR/mcu210.bin"
-head -c 20000 /dev/urandom >"$E2E_DIR/mcu190.bin"
+mcu_image 48000 "$E2E_DIR/mcu200.bin"
+mcu_image 30000 "$E2E_DIR/mcu210.bin"
+mcu_image 20000 "$E2E_DIR/mcu190.bin"
 mcufw() { "$OTTO" fw upload -q "$1" --ota-type stm32 --product lamp --version "$2"; }
 F110=$("$OTTO" fw upload -q "$E2E_DIR/v110.bin"); F120=$("$OTTO" fw upload -q "$E2E_DIR/v120.bin")
 M200=$(mcufw "$E2E_DIR/mcu200.bin" 2.0.0); M210=$(mcufw "$E2E_DIR/mcu210.bin" 2.1.0)
@@ -75,6 +75,12 @@ check "the same again: SUCCEEDED already_running" test "$(count "$J" SUCCEEDED).
 J=$(job --fw "$M190")
 watch "$J"
 check "an older MCU image: REJECTED outdated" test "$(count "$J" REJECTED).$(details "$J" reason)" = "$N.outdated"
+head -c 20000 /dev/urandom >"$E2E_DIR/junk.bin"
+J=$(job --fw "$(mcufw "$E2E_DIR/junk.bin" 2.2.0)")
+watch "$J"
+check "an MCU image with no vector table: FAILED mcu_bad_image" \
+    test "$(count "$J" FAILED).$(details "$J" reason)" = "$N.mcu_bad_image"
+check "... before a page was erased: the MCUs still hold 2.1.0" mcu_has "$E2E_DIR/mcu210.bin"
 stop_fleet
 check "after all that, every module runs 1.1.0 and every MCU 2.1.0" \
     test "$(grep -cE ' 1\.1\.0 +2\.1\.0 ' "$E2E_DIR/fleet.out")" = $N

@@ -335,6 +335,7 @@ int main(int argc, char **argv)
         mimg = malloc(msize);
         for (uint64_t i = 0; i < msize; i++)
             mimg[i] = (uint8_t)otto_xorshift64(&rng);
+        memcpy(mimg, "\x00\x50\x00\x20\x01\x01\x00\x08", 8); /* SP, reset handler */
         if (!mkdtemp(dir))
             return 1;
         snprintf(tty, sizeof tty, "%s/tty", dir);

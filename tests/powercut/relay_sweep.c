@@ -142,6 +142,8 @@ int main(int argc, char **argv)
     uint64_t rng = 0x2545F4914F6CDD1Dull;
     for (uint32_t i = 0; i < r.size; i++)
         r.img[i] = (uint8_t)otto_xorshift64(&rng);
+    /* A vector table: stack pointer 0x20005000, reset handler 0x08000101. */
+    memcpy(r.img, "\x00\x50\x00\x20\x01\x01\x00\x08", 8);
     otto_power_init(&r.power);
     uint32_t stage_size = (r.size + 4095u) / 4096u * 4096u;
     if (otto_simflash_open_mem(&r.sf, &r.power, STAGE_OFF + stage_size, 4096))
