@@ -3,10 +3,13 @@
  * The device agent: takes a job from ottod (or AWS IoT Jobs) to an updated,
  * confirmed device, surviving power cuts and bad networks.
  *
- * Event-driven and non-blocking: the port calls in when something happened
- * (boot, MQTT connected, a message, HTTP headers/bytes/end, a timer tick) and
- * the agent answers through the port's callbacks (publish, start or cancel a
- * download, reboot). No malloc; otto_agent_t is all its RAM. Its progress
+ * Event-driven: the port calls in when something happened (boot, MQTT
+ * connected, a message, HTTP headers/bytes/end, a timer tick) and the agent
+ * answers through the port's callbacks (publish, start or cancel a download,
+ * reboot). Nothing blocks but the MCU relay, which talks to the bootloader
+ * over the UART from otto_agent_tick: mcu_slice_ms of work at a time, plus
+ * the exchange under way (an erase can take seconds), so a port runs the
+ * agent in a task of its own or accepts that pause. No malloc; otto_agent_t is all its RAM. Its progress
  * lives in the key-value store, so after any cut it resumes where it was:
  *
  *   idle --notify-next/$next--> judge the job --ok--> IN_PROGRESS sent
