@@ -685,11 +685,21 @@ static void relay_failed(otto_agent_t *a, int err)
     arm_retry(a);
 }
 
-static void relay_run(otto_agent_t *a)
+bool otto_agent_relay_due(const otto_agent_t *a)
+{
+    return a->job.phase == P_RELAY && !a->retry_armed && !a->relay_ended;
+}
+
+/* A slice of the relay. Only the UART, the flash, the store and the relay's
+ * own state are touched (a port may run this on another thread); what it
+ * leads to is settled by relay_settle from otto_agent_tick. */
+void otto_agent_relay_work(otto_agent_t *a)
 {
     const otto_flash_t *fl = a->cfg.ota->plat->flash;
     uint32_t t0 = now(a), slice = a->cfg.mcu_slice_ms ? a->cfg.mcu_slice_ms : SLICE_DEFAULT_MS;
     int err;
+    if (!otto_agent_relay_due(a))
+        return;
     if (!a->relay_open) {
         /* fresh only after an MCU error: "mcu" holds this job's progress
          * or nothing (every job starts with it erased). */
@@ -697,7 +707,8 @@ static void relay_run(otto_agent_t *a)
         a->relay.mcu.retries = a->cfg.mcu_retries;
         err = otto_relay_open(&a->relay, a->cfg.mcu_uart, fl, a->mcufw, a->job.mcu.size, a->cfg.kv, fresh);
         if (err) {
-            relay_failed(a, err == OTTO_E_INVAL ? OTTO_E_NOSPC : err);
+            a->relay_err = err == OTTO_E_INVAL ? OTTO_E_NOSPC : err;
+            a->relay_ended = true;
             return;
         }
         a->relay_open = true;
@@ -708,19 +719,31 @@ static void relay_run(otto_agent_t *a)
         err = otto_relay_step(&a->relay);
     while (err == OTTO_E_AGAIN && now(a) - t0 < slice);
     a->job.relay_ms += now(a) - t0;
-    if (err == OTTO_E_AGAIN) {
-        uint32_t done, total;
-        otto_agent_progress(a, &done, &total);
-        if (done >= a->next_report && done < total) {
-            a->next_report = done + total / 4u;
-            send_progress(a, "relay", false);
-        }
-        return;
+    if (err != OTTO_E_AGAIN) {
+        a->relay_err = err;
+        a->relay_ended = true;
     }
-    if (err == OTTO_OK)
+}
+
+/* What the relay's last slice led to: a progress report, the MCU done, or
+ * an error to retry or end the job with. */
+static void relay_settle(otto_agent_t *a)
+{
+    uint32_t done, total;
+    if (a->job.phase != P_RELAY)
+        return;
+    otto_agent_progress(a, &done, &total);
+    if (!a->relay_ended && done >= a->next_report && done < total) {
+        a->next_report = done + total / 4u;
+        send_progress(a, "relay", false);
+    }
+    if (!a->relay_ended)
+        return;
+    a->relay_ended = false;
+    if (a->relay_err == OTTO_OK)
         mcu_done(a);
     else
-        relay_failed(a, err);
+        relay_failed(a, a->relay_err);
 }
 
 /* ---- jobs from the server ---------------------------------------------- */
@@ -1043,8 +1066,12 @@ void otto_agent_tick(otto_agent_t *a)
         else if (a->job.phase == P_STARTING)
             send_progress(a, "accepted", true);
     }
-    if (a->job.phase == P_RELAY && !a->retry_armed) {
-        relay_run(a); /* works with or without the broker */
+    if (a->job.phase == P_RELAY) { /* works with or without the broker */
+        if (a->retry_armed && (int32_t)(t - a->retry_at) >= 0)
+            a->retry_armed = false;
+        if (!a->cfg.mcu_worker)
+            otto_agent_relay_work(a);
+        relay_settle(a);
         return;
     }
     if (!a->retry_armed || (int32_t)(t - a->retry_at) < 0)
@@ -1059,9 +1086,6 @@ void otto_agent_tick(otto_agent_t *a)
         break;
     case P_REPORT:
         send_final(a);
-        break;
-    case P_RELAY:
-        relay_run(a);
         break;
     default:
         if (a->connected)

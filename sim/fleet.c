@@ -17,6 +17,9 @@
  * MCU: behind every module sits an emulated STM32 in its ROM bootloader
  * (sim/stm32.c), in a thread of its own, on a real pseudo-terminal
  * (DIR/THING.tty) with its flash in DIR/THING.mcu; --no-mcu leaves it out.
+ * The relay blocks on the serial line, so slices of it run on a pool of
+ * worker threads (otto_agent_relay_work) while the loop serves the rest;
+ * a module whose slice is running is left alone by the loop until it ends.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -24,7 +27,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <mosquitto.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +48,9 @@
 #include "util.h"
 
 #define DARK_MS 300u /* how long a device stays off after a cut */
+#define WORKERS 8    /* relay slices running at once */
+
+enum { RL_IDLE = 0, RL_QUEUED, RL_RUNNING, RL_DONE }; /* node_t.rl */
 
 typedef struct fleet fleet_t;
 
@@ -67,6 +75,7 @@ typedef struct {
     uint64_t line_bytes;       /* sent to the MCU, over all boots */
     bool relay_cut_planned, relay_cut_done;
     uint64_t relay_cut_at;     /* cut when this many bytes have been sent */
+    atomic_int rl;             /* a relay slice: queued for, or on, a worker */
     /* lost at every power cycle */
     bool on;
     uint32_t back_at;
@@ -107,6 +116,13 @@ struct fleet {
     uint64_t rng;
     int verbose;
     uint32_t t0;
+    /* relay workers */
+    pthread_t workers[WORKERS];
+    int nworkers;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int queued, next_scan;
+    bool quit;
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -450,7 +466,7 @@ static int power_on(node_t *n)
         return -1;
     n->port = (otto_agent_port_t){n, p_publish, p_http_get, p_http_cancel, p_reboot, p_now, p_mcu_bootloader};
     otto_agent_config_t cfg = {n->thing, n->f->product, &n->dev.ota, &n->kv, &n->port,
-                               n->f->checkpoint, 500, NULL, n->f->mcu_version, 0, 0};
+                               n->f->checkpoint, 500, NULL, n->f->mcu_version, 0, 0, false};
     if (n->emu) {
         if (otto_linux_uart_open(&n->line, n->tty, 115200)) {
             fprintf(stderr, "otto-sim: %s: cannot open %s: %s\n", n->thing, n->tty, strerror(errno));
@@ -460,6 +476,7 @@ static int power_on(node_t *n)
         otto_linux_uart_hal(&n->line, &n->line_hal);
         n->uart = (otto_uart_t){n, u_write, u_read, u_flush};
         cfg.mcu_uart = &n->uart;
+        cfg.mcu_worker = n->f->nworkers > 0;
     }
     if (otto_agent_init(&n->agent, &cfg, n->version))
         return -1;
@@ -468,6 +485,78 @@ static int power_on(node_t *n)
         otto_agent_phase(&n->agent));
     mq_start(n);
     return 0;
+}
+
+/* ---- relay workers -------------------------------------------------------- */
+
+static void *relay_worker(void *arg)
+{
+    fleet_t *f = arg;
+    pthread_mutex_lock(&f->mu);
+    for (;;) {
+        while (!f->quit && f->queued == 0)
+            pthread_cond_wait(&f->cv, &f->mu);
+        if (f->quit)
+            break;
+        node_t *n = NULL;
+        for (int k = 0; k < f->n && !n; k++) {
+            node_t *c = &f->nodes[(f->next_scan + k) % f->n];
+            if (atomic_load(&c->rl) == RL_QUEUED)
+                n = c;
+        }
+        if (!n) {
+            f->queued = 0;
+            continue;
+        }
+        f->next_scan = n->idx + 1;
+        f->queued--;
+        atomic_store(&n->rl, RL_RUNNING);
+        pthread_mutex_unlock(&f->mu);
+        otto_agent_relay_work(&n->agent);
+        atomic_store(&n->rl, RL_DONE);
+        pthread_mutex_lock(&f->mu);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+static void relay_queue(node_t *n)
+{
+    fleet_t *f = n->f;
+    pthread_mutex_lock(&f->mu);
+    atomic_store(&n->rl, RL_QUEUED);
+    f->queued++;
+    pthread_cond_signal(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* A module is the loop's when no worker has it. */
+static bool node_free(node_t *n)
+{
+    int st = atomic_load(&n->rl);
+    if (st == RL_DONE)
+        atomic_store(&n->rl, st = RL_IDLE);
+    return st == RL_IDLE;
+}
+
+static void workers_start(fleet_t *f)
+{
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    for (int i = 0; i < WORKERS; i++)
+        if (!pthread_create(&f->workers[f->nworkers], NULL, relay_worker, f))
+            f->nworkers++;
+}
+
+static void workers_stop(fleet_t *f)
+{
+    pthread_mutex_lock(&f->mu);
+    f->quit = true;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    for (int i = 0; i < f->nworkers; i++)
+        pthread_join(f->workers[i], NULL);
+    f->nworkers = 0;
 }
 
 /* ---- the loop ------------------------------------------------------------- */
@@ -520,6 +609,8 @@ static void service_node(node_t *n, uint32_t now)
         curl_easy_pause(n->easy, CURLPAUSE_CONT);
     }
     otto_agent_tick(&n->agent);
+    if (n->emu && n->f->nworkers && otto_agent_relay_due(&n->agent) && !n->dev.power.off)
+        relay_queue(n);
 }
 
 static void run(fleet_t *f, double duration_s)
@@ -531,7 +622,7 @@ static void run(fleet_t *f, double duration_s)
         int k = 0, running, left;
         for (int i = 0; i < f->n; i++) {
             node_t *n = &f->nodes[i];
-            int fd = n->on && n->m ? mosquitto_socket(n->m) : -1;
+            int fd = node_free(n) && n->on && n->m ? mosquitto_socket(n->m) : -1;
             if (fd < 0)
                 continue;
             w[k].fd = fd;
@@ -573,7 +664,8 @@ static void run(fleet_t *f, double duration_s)
         }
         uint32_t now = otto_mono_ms();
         for (int i = 0; i < f->n; i++)
-            service_node(&f->nodes[i], now);
+            if (node_free(&f->nodes[i]))
+                service_node(&f->nodes[i], now);
     }
     free(w);
     free(map);
@@ -825,10 +917,14 @@ static int fleet_main(int argc, char **argv, bool single)
     f.t0 = otto_mono_ms();
     fprintf(stderr, "otto-sim: %d device%s on %s:%d%s\n", count, count == 1 ? "" : "s", host, f.port,
             f.cuts ? ", power cuts planned" : "");
+    if (f.mcu)
+        workers_start(&f);
     for (int i = 0; i < count; i++)
         if (power_on(&f.nodes[i]))
             fprintf(stderr, "otto-sim: %s: cannot boot %s\n", f.nodes[i].thing, f.nodes[i].path);
     run(&f, duration);
+    if (f.nworkers)
+        workers_stop(&f); /* every slice under way ends first */
     report(&f);
     for (int i = 0; i < count; i++) {
         power_off(&f.nodes[i], true);

@@ -82,6 +82,8 @@ typedef struct {
     const char *mcu_version;      /**< the MCU's factory version: until the relay records one */
     uint32_t mcu_slice_ms;        /**< relay work per tick before returning (0: 50) */
     unsigned mcu_retries;         /**< per AN3155 exchange (0: 5) */
+    bool mcu_worker;              /**< the port runs otto_agent_relay_work itself, e.g. on
+                                       a thread of its own; tick only settles what it did */
 } otto_agent_config_t;
 
 /** What the agent keeps in the key-value store under "job". */
@@ -118,6 +120,8 @@ typedef struct {
     otto_stage_t stage;
     otto_relay_t relay;
     bool relay_open;
+    bool relay_ended;             /**< the relay's last slice ended it: relay_err says how */
+    int relay_err;
     otto_md5_t md5;
     otto_sha256_t sha;
     uint32_t written, saved, from, next_report;
@@ -155,8 +159,17 @@ void otto_agent_http_data(otto_agent_t *a, const void *data, size_t len);
 /** The transfer ended: err OTTO_OK when the server finished the body. */
 void otto_agent_http_end(otto_agent_t *a, int err);
 
-/** Call every ~100 ms: retries and timeouts. */
+/** Call every ~100 ms: retries and timeouts; during the MCU relay, a slice
+ *  of it (unless cfg.mcu_worker). */
 void otto_agent_tick(otto_agent_t *a);
+
+/** With cfg.mcu_worker: true when a slice of the relay is due, and the slice
+ *  itself (mcu_slice_ms). relay_work touches only the UART, the flash, the
+ *  store and the relay's state, so it may run on another thread as long as
+ *  nothing else calls into this agent meanwhile; the next otto_agent_tick
+ *  reports progress and acts on how it ended. */
+bool otto_agent_relay_due(const otto_agent_t *a);
+void otto_agent_relay_work(otto_agent_t *a);
 
 /** True while a job is being worked on (for simulators and logs). */
 bool otto_agent_busy(const otto_agent_t *a);
