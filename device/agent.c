@@ -632,6 +632,8 @@ static void mcu_done(otto_agent_t *a)
     copy(a->mcu_version, sizeof a->mcu_version, a->job.mcu.version);
     otto_kv_set_str(a->cfg.kv, "mcuver", a->mcu_version);
     a->backoff = 0;
+    if (a->connected)
+        hello(a); /* the registry learns the MCU's version without a reboot */
     if (a->job.esp_state != S_PENDING) {
         finish(a, R_SUCCEEDED, "updated", "");
         return;
@@ -678,8 +680,10 @@ static void relay_failed(otto_agent_t *a, int err)
         finish(a, R_FAILED, mcu_reason(err), why ? why : "the MCU relay failed");
         return;
     }
-    if (err == OTTO_E_VERIFY || err == OTTO_E_NOTFOUND)
+    if (err == OTTO_E_VERIFY || err == OTTO_E_NOTFOUND) {
         a->relay_open = false; /* start the MCU over from a clean erase */
+        a->relay_fresh = true;
+    }
     if (err != OTTO_E_IO)
         save_job(a);
     arm_retry(a);
@@ -701,9 +705,10 @@ void otto_agent_relay_work(otto_agent_t *a)
     if (!otto_agent_relay_due(a))
         return;
     if (!a->relay_open) {
-        /* fresh only after an MCU error: "mcu" holds this job's progress
-         * or nothing (every job starts with it erased). */
-        bool fresh = a->job.mcu_tries > 0 && a->relay.st.phase == 0;
+        /* "mcu" holds this job's progress or nothing (every job starts
+         * with it erased); fresh after the MCU's flash read back wrong. */
+        bool fresh = a->relay_fresh;
+        a->relay_fresh = false;
         a->relay.mcu.retries = a->cfg.mcu_retries;
         err = otto_relay_open(&a->relay, a->cfg.mcu_uart, fl, a->mcufw, a->job.mcu.size, a->cfg.kv, fresh);
         if (err) {

@@ -121,6 +121,7 @@ typedef struct {
     otto_relay_t relay;
     bool relay_open;
     bool relay_ended;             /**< the relay's last slice ended it: relay_err says how */
+    bool relay_fresh;             /**< reopen the relay from a clean erase */
     int relay_err;
     otto_md5_t md5;
     otto_sha256_t sha;

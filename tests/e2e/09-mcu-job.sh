@@ -69,6 +69,8 @@ J=$(job --fw "$M210")
 watch "$J"
 check "MCU-only job: SUCCEEDED everywhere" test "$(count "$J" SUCCEEDED)" = $N
 check "... the MCUs hold 2.1.0" mcu_has "$E2E_DIR/mcu210.bin"
+check "... and the registry knows, without a reboot" \
+    test "$("$OTTO" device show 24:0a:c4:09:00:02 --json | jget "d['versions']['stm32']")" = 2.1.0
 J=$(job --fw "$M210")
 watch "$J"
 check "the same again: SUCCEEDED already_running" test "$(count "$J" SUCCEEDED).$(details "$J" reason)" = "$N.already_running"
