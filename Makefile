@@ -40,6 +40,7 @@ sweep: build
 	$(BUILD)/tests/powercut_sweep --image-size 1M --chunk 4096 --seeds 2
 	$(BUILD)/tests/agent_sweep --image-size 256K
 	$(BUILD)/tests/relay_sweep --image-size 64K --stride 41
+	$(BUILD)/tests/relay_sweep --image-size 8K --only line --line-stride 29
 
 powercut-full: sweep
 

@@ -90,7 +90,7 @@ int cmd_mcu(int argc, char **argv)
                 die_msg("mcu: --retries: 1 to 100");
                 return EXIT_USAGE;
             }
-            m.retries = (unsigned)v;
+            m.lim.retries = (unsigned)v;
             break;
         case 'h': fputs(usage_mcu, stdout); return EXIT_OK;
         default: fputs(usage_mcu, stderr); return EXIT_USAGE;
@@ -135,7 +135,7 @@ int cmd_mcu(int argc, char **argv)
     otto_flash_t src = {img, buf_read, NULL, NULL, (uint32_t)len, 4096, 1};
     otto_part_t whole = {OTTO_PART_TYPE_DATA, OTTO_PART_SUB_MCUFW, 0, (uint32_t)len, "file", 0};
     static otto_relay_t r;
-    r.mcu.retries = m.retries;
+    r.mcu.lim = m.lim;
     r.at = at - m.part->flash_base;
     r.no_verify = !verify;
     r.no_go = !go;
@@ -145,17 +145,37 @@ int cmd_mcu(int argc, char **argv)
         rc = EXIT_FAIL;
         goto out;
     }
-    do
+    /* As the agent does: go on after a failure (the relay resumes where it
+     * was), until three in a row get no further. */
+    unsigned failures = 0;
+    for (unsigned fails = 0, mark = 0;;) {
         err = otto_relay_step(&r);
-    while (err == OTTO_E_AGAIN);
+        if (err != OTTO_E_AGAIN && err != OTTO_OK && otto_relay_retryable(err) && err != OTTO_E_IO) {
+            if (otto_relay_mark(&r) > mark) {
+                mark = otto_relay_mark(&r);
+                fails = 0;
+            }
+            failures++;
+            if (++fails < 3) {
+                fprintf(stderr, "mcu: %s: %s; going on\n", otto_relay_phase(&r),
+                        r.mcu.why ? r.mcu.why : otto_strerror(err));
+                continue;
+            }
+        }
+        if (err != OTTO_E_AGAIN)
+            break;
+    }
     if (err) {
         rc = mcu_fail(&r.mcu, otto_relay_phase(&r), err);
         goto out;
     }
     double dt = otto_mono_s() - t0;
-    printf("wrote %zu bytes at 0x%08x%s%s in %.2f s (%.0f B/s); %u resyncs, %u NACKs, %u timeouts\n", len, at,
+    printf("wrote %zu bytes at 0x%08x%s%s in %.2f s (%.0f B/s); %u resyncs, %u NACKs, %u timeouts", len, at,
            verify ? ", verified" : "", go ? ", started" : "", dt, (double)len / dt, r.mcu.resyncs - 1u,
            r.mcu.nacks, r.mcu.timeouts);
+    if (failures)
+        printf(" since it went on after %u failure%s", failures, failures == 1 ? "" : "s");
+    putchar('\n');
 out:
     otto_linux_uart_close(&u);
     free(img);

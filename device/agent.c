@@ -666,13 +666,13 @@ static void relay_failed(otto_agent_t *a, int err)
 {
     /* Tries count failures without progress: a long relay over a noisy
      * line may fail now and then and still get there. */
-    uint32_t mark = (uint32_t)a->relay.st.phase << 24 | a->relay.st.next >> 8;
+    uint32_t mark = otto_relay_mark(&a->relay);
     if (mark > a->job.relay_mark) {
         a->job.relay_mark = mark;
         a->job.mcu_tries = 0;
     }
     a->last_err = err;
-    if (err == OTTO_E_CORRUPT || err == OTTO_E_NOSPC)
+    if (!otto_relay_retryable(err))
         a->job.mcu_tries = MCU_TRIES; /* the image, not the line: no point in trying again */
     if (err != OTTO_E_IO && ++a->job.mcu_tries >= MCU_TRIES) {
         const char *why = a->relay.mcu.why;
@@ -709,7 +709,7 @@ void otto_agent_relay_work(otto_agent_t *a)
          * with it erased); fresh after the MCU's flash read back wrong. */
         bool fresh = a->relay_fresh;
         a->relay_fresh = false;
-        a->relay.mcu.retries = a->cfg.mcu_retries;
+        a->relay.mcu.lim.retries = a->cfg.mcu_retries;
         err = otto_relay_open(&a->relay, a->cfg.mcu_uart, fl, a->mcufw, a->job.mcu.size, a->cfg.kv, fresh);
         if (err) {
             a->relay_err = err == OTTO_E_INVAL ? OTTO_E_NOSPC : err;

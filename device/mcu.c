@@ -18,9 +18,9 @@
 #define NACK 0x1Fu
 #define BUSY 0x76u
 
-#define BYTE_MS   500u  /* stm32flash's per-byte wait */
-#define WRITE_MS  1000u /* a block's ACK */
-#define ERASE_MS  5000u /* per page, default */
+#define BYTE_MS   500u  /* defaults of otto_mcu_limits_t; stm32flash's per-byte wait */
+#define WRITE_MS  1000u
+#define ERASE_MS  5000u
 #define DRAIN_MS  5u    /* a line quiet this long holds nothing more */
 #define SYNC_GAP_MS 50u /* an answer to 0x7F comes well within this */
 #define FILL_MAX  272u  /* 0xFF bytes to complete a command: a block is 258 */
@@ -90,11 +90,14 @@ static int ack(otto_mcu_t *m, uint32_t timeout_ms)
     }
 }
 
+static uint32_t or_default(uint32_t v, uint32_t dflt) { return v ? v : dflt; }
+#define BYTE_WAIT(m) or_default((m)->lim.byte_ms, BYTE_MS)
+
 static int cmd(otto_mcu_t *m, uint8_t c)
 {
     uint8_t b[2] = {c, (uint8_t)(c ^ 0xFFu)};
     int err = put(m, b, 2);
-    return err ? err : ack(m, BYTE_MS);
+    return err ? err : ack(m, BYTE_WAIT(m));
 }
 
 /* Drop what the line still holds: the tail of an answer to a command cut
@@ -137,7 +140,7 @@ static int sync_line(otto_mcu_t *m)
         if (!err) { /* it answered the filled command: now a real sync */
             drain(m);
             if (!(err = put(m, &s, 1)))
-                err = get(m, &b, 1, BYTE_MS);
+                err = get(m, &b, 1, BYTE_WAIT(m));
         }
     }
     if (err)
@@ -156,10 +159,10 @@ static int send_addr(otto_mcu_t *m, uint32_t a)
     uint8_t b[5] = {(uint8_t)(a >> 24), (uint8_t)(a >> 16), (uint8_t)(a >> 8), (uint8_t)a, 0};
     b[4] = (uint8_t)(b[0] ^ b[1] ^ b[2] ^ b[3]);
     int err = put(m, b, 5);
-    return err ? err : ack(m, BYTE_MS);
+    return err ? err : ack(m, BYTE_WAIT(m));
 }
 
-static unsigned tries(const otto_mcu_t *m) { return m->retries ? m->retries : 5u; }
+static unsigned tries(const otto_mcu_t *m) { return m->lim.retries ? m->lim.retries : 5u; }
 
 /* ---- one attempt of each exchange ---------------------------------------- */
 
@@ -168,21 +171,21 @@ static int do_get(otto_mcu_t *m)
     uint8_t n, v, id[3];
     int err = cmd(m, 0x00);
     if (!err)
-        err = get(m, &n, 1, BYTE_MS);
+        err = get(m, &n, 1, BYTE_WAIT(m));
     if (!err)
-        err = get(m, &v, 1, BYTE_MS);
+        err = get(m, &v, 1, BYTE_WAIT(m));
     if (err)
         return err;
     if (n == 0 || n > sizeof m->cmds)
         return fail(m, OTTO_E_PROTO, "Get: implausible command count");
-    if ((err = get(m, m->cmds, n, BYTE_MS)) || (err = ack(m, BYTE_MS)))
+    if ((err = get(m, m->cmds, n, BYTE_WAIT(m))) || (err = ack(m, BYTE_WAIT(m))))
         return err;
     m->version = v;
     m->ncmds = n;
     m->ext_erase = memchr(m->cmds, 0x44, n) != NULL;
     if (!m->ext_erase && !memchr(m->cmds, 0x43, n))
         return fail(m, OTTO_E_PROTO, "Get: the bootloader lists no erase command");
-    if ((err = cmd(m, 0x02)) || (err = get(m, id, 3, BYTE_MS)) || (err = ack(m, BYTE_MS)))
+    if ((err = cmd(m, 0x02)) || (err = get(m, id, 3, BYTE_WAIT(m))) || (err = ack(m, BYTE_WAIT(m))))
         return err;
     if (id[0] != 1)
         return fail(m, OTTO_E_PROTO, "Get ID: unexpected length");
@@ -206,7 +209,7 @@ static int do_write(otto_mcu_t *m, uint32_t addr, const uint8_t *d, uint32_t n)
         err = send_addr(m, addr);
     if (!err)
         err = put(m, b, padded + 2u);
-    return err ? err : ack(m, WRITE_MS);
+    return err ? err : ack(m, or_default(m->lim.write_ms, WRITE_MS));
 }
 
 static int do_read(otto_mcu_t *m, uint32_t addr, uint8_t *d, uint32_t n)
@@ -218,8 +221,8 @@ static int do_read(otto_mcu_t *m, uint32_t addr, uint8_t *d, uint32_t n)
     if (!err)
         err = put(m, l, 2);
     if (!err)
-        err = ack(m, BYTE_MS);
-    return err ? err : get(m, d, n, BYTE_MS);
+        err = ack(m, BYTE_WAIT(m));
+    return err ? err : get(m, d, n, BYTE_WAIT(m));
 }
 
 /* Erase pages [first, first + count), at most 255 (0x43) per command. */
@@ -228,7 +231,7 @@ static int do_erase(otto_mcu_t *m, uint32_t first, uint32_t count)
     uint8_t b[2 + 2 * 255 + 1];
     size_t n = 0;
     uint8_t x = 0;
-    uint32_t wait = count * (m->erase_ms_per_page ? m->erase_ms_per_page : ERASE_MS);
+    uint32_t wait = count * or_default(m->lim.erase_ms_per_page, ERASE_MS);
     if (m->ext_erase) {
         b[n++] = (uint8_t)((count - 1u) >> 8);
         b[n++] = (uint8_t)(count - 1u);
@@ -279,12 +282,10 @@ int otto_mcu_connect(otto_mcu_t *m, const otto_uart_t *uart)
 {
     if (!m || !uart || !uart->read || !uart->write)
         return OTTO_E_INVAL;
-    unsigned retries = m->retries;
-    uint32_t ems = m->erase_ms_per_page;
+    otto_mcu_limits_t keep = m->lim;
     memset(m, 0, sizeof *m);
     m->uart = uart;
-    m->retries = retries;
-    m->erase_ms_per_page = ems;
+    m->lim = keep;
     int err = OTTO_E_TIMEOUT;
     for (unsigned t = 0; t < tries(m) && err; t++)
         err = sync_line(m);

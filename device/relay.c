@@ -53,12 +53,11 @@ int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t
     size_t len = 0;
     if (!r || !uart || !flash || !stage || !size || size > stage->size)
         return OTTO_E_INVAL;
-    unsigned retries = r->mcu.retries;
-    uint32_t ems = r->mcu.erase_ms_per_page, at = r->at;
+    otto_mcu_limits_t lim = r->mcu.lim;
+    uint32_t at = r->at;
     bool no_verify = r->no_verify, no_go = r->no_go, no_check = r->no_check;
     memset(r, 0, sizeof *r);
-    r->mcu.retries = retries;
-    r->mcu.erase_ms_per_page = ems;
+    r->mcu.lim = lim;
     r->at = at;
     r->no_verify = no_verify;
     r->no_go = no_go;
@@ -252,6 +251,16 @@ int otto_relay_step(otto_relay_t *r)
     if (err && err != OTTO_E_AGAIN)
         r->connected = false; /* the next step re-synchronises and resumes from the saved point */
     return err;
+}
+
+uint32_t otto_relay_mark(const otto_relay_t *r)
+{
+    return (uint32_t)r->st.phase << 24 | r->st.next >> 8;
+}
+
+bool otto_relay_retryable(int err)
+{
+    return err != OTTO_E_CORRUPT && err != OTTO_E_NOSPC && err != OTTO_E_INVAL;
 }
 
 void otto_relay_forget(otto_kv_t *kv)

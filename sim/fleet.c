@@ -113,6 +113,7 @@ struct fleet {
     bool mcu;
     const char *mcu_part, *mcu_version;
     bool mcu_mute;
+    double mcu_brownout;
     uint64_t rng;
     int verbose;
     uint32_t t0;
@@ -687,6 +688,8 @@ static int start_mcu(node_t *n)
     sim_stm32_init(n->emu);
     n->emu->rng ^= (uint64_t)(n->idx + 1) * 0x9E3779B97F4A7C15ull;
     n->emu->mute = n->f->mcu_mute;
+    n->emu->brownout = n->f->mcu_brownout;
+    n->emu->down_ms = 20;
     if (sim_stm32_set_part(n->emu, n->f->mcu_part)) {
         fprintf(stderr, "otto-sim: --mcu-part: f103 or f407\n");
         return -1;
@@ -719,12 +722,12 @@ static int provision(const char *path, const uint8_t *img, size_t len)
 
 static void report(const fleet_t *f)
 {
-    printf("%-20s %-9s %-9s %-6s %-5s %s\n", "THING", "RUNNING", "MCU", "BOOTS", "CUTS", "AGENT");
+    printf("%-20s %-9s %-9s %-6s %-5s %-8s %s\n", "THING", "RUNNING", "MCU", "BOOTS", "CUTS", "MCU-CUTS", "AGENT");
     for (int i = 0; i < f->n; i++) {
         const node_t *n = &f->nodes[i];
-        printf("%-20s %-9s %-9s %-6u %-5u %s\n", n->thing, n->version,
+        printf("%-20s %-9s %-9s %-6u %-5u %-8lu %s\n", n->thing, n->version,
                n->emu ? (n->agent.mcu_version[0] ? n->agent.mcu_version : "?") : "-", n->boots, n->cuts,
-               n->on ? otto_agent_phase(&n->agent) : "off");
+               n->emu ? n->emu->cuts : 0ul, n->on ? otto_agent_phase(&n->agent) : "off");
     }
 }
 
@@ -751,6 +754,8 @@ static const char usage_fleet[] =
     "      --mcu-part P       the emulated MCU: f103 (default) or f407\n"
     "      --mcu-version V    what the MCUs run from the factory (default 1.0.0)\n"
     "      --mcu-mute         MCUs that never answer\n"
+    "      --mcu-brownout P   MCUs lose power at each flash operation with probability P\n"
+    "                         (torn; back in their bootloader 20 ms later)\n"
     "      --drops K          break every device's download connection K times\n"
     "      --seed S           for --cuts (default 1)\n"
     "      --duration S       stop after S seconds\n"
@@ -760,7 +765,8 @@ static const char usage_fleet[] =
     "\n"
     "With an MCU (the default), each module's is an emulated STM32 on a\n"
     "pseudo-terminal (DIR/THING.tty, or FILE.tty), its flash in .mcu beside.\n"
-    "At exit it prints one line per device: running versions, boots, power cuts.\n";
+    "At exit it prints one line per device: running versions, boots, power cuts\n"
+    "(of the module, and of its MCU).\n";
 
 static int fleet_main(int argc, char **argv, bool single)
 {
@@ -775,7 +781,7 @@ static int fleet_main(int argc, char **argv, bool single)
         {"rate", required_argument, 0, 'R'}, {"drops", required_argument, 0, 'X'},
         {"relay-cuts", required_argument, 0, 'Y'}, {"no-mcu", no_argument, 0, 'N'},
         {"mcu-part", required_argument, 0, 'Q'}, {"mcu-version", required_argument, 0, 'V'},
-        {"mcu-mute", no_argument, 0, 'U'},
+        {"mcu-mute", no_argument, 0, 'U'}, {"mcu-brownout", required_argument, 0, 'B'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     fleet_t f = {0};
     const char *dir = NULL, *prefix = "24:0a:c4:00", *flash = NULL, *thing = NULL, *factory = NULL;
@@ -815,6 +821,7 @@ static int fleet_main(int argc, char **argv, bool single)
         case 'Q': f.mcu_part = optarg; break;
         case 'V': f.mcu_version = optarg; break;
         case 'U': f.mcu_mute = true; break;
+        case 'B': f.mcu_brownout = atof(optarg); break;
         case 's': f.rng = strtoull(optarg, NULL, 10) * 2654435761u + 1; break;
         case 'D': duration = atof(optarg); break;
         case 'W': things_file = optarg; break;

@@ -86,30 +86,63 @@ static void pace(mcu_t *m)
         usleep((useconds_t)((m->line_t - t) * 1e6));
 }
 
+static void put1(mcu_t *m, uint8_t c)
+{
+    pace(m);
+    if (write(m->fd, &c, 1) != 1 && m->verbose > 1)
+        fprintf(stderr, "stm32: write: %s\n", strerror(errno));
+}
+
 static void tx(mcu_t *m, const uint8_t *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint8_t c = b[i];
-        if (m->reset_req)
-            return; /* reset: the answer under way is never sent */
+        if (m->reset_req || m->dark)
+            return; /* reset or power lost: the answer under way is never sent */
         if (m->mute || chance(m) < m->drop)
             continue;
         if (chance(m) < m->corrupt)
             c ^= (uint8_t)(1u << (m->rng % 8));
-        pace(m);
-        if (write(m->fd, &c, 1) != 1 && m->verbose > 1)
-            fprintf(stderr, "stm32: write: %s\n", strerror(errno));
+        if (++m->tx_bytes == m->tx_fault_at) {
+            switch (m->tx_fault) {
+            case SIM_LINE_DROP: continue;
+            case SIM_LINE_FLIP: c ^= (uint8_t)(1u << (m->tx_bytes % 8)); break;
+            case SIM_LINE_DUP: put1(m, c); break;
+            case SIM_LINE_INSERT: put1(m, ACK); break; /* the most misleading byte there is */
+            }
+        }
+        put1(m, c);
     }
 }
 
 static void tx1(mcu_t *m, uint8_t b) { tx(m, &b, 1); }
 
+/* The line's scripted fault on the byte just received: the byte to give,
+ * or -1 to act as if it never came. */
+static int rx_fault(mcu_t *m, uint8_t c)
+{
+    if (++m->rx_bytes != m->rx_fault_at)
+        return c;
+    switch (m->rx_fault) {
+    case SIM_LINE_DROP: return -1;
+    case SIM_LINE_FLIP: return c ^ (1 << (m->rx_bytes % 8));
+    case SIM_LINE_DUP: m->pend = c; return c;
+    case SIM_LINE_INSERT: m->pend = c; return 0xA5; /* noise on the line before it */
+    default: return c;
+    }
+}
+
 /* One byte from the host, or -1 after timeout_ms (-1: wait for ever). */
 static int rx(mcu_t *m, int timeout_ms)
 {
     struct pollfd p = {m->fd, POLLIN, 0};
+    if (m->pend >= 0 && !m->dark) {
+        int c = m->pend;
+        m->pend = -1;
+        return c;
+    }
     for (;;) {
-        if (*m->stop || m->reset_req)
+        if (*m->stop || m->reset_req || m->dark)
             return -1;
         int r = poll(&p, 1, timeout_ms < 0 || timeout_ms > 20 ? 20 : timeout_ms);
         if (r < 0 && errno == EINTR)
@@ -131,7 +164,10 @@ static int rx(mcu_t *m, int timeout_ms)
         ssize_t n = read(m->fd, &c, 1);
         if (n == 1) {
             pace(m);
-            return c;
+            int f = rx_fault(m, c);
+            if (f < 0)
+                continue;
+            return f;
         }
         if (n < 0 && errno != EAGAIN && errno != EIO)
             return -1;
@@ -176,17 +212,51 @@ static int rx_addr(mcu_t *m, uint32_t *addr)
     return 0;
 }
 
+/* A flash operation begins: does the power fail during it? Then the MCU
+ * is dark until it comes back (down_ms, or the module's reset). */
+static bool power_fails(mcu_t *m)
+{
+    m->flash_ops++;
+    if (!(m->cut_op && m->flash_ops == m->cut_op) && !(m->brownout > 0 && chance(m) < m->brownout))
+        return false;
+    m->dark = true;
+    m->cuts++;
+    m->dark_until = m->down_ms ? otto_mono_s() + m->down_ms / 1000.0 : 0;
+    if (m->verbose > 1)
+        fprintf(stderr, "stm32: power lost at flash op %llu\n", (unsigned long long)m->flash_ops);
+    return true;
+}
+
+/* Without power: the line is dead until the power is back, then the ROM
+ * bootloader starts again (BOOT0 held high by the module) and waits for
+ * its 0x7F. */
+static void power_off(mcu_t *m)
+{
+    uint8_t junk[64];
+    while (!*m->stop && !m->reset_req && !(m->dark_until && otto_mono_s() >= m->dark_until)) {
+        struct pollfd p = {m->fd, POLLIN, 0};
+        if (poll(&p, 1, 10) > 0 && (p.revents & POLLIN) && read(m->fd, junk, sizeof junk) < 0)
+            usleep(10000);
+    }
+    tcflush(m->fd, TCIFLUSH);
+    m->dark = false;
+    m->synced = false;
+    m->pend = -1;
+}
+
 static unsigned units(const mcu_t *m)
 {
     return m->part->page ? m->part->flash_size / m->part->page : m->part->nsec;
 }
 
-/* Erase unit u: a page, or a sector of the F4 map. */
-static void erase_unit(mcu_t *m, unsigned u)
+/* Erase unit u: a page, or a sector of the F4 map. false: the power
+ * failed and left it half-erased (a prefix blank, the rest with some of
+ * its zero bits set). */
+static bool erase_unit(mcu_t *m, unsigned u)
 {
     uint32_t off = 0, len;
     if (u >= units(m))
-        return;
+        return true;
     if (m->part->page) {
         off = u * m->part->page;
         len = m->part->page;
@@ -195,16 +265,26 @@ static void erase_unit(mcu_t *m, unsigned u)
             off += m->part->sectors[i] * 1024u;
         len = m->part->sectors[u] * 1024u;
     }
+    if (power_fails(m)) {
+        uint32_t j = (uint32_t)(otto_xorshift64(&m->rng) % len);
+        memset(m->flash + off, 0xFF, j);
+        for (uint32_t i = j; i < len; i++)
+            m->flash[off + i] |= (uint8_t)otto_xorshift64(&m->rng);
+        return false;
+    }
     memset(m->flash + off, 0xFF, len);
     m->erases++;
     if (m->erase_ms)
         usleep(m->erase_ms * 1000u * (len / 1024u)); /* --erase-ms is per KiB */
+    return true;
 }
 
-static void erase_all(mcu_t *m)
+static bool erase_all(mcu_t *m)
 {
     for (unsigned u = 0; u < units(m); u++)
-        erase_unit(m, u);
+        if (!erase_unit(m, u))
+            return false;
+    return true;
 }
 
 static void cmd_get(mcu_t *m)
@@ -300,6 +380,14 @@ static void cmd_write(mcu_t *m)
             tx1(m, NACK);
             return;
         }
+    if (fl && power_fails(m)) { /* torn: a prefix programmed, one byte of it half */
+        int k = (int)(otto_xorshift64(&m->rng) % (uint64_t)(n1 + 2));
+        for (int i = 0; i < k && i <= n1; i++)
+            p[i] &= data[i];
+        if (k <= n1)
+            p[k] &= (uint8_t)(data[k] | otto_xorshift64(&m->rng));
+        return;
+    }
     for (int i = 0; i <= n1; i++)
         p[i] = fl ? (uint8_t)(p[i] & data[i]) : data[i];
     m->writes++;
@@ -323,8 +411,8 @@ static void cmd_erase(mcu_t *m)
             tx1(m, NACK);
             return;
         }
-        erase_all(m);
-        tx1(m, ACK);
+        if (erase_all(m))
+            tx1(m, ACK);
         return;
     }
     if (rx_n(m, pages, (size_t)n + 1) || rx_n(m, &cs, 1)) {
@@ -339,7 +427,8 @@ static void cmd_erase(mcu_t *m)
         return;
     }
     for (int i = 0; i <= n; i++)
-        erase_unit(m, pages[i]);
+        if (!erase_unit(m, pages[i]))
+            return;
     tx1(m, ACK);
 }
 
@@ -361,8 +450,8 @@ static void cmd_ext_erase(mcu_t *m)
             tx1(m, NACK);
             return;
         }
-        erase_all(m);
-        tx1(m, ACK);
+        if (erase_all(m))
+            tx1(m, ACK);
         return;
     }
     if (n >= 512 || rx_n(m, b, 2u * (n + 1u) + 1u)) {
@@ -377,7 +466,8 @@ static void cmd_ext_erase(mcu_t *m)
         return;
     }
     for (unsigned i = 0; i <= n; i++)
-        erase_unit(m, (unsigned)b[2 * i] << 8 | b[2 * i + 1]);
+        if (!erase_unit(m, (unsigned)b[2 * i] << 8 | b[2 * i + 1]))
+            return;
     tx1(m, ACK);
 }
 
@@ -387,7 +477,13 @@ void sim_stm32_serve(mcu_t *m)
         if (m->reset_req) {
             tcflush(m->fd, TCIFLUSH);
             m->synced = false;
+            m->dark = false; /* NRST: power or not, it starts again */
+            m->pend = -1;
             m->reset_req = 0;
+        }
+        if (m->dark) {
+            power_off(m);
+            continue;
         }
         int b = rx(m, -1);
         if (b < 0)
@@ -463,6 +559,11 @@ static const char usage_stm32[] =
     "      --erase-ms N       erasing takes N ms per KiB (default 0)\n"
     "      --mute             never answer (an MCU that is not there)\n"
     "      --lose-write-ack P lose the ACK of a block already programmed, probability P\n"
+    "      --brownout P       lose power at each flash operation (a block programmed, a\n"
+    "                         page erased) with probability P, leaving it torn; back in\n"
+    "                         the bootloader after --down-ms (default 100)\n"
+    "      --cut-op N         lose power at the N-th flash operation, as above\n"
+    "      --down-ms N        how long it stays without power (0: for good)\n"
     "      --baud N           pace the line at N baud, 8E1 (default: as fast as the pty)\n"
     "      --lenient          let flash be programmed over (NOR rules); real parts,\n"
     "                         and this emulator by default, NACK a write to a word\n"
@@ -476,6 +577,7 @@ void sim_stm32_init(mcu_t *m)
     memset(m, 0, sizeof *m);
     m->fd = m->sfd = -1;
     m->rng = 88172645463325252ull;
+    m->pend = -1;
     m->part = &parts[0];
     m->stop = &m->stop_own;
 }
@@ -618,6 +720,8 @@ int cmd_stm32(int argc, char **argv)
         {"mute", no_argument, 0, 'M'}, {"seed", required_argument, 0, 'S'},
         {"baud", required_argument, 0, 'B'}, {"part", required_argument, 0, 'P'},
         {"lenient", no_argument, 0, 'L'}, {"lose-write-ack", required_argument, 0, 'W'},
+        {"brownout", required_argument, 0, 'O'}, {"down-ms", required_argument, 0, 'T'},
+        {"cut-op", required_argument, 0, 'K'},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     static mcu_t m;
     const char *pty = NULL, *flash = NULL;
@@ -625,6 +729,7 @@ int cmd_stm32(int argc, char **argv)
     sim_stm32_init(&m);
     m.stop = &stop_flag;
     m.verbose = 1;
+    m.down_ms = 100;
     optind = 1;
     while ((c = getopt_long(argc, argv, "p:f:vh", opts, NULL)) != -1) {
         switch (c) {
@@ -637,6 +742,9 @@ int cmd_stm32(int argc, char **argv)
         case 'M': m.mute = true; break;
         case 'L': m.lenient = true; break;
         case 'W': m.lose_ack = atof(optarg); break;
+        case 'O': m.brownout = atof(optarg); break;
+        case 'T': m.down_ms = (unsigned)atoi(optarg); break;
+        case 'K': m.cut_op = strtoull(optarg, NULL, 10); break;
         case 'B': m.baud = (unsigned)atoi(optarg); break;
         case 'P':
             if (sim_stm32_set_part(&m, optarg)) {
@@ -659,8 +767,10 @@ int cmd_stm32(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     sim_stm32_serve(&m);
-    fprintf(stderr, "otto-sim: stm32: %lu commands, %lu writes (%lu refused: not erased), %lu erases, %lu go\n",
-            m.cmds, m.writes, m.refused, m.erases, m.gos);
+    fprintf(stderr,
+            "otto-sim: stm32: %lu commands, %lu writes (%lu refused: not erased), %lu erases, %lu go, "
+            "%lu power cuts\n",
+            m.cmds, m.writes, m.refused, m.erases, m.gos, m.cuts);
     sim_stm32_close(&m);
     return 0;
 }

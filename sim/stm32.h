@@ -20,6 +20,8 @@
 
 struct sim_stm32_part;
 
+enum { SIM_LINE_DROP = 1, SIM_LINE_FLIP, SIM_LINE_DUP, SIM_LINE_INSERT };
+
 typedef struct {
     int fd, sfd;           /* pty master; our own slave fd, so it never hangs up */
     const struct sim_stm32_part *part;
@@ -34,9 +36,23 @@ typedef struct {
     bool lenient;          /* NOR rules for writes, rather than the part's refusal */
     unsigned baud;         /* pace the line like a real UART (11 bits a byte) */
     double line_t;         /* when the line is free again, CLOCK_MONOTONIC seconds */
+    /* Power cuts of the MCU itself, at a flash operation (a block
+     * programmed, a page or sector erased), which is left torn: */
+    uint64_t cut_op;       /* at this one (counted in flash_ops; 0: never) */
+    double brownout;       /* at each with this probability */
+    unsigned down_ms;      /* back in the bootloader after (0: at sim_stm32_reset only) */
+    uint64_t flash_ops;
+    bool dark;             /* without power */
+    double dark_until;
+    /* One fault on the line at a given byte (counted in rx_bytes/tx_bytes
+     * from 1; 0: none): what happens to it. */
+    uint64_t rx_fault_at, tx_fault_at;
+    int rx_fault, tx_fault; /* SIM_LINE_DROP, ... */
+    uint64_t rx_bytes, tx_bytes;
+    int pend;              /* a byte the line still owes rx (duplicated, or after an insert) */
     uint64_t rng;
     int verbose;
-    unsigned long cmds, writes, erases, gos, refused;
+    unsigned long cmds, writes, erases, gos, refused, cuts;
     volatile sig_atomic_t reset_req; /* sim_stm32_reset asked, serve not yet done */
     volatile sig_atomic_t *stop;
     volatile sig_atomic_t stop_own;

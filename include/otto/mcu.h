@@ -7,7 +7,7 @@
  * Line: 8E1 (the port sets it), bytes through otto_uart_t. Every exchange
  * is bounded: a byte that does not come within its timeout, a NACK or a
  * garbled reply is retried (re-sync, then the command again) up to
- * `retries` times, then the call fails and otto_mcu_t.why says why in
+ * lim.retries times, then the call fails and otto_mcu_t.why says why in
  * words. Erase covers only the pages the image needs, with Erase (0x43) or
  * Extended Erase (0x44) per what Get reported. No malloc; all state in
  * otto_mcu_t.
@@ -40,10 +40,17 @@ typedef struct {
     uint8_t nsectors;
 } otto_mcu_part_t;
 
+/** How patient the host is; 0 means the default. Kept by otto_mcu_connect. */
+typedef struct {
+    unsigned retries;           /**< tries per exchange (0: 5) */
+    uint32_t byte_ms;           /**< for each reply byte (0: 500, as stm32flash) */
+    uint32_t write_ms;          /**< for a block's ACK (0: 1000) */
+    uint32_t erase_ms_per_page; /**< for an erase's ACK, per page or sector (0: 5000) */
+} otto_mcu_limits_t;
+
 typedef struct {
     const otto_uart_t *uart;
-    unsigned retries;      /**< per exchange (0: 5) */
-    uint32_t erase_ms_per_page; /**< how long to wait for an erase, per page (0: 5000) */
+    otto_mcu_limits_t lim;
     uint8_t version;       /**< bootloader version, e.g. 0x22 */
     uint8_t cmds[24];      /**< commands Get listed */
     uint8_t ncmds;

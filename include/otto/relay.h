@@ -75,11 +75,17 @@ typedef struct {
 /** Prepare to relay `size` bytes of stage. fresh: start over; otherwise go
  *  on from what "mcu" says (or start over when it holds nothing for this
  *  size). The uart, flash, stage and kv must outlive r; kv may be NULL (no
- *  progress kept: a tool flashing by hand). m.retries,
- *  m.erase_ms_per_page and the options above are kept from r. */
+ *  progress kept: a tool flashing by hand). mcu.lim and the options
+ *  above are kept from r. */
 int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t *flash,
                     const otto_part_t *stage, uint32_t size, otto_kv_t *kv, bool fresh);
 int otto_relay_step(otto_relay_t *r);
+/** How far the relay has got, as a number that only grows while it gets
+ *  on: a caller counts failures without progress against it. */
+uint32_t otto_relay_mark(const otto_relay_t *r);
+/** Whether stepping again after err can help: not for an image that is
+ *  no application or does not fit. */
+bool otto_relay_retryable(int err);
 /** Drop the saved progress. */
 void otto_relay_forget(otto_kv_t *kv);
 /** The phase, in words ("erase", "write", ...). */

@@ -2,7 +2,8 @@
 # The MCU relay (device/relay over device/mcu, via `otto mcu flash`) against the STM32 emulator
 # on a pseudo-terminal: a clean erase/write/verify/go, then the same with
 # each injected fault (dropped bytes, corrupted bytes, NACKs, slow erases,
-# ACKs lost after a block was programmed),
+# ACKs lost after a block was programmed, the MCU losing power mid-write or
+# mid-erase),
 # also on an F407 (Extended Erase, sectors), which must all end with the
 # right image in the MCU's flash; and an MCU
 # that never answers, which must fail with a reason.
@@ -21,7 +22,7 @@ relay() { timeout 120 "$OTTO" mcu flash "$E2E_DIR/fw.bin" --port "$E2E_DIR/tty" 
 landed() { cmp -s <(head -c 12000 "$E2E_DIR/mcu.bin") "$E2E_DIR/fw.bin"; }
 
 for fault in "" "--drop 0.002" "--corrupt 0.002" "--nack 0.05" "--erase-ms 30" "--lose-write-ack 0.2" \
-    "--part f407" "--part f407 --nack 0.05"; do
+    "--part f407" "--part f407 --nack 0.05" "--brownout 0.03" "--part f407 --brownout 0.03"; do
     emu $fault
     relay --go; rc=$?
     check "relay ${fault:-without faults}: done" test $rc = 0
@@ -32,6 +33,10 @@ done
 # block whose ACK was lost after it was programmed must be read, not resent.
 check "lost write ACKs: blocks were programmed once each (none refused)" \
     sh -c "grep 'stm32:' '$E2E_DIR/emu.log' | sed -n 6p | grep -q '(0 refused'"
+# The MCU lost power in those runs (torn blocks and pages), and the relay
+# went on from where it was.
+check "brown-outs: the MCUs did lose power mid-operation" \
+    sh -c "grep 'stm32:' '$E2E_DIR/emu.log' | sed -n '9,10p' | grep -vc ' 0 power cuts' | grep -qx 2"
 
 # Not an application for the start of flash (no vector table): refused
 # before a page is erased; --any flashes it anyway.

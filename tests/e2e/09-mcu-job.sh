@@ -4,7 +4,8 @@
 # against a real Mosquitto and ottod. A job with both an esp32 and an stm32
 # entry under power cuts during the MCU image's download (staging) and
 # during the relay over the serial line: every MCU ends with the new image,
-# every module with its new firmware, and the job says how each went. Then
+# every module with its new firmware, and the job says how each went; the
+# MCUs themselves lose power now and then mid-write or mid-erase. Then
 # an MCU-only job, the same again (already running), an older MCU image
 # (REJECTED), a module whose MCU never answers (FAILED, the module's own
 # firmware untouched), a module without an MCU (REJECTED), and ELF/HEX
@@ -51,7 +52,7 @@ for f in app.elf app.hex; do
         sh -c "test $rc = 1 && grep -q 'objcopy -O binary' '$E2E_DIR/up.out'"
 done
 
-fleet --cuts 2 --relay-cuts 3 --seed 5
+fleet --cuts 2 --relay-cuts 3 --mcu-brownout 0.004 --seed 5
 "$OTTO" device add $(cat "$E2E_DIR/things") --group g9 --product lamp >/dev/null
 J=$(job --fw "$F110" --fw "$M200")
 watch "$J"; rc=$?
@@ -86,6 +87,8 @@ check "... before a page was erased: the MCUs still hold 2.1.0" mcu_has "$E2E_DI
 stop_fleet
 check "after all that, every module runs 1.1.0 and every MCU 2.1.0" \
     test "$(grep -cE ' 1\.1\.0 +2\.1\.0 ' "$E2E_DIR/fleet.out")" = $N
+check "... though MCUs lost power mid-write or mid-erase ($(awk 'NR > 1 { s += $6 } END { print s }' "$E2E_DIR/fleet.out"))" \
+    test "$(awk 'NR > 1 { s += $6 } END { print s }' "$E2E_DIR/fleet.out")" -ge 1
 
 # one_device NAME ARGS...: a single simulated module as $DEV; its table in NAME.out
 one_device() {
