@@ -9,18 +9,23 @@ out="$here/build-fuzz"
 mkdir -p "$out"
 CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -I "$here/include" -I "$here/device" -I "$here/host")
 dev=("$here"/device/*.c)
-for t in part image partcsv; do
+for t in part image partcsv jobdoc mcu; do
   extra=()
   [ $t = partcsv ] && extra=("$here/host/partcsv.c")
   clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_$t.c" "${dev[@]}" "${extra[@]}" -lmbedcrypto -o "$out/fuzz_$t"
 done
 # seed corpora: real tables, images and CSV made by the project's own tools
 make -s -C "$here" build >/dev/null
-mkdir -p "$out/corpus_part" "$out/corpus_image" "$out/corpus_partcsv"
+mkdir -p "$out/corpus_part" "$out/corpus_image" "$out/corpus_partcsv" "$out/corpus_jobdoc" "$out/corpus_mcu"
 printf 'nvs,data,nvs,0x9000,0x4000\notadata,data,ota,,0x2000\nfactory,app,factory,,1M\n' > "$out/corpus_partcsv/a.csv"
 "$here/build/otto" part gen "$out/corpus_partcsv/a.csv" -o "$out/corpus_part/a.bin" >/dev/null
 "$here/build/otto" image build --version 1 --project p -o "$out/corpus_image/a.bin" >/dev/null
-for t in part image partcsv; do
+# a job document as ottod sends it
+printf '{"product":"lamp","group":"","firmware":[{"ota_type":"esp32","url":"http://127.0.0.1:8080/fw/1","size":4096,"md5":"%s","version":"1.1.0","secure_version":1},{"ota_type":"stm32","url":"http://127.0.0.1:8080/fw/2","size":2048,"sha256":"%s","version":"2.0.0"}]}' \
+  "$(printf '0%.0s' {1..32})" "$(printf 'a%.0s' {1..64})" > "$out/corpus_jobdoc/a.json"
+# an MCU that answers a sync and Get / Get ID (F103), then ACKs everything
+printf '\001\171\001\171\016\013\042\000\001\002\021\041\061\103\143\163\202\222\171\001\171\004\001\004\020\171' > "$out/corpus_mcu/a.bin"
+for t in part image partcsv jobdoc mcu; do
   echo "fuzz_$t: ${secs}s"
   if ! "$out/fuzz_$t" -max_total_time="$secs" -max_len=8192 "$out/corpus_$t" > "$out/fuzz_$t.log" 2>&1; then
     grep -E "ERROR|SUMMARY" "$out/fuzz_$t.log" || tail -20 "$out/fuzz_$t.log"
