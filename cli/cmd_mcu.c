@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * otto mcu info|flash: the MCU relay by hand, over a serial port: the STM32
+ * otto mcu info|flash|unprotect: the MCU relay by hand, over a serial port: the STM32
  * behind the module, in its ROM bootloader (AN3155). flash runs the very
  * relay a device runs (device/relay: first block last, read back, Go),
  * with the file standing in for the staging partition and no progress kept.
@@ -20,6 +20,8 @@
 static const char usage_mcu[] =
     "usage: otto mcu info --port TTY [--baud N]\n"
     "       otto mcu flash FILE --port TTY [--addr A] [--baud N] [--no-verify] [--go] [--any]\n"
+    "                      [--unprotect]\n"
+    "       otto mcu unprotect --port TTY [--baud N]\n"
     "\n"
     "Talk to an STM32 in its ROM USART bootloader (ST AN3155), 8E1 (8N1 on a\n"
     "pseudo-terminal, which cannot carry parity).\n"
@@ -35,6 +37,9 @@ static const char usage_mcu[] =
     "                     default an image for the start of flash must begin with one:\n"
     "                     stack pointer in SRAM, reset handler inside the image)\n"
     "  -g, --go           start the application afterwards\n"
+    "      --unprotect    if the MCU's flash is read-protected (RDP level 1), remove the\n"
+    "                     protection, which erases all of it, and flash; otherwise such\n"
+    "                     an MCU is refused untouched\n"
     "  -r, --retries N    retries per exchange (default 5)\n"
     "\n"
     "Exit status: 0 done, 1 the MCU failed or refused (the message says why), 2 usage.\n";
@@ -58,12 +63,12 @@ int cmd_mcu(int argc, char **argv)
         {"port", required_argument, 0, 'p'}, {"baud", required_argument, 0, 'b'},
         {"addr", required_argument, 0, 'a'}, {"no-verify", no_argument, 0, 'V'},
         {"go", no_argument, 0, 'g'}, {"retries", required_argument, 0, 'r'},
-        {"any", no_argument, 0, 'A'},
+        {"any", no_argument, 0, 'A'}, {"unprotect", no_argument, 0, 'U'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *port = NULL;
     unsigned baud = 115200;
     uint64_t addr = 0, v;
-    bool verify = true, go = false, any = false;
+    bool verify = true, go = false, any = false, unprotect = false;
     otto_mcu_t m = {0};
     int c;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -85,6 +90,7 @@ int cmd_mcu(int argc, char **argv)
         case 'V': verify = false; break;
         case 'g': go = true; break;
         case 'A': any = true; break;
+        case 'U': unprotect = true; break;
         case 'r':
             if (!otto_parse_size(optarg, &v) || v == 0 || v > 100) {
                 die_msg("mcu: --retries: 1 to 100");
@@ -96,8 +102,8 @@ int cmd_mcu(int argc, char **argv)
         default: fputs(usage_mcu, stderr); return EXIT_USAGE;
         }
     }
-    bool flash = !strcmp(sub, "flash");
-    if ((!flash && strcmp(sub, "info")) || !port || optind != argc - (flash ? 1 : 0)) {
+    bool flash = !strcmp(sub, "flash"), unprot = !strcmp(sub, "unprotect");
+    if ((!flash && !unprot && strcmp(sub, "info")) || !port || optind != argc - (flash ? 1 : 0)) {
         fputs(usage_mcu, stderr);
         return EXIT_USAGE;
     }
@@ -121,9 +127,20 @@ int cmd_mcu(int argc, char **argv)
         rc = mcu_fail(&m, "connect", err);
         goto out;
     }
-    printf("%s (PID 0x%03x), bootloader v%u.%u, %s, flash %u KiB in %s, line %s\n", m.part->name,
+    printf("%s (PID 0x%03x), bootloader v%u.%u, %s, flash %u KiB in %s%s, line %s\n", m.part->name,
            m.part->pid, m.version >> 4, m.version & 15u, m.ext_erase ? "Extended Erase" : "Erase",
-           m.part->flash_size / 1024u, m.part->page_size ? "pages" : "sectors", u.parity ? "8E1" : "8N1 (pty)");
+           m.part->flash_size / 1024u, m.part->page_size ? "pages" : "sectors",
+           m.rdp ? ", read-protected (RDP level 1)" : "", u.parity ? "8E1" : "8N1 (pty)");
+    if (unprot) {
+        if (!m.rdp) {
+            printf("not read-protected: nothing to do\n");
+        } else if ((err = otto_mcu_unprotect(&m)) || m.rdp) {
+            rc = mcu_fail(&m, "unprotect", err ? err : OTTO_E_DENIED);
+        } else {
+            printf("read protection removed; the flash is erased\n");
+        }
+        goto out;
+    }
     if (!flash)
         goto out;
     if (addr && addr < m.part->flash_base) {
@@ -140,6 +157,7 @@ int cmd_mcu(int argc, char **argv)
     r.no_verify = !verify;
     r.no_go = !go;
     r.no_check = any;
+    r.unprotect = unprotect;
     if (!len || (err = otto_relay_open(&r, &hal, &src, &whole, (uint32_t)len, NULL, true))) {
         die_msg("mcu: %s is empty", argv[optind]);
         rc = EXIT_FAIL;
@@ -167,6 +185,8 @@ int cmd_mcu(int argc, char **argv)
     }
     if (err) {
         rc = mcu_fail(&r.mcu, otto_relay_phase(&r), err);
+        if (err == OTTO_E_DENIED && !unprotect)
+            fprintf(stderr, "otto: mcu: --unprotect allows it\n");
         goto out;
     }
     double dt = otto_mono_s() - t0;

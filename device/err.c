@@ -20,6 +20,7 @@ const char *otto_strerror(int err)
     case OTTO_E_NOROLLBACK: return "no other bootable image to roll back to";
     case OTTO_E_PROGRAM:    return "flash program would need to set a 0 bit back to 1 (sector not erased)";
     case OTTO_E_EXISTS:     return "already exists";
+    case OTTO_E_DENIED:     return "refused by the peer (protected)";
     default:                return "unknown error";
     }
 }

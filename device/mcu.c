@@ -21,6 +21,7 @@
 #define BYTE_MS   500u  /* defaults of otto_mcu_limits_t; stm32flash's per-byte wait */
 #define WRITE_MS  1000u
 #define ERASE_MS  5000u
+#define MASS_ERASE_MS 35000u /* Readout Unprotect erases everything (stm32flash waits as long) */
 #define DRAIN_MS  5u    /* a line quiet this long holds nothing more */
 #define SYNC_GAP_MS 50u /* an answer to 0x7F comes well within this */
 #define FILL_MAX  272u  /* 0xFF bytes to complete a command: a block is 258 */
@@ -71,8 +72,10 @@ static int get(otto_mcu_t *m, uint8_t *b, size_t n, uint32_t timeout_ms)
     return OTTO_OK;
 }
 
-static int ack(otto_mcu_t *m, uint32_t timeout_ms)
+/* An ACK; *nacked says whether a NACK came instead. */
+static int ack_or_nack(otto_mcu_t *m, uint32_t timeout_ms, bool *nacked)
 {
+    *nacked = false;
     for (;;) {
         uint8_t b;
         int err = get(m, &b, 1, timeout_ms);
@@ -84,10 +87,17 @@ static int ack(otto_mcu_t *m, uint32_t timeout_ms)
             continue; /* newer bootloaders say they are still working */
         if (b == NACK) {
             m->nacks++;
+            *nacked = true;
             return fail(m, OTTO_E_PROTO, "the MCU refused a command (NACK)");
         }
         return fail(m, OTTO_E_PROTO, "the MCU answered garbage");
     }
+}
+
+static int ack(otto_mcu_t *m, uint32_t timeout_ms)
+{
+    bool nacked;
+    return ack_or_nack(m, timeout_ms, &nacked);
 }
 
 static uint32_t or_default(uint32_t v, uint32_t dflt) { return v ? v : dflt; }
@@ -97,7 +107,8 @@ static int cmd(otto_mcu_t *m, uint8_t c)
 {
     uint8_t b[2] = {c, (uint8_t)(c ^ 0xFFu)};
     int err = put(m, b, 2);
-    return err ? err : ack(m, BYTE_WAIT(m));
+    m->cmd_nack = false;
+    return err ? err : ack_or_nack(m, BYTE_WAIT(m), &m->cmd_nack);
 }
 
 /* Drop what the line still holds: the tail of an answer to a command cut
@@ -278,6 +289,30 @@ static int do_go(otto_mcu_t *m, uint32_t addr)
             return err_;                                                 \
     } while (0)
 
+/* With RDP level 1 active the bootloader NACKs Read Memory (and Write,
+ * Erase, Go) at the command byte. A NACK can also be noise, so the flash
+ * is called protected only when every try is refused that way. */
+static int probe_rdp(otto_mcu_t *m)
+{
+    uint8_t b[4];
+    unsigned refused = 0;
+    int err = OTTO_E_TIMEOUT;
+    for (unsigned t = 0; t < tries(m); t++) {
+        if (t > 0 && (err = sync_line(m))) {
+            if (err == OTTO_E_IO)
+                return err;
+            continue;
+        }
+        if (!(err = do_read(m, m->part->flash_base, b, sizeof b)))
+            return OTTO_OK;
+        if (err == OTTO_E_IO)
+            return err;
+        refused += m->cmd_nack;
+    }
+    m->rdp = refused == tries(m);
+    return m->rdp ? OTTO_OK : err;
+}
+
 int otto_mcu_connect(otto_mcu_t *m, const otto_uart_t *uart)
 {
     if (!m || !uart || !uart->read || !uart->write)
@@ -294,8 +329,34 @@ int otto_mcu_connect(otto_mcu_t *m, const otto_uart_t *uart)
     if (err)
         return err;
     RETRY(m, do_get(m));
+    if ((err = probe_rdp(m)))
+        return err;
     m->why = NULL;
     return OTTO_OK;
+}
+
+int otto_mcu_unprotect(otto_mcu_t *m)
+{
+    uint8_t junk;
+    int err = OTTO_E_TIMEOUT;
+    if (!m->part)
+        return fail(m, OTTO_E_STATE, "not connected");
+    for (unsigned t = 0; t < tries(m); t++) {
+        if (t > 0 && (err = sync_line(m))) {
+            if (err == OTTO_E_IO)
+                return err;
+            continue;
+        }
+        if (!(err = cmd(m, 0x92)) && !(err = ack(m, MASS_ERASE_MS)))
+            break;
+        if (err == OTTO_E_IO)
+            return err;
+    }
+    if (err)
+        return err;
+    /* It restarts in its bootloader: let it, then know it again. */
+    (void)m->uart->read(m->uart->ctx, &junk, 1, 100u);
+    return otto_mcu_connect(m, m->uart);
 }
 
 static int in_flash(otto_mcu_t *m, uint32_t addr, uint32_t len)

@@ -55,13 +55,14 @@ int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t
         return OTTO_E_INVAL;
     otto_mcu_limits_t lim = r->mcu.lim;
     uint32_t at = r->at;
-    bool no_verify = r->no_verify, no_go = r->no_go, no_check = r->no_check;
+    bool no_verify = r->no_verify, no_go = r->no_go, no_check = r->no_check, unprotect = r->unprotect;
     memset(r, 0, sizeof *r);
     r->mcu.lim = lim;
     r->at = at;
     r->no_verify = no_verify;
     r->no_go = no_go;
     r->no_check = no_check;
+    r->unprotect = unprotect;
     r->uart = uart;
     r->flash = flash;
     r->stage = stage;
@@ -121,6 +122,22 @@ static int connect(otto_relay_t *r)
     }
     if ((err = check_vectors(r)))
         return err;
+    if (r->mcu.rdp) {
+        if (!r->unprotect) {
+            /* short: it goes into the job's status details (80 bytes) */
+            r->mcu.why = "read-protected (RDP level 1); unprotecting erases all its flash: allow it";
+            return OTTO_E_DENIED;
+        }
+        if ((err = otto_mcu_unprotect(&r->mcu)))
+            return err;
+        if (r->mcu.rdp) {
+            r->mcu.why = "the MCU's flash is still read-protected after Readout Unprotect";
+            return OTTO_E_DENIED;
+        }
+        /* Everything is blank now: start over. */
+        if ((err = set_phase(r, OTTO_RELAY_ERASE, 0)))
+            return err;
+    }
     r->connected = true;
     r->cur = r->st.next;
     if (r->st.phase == OTTO_RELAY_WRITE)
@@ -260,7 +277,7 @@ uint32_t otto_relay_mark(const otto_relay_t *r)
 
 bool otto_relay_retryable(int err)
 {
-    return err != OTTO_E_CORRUPT && err != OTTO_E_NOSPC && err != OTTO_E_INVAL;
+    return err != OTTO_E_CORRUPT && err != OTTO_E_NOSPC && err != OTTO_E_INVAL && err != OTTO_E_DENIED;
 }
 
 void otto_relay_forget(otto_kv_t *kv)

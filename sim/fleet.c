@@ -112,8 +112,9 @@ struct fleet {
     int cuts, drops, relay_cuts;
     bool mcu;
     const char *mcu_part, *mcu_version;
-    bool mcu_mute;
+    bool mcu_mute, mcu_rdp, mcu_unprotect;
     double mcu_brownout;
+    uint64_t mcu_cut_op;
     uint64_t rng;
     int verbose;
     uint32_t t0;
@@ -467,7 +468,8 @@ static int power_on(node_t *n)
         return -1;
     n->port = (otto_agent_port_t){n, p_publish, p_http_get, p_http_cancel, p_reboot, p_now, p_mcu_bootloader};
     otto_agent_config_t cfg = {n->thing, n->f->product, &n->dev.ota, &n->kv, &n->port,
-                               n->f->checkpoint, 500, NULL, n->f->mcu_version, 0, 0, false};
+                               n->f->checkpoint, 500, NULL, n->f->mcu_version, 0, 0, false,
+                               n->f->mcu_unprotect};
     if (n->emu) {
         if (otto_linux_uart_open(&n->line, n->tty, 115200)) {
             fprintf(stderr, "otto-sim: %s: cannot open %s: %s\n", n->thing, n->tty, strerror(errno));
@@ -689,6 +691,8 @@ static int start_mcu(node_t *n)
     n->emu->rng ^= (uint64_t)(n->idx + 1) * 0x9E3779B97F4A7C15ull;
     n->emu->mute = n->f->mcu_mute;
     n->emu->brownout = n->f->mcu_brownout;
+    n->emu->cut_op = n->f->mcu_cut_op;
+    n->emu->rdp_default = n->f->mcu_rdp;
     n->emu->down_ms = 20;
     if (sim_stm32_set_part(n->emu, n->f->mcu_part)) {
         fprintf(stderr, "otto-sim: --mcu-part: f103 or f407\n");
@@ -754,8 +758,11 @@ static const char usage_fleet[] =
     "      --mcu-part P       the emulated MCU: f103 (default) or f407\n"
     "      --mcu-version V    what the MCUs run from the factory (default 1.0.0)\n"
     "      --mcu-mute         MCUs that never answer\n"
+    "      --mcu-rdp          MCUs made read-protected (RDP level 1) when their flash is new\n"
+    "      --mcu-unprotect    the agents may unprotect them (which erases their flash)\n"
     "      --mcu-brownout P   MCUs lose power at each flash operation with probability P\n"
     "                         (torn; back in their bootloader 20 ms later)\n"
+    "      --mcu-cut-op N     each MCU loses power at its N-th flash operation, as above\n"
     "      --drops K          break every device's download connection K times\n"
     "      --seed S           for --cuts (default 1)\n"
     "      --duration S       stop after S seconds\n"
@@ -782,6 +789,7 @@ static int fleet_main(int argc, char **argv, bool single)
         {"relay-cuts", required_argument, 0, 'Y'}, {"no-mcu", no_argument, 0, 'N'},
         {"mcu-part", required_argument, 0, 'Q'}, {"mcu-version", required_argument, 0, 'V'},
         {"mcu-mute", no_argument, 0, 'U'}, {"mcu-brownout", required_argument, 0, 'B'},
+        {"mcu-cut-op", required_argument, 0, 'J'}, {"mcu-rdp", no_argument, 0, 'G'}, {"mcu-unprotect", no_argument, 0, 'H'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     fleet_t f = {0};
     const char *dir = NULL, *prefix = "24:0a:c4:00", *flash = NULL, *thing = NULL, *factory = NULL;
@@ -822,6 +830,9 @@ static int fleet_main(int argc, char **argv, bool single)
         case 'V': f.mcu_version = optarg; break;
         case 'U': f.mcu_mute = true; break;
         case 'B': f.mcu_brownout = atof(optarg); break;
+        case 'G': f.mcu_rdp = true; break;
+        case 'J': f.mcu_cut_op = strtoull(optarg, NULL, 10); break;
+        case 'H': f.mcu_unprotect = true; break;
         case 's': f.rng = strtoull(optarg, NULL, 10) * 2654435761u + 1; break;
         case 'D': duration = atof(optarg); break;
         case 'W': things_file = optarg; break;

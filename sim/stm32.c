@@ -10,7 +10,8 @@
  * pages, Erase 0x43) and f407, an STM32F407 (PID 0x413: 1 MiB in sectors of
  * 16, 16, 16, 16, 64 and 7 x 128 KiB, Extended Erase 0x44).
  * The flash lives in a file (--flash), so it survives this process like a
- * real MCU's flash survives the module's power cuts.
+ * real MCU's flash survives the module's power cuts; the option bytes
+ * follow it there (read protection: --rdp, Readout Protect/Unprotect).
  *
  * Framing: a pty carries no parity (the kernel refuses PARENB on a pty), so
  * 8E1 is the line's setting on real hardware and stm32flash runs with
@@ -43,6 +44,8 @@
 #define FLASH_BASE 0x08000000u
 #define RAM_BASE   0x20000000u
 #define BL_VERSION 0x22u
+#define OPT_BYTES  16u   /* kept after the flash in its file */
+#define RDP_OFF    0xA5u /* the RDP option byte of a part that is not read-protected */
 
 struct sim_stm32_part {
     const char *opt, *name;
@@ -327,6 +330,22 @@ static void cmd_read(mcu_t *m)
     tx(m, p, (size_t)n[0] + 1);
 }
 
+static bool protected_(const mcu_t *m) { return m->opt[0] != RDP_OFF; }
+
+/* Readout Protect (0x82) and Unprotect (0x92): ACK, the change (unprotect
+ * erases all the flash first), ACK, then the part resets. */
+static void cmd_rdp(mcu_t *m, bool protect)
+{
+    tx1(m, ACK);
+    if (!protect && !erase_all(m))
+        return; /* the power failed mid-erase: still protected */
+    m->opt[0] = protect ? 0x00 : RDP_OFF;
+    tx1(m, ACK);
+    m->synced = false;
+    if (m->verbose > 1)
+        fprintf(stderr, "stm32: read protection %s\n", protect ? "on" : "off, flash erased");
+}
+
 static void cmd_go(mcu_t *m)
 {
     uint32_t addr;
@@ -509,6 +528,11 @@ void sim_stm32_serve(mcu_t *m)
             tx1(m, NACK);
             continue;
         }
+        /* RDP level 1: only these; the rest are refused at the command. */
+        if (protected_(m) && b != 0x00 && b != 0x01 && b != 0x02 && b != 0x82 && b != 0x92) {
+            tx1(m, NACK);
+            continue;
+        }
         switch (b) {
         case 0x00: cmd_get(m); break;
         case 0x01: {
@@ -524,6 +548,8 @@ void sim_stm32_serve(mcu_t *m)
         case 0x11: cmd_read(m); break;
         case 0x21: cmd_go(m); break;
         case 0x31: cmd_write(m); break;
+        case 0x82: cmd_rdp(m, true); break;
+        case 0x92: cmd_rdp(m, false); break;
         case 0x43:
             if (m->part->ext_erase)
                 tx1(m, NACK);
@@ -565,6 +591,8 @@ static const char usage_stm32[] =
     "      --cut-op N         lose power at the N-th flash operation, as above\n"
     "      --down-ms N        how long it stays without power (0: for good)\n"
     "      --baud N           pace the line at N baud, 8E1 (default: as fast as the pty)\n"
+    "      --rdp              a new flash file starts read-protected (RDP level 1: only\n"
+    "                         Get, Get Version, Get ID, Readout Protect/Unprotect)\n"
     "      --lenient          let flash be programmed over (NOR rules); real parts,\n"
     "                         and this emulator by default, NACK a write to a word\n"
     "                         that is not erased\n"
@@ -610,21 +638,28 @@ int sim_stm32_open(mcu_t *m, const char *link, const char *flash)
         return -1;
     }
     uint32_t fsize = m->part->flash_size;
-    bool fresh = sb.st_size != (off_t)fsize;
-    if (fresh && ftruncate(ffd, fsize)) {
+    /* The flash alone (an older file): option bytes added, not protected. */
+    bool fresh = sb.st_size != (off_t)fsize && sb.st_size != (off_t)(fsize + OPT_BYTES);
+    bool fresh_opt = sb.st_size != (off_t)(fsize + OPT_BYTES);
+    if (fresh_opt && ftruncate(ffd, fsize + OPT_BYTES)) {
         fprintf(stderr, "otto-sim: cannot size %s: %s\n", flash, strerror(errno));
         close(ffd);
         return -1;
     }
-    m->flash = mmap(NULL, fsize, PROT_READ | PROT_WRITE, MAP_SHARED, ffd, 0);
+    m->flash = mmap(NULL, fsize + OPT_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, ffd, 0);
     close(ffd);
     if (m->flash == MAP_FAILED) {
         m->flash = NULL;
         fprintf(stderr, "otto-sim: cannot map %s\n", flash);
         return -1;
     }
+    m->opt = m->flash + fsize;
     if (fresh)
         memset(m->flash, 0xFF, fsize);
+    if (fresh_opt) {
+        memset(m->opt, 0xFF, OPT_BYTES);
+        m->opt[0] = fresh && m->rdp_default ? 0x00 : RDP_OFF;
+    }
     m->ram = calloc(1, m->part->ram_size);
     m->fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (!m->ram || m->fd < 0 || grantpt(m->fd) || unlockpt(m->fd)) {
@@ -654,8 +689,8 @@ int sim_stm32_open(mcu_t *m, const char *link, const char *flash)
         return -1;
     }
     if (m->verbose)
-        fprintf(stderr, "otto-sim: %s (PID 0x%03x) bootloader on %s (%s)\n", m->part->name, m->part->pid,
-                link, slave);
+        fprintf(stderr, "otto-sim: %s (PID 0x%03x) bootloader on %s (%s)%s\n", m->part->name, m->part->pid,
+                link, slave, protected_(m) ? ", flash read-protected" : "");
     return 0;
 }
 
@@ -698,8 +733,8 @@ void sim_stm32_close(mcu_t *m)
         unlink(m->link);
     m->link[0] = 0;
     if (m->flash) {
-        msync(m->flash, m->part->flash_size, MS_SYNC);
-        munmap(m->flash, m->part->flash_size);
+        msync(m->flash, m->part->flash_size + OPT_BYTES, MS_SYNC);
+        munmap(m->flash, m->part->flash_size + OPT_BYTES);
         m->flash = NULL;
     }
     free(m->ram);
@@ -721,7 +756,7 @@ int cmd_stm32(int argc, char **argv)
         {"baud", required_argument, 0, 'B'}, {"part", required_argument, 0, 'P'},
         {"lenient", no_argument, 0, 'L'}, {"lose-write-ack", required_argument, 0, 'W'},
         {"brownout", required_argument, 0, 'O'}, {"down-ms", required_argument, 0, 'T'},
-        {"cut-op", required_argument, 0, 'K'},
+        {"cut-op", required_argument, 0, 'K'}, {"rdp", no_argument, 0, 'R'},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     static mcu_t m;
     const char *pty = NULL, *flash = NULL;
@@ -745,6 +780,7 @@ int cmd_stm32(int argc, char **argv)
         case 'O': m.brownout = atof(optarg); break;
         case 'T': m.down_ms = (unsigned)atoi(optarg); break;
         case 'K': m.cut_op = strtoull(optarg, NULL, 10); break;
+        case 'R': m.rdp_default = true; break;
         case 'B': m.baud = (unsigned)atoi(optarg); break;
         case 'P':
             if (sim_stm32_set_part(&m, optarg)) {

@@ -7,7 +7,8 @@
  *
  * sim_stm32_open makes the pty, links its slave at `link` and maps the
  * flash file (made, erased, when missing: it outlives the process like a
- * real MCU's flash outlives the module's power cuts). serve answers until
+ * real MCU's flash outlives the module's power cuts; its option bytes,
+ * read protection among them, follow the flash in the file). serve answers until
  * *stop becomes non-zero. Returns 0, or -1 with a message on stderr.
  */
 #ifndef OTTO_SIM_STM32_H
@@ -25,7 +26,9 @@ enum { SIM_LINE_DROP = 1, SIM_LINE_FLIP, SIM_LINE_DUP, SIM_LINE_INSERT };
 typedef struct {
     int fd, sfd;           /* pty master; our own slave fd, so it never hangs up */
     const struct sim_stm32_part *part;
-    uint8_t *flash;        /* mmap'd file */
+    uint8_t *flash;        /* mmap'd file: the flash, then the option bytes */
+    uint8_t *opt;          /* option bytes: opt[0] is RDP, 0xA5 = not read-protected */
+    bool rdp_default;      /* option bytes made new: read-protected */
     uint8_t *ram;
     char link[512];
     bool synced;

@@ -84,6 +84,9 @@ typedef struct {
     unsigned mcu_retries;         /**< per AN3155 exchange (0: 5) */
     bool mcu_worker;              /**< the port runs otto_agent_relay_work itself, e.g. on
                                        a thread of its own; tick only settles what it did */
+    bool mcu_unprotect;           /**< a read-protected MCU is unprotected, which erases
+                                       all its flash, rather than the job FAILED
+                                       mcu_protected; the application sets RDP again */
 } otto_agent_config_t;
 
 /** What the agent keeps in the key-value store under "job". */

@@ -14,7 +14,9 @@
  *
  * Errors: OTTO_E_TIMEOUT (no answer), OTTO_E_PROTO (NACKs or garbage after
  * all retries), OTTO_E_NOTFOUND (unknown part), OTTO_E_NOSPC (image larger
- * than the flash), OTTO_E_VERIFY (read back differs), OTTO_E_IO (UART).
+ * than the flash), OTTO_E_VERIFY (read back differs), OTTO_E_DENIED (the
+ * flash is read-protected: only Readout Unprotect, which erases it all,
+ * lets anything in), OTTO_E_IO (UART).
  */
 #ifndef OTTO_MCU_H
 #define OTTO_MCU_H
@@ -56,12 +58,18 @@ typedef struct {
     uint8_t ncmds;
     bool ext_erase;        /**< 0x44 rather than 0x43 */
     const otto_mcu_part_t *part;
+    bool rdp;              /**< read-protected (RDP level 1): connect found Read Memory refused */
+    bool cmd_nack;         /* the last exchange failed on a NACK of its command byte */
     const char *why;       /**< the last failure, in words */
     uint32_t resyncs, nacks, timeouts; /**< counted, for reports */
 } otto_mcu_t;
 
-/** Synchronise (0x7F), then Get, Get Version, Get ID; know the part. */
+/** Synchronise (0x7F), then Get, Get ID; know the part, and whether its
+ *  flash is read-protected (rdp: a Read Memory refused at every try). */
 int otto_mcu_connect(otto_mcu_t *m, const otto_uart_t *uart);
+/** Readout Unprotect: the MCU erases all its flash and restarts in its
+ *  bootloader; then connect again. Waits up to 35 s for the erase. */
+int otto_mcu_unprotect(otto_mcu_t *m);
 /** Erase the pages that hold [addr, addr + len). */
 int otto_mcu_erase(otto_mcu_t *m, uint32_t addr, uint32_t len);
 /** Write len bytes at addr (word-aligned), in blocks, padding the last one

@@ -66,6 +66,8 @@ typedef struct {
     bool no_verify;        /**< skip the read-back (the first block still goes last) */
     bool no_go;            /**< leave the MCU in its bootloader at the end */
     bool no_check;         /**< relay even without a vector table at the start */
+    bool unprotect;        /**< a read-protected MCU: Readout Unprotect (erases all
+                                its flash) rather than OTTO_E_DENIED */
     uint32_t cur;          /**< RAM cursor within the phase */
     bool connected, repair;
     uint32_t written;      /**< bytes sent in Write Memory, for reports */
@@ -84,7 +86,7 @@ int otto_relay_step(otto_relay_t *r);
  *  on: a caller counts failures without progress against it. */
 uint32_t otto_relay_mark(const otto_relay_t *r);
 /** Whether stepping again after err can help: not for an image that is
- *  no application or does not fit. */
+ *  no application or does not fit, nor for a read-protected MCU. */
 bool otto_relay_retryable(int err);
 /** Drop the saved progress. */
 void otto_relay_forget(otto_kv_t *kv);

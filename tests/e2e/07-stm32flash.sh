@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The STM32 bootloader emulator (otto-sim stm32) against the real stm32flash
 # from Debian, over a pseudo-terminal: probe, erase + write + verify, read
-# back identical, Go, mass erase, on an F103 and an F407 (Extended Erase,
-# sectors); and an MCU that never answers.
+# back identical, Go, mass erase, read protection on and off, on an F103
+# and an F407 (Extended Erase, sectors); and an MCU that never answers.
 # stm32flash runs with -m 8n1: a pty cannot carry parity (see
 # ../shared/docs/stm32-an3155.md); the protocol bytes are the same as 8E1.
 . "$(dirname "$0")/lib.sh"
@@ -28,7 +28,16 @@ check "only the pages the image needs were erased (37 of 128)" \
     test "$(python3 -c "d=open('$E2E_DIR/mcu.bin','rb').read(); print(sum(1 for p in range(128) if d[p*1024:(p+1)*1024] != b'\xff'*1024))")" = 37
 check "Go to the application" flash -g 0x08000000
 check "mass erase" flash -o
-check "... leaves the flash blank" python3 -c "import sys; sys.exit(open('$E2E_DIR/mcu.bin','rb').read() != b'\xff' * 131072)"
+blank() { python3 -c "import sys; sys.exit(open('$E2E_DIR/mcu.bin','rb').read()[:131072] != b'\xff' * 131072)"; }
+check "... leaves the flash blank" blank
+flash -w "$E2E_DIR/fw.bin" -S 0x08000000
+check "read protection on (-j)" flash -j
+check "... then stm32flash cannot read the flash" \
+    sh -c "! timeout 30 stm32flash -b 115200 -m 8n1 -r '$E2E_DIR/rp.bin' -S 0x08000000:256 '$E2E_DIR/tty' >/dev/null 2>&1"
+check "... and otto mcu info says it is read-protected" sh -c "'$OTTO' mcu info --port '$E2E_DIR/tty' | grep -q 'read-protected (RDP level 1)'"
+check "read protection off (-k)" flash -k
+check "... which erased the flash" blank
+check "... and it reads again" flash -r "$E2E_DIR/rp.bin" -S 0x08000000:256
 kill "$EMU"; wait "$EMU" 2>/dev/null
 
 # The F4 profile: 1 MiB in 16/64/128 KiB sectors, Extended Erase (0x44).

@@ -22,7 +22,8 @@ relay() { timeout 120 "$OTTO" mcu flash "$E2E_DIR/fw.bin" --port "$E2E_DIR/tty" 
 landed() { cmp -s <(head -c 12000 "$E2E_DIR/mcu.bin") "$E2E_DIR/fw.bin"; }
 
 for fault in "" "--drop 0.002" "--corrupt 0.002" "--nack 0.05" "--erase-ms 30" "--lose-write-ack 0.2" \
-    "--part f407" "--part f407 --nack 0.05" "--brownout 0.03" "--part f407 --brownout 0.03"; do
+    "--part f407" "--part f407 --nack 0.05" "--cut-op 3" "--cut-op 20" "--part f407 --cut-op 1" \
+    "--part f407 --cut-op 30"; do
     emu $fault
     relay --go; rc=$?
     check "relay ${fault:-without faults}: done" test $rc = 0
@@ -33,10 +34,10 @@ done
 # block whose ACK was lost after it was programmed must be read, not resent.
 check "lost write ACKs: blocks were programmed once each (none refused)" \
     sh -c "grep 'stm32:' '$E2E_DIR/emu.log' | sed -n 6p | grep -q '(0 refused'"
-# The MCU lost power in those runs (torn blocks and pages), and the relay
-# went on from where it was.
+# The MCU lost power in those runs (a torn page, sector or block), and the
+# relay went on from where it was.
 check "brown-outs: the MCUs did lose power mid-operation" \
-    sh -c "grep 'stm32:' '$E2E_DIR/emu.log' | sed -n '9,10p' | grep -vc ' 0 power cuts' | grep -qx 2"
+    sh -c "grep 'stm32:' '$E2E_DIR/emu.log' | sed -n '9,12p' | grep -c ' 1 power cuts' | grep -qx 4"
 
 # Not an application for the start of flash (no vector table): refused
 # before a page is erased; --any flashes it anyway.
@@ -48,6 +49,31 @@ check "a file without a vector table: exit 1, saying why" sh -c "test $rc = 1 &&
 check "... and the MCU's application is untouched" landed
 timeout 60 "$OTTO" mcu flash "$E2E_DIR/junk.bin" --port "$E2E_DIR/tty" --any >"$E2E_DIR/out" 2>&1; rc=$?
 check "... --any flashes it" bash -c "test $rc = 0 && cmp -s <(head -c 6000 '$E2E_DIR/mcu.bin') '$E2E_DIR/junk.bin'"
+kill "$EMU"; wait "$EMU" 2>/dev/null
+
+# A read-protected MCU (RDP level 1) is refused untouched, unless the user
+# allows the unprotect, which erases all of its flash. Its flash file: an
+# older application, then the option bytes with RDP set.
+mcu_image 9000 "$E2E_DIR/old.bin"
+emu_rdp() {
+    emu
+    kill "$EMU"; wait "$EMU" 2>/dev/null
+    python3 -c "
+d = bytearray(open('$E2E_DIR/old.bin', 'rb').read().ljust(131072, b'\xff')) + b'\x00' + b'\xff' * 15
+open('$E2E_DIR/mcu.bin', 'wb').write(d)"
+    rm -f "$E2E_DIR/tty"
+    "$SIM" stm32 --pty "$E2E_DIR/tty" --flash "$E2E_DIR/mcu.bin" 2>>"$E2E_DIR/emu.log" &
+    EMU=$!
+    E2E_PIDS+=("$EMU")
+    wait_for test -L "$E2E_DIR/tty"
+}
+emu_rdp
+relay --go; rc=$?
+check "a read-protected MCU: exit 1, saying why" sh -c "test $rc = 1 && grep -q 'read-protected (RDP level 1)' '$E2E_DIR/out'"
+check "... and its application is untouched" cmp -s <(head -c 9000 "$E2E_DIR/mcu.bin") "$E2E_DIR/old.bin"
+relay --go --unprotect; rc=$?
+check "... --unprotect: done" test $rc = 0
+check "... the image is in the MCU's flash" landed
 kill "$EMU"; wait "$EMU" 2>/dev/null
 
 emu --mute
