@@ -24,6 +24,8 @@ static int read_entry(const otto_json_t *j, int e, otto_fw_entry_t *f)
         (err = opt_str(j, e, "version", f->version, sizeof f->version)) ||
         (err = otto_json_u32(j, otto_json_get(j, e, "size"), &f->size)))
         return err == OTTO_E_NOTFOUND ? OTTO_E_PROTO : err;
+    if (!f->url[0])
+        return OTTO_E_PROTO; /* nothing to download from */
     if (!f->ota_type[0])
         strcpy(f->ota_type, "esp32"); /* the seed's default */
     if ((t = otto_json_get(j, e, "md5")) >= 0) {

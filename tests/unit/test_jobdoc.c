@@ -76,6 +76,8 @@ static void refused(void **state)
         {"{\"firmware\":[{\"url\":\"u\",\"size\":1,\"md5\":\"0011223344556677\"}]}", OTTO_E_PROTO},
         {"{\"firmware\":[{\"url\":\"u\",\"size\":1,\"md5\":\"zz112233445566778899aabbccddeeff\"}]}", OTTO_E_PROTO},
         {"{\"firmware\":[{\"url\":5,\"size\":1,\"md5\":\"00112233445566778899aabbccddeeff\"}]}", OTTO_E_PROTO},
+        /* an empty url (found by fuzz_jobdoc): nothing to download from */
+        {"{\"firmware\":[{\"url\":\"\",\"size\":1,\"md5\":\"00112233445566778899aabbccddeeff\"}]}", OTTO_E_PROTO},
         {"{\"firmware\":[{},{},{}]}", OTTO_E_NOSPC},
         {"{\"product\":\"a-product-name-that-is-far-too-long-for-otto\",\"firmware\":[{}]}", OTTO_E_NOSPC},
     };
