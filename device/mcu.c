@@ -28,13 +28,13 @@
 
 static const uint16_t f4_1m[] = {16, 16, 16, 16, 64, 128, 128, 128, 128, 128, 128, 128};
 static const otto_mcu_part_t parts[] = {
-    {0x410, "STM32F10x medium density", 0x08000000u, 128u * 1024u, 1024u, NULL, 0},
-    {0x412, "STM32F10x low density", 0x08000000u, 32u * 1024u, 1024u, NULL, 0},
-    {0x414, "STM32F10x high density", 0x08000000u, 512u * 1024u, 2048u, NULL, 0},
-    {0x430, "STM32F10x XL density", 0x08000000u, 1024u * 1024u, 2048u, NULL, 0},
-    {0x440, "STM32F05x", 0x08000000u, 64u * 1024u, 1024u, NULL, 0},
-    {0x448, "STM32F07x", 0x08000000u, 128u * 1024u, 2048u, NULL, 0},
-    {0x413, "STM32F40x/41x", 0x08000000u, 1024u * 1024u, 0, f4_1m, 12},
+    {0x410, "STM32F10x medium density", 0x08000000u, 128u * 1024u, 1024u, NULL, 0, 20u * 1024u, 0},
+    {0x412, "STM32F10x low density", 0x08000000u, 32u * 1024u, 1024u, NULL, 0, 10u * 1024u, 0},
+    {0x414, "STM32F10x high density", 0x08000000u, 512u * 1024u, 2048u, NULL, 0, 64u * 1024u, 0},
+    {0x430, "STM32F10x XL density", 0x08000000u, 1024u * 1024u, 2048u, NULL, 0, 96u * 1024u, 0},
+    {0x440, "STM32F05x", 0x08000000u, 64u * 1024u, 1024u, NULL, 0, 8u * 1024u, 0},
+    {0x448, "STM32F07x", 0x08000000u, 128u * 1024u, 2048u, NULL, 0, 16u * 1024u, 0},
+    {0x413, "STM32F40x/41x", 0x08000000u, 1024u * 1024u, 0, f4_1m, 12, 128u * 1024u, 64u * 1024u},
 };
 
 const otto_mcu_part_t *otto_mcu_part(uint16_t pid)

@@ -83,13 +83,15 @@ static uint32_t le32(const uint8_t *b)
 }
 
 /* An image for the start of flash begins with a Cortex-M vector table: the
- * initial stack pointer, in SRAM (or an F4's CCM), and the reset handler,
- * a Thumb address inside the image. Anything else (a file linked for
- * another address, or not an application at all) would leave the MCU
- * unable to start, so it is refused before a page is erased. */
+ * initial stack pointer, in this part's SRAM (or an F4's CCM), and the
+ * reset handler, a Thumb address inside the image. Anything else (a file
+ * linked for another address or a part with more RAM, or not an
+ * application at all) would leave the MCU unable to start, so it is
+ * refused before a page is erased. */
 static int check_vectors(otto_relay_t *r)
 {
-    uint32_t base = r->mcu.part->flash_base, sp, pc;
+    const otto_mcu_part_t *p = r->mcu.part;
+    uint32_t base = p->flash_base, sp, pc;
     int err;
     if (r->at != 0 || r->no_check)
         return OTTO_OK;
@@ -103,6 +105,11 @@ static int check_vectors(otto_relay_t *r)
         goto bad;
     if (!(pc & 1u) || pc - 1u < base || pc - 1u >= base + r->st.size)
         goto bad;
+    if (!(sp > 0x20000000u && sp <= 0x20000000u + p->ram_size) &&
+        !(p->ccm_size && sp > 0x10000000u && sp <= 0x10000000u + p->ccm_size)) {
+        r->mcu.why = "built for another part: its stack pointer is past this MCU's SRAM";
+        return OTTO_E_CORRUPT;
+    }
     return OTTO_OK;
 bad:
     r->mcu.why = "not an application for the start of the MCU's flash (no vector table: stack pointer "

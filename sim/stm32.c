@@ -40,6 +40,7 @@
 
 #define ACK  0x79
 #define NACK 0x1F
+#define BUSY 0x76
 
 #define FLASH_BASE 0x08000000u
 #define RAM_BASE   0x20000000u
@@ -277,6 +278,8 @@ static bool erase_unit(mcu_t *m, unsigned u)
     }
     memset(m->flash + off, 0xFF, len);
     m->erases++;
+    if (m->busy)
+        tx1(m, BUSY);
     if (m->erase_ms)
         usleep(m->erase_ms * 1000u * (len / 1024u)); /* --erase-ms is per KiB */
     return true;
@@ -410,6 +413,8 @@ static void cmd_write(mcu_t *m)
     for (int i = 0; i <= n1; i++)
         p[i] = fl ? (uint8_t)(p[i] & data[i]) : data[i];
     m->writes++;
+    if (m->busy && fl)
+        tx1(m, BUSY);
     if (chance(m) < m->lose_ack)
         return; /* programmed, but the host never hears so */
     tx1(m, ACK);
@@ -584,6 +589,8 @@ static const char usage_stm32[] =
     "      --nack P           answer a command NACK with probability P\n"
     "      --erase-ms N       erasing takes N ms per KiB (default 0)\n"
     "      --mute             never answer (an MCU that is not there)\n"
+    "      --busy             say BUSY (0x76) while erasing or programming, as newer\n"
+    "                         bootloaders do, before the ACK\n"
     "      --lose-write-ack P lose the ACK of a block already programmed, probability P\n"
     "      --brownout P       lose power at each flash operation (a block programmed, a\n"
     "                         page erased) with probability P, leaving it torn; back in\n"
@@ -757,6 +764,7 @@ int cmd_stm32(int argc, char **argv)
         {"lenient", no_argument, 0, 'L'}, {"lose-write-ack", required_argument, 0, 'W'},
         {"brownout", required_argument, 0, 'O'}, {"down-ms", required_argument, 0, 'T'},
         {"cut-op", required_argument, 0, 'K'}, {"rdp", no_argument, 0, 'R'},
+        {"busy", no_argument, 0, 'Y'},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     static mcu_t m;
     const char *pty = NULL, *flash = NULL;
@@ -781,6 +789,7 @@ int cmd_stm32(int argc, char **argv)
         case 'T': m.down_ms = (unsigned)atoi(optarg); break;
         case 'K': m.cut_op = strtoull(optarg, NULL, 10); break;
         case 'R': m.rdp_default = true; break;
+        case 'Y': m.busy = true; break;
         case 'B': m.baud = (unsigned)atoi(optarg); break;
         case 'P':
             if (sim_stm32_set_part(&m, optarg)) {

@@ -36,6 +36,7 @@ typedef struct {
     double drop, corrupt, nack, lose_ack;
     unsigned erase_ms;     /* per KiB erased */
     bool mute;
+    bool busy;             /* say BUSY (0x76) while erasing or programming, as newer bootloaders do */
     bool lenient;          /* NOR rules for writes, rather than the part's refusal */
     unsigned baud;         /* pace the line like a real UART (11 bits a byte) */
     double line_t;         /* when the line is free again, CLOCK_MONOTONIC seconds */

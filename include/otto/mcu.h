@@ -40,6 +40,8 @@ typedef struct {
     uint32_t page_size;    /**< erase unit of uniform-page parts; 0: sector_kib */
     const uint16_t *sector_kib; /**< sector sizes, KiB, for sector parts (F2/F4) */
     uint8_t nsectors;
+    uint32_t ram_size;     /**< SRAM bytes from 0x20000000 (the most of the family) */
+    uint32_t ccm_size;     /**< core-coupled RAM bytes from 0x10000000 (F4), or 0 */
 } otto_mcu_part_t;
 
 /** How patient the host is; 0 means the default. Kept by otto_mcu_connect. */

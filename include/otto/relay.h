@@ -20,8 +20,10 @@
  *   go     start the application.
  *
  * Before anything is erased, an image for the start of flash must begin
- * with a Cortex-M vector table (stack pointer in SRAM, reset handler in
- * the image): OTTO_E_CORRUPT otherwise, the MCU's firmware untouched.
+ * with a Cortex-M vector table (stack pointer in this part's SRAM, reset
+ * handler in the image): OTTO_E_CORRUPT otherwise, the MCU's firmware
+ * untouched. A read-protected MCU is OTTO_E_DENIED, untouched, unless
+ * `unprotect` is set.
  *
  * otto_relay_step does a bounded piece of work (one erase unit, or up to
  * 4 KiB written or verified) and returns OTTO_E_AGAIN until the MCU runs

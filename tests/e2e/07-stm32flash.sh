@@ -2,7 +2,8 @@
 # The STM32 bootloader emulator (otto-sim stm32) against the real stm32flash
 # from Debian, over a pseudo-terminal: probe, erase + write + verify, read
 # back identical, Go, mass erase, read protection on and off, on an F103
-# and an F407 (Extended Erase, sectors); and an MCU that never answers.
+# and an F407 (Extended Erase, sectors); BUSY bytes before ACKs; and an MCU
+# that never answers.
 # stm32flash runs with -m 8n1: a pty cannot carry parity (see
 # ../shared/docs/stm32-an3155.md); the protocol bytes are the same as 8E1.
 . "$(dirname "$0")/lib.sh"
@@ -46,6 +47,12 @@ emu --part f407
 check "F407: stm32flash probes it" sh -c "timeout 20 stm32flash -b 115200 -m 8n1 '$E2E_DIR/tty' 2>&1 | grep -q '0x0413 (STM32F40xxx/41xxx)'"
 check "F407: write + verify with Extended Erase" flash -w "$E2E_DIR/fw.bin" -v -S 0x08000000
 check "F407: read back identical" sh -c "timeout 60 stm32flash -b 115200 -m 8n1 -r '$E2E_DIR/rb4.bin' -S 0x08000000:37000 '$E2E_DIR/tty' >/dev/null 2>&1 && cmp -s '$E2E_DIR/fw.bin' '$E2E_DIR/rb4.bin'"
+kill "$EMU"; wait "$EMU" 2>/dev/null
+
+# A newer bootloader says BUSY (0x76) while it erases or programs.
+rm -f "$E2E_DIR/mcu.bin"
+emu --busy
+check "BUSY before ACKs: stm32flash writes and verifies" flash -w "$E2E_DIR/fw.bin" -v -S 0x08000000
 kill "$EMU"; wait "$EMU" 2>/dev/null
 
 emu --mute

@@ -3,7 +3,7 @@
 # on a pseudo-terminal: a clean erase/write/verify/go, then the same with
 # each injected fault (dropped bytes, corrupted bytes, NACKs, slow erases,
 # ACKs lost after a block was programmed, the MCU losing power mid-write or
-# mid-erase),
+# mid-erase, BUSY bytes before ACKs),
 # also on an F407 (Extended Erase, sectors), which must all end with the
 # right image in the MCU's flash; and an MCU
 # that never answers, which must fail with a reason.
@@ -23,7 +23,7 @@ landed() { cmp -s <(head -c 12000 "$E2E_DIR/mcu.bin") "$E2E_DIR/fw.bin"; }
 
 for fault in "" "--drop 0.002" "--corrupt 0.002" "--nack 0.05" "--erase-ms 30" "--lose-write-ack 0.2" \
     "--part f407" "--part f407 --nack 0.05" "--cut-op 3" "--cut-op 20" "--part f407 --cut-op 1" \
-    "--part f407 --cut-op 30"; do
+    "--part f407 --cut-op 30" "--busy"; do
     emu $fault
     relay --go; rc=$?
     check "relay ${fault:-without faults}: done" test $rc = 0
@@ -49,6 +49,18 @@ check "a file without a vector table: exit 1, saying why" sh -c "test $rc = 1 &&
 check "... and the MCU's application is untouched" landed
 timeout 60 "$OTTO" mcu flash "$E2E_DIR/junk.bin" --port "$E2E_DIR/tty" --any >"$E2E_DIR/out" 2>&1; rc=$?
 check "... --any flashes it" bash -c "test $rc = 0 && cmp -s <(head -c 6000 '$E2E_DIR/mcu.bin') '$E2E_DIR/junk.bin'"
+kill "$EMU"; wait "$EMU" 2>/dev/null
+
+# Built for a part with more SRAM (stack pointer 0x2000C000: 48 KiB, an
+# F103RC) than this F103C8 has (20 KiB): refused; an F407 takes it.
+{ printf '\000\300\000\040\001\001\000\010'; head -c 5992 /dev/urandom; } >"$E2E_DIR/rc.bin"
+emu
+timeout 60 "$OTTO" mcu flash "$E2E_DIR/rc.bin" --port "$E2E_DIR/tty" >"$E2E_DIR/out" 2>&1; rc=$?
+check "an image for a part with more SRAM: exit 1, saying why" sh -c "test $rc = 1 && grep -q 'built for another part' '$E2E_DIR/out'"
+kill "$EMU"; wait "$EMU" 2>/dev/null
+emu --part f407
+timeout 60 "$OTTO" mcu flash "$E2E_DIR/rc.bin" --port "$E2E_DIR/tty" >"$E2E_DIR/out" 2>&1; rc=$?
+check "... an F407 (128 KiB) takes it" test $rc = 0
 kill "$EMU"; wait "$EMU" 2>/dev/null
 
 # A read-protected MCU (RDP level 1) is refused untouched, unless the user
