@@ -36,6 +36,8 @@ static const char usage_upload[] =
     "      --group NAME             descriptor group (default: none)\n"
     "      --ota-type TYPE          esp32 or stm32 (default: esp32 if FILE is an app image)\n"
     "      --version V              version (required for non-esp32 firmware)\n"
+    "      --part-id ID             stm32: the part it is built for, as Get ID and stm32flash\n"
+    "                               say (e.g. 0x410); devices with another MCU refuse it\n"
     "      --url URL --token T --json -q  as for every server command\n"
     "  -h, --help                   this text\n";
 
@@ -63,9 +65,11 @@ static int upload(int argc, char **argv)
         {"descriptor", required_argument, 0, 'D'}, {"product", required_argument, 0, 'p'},
         {"group", required_argument, 0, 'g'},      {"ota-type", required_argument, 0, 't'},
         {"version", required_argument, 0, 'v'},    {"help", no_argument, 0, 'h'},
+        {"part-id", required_argument, 0, 'P'},
         API_LONG_OPTS, {0, 0, 0, 0}};
     api_opts_t ao = {0};
     const char *desc_arg = NULL, *product = NULL, *group = NULL, *ota_type = NULL, *version = NULL;
+    const char *part_id = NULL;
     uint8_t *data = NULL;
     size_t len = 0;
     int opt, rc;
@@ -76,6 +80,7 @@ static int upload(int argc, char **argv)
         case 'p': product = optarg; break;
         case 'g': group = optarg; break;
         case 't': ota_type = optarg; break;
+        case 'P': part_id = optarg; break;
         case 'v': version = optarg; break;
         case 'h': fputs(usage_upload, stdout); return EXIT_OK;
         default:
@@ -154,6 +159,8 @@ static int upload(int argc, char **argv)
         cJSON_AddStringToObject(e, "ota_type", ota_type);
         if (version)
             cJSON_AddStringToObject(e, "version", version);
+        if (part_id)
+            cJSON_AddStringToObject(e, "part_id", part_id);
         cJSON_AddItemToArray(arr, e);
     }
     /* The file's md5 into its entry, when the descriptor has just one and

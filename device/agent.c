@@ -657,6 +657,7 @@ static const char *mcu_reason(int err)
     case OTTO_E_VERIFY: return "mcu_verify_failed";
     case OTTO_E_CORRUPT: return "mcu_bad_image";
     case OTTO_E_DENIED: return "mcu_protected";
+    case OTTO_E_CHIP: return "mcu_wrong_part";
     default: return "mcu_protocol";
     }
 }
@@ -712,6 +713,7 @@ void otto_agent_relay_work(otto_agent_t *a)
         a->relay_fresh = false;
         a->relay.mcu.lim.retries = a->cfg.mcu_retries;
         a->relay.unprotect = a->cfg.mcu_unprotect;
+        a->relay.part_id = a->job.mcu.part_id;
         err = otto_relay_open(&a->relay, a->cfg.mcu_uart, fl, a->mcufw, a->job.mcu.size, a->cfg.kv, fresh);
         if (err) {
             a->relay_err = err == OTTO_E_INVAL ? OTTO_E_NOSPC : err;

@@ -13,6 +13,26 @@ static int opt_str(const otto_json_t *j, int obj, const char *key, char *out, si
     return t < 0 ? OTTO_OK : otto_json_str(j, t, out, cap);
 }
 
+/* "0x410": an STM32 product id (12 bits), as Get ID and stm32flash show it. */
+static int part_id(const otto_json_t *j, int t, uint16_t *id)
+{
+    char s[8];
+    unsigned v = 0;
+    if (otto_json_str(j, t, s, sizeof s) || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || !s[2] || strlen(s) > 5)
+        return OTTO_E_PROTO;
+    for (const char *c = s + 2; *c; c++) {
+        int d = *c >= '0' && *c <= '9' ? *c - '0' : *c >= 'a' && *c <= 'f' ? *c - 'a' + 10
+              : *c >= 'A' && *c <= 'F' ? *c - 'A' + 10 : -1;
+        if (d < 0)
+            return OTTO_E_PROTO;
+        v = v * 16u + (unsigned)d;
+    }
+    if (!v)
+        return OTTO_E_PROTO;
+    *id = (uint16_t)v;
+    return OTTO_OK;
+}
+
 static int read_entry(const otto_json_t *j, int e, otto_fw_entry_t *f)
 {
     int err, t;
@@ -40,6 +60,8 @@ static int read_entry(const otto_json_t *j, int e, otto_fw_entry_t *f)
     }
     if ((t = otto_json_get(j, e, "secure_version")) >= 0 &&
         (err = otto_json_u32(j, t, &f->secure_version)))
+        return err;
+    if ((t = otto_json_get(j, e, "part_id")) >= 0 && (err = part_id(j, t, &f->part_id)))
         return err;
     if (!f->has_md5 && !f->has_sha256)
         return OTTO_E_PROTO; /* nothing to check the download against */

@@ -56,6 +56,7 @@ int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t
     otto_mcu_limits_t lim = r->mcu.lim;
     uint32_t at = r->at;
     bool no_verify = r->no_verify, no_go = r->no_go, no_check = r->no_check, unprotect = r->unprotect;
+    uint16_t part_id = r->part_id;
     memset(r, 0, sizeof *r);
     r->mcu.lim = lim;
     r->at = at;
@@ -63,6 +64,7 @@ int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t
     r->no_go = no_go;
     r->no_check = no_check;
     r->unprotect = unprotect;
+    r->part_id = part_id;
     r->uart = uart;
     r->flash = flash;
     r->stage = stage;
@@ -77,44 +79,17 @@ int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t
     return OTTO_OK;
 }
 
-static uint32_t le32(const uint8_t *b)
-{
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-/* An image for the start of flash begins with a Cortex-M vector table: the
- * initial stack pointer, in this part's SRAM (or an F4's CCM), and the
- * reset handler, a Thumb address inside the image. Anything else (a file
- * linked for another address or a part with more RAM, or not an
- * application at all) would leave the MCU unable to start, so it is
- * refused before a page is erased. */
+/* An image for the start of flash must be an application for this part
+ * (otto_mcu_check_app), or it is refused before a page is erased. */
 static int check_vectors(otto_relay_t *r)
 {
-    const otto_mcu_part_t *p = r->mcu.part;
-    uint32_t base = p->flash_base, sp, pc;
     int err;
     if (r->at != 0 || r->no_check)
         return OTTO_OK;
-    if (r->st.size < 8)
-        goto bad;
-    if ((err = staged(r, 0, 8)))
+    memset(r->buf, 0, 8);
+    if (r->st.size >= 8 && (err = staged(r, 0, 8)))
         return err;
-    sp = le32(r->buf);
-    pc = le32(r->buf + 4);
-    if (sp % 4u || !((sp > 0x20000000u && sp <= 0x20100000u) || (sp > 0x10000000u && sp <= 0x10010000u)))
-        goto bad;
-    if (!(pc & 1u) || pc - 1u < base || pc - 1u >= base + r->st.size)
-        goto bad;
-    if (!(sp > 0x20000000u && sp <= 0x20000000u + p->ram_size) &&
-        !(p->ccm_size && sp > 0x10000000u && sp <= 0x10000000u + p->ccm_size)) {
-        r->mcu.why = "built for another part: its stack pointer is past this MCU's SRAM";
-        return OTTO_E_CORRUPT;
-    }
-    return OTTO_OK;
-bad:
-    r->mcu.why = "not an application for the start of the MCU's flash (no vector table: stack pointer "
-                 "in SRAM, reset handler in the image)";
-    return OTTO_E_CORRUPT;
+    return otto_mcu_check_app(r->mcu.part, r->buf, r->st.size, &r->mcu.why);
 }
 
 /* (Re)synchronise, and decide where to go on from the saved state. */
@@ -126,6 +101,10 @@ static int connect(otto_relay_t *r)
     if (r->at > r->mcu.part->flash_size || r->st.size > r->mcu.part->flash_size - r->at) {
         r->mcu.why = "the image is larger than the MCU's flash";
         return OTTO_E_NOSPC;
+    }
+    if (r->part_id && r->part_id != r->mcu.part->pid) {
+        r->mcu.why = "the image is built for another STM32 part than this MCU (Get ID)";
+        return OTTO_E_CHIP;
     }
     if ((err = check_vectors(r)))
         return err;
@@ -284,7 +263,8 @@ uint32_t otto_relay_mark(const otto_relay_t *r)
 
 bool otto_relay_retryable(int err)
 {
-    return err != OTTO_E_CORRUPT && err != OTTO_E_NOSPC && err != OTTO_E_INVAL && err != OTTO_E_DENIED;
+    return err != OTTO_E_CORRUPT && err != OTTO_E_NOSPC && err != OTTO_E_INVAL && err != OTTO_E_DENIED &&
+           err != OTTO_E_CHIP;
 }
 
 void otto_relay_forget(otto_kv_t *kv)

@@ -3,6 +3,7 @@
 #include "firmware.h"
 
 #include <cjson/cJSON.h>
+#include "otto/mcu.h"
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -155,7 +156,33 @@ static int check_esp32(const char *path, uint64_t size, otto_image_info_t *info,
 /* MCU firmware is relayed byte for byte to address 0 of the MCU's flash, so
  * it must be a raw binary. The usual mistake is the build's other output:
  * refuse those with what to do instead. */
-static int check_stm32(const char *path, char *msg, size_t len)
+/* "part_id": "0x410", a part otto knows; rewritten in lower case. NULL
+ * when the entry has none. */
+static int stm32_part(cJSON *entry, const otto_mcu_part_t **part, char *msg, size_t len)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(entry, "part_id");
+    char *end = NULL, norm[8];
+    *part = NULL;
+    if (!v)
+        return OTTO_OK;
+    const char *s = cJSON_IsString(v) ? v->valuestring : "";
+    unsigned long id = (s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && isxdigit((unsigned char)s[2]))
+                           ? strtoul(s + 2, &end, 16) : 0;
+    if (!end || *end || id > 0xFFF || !(*part = otto_mcu_part((uint16_t)id))) {
+        snprintf(msg, len, "descriptor: part_id must name an STM32 part otto knows, as Get ID says it "
+                 "(e.g. \"0x410\" for an F103 medium density)");
+        return OTTO_E_INVAL;
+    }
+    snprintf(norm, sizeof norm, "0x%03lx", id);
+    cJSON_SetValuestring(v, norm);
+    return OTTO_OK;
+}
+
+/* An MCU image: a raw binary (not the ELF, HEX or S-record a build also
+ * makes), and an application for the start of the part's flash, which is
+ * where the agent relays it: refused here once rather than on every
+ * device. */
+static int check_stm32(const char *path, uint64_t size, const otto_mcu_part_t *part, char *msg, size_t len)
 {
     uint8_t b[16] = {0};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -174,6 +201,11 @@ static int check_stm32(const char *path, char *msg, size_t len)
     if (kind) {
         snprintf(msg, len, "stm32 firmware must be a raw binary, and this is %s: "
                  "convert it with arm-none-eabi-objcopy -O binary", kind);
+        return OTTO_E_INVAL;
+    }
+    const char *why = NULL;
+    if (size > UINT32_MAX || otto_mcu_check_app(part, b, (uint32_t)size, &why)) {
+        snprintf(msg, len, "stm32 firmware: %s", why ? why : "too large");
         return OTTO_E_INVAL;
     }
     return OTTO_OK;
@@ -289,7 +321,10 @@ int srv_firmware_ingest(srv_store_t *st, const char *dir, srv_upload_t *u, const
         fw->secure_version = info.desc.secure_version;
     }
 
-    if (!strcmp(fw->ota_type, "stm32") && (err = check_stm32(u->tmp_path, msg, msglen)))
+    const otto_mcu_part_t *part = NULL;
+    if (!strcmp(fw->ota_type, "stm32") &&
+        ((err = stm32_part(entry, &part, msg, msglen)) ||
+         (err = check_stm32(u->tmp_path, (uint64_t)fw->size, part, msg, msglen))))
         goto out;
 
     /* Whatever else the entry says travels into job documents unchanged. */

@@ -6,7 +6,8 @@
  *   {"product": "lamp", "group": "",
  *    "firmware": [{"ota_type": "esp32", "url": "http://.../fw/ID", "size": N,
  *                  "md5": "32 hex", "sha256": "64 hex", "version": "1.1.0",
- *                  "secure_version": 1, ...}]}
+ *                  "secure_version": 1, ...},
+ *                 {"ota_type": "stm32", ..., "part_id": "0x410"}]}
  *
  * Parsed into fixed buffers (no malloc); unknown fields are ignored, fields
  * otto needs are checked (url, size; md5 or sha256). tokens[] is the
@@ -41,6 +42,7 @@ typedef struct {
     char version[32];
     uint32_t size;
     uint32_t secure_version;
+    uint16_t part_id;      /**< stm32: the MCU it is built for ("part_id": "0x410"), 0: any */
     uint8_t md5[16];
     uint8_t sha256[32];
     bool has_md5, has_sha256;

@@ -93,6 +93,13 @@ int otto_mcu_unit(const otto_mcu_t *m, uint32_t off, uint32_t *start, uint32_t *
 /** A part by its PID, or NULL. */
 const otto_mcu_part_t *otto_mcu_part(uint16_t pid);
 
+/** Is an image of `size` bytes, whose first 8 are vec, an application for
+ *  the start of flash? A Cortex-M vector table: the initial stack pointer
+ *  in SRAM (of part p, or of any STM32 when p is NULL, or an F4's CCM), and
+ *  the reset handler a Thumb address inside the image. OTTO_OK, or
+ *  OTTO_E_CORRUPT with *why in words. */
+int otto_mcu_check_app(const otto_mcu_part_t *p, const uint8_t vec[8], uint32_t size, const char **why);
+
 #ifdef __cplusplus
 }
 #endif

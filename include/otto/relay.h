@@ -22,8 +22,8 @@
  * Before anything is erased, an image for the start of flash must begin
  * with a Cortex-M vector table (stack pointer in this part's SRAM, reset
  * handler in the image): OTTO_E_CORRUPT otherwise, the MCU's firmware
- * untouched. A read-protected MCU is OTTO_E_DENIED, untouched, unless
- * `unprotect` is set.
+ * untouched; so is an MCU other than part_id (OTTO_E_CHIP). A
+ * read-protected MCU is OTTO_E_DENIED, untouched, unless `unprotect` is set.
  *
  * otto_relay_step does a bounded piece of work (one erase unit, or up to
  * 4 KiB written or verified) and returns OTTO_E_AGAIN until the MCU runs
@@ -68,6 +68,7 @@ typedef struct {
     bool no_verify;        /**< skip the read-back (the first block still goes last) */
     bool no_go;            /**< leave the MCU in its bootloader at the end */
     bool no_check;         /**< relay even without a vector table at the start */
+    uint16_t part_id;      /**< the part the image is built for (Get ID), 0: any */
     bool unprotect;        /**< a read-protected MCU: Readout Unprotect (erases all
                                 its flash) rather than OTTO_E_DENIED */
     uint32_t cur;          /**< RAM cursor within the phase */
@@ -88,7 +89,8 @@ int otto_relay_step(otto_relay_t *r);
  *  on: a caller counts failures without progress against it. */
 uint32_t otto_relay_mark(const otto_relay_t *r);
 /** Whether stepping again after err can help: not for an image that is
- *  no application or does not fit, nor for a read-protected MCU. */
+ *  no application, does not fit or is for another part, nor for a
+ *  read-protected MCU. */
 bool otto_relay_retryable(int err);
 /** Drop the saved progress. */
 void otto_relay_forget(otto_kv_t *kv);

@@ -58,8 +58,17 @@ head -c 5000 /dev/urandom >"$E2E_DIR/junk.bin"
 rc=$?; check "junk as esp32: refused by the server (exit 1)" test $rc -eq 1
 check "junk as esp32: says it is not an app image" grep -q "not a valid ESP32 app image" "$E2E_DIR/err.txt"
 "$OTTO" fw upload "$E2E_DIR/junk.bin" 2>/dev/null; check "junk without a type: usage error" test $? -eq 2
-MCU=$("$OTTO" fw upload -q "$E2E_DIR/junk.bin" --ota-type stm32 --product lamp --version 2.0.0)
-check "stm32 blob with its type, product and version" test -n "$MCU"
+"$OTTO" fw upload "$E2E_DIR/junk.bin" --ota-type stm32 --product lamp --version 2.0.0 2>"$E2E_DIR/err.txt"
+rc=$?; check "junk as stm32: refused, no vector table (exit 1)" sh -c "test $rc = 1 && grep -q 'no vector table' '$E2E_DIR/err.txt'"
+mcu_image 5000 "$E2E_DIR/mcu.bin"
+MCU=$("$OTTO" fw upload -q "$E2E_DIR/mcu.bin" --ota-type stm32 --product lamp --version 2.0.0 --part-id 0X410)
+check "stm32 application with its type, product, version and part" test -n "$MCU"
+check "... part_id kept, in lower case" sh -c "'$OTTO' fw show '$MCU' --json | grep -qE '\"part_id\":[[:space:]]*\"0x410\"'"
+"$OTTO" fw upload "$E2E_DIR/mcu.bin" --ota-type stm32 --product lamp --version 2.0.1 --part-id 0x999 2>"$E2E_DIR/err.txt"
+rc=$?; check "an unknown part_id: refused, saying what it wants" sh -c "test $rc = 1 && grep -q 'part_id must name an STM32 part' '$E2E_DIR/err.txt'"
+{ printf '\000\300\000\040\001\001\000\010'; head -c 4000 /dev/urandom; } >"$E2E_DIR/rc.bin"
+"$OTTO" fw upload "$E2E_DIR/rc.bin" --ota-type stm32 --product lamp --version 2.0.2 --part-id 0x410 2>"$E2E_DIR/err.txt"
+rc=$?; check "an image whose stack is past the part's SRAM: refused" sh -c "test $rc = 1 && grep -q 'built for another part' '$E2E_DIR/err.txt'"
 cat >"$E2E_DIR/desc.json" <<JSON
 {"product": "lamp", "group": "beta", "firmware": [
   {"ota_type": "esp32", "url": "https://example.invalid/a.bin", "md5": "$(md5sum <"$E2E_DIR/v11.bin" | cut -c1-32)"},

@@ -11,7 +11,7 @@ T1=24:0a:c4:00:00:01; T2=24:0a:c4:00:00:02; T3=24:0a:c4:00:00:03
 
 "$OTTO" image build --version 1.1.0 --project lamp -o "$E2E_DIR/a.bin" >/dev/null
 "$OTTO" image build --version 1.2.0 --project lamp -o "$E2E_DIR/c.bin" >/dev/null
-head -c 3000 /dev/urandom >"$E2E_DIR/mcu.bin"
+mcu_image 3000 "$E2E_DIR/mcu.bin"
 FA=$("$OTTO" fw upload -q "$E2E_DIR/a.bin")
 FC=$("$OTTO" fw upload -q "$E2E_DIR/c.bin")
 FM=$("$OTTO" fw upload -q "$E2E_DIR/mcu.bin" --ota-type stm32 --product lamp --version 2.0.0)

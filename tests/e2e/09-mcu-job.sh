@@ -7,7 +7,8 @@
 # every module with its new firmware, and the job says how each went; the
 # MCUs themselves lose power once, mid-write. Then
 # an MCU-only job, the same again (already running), an older MCU image
-# (REJECTED), a module whose MCU never answers (FAILED, the module's own
+# (REJECTED), an image for another part (FAILED, nothing erased), a module
+# whose MCU never answers (FAILED, the module's own
 # firmware untouched), a read-protected MCU (FAILED, or unprotected when
 # allowed), a module without an MCU (REJECTED), and ELF/HEX
 # files refused as MCU firmware at upload.
@@ -23,7 +24,7 @@ N=6
 mcu_image 48000 "$E2E_DIR/mcu200.bin"
 mcu_image 30000 "$E2E_DIR/mcu210.bin"
 mcu_image 20000 "$E2E_DIR/mcu190.bin"
-mcufw() { "$OTTO" fw upload -q "$1" --ota-type stm32 --product lamp --version "$2"; }
+mcufw() { "$OTTO" fw upload -q "$1" --ota-type stm32 --product lamp --version "$2" "${@:3}"; }
 F110=$("$OTTO" fw upload -q "$E2E_DIR/v110.bin"); F120=$("$OTTO" fw upload -q "$E2E_DIR/v120.bin")
 M200=$(mcufw "$E2E_DIR/mcu200.bin" 2.0.0); M210=$(mcufw "$E2E_DIR/mcu210.bin" 2.1.0)
 M190=$(mcufw "$E2E_DIR/mcu190.bin" 1.9.0)
@@ -79,11 +80,11 @@ check "the same again: SUCCEEDED already_running" test "$(count "$J" SUCCEEDED).
 J=$(job --fw "$M190")
 watch "$J"
 check "an older MCU image: REJECTED outdated" test "$(count "$J" REJECTED).$(details "$J" reason)" = "$N.outdated"
-head -c 20000 /dev/urandom >"$E2E_DIR/junk.bin"
-J=$(job --fw "$(mcufw "$E2E_DIR/junk.bin" 2.2.0)")
+mcu_image 20000 "$E2E_DIR/f407.bin"
+J=$(job --fw "$(mcufw "$E2E_DIR/f407.bin" 2.2.0 --part-id 0x413)")
 watch "$J"
-check "an MCU image with no vector table: FAILED mcu_bad_image" \
-    test "$(count "$J" FAILED).$(details "$J" reason)" = "$N.mcu_bad_image"
+check "an MCU image for another part (F407 on F103s): FAILED mcu_wrong_part" \
+    test "$(count "$J" FAILED).$(details "$J" reason)" = "$N.mcu_wrong_part"
 check "... before a page was erased: the MCUs still hold 2.1.0" mcu_has "$E2E_DIR/mcu210.bin"
 stop_fleet
 check "after all that, every module runs 1.1.0 and every MCU 2.1.0" \

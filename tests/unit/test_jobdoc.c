@@ -20,7 +20,7 @@ static const char DOC[] =
     "\"sha256\":\"ed484672ba46e7a1072be5772df293c680f17b68e822538fad04821335fd838d\","
     "\"version\":\"1.1.0\",\"project\":\"lamp\",\"secure_version\":1,\"notes\":{\"a\":[1,2,{\"b\":null}]}},"
     "{\"ota_type\":\"stm32\",\"url\":\"http://h/fw/x\",\"size\":65536,\"md5\":\"00112233445566778899aabbccddeeff\","
-    "\"version\":\"2.0.3\"}]}";
+    "\"version\":\"2.0.3\",\"part_id\":\"0x410\"}]}";
 
 static int parse(const char *s, otto_jobdoc_t *d)
 {
@@ -48,6 +48,8 @@ static void good(void **state)
     assert_non_null(e);
     assert_false(e->has_sha256);
     assert_int_equal(e->size, 65536);
+    assert_int_equal(e->part_id, 0x410);
+    assert_int_equal(otto_jobdoc_find(&d, "esp32")->part_id, 0); /* none: any */
     assert_null(otto_jobdoc_find(&d, "nrf"));
 
     /* ota_type defaults to esp32; escapes in strings. */
@@ -76,6 +78,13 @@ static void refused(void **state)
         {"{\"firmware\":[{\"url\":\"u\",\"size\":1,\"md5\":\"0011223344556677\"}]}", OTTO_E_PROTO},
         {"{\"firmware\":[{\"url\":\"u\",\"size\":1,\"md5\":\"zz112233445566778899aabbccddeeff\"}]}", OTTO_E_PROTO},
         {"{\"firmware\":[{\"url\":5,\"size\":1,\"md5\":\"00112233445566778899aabbccddeeff\"}]}", OTTO_E_PROTO},
+        /* part_id: "0x" and 1 to 3 hex digits, not zero */
+        {"{\"firmware\":[{\"url\":\"u\",\"size\":1,\"md5\":\"00112233445566778899aabbccddeeff\",\"part_id\":\"410\"}]}", OTTO_E_PROTO},
+        {"{\"firmware\":[{\"url\":\"u\",\"size\":1,\"md5\":\"00112233445566778899aabbccddeeff\",\"part_id\":\"0x\"}]}", OTTO_E_PROTO},
+        {"{\"firmware\":[{\"url\":\"u\",\"size\":1,\"md5\":\"00112233445566778899aabbccddeeff\",\"part_id\":\"0x4g0\"}]}", OTTO_E_PROTO},
+        {"{\"firmware\":[{\"url\":\"u\",\"size\":1,\"md5\":\"00112233445566778899aabbccddeeff\",\"part_id\":\"0x1000\"}]}", OTTO_E_PROTO},
+        {"{\"firmware\":[{\"url\":\"u\",\"size\":1,\"md5\":\"00112233445566778899aabbccddeeff\",\"part_id\":\"0x000\"}]}", OTTO_E_PROTO},
+        {"{\"firmware\":[{\"url\":\"u\",\"size\":1,\"md5\":\"00112233445566778899aabbccddeeff\",\"part_id\":1040}]}", OTTO_E_PROTO},
         /* an empty url (found by fuzz_jobdoc): nothing to download from */
         {"{\"firmware\":[{\"url\":\"\",\"size\":1,\"md5\":\"00112233445566778899aabbccddeeff\"}]}", OTTO_E_PROTO},
         {"{\"firmware\":[{},{},{}]}", OTTO_E_NOSPC},
