@@ -90,19 +90,50 @@ static void pace(mcu_t *m)
         usleep((useconds_t)((m->line_t - t) * 1e6));
 }
 
+/* Answers go out in one write (a byte at a time only when paced like a
+ * UART): a fleet of emulators shares two cores. */
+static void flush_out(mcu_t *m)
+{
+    for (unsigned off = 0; off < m->out_len;) {
+        ssize_t n = write(m->fd, m->out + off, m->out_len - off);
+        if (n <= 0) {
+            if (n < 0 && errno == EAGAIN) {
+                usleep(1000);
+                continue;
+            }
+            if (m->verbose > 1)
+                fprintf(stderr, "stm32: write: %s\n", strerror(errno));
+            break;
+        }
+        off += (unsigned)n;
+    }
+    m->out_len = 0;
+}
+
 static void put1(mcu_t *m, uint8_t c)
 {
     pace(m);
-    if (write(m->fd, &c, 1) != 1 && m->verbose > 1)
-        fprintf(stderr, "stm32: write: %s\n", strerror(errno));
+    m->out[m->out_len++] = c;
+    if (m->baud || m->out_len == sizeof m->out)
+        flush_out(m);
+}
+
+/* What the host sent and we have not taken: gone (a reset, a power cut). */
+static void drop_input(mcu_t *m)
+{
+    tcflush(m->fd, TCIFLUSH);
+    m->in_pos = m->in_len = 0;
+    m->pend = -1;
 }
 
 static void tx(mcu_t *m, const uint8_t *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint8_t c = b[i];
-        if (m->reset_req || m->dark)
-            return; /* reset or power lost: the answer under way is never sent */
+        if (m->reset_req || m->dark) {
+            m->out_len = 0; /* reset or power lost: the answer under way is never sent */
+            return;
+        }
         if (m->mute || chance(m) < m->drop)
             continue;
         if (chance(m) < m->corrupt)
@@ -117,6 +148,7 @@ static void tx(mcu_t *m, const uint8_t *b, size_t n)
         }
         put1(m, c);
     }
+    flush_out(m);
 }
 
 static void tx1(mcu_t *m, uint8_t b) { tx(m, &b, 1); }
@@ -148,6 +180,14 @@ static int rx(mcu_t *m, int timeout_ms)
     for (;;) {
         if (*m->stop || m->reset_req || m->dark)
             return -1;
+        if (m->in_pos < m->in_len) {
+            uint8_t c = m->in[m->in_pos++];
+            pace(m);
+            int f = rx_fault(m, c);
+            if (f < 0)
+                continue;
+            return f;
+        }
         int r = poll(&p, 1, timeout_ms < 0 || timeout_ms > 20 ? 20 : timeout_ms);
         if (r < 0 && errno == EINTR)
             continue;
@@ -164,14 +204,11 @@ static int rx(mcu_t *m, int timeout_ms)
                 return -1;
             continue;
         }
-        uint8_t c;
-        ssize_t n = read(m->fd, &c, 1);
-        if (n == 1) {
-            pace(m);
-            int f = rx_fault(m, c);
-            if (f < 0)
-                continue;
-            return f;
+        ssize_t n = read(m->fd, m->in, sizeof m->in);
+        if (n > 0) {
+            m->in_pos = 0;
+            m->in_len = (unsigned)n;
+            continue;
         }
         if (n < 0 && errno != EAGAIN && errno != EIO)
             return -1;
@@ -242,10 +279,9 @@ static void power_off(mcu_t *m)
         if (poll(&p, 1, 10) > 0 && (p.revents & POLLIN) && read(m->fd, junk, sizeof junk) < 0)
             usleep(10000);
     }
-    tcflush(m->fd, TCIFLUSH);
+    drop_input(m);
     m->dark = false;
     m->synced = false;
-    m->pend = -1;
 }
 
 static unsigned units(const mcu_t *m)
@@ -499,10 +535,9 @@ void sim_stm32_serve(mcu_t *m)
 {
     while (!*m->stop) {
         if (m->reset_req) {
-            tcflush(m->fd, TCIFLUSH);
+            drop_input(m);
             m->synced = false;
             m->dark = false; /* NRST: power or not, it starts again */
-            m->pend = -1;
             m->reset_req = 0;
         }
         if (m->dark) {

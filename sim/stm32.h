@@ -54,6 +54,10 @@ typedef struct {
     int rx_fault, tx_fault; /* SIM_LINE_DROP, ... */
     uint64_t rx_bytes, tx_bytes;
     int pend;              /* a byte the line still owes rx (duplicated, or after an insert) */
+    uint8_t in[512];       /* read from the pty, not yet taken byte by byte */
+    unsigned in_pos, in_len;
+    uint8_t out[640];      /* an answer being put together, written at once */
+    unsigned out_len;
     uint64_t rng;
     int verbose;
     unsigned long cmds, writes, erases, gos, refused, cuts;
