@@ -153,11 +153,11 @@ int cmd_mcu(int argc, char **argv)
     otto_part_t whole = {OTTO_PART_TYPE_DATA, OTTO_PART_SUB_MCUFW, 0, (uint32_t)len, "file", 0};
     static otto_relay_t r;
     r.mcu.lim = m.lim;
-    r.at = at - m.part->flash_base;
-    r.no_verify = !verify;
-    r.no_go = !go;
-    r.no_check = any;
-    r.unprotect = unprotect;
+    r.opt.at = at - m.part->flash_base;
+    r.opt.no_verify = !verify;
+    r.opt.no_go = !go;
+    r.opt.no_check = any;
+    r.opt.unprotect = unprotect;
     if (!len || (err = otto_relay_open(&r, &hal, &src, &whole, (uint32_t)len, NULL, true))) {
         die_msg("mcu: %s is empty", argv[optind]);
         rc = EXIT_FAIL;

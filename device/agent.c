@@ -323,10 +323,20 @@ static void stop_download(otto_agent_t *a)
 }
 
 /* The job ends here with a result to report. */
+/* The MCU's part of the job is over: its application runs again (the new
+ * one after Go; the old one, intact, after a refusal before any erase). */
+static void mcu_release(otto_agent_t *a)
+{
+    if (a->mcu_held && a->cfg.port->mcu_run)
+        a->cfg.port->mcu_run(a->cfg.port->ctx);
+    a->mcu_held = false;
+}
+
 static void finish(otto_agent_t *a, int result, const char *reason, const char *detail)
 {
     stop_download(a);
     a->relay_open = false;
+    mcu_release(a);
     /* The image being worked on failed; one never reached stays not_started. */
     if (result == R_FAILED && a->job.target == T_ESP && a->job.esp_state == S_PENDING &&
         a->job.phase != P_STARTING)
@@ -632,6 +642,7 @@ static void mcu_done(otto_agent_t *a)
     copy(a->mcu_version, sizeof a->mcu_version, a->job.mcu.version);
     otto_kv_set_str(a->cfg.kv, "mcuver", a->mcu_version);
     a->backoff = 0;
+    mcu_release(a);
     if (a->connected)
         hello(a); /* the registry learns the MCU's version without a reboot */
     if (a->job.esp_state != S_PENDING) {
@@ -712,8 +723,8 @@ void otto_agent_relay_work(otto_agent_t *a)
         bool fresh = a->relay_fresh;
         a->relay_fresh = false;
         a->relay.mcu.lim.retries = a->cfg.mcu_retries;
-        a->relay.unprotect = a->cfg.mcu_unprotect;
-        a->relay.part_id = a->job.mcu.part_id;
+        a->relay.opt.unprotect = a->cfg.mcu_unprotect;
+        a->relay.opt.part_id = a->job.mcu.part_id;
         err = otto_relay_open(&a->relay, a->cfg.mcu_uart, fl, a->mcufw, a->job.mcu.size, a->cfg.kv, fresh);
         if (err) {
             a->relay_err = err == OTTO_E_INVAL ? OTTO_E_NOSPC : err;
@@ -722,8 +733,10 @@ void otto_agent_relay_work(otto_agent_t *a)
         }
         a->relay_open = true;
     }
-    if (!a->relay.connected && a->cfg.port->mcu_bootloader)
+    if (!a->relay.connected && a->cfg.port->mcu_bootloader) {
         a->cfg.port->mcu_bootloader(a->cfg.port->ctx);
+        a->mcu_held = true;
+    }
     do
         err = otto_relay_step(&a->relay);
     while (err == OTTO_E_AGAIN && now(a) - t0 < slice);

@@ -22,17 +22,17 @@ static int save(otto_relay_t *r)
 static int unit(const otto_relay_t *r, uint32_t off, uint32_t *start, uint32_t *end)
 {
     uint32_t s, len;
-    int err = otto_mcu_unit(&r->mcu, r->at + off, &s, &len);
+    int err = otto_mcu_unit(&r->mcu, r->opt.at + off, &s, &len);
     if (err)
         return err;
-    *start = s > r->at ? s - r->at : 0;
-    *end = s + len - r->at;
+    *start = s > r->opt.at ? s - r->opt.at : 0;
+    *end = s + len - r->opt.at;
     return OTTO_OK;
 }
 
 static uint32_t addr(const otto_relay_t *r, uint32_t off)
 {
-    return r->mcu.part->flash_base + r->at + off;
+    return r->mcu.part->flash_base + r->opt.at + off;
 }
 
 static int set_phase(otto_relay_t *r, uint8_t phase, uint32_t next)
@@ -54,17 +54,10 @@ int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t
     if (!r || !uart || !flash || !stage || !size || size > stage->size)
         return OTTO_E_INVAL;
     otto_mcu_limits_t lim = r->mcu.lim;
-    uint32_t at = r->at;
-    bool no_verify = r->no_verify, no_go = r->no_go, no_check = r->no_check, unprotect = r->unprotect;
-    uint16_t part_id = r->part_id;
+    otto_relay_opts_t opt = r->opt;
     memset(r, 0, sizeof *r);
     r->mcu.lim = lim;
-    r->at = at;
-    r->no_verify = no_verify;
-    r->no_go = no_go;
-    r->no_check = no_check;
-    r->unprotect = unprotect;
-    r->part_id = part_id;
+    r->opt = opt;
     r->uart = uart;
     r->flash = flash;
     r->stage = stage;
@@ -84,7 +77,7 @@ int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t
 static int check_vectors(otto_relay_t *r)
 {
     int err;
-    if (r->at != 0 || r->no_check)
+    if (r->opt.at != 0 || r->opt.no_check)
         return OTTO_OK;
     memset(r->buf, 0, 8);
     if (r->st.size >= 8 && (err = staged(r, 0, 8)))
@@ -98,18 +91,18 @@ static int connect(otto_relay_t *r)
     int err = otto_mcu_connect(&r->mcu, r->uart);
     if (err)
         return err;
-    if (r->at > r->mcu.part->flash_size || r->st.size > r->mcu.part->flash_size - r->at) {
+    if (r->opt.at > r->mcu.part->flash_size || r->st.size > r->mcu.part->flash_size - r->opt.at) {
         r->mcu.why = "the image is larger than the MCU's flash";
         return OTTO_E_NOSPC;
     }
-    if (r->part_id && r->part_id != r->mcu.part->pid) {
+    if (r->opt.part_id && r->opt.part_id != r->mcu.part->pid) {
         r->mcu.why = "the image is built for another STM32 part than this MCU (Get ID)";
         return OTTO_E_CHIP;
     }
     if ((err = check_vectors(r)))
         return err;
     if (r->mcu.rdp) {
-        if (!r->unprotect) {
+        if (!r->opt.unprotect) {
             /* short: it goes into the job's status details (80 bytes) */
             r->mcu.why = "read-protected (RDP level 1); unprotecting erases all its flash: allow it";
             return OTTO_E_DENIED;
@@ -186,7 +179,7 @@ static int boot_block(otto_relay_t *r)
     }
     if ((err = blocks(r, 0, n, false)))
         return err;
-    return r->no_verify ? OTTO_OK : blocks(r, 0, n, true);
+    return r->opt.no_verify ? OTTO_OK : blocks(r, 0, n, true);
 }
 
 static int step(otto_relay_t *r)
@@ -226,7 +219,7 @@ static int step(otto_relay_t *r)
     case OTTO_RELAY_VERIFY:
         if (r->cur < first_len(r))
             r->cur = first_len(r);
-        if (r->cur >= size || r->no_verify)
+        if (r->cur >= size || r->opt.no_verify)
             return (err = set_phase(r, OTTO_RELAY_BOOT, 0)) ? err : OTTO_E_AGAIN;
         end = r->cur + STEP_BYTES < size ? r->cur + STEP_BYTES : size;
         if ((err = blocks(r, r->cur, end, true)))
@@ -238,7 +231,7 @@ static int step(otto_relay_t *r)
             return err;
         return (err = set_phase(r, OTTO_RELAY_GO, 0)) ? err : OTTO_E_AGAIN;
     case OTTO_RELAY_GO:
-        if (!r->no_go && (err = otto_mcu_go(&r->mcu, addr(r, 0))))
+        if (!r->opt.no_go && (err = otto_mcu_go(&r->mcu, addr(r, 0))))
             return err;
         otto_relay_forget(r->kv);
         r->st.phase = 0;

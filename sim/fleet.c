@@ -341,6 +341,14 @@ static void p_mcu_bootloader(void *ctx)
         sim_stm32_reset(n->emu);
 }
 
+/* BOOT0 low, pulse NRST: the MCU runs its application (the emulator models
+ * only the bootloader, so this is told, not seen). */
+static void p_mcu_run(void *ctx)
+{
+    node_t *n = ctx;
+    say(n, "MCU runs its application (BOOT0 low, reset)");
+}
+
 static int u_read(void *ctx, void *buf, size_t len, uint32_t timeout_ms)
 {
     node_t *n = ctx;
@@ -466,7 +474,8 @@ static int power_on(node_t *n)
     const otto_part_t *nvs = otto_part_find(&n->dev.table, OTTO_PART_TYPE_DATA, OTTO_PART_SUB_DATA_NVS, NULL);
     if (!nvs || otto_kv_mount(&n->kv, &n->dev.flash, nvs->offset, nvs->size, true, &how))
         return -1;
-    n->port = (otto_agent_port_t){n, p_publish, p_http_get, p_http_cancel, p_reboot, p_now, p_mcu_bootloader};
+    n->port = (otto_agent_port_t){n, p_publish, p_http_get, p_http_cancel, p_reboot, p_now, p_mcu_bootloader,
+                                  p_mcu_run};
     otto_agent_config_t cfg = {n->thing, n->f->product, &n->dev.ota, &n->kv, &n->port,
                                n->f->checkpoint, 500, NULL, n->f->mcu_version, 0, 0, false,
                                n->f->mcu_unprotect};

@@ -369,7 +369,7 @@ static void cmd_read(mcu_t *m)
     tx(m, p, (size_t)n[0] + 1);
 }
 
-static bool protected_(const mcu_t *m) { return m->opt[0] != RDP_OFF; }
+static bool read_protected(const mcu_t *m) { return m->opt[0] != RDP_OFF; }
 
 /* Readout Protect (0x82) and Unprotect (0x92): ACK, the change (unprotect
  * erases all the flash first), ACK, then the part resets. */
@@ -569,7 +569,7 @@ void sim_stm32_serve(mcu_t *m)
             continue;
         }
         /* RDP level 1: only these; the rest are refused at the command. */
-        if (protected_(m) && b != 0x00 && b != 0x01 && b != 0x02 && b != 0x82 && b != 0x92) {
+        if (read_protected(m) && b != 0x00 && b != 0x01 && b != 0x02 && b != 0x82 && b != 0x92) {
             tx1(m, NACK);
             continue;
         }
@@ -732,7 +732,7 @@ int sim_stm32_open(mcu_t *m, const char *link, const char *flash)
     }
     if (m->verbose)
         fprintf(stderr, "otto-sim: %s (PID 0x%03x) bootloader on %s (%s)%s\n", m->part->name, m->part->pid,
-                link, slave, protected_(m) ? ", flash read-protected" : "");
+                link, slave, read_protected(m) ? ", flash read-protected" : "");
     return 0;
 }
 

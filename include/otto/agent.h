@@ -66,6 +66,11 @@ typedef struct {
     /** Optional: reset the MCU into its ROM bootloader (BOOT0 high, pulse
      *  NRST) before the relay talks to it; NULL when the line needs nothing. */
     void (*mcu_bootloader)(void *ctx);
+    /** Optional, with mcu_bootloader: let the MCU run its application again
+     *  (BOOT0 low, pulse NRST). Called when the MCU's part of a job ends,
+     *  updated or not, so that a job refused or failed after the MCU was
+     *  put in its bootloader never leaves it halted there. */
+    void (*mcu_run)(void *ctx);
 } otto_agent_port_t;
 
 typedef struct {
@@ -125,6 +130,7 @@ typedef struct {
     bool relay_open;
     bool relay_ended;             /**< the relay's last slice ended it: relay_err says how */
     bool relay_fresh;             /**< reopen the relay from a clean erase */
+    bool mcu_held;                /**< put in its bootloader by this job: mcu_run when done */
     int relay_err;
     otto_md5_t md5;
     otto_sha256_t sha;

@@ -22,8 +22,8 @@
  * Before anything is erased, an image for the start of flash must begin
  * with a Cortex-M vector table (stack pointer in this part's SRAM, reset
  * handler in the image): OTTO_E_CORRUPT otherwise, the MCU's firmware
- * untouched; so is an MCU other than part_id (OTTO_E_CHIP). A
- * read-protected MCU is OTTO_E_DENIED, untouched, unless `unprotect` is set.
+ * untouched; so is an MCU other than opt.part_id (OTTO_E_CHIP). A
+ * read-protected MCU is OTTO_E_DENIED, untouched, unless `opt.unprotect` is set.
  *
  * otto_relay_step does a bounded piece of work (one erase unit, or up to
  * 4 KiB written or verified) and returns OTTO_E_AGAIN until the MCU runs
@@ -55,6 +55,17 @@ typedef struct {
     uint32_t size;  /**< image bytes */
 } otto_relay_state_t;
 
+/** How the relay goes about it; zeros are the defaults a device uses. */
+typedef struct {
+    uint32_t at;           /**< where the image goes: offset from flash_base (0) */
+    uint16_t part_id;      /**< the part the image is built for (Get ID), 0: any */
+    bool no_verify;        /**< skip the read-back (the first block still goes last) */
+    bool no_go;            /**< leave the MCU in its bootloader at the end */
+    bool no_check;         /**< relay even without a vector table at the start */
+    bool unprotect;        /**< a read-protected MCU: Readout Unprotect (erases all
+                                its flash) rather than OTTO_E_DENIED */
+} otto_relay_opts_t;
+
 typedef struct {
     otto_mcu_t mcu;
     const otto_uart_t *uart;
@@ -62,15 +73,7 @@ typedef struct {
     const otto_part_t *stage;
     otto_kv_t *kv;
     otto_relay_state_t st;
-    /* Options, kept by otto_relay_open (set them before it or before the
-     * first step): */
-    uint32_t at;           /**< where the image goes: offset from flash_base (0) */
-    bool no_verify;        /**< skip the read-back (the first block still goes last) */
-    bool no_go;            /**< leave the MCU in its bootloader at the end */
-    bool no_check;         /**< relay even without a vector table at the start */
-    uint16_t part_id;      /**< the part the image is built for (Get ID), 0: any */
-    bool unprotect;        /**< a read-protected MCU: Readout Unprotect (erases all
-                                its flash) rather than OTTO_E_DENIED */
+    otto_relay_opts_t opt; /**< kept by otto_relay_open: set before it */
     uint32_t cur;          /**< RAM cursor within the phase */
     bool connected, repair;
     uint32_t written;      /**< bytes sent in Write Memory, for reports */
@@ -80,8 +83,8 @@ typedef struct {
 /** Prepare to relay `size` bytes of stage. fresh: start over; otherwise go
  *  on from what "mcu" says (or start over when it holds nothing for this
  *  size). The uart, flash, stage and kv must outlive r; kv may be NULL (no
- *  progress kept: a tool flashing by hand). mcu.lim and the options
- *  above are kept from r. */
+ *  progress kept: a tool flashing by hand). mcu.lim and opt are kept
+ *  from r. */
 int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t *flash,
                     const otto_part_t *stage, uint32_t size, otto_kv_t *kv, bool fresh);
 int otto_relay_step(otto_relay_t *r);

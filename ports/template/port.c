@@ -12,8 +12,18 @@
  * Then: otto_part_load() the table, learn the running partition (the
  * bootloader's choice; on ESP-IDF esp_ota_get_running_partition()), and
  * otto_ota_ctx_init() - after that the whole ota.h API works.
+ *
+ * With an STM32 behind the module (the MCU relay), also:
+ *   - otto_uart_t: the UART wired to the MCU's bootloader USART (USART1 on
+ *     PA9/PA10 for most parts), 8 data bits, EVEN parity, 1 stop bit; any
+ *     baud up to 115200 (the bootloader measures it from the first 0x7F)
+ *   - two GPIOs, to the MCU's BOOT0 and NRST, for the agent port's
+ *     mcu_bootloader and mcu_run (the rest of otto_agent_port_t - MQTT,
+ *     HTTP, reboot, clock - is your network stack's; sim/fleet.c is one)
  */
+#include <stdbool.h>
 #include <stddef.h>
+#include "otto/agent.h"
 #include "otto/ota.h"
 #include "otto/part.h"
 
@@ -50,6 +60,81 @@ static int board_fuse_raise(void *ctx, uint32_t value)
 {
     (void)ctx; (void)value;
     return OTTO_E_IO; /* TODO: burn bits 0..value-1 of SECURE_VERSION */
+}
+
+/* ---- the MCU behind the module ------------------------------------------ */
+
+typedef struct {
+    int unused; /* TODO: your UART driver's handle and the two GPIOs */
+} board_mcu_t;
+
+/* The agent port's context (otto_agent_port_t.ctx, handed to every one of
+ * its callbacks): yours, holding the MCU's pins among the rest. */
+typedef struct {
+    board_mcu_t mcu;
+    /* TODO: your MQTT client, HTTP client, ... */
+} board_port_t;
+
+static int board_uart_write(void *ctx, const void *buf, size_t len)
+{
+    (void)ctx; (void)buf; (void)len;
+    return OTTO_E_IO; /* TODO: send all len bytes (uart_write_bytes + wait for TX done) */
+}
+
+static int board_uart_read(void *ctx, void *buf, size_t len, uint32_t timeout_ms)
+{
+    (void)ctx; (void)buf; (void)len; (void)timeout_ms;
+    return 0; /* TODO: up to len bytes, waiting at most timeout_ms for the first; 0 on timeout */
+}
+
+static void board_uart_flush_input(void *ctx)
+{
+    (void)ctx; /* TODO: drop what was received and not read (uart_flush_input) */
+}
+
+static void board_set_pins(board_mcu_t *b, bool boot0, bool in_reset)
+{
+    (void)b; (void)boot0; (void)in_reset; /* TODO: drive BOOT0; hold NRST low while in_reset */
+}
+
+static void board_delay_ms(uint32_t ms)
+{
+    (void)ms; /* TODO: vTaskDelay(pdMS_TO_TICKS(ms)) */
+}
+
+/* BOOT0 high, pulse NRST: the MCU starts in its ROM bootloader and waits
+ * for 0x7F. The bootloader needs a few milliseconds to start. */
+static void board_mcu_bootloader(void *ctx)
+{
+    board_mcu_t *b = &((board_port_t *)ctx)->mcu;
+    board_set_pins(b, true, true);
+    board_delay_ms(5);
+    board_set_pins(b, true, false);
+    board_delay_ms(20);
+}
+
+/* BOOT0 low, pulse NRST: the MCU starts its application from flash, now
+ * and at every later reset. */
+static void board_mcu_run(void *ctx)
+{
+    board_mcu_t *b = &((board_port_t *)ctx)->mcu;
+    board_set_pins(b, false, true);
+    board_delay_ms(5);
+    board_set_pins(b, false, false);
+}
+
+/* The MCU's line and pins, for otto_agent_config_t.mcu_uart and
+ * otto_agent_port_t.mcu_bootloader/mcu_run (port->ctx is bp). */
+void otto_port_template_mcu(otto_uart_t *uart, otto_agent_port_t *port, board_port_t *bp)
+{
+    uart->ctx = &bp->mcu;
+    uart->write = board_uart_write;
+    uart->read = board_uart_read;
+    uart->flush_input = board_uart_flush_input;
+    port->ctx = bp;
+    port->mcu_bootloader = board_mcu_bootloader;
+    port->mcu_run = board_mcu_run;
+    board_set_pins(&bp->mcu, false, false); /* the application runs until a job needs the bootloader */
 }
 
 /* Call once at start-up; returns OTTO_OK when the ota API is ready. */

@@ -65,6 +65,9 @@ check "... every MCU's flash holds the new image" mcu_has "$E2E_DIR/mcu200.bin"
 check "power was cut during the relay ($(grep -c 'POWER CUT during relaying' "$E2E_DIR/fleet.log"))" \
     test "$(grep -c 'POWER CUT during relaying' "$E2E_DIR/fleet.log")" -ge 2
 check "... and during staging or the download" grep -qE "POWER CUT during (staging|downloading)" "$E2E_DIR/fleet.log"
+runs() { grep -c 'MCU runs its application' "$E2E_DIR/fleet.log"; }
+check "every MCU was let run its new application (BOOT0 low)" \
+    test "$(grep 'MCU runs its application' "$E2E_DIR/fleet.log" | awk '{ print $2 }' | sort -u | wc -l)" = $N
 check "the registry knows both versions" \
     test "$("$OTTO" device show 24:0a:c4:09:00:01 --json | jget "d['versions']['esp32'] + '/' + d['versions']['stm32']")" = 1.1.0/2.0.0
 
@@ -81,11 +84,13 @@ J=$(job --fw "$M190")
 watch "$J"
 check "an older MCU image: REJECTED outdated" test "$(count "$J" REJECTED).$(details "$J" reason)" = "$N.outdated"
 mcu_image 20000 "$E2E_DIR/f407.bin"
+R0=$(runs)
 J=$(job --fw "$(mcufw "$E2E_DIR/f407.bin" 2.2.0 --part-id 0x413)")
 watch "$J"
 check "an MCU image for another part (F407 on F103s): FAILED mcu_wrong_part" \
     test "$(count "$J" FAILED).$(details "$J" reason)" = "$N.mcu_wrong_part"
 check "... before a page was erased: the MCUs still hold 2.1.0" mcu_has "$E2E_DIR/mcu210.bin"
+check "... and run it again, not left in their bootloader" test "$(( $(runs) - R0 ))" = $N
 stop_fleet
 check "after all that, every module runs 1.1.0 and every MCU 2.1.0" \
     test "$(grep -cE ' 1\.1\.0 +2\.1\.0 ' "$E2E_DIR/fleet.out")" = $N

@@ -183,7 +183,8 @@ static int run_boot(otto_simdev_t *d, world_t *w, otto_agent_t *a, otto_kv_t *kv
     if (otto_kv_mount(kv, &d->flash, nvs->offset, nvs->size, true, NULL))
         return d->power.off ? 0 : -1;
     static otto_agent_port_t port;
-    port = (otto_agent_port_t){w, publish, http_get, http_cancel, reboot, now_ms, mcu.on ? mcu_bootloader : NULL};
+    port = (otto_agent_port_t){w, publish, http_get, http_cancel, reboot, now_ms, mcu.on ? mcu_bootloader : NULL,
+                               NULL};
     otto_agent_config_t cfg = {"dev", "demo", &d->ota, kv, &port, 8192, 1000, NULL, "1.0.0", 0, 3, false, false};
     uart_power = &d->power;
     if (mcu.on)
