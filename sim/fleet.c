@@ -341,11 +341,14 @@ static void p_mcu_bootloader(void *ctx)
         sim_stm32_reset(n->emu);
 }
 
-/* BOOT0 low, pulse NRST: the MCU runs its application (the emulator models
- * only the bootloader, so this is told, not seen). */
+/* BOOT0 low, pulse NRST: the MCU runs its application, deaf to the
+ * bootloader protocol until mcu_bootloader. */
 static void p_mcu_run(void *ctx)
 {
     node_t *n = ctx;
+    if (!n->emu || n->dev.power.off)
+        return;
+    sim_stm32_run(n->emu);
     say(n, "MCU runs its application (BOOT0 low, reset)");
 }
 
@@ -707,7 +710,11 @@ static int start_mcu(node_t *n)
         fprintf(stderr, "otto-sim: --mcu-part: f103 or f407\n");
         return -1;
     }
-    if (sim_stm32_open(n->emu, n->tty, flash) || sim_stm32_start(n->emu))
+    if (sim_stm32_open(n->emu, n->tty, flash))
+        return -1;
+    n->emu->boot0 = false; /* the product runs: its MCU runs its application */
+    n->emu->app = true;
+    if (sim_stm32_start(n->emu))
         return -1;
     return 0;
 }
@@ -735,12 +742,14 @@ static int provision(const char *path, const uint8_t *img, size_t len)
 
 static void report(const fleet_t *f)
 {
-    printf("%-20s %-9s %-9s %-6s %-5s %-8s %s\n", "THING", "RUNNING", "MCU", "BOOTS", "CUTS", "MCU-CUTS", "AGENT");
+    printf("%-20s %-9s %-9s %-6s %-5s %-8s %-9s %s\n", "THING", "RUNNING", "MCU", "BOOTS", "CUTS", "MCU-CUTS",
+           "MCU-RUNS", "AGENT");
     for (int i = 0; i < f->n; i++) {
         const node_t *n = &f->nodes[i];
-        printf("%-20s %-9s %-9s %-6u %-5u %-8lu %s\n", n->thing, n->version,
+        printf("%-20s %-9s %-9s %-6u %-5u %-8lu %-9s %s\n", n->thing, n->version,
                n->emu ? (n->agent.mcu_version[0] ? n->agent.mcu_version : "?") : "-", n->boots, n->cuts,
-               n->emu ? n->emu->cuts : 0ul, n->on ? otto_agent_phase(&n->agent) : "off");
+               n->emu ? n->emu->cuts : 0ul, !n->emu ? "-" : n->emu->app ? "app" : "bootload",
+               n->on ? otto_agent_phase(&n->agent) : "off");
     }
 }
 

@@ -70,6 +70,8 @@ typedef sim_stm32_t mcu_t;
 
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int s) { (void)s; stop_flag = 1; }
+static sim_stm32_t *reset_target; /* SIGUSR1: the reset button, BOOT0 high */
+static void on_reset(int s) { (void)s; reset_target->reset_req = 1; }
 
 static double chance(mcu_t *m)
 {
@@ -130,7 +132,7 @@ static void tx(mcu_t *m, const uint8_t *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint8_t c = b[i];
-        if (m->reset_req || m->dark) {
+        if (m->reset_req || m->run_req || m->dark) {
             m->out_len = 0; /* reset or power lost: the answer under way is never sent */
             return;
         }
@@ -178,7 +180,7 @@ static int rx(mcu_t *m, int timeout_ms)
         return c;
     }
     for (;;) {
-        if (*m->stop || m->reset_req || m->dark)
+        if (*m->stop || m->reset_req || m->run_req || m->dark)
             return -1;
         if (m->in_pos < m->in_len) {
             uint8_t c = m->in[m->in_pos++];
@@ -271,17 +273,25 @@ static bool power_fails(mcu_t *m)
 /* Without power: the line is dead until the power is back, then the ROM
  * bootloader starts again (BOOT0 held high by the module) and waits for
  * its 0x7F. */
-static void power_off(mcu_t *m)
+/* Nobody listens on the line (no power, or the application runs) until a
+ * reset, or `until` (CLOCK_MONOTONIC seconds; 0: never). */
+static void deaf(mcu_t *m, double until)
 {
     uint8_t junk[64];
-    while (!*m->stop && !m->reset_req && !(m->dark_until && otto_mono_s() >= m->dark_until)) {
+    while (!*m->stop && !m->reset_req && !m->run_req && !(until && otto_mono_s() >= until)) {
         struct pollfd p = {m->fd, POLLIN, 0};
         if (poll(&p, 1, 10) > 0 && (p.revents & POLLIN) && read(m->fd, junk, sizeof junk) < 0)
             usleep(10000);
     }
     drop_input(m);
+}
+
+static void power_off(mcu_t *m)
+{
+    deaf(m, m->dark_until);
     m->dark = false;
     m->synced = false;
+    m->app = !m->boot0; /* power back: it starts as the pin says */
 }
 
 static unsigned units(const mcu_t *m)
@@ -398,7 +408,8 @@ static void cmd_go(mcu_t *m)
     }
     tx1(m, ACK);
     m->gos++;
-    m->synced = false; /* the application runs; a new 0x7F means a new bootloader session */
+    m->synced = false;
+    m->app = true; /* the application runs; the bootloader is back only after a reset with BOOT0 high */
     if (m->verbose > 1)
         fprintf(stderr, "stm32: go 0x%08x (%s)\n", addr, fl ? "flash" : "reset");
 }
@@ -534,14 +545,20 @@ static void cmd_ext_erase(mcu_t *m)
 void sim_stm32_serve(mcu_t *m)
 {
     while (!*m->stop) {
-        if (m->reset_req) {
+        if (m->reset_req || m->run_req) { /* NRST: power or not, it starts again */
             drop_input(m);
             m->synced = false;
-            m->dark = false; /* NRST: power or not, it starts again */
-            m->reset_req = 0;
+            m->dark = false;
+            m->boot0 = m->reset_req;
+            m->app = !m->boot0;
+            m->reset_req = m->run_req = 0;
         }
         if (m->dark) {
             power_off(m);
+            continue;
+        }
+        if (m->app) {
+            deaf(m, 0);
             continue;
         }
         int b = rx(m, -1);
@@ -611,7 +628,8 @@ static const char usage_stm32[] =
     "usage: otto-sim stm32 --pty PATH --flash FILE [options]\n"
     "\n"
     "An STM32 in its ROM USART bootloader (AN3155) on a pseudo-terminal linked\n"
-    "at PATH, until SIGINT/SIGTERM.\n"
+    "at PATH, until SIGINT/SIGTERM. After Go its application runs and it no\n"
+    "longer answers; SIGUSR1 resets it into the bootloader (BOOT0 high, NRST).\n"
     "Use it with otto's MCU relay or with stm32flash -m 8n1 PATH.\n"
     "\n"
     "  -p, --pty PATH         where to link the terminal the host opens\n"
@@ -648,6 +666,7 @@ void sim_stm32_init(mcu_t *m)
     m->fd = m->sfd = -1;
     m->rng = 88172645463325252ull;
     m->pend = -1;
+    m->boot0 = true; /* in its bootloader, waiting for 0x7F */
     m->part = &parts[0];
     m->stop = &m->stop_own;
 }
@@ -749,6 +768,13 @@ void sim_stm32_reset(mcu_t *m)
         usleep(1000);
 }
 
+void sim_stm32_run(mcu_t *m)
+{
+    m->run_req = 1;
+    for (int i = 0; i < 1000 && m->run_req && m->threaded; i++)
+        usleep(1000);
+}
+
 int sim_stm32_start(mcu_t *m)
 {
     pthread_attr_t at;
@@ -846,6 +872,8 @@ int cmd_stm32(int argc, char **argv)
         return 1;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    reset_target = &m;
+    signal(SIGUSR1, on_reset);
     sim_stm32_serve(&m);
     fprintf(stderr,
             "otto-sim: stm32: %lu commands, %lu writes (%lu refused: not erased), %lu erases, %lu go, "

@@ -32,6 +32,9 @@ typedef struct {
     uint8_t *ram;
     char link[512];
     bool synced;
+    bool boot0;            /* the pin: high, a reset starts the ROM bootloader */
+    bool app;              /* the application runs (after Go, or a reset with BOOT0
+                              low): the bootloader does not listen */
     /* faults */
     double drop, corrupt, nack, lose_ack;
     unsigned erase_ms;     /* per KiB erased */
@@ -62,6 +65,7 @@ typedef struct {
     int verbose;
     unsigned long cmds, writes, erases, gos, refused, cuts;
     volatile sig_atomic_t reset_req; /* sim_stm32_reset asked, serve not yet done */
+    volatile sig_atomic_t run_req;   /* sim_stm32_run asked, serve not yet done */
     volatile sig_atomic_t *stop;
     volatile sig_atomic_t stop_own;
     pthread_t thread;
@@ -83,6 +87,10 @@ void sim_stm32_close(sim_stm32_t *m);
  *  and the next 0x7F starts a new session. Waits (up to 1 s) until the
  *  serving thread has done it. */
 void sim_stm32_reset(sim_stm32_t *m);
+/** Reset the MCU with BOOT0 low, as a module does when the update is over:
+ *  it runs its application and no longer answers the bootloader protocol
+ *  until the next sim_stm32_reset. Waits like sim_stm32_reset. */
+void sim_stm32_run(sim_stm32_t *m);
 /** Human name and PID of the part. */
 const char *sim_stm32_name(const sim_stm32_t *m, unsigned *pid);
 

@@ -28,6 +28,11 @@ check "... identical" cmp -s "$E2E_DIR/fw.bin" "$E2E_DIR/rb.bin"
 check "only the pages the image needs were erased (37 of 128)" \
     test "$(python3 -c "d=open('$E2E_DIR/mcu.bin','rb').read(); print(sum(1 for p in range(128) if d[p*1024:(p+1)*1024] != b'\xff'*1024))")" = 37
 check "Go to the application" flash -g 0x08000000
+check "... which runs: the bootloader answers no more" \
+    sh -c "! timeout 30 stm32flash -b 115200 -m 8n1 '$E2E_DIR/tty' >/dev/null 2>&1"
+kill -USR1 "$EMU" # the reset button, BOOT0 high
+check "reset with BOOT0 high: the bootloader answers again" \
+    sh -c "timeout 20 stm32flash -b 115200 -m 8n1 '$E2E_DIR/tty' 2>&1 | grep -q '0x0410'"
 check "mass erase" flash -o
 blank() { python3 -c "import sys; sys.exit(open('$E2E_DIR/mcu.bin','rb').read()[:131072] != b'\xff' * 131072)"; }
 check "... leaves the flash blank" blank

@@ -42,7 +42,7 @@ check "brown-outs: the MCUs did lose power mid-operation" \
 # Not an application for the start of flash (no vector table): refused
 # before a page is erased; --any flashes it anyway.
 emu
-relay --go
+relay
 head -c 6000 /dev/urandom >"$E2E_DIR/junk.bin"
 timeout 60 "$OTTO" mcu flash "$E2E_DIR/junk.bin" --port "$E2E_DIR/tty" >"$E2E_DIR/out" 2>&1; rc=$?
 check "a file without a vector table: exit 1, saying why" sh -c "test $rc = 1 && grep -q 'vector table' '$E2E_DIR/out'"

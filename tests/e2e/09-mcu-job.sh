@@ -94,6 +94,8 @@ check "... and run it again, not left in their bootloader" test "$(( $(runs) - R
 stop_fleet
 check "after all that, every module runs 1.1.0 and every MCU 2.1.0" \
     test "$(grep -cE ' 1\.1\.0 +2\.1\.0 ' "$E2E_DIR/fleet.out")" = $N
+check "... each MCU running its application, not halted in its bootloader" \
+    test "$(awk 'NR > 1 && $7 == "app"' "$E2E_DIR/fleet.out" | wc -l)" = $N
 check "... though each MCU lost power mid-write once" \
     test "$(awk 'NR > 1 { s += $6 } END { print s }' "$E2E_DIR/fleet.out")" = $N
 
