@@ -31,6 +31,7 @@ check "Go to the application" flash -g 0x08000000
 check "... which runs: the bootloader answers no more" \
     sh -c "! timeout 30 stm32flash -b 115200 -m 8n1 '$E2E_DIR/tty' >/dev/null 2>&1"
 kill -USR1 "$EMU" # the reset button, BOOT0 high
+sleep 0.2        # the bootloader starts (and drops what came before it)
 check "reset with BOOT0 high: the bootloader answers again" \
     sh -c "timeout 20 stm32flash -b 115200 -m 8n1 '$E2E_DIR/tty' 2>&1 | grep -q '0x0410'"
 check "mass erase" flash -o
