@@ -57,8 +57,8 @@ int otto_mcu_check_app(const otto_mcu_part_t *p, const uint8_t vec[8], uint32_t 
     uint32_t sp = le32(vec), pc = le32(vec + 4), base = 0x08000000u;
     bool sram = sp > 0x20000000u && sp <= 0x20100000u, ccm = sp > 0x10000000u && sp <= 0x10010000u;
     if (size < 8 || sp % 4u || !(sram || ccm) || !(pc & 1u) || pc - 1u < base || pc - 1u >= base + size) {
-        *why = "not an application for the start of the MCU's flash (no vector table: stack pointer "
-               "in SRAM, reset handler in the image)";
+        /* short: it goes into the job's status details (80 bytes) */
+        *why = "not an MCU application: no vector table (stack pointer in SRAM, reset handler)";
         return OTTO_E_CORRUPT;
     }
     if (p && !(sp <= 0x20000000u + p->ram_size && sram) && !(sp <= 0x10000000u + p->ccm_size && ccm)) {
