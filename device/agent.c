@@ -5,6 +5,7 @@
  * What is persisted, and when (key-value store):
  *   "job"  the whole otto_agent_job_t, on every phase change;
  *   "off"  bytes of the image safely in flash, every checkpoint_bytes;
+ *   "mcupid" the MCU's part id (Get ID) as the last relay met it;
  *   "mcu"  the relay's progress (relay.c); "mcuver" the MCU's version once
  *          the relay has finished.
  * A cut between two checkpoints costs at most checkpoint_bytes of download;
@@ -741,6 +742,12 @@ void otto_agent_relay_work(otto_agent_t *a)
         err = otto_relay_step(&a->relay);
     while (err == OTTO_E_AGAIN && now(a) - t0 < slice);
     a->job.relay_ms += now(a) - t0;
+    /* Which part answered Get ID: later jobs for another are refused before
+     * their download. */
+    if (a->relay.mcu.part && a->relay.mcu.part->pid != a->mcu_pid) {
+        a->mcu_pid = a->relay.mcu.part->pid;
+        otto_kv_set_blob(a->cfg.kv, "mcupid", &a->mcu_pid, sizeof a->mcu_pid);
+    }
     if (err != OTTO_E_AGAIN) {
         a->relay_err = err;
         a->relay_ended = true;
@@ -826,6 +833,10 @@ static void consider(otto_agent_t *a, const otto_json_t *j, int exec)
         }
         if (mcu->size > a->mcufw->size) {
             finish(a, R_REJECTED, "too_large", "the MCU image does not fit the mcufw partition");
+            return;
+        }
+        if (mcu->part_id && a->mcu_pid && mcu->part_id != a->mcu_pid) {
+            finish(a, R_REJECTED, "mcu_wrong_part", "the stm32 image is for another part than this MCU");
             return;
         }
         if (a->mcu_version[0] && mcu->version[0] && !strcmp(mcu->version, a->mcu_version)) {
@@ -982,6 +993,9 @@ int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg, const char 
     /* What the relay last put there wins over what the port was told. */
     if (otto_kv_get_str(cfg->kv, "mcuver", a->mcu_version, sizeof a->mcu_version))
         copy(a->mcu_version, sizeof a->mcu_version, cfg->mcu_version ? cfg->mcu_version : "");
+    size_t plen = 0;
+    if (otto_kv_get_blob(cfg->kv, "mcupid", &a->mcu_pid, sizeof a->mcu_pid, &plen) || plen != sizeof a->mcu_pid)
+        a->mcu_pid = 0;
     if (err || len != sizeof a->job || a->job.phase > P_RELAY ||
         ((a->job.target == T_MCU || a->job.phase == P_RELAY) && (!a->mcufw || !cfg->mcu_uart))) {
         memset(&a->job, 0, sizeof a->job);

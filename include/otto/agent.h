@@ -131,6 +131,7 @@ typedef struct {
     bool relay_ended;             /**< the relay's last slice ended it: relay_err says how */
     bool relay_fresh;             /**< reopen the relay from a clean erase */
     bool mcu_held;                /**< put in its bootloader by this job: mcu_run when done */
+    uint16_t mcu_pid;             /**< the MCU's part (Get ID) the last relay met, 0: not yet */
     int relay_err;
     otto_md5_t md5;
     otto_sha256_t sha;

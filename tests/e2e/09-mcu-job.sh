@@ -7,7 +7,8 @@
 # every module with its new firmware, and the job says how each went; the
 # MCUs themselves lose power once, mid-write. Then
 # an MCU-only job, the same again (already running), an older MCU image
-# (REJECTED), an image for another part (FAILED, nothing erased), a module
+# (REJECTED), an image for another part (REJECTED once the agent knows its
+# MCU, FAILED at Get ID before, nothing erased either way), a module
 # whose MCU never answers (FAILED, the module's own
 # firmware untouched), a read-protected MCU (FAILED, or unprotected when
 # allowed), a module without an MCU (REJECTED), and ELF/HEX
@@ -87,10 +88,10 @@ mcu_image 20000 "$E2E_DIR/f407.bin"
 R0=$(runs)
 J=$(job --fw "$(mcufw "$E2E_DIR/f407.bin" 2.2.0 --part-id 0x413)")
 watch "$J"
-check "an MCU image for another part (F407 on F103s): FAILED mcu_wrong_part" \
-    test "$(count "$J" FAILED).$(details "$J" reason)" = "$N.mcu_wrong_part"
-check "... before a page was erased: the MCUs still hold 2.1.0" mcu_has "$E2E_DIR/mcu210.bin"
-check "... and run it again, not left in their bootloader" test "$(( $(runs) - R0 ))" = $N
+check "an MCU image for another part (F407 on F103s the agents have met): REJECTED mcu_wrong_part" \
+    test "$(count "$J" REJECTED).$(details "$J" reason)" = "$N.mcu_wrong_part"
+check "... before its download: the MCUs were not even reset" test "$(( $(runs) - R0 ))" = 0
+check "... and still hold 2.1.0" mcu_has "$E2E_DIR/mcu210.bin"
 stop_fleet
 check "after all that, every module runs 1.1.0 and every MCU 2.1.0" \
     test "$(grep -cE ' 1\.1\.0 +2\.1\.0 ' "$E2E_DIR/fleet.out")" = $N
@@ -122,6 +123,19 @@ check "... stm32 failed, esp32 not started" test "$(details "$J" stm32)/$(detail
 check "... with the reason in words" sh -c "'$OTTO' job show '$J' --json | grep -q 'does not answer 0x7F'"
 kill "$DEV"; wait "$DEV" 2>/dev/null
 check "... and the module still runs 1.0.0" grep -qE "mute-1 +1\.0\.0 " "$E2E_DIR/mute-1.out"
+
+# A module that has never relayed learns its MCU's part from Get ID: an
+# image for another part FAILS there, before anything is erased, and the
+# MCU runs its application again; the module's own firmware is left alone.
+one_device wp-1
+J=$("$OTTO" job create --device wp-1 --fw "$F120" --fw "$(mcufw "$E2E_DIR/f407.bin" 2.2.0 --part-id 0x413)" -q)
+watch "$J"
+check "an MCU image for another part, first met at Get ID: FAILED mcu_wrong_part" \
+    test "$(count "$J" FAILED).$(details "$J" reason)" = "1.mcu_wrong_part"
+check "... stm32 failed, esp32 not started" test "$(details "$J" stm32)/$(details "$J" esp32)" = failed/not_started
+kill "$DEV"; wait "$DEV" 2>/dev/null
+check "... the MCU was let run its application again" grep -q "wp-1 MCU runs its application" "$E2E_DIR/wp-1.log"
+check "... and the module still runs 1.0.0" grep -qE "wp-1 +1\.0\.0 " "$E2E_DIR/wp-1.out"
 
 # A read-protected MCU (RDP level 1): FAILED mcu_protected, nothing erased,
 # unless the agent is allowed to unprotect it (which erases its flash).
