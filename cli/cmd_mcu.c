@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "otto/mcu.h"
@@ -166,8 +167,16 @@ int cmd_mcu(int argc, char **argv)
     /* As the agent does: go on after a failure (the relay resumes where it
      * was), until three in a row get no further. */
     unsigned failures = 0;
-    for (unsigned fails = 0, mark = 0;;) {
+    bool tty = isatty(STDERR_FILENO);
+    for (unsigned fails = 0, mark = 0, shown = ~0u;;) {
         err = otto_relay_step(&r);
+        if (tty && r.st.phase) { /* where it is, on one line rewritten */
+            unsigned pct = (unsigned)((uint64_t)r.cur * 100u / len);
+            if (pct != shown) {
+                fprintf(stderr, "\r%-10s %3u%%", otto_relay_phase(&r), pct > 100 ? 100 : pct);
+                shown = pct;
+            }
+        }
         if (err != OTTO_E_AGAIN && err != OTTO_OK && otto_relay_retryable(err) && err != OTTO_E_IO) {
             if (otto_relay_mark(&r) > mark) {
                 mark = otto_relay_mark(&r);
@@ -175,7 +184,7 @@ int cmd_mcu(int argc, char **argv)
             }
             failures++;
             if (++fails < 3) {
-                fprintf(stderr, "mcu: %s: %s; going on\n", otto_relay_phase(&r),
+                fprintf(stderr, "%smcu: %s: %s; going on\n", tty ? "\n" : "", otto_relay_phase(&r),
                         r.mcu.why ? r.mcu.why : otto_strerror(err));
                 continue;
             }
@@ -183,6 +192,8 @@ int cmd_mcu(int argc, char **argv)
         if (err != OTTO_E_AGAIN)
             break;
     }
+    if (tty)
+        fputs("\r                \r", stderr);
     if (err) {
         rc = mcu_fail(&r.mcu, otto_relay_phase(&r), err);
         if (err == OTTO_E_DENIED && !unprotect)
