@@ -87,6 +87,11 @@ relay --go --unprotect; rc=$?
 check "... --unprotect: done" test $rc = 0
 check "... the image is in the MCU's flash" landed
 kill "$EMU"; wait "$EMU" 2>/dev/null
+emu_rdp
+check "otto mcu unprotect: done" sh -c "'$OTTO' mcu unprotect --port '$E2E_DIR/tty' | grep -q 'read protection removed'"
+check "... the flash erased" sh -c "python3 -c \"import sys; sys.exit(open('$E2E_DIR/mcu.bin','rb').read()[:131072] != b'\\xff' * 131072)\""
+check "... and no longer read-protected" sh -c "! '$OTTO' mcu info --port '$E2E_DIR/tty' | grep -q 'read-protected'"
+kill "$EMU"; wait "$EMU" 2>/dev/null
 
 emu --mute
 relay; rc=$?
