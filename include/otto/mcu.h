@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The host side of the STM32 system-memory USART bootloader (ST AN3155):
- * how the module updates the microcontroller behind it. Facts in
- * ../shared/docs/stm32-an3155.md.
+ * The host side of the STM32 system-memory USART bootloader (ST
+ * application note AN3155; part ids and memory maps from AN2606): how the
+ * module updates the microcontroller behind it.
  *
  * Line: 8E1 (the port sets it), bytes through otto_uart_t. Every exchange
  * is bounded: a byte that does not come within its timeout, a NACK or a

@@ -4,8 +4,8 @@
 # back identical, Go, mass erase, read protection on and off, on an F103
 # and an F407 (Extended Erase, sectors); BUSY bytes before ACKs; and an MCU
 # that never answers.
-# stm32flash runs with -m 8n1: a pty cannot carry parity (see
-# ../shared/docs/stm32-an3155.md); the protocol bytes are the same as 8E1.
+# stm32flash runs with -m 8n1: a pty cannot carry parity (the kernel clears
+# PARENB on it); the protocol bytes are the same as 8E1.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 command -v stm32flash >/dev/null || bail "stm32flash is missing (bash scripts/deps.sh)"
