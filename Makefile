@@ -35,10 +35,11 @@ demo-device: build
 size:
 	@bash scripts/size.sh
 
-# The exhaustive power-cut sweep with a 1 MiB image (minutes, not seconds).
+# The power-fail bar with a 1 MiB image: every op in every mode that applies,
+# double cuts, storms and rot (tens of minutes on 2 cores).
 sweep: build
 	$(BUILD)/tests/powercut_sweep --image-size 1M --chunk 4096 --seeds 2
-	$(BUILD)/tests/agent_sweep --image-size 256K
+	$(BUILD)/tests/agent_sweep --image-size 1M --double --storms 1000 --rot 100
 	$(BUILD)/tests/relay_sweep --image-size 64K --stride 41
 	$(BUILD)/tests/relay_sweep --image-size 8K --only line --line-stride 29
 

@@ -12,7 +12,12 @@ set(OTTO_DEVICE_SOURCES
     ${OTTO_DEVICE_DIR}/kv.c
     ${OTTO_DEVICE_DIR}/json.c
     ${OTTO_DEVICE_DIR}/jobdoc.c
+    ${OTTO_DEVICE_DIR}/record.c
     ${OTTO_DEVICE_DIR}/agent.c
+    ${OTTO_DEVICE_DIR}/agent_judge.c
+    ${OTTO_DEVICE_DIR}/agent_fetch.c
+    ${OTTO_DEVICE_DIR}/agent_mcu.c
+    ${OTTO_DEVICE_DIR}/agent_report.c
     ${OTTO_DEVICE_DIR}/mcu.c
     ${OTTO_DEVICE_DIR}/stage.c
     ${OTTO_DEVICE_DIR}/relay.c

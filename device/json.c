@@ -151,3 +151,64 @@ int otto_json_hex(const otto_json_t *j, int tok, uint8_t *out, size_t n)
     }
     return OTTO_OK;
 }
+
+/* ---- writing (no printf in the core) ---------------------------------- */
+
+void otto_jw_raw(otto_jw_t *w, const char *s)
+{
+    for (; *s; s++) {
+        if (w->n + 1 >= w->cap) {
+            w->over = true;
+            break;
+        }
+        w->b[w->n++] = *s;
+    }
+    w->b[w->n < w->cap ? w->n : w->cap - 1] = 0;
+}
+
+void otto_jw_u32(otto_jw_t *w, uint32_t v)
+{
+    char t[11];
+    int i = 10;
+    t[i] = 0;
+    do {
+        t[--i] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v);
+    otto_jw_raw(w, t + i);
+}
+
+/* A JSON string literal; control characters become spaces. */
+void otto_jw_str(otto_jw_t *w, const char *s)
+{
+    char c[3] = {0, 0, 0};
+    otto_jw_raw(w, "\"");
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            c[0] = '\\';
+            c[1] = *s;
+        } else {
+            c[0] = (unsigned char)*s < 0x20 ? ' ' : *s;
+            c[1] = 0;
+        }
+        otto_jw_raw(w, c);
+    }
+    otto_jw_raw(w, "\"");
+}
+
+void otto_jw_kv(otto_jw_t *w, const char *key, const char *val, bool comma)
+{
+    if (comma)
+        otto_jw_raw(w, ",");
+    otto_jw_str(w, key);
+    otto_jw_raw(w, ":");
+    otto_jw_str(w, val);
+}
+
+void otto_jw_kv_u32(otto_jw_t *w, const char *key, uint32_t v, bool comma)
+{
+    char t[12];
+    otto_jw_t n = {t, sizeof t, 0, false};
+    otto_jw_u32(&n, v);
+    otto_jw_kv(w, key, t, comma); /* statusDetails values are strings */
+}

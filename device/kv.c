@@ -597,3 +597,28 @@ uint32_t otto_kv_free(const otto_kv_t *kv)
     uint32_t n = kv->active_full || WP(kv) > kv->sector ? 0 : kv->sector - WP(kv);
     return n + (spares > 1 ? (uint32_t)(spares - 1) * (kv->sector - SEC_HDR) : 0);
 }
+
+/* ---- as the agent's store (store.h) ------------------------------------ */
+
+static int s_get_int(void *c, const char *k, int64_t *v) { return otto_kv_get_int(c, k, v); }
+static int s_set_int(void *c, const char *k, int64_t v) { return otto_kv_set_int(c, k, v); }
+static int s_get_str(void *c, const char *k, char *b, size_t cap) { return otto_kv_get_str(c, k, b, cap); }
+static int s_set_str(void *c, const char *k, const char *v) { return otto_kv_set_str(c, k, v); }
+static int s_get_blob(void *c, const char *k, void *b, size_t cap, size_t *len)
+{
+    return otto_kv_get_blob(c, k, b, cap, len);
+}
+static int s_set_blob(void *c, const char *k, const void *v, size_t len) { return otto_kv_set_blob(c, k, v, len); }
+static int s_erase(void *c, const char *k) { return otto_kv_erase(c, k); }
+
+void otto_kv_store(otto_kv_t *kv, otto_store_t *s)
+{
+    s->ctx = kv;
+    s->get_int = s_get_int;
+    s->set_int = s_set_int;
+    s->get_str = s_get_str;
+    s->set_str = s_set_str;
+    s->get_blob = s_get_blob;
+    s->set_blob = s_set_blob;
+    s->erase = s_erase;
+}

@@ -182,3 +182,11 @@ unsigned otto_part_ota_count(const otto_part_table_t *t)
         k++;
     return k;
 }
+
+const otto_part_t *otto_part_store(const otto_part_table_t *t)
+{
+    const otto_part_t *p = otto_part_find(t, OTTO_PART_TYPE_DATA, OTTO_PART_SUB_OTTOKV, NULL);
+    if (p || !otto_part_find(t, OTTO_PART_TYPE_DATA, OTTO_PART_SUB_MCUFW, NULL))
+        return p;
+    return otto_part_find(t, OTTO_PART_TYPE_DATA, OTTO_PART_SUB_DATA_NVS, NULL);
+}

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "otto/record.h"
+
 #define KEY        "mcu"
 #define STEP_BYTES 4096u /* written or verified per step */
 #define SAVE_BYTES 4096u /* at least this much written between two saves */
@@ -15,7 +17,20 @@ static uint32_t first_len(const otto_relay_t *r)
 
 static int save(otto_relay_t *r)
 {
-    return r->kv ? otto_kv_set_blob(r->kv, KEY, &r->st, sizeof r->st) : OTTO_OK;
+    uint8_t b[16];
+    size_t n = 0;
+    if (!r->store)
+        return OTTO_OK;
+    int err = otto_relay_record_encode(&r->st, b, sizeof b, &n);
+    return err ? err : otto_store_set_blob(r->store, KEY, b, n);
+}
+
+/* The saved progress, of any version this relay reads (record.h). */
+static bool load(otto_relay_t *r)
+{
+    uint8_t b[16];
+    size_t n = 0;
+    return r->store && !otto_store_get_blob(r->store, KEY, b, sizeof b, &n) && !otto_relay_record_decode(b, n, &r->st);
 }
 
 /* The erase unit holding image offset off, in image offsets. */
@@ -48,9 +63,8 @@ static int staged(otto_relay_t *r, uint32_t off, uint32_t n)
 }
 
 int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t *flash,
-                    const otto_part_t *stage, uint32_t size, otto_kv_t *kv, bool fresh)
+                    const otto_part_t *stage, uint32_t size, const otto_store_t *store, bool fresh)
 {
-    size_t len = 0;
     if (!r || !uart || !flash || !stage || !size || size > stage->size)
         return OTTO_E_INVAL;
     otto_mcu_limits_t lim = r->mcu.lim;
@@ -61,9 +75,8 @@ int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t
     r->uart = uart;
     r->flash = flash;
     r->stage = stage;
-    r->kv = kv;
-    if (fresh || !kv || otto_kv_get_blob(kv, KEY, &r->st, sizeof r->st, &len) || len != sizeof r->st ||
-        r->st.size != size || r->st.phase < OTTO_RELAY_ERASE || r->st.phase > OTTO_RELAY_GO ||
+    r->store = store;
+    if (fresh || !load(r) || r->st.size != size || r->st.phase < OTTO_RELAY_ERASE || r->st.phase > OTTO_RELAY_GO ||
         r->st.next > size) {
         memset(&r->st, 0, sizeof r->st);
         r->st.size = size;
@@ -233,7 +246,7 @@ static int step(otto_relay_t *r)
     case OTTO_RELAY_GO:
         if (!r->opt.no_go && (err = otto_mcu_go(&r->mcu, addr(r, 0))))
             return err;
-        otto_relay_forget(r->kv);
+        otto_relay_forget(r->store);
         r->st.phase = 0;
         return OTTO_OK;
     default:
@@ -260,10 +273,10 @@ bool otto_relay_retryable(int err)
            err != OTTO_E_CHIP;
 }
 
-void otto_relay_forget(otto_kv_t *kv)
+void otto_relay_forget(const otto_store_t *store)
 {
-    if (kv)
-        otto_kv_erase(kv, KEY);
+    if (store)
+        otto_store_erase(store, KEY);
 }
 
 const char *otto_relay_phase(const otto_relay_t *r)

@@ -20,7 +20,8 @@ const char otto_partcsv_default_layout[] =
     "factory,  app,  factory, 0x10000,  1M,\n"
     "ota_0,    app,  ota_0,   0x110000, 1M,\n"
     "ota_1,    app,  ota_1,   0x210000, 1M,\n"
-    "mcufw,    data, 0x40,    0x310000, 960K,\n";
+    "mcufw,    data, mcufw,   0x310000, 944K,\n"
+    "ottokv,   data, ottokv,  0x3FC000, 16K,\n";
 
 typedef struct { const char *name; uint8_t value; } name_t;
 
@@ -37,6 +38,8 @@ static const name_t data_sub[] = {
     {"ota", 0x00}, {"phy", 0x01}, {"nvs", 0x02}, {"coredump", 0x03}, {"nvs_keys", 0x04},
     {"efuse", 0x05}, {"undefined", 0x06}, {"esphttpd", 0x80}, {"fat", 0x81},
     {"spiffs", 0x82}, {"littlefs", 0x83}, {"tee_ota", 0x90},
+    /* otto's own (ESP-IDF's generator takes them as 0x40 and 0x41) */
+    {"mcufw", 0x40}, {"ottokv", 0x41},
 };
 static const name_t boot_sub[] = { {"primary", 0x00}, {"ota", 0x01}, {"recovery", 0x02} };
 static const name_t pt_sub[] = { {"primary", 0x00}, {"ota", 0x01} };

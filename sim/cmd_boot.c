@@ -82,7 +82,7 @@ static const char usage_mkflash[] =
     "usage: otto-sim mkflash -o FLASH.img --factory APP.bin [--csv TABLE.csv | --table TABLE.bin]\n"
     "\n"
     "Make a 4 MiB device flash: partition table at 0x8000 (default: nvs, otadata,\n"
-    "phy_init, factory, ota_0, ota_1, mcufw), the factory app, blank otadata and a\n"
+    "phy_init, factory, ota_0, ota_1, mcufw, ottokv), the factory app, blank otadata and a\n"
     "fresh eFuse (FLASH.img.efuse, anti-rollback counter 0).\n"
     "\n"
     "  -o, --output FILE   flash image to create (overwritten)\n"

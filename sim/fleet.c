@@ -4,9 +4,10 @@
  * against a real broker and ottod.
  *
  * Each device is a flash file (with its eFuse file) plus, while powered, a
- * libmosquitto client, a libcurl transfer and the agent's RAM. One event
- * loop serves every device: curl_multi_poll() waits on curl's sockets and on
- * every device's MQTT socket at once, so a thousand devices are one thread.
+ * link of the Linux port (ports/linux/net.c: its MQTT client and download)
+ * and the agent's RAM. One event loop serves every device, so a thousand
+ * devices are one thread. What is the simulator's is here: power, faults
+ * on the network (through the link's hooks) and the emulated MCUs.
  *
  * Power: a device reboots when its agent asks; a power cut (--cuts) is armed
  * on the simulated flash at a random moment of a download and lands on the
@@ -40,7 +41,9 @@
 #include <unistd.h>
 
 #include "otto/agent.h"
+#include "otto/kv.h"
 #include "otto/image.h"
+#include "net.h"
 #include "sim.h"
 #include "simdev.h"
 #include "stm32.h"
@@ -81,27 +84,16 @@ typedef struct {
     uint32_t back_at;
     otto_simdev_t dev;
     otto_kv_t kv;
+    otto_store_t store;
     otto_agent_t agent;
     otto_agent_port_t port;
     char version[32];
-    struct mosquitto *m;
-    bool mq_up;
-    int subs_pending;
-    uint32_t reconnect_at;
-    CURL *easy;
-    bool http_on, in_cb, cancel;
-    struct curl_slist *hdrs;
-    int status;
-    uint32_t clen, rstart;
-    char etag[80];
-    bool head_sent, reboot_pending;
-    bool paused;          /* --rate: over budget, curl holds the bytes */
-    uint64_t rx;
-    uint32_t rx_t0;
+    otto_link_t link;     /* MQTT and downloads: ports/linux/net.c */
 } node_t;
 
 struct fleet {
-    CURLM *multi;
+    otto_net_t net;
+    otto_link_t **links;
     node_t *nodes;
     int n;
     const char *host;
@@ -145,50 +137,7 @@ static void say(node_t *n, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-/* ---- the agent's port ------------------------------------------------- */
-
-static int p_publish(void *ctx, const char *topic, const char *payload, size_t len)
-{
-    node_t *n = ctx;
-    if (!n->m || !n->mq_up)
-        return OTTO_E_IO;
-    if (n->f->verbose > 1)
-        say(n, "-> %s %.*s", topic, (int)len, payload);
-    return mosquitto_publish(n->m, NULL, topic, (int)len, payload, 1, false) == MOSQ_ERR_SUCCESS ? OTTO_OK : OTTO_E_IO;
-}
-
-static size_t on_header(char *buf, size_t sz, size_t nm, void *ctx)
-{
-    node_t *n = ctx;
-    size_t len = sz * nm;
-    char line[256];
-    snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line - 1 ? len : sizeof line - 1), buf);
-    if (!strncmp(line, "HTTP/", 5)) {
-        n->status = atoi(strchr(line, ' ') ? strchr(line, ' ') + 1 : "0");
-        n->clen = n->rstart = 0;
-        n->etag[0] = 0;
-    } else if (!strncasecmp(line, "Content-Length:", 15)) {
-        n->clen = (uint32_t)strtoul(line + 15, NULL, 10);
-    } else if (!strncasecmp(line, "Content-Range:", 14)) {
-        const char *p = strstr(line, "bytes ");
-        if (p)
-            n->rstart = (uint32_t)strtoul(p + 6, NULL, 10);
-    } else if (!strncasecmp(line, "ETag:", 5)) {
-        char *p = line + 5;
-        while (*p == ' ')
-            p++;
-        p[strcspn(p, "\r\n")] = 0;
-        snprintf(n->etag, sizeof n->etag, "%.79s", p);
-    } else if ((line[0] == '\r' || line[0] == '\n') && n->status >= 200 && !n->head_sent) {
-        n->head_sent = true;
-        n->in_cb = true;
-        otto_agent_http_head(&n->agent, n->status, n->clen, n->rstart, n->etag);
-        n->in_cb = false;
-        if (n->cancel || n->dev.power.off)
-            return 0;
-    }
-    return len;
-}
+/* ---- faults on the network (the link's hooks) --------------------------- */
 
 /* --rate: libcurl's own limit lets loopback bursts through, so the
  * simulated link paces itself, with 100 ms of burst. */
@@ -196,24 +145,20 @@ static bool over_budget(const node_t *n)
 {
     if (!n->f->rate)
         return false;
-    uint64_t allowed = (uint64_t)n->f->rate * (otto_mono_ms() - n->rx_t0 + 100u) / 1000u;
-    return n->rx > allowed;
+    uint64_t allowed = (uint64_t)n->f->rate * (otto_mono_ms() - n->link.rx_t0 + 100u) / 1000u;
+    return n->link.rx > allowed;
 }
 
-static size_t on_body(char *buf, size_t sz, size_t nm, void *ctx)
+static bool h_gate(otto_link_t *l, size_t len)
 {
-    node_t *n = ctx;
-    size_t len = sz * nm;
-    if (n->cancel || !n->on)
-        return 0;
-    if (over_budget(n)) {
-        n->paused = true; /* curl keeps these bytes until we unpause */
-        return CURL_WRITEFUNC_PAUSE;
-    }
-    n->rx += len;
-    n->in_cb = true;
-    otto_agent_http_data(&n->agent, buf, len);
-    n->in_cb = false;
+    (void)len;
+    return !over_budget(l->user);
+}
+
+static bool h_done(otto_link_t *l, size_t len)
+{
+    node_t *n = l->user;
+    (void)len;
     /* A planned cut lands at a random point of the download: on the next
      * flash operation, torn. */
     uint32_t done = 0, total = 0;
@@ -228,90 +173,21 @@ static size_t on_body(char *buf, size_t sz, size_t nm, void *ctx)
         n->drop_at_fraction += (1.0 - n->drop_at_fraction) * (double)(rnd(n->f) % 700 + 100) / 1000.0;
         n->drop_now = true; /* the loop breaks it: not from inside curl */
     }
-    return n->cancel || n->dev.power.off ? 0 : len;
+    return !n->dev.power.off;
 }
 
-static void http_detach(node_t *n)
+static bool h_alive(otto_link_t *l)
 {
-    if (n->easy && n->http_on)
-        curl_multi_remove_handle(n->f->multi, n->easy);
-    n->http_on = false;
+    node_t *n = l->user;
+    return n->on && !n->dev.power.off;
 }
 
-/* A slow link also has small buffers: without this, loopback would take the
- * whole file into kernel buffers at once and a dropped server could not cut
- * a download short. */
-static int small_rcvbuf(void *ctx, curl_socket_t fd, curlsocktype purpose)
+static void h_log(otto_link_t *l, const char *msg)
 {
-    int sz = 16384;
-    (void)ctx;
-    (void)purpose;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
-    return CURL_SOCKOPT_OK;
+    say(l->user, "%s", msg);
 }
 
-static int p_http_get(void *ctx, const char *url, uint32_t from, const char *etag)
-{
-    node_t *n = ctx;
-    char h[128];
-    if (!n->easy && !(n->easy = curl_easy_init()))
-        return OTTO_E_IO;
-    http_detach(n);
-    curl_easy_reset(n->easy);
-    curl_slist_free_all(n->hdrs);
-    n->hdrs = NULL;
-    if (from) {
-        snprintf(h, sizeof h, "Range: bytes=%u-", from);
-        n->hdrs = curl_slist_append(n->hdrs, h);
-        if (etag && etag[0]) {
-            snprintf(h, sizeof h, "If-Range: %s", etag);
-            n->hdrs = curl_slist_append(n->hdrs, h);
-        }
-    }
-    curl_easy_setopt(n->easy, CURLOPT_URL, url);
-    curl_easy_setopt(n->easy, CURLOPT_HTTPHEADER, n->hdrs);
-    curl_easy_setopt(n->easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(n->easy, CURLOPT_HEADERDATA, n);
-    curl_easy_setopt(n->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(n->easy, CURLOPT_WRITEDATA, n);
-    curl_easy_setopt(n->easy, CURLOPT_PRIVATE, n);
-    curl_easy_setopt(n->easy, CURLOPT_CONNECTTIMEOUT, 5L);
-    curl_easy_setopt(n->easy, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stalled link is a dropped one */
-    curl_easy_setopt(n->easy, CURLOPT_LOW_SPEED_TIME, 10L);
-    curl_easy_setopt(n->easy, CURLOPT_NOSIGNAL, 1L);
-    if (n->f->rate)
-        curl_easy_setopt(n->easy, CURLOPT_SOCKOPTFUNCTION, small_rcvbuf);
-    n->rx = 0;
-    n->rx_t0 = otto_mono_ms();
-    n->paused = n->drop_now = false;
-    n->status = 0;
-    n->head_sent = n->cancel = false;
-    if (curl_multi_add_handle(n->f->multi, n->easy) != CURLM_OK)
-        return OTTO_E_IO;
-    n->http_on = true;
-    say(n, "GET %s from %u", url, from);
-    return OTTO_OK;
-}
-
-static void p_http_cancel(void *ctx)
-{
-    node_t *n = ctx;
-    if (n->in_cb)
-        n->cancel = true; /* the callback returns 0 and curl ends the transfer */
-    else
-        http_detach(n);
-}
-
-static void p_reboot(void *ctx)
-{
-    ((node_t *)ctx)->reboot_pending = true;
-}
-
-static uint32_t p_now(void *ctx)
-{
-    (void)ctx;
-    return otto_mono_ms();
-}
+static const otto_link_hooks_t hooks = {h_gate, h_done, h_alive, h_log};
 
 /* The module's UART to the MCU: the pty, through a tap that counts bytes
  * and makes a --relay-cuts power cut land between two of them. */
@@ -336,7 +212,7 @@ static int u_write(void *ctx, const void *buf, size_t len)
 /* BOOT0 high, pulse NRST: the emulated MCU restarts in its bootloader. */
 static void p_mcu_bootloader(void *ctx)
 {
-    node_t *n = ctx;
+    node_t *n = ((otto_link_t *)ctx)->user; /* the port's ctx is the link */
     if (n->emu && !n->dev.power.off)
         sim_stm32_reset(n->emu);
 }
@@ -345,7 +221,7 @@ static void p_mcu_bootloader(void *ctx)
  * bootloader protocol until mcu_bootloader. */
 static void p_mcu_run(void *ctx)
 {
-    node_t *n = ctx;
+    node_t *n = ((otto_link_t *)ctx)->user;
     if (!n->emu || n->dev.power.off)
         return;
     sim_stm32_run(n->emu);
@@ -367,86 +243,13 @@ static void u_flush(void *ctx)
         n->line_hal.flush_input(n->line_hal.ctx);
 }
 
-/* ---- MQTT --------------------------------------------------------------- */
-
-static void mq_on_connect(struct mosquitto *m, void *ctx, int rc)
-{
-    node_t *n = ctx;
-    char topics[8][160];
-    if (rc) {
-        say(n, "broker refused: %s", mosquitto_connack_string(rc));
-        return;
-    }
-    int k = otto_agent_topics(n->thing, topics, 8);
-    n->subs_pending = k;
-    for (int i = 0; i < k; i++)
-        mosquitto_subscribe(m, NULL, topics[i], 1);
-}
-
-static void mq_on_subscribe(struct mosquitto *m, void *ctx, int mid, int q, const int *g)
-{
-    node_t *n = ctx;
-    (void)m;
-    (void)mid;
-    (void)q;
-    (void)g;
-    if (--n->subs_pending == 0) {
-        n->mq_up = true;
-        otto_agent_connected(&n->agent);
-    }
-}
-
-static void mq_on_message(struct mosquitto *m, void *ctx, const struct mosquitto_message *msg)
-{
-    node_t *n = ctx;
-    (void)m;
-    if (!n->on)
-        return;
-    if (n->f->verbose > 1)
-        say(n, "<- %s %.*s", msg->topic, msg->payloadlen > 200 ? 200 : msg->payloadlen, (const char *)msg->payload);
-    if (strstr(msg->topic, "notify-next"))
-        n->jobs_seen++;
-    otto_agent_message(&n->agent, msg->topic, msg->payload, (size_t)msg->payloadlen);
-}
-
-static void mq_on_disconnect(struct mosquitto *m, void *ctx, int rc)
-{
-    node_t *n = ctx;
-    (void)m;
-    (void)rc;
-    n->mq_up = false;
-    otto_agent_disconnected(&n->agent);
-    n->reconnect_at = otto_mono_ms() + 1000u;
-}
-
-static void mq_start(node_t *n)
-{
-    n->m = mosquitto_new(n->thing, true, n);
-    if (!n->m)
-        return;
-    mosquitto_connect_callback_set(n->m, mq_on_connect);
-    mosquitto_subscribe_callback_set(n->m, mq_on_subscribe);
-    mosquitto_message_callback_set(n->m, mq_on_message);
-    mosquitto_disconnect_callback_set(n->m, mq_on_disconnect);
-    mosquitto_int_option(n->m, MOSQ_OPT_TCP_NODELAY, 1);
-    if (mosquitto_connect(n->m, n->f->host, n->f->port, 30) != MOSQ_ERR_SUCCESS)
-        n->reconnect_at = otto_mono_ms() + 1000u;
-}
-
 /* ---- power ---------------------------------------------------------------- */
 
 static void power_off(node_t *n, bool clean)
 {
     if (!n->on)
         return;
-    http_detach(n);
-    if (n->m) {
-        if (clean)
-            mosquitto_disconnect(n->m);
-        mosquitto_destroy(n->m); /* a cut sends no DISCONNECT: the broker notices later */
-        n->m = NULL;
-    }
-    n->mq_up = false;
+    otto_link_stop(&n->link, clean);
     if (n->line_open)
         otto_linux_uart_close(&n->line);
     n->line_open = false;
@@ -474,12 +277,19 @@ static int power_on(node_t *n)
     if (otto_image_read_head(&n->dev.flash, n->dev.boot.part->offset, n->dev.boot.part->size, &self))
         return -1;
     snprintf(n->version, sizeof n->version, "%.31s", self.desc.version);
-    const otto_part_t *nvs = otto_part_find(&n->dev.table, OTTO_PART_TYPE_DATA, OTTO_PART_SUB_DATA_NVS, NULL);
-    if (!nvs || otto_kv_mount(&n->kv, &n->dev.flash, nvs->offset, nvs->size, true, &how))
+    const otto_part_t *kvp = otto_part_store(&n->dev.table);
+    if (!kvp || otto_kv_mount(&n->kv, &n->dev.flash, kvp->offset, kvp->size, true, &how))
         return -1;
-    n->port = (otto_agent_port_t){n, p_publish, p_http_get, p_http_cancel, p_reboot, p_now, p_mcu_bootloader,
-                                  p_mcu_run};
-    otto_agent_config_t cfg = {n->thing, n->f->product, &n->dev.ota, &n->kv, &n->port,
+    otto_kv_store(&n->kv, &n->store);
+    n->link.hooks = &hooks;
+    n->link.user = n;
+    otto_link_init(&n->link, &n->f->net, &n->agent, n->thing, n->f->host, n->f->port);
+    n->link.small_buffers = n->f->rate != 0;
+    n->link.verbose = n->f->verbose;
+    otto_link_port(&n->link, &n->port);
+    n->port.mcu_bootloader = p_mcu_bootloader;
+    n->port.mcu_run = p_mcu_run;
+    otto_agent_config_t cfg = {n->thing, n->f->product, &n->dev.ota, &n->store, &n->port,
                                n->f->checkpoint, 500, NULL, n->f->mcu_version, 0, 0, false,
                                n->f->mcu_unprotect};
     if (n->emu) {
@@ -498,7 +308,7 @@ static int power_on(node_t *n)
     say(n, "boot %u: running %s (%s), MCU %s, agent %s", n->boots, n->version,
         otto_simdev_running_label(&n->dev), n->agent.mcu_version[0] ? n->agent.mcu_version : "-",
         otto_agent_phase(&n->agent));
-    mq_start(n);
+    otto_link_start(&n->link);
     return 0;
 }
 
@@ -593,97 +403,44 @@ static void service_node(node_t *n, uint32_t now)
         n->back_at = now + DARK_MS;
         return;
     }
-    if (n->reboot_pending) {
-        n->reboot_pending = false;
+    if (n->link.reboot_pending) {
+        n->link.reboot_pending = false;
         say(n, "rebooting into the new image");
         power_off(n, true);
         if (power_on(n))
             fprintf(stderr, "otto-sim: %s: cannot boot\n", n->thing);
         return;
     }
-    /* A lost or never-made broker connection is retried once a second. */
-    if (n->m && mosquitto_socket(n->m) < 0 && !n->reconnect_at)
-        n->reconnect_at = now + 1000u;
-    if (n->reconnect_at && (int32_t)(now - n->reconnect_at) >= 0) {
-        n->reconnect_at = 0;
-        if (!n->m)
-            mq_start(n);
-        else if (!n->mq_up && mosquitto_reconnect(n->m) != MOSQ_ERR_SUCCESS)
-            n->reconnect_at = now + 1000u;
-    }
     if (n->drop_now) {
         n->drop_now = false;
-        if (n->http_on) {
+        if (n->link.http_on) {
             say(n, "connection dropped at byte %u", n->agent.written);
-            http_detach(n);
-            otto_agent_http_end(&n->agent, OTTO_E_IO);
+            otto_link_break(&n->link);
         }
     }
-    if (n->paused && n->http_on && !over_budget(n)) {
-        n->paused = false;
-        curl_easy_pause(n->easy, CURLPAUSE_CONT);
-    }
-    otto_agent_tick(&n->agent);
+    if (n->link.paused && !over_budget(n))
+        otto_link_resume(&n->link);
+    otto_link_service(&n->link, now); /* reconnects, and the agent's tick */
     if (n->emu && n->f->nworkers && otto_agent_relay_due(&n->agent) && !n->dev.power.off)
         relay_queue(n);
 }
 
+static bool busy(otto_link_t *l)
+{
+    node_t *n = l->user;
+    return !node_free(n) || !n->on;
+}
+
 static void run(fleet_t *f, double duration_s)
 {
-    struct curl_waitfd *w = calloc((size_t)f->n, sizeof *w);
-    int *map = calloc((size_t)f->n, sizeof *map);
     uint32_t end = duration_s > 0 ? otto_mono_ms() + (uint32_t)(duration_s * 1000) : 0;
     while (!stop_flag && (!end || (int32_t)(otto_mono_ms() - end) < 0)) {
-        int k = 0, running, left;
-        for (int i = 0; i < f->n; i++) {
-            node_t *n = &f->nodes[i];
-            int fd = node_free(n) && n->on && n->m ? mosquitto_socket(n->m) : -1;
-            if (fd < 0)
-                continue;
-            w[k].fd = fd;
-            w[k].events = CURL_WAIT_POLLIN | (mosquitto_want_write(n->m) ? CURL_WAIT_POLLOUT : 0);
-            w[k].revents = 0;
-            map[k++] = i;
-        }
-        curl_multi_poll(f->multi, w, (unsigned)k, 20, NULL);
-        for (int j = 0; j < k; j++) {
-            node_t *n = &f->nodes[map[j]];
-            if (!n->m)
-                continue;
-            int rc = MOSQ_ERR_SUCCESS;
-            if (w[j].revents & CURL_WAIT_POLLIN)
-                rc = mosquitto_loop_read(n->m, 1);
-            if (rc == MOSQ_ERR_SUCCESS && n->m && (w[j].revents & CURL_WAIT_POLLOUT))
-                rc = mosquitto_loop_write(n->m, 1);
-            if (n->m && rc == MOSQ_ERR_SUCCESS)
-                mosquitto_loop_misc(n->m);
-        }
-        curl_multi_perform(f->multi, &running);
-        CURLMsg *msg;
-        while ((msg = curl_multi_info_read(f->multi, &left))) {
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            node_t *n = NULL;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&n);
-            CURLcode res = msg->data.result;
-            curl_multi_remove_handle(f->multi, msg->easy_handle);
-            if (!n || !n->http_on)
-                continue;
-            n->http_on = false;
-            if (n->cancel || !n->on || n->dev.power.off)
-                continue;
-            if (!n->head_sent && res == CURLE_OK)
-                otto_agent_http_head(&n->agent, n->status, n->clen, n->rstart, n->etag);
-            say(n, "download ended: %s", res == CURLE_OK ? "complete" : curl_easy_strerror(res));
-            otto_agent_http_end(&n->agent, res == CURLE_OK ? OTTO_OK : OTTO_E_IO);
-        }
+        otto_net_turn(&f->net, f->links, f->n, 20, busy);
         uint32_t now = otto_mono_ms();
         for (int i = 0; i < f->n; i++)
             if (node_free(&f->nodes[i]))
                 service_node(&f->nodes[i], now);
     }
-    free(w);
-    free(map);
 }
 
 /* ---- commands ------------------------------------------------------------- */
@@ -889,6 +646,9 @@ static int fleet_main(int argc, char **argv, bool single)
     }
     f.n = count;
     f.nodes = calloc((size_t)count, sizeof *f.nodes);
+    f.links = calloc((size_t)count, sizeof *f.links);
+    for (int i = 0; i < count; i++)
+        f.links[i] = &f.nodes[i].link;
     FILE *tf = things_file ? fopen(things_file, "w") : NULL;
     for (int i = 0; i < count; i++) {
         node_t *n = &f.nodes[i];
@@ -949,7 +709,7 @@ static int fleet_main(int argc, char **argv, bool single)
     signal(SIGPIPE, SIG_IGN);
     mosquitto_lib_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    f.multi = curl_multi_init();
+    otto_net_init(&f.net);
     f.t0 = otto_mono_ms();
     fprintf(stderr, "otto-sim: %d device%s on %s:%d%s\n", count, count == 1 ? "" : "s", host, f.port,
             f.cuts ? ", power cuts planned" : "");
@@ -968,14 +728,12 @@ static int fleet_main(int argc, char **argv, bool single)
             sim_stm32_close(f.nodes[i].emu);
             free(f.nodes[i].emu);
         }
-        if (f.nodes[i].easy)
-            curl_easy_cleanup(f.nodes[i].easy);
-        curl_slist_free_all(f.nodes[i].hdrs);
     }
-    curl_multi_cleanup(f.multi);
+    otto_net_close(&f.net);
     curl_global_cleanup();
     mosquitto_lib_cleanup();
     free(f.nodes);
+    free(f.links);
     return 0;
 }
 

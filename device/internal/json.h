@@ -43,4 +43,21 @@ bool otto_json_eq(const otto_json_t *j, int tok, const char *s);
 struct otto_jobdoc_s;
 int otto_jobdoc_read(const otto_json_t *j, int obj, struct otto_jobdoc_s *doc);
 
+/* Writing JSON into a caller's buffer, no printf: appends stop at cap - 1
+ * (always NUL-terminated) and set `over`, which the caller checks once. */
+typedef struct {
+    char *b;
+    size_t cap, n;
+    bool over;
+} otto_jw_t;
+
+void otto_jw_raw(otto_jw_t *w, const char *s);
+void otto_jw_u32(otto_jw_t *w, uint32_t v);
+/** A string literal, quoted and escaped; control characters become spaces. */
+void otto_jw_str(otto_jw_t *w, const char *s);
+/** "key":"val", after a comma when comma is set. */
+void otto_jw_kv(otto_jw_t *w, const char *key, const char *val, bool comma);
+/** "key":"v" (a number as a string: statusDetails values are strings). */
+void otto_jw_kv_u32(otto_jw_t *w, const char *key, uint32_t v, bool comma);
+
 #endif

@@ -3,6 +3,7 @@
 #ifndef OTTO_INTERNAL_UTIL_H
 #define OTTO_INTERNAL_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "otto/config_defaults.h"
 
@@ -29,6 +30,17 @@ static inline void otto_put_le32(uint8_t *p, uint32_t v)
     p[1] = (uint8_t)(v >> 8);
     p[2] = (uint8_t)(v >> 16);
     p[3] = (uint8_t)(v >> 24);
+}
+
+/* Copy a string, cut to cap - 1 bytes, always NUL-terminated. */
+static inline void otto_copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = 0;
+    while (src[n] && n + 1 < cap)
+        n++;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = src[i];
+    dst[n] = 0;
 }
 
 /* Logging compiles to nothing unless the port defines OTTO_LOG_HANDLER as a

@@ -37,10 +37,10 @@
 #include <stdint.h>
 #include "otto/crypto.h"
 #include "otto/jobdoc.h"
-#include "otto/kv.h"
 #include "otto/ota.h"
 #include "otto/relay.h"
 #include "otto/stage.h"
+#include "otto/store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -77,7 +77,7 @@ typedef struct {
     const char *thing;            /**< thing name, e.g. the MAC address */
     const char *product;          /**< must match the job's product ("" = any) */
     const otto_ota_ctx_t *ota;    /**< the running app's OTA view */
-    otto_kv_t *kv;                /**< mounted store for the agent's state */
+    const otto_store_t *store;    /**< where the agent keeps its state (store.h) */
     const otto_agent_port_t *port;
     uint32_t checkpoint_bytes;    /**< save download progress this often (0: 16 KiB) */
     uint32_t retry_ms;            /**< first retry delay, doubles to 32x (0: 1000) */
@@ -94,7 +94,8 @@ typedef struct {
                                        mcu_protected; the application sets RDP again */
 } otto_agent_config_t;
 
-/** What the agent keeps in the key-value store under "job". */
+/** The job being worked on; kept in the store under "job", encoded as
+ *  record.h says (fields one by one, with a version). */
 typedef struct {
     uint8_t phase;                /**< internal phase */
     uint8_t result;               /**< final status to report */

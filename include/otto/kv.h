@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A power-safe key-value store in a flash partition (the `nvs` one), for the
- * agent's job and download checkpoints. Format and reasoning: device/kv.c
+ * A power-safe key-value store in a flash partition of its own (`ottokv`,
+ * data subtype 0x41; never the application's `nvs`), for the agent's job
+ * and download checkpoints; otto_kv_store gives it as the agent's store. Format and reasoning: device/kv.c
  * and docs/formats.md ("Key-value store").
  *
  * Promises:
@@ -30,6 +31,7 @@
 #include <stdint.h>
 #include "otto/config_defaults.h"
 #include "otto/hal.h"
+#include "otto/store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -78,6 +80,9 @@ int otto_kv_get_blob(otto_kv_t *kv, const char *key, void *buf, size_t cap, size
 
 /** Remove a key; OTTO_OK if it was not there. */
 int otto_kv_erase(otto_kv_t *kv, const char *key);
+
+/** The store interface (store.h) over kv, which must outlive s. */
+void otto_kv_store(otto_kv_t *kv, otto_store_t *s);
 
 /** Bytes still free for records before a compaction is needed, over all
  *  sectors but the spare (a figure, not a promise: compaction frees more). */

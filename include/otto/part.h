@@ -39,6 +39,7 @@ extern "C" {
 #define OTTO_PART_SUB_DATA_PHY   0x01u
 #define OTTO_PART_SUB_DATA_NVS   0x02u
 #define OTTO_PART_SUB_MCUFW      0x40u   /**< otto: MCU firmware staging */
+#define OTTO_PART_SUB_OTTOKV     0x41u   /**< otto: its own key-value store (kv.h) */
 #define OTTO_PART_ANY            0xFFu   /**< wildcard for otto_part_find */
 
 #define OTTO_PART_FLAG_ENCRYPTED 0x1u
@@ -77,6 +78,12 @@ int otto_part_encode(const otto_part_t *parts, size_t n, bool with_md5,
  *  label (NULL matches any); NULL when none. */
 const otto_part_t *otto_part_find(const otto_part_table_t *t, uint8_t type,
                                   uint8_t subtype, const char *label);
+
+/** Where otto keeps its store (store.h) when it uses its own kv: the
+ *  `ottokv` partition; on a table from before it (otto 0.x: an `mcufw`
+ *  partition and no `ottokv`), `nvs`, where those releases kept it. NULL
+ *  when neither: otto never writes into an application's `nvs`. */
+const otto_part_t *otto_part_store(const otto_part_table_t *t);
 
 /** Number of OTA app slots counted from ota_0 upward, as the bootloader's
  *  sequence-to-slot mapping needs them contiguous. */

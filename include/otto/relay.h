@@ -37,7 +37,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "otto/hal.h"
-#include "otto/kv.h"
+#include "otto/store.h"
 #include "otto/mcu.h"
 #include "otto/part.h"
 
@@ -47,10 +47,9 @@ extern "C" {
 
 enum { OTTO_RELAY_ERASE = 1, OTTO_RELAY_WRITE, OTTO_RELAY_VERIFY, OTTO_RELAY_BOOT, OTTO_RELAY_GO };
 
-/** What is kept under "mcu". */
+/** What is kept under "mcu" (encoded as record.h says). */
 typedef struct {
     uint8_t phase;
-    uint8_t pad[3];
     uint32_t next;  /**< image offset the phase resumes at */
     uint32_t size;  /**< image bytes */
 } otto_relay_state_t;
@@ -71,7 +70,7 @@ typedef struct {
     const otto_uart_t *uart;
     const otto_flash_t *flash;
     const otto_part_t *stage;
-    otto_kv_t *kv;
+    const otto_store_t *store;
     otto_relay_state_t st;
     otto_relay_opts_t opt; /**< kept by otto_relay_open: set before it */
     uint32_t cur;          /**< RAM cursor within the phase */
@@ -82,11 +81,11 @@ typedef struct {
 
 /** Prepare to relay `size` bytes of stage. fresh: start over; otherwise go
  *  on from what "mcu" says (or start over when it holds nothing for this
- *  size). The uart, flash, stage and kv must outlive r; kv may be NULL (no
+ *  size). The uart, flash, stage and store must outlive r; store may be NULL (no
  *  progress kept: a tool flashing by hand). mcu.lim and opt are kept
  *  from r. */
 int otto_relay_open(otto_relay_t *r, const otto_uart_t *uart, const otto_flash_t *flash,
-                    const otto_part_t *stage, uint32_t size, otto_kv_t *kv, bool fresh);
+                    const otto_part_t *stage, uint32_t size, const otto_store_t *store, bool fresh);
 int otto_relay_step(otto_relay_t *r);
 /** How far the relay has got, as a number that only grows while it gets
  *  on: a caller counts failures without progress against it. */
@@ -96,7 +95,7 @@ uint32_t otto_relay_mark(const otto_relay_t *r);
  *  read-protected MCU. */
 bool otto_relay_retryable(int err);
 /** Drop the saved progress. */
-void otto_relay_forget(otto_kv_t *kv);
+void otto_relay_forget(const otto_store_t *store);
 /** The phase, in words ("erase", "write", ...). */
 const char *otto_relay_phase(const otto_relay_t *r);
 

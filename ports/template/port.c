@@ -19,7 +19,12 @@
  *     baud up to 115200 (the bootloader measures it from the first 0x7F)
  *   - two GPIOs, to the MCU's BOOT0 and NRST, for the agent port's
  *     mcu_bootloader and mcu_run (the rest of otto_agent_port_t - MQTT,
- *     HTTP, reboot, clock - is your network stack's; sim/fleet.c is one)
+ *     HTTP, reboot, clock - is your network stack's; ports/linux/net.c is one)
+ *
+ * The agent keeps its state through otto_store_t (store.h): otto's kv in an
+ * `ottokv` partition (otto_kv_store), or on ESP-IDF the NVS API under the
+ * "otto" namespace: store_nvs.c beside this file, never the app's nvs in
+ * another format.
  */
 #include <stdbool.h>
 #include <stddef.h>

@@ -52,11 +52,12 @@ phy_init, data, phy,     ,  0x1000,
 factory,  app,  factory, ,  1M,
 ota_0,    app,  ota_0,   ,  1M,
 ota_1,    app,  ota_1,   ,  1M,
-mcufw,    data, 0x40,    ,  960K,
+mcufw,    data, 0x40,    ,  944K,
+ottokv,   data, ottokv,  ,  16K,
 CSV
 ref "$t/design.ref" "nvs 1 2 0x9000 0x4000 0" "otadata 1 0 0xd000 0x2000 0" "phy_init 1 1 0xf000 0x1000 0" \
   "factory 0 0 0x10000 0x100000 0" "ota_0 0 0x10 0x110000 0x100000 0" "ota_1 0 0x11 0x210000 0x100000 0" \
-  "mcufw 1 0x40 0x310000 0xf0000 0"
+  "mcufw 1 0x40 0x310000 0xec000 0" "ottokv 1 0x41 0x3fc000 0x4000 0"
 
 for n in single two_ota design; do
   "$OTTO" part gen "$t/$n.csv" -o "$t/$n.bin" --flash-size 4MB >/dev/null
@@ -66,8 +67,10 @@ for n in single two_ota design; do
 done
 head -c 16 "$t/two_ota.bin" | od -An -tx1 | tr -s ' ' | grep -q "aa 50 01 02 00 90 00 00 00 40 00 00 6e 76 73 00" \
   || fail "two_ota: first bytes"
-grep -q "^mcufw  *0x40  *0x310000 *0xf0000" <("$OTTO" part show "$t/design.bin" | sed 's/data  *//') \
-  || fail "design: show output"
+grep -q "^mcufw  *mcufw  *0x310000 *0xec000" <("$OTTO" part show "$t/design.bin" | sed 's/data  *//') \
+  || fail "design: show output (mcufw)"
+grep -q "^ottokv  *ottokv  *0x3fc000 *0x4000" <("$OTTO" part show "$t/design.bin" | sed 's/data  *//') \
+  || fail "design: show output (ottokv)"
 # round trip through --csv
 "$OTTO" part show --csv "$t/design.bin" > "$t/rt.csv"
 "$OTTO" part gen "$t/rt.csv" -o "$t/rt.bin" >/dev/null

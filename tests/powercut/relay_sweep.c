@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "otto/relay.h"
+#include "otto/kv.h"
 #include "simflash.h"
 #include "stm32.h"
 #include "uart.h"
@@ -81,6 +82,7 @@ typedef struct {
     otto_flash_t flash;
     otto_part_t stage;
     otto_kv_t kv;
+    otto_store_t store;
     tap_t tap;
     otto_uart_t uart;
     otto_relay_t relay;
@@ -114,12 +116,13 @@ static bool believes_incomplete(const rig_t *r)
 static int run(rig_t *r, bool fresh)
 {
     int err = otto_kv_mount(&r->kv, &r->flash, KV_OFF, KV_SIZE, true, NULL);
+    otto_kv_store(&r->kv, &r->store);
     if (err)
         return err;
     /* Patience for an emulator on a pty, not for a real part: keeps a
      * sweep of thousands of faults within minutes. */
     r->relay.mcu.lim = (otto_mcu_limits_t){3, 200, 300, 300};
-    if ((err = otto_relay_open(&r->relay, &r->uart, &r->flash, &r->stage, r->size, &r->kv, fresh)))
+    if ((err = otto_relay_open(&r->relay, &r->uart, &r->flash, &r->stage, r->size, &r->store, fresh)))
         return err;
     sim_stm32_reset(&r->emu); /* the module restarts the MCU in its bootloader */
     for (int steps = 0; steps < 100000; steps++) {

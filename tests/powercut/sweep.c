@@ -30,9 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fixtures.h"
+#include "plan.h"
 #include "util.h"
 
 #define MAX_BOOTS    24
@@ -71,8 +71,7 @@ static void snap_take(otto_simdev_t *d, snapshot_t *s)
 static void snap_restore(otto_simdev_t *d, const snapshot_t *s)
 {
     memcpy(d->sf.mem, s->flash, d->sf.size);
-    memset(d->sf.wear, 0, (d->sf.size / d->sf.sector) * sizeof(uint32_t));
-    d->sf.violations = 0;
+    otto_simflash_reset_faults(&d->sf);
     d->se.bits = s->efuse_bits;
     otto_power_init(&d->power);
 }
@@ -167,18 +166,74 @@ static int run(otto_simdev_t *d, const scenario_t *sc, outcome_t *o)
 }
 
 typedef struct {
-    uint64_t runs, failed, max_boots, reinstalls;
+    uint64_t runs[K_KINDS], failed[K_KINDS], max_boots, reinstalls;
     uint32_t max_wear;
+    unsigned shown;
 } tally_t;
 
+/* One scenario's cuts, run on every core. */
+static struct {
+    otto_simdev_t *d;
+    const scenario_t *sc;
+    const snapshot_t *start;
+    otto_op_t *log;
+    cut_t *cuts;
+    size_t ncuts;
+    int seeds;
+} cur;
+
+static void one(size_t i, plan_result_t *pr, void *ctx)
+{
+    otto_simdev_t *d = cur.d;
+    outcome_t o;
+    const cut_t *c = &cur.cuts[i];
+    (void)ctx;
+    snap_restore(d, cur.start);
+    otto_power_arm_tear(&d->power, c->at, (otto_cut_mode_t)c->mode, c->tear, c->at * 1000003u + i);
+    int rc = run(d, cur.sc, &o);
+    if (rc == 0 && d->sf.violations)
+        rc = -1, snprintf(o.why, sizeof(o.why), "program over unerased flash");
+    if (rc == 0 && !plan_landed(&d->power, 1, c->at, &cur.log[c->at - 1], o.why, sizeof o.why))
+        rc = -1;
+    pr->ok = rc == 0;
+    pr->a = (uint64_t)o.boots;
+    pr->b = (uint64_t)plan_kind(&cur.log[c->at - 1], c) | (o.installs > 1 ? 0x100u : 0);
+    uint32_t wear = 0;
+    for (uint32_t s = 0; s < d->sf.size / d->sf.sector; s++)
+        wear = d->sf.wear[s] > wear ? d->sf.wear[s] : wear;
+    pr->c = wear;
+    snprintf(pr->why, sizeof pr->why, "%s", o.why);
+}
+
+static void collect(const plan_result_t *r, void *ctx)
+{
+    tally_t *t = ctx;
+    int kind = (int)(r->b & 0xFF);
+    const cut_t *c = &cur.cuts[r->id];
+    t->runs[kind]++;
+    t->failed[kind] += !r->ok;
+    t->max_boots = r->a > t->max_boots ? r->a : t->max_boots;
+    t->reinstalls += (r->b & 0x100u) != 0;
+    t->max_wear = (uint32_t)r->c > t->max_wear ? (uint32_t)r->c : t->max_wear;
+    if (!r->ok && t->shown++ < 20)
+        printf("  FAIL %s cut at write %" PRIu64 " mode %s tear %u: %s\n", cur.sc->name, c->at,
+               otto_cut_mode_name((otto_cut_mode_t)c->mode), c->tear, r->why);
+    else if (verbose && r->ok)
+        printf("  ok %s cut %" PRIu64 " %s/%u: %" PRIu64 " boots\n", cur.sc->name, c->at,
+               otto_cut_mode_name((otto_cut_mode_t)c->mode), c->tear, r->a);
+}
+
 static void sweep(otto_simdev_t *d, const scenario_t *sc, const snapshot_t *start, int seeds,
-                  uint64_t stride, tally_t *t, uint64_t *ops_out)
+                  uint64_t stride, bool quick, tally_t *t, uint64_t *ops_out)
 {
     outcome_t o;
+    static otto_op_t log[1u << 20];
     snap_restore(d, start);
+    d->power.log = log;
+    d->power.log_cap = sizeof log / sizeof *log;
     if (run(d, sc, &o) != 0) {
         printf("  %s: clean run FAILED: %s\n", sc->name, o.why);
-        t->failed++;
+        t->failed[K_CLEAN]++;
         return;
     }
     uint64_t n = d->power.ops;
@@ -186,39 +241,26 @@ static void sweep(otto_simdev_t *d, const scenario_t *sc, const snapshot_t *star
     printf("  %-8s clean run: %" PRIu64 " flash/eFuse writes (%" PRIu64 " programs, %" PRIu64
            " erases, %" PRIu64 " eFuse burns)\n", sc->name, n, d->power.programs, d->power.erases,
            d->power.burns);
-    for (uint64_t at = 1; at <= n; at += stride) {
-        for (int m = 0; m < 2 + seeds; m++) {
-            otto_cut_mode_t mode = m == 0 ? OTTO_CUT_BEFORE : m == 1 ? OTTO_CUT_AFTER : OTTO_CUT_TORN;
-            uint64_t seed = at * 1000003u + (uint64_t)m;
-            snap_restore(d, start);
-            otto_power_arm(&d->power, at, mode, seed);
-            int rc = run(d, sc, &o);
-            t->runs++;
-            if (rc == 0 && d->sf.violations)
-                rc = -1, snprintf(o.why, sizeof(o.why), "program over unerased flash");
-            if (rc != 0) {
-                t->failed++;
-                printf("  FAIL %s cut at write %" PRIu64 " mode %s seed %" PRIu64 ": %s\n", sc->name,
-                       at, otto_cut_mode_name(mode), seed, o.why);
-            } else if (verbose) {
-                printf("  ok %s cut %" PRIu64 " %s: %d boots\n", sc->name, at, otto_cut_mode_name(mode),
-                       o.boots);
-            }
-            if ((uint64_t)o.boots > t->max_boots)
-                t->max_boots = (uint64_t)o.boots;
-            if (o.installs > 1)
-                t->reinstalls++;
-            for (uint32_t s = 0; s < d->sf.size / d->sf.sector; s++)
-                if (d->sf.wear[s] > t->max_wear)
-                    t->max_wear = d->sf.wear[s];
-        }
+    cut_t *cuts;
+    size_t nc = plan_cuts(log, n, stride, quick, &cuts);
+    /* Random tears as well, with several seeds: they land anywhere in the op. */
+    cuts = realloc(cuts, (nc + (size_t)((n + stride - 1) / stride) * (size_t)seeds) * sizeof *cuts);
+    for (uint64_t at = 1; at <= n; at += stride)
+        for (int k = 0; k < seeds; k++)
+            cuts[nc++] = (cut_t){at, OTTO_CUT_TORN, 0};
+    cur = (typeof(cur)){d, sc, start, log, cuts, nc, seeds};
+    if (plan_parallel(nc, plan_workers(), one, NULL, collect, t)) {
+        printf("  FAIL %s: a worker died or results went missing\n", sc->name);
+        t->failed[K_CLEAN]++;
     }
+    free(cuts);
 }
 
 int main(int argc, char **argv)
 {
     uint64_t image_size = 48 * 1024, stride = 1;
     int seeds = 2;
+    bool quick = false;
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--image-size") && i + 1 < argc) {
@@ -233,10 +275,12 @@ int main(int argc, char **argv)
             if (!stride) stride = 1;
         } else if (!strcmp(argv[i], "--chunk") && i + 1 < argc) {
             chunk = strtoul(argv[++i], NULL, 0);
+        } else if (!strcmp(argv[i], "--quick")) {
+            quick = true;
         } else if (!strcmp(argv[i], "-v")) {
             verbose = 1;
         } else {
-            fprintf(stderr, "usage: powercut_sweep [--image-size N] [--seeds K] [--stride S] [--chunk N] [-v]\n");
+            fprintf(stderr, "usage: powercut_sweep [--image-size N] [--seeds K] [--stride S] [--chunk N] [--quick] [-v]\n");
             return 2;
         }
     }
@@ -266,31 +310,41 @@ int main(int argc, char **argv)
     }
     snap_take(&d, &s1);
 
-    printf("power-cut sweep: image %u bytes, chunk %zu, modes before/after/torn x%d, stride %" PRIu64 "\n",
-           (unsigned)lf, chunk, seeds, stride);
-    clock_t t0 = clock();
-    tally_t tc = {0}, tr = {0};
+    printf("power-cut sweep: image %u bytes, chunk %zu, every mode of the power-fail bar%s + %d random tears "
+           "a write, stride %" PRIu64 ", %d workers\n", (unsigned)lf, chunk, quick ? " (quick)" : "", seeds, stride,
+           plan_workers());
+    uint64_t t0 = otto_mono_ms();
+    tally_t tc, tr;
+    memset(&tc, 0, sizeof tc);
+    memset(&tr, 0, sizeof tr);
     uint64_t nc = 0, nr = 0;
-    sweep(&d, &confirm, &s0, seeds, stride, &tc, &nc);
-    sweep(&d, &rollback, &s1, seeds, stride, &tr, &nr);
-    double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    sweep(&d, &confirm, &s0, seeds, stride, quick, &tc, &nc);
+    sweep(&d, &rollback, &s1, seeds, stride, quick, &tr, &nr);
+    double secs = (double)(otto_mono_ms() - t0) / 1000.0;
 
-    printf("\n| scenario | writes | cut points | runs | failed | max boots to settle | re-sent updates |\n");
-    printf("|---|---|---|---|---|---|---|\n");
-    printf("| confirm | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " |\n",
-           nc, (nc + stride - 1) / stride, tc.runs, tc.failed, tc.max_boots, tc.reinstalls);
-    printf("| rollback | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " |\n",
-           nr, (nr + stride - 1) / stride, tr.runs, tr.failed, tr.max_boots, tr.reinstalls);
-    printf("\ncut points tried: %" PRIu64 ", runs: %" PRIu64 ", failed: %" PRIu64 " (%.1f s)\n",
-           (nc + nr + stride - 1) / stride, tc.runs + tr.runs, tc.failed + tr.failed, secs);
-    printf("max erases of one sector in a run: %u\n", tc.max_wear > tr.max_wear ? tc.max_wear : tr.max_wear);
-    printf("%" PRIu64 " passed, %" PRIu64 " failed\n", tc.runs + tr.runs - tc.failed - tr.failed,
-           tc.failed + tr.failed);
+    uint64_t runs = 0, failed = 0;
+    printf("\n| cut | confirm runs | failed | rollback runs | failed |\n|---|---|---|---|---|\n");
+    for (int k = 0; k < K_KINDS; k++) {
+        if (!tc.runs[k] && !tr.runs[k])
+            continue;
+        printf("| %s | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " |\n",
+               plan_kind_names[k], tc.runs[k], tc.failed[k],
+               tr.runs[k], tr.failed[k]);
+        runs += tc.runs[k] + tr.runs[k];
+        failed += tc.failed[k] + tr.failed[k];
+    }
+    printf("\nwrites: confirm %" PRIu64 ", rollback %" PRIu64 "; runs: %" PRIu64 ", failed: %" PRIu64
+           " (%.1f s); every cut landed on its planned op unless a FAIL line says otherwise\n", nc, nr, runs, failed,
+           secs);
+    printf("max boots to settle: %" PRIu64 "; re-sent updates: %" PRIu64 "; max erases of one sector in a run: %u\n",
+           tc.max_boots > tr.max_boots ? tc.max_boots : tr.max_boots, tc.reinstalls + tr.reinstalls,
+           tc.max_wear > tr.max_wear ? tc.max_wear : tr.max_wear);
+    printf("%" PRIu64 " passed, %" PRIu64 " failed\n", runs - failed, failed);
     otto_simdev_close(&d);
     free(s0.flash);
     free(s1.flash);
     free(factory);
     free(v11);
     free(v12);
-    return (tc.failed + tr.failed) ? 1 : 0;
+    return failed ? 1 : 0;
 }

@@ -39,6 +39,21 @@ uint8_t *fx_image_chip(const char *version, uint16_t chip, size_t *len)
 
 int fx_provision(otto_simdev_t *d, const uint8_t *factory, size_t len)
 {
+    return fx_provision_csv(d, otto_partcsv_default_layout, factory, len);
+}
+
+/* The default table of otto 0.x: no ottokv, its kv in nvs, mcufw 960K. */
+const char fx_layout_v0[] =
+    "nvs,      data, nvs,     0x9000,   0x4000,\n"
+    "otadata,  data, ota,     0xd000,   0x2000,\n"
+    "phy_init, data, phy,     0xf000,   0x1000,\n"
+    "factory,  app,  factory, 0x10000,  1M,\n"
+    "ota_0,    app,  ota_0,   0x110000, 1M,\n"
+    "ota_1,    app,  ota_1,   0x210000, 1M,\n"
+    "mcufw,    data, 0x40,    0x310000, 960K,\n";
+
+int fx_provision_csv(otto_simdev_t *d, const char *csv, const uint8_t *factory, size_t len)
+{
     otto_part_t parts[OTTO_PARTCSV_MAX];
     uint8_t bin[OTTO_PART_TABLE_LEN];
     char err[256];
@@ -46,7 +61,7 @@ int fx_provision(otto_simdev_t *d, const uint8_t *factory, size_t len)
     int rc = otto_simdev_open(d, NULL);
     if (rc)
         return rc;
-    rc = otto_partcsv_parse(otto_partcsv_default_layout, NULL, parts, &n, err, sizeof(err));
+    rc = otto_partcsv_parse(csv, NULL, parts, &n, err, sizeof(err));
     if (!rc)
         rc = otto_part_encode(parts, n, true, bin);
     if (rc)

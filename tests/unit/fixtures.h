@@ -14,6 +14,9 @@ uint8_t *fx_image(const char *version, uint32_t secure_version, uint32_t size, u
 uint8_t *fx_image_chip(const char *version, uint16_t chip, size_t *len);
 /* RAM device with the default layout and a factory image. Returns 0. */
 int fx_provision(otto_simdev_t *d, const uint8_t *factory, size_t len);
+/* Same, with the table from a CSV; fx_layout_v0 is otto 0.x's default. */
+int fx_provision_csv(otto_simdev_t *d, const char *csv, const uint8_t *factory, size_t len);
+extern const char fx_layout_v0[];
 /* Partition by label on a booted or provisioned device. */
 const otto_part_t *fx_part(otto_simdev_t *d, const char *label);
 

@@ -27,8 +27,15 @@ void otto_power_init(otto_power_t *pw)
 
 void otto_power_arm(otto_power_t *pw, uint64_t at, otto_cut_mode_t mode, uint64_t seed)
 {
+    otto_power_arm_tear(pw, at, mode, 0, seed);
+}
+
+void otto_power_arm_tear(otto_power_t *pw, uint64_t at, otto_cut_mode_t mode, uint32_t tear,
+                         uint64_t seed)
+{
     pw->cut_at = at ? pw->ops + at : 0;
     pw->mode = mode;
+    pw->tear = tear;
     pw->seed = seed;
     pw->rng = seed;
     pw->off = false;
@@ -40,37 +47,73 @@ void otto_power_restore(otto_power_t *pw)
     pw->off = false;
 }
 
+static const char *const mode_names[OTTO_CUT_MODES] = {
+    "before", "after", "torn", "prog-at", "prog-bits", "erase-or", "erase-near", "erase-meta"};
+
 const char *otto_cut_mode_name(otto_cut_mode_t m)
 {
-    switch (m) {
-    case OTTO_CUT_BEFORE: return "before";
-    case OTTO_CUT_AFTER:  return "after";
-    case OTTO_CUT_TORN:   return "torn";
-    }
-    return "?";
+    return (unsigned)m < OTTO_CUT_MODES ? mode_names[m] : "?";
 }
 
 int otto_cut_mode_parse(const char *s, otto_cut_mode_t *m)
 {
-    if (!strcmp(s, "before")) *m = OTTO_CUT_BEFORE;
-    else if (!strcmp(s, "after")) *m = OTTO_CUT_AFTER;
-    else if (!strcmp(s, "torn")) *m = OTTO_CUT_TORN;
-    else return OTTO_E_INVAL;
-    return OTTO_OK;
+    for (unsigned i = 0; i < OTTO_CUT_MODES; i++)
+        if (!strcmp(s, mode_names[i])) {
+            *m = (otto_cut_mode_t)i;
+            return OTTO_OK;
+        }
+    return OTTO_E_INVAL;
 }
 
-/* Counts a modifying op. Returns 0 to do it normally, 1 when it is the op
- * to cut (the caller applies the mode), or OTTO_E_IO when power is off. */
-static int power_tick(otto_power_t *pw)
+/* Counts a modifying op (and logs it). Returns 0 to do it normally, 1 when
+ * it is the op to cut (the caller applies the mode), or OTTO_E_IO when
+ * power is off. */
+static int power_tick(otto_power_t *pw, otto_op_kind_t kind, uint32_t off, uint32_t len)
 {
+    otto_op_t op = {(uint8_t)kind, off, len};
     if (pw->off)
         return OTTO_E_IO;
     pw->ops++;
+    if (pw->log && pw->ops <= pw->log_cap)
+        pw->log[pw->ops - 1] = op;
     if (pw->cut_at && pw->ops == pw->cut_at) {
         pw->off = true;
+        pw->landed++;
+        pw->landed_at = pw->ops;
+        pw->landed_op = op;
         return 1;
     }
     return 0;
+}
+
+/* Weak bits of a metastable erase read 0 now and then. */
+static void meta_apply(otto_simflash_t *f, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    for (unsigned i = 0; i < f->nmeta; i++) {
+        uint32_t a = f->meta[i].addr;
+        if (a >= off && a - off < len)
+            buf[a - off] &= (uint8_t)~(f->meta[i].mask & (uint8_t)rnd(f->power));
+    }
+}
+
+static void meta_forget(otto_simflash_t *f, uint32_t sector_off)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < f->nmeta; i++)
+        if (f->meta[i].addr / f->sector != sector_off / f->sector)
+            f->meta[k++] = f->meta[i];
+    f->nmeta = k;
+}
+
+/* 1-8 bits of the sector, chosen at random. */
+static unsigned pick_bits(otto_simflash_t *f, uint32_t s, uint32_t *addr, uint8_t *mask)
+{
+    unsigned n = 1u + (unsigned)(rnd(f->power) % 8u);
+    for (unsigned i = 0; i < n; i++) {
+        addr[i] = s + (uint32_t)(rnd(f->power) % f->sector);
+        mask[i] = (uint8_t)(1u << (rnd(f->power) % 8u));
+    }
+    return n;
 }
 
 static int f_read(void *ctx, uint32_t off, void *buf, uint32_t len)
@@ -82,6 +125,8 @@ static int f_read(void *ctx, uint32_t off, void *buf, uint32_t len)
         return OTTO_E_INVAL;
     f->power->reads++;
     memcpy(buf, f->mem + off, len);
+    if (f->nmeta)
+        meta_apply(f, off, buf, len);
     return OTTO_OK;
 }
 
@@ -95,7 +140,7 @@ static int f_program(void *ctx, uint32_t off, const void *buf, uint32_t len)
     if (off > f->size || len > f->size - off)
         return OTTO_E_INVAL;
     dst = f->mem + off;
-    cut = power_tick(f->power);
+    cut = power_tick(f->power, OTTO_OP_PROGRAM, off, len);
     if (cut < 0)
         return cut;
     f->power->programs++;
@@ -107,9 +152,20 @@ static int f_program(void *ctx, uint32_t off, const void *buf, uint32_t len)
             }
         }
     }
-    if (cut && f->power->mode == OTTO_CUT_BEFORE)
+    otto_cut_mode_t mode = f->power->mode;
+    if (cut && mode == OTTO_CUT_BEFORE)
         return OTTO_E_IO;
-    if (cut && f->power->mode == OTTO_CUT_TORN) {
+    if (cut && (mode == OTTO_CUT_PROG_AT || mode == OTTO_CUT_PROG_BITS)) {
+        uint32_t k = f->power->tear < len ? f->power->tear : len;
+        for (uint32_t i = 0; i < k; i++)
+            dst[i] &= src[i];
+        if (mode == OTTO_CUT_PROG_BITS && k < len) {
+            uint8_t clear = (uint8_t)(dst[k] & ~src[k]);
+            dst[k] &= (uint8_t)~(clear & (uint8_t)rnd(f->power));
+        }
+        return OTTO_E_IO;
+    }
+    if (cut && mode != OTTO_CUT_AFTER) { /* TORN, or an erase mode on a program */
         uint32_t k = len > 1 ? (uint32_t)(rnd(f->power) % len) : 0;
         for (uint32_t i = 0; i < k; i++)
             dst[i] &= src[i];
@@ -133,18 +189,37 @@ static int f_erase(void *ctx, uint32_t off, uint32_t len)
     /* One op per sector: real chips erase sector by sector, and a cut can
      * land between two of them. */
     for (uint32_t s = off; s < off + len; s += f->sector) {
-        int cut = power_tick(f->power);
+        int cut = power_tick(f->power, OTTO_OP_ERASE, s, f->sector);
         if (cut < 0)
             return cut;
         f->power->erases++;
-        if (cut && f->power->mode == OTTO_CUT_BEFORE)
+        otto_cut_mode_t mode = f->power->mode;
+        if (cut && mode == OTTO_CUT_BEFORE)
             return OTTO_E_IO;
-        if (cut && f->power->mode == OTTO_CUT_TORN) {
-            for (uint32_t i = 0; i < f->sector; i++)
-                f->mem[s + i] |= (uint8_t)rnd(f->power);
+        if (cut && mode != OTTO_CUT_AFTER) {
+            uint32_t addr[8];
+            uint8_t mask[8];
+            f->wear[s / f->sector]++;
+            meta_forget(f, s);
+            if (mode == OTTO_CUT_ERASE_NEAR || mode == OTTO_CUT_ERASE_META) {
+                memset(f->mem + s, 0xFF, f->sector);
+                unsigned n = pick_bits(f, s, addr, mask);
+                for (unsigned i = 0; i < n; i++) {
+                    if (mode == OTTO_CUT_ERASE_NEAR) {
+                        f->mem[addr[i]] &= (uint8_t)~mask[i];
+                    } else if (f->nmeta < OTTO_SIMFLASH_META_MAX) {
+                        f->meta[f->nmeta].addr = addr[i];
+                        f->meta[f->nmeta++].mask = mask[i];
+                    }
+                }
+            } else { /* ERASE_OR, TORN, or a program mode on an erase */
+                for (uint32_t i = 0; i < f->sector; i++)
+                    f->mem[s + i] |= (uint8_t)rnd(f->power);
+            }
             return OTTO_E_IO;
         }
         memset(f->mem + s, 0xFF, f->sector);
+        meta_forget(f, s);
         f->wear[s / f->sector]++;
         if (cut)
             return OTTO_E_IO;
@@ -243,6 +318,23 @@ void otto_simflash_load(otto_simflash_t *f, uint32_t off, const void *src, uint3
     memcpy(f->mem + off, src, len);
 }
 
+uint32_t otto_simflash_rot(otto_simflash_t *f, uint32_t off, uint32_t len, uint64_t seed)
+{
+    otto_power_t pw = {0};
+    pw.rng = seed;
+    uint64_t r = rnd(&pw);
+    uint32_t at = off + (uint32_t)(r % len);
+    f->mem[at] ^= (uint8_t)(1u << ((r >> 32) % 8u));
+    return at;
+}
+
+void otto_simflash_reset_faults(otto_simflash_t *f)
+{
+    f->nmeta = 0;
+    f->violations = 0;
+    memset(f->wear, 0, (f->size / f->sector) * sizeof(uint32_t));
+}
+
 /* ---- eFuse ---- */
 
 static unsigned popcount32(uint32_t v)
@@ -281,7 +373,7 @@ static int e_raise(void *ctx, uint32_t value)
         return OTTO_E_INVAL;
     if (popcount32(e->bits) >= value)
         return e->power->off ? OTTO_E_IO : OTTO_OK;
-    cut = power_tick(e->power);
+    cut = power_tick(e->power, OTTO_OP_BURN, 0, 0);
     if (cut < 0)
         return cut;
     e->power->burns++;
@@ -289,8 +381,8 @@ static int e_raise(void *ctx, uint32_t value)
     add = want & ~e->bits;
     if (cut && e->power->mode == OTTO_CUT_BEFORE)
         return OTTO_E_IO;
-    if (cut && e->power->mode == OTTO_CUT_TORN)
-        add &= (uint32_t)rnd(e->power); /* about half the bits burnt */
+    if (cut && e->power->mode != OTTO_CUT_AFTER)
+        add &= (uint32_t)rnd(e->power); /* torn: about half the bits burnt */
     e->bits |= add;
     int err = e_save(e);
     return cut ? OTTO_E_IO : err;

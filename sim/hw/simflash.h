@@ -9,13 +9,23 @@
  * refused op changes nothing and is counted in `violations`).
  *
  * Power: flash and eFuse share one otto_power_t that numbers every
- * modifying operation (program, erase, eFuse burn) from 1. With cut_at = N
- * the N-th operation is cut according to `mode`:
- *   BEFORE - the op does not happen;
- *   AFTER  - the op happens completely, then power is lost;
- *   TORN   - program: a random prefix is written and a random subset of the
- *            remaining 1->0 bit changes; erase: every bit of the sector ends
- *            up as old OR random; eFuse: about half the bits are burnt.
+ * modifying operation (program, erase of one sector, eFuse burn) from 1.
+ * With cut_at = N the N-th operation is cut according to `mode`:
+ *   BEFORE     - the op does not happen (clean cut);
+ *   AFTER      - the op happens completely, then power is lost;
+ *   TORN       - program: a random prefix is written and a random subset of
+ *                the remaining 1->0 bit changes; erase: as ERASE_OR; eFuse:
+ *                about half the bits are burnt;
+ *   PROG_AT    - program: exactly the first `tear` bytes land, none after;
+ *   PROG_BITS  - same, and byte `tear` gets a random subset of its 1->0 bits;
+ *   ERASE_OR   - erase: every bit ends up old OR random;
+ *   ERASE_NEAR - erase: all 0xFF but 1-8 random bits still 0;
+ *   ERASE_META - erase: reads 0xFF now, but 1-8 chosen bits read 0 at random
+ *                on every later read until the sector is erased again (a
+ *                weak erase that defeats "read once, trust").
+ * A mode for another kind of op than the one it lands on cuts it TORN; the
+ * sweeps plan modes from the clean run's log of ops and check, through
+ * `landed`, that every planned cut happened on the op they planned.
  * From the cut on every call returns OTTO_E_IO until otto_power_restore().
  * Randomness comes from `seed` only, so a cut is reproducible.
  */
@@ -26,17 +36,41 @@
 #include <stdint.h>
 #include "otto/hal.h"
 
-typedef enum { OTTO_CUT_BEFORE = 0, OTTO_CUT_AFTER, OTTO_CUT_TORN } otto_cut_mode_t;
+typedef enum {
+    OTTO_CUT_BEFORE = 0, OTTO_CUT_AFTER, OTTO_CUT_TORN,
+    OTTO_CUT_PROG_AT, OTTO_CUT_PROG_BITS,
+    OTTO_CUT_ERASE_OR, OTTO_CUT_ERASE_NEAR, OTTO_CUT_ERASE_META,
+    OTTO_CUT_MODES
+} otto_cut_mode_t;
+
+typedef enum { OTTO_OP_PROGRAM = 1, OTTO_OP_ERASE, OTTO_OP_BURN } otto_op_kind_t;
+
+/** One modifying operation: what it was and where (a burn has off = len = 0). */
+typedef struct {
+    uint8_t kind;      /**< otto_op_kind_t */
+    uint32_t off, len; /**< bytes; an erase is one sector */
+} otto_op_t;
 
 typedef struct {
     uint64_t ops;      /**< modifying operations so far */
     uint64_t cut_at;   /**< op number to cut, 0 = never */
     otto_cut_mode_t mode;
+    uint32_t tear;     /**< PROG_AT / PROG_BITS: bytes that land */
     uint64_t seed;
     uint64_t rng;
     bool off;          /**< power is gone */
     uint64_t reads, programs, erases, burns;
+    /* What actually happened: the sweeps prove their cuts with these. */
+    uint64_t landed;       /**< cuts that fired since otto_power_init */
+    uint64_t landed_at;    /**< op number of the last one */
+    otto_op_t landed_op;   /**< and which op it was */
+    /* Optional log of ops (the caller's array): op n goes to log[n - 1]
+     * while n <= log_cap. */
+    otto_op_t *log;
+    uint64_t log_cap;
 } otto_power_t;
+
+#define OTTO_SIMFLASH_META_MAX 16 /* weak (metastable) bits tracked at once */
 
 typedef struct {
     otto_power_t *power;
@@ -47,6 +81,11 @@ typedef struct {
     uint32_t *wear;    /**< erase count per sector */
     uint64_t violations;
     bool strict;       /**< refuse 0->1 programs (default true) */
+    struct {
+        uint32_t addr; /**< byte whose bit reads 0 now and then */
+        uint8_t mask;
+    } meta[OTTO_SIMFLASH_META_MAX];
+    unsigned nmeta;
 } otto_simflash_t;
 
 typedef struct {
@@ -59,6 +98,9 @@ typedef struct {
 void otto_power_init(otto_power_t *pw);
 /** Arm a cut at operation `at` (counted from now on, 1-based) with mode and seed. */
 void otto_power_arm(otto_power_t *pw, uint64_t at, otto_cut_mode_t mode, uint64_t seed);
+/** Same, with the byte count a PROG_AT / PROG_BITS tear leaves programmed. */
+void otto_power_arm_tear(otto_power_t *pw, uint64_t at, otto_cut_mode_t mode, uint32_t tear,
+                         uint64_t seed);
 /** Power comes back: clears the cut and the off state (ops keep counting). */
 void otto_power_restore(otto_power_t *pw);
 const char *otto_cut_mode_name(otto_cut_mode_t m);
@@ -74,6 +116,11 @@ void otto_simflash_close(otto_simflash_t *f);
 void otto_simflash_hal(otto_simflash_t *f, otto_flash_t *hal);
 /** Copy raw content in or out (no op counting; for setup and snapshots). */
 void otto_simflash_load(otto_simflash_t *f, uint32_t off, const void *src, uint32_t len);
+/** Silent rot: flip one bit chosen by seed in [off, off + len) (not an op).
+ *  Returns the byte offset of the flipped bit. */
+uint32_t otto_simflash_rot(otto_simflash_t *f, uint32_t off, uint32_t len, uint64_t seed);
+/** Forget weak bits and wear (after restoring a snapshot). */
+void otto_simflash_reset_faults(otto_simflash_t *f);
 
 /** eFuse whose value lives in path (created as 0 when missing), or RAM if path is NULL. */
 int otto_simefuse_open(otto_simefuse_t *e, otto_power_t *pw, const char *path, uint32_t width);

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Judging a job: does it apply to this device, and if not, why not. */
+#include <string.h>
+
+#include "internal/agent.h"
+
+/* Dotted versions, numerically where both parts are numbers. */
+int agent_version_cmp(const char *a, const char *b)
+{
+    while (*a || *b) {
+        uint32_t x = 0, y = 0;
+        bool nx = *a >= '0' && *a <= '9', ny = *b >= '0' && *b <= '9';
+        if (!nx || !ny)
+            return strcmp(a, b) < 0 ? -1 : strcmp(a, b) > 0;
+        while (*a >= '0' && *a <= '9')
+            x = x * 10u + (uint32_t)(*a++ - '0');
+        while (*b >= '0' && *b <= '9')
+            y = y * 10u + (uint32_t)(*b++ - '0');
+        if (x != y)
+            return x < y ? -1 : 1;
+        if (*a == '.')
+            a++;
+        if (*b == '.')
+            b++;
+    }
+    return 0;
+}
+
+static int fuse_value(const otto_agent_t *a, uint32_t *v)
+{
+    const otto_platform_t *p = a->cfg.ota->plat;
+    *v = 0;
+    if (!p->anti_rollback || !p->efuse)
+        return OTTO_OK;
+    return p->efuse->read_secure_version(p->efuse->ctx, v);
+}
+
+/* A new execution is next: take it, or say why not. */
+void agent_judge(otto_agent_t *a, const otto_json_t *j, int exec)
+{
+    otto_jobdoc_t doc;
+    uint32_t version = 0, fuse = 0;
+    char id[65];
+    memset(&a->job, 0, sizeof a->job);
+    if (otto_json_str(j, otto_json_get(j, exec, "jobId"), id, sizeof id) ||
+        otto_json_u32(j, otto_json_get(j, exec, "versionNumber"), &version))
+        return; /* not an execution we can even name */
+    otto_copy_str(a->job.job_id, sizeof a->job.job_id, id);
+    a->job.exec_version = version;
+    otto_copy_str(a->job.from_version, sizeof a->job.from_version, a->running_version);
+    int err = otto_jobdoc_read(j, otto_json_get(j, exec, "jobDocument"), &doc);
+    if (err) {
+        agent_finish(a, R_REJECTED, "bad_document", "the job document is not one otto can read");
+        return;
+    }
+    const otto_fw_entry_t *fw = otto_jobdoc_find(&doc, "esp32");
+    const otto_fw_entry_t *mcu = otto_jobdoc_find(&doc, "stm32");
+    if (fw) {
+        a->job.fw = *fw;
+        a->job.esp_state = S_PENDING;
+    }
+    if (mcu) {
+        a->job.mcu = *mcu;
+        a->job.mcu_state = S_PENDING;
+    }
+    if (!fw && !mcu) {
+        agent_finish(a, R_REJECTED, "no_image", "the job has no esp32 or stm32 firmware");
+        return;
+    }
+    if (a->cfg.product && a->cfg.product[0] && doc.product[0] && strcmp(doc.product, a->cfg.product)) {
+        agent_finish(a, R_REJECTED, "wrong_product", "the job is for another product");
+        return;
+    }
+    if (mcu) {
+        if (!a->cfg.mcu_uart) {
+            agent_finish(a, R_REJECTED, "no_mcu", "this module has no MCU to relay to");
+            return;
+        }
+        if (!a->mcufw) {
+            agent_finish(a, R_REJECTED, "no_mcufw_partition", "no mcufw partition to stage the MCU image in");
+            return;
+        }
+        if (mcu->size > a->mcufw->size) {
+            agent_finish(a, R_REJECTED, "too_large", "the MCU image does not fit the mcufw partition");
+            return;
+        }
+        if (mcu->part_id && a->mcu_pid && mcu->part_id != a->mcu_pid) {
+            agent_finish(a, R_REJECTED, "mcu_wrong_part", "the stm32 image is for another part than this MCU");
+            return;
+        }
+        if (a->mcu_version[0] && mcu->version[0] && !strcmp(mcu->version, a->mcu_version)) {
+            a->job.mcu_state = S_ALREADY;
+        } else if (a->mcu_version[0] && mcu->version[0] && agent_version_cmp(mcu->version, a->mcu_version) < 0) {
+            agent_finish(a, R_REJECTED, "outdated", "the stm32 image is older than the MCU's");
+            return;
+        }
+    }
+    if (fw) {
+        if (fw->version[0] && !strcmp(fw->version, a->running_version)) {
+            a->job.esp_state = S_ALREADY;
+        } else if (fw->version[0] && agent_version_cmp(fw->version, a->running_version) < 0) {
+            agent_finish(a, R_REJECTED, "outdated", "older than the running version");
+            return;
+        }
+        if (!fuse_value(a, &fuse) && fw->secure_version < fuse) {
+            agent_finish(a, R_REJECTED, "downgrade_refused", "secure_version below the anti-rollback counter");
+            return;
+        }
+    }
+    if (a->job.esp_state != S_PENDING && a->job.mcu_state != S_PENDING) {
+        agent_finish(a, R_SUCCEEDED, "already_running", "this version is already running");
+        return;
+    }
+    /* The MCU first: while it updates, the module still runs the firmware
+     * that is known to relay; if the MCU fails, the module is untouched. */
+    a->job.target = a->job.mcu_state == S_PENDING ? T_MCU : T_ESP;
+    a->relay_open = false;
+    otto_relay_forget(a->cfg.store);
+    a->job.phase = P_STARTING;
+    otto_store_erase(a->cfg.store, "off");
+    agent_save_job(a);
+    agent_send_progress(a, "accepted", true);
+}

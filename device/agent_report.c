@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the agent tells the server: the AWS IoT Jobs device API (topics
+ * $aws/things/{thing}/jobs/..., docs/api.md) and otto's hello. Payloads are
+ * written with the core's JSON writer (no printf); statusDetails values are
+ * strings, as AWS requires.
+ */
+#include <string.h>
+
+#include "internal/agent.h"
+
+uint32_t agent_now(const otto_agent_t *a)
+{
+    return a->cfg.port->now_ms ? a->cfg.port->now_ms(a->cfg.port->ctx) : 0;
+}
+
+void agent_arm_retry(otto_agent_t *a)
+{
+    uint32_t base = a->cfg.retry_ms ? a->cfg.retry_ms : RETRY_DEFAULT_MS;
+    if (a->backoff == 0)
+        a->backoff = 1;
+    a->retry_at = agent_now(a) + base * a->backoff;
+    if (a->backoff < BACKOFF_MAX)
+        a->backoff *= 2;
+    a->retry_armed = true;
+}
+
+static bool agent_publish(otto_agent_t *a, const char *leaf, const char *payload)
+{
+    otto_jw_t t = {a->topic, sizeof a->topic, 0, false};
+    otto_jw_raw(&t, "$aws/things/");
+    otto_jw_raw(&t, a->cfg.thing);
+    otto_jw_raw(&t, "/jobs/");
+    otto_jw_raw(&t, leaf);
+    if (t.over || !a->connected)
+        return false;
+    int err = a->cfg.port->publish(a->cfg.port->ctx, a->topic, payload, strlen(payload));
+    if (err) {
+        a->last_err = err;
+        agent_arm_retry(a);
+        return false;
+    }
+    return true;
+}
+
+void agent_ask_next(otto_agent_t *a)
+{
+    a->waiting_next = true;
+    a->next_asked_ms = agent_now(a);
+    agent_publish(a, "$next/get", "{\"clientToken\":\"otto-next\",\"includeJobDocument\":true}");
+}
+
+/* An update of our execution. details: already-written JSON members. */
+static void agent_send_update(otto_agent_t *a, const char *status, const char *details, bool expect)
+{
+    char leaf[96];
+    otto_jw_t l = {leaf, sizeof leaf, 0, false};
+    otto_jw_t w = {a->out, sizeof a->out, 0, false};
+    otto_jw_raw(&l, a->job.job_id);
+    otto_jw_raw(&l, "/update");
+    otto_jw_raw(&w, "{\"status\":");
+    otto_jw_str(&w, status);
+    if (expect) {
+        otto_jw_raw(&w, ",\"expectedVersion\":");
+        otto_jw_u32(&w, a->job.exec_version);
+    }
+    otto_jw_raw(&w, ",\"statusDetails\":{");
+    otto_jw_raw(&w, details);
+    otto_jw_raw(&w, "}}");
+    if (w.over)
+        return;
+    /* A reply may never come (the broker lost it, the server was away):
+     * the job's own updates are sent again until one is answered. */
+    if (a->job.phase == P_STARTING || a->job.phase == P_REPORT) {
+        a->reply_wait = true;
+        a->reply_due = agent_now(a) + (a->cfg.retry_ms ? a->cfg.retry_ms : RETRY_DEFAULT_MS) * REPLY_TIMEOUTS;
+    }
+    agent_publish(a, leaf, a->out);
+}
+
+void agent_send_progress(otto_agent_t *a, const char *step, bool expect)
+{
+    char d[200];
+    otto_jw_t w = {d, sizeof d, 0, false};
+    otto_jw_kv(&w, "step", step, false);
+    otto_jw_kv(&w, "version", agent_cur(a)->version, true);
+    otto_jw_kv(&w, "from", a->job.from_version, true);
+    uint32_t done = 0, total = 0;
+    otto_agent_progress(a, &done, &total);
+    if (done)
+        otto_jw_kv_u32(&w, "bytes", done, true);
+    if (a->job.resumes)
+        otto_jw_kv_u32(&w, "resumes", a->job.resumes, true);
+    agent_send_update(a, "IN_PROGRESS", d, expect);
+}
+
+static const char *state_name(uint8_t st)
+{
+    static const char *const names[] = {"", "not_started", "updated", "already_running", "failed"};
+    return st <= S_FAILED ? names[st] : "?";
+}
+
+void agent_send_final(otto_agent_t *a)
+{
+    static const char *const names[] = {"", "SUCCEEDED", "FAILED", "REJECTED"};
+    char d[480];
+    otto_jw_t w = {d, sizeof d, 0, false};
+    otto_jw_kv(&w, "reason", a->job.reason, false);
+    otto_jw_kv(&w, "version", a->job.fw.size ? a->job.fw.version : a->job.mcu.version, true);
+    otto_jw_kv(&w, "running", a->running_version, true);
+    if (a->job.detail[0])
+        otto_jw_kv(&w, "detail", a->job.detail, true);
+    if (a->job.fw.size)
+        otto_jw_kv_u32(&w, "size", a->job.fw.size, true);
+    if (a->job.mcu.size) {
+        /* How each image went, when the job has the MCU's too. */
+        if (a->job.fw.size)
+            otto_jw_kv(&w, "esp32", state_name(a->job.esp_state), true);
+        otto_jw_kv(&w, "stm32", state_name(a->job.mcu_state), true);
+        otto_jw_kv(&w, "stm32_version", a->job.mcu.version, true);
+        if (a->mcu_version[0])
+            otto_jw_kv(&w, "stm32_running", a->mcu_version, true);
+        if (a->job.relay_ms)
+            otto_jw_kv_u32(&w, "relay_ms", a->job.relay_ms, true);
+    }
+    if (a->job.resumes)
+        otto_jw_kv_u32(&w, "resumes", a->job.resumes, true);
+    if (a->job.refetched)
+        otto_jw_kv_u32(&w, "refetched", a->job.refetched, true);
+    if (a->job.attempts)
+        otto_jw_kv_u32(&w, "retries", a->job.attempts, true);
+    if (a->job.download_ms)
+        otto_jw_kv_u32(&w, "download_ms", a->job.download_ms, true);
+    agent_send_update(a, names[a->job.result <= R_REJECTED ? a->job.result : R_FAILED], d, false);
+}
+
+void agent_hello(otto_agent_t *a)
+{
+    otto_jw_t t = {a->topic, sizeof a->topic, 0, false};
+    otto_jw_t w = {a->out, sizeof a->out, 0, false};
+    otto_jw_raw(&t, "otto/things/");
+    otto_jw_raw(&t, a->cfg.thing);
+    otto_jw_raw(&t, "/hello");
+    otto_jw_raw(&w, "{\"product\":");
+    otto_jw_str(&w, a->cfg.product ? a->cfg.product : "");
+    otto_jw_raw(&w, ",\"versions\":{\"esp32\":");
+    otto_jw_str(&w, a->running_version);
+    if (a->mcu_version[0]) {
+        otto_jw_raw(&w, ",\"stm32\":");
+        otto_jw_str(&w, a->mcu_version);
+    }
+    otto_jw_raw(&w, "}}");
+    if (!t.over && !w.over)
+        a->cfg.port->publish(a->cfg.port->ctx, a->topic, a->out, w.n);
+}
+
+/* A rejection that means the execution is no longer ours to work on. */
+bool agent_job_gone(otto_agent_t *a, const char *payload, size_t len)
+{
+    static const char *const codes[] = {"InvalidStateTransition", "ResourceNotFound",
+                                        "TerminalStateReached", "VersionMismatch"};
+    otto_json_t j;
+    if (otto_json_parse(&j, payload, len, a->tok, sizeof a->tok / sizeof *a->tok))
+        return false;
+    int t = otto_json_get(&j, 0, "code");
+    for (size_t i = 0; t >= 0 && i < sizeof codes / sizeof *codes; i++)
+        if (otto_json_eq(&j, t, codes[i]))
+            return true;
+    return false;
+}
+
+int otto_agent_topics(const char *thing, char buf[][160], unsigned max)
+{
+    static const char *const leaves[] = {"notify-next", "+/get/accepted", "+/get/rejected",
+                                         "+/update/accepted", "+/update/rejected"};
+    unsigned n = sizeof leaves / sizeof *leaves;
+    if (!thing || max < n)
+        return OTTO_E_NOSPC;
+    for (unsigned i = 0; i < n; i++) {
+        otto_jw_t w = {buf[i], 160, 0, false};
+        otto_jw_raw(&w, "$aws/things/");
+        otto_jw_raw(&w, thing);
+        otto_jw_raw(&w, "/jobs/");
+        otto_jw_raw(&w, leaves[i]);
+        if (w.over)
+            return OTTO_E_NOSPC;
+    }
+    return (int)n;
+}
