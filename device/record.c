@@ -15,11 +15,14 @@
  *   16 bytes md5 when has_md5, 32 bytes sha256 when has_sha256.
  * Relay record, version 1: u8 0x81, u8 phase, u32 next, u32 size.
  *
- * Version 0 (the raw structs) is read by offset, the layout frozen below,
- * whatever the compiler would lay out today.
+ * Version 0 (the raw structs) is read by offset, the layout frozen in
+ * job_fields[] (v0, v0w) and v0_entry, whatever the compiler would lay out
+ * today. One table lists the job record's fields for every version.
  */
 #include "otto/record.h"
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "internal/util.h"
@@ -136,51 +139,65 @@ static void get_entry(rec_t *r, otto_fw_entry_t *e, const char *type)
         memcpy(e->sha256, b, 32);
 }
 
+/* The job record's fields in the order version 1 writes them, with where
+ * version 0 kept each (offset, width). One table serves both versions. */
+enum { K_U8, K_U32, K_STR, K_ENTRY };
+#define FIELD(k, f, v0, w) {k, (uint16_t)offsetof(otto_agent_job_t, f), sizeof(((otto_agent_job_t *)0)->f), v0, w}
+
+static const struct {
+    uint8_t kind;
+    uint16_t at, size; /* in otto_agent_job_t */
+    uint16_t v0, v0w;  /* in the version-0 struct */
+} job_fields[] = {
+    FIELD(K_STR, job_id, 7, 65), FIELD(K_U32, exec_version, 72, 4), /* the prefix every version keeps */
+    FIELD(K_U8, phase, 0, 1),    FIELD(K_U8, result, 1, 1),         FIELD(K_U8, attempts, 2, 1),
+    FIELD(K_U8, target, 3, 1),   FIELD(K_U8, esp_state, 4, 1),      FIELD(K_U8, mcu_state, 5, 1),
+    FIELD(K_U8, mcu_tries, 6, 1),
+    FIELD(K_ENTRY, fw, 76, 308), FIELD(K_ENTRY, mcu, 384, 308),
+    FIELD(K_STR, from_version, 692, 32), FIELD(K_STR, etag, 724, 72),
+    FIELD(K_STR, reason, 796, 24),       FIELD(K_STR, detail, 820, 80),
+    FIELD(K_U32, resumes, 900, 4),       FIELD(K_U32, refetched, 904, 4),
+    FIELD(K_U32, download_ms, 908, 4),   FIELD(K_U32, relay_ms, 912, 4),
+    FIELD(K_U32, relay_mark, 916, 4),
+};
+#define PREFIX_FIELDS 2
+#define N_FIELDS      (sizeof job_fields / sizeof *job_fields)
+
 int otto_job_record_encode(const otto_agent_job_t *j, uint8_t *buf, size_t cap, size_t *len)
 {
     rec_t r = {buf, NULL, cap, 0, 0};
+    const uint8_t *base = (const uint8_t *)j;
     put_u8(&r, 0x80 | OTTO_JOB_RECORD_VERSION);
-    put_str(&r, j->job_id);
-    put_u32(&r, j->exec_version);
-    put(&r, &j->phase, 1);
-    put(&r, &j->result, 1);
-    put(&r, &j->attempts, 1);
-    put(&r, &j->target, 1);
-    put(&r, &j->esp_state, 1);
-    put(&r, &j->mcu_state, 1);
-    put(&r, &j->mcu_tries, 1);
-    put_entry(&r, &j->fw);
-    put_entry(&r, &j->mcu);
-    put_str(&r, j->from_version);
-    put_str(&r, j->etag);
-    put_str(&r, j->reason);
-    put_str(&r, j->detail);
-    put_u32(&r, j->resumes);
-    put_u32(&r, j->refetched);
-    put_u32(&r, j->download_ms);
-    put_u32(&r, j->relay_ms);
-    put_u32(&r, j->relay_mark);
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const void *f = base + job_fields[i].at;
+        switch (job_fields[i].kind) {
+        case K_U8: put(&r, f, 1); break;
+        case K_U32: put_u32(&r, *(const uint32_t *)f); break;
+        case K_STR: put_str(&r, f); break;
+        default: put_entry(&r, f); break;
+        }
+    }
     *len = r.n;
     return r.err;
 }
 
-/* Version 0: otto_agent_job_t as first released, 920 bytes; an entry
- * (otto_fw_entry_t) is 308 bytes at 76 (esp32) and 384 (stm32). */
-static void v0_str(const uint8_t *b, size_t at, size_t width, char *dst, size_t cap)
+/* Version 0: a fixed-width, NUL-padded string. */
+static void v0_str(const uint8_t *b, size_t width, char *dst, size_t cap)
 {
     size_t n = 0;
-    while (n < width && n + 1 < cap && b[at + n])
+    while (n < width && n + 1 < cap && b[n])
         n++;
-    memcpy(dst, b + at, n);
+    memcpy(dst, b, n);
     dst[n] = 0;
 }
 
+/* A version-0 entry (otto_fw_entry_t as first released, 308 bytes). */
 static void v0_entry(const uint8_t *b, otto_fw_entry_t *e)
 {
     memset(e, 0, sizeof *e);
-    v0_str(b, 0, 16, e->ota_type, sizeof e->ota_type);
-    v0_str(b, 16, 200, e->url, sizeof e->url);
-    v0_str(b, 216, 32, e->version, sizeof e->version);
+    v0_str(b, 16, e->ota_type, sizeof e->ota_type);
+    v0_str(b + 16, 200, e->url, sizeof e->url);
+    v0_str(b + 216, 32, e->version, sizeof e->version);
     e->size = otto_get_le32(b + 248);
     e->secure_version = otto_get_le32(b + 252);
     e->part_id = otto_get_le16(b + 256);
@@ -190,69 +207,46 @@ static void v0_entry(const uint8_t *b, otto_fw_entry_t *e)
     e->has_sha256 = b[307] != 0;
 }
 
-static int decode_v0(const uint8_t *b, otto_agent_job_t *j)
-{
-    j->phase = b[0];
-    j->result = b[1];
-    j->attempts = b[2];
-    j->target = b[3];
-    j->esp_state = b[4];
-    j->mcu_state = b[5];
-    j->mcu_tries = b[6];
-    v0_str(b, 7, 65, j->job_id, sizeof j->job_id);
-    j->exec_version = otto_get_le32(b + 72);
-    v0_entry(b + 76, &j->fw);
-    v0_entry(b + 384, &j->mcu);
-    v0_str(b, 692, 32, j->from_version, sizeof j->from_version);
-    v0_str(b, 724, 72, j->etag, sizeof j->etag);
-    v0_str(b, 796, 24, j->reason, sizeof j->reason);
-    v0_str(b, 820, 80, j->detail, sizeof j->detail);
-    j->resumes = otto_get_le32(b + 900);
-    j->refetched = otto_get_le32(b + 904);
-    j->download_ms = otto_get_le32(b + 908);
-    j->relay_ms = otto_get_le32(b + 912);
-    j->relay_mark = otto_get_le32(b + 916);
-    return OTTO_OK;
-}
-
 int otto_job_record_decode(const uint8_t *buf, size_t len, otto_agent_job_t *j, unsigned *version)
 {
     rec_t r = {NULL, buf, len, 0, 0};
+    uint8_t *base = (uint8_t *)j;
     memset(j, 0, sizeof *j);
     *version = 0;
-    if (len == OTTO_JOB_RECORD_V0_LEN && buf[0] < 0x80)
-        return decode_v0(buf, j);
-    if (len < 1 || buf[0] < 0x80)
+    if (len < 1)
         return OTTO_E_CORRUPT;
-    *version = buf[0] & 0x7Fu;
+    bool v0 = len == OTTO_JOB_RECORD_V0_LEN && buf[0] < 0x80;
+    *version = v0 ? 0 : buf[0] & 0x7Fu;
+    if (!v0 && (buf[0] < 0x80 || *version == 0))
+        return OTTO_E_CORRUPT;
     r.n = 1;
-    get_str(&r, j->job_id, sizeof j->job_id);
-    j->exec_version = get_u32(&r);
-    if (r.err)
-        return OTTO_E_CORRUPT;
-    if (*version > OTTO_JOB_RECORD_VERSION)
-        return OTTO_E_VERSION; /* what a newer agent wrote: the prefix only */
-    if (*version == 0)
-        return OTTO_E_CORRUPT;
-    j->phase = get_u8(&r);
-    j->result = get_u8(&r);
-    j->attempts = get_u8(&r);
-    j->target = get_u8(&r);
-    j->esp_state = get_u8(&r);
-    j->mcu_state = get_u8(&r);
-    j->mcu_tries = get_u8(&r);
-    get_entry(&r, &j->fw, "esp32");
-    get_entry(&r, &j->mcu, "stm32");
-    get_str(&r, j->from_version, sizeof j->from_version);
-    get_str(&r, j->etag, sizeof j->etag);
-    get_str(&r, j->reason, sizeof j->reason);
-    get_str(&r, j->detail, sizeof j->detail);
-    j->resumes = get_u32(&r);
-    j->refetched = get_u32(&r);
-    j->download_ms = get_u32(&r);
-    j->relay_ms = get_u32(&r);
-    j->relay_mark = get_u32(&r);
-    return r.err || r.n != len ? OTTO_E_CORRUPT : OTTO_OK;
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        void *f = base + job_fields[i].at;
+        const uint8_t *src = buf + job_fields[i].v0;
+        if (i == PREFIX_FIELDS && !v0 && *version > OTTO_JOB_RECORD_VERSION)
+            return r.err ? OTTO_E_CORRUPT : OTTO_E_VERSION; /* a newer agent's: the prefix only */
+        switch (job_fields[i].kind) {
+        case K_U8:
+            *(uint8_t *)f = v0 ? *src : get_u8(&r);
+            break;
+        case K_U32:
+            *(uint32_t *)f = v0 ? otto_get_le32(src) : get_u32(&r);
+            break;
+        case K_STR:
+            if (v0)
+                v0_str(src, job_fields[i].v0w, f, job_fields[i].size);
+            else
+                get_str(&r, f, job_fields[i].size);
+            break;
+        default:
+            if (v0)
+                v0_entry(src, f);
+            else
+                get_entry(&r, f, job_fields[i].at == offsetof(otto_agent_job_t, fw) ? "esp32" : "stm32");
+            break;
+        }
+    }
+    return v0 || (!r.err && r.n == len) ? OTTO_OK : OTTO_E_CORRUPT;
 }
 
 int otto_relay_record_encode(const otto_relay_state_t *st, uint8_t *buf, size_t cap, size_t *len)

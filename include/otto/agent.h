@@ -9,8 +9,13 @@
  * reboot). Nothing blocks but the MCU relay, which talks to the bootloader
  * over the UART from otto_agent_tick: mcu_slice_ms of work at a time, plus
  * the exchange under way (an erase can take seconds), so a port runs the
- * agent in a task of its own or accepts that pause. No malloc; otto_agent_t is all its RAM. Its progress
- * lives in the key-value store, so after any cut it resumes where it was:
+ * agent in a task of its own or accepts that pause.
+ *
+ * No malloc: otto_agent_t is all its RAM. Its progress lives in the port's
+ * store (store.h) as versioned records (record.h), so after any cut, and
+ * after an update to a newer agent, it resumes where it was. The whole
+ * state machine is one table, transitions[] in device/agent.c (and in
+ * docs/architecture.md, "The agent"):
  *
  *   idle --notify-next/$next--> judge the job --ok--> IN_PROGRESS sent
  *     --accepted--> downloading (Range; checkpoint every checkpoint_bytes)
@@ -28,6 +33,12 @@
  * Topics: the port subscribes to $aws/things/{thing}/jobs/notify-next and
  * .../jobs/+/get/accepted|rejected, .../jobs/+/update/accepted|rejected (see
  * otto_agent_topics) before calling otto_agent_connected.
+ *
+ * Errors: the event calls return nothing; what goes wrong with a job is the
+ * job's status (statusDetails.reason, for the server and a person), and a
+ * port or store failure is retried with backoff, the last one kept in
+ * last_err for the port's logs. otto_agent_init returns OTTO_E_INVAL for a
+ * config without thing, ota, store or the port's publish/http_get/reboot.
  */
 #ifndef OTTO_AGENT_H
 #define OTTO_AGENT_H
