@@ -241,11 +241,15 @@ static void maybe_complete(srv_engine_t *e, int64_t seq, int64_t now)
 
 /* ---- device moves ------------------------------------------------------ */
 
-static void set_details(srv_exec_t *ex, const cJSON *details)
+/* Whole or not at all: never a cut, broken JSON text. */
+static int set_details(srv_exec_t *ex, const cJSON *details)
 {
     char *txt = cJSON_PrintUnformatted(details);
-    snprintf(ex->details, sizeof ex->details, "%s", txt ? txt : "{}");
+    int err = !txt ? OTTO_E_NOSPC : strlen(txt) >= sizeof ex->details ? OTTO_E_NOSPC : OTTO_OK;
+    if (!err)
+        memcpy(ex->details, txt, strlen(txt) + 1);
     free(txt);
+    return err;
 }
 
 /* Apply a move to ex in memory: version, times, timers. */
@@ -286,8 +290,10 @@ int srv_engine_device_move(srv_engine_t *e, srv_exec_t *ex, int to, const cJSON 
     srv_exec_t saved = *ex;
 
     apply_move(e, ex, to, step_min, now);
-    if (details)
-        set_details(ex, details);
+    if (details && set_details(ex, details)) {
+        *ex = saved;
+        return OTTO_E_NOSPC; /* the API refuses larger ones first */
+    }
     if ((err = srv_store_begin(e->st)))
         return err;
     if ((err = srv_exec_update(e->st, ex))) {
@@ -657,7 +663,11 @@ static int service_move(srv_engine_t *e, srv_exec_t *ex, int to, const char *rea
     cJSON_DeleteItemFromObjectCaseSensitive(d, "reason");
     cJSON_AddStringToObject(d, "reason", reason);
     apply_move(e, ex, to, 0, now);
-    set_details(ex, d);
+    /* Room is kept for the reason (SRV_DETAILS_DEVICE_MAX); should it not
+     * fit all the same, the device's report stays as it was. */
+    if (set_details(ex, d))
+        LOG_WRN("job=%s thing=%s: the reason does not fit beside the device's statusDetails; kept apart",
+                ex->job_id, ex->thing);
     cJSON_Delete(d);
     if ((err = srv_store_begin(e->st)))
         return err;

@@ -363,6 +363,14 @@ static enum MHD_Result h_job_cancel(srv_t *s, struct MHD_Connection *c, const ch
     char msg[512];
     if ((force && !cJSON_IsBool(force)) || (reason && !cJSON_IsString(reason)))
         return send_err(c, 400, "invalid", "cancel takes {\"force\": bool, \"reason\": string}");
+    if (reason) {
+        size_t n = strlen(reason->valuestring);
+        bool ok = n <= SRV_REASON_MAX;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (unsigned char)reason->valuestring[i] >= 0x20 && reason->valuestring[i] != 0x7f;
+        if (!ok)
+            return send_err(c, 400, "invalid", "reason: at most 255 bytes, no control characters");
+    }
     int err = srv_engine_cancel_job(&s->eng, id, cJSON_IsTrue(force),
                                     reason ? reason->valuestring : NULL, msg, sizeof msg);
     if (err)

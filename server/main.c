@@ -10,6 +10,7 @@
  * restart find the state they refer to.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -236,6 +237,28 @@ static int lock_data_dir(const char *dir)
     return fd; /* held until exit */
 }
 
+/* Uploads cut short by a crash leave their partial files in DATA/tmp;
+ * nothing there outlives the process that made it. */
+static void clean_tmp(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[1200];
+    unsigned n = 0;
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "upload-", 7))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (!unlink(path))
+            n++;
+    }
+    closedir(d);
+    if (n)
+        LOG_INF("removed %u partial upload%s left by an earlier crash", n, n == 1 ? "" : "s");
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -317,6 +340,7 @@ int main(int argc, char **argv)
     snprintf(sub, sizeof sub, "%s/tmp", c->data_dir);
     if (ensure_dir(sub) || load_token(s))
         return 1;
+    clean_tmp(sub); /* under the lock: nothing else can be uploading */
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
 
     snprintf(sub, sizeof sub, "%s/otto.db", c->data_dir);

@@ -18,6 +18,7 @@ struct srv_mqtt {
     srv_mqtt_msg_fn on_message;
     void *ctx;
     atomic_bool connected;
+    atomic_ulong retained; /* retained requests dropped */
 };
 
 static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
@@ -34,7 +35,12 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
     /* Subscribe on every connect: harmless when the session kept them, and
      * needed when the broker lost its state. */
     for (size_t i = 0; m->topics[i]; i++) {
-        int err = mosquitto_subscribe_v5(mosq, NULL, m->topics[i], 1, MQTT_SUB_OPT_NO_LOCAL, NULL);
+        /* Never the broker's retained messages, and a request published
+         * with retain keeps its flag so on_message can drop it: a request
+         * is live or nothing (AWS refuses retained messages on job topics). */
+        int err = mosquitto_subscribe_v5(mosq, NULL, m->topics[i], 1,
+                                         MQTT_SUB_OPT_NO_LOCAL | MQTT_SUB_OPT_SEND_RETAIN_NEVER |
+                                             MQTT_SUB_OPT_RETAIN_AS_PUBLISHED, NULL);
         if (err)
             LOG_ERR("mqtt: subscribe %s: %s", m->topics[i], mosquitto_strerror(err));
     }
@@ -56,6 +62,12 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
     srv_mqtt_t *m = arg;
     (void)mosq;
     (void)p;
+    if (msg->retain) {
+        /* Counted, never acted on; said once, not once a message. */
+        if (atomic_fetch_add(&m->retained, 1) == 0)
+            LOG_WRN("mqtt: ignoring a retained request (AWS IoT refuses them; clear it at the broker)");
+        return;
+    }
     m->on_message(m->ctx, msg->topic, msg->payload, (size_t)(msg->payloadlen < 0 ? 0 : msg->payloadlen));
 }
 

@@ -126,8 +126,8 @@ static int opt_details(req_t *r, const cJSON **out)
     char *txt = cJSON_PrintUnformatted(d);
     size_t n = txt ? strlen(txt) : SRV_DETAILS_MAX;
     free(txt);
-    if (n >= SRV_DETAILS_MAX) {
-        reject(r, "InvalidRequest", "statusDetails is too large (4 KB at most)", NULL);
+    if (n > SRV_DETAILS_DEVICE_MAX) {
+        reject(r, "InvalidRequest", "statusDetails is too large (3 KB of JSON at most)", NULL);
         return -1;
     }
     *out = d;

@@ -25,6 +25,11 @@
 #define SRV_JOBID_MAX   64   /* AWS: 1-64 of [a-zA-Z0-9_-] */
 #define SRV_NAME_MAX    64   /* product, group, ota_type */
 #define SRV_DETAILS_MAX 4096 /* statusDetails as JSON text */
+/* What a device may report: the rest is kept for the reason the service
+ * adds when it ends an execution itself (cancel, timeout), so a device's
+ * report is never cut to make room for it. */
+#define SRV_DETAILS_DEVICE_MAX 3072
+#define SRV_REASON_MAX         255 /* an operator's cancel reason, bytes */
 
 /* Execution statuses, in AWS IoT Jobs' words (see engine.c for the
  * transition table). */

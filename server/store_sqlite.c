@@ -350,8 +350,13 @@ int srv_fw_delete(srv_store_t *st, const char *id)
 
 int srv_fw_used_by(srv_store_t *st, const char *id, char job_id[SRV_JOBID_MAX + 1])
 {
+    /* In use while the job runs, or while any of its executions still
+     * waits or downloads: a job canceled without force leaves its
+     * IN_PROGRESS executions running, and they resume with Range. */
     sqlite3_stmt *s = prepare(st, "SELECT j.id FROM job_fw f JOIN jobs j ON j.seq = f.job_seq"
-                                  " WHERE f.fw_id = ? AND j.status = 'IN_PROGRESS' LIMIT 1");
+                                  " WHERE f.fw_id = ? AND (j.status = 'IN_PROGRESS' OR EXISTS("
+                                  "SELECT 1 FROM executions e WHERE e.job_seq = j.seq"
+                                  " AND e.status IN ('QUEUED', 'IN_PROGRESS'))) LIMIT 1");
     if (!s)
         return OTTO_E_IO;
     bind_text(s, 1, id);

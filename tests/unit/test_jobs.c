@@ -516,6 +516,72 @@ static void cancel(void **state)
     expect_reject(v, T1, "j2/update", "{\"status\":\"SUCCEEDED\"}", "InvalidStateTransition");
 }
 
+/* D2: a device's report is never destroyed by the reason the service adds
+ * when it ends the execution itself; what does not fit is refused. */
+static void details_kept_whole(void **state)
+{
+    env_t *v = *state;
+    bool ok;
+    char msg[256], big[4200], payload[4400];
+    srv_job_t job;
+    srv_exec_t ex;
+    create(v, "jd", "fw-a", NULL, T1);
+    /* 3 KB of details (the most a device may send) */
+    size_t n = 0;
+    n += (size_t)snprintf(big + n, sizeof big - n, "{");
+    for (int k = 0; k < 3; k++)
+        n += (size_t)snprintf(big + n, sizeof big - n, "%s\"k%d\":\"%01000d\"", k ? "," : "", k, 7);
+    n += (size_t)snprintf(big + n, sizeof big - n, ",\"k9\":\"%0*d\"}", (int)(3072 - n - 9), 7);
+    assert_int_equal(strlen(big), 3072);
+    snprintf(payload, sizeof payload, "{\"statusDetails\":%s}", big);
+    cJSON *r = req(v, T1, "start-next", payload, &ok);
+    assert_true(ok);
+    cJSON_Delete(r);
+    /* one byte more is refused, not cut */
+    snprintf(payload, sizeof payload, "{\"status\":\"IN_PROGRESS\",\"statusDetails\":%.*s,\"x\":\"y\"}}",
+             (int)strlen(big) - 1, big);
+    expect_reject(v, T1, "jd/update", payload, "InvalidRequest");
+    /* a forced cancel with the longest reason: both kept, valid JSON */
+    char reason[SRV_REASON_MAX + 1];
+    memset(reason, 'r', SRV_REASON_MAX);
+    reason[SRV_REASON_MAX] = 0;
+    assert_int_equal(srv_engine_cancel_job(&v->e, "jd", true, reason, msg, sizeof msg), 0);
+    assert_int_equal(srv_job_get(v->st, "jd", &job), 0);
+    assert_int_equal(srv_exec_get(v->st, job.seq, T1, 0, &ex), 0);
+    cJSON *d = cJSON_Parse(ex.details);
+    assert_non_null(d);
+    assert_string_equal(sget(d, "reason"), reason);
+    assert_non_null(sget(d, "k9"));
+    assert_int_equal(strlen(sget(d, "k0")), 1000);
+    cJSON_Delete(d);
+    srv_job_clear(&job);
+}
+
+/* D3: a firmware stays while an execution of a canceled job still downloads it. */
+static void firmware_in_use(void **state)
+{
+    env_t *v = *state;
+    bool ok;
+    char msg[256], job_id[SRV_JOBID_MAX + 1];
+    create(v, "ju", "fw-c", NULL, T1);
+    cJSON *r = req(v, T1, "start-next", "{}", &ok);
+    cJSON_Delete(r);
+    assert_int_equal(srv_fw_used_by(v->st, "fw-c", job_id), 0);
+    assert_string_equal(job_id, "ju");
+    assert_int_equal(srv_engine_cancel_job(&v->e, "ju", false, NULL, msg, sizeof msg), 0);
+    srv_job_t job;
+    assert_int_equal(srv_job_get(v->st, "ju", &job), 0);
+    assert_int_equal(job.status, SRV_JOB_CANCELED);
+    srv_job_clear(&job);
+    assert_int_equal(srv_fw_used_by(v->st, "fw-c", job_id), 0);
+    assert_string_equal(job_id, "ju"); /* still IN_PROGRESS on T1: in use */
+    r = req(v, T1, "ju/update", "{\"status\":\"SUCCEEDED\"}", &ok);
+    assert_true(ok);
+    cJSON_Delete(r);
+    assert_int_equal(srv_fw_used_by(v->st, "fw-c", job_id), 0);
+    assert_string_equal(job_id, ""); /* done: free to delete */
+}
+
 static void timers(void **state)
 {
     env_t *v = *state;
@@ -630,6 +696,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(offline_queue_and_supersede, setup, teardown),
         cmocka_unit_test_setup_teardown(create_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(details_kept_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(firmware_in_use, setup, teardown),
         cmocka_unit_test_setup_teardown(timers, setup, teardown),
         cmocka_unit_test_setup_teardown(hello_and_registration, setup, teardown),
         cmocka_unit_test_setup_teardown(back_to_back_updates, setup, teardown),
