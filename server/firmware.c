@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsonin.h"
 #include "log.h"
 #include "otto/image.h"
 
@@ -243,7 +244,7 @@ int srv_firmware_ingest(srv_store_t *st, const char *dir, srv_upload_t *u, const
     }
 
     /* The descriptor: {"product", "group", "firmware": [{ota_type, md5, ...}]} */
-    desc = cJSON_Parse(descriptor ? descriptor : "");
+    desc = descriptor ? srv_json_object(descriptor, strlen(descriptor)) : NULL;
     if (!cJSON_IsObject(desc)) {
         err = bad(msg, msglen, OTTO_E_INVAL, "the descriptor is not a JSON object%s", "");
         goto out;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "firmware.h"
+#include "jsonin.h"
 #include "log.h"
 #include "server.h"
 
@@ -475,6 +476,7 @@ static enum MHD_Result h_healthz(srv_t *s, struct MHD_Connection *c)
     cJSON_AddStringToObject(o, "version", "0.1.0");
     cJSON_AddBoolToObject(o, "mqtt", mq);
     cJSON_AddNumberToObject(o, "uptime", (double)(time(NULL) - s->started));
+    cJSON_AddNumberToObject(o, "http_aborted", (double)atomic_load(&s->http_aborted));
     cJSON_AddNumberToObject(o, "mqttRequests", (double)s->eng.n_requests);
     cJSON_AddNumberToObject(o, "mqttRejected", (double)s->eng.n_rejected);
     cJSON_AddNumberToObject(o, "mqttPublished", (double)s->eng.n_published);
@@ -546,6 +548,44 @@ static enum MHD_Result h_download(srv_t *s, struct MHD_Connection *c, const char
     return ret;
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* libmicrohttpd's own complaints (mostly clients that went away) are
+ * counted and kept at debug level: a client must not fill the log (D6). */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    srv_t *s = cls;
+    char msg[256];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\r\n")] = 0;
+    atomic_fetch_add(&s->http_aborted, 1);
+    LOG_DBG("http: %s", msg);
+}
+
+/* Percent-decoding that leaves %00 as it is: a NUL would end the C string
+ * and every check would run on a prefix (D7); left encoded, the name is
+ * simply invalid. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    char *w = s;
+    (void)cls;
+    (void)c;
+    for (const char *r = s; *r; r++) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi | lo)) {
+            *w++ = (char)(hi << 4 | lo);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
 /* ---- routing ----------------------------------------------------------- */
 
 /* If url is prefix + "/" + name (no further '/'), copy name out. */
@@ -595,10 +635,11 @@ static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char 
     if (post) {
         if (r->too_big)
             return send_err(c, 413, "too_large", "the request body is over 16 MiB");
-        body = r->len ? cJSON_ParseWithLength(r->body, r->len) : cJSON_CreateObject();
+        body = r->len ? srv_json_object(r->body, r->len) : cJSON_CreateObject();
         if (!cJSON_IsObject(body)) {
             cJSON_Delete(body);
-            return send_err(c, 400, "invalid_json", "the request body is not a JSON object");
+            return send_err(c, 400, "invalid_json",
+                            "the request body is not one JSON object in UTF-8 (no NUL, nothing after it)");
         }
     }
     if (!strcmp(url, "/api/v1/firmware")) {
@@ -830,7 +871,13 @@ int srv_http_start(srv_t *s)
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.http_threads,
                             MHD_OPTION_CONNECTION_LIMIT, 4096u,
-                            MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+                            /* One client cannot hold every slot (D1), and a
+                             * silent one is let go soon: devices resume with
+                             * Range anyway. */
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->cfg.http_per_ip,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.http_idle_s,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+                            MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
                             MHD_OPTION_END);

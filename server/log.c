@@ -50,10 +50,19 @@ void srv_log(int level, const char *fmt, ...)
     n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
     n += snprintf(line + n, sizeof line - (size_t)n, ".%03dZ %s ", (int)(tv.tv_usec / 1000),
                   words[level < 0 ? 0 : level > 3 ? 3 : level]);
+    char msg[1536];
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    n = (m < 0 || (size_t)(n + m) >= sizeof line - 1) ? (int)sizeof line - 2 : n + m;
+    /* What clients sent may be in the message: a control character is
+     * written as \xNN, so no client can start a line of its own (D6). */
+    for (const char *p = msg; *p && n < (int)sizeof line - 6; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch < 0x20 || ch == 0x7f)
+            n += snprintf(line + n, sizeof line - (size_t)n, "\\x%02x", ch);
+        else
+            line[n++] = (char)ch;
+    }
     line[n++] = '\n';
     /* One write per line so lines from several threads never interleave. */
     if (write(log_fd, line, (size_t)n) < 0) {

@@ -39,6 +39,10 @@ static const char usage[] =
     "      --public-url URL     base URL devices download from                  [public_url]\n"
     "                           (default http://HTTP_HOST:HTTP_PORT)\n"
     "      --http-threads N     HTTP worker threads (default 4)                 [http_threads]\n"
+    "      --http-per-ip N      connections one client address may hold (default 64)\n"
+    "                                                                           [http_per_ip]\n"
+    "      --http-idle S        close a connection silent for S seconds (default 30)\n"
+    "                                                                           [http_idle_seconds]\n"
     "      --no-auto-register   only pre-provisioned devices get jobs           [auto_register]\n"
     "      --client-id ID       MQTT client id (default ottod)                  [mqtt_client_id]\n"
     "      --minute-seconds N   length of a timer minute in seconds (default 60;\n"
@@ -100,12 +104,17 @@ static int set_option(srv_config_t *c, const char *key, const char *v)
                : (snprintf(c->log_level, sizeof c->log_level, "%s", v), 0);
     if (!strcmp(key, "log_file"))
         return snprintf(c->log_file, sizeof c->log_file, "%s", v) < (int)sizeof c->log_file ? 0 : -1;
-    if (!strcmp(key, "http_threads") || !strcmp(key, "timer_minute_seconds")) {
+    if (!strcmp(key, "http_threads") || !strcmp(key, "timer_minute_seconds") || !strcmp(key, "http_per_ip") ||
+        !strcmp(key, "http_idle_seconds")) {
         n = strtol(v, &end, 10);
-        if (*end || n < 1 || n > 1024)
+        if (*end || n < 1 || n > (!strcmp(key, "http_per_ip") ? 4096 : 1024))
             return -1;
-        if (key[0] == 'h')
+        if (!strcmp(key, "http_threads"))
             c->http_threads = (int)n;
+        else if (!strcmp(key, "http_per_ip"))
+            c->http_per_ip = (int)n;
+        else if (!strcmp(key, "http_idle_seconds"))
+            c->http_idle_s = (int)n;
         else
             c->minute_s = (int)n;
         return 0;
@@ -269,10 +278,12 @@ int main(int argc, char **argv)
         {"minute-seconds", required_argument, 0, 5}, {"log-level", required_argument, 0, 6},
         {"log-file", required_argument, 0, 7}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 8},         {"auto-register", no_argument, 0, 9},
+        {"http-per-ip", required_argument, 0, 10}, {"http-idle", required_argument, 0, 11},
         {0, 0, 0, 0}};
     static const char *const keys[] = {
         [1] = "public_url", [2] = "http_threads", [4] = "mqtt_client_id",
-        [5] = "timer_minute_seconds", [6] = "log_level", [7] = "log_file"};
+        [5] = "timer_minute_seconds", [6] = "log_level", [7] = "log_file", [10] = "http_per_ip",
+        [11] = "http_idle_seconds"};
     static srv_t srv; /* large; lives for the whole process */
     srv_t *s = &srv;
     srv_config_t *c = &s->cfg;
@@ -281,7 +292,8 @@ int main(int argc, char **argv)
     sigset_t sigs;
 
     *c = (srv_config_t){.mqtt_host = "127.0.0.1", .mqtt_port = 1883, .http_host = "127.0.0.1",
-                        .http_port = 8080, .http_threads = 4, .auto_register = true,
+                        .http_port = 8080, .http_threads = 4, .http_per_ip = 64, .http_idle_s = 30,
+                        .auto_register = true,
                         .minute_s = 60, .mqtt_client_id = "ottod", .log_level = "info"};
     /* The config file first, so that flags override it. */
     for (int i = 1; i < argc; i++) {
@@ -303,7 +315,7 @@ int main(int argc, char **argv)
         case 9: c->auto_register = true; continue;
         case 'h': fputs(usage, stdout); return 0;
         case 8: puts("ottod 0.1.0"); return 0;
-        case 1: case 2: case 4: case 5: case 6: case 7: key = keys[opt]; break;
+        case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: key = keys[opt]; break;
         default: fputs(usage, stderr); return 2;
         }
         if (set_option(c, key, optarg)) {

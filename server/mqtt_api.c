@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jsonin.h"
 #include "log.h"
 
 #define THINGS_PREFIX "$aws/things/"
@@ -215,7 +216,7 @@ static void op_describe(req_t *r, const char *job_id)
     long long exec_no = 0;
     bool with_doc;
     srv_exec_t ex;
-    if (opt_int(r, "executionNumber", 1, 1LL << 31, &exec_no) < 0 ||
+    if (opt_int(r, "executionNumber", 1, INT32_MAX, &exec_no) < 0 ||
         opt_bool(r, "includeJobDocument", true, &with_doc) < 0)
         return;
     if (!strcmp(job_id, "$next")) {
@@ -276,7 +277,7 @@ static void op_update(req_t *r, const char *job_id)
     }
     if (opt_details(r, &details) < 0 ||
         (has_expected = opt_int(r, "expectedVersion", 0, 1LL << 53, &expected)) < 0 ||
-        opt_int(r, "executionNumber", 1, 1LL << 31, &exec_no) < 0 ||
+        opt_int(r, "executionNumber", 1, INT32_MAX, &exec_no) < 0 ||
         opt_int(r, "stepTimeoutInMinutes", 1, STEP_MAX_MIN, &step) < 0 ||
         opt_bool(r, "includeJobExecutionState", false, &want_state) < 0 ||
         opt_bool(r, "includeJobDocument", false, &want_doc) < 0)
@@ -353,7 +354,7 @@ static void register_thing(srv_engine_t *e, const char *thing, const char *produ
 
 static void handle_hello(srv_engine_t *e, req_t *r, const void *payload, size_t len)
 {
-    cJSON *j = len ? cJSON_ParseWithLength(payload, len) : cJSON_CreateObject();
+    cJSON *j = len ? srv_json_object(payload, len) : cJSON_CreateObject();
     const cJSON *prod = cJSON_GetObjectItemCaseSensitive(j, "product");
     const cJSON *vers = cJSON_GetObjectItemCaseSensitive(j, "versions");
     if (!cJSON_IsObject(j) || (prod && !cJSON_IsString(prod)) || (vers && !cJSON_IsObject(vers))) {
@@ -423,7 +424,7 @@ void srv_mqtt_api_handle(srv_engine_t *e, const char *topic, const void *payload
     }
 
     /* An empty payload is {}; anything else must be a JSON object. */
-    r.req = len ? cJSON_ParseWithLength(payload, len) : cJSON_CreateObject();
+    r.req = len ? srv_json_object(payload, len) : cJSON_CreateObject();
     if (!cJSON_IsObject(r.req)) {
         reject(&r, "InvalidJson", "the payload is not a JSON object", NULL);
         goto out;

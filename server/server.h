@@ -8,6 +8,7 @@
 #define SRV_SERVER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -24,6 +25,8 @@ typedef struct {
     int http_port;
     char public_url[256];   /* "" = http://HTTP_HOST:HTTP_PORT */
     int http_threads;
+    int http_per_ip;        /* connections one client address may hold */
+    int http_idle_s;        /* a connection silent this long is closed */
     bool auto_register;
     int minute_s;           /* length of a timer minute (tests shorten it) */
     char log_level[16];
@@ -38,6 +41,7 @@ typedef struct {
     srv_mqtt_t *mqtt;
     struct srv_http *http;
     char token[65];         /* the operator's bearer token */
+    atomic_ulong http_aborted; /* connections libmicrohttpd complained about */
     time_t started;
 } srv_t;
 

@@ -3,6 +3,11 @@
 # D4 a retained MQTT request is ignored, never replayed at ottod's restart;
 # D5 a partial upload left by a crash is removed at start-up;
 # D2 a cancel reason that would not fit is refused, not cut.
+# D1 one client address holding 4,200 half-open connections (a byte a
+#    second on some) does not stop /healthz or downloads for anyone else;
+# D6 a client cannot forge a log line, and aborted connections are counted;
+# D7 a NUL (%00, \u0000) never cuts a name; D8 invalid UTF-8 is refused;
+# D10 executionNumber past INT32_MAX is refused; D11 trailing garbage too.
 # (D2's report-keeping and D3's firmware-in-use rule: tests/unit/test_jobs.c.)
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -44,4 +49,77 @@ code=$(curl -s -o "$E2E_DIR/cancel.json" -w '%{http_code}' -X POST -H "Authoriza
     -d "{\"reason\":\"$LONG\"}" "$OTTO_URL/api/v1/jobs/$JB/cancel")
 check "a 300-byte cancel reason: 400, not cut" test "$code" = 400
 check "... the job still runs" test "$(status "$JB")" = QUEUED
+
+api() { curl -s -o "$E2E_DIR/api.json" -w '%{http_code}' -H "Authorization: Bearer $OTTO_TOKEN" "$@"; }
+
+# D7: %00 in a path, \u0000 in JSON.
+"$OTTO" device add 24:0a:c4:11:00:07 --product lamp >/dev/null
+code=$(api -X DELETE "$OTTO_URL/api/v1/devices/24:0a:c4:11:00:07%00x")
+check "DELETE .../X%00x is not a DELETE of X ($code)" sh -c "[ $code != 200 ] && '$OTTO' device show 24:0a:c4:11:00:07 >/dev/null"
+code=$(api -d '{"thing":"24:0a:c4:11:00:07\u0000evil","product":"other"}' "$OTTO_URL/api/v1/devices")
+check "a thing name with \\u0000: 400" test "$code" = 400
+check "... and the device X kept its product" \
+    test "$("$OTTO" device show 24:0a:c4:11:00:07 --json | jget "d['product']")" = lamp
+code=$(printf '{"thing":"t-nul"}\x00junk' | api -H 'Content-Type: application/json' --data-binary @- "$OTTO_URL/api/v1/devices")
+check "a raw NUL in a body: 400" test "$code" = 400
+code=$(api -o /dev/null "$OTTO_URL/fw/$FA%00")
+check "GET /fw/{id}%00 does not serve {id} ($code)" test "$code" = 404
+
+# D11 and D8: exact JSON, in UTF-8.
+code=$(api -d '{"thing":"t-trail"} trailing garbage' "$OTTO_URL/api/v1/devices")
+check "trailing garbage after the object: 400 invalid_json" sh -c "[ $code = 400 ] && grep -q invalid_json '$E2E_DIR/api.json'"
+code=$(api -d '{"thing":"t-two"}{"b":2}' "$OTTO_URL/api/v1/devices")
+check "two objects: 400" test "$code" = 400
+code=$(printf '{"thing":"t-utf","product":"la\xff\xfemp"}' | api --data-binary @- "$OTTO_URL/api/v1/devices")
+check "invalid UTF-8: 400" test "$code" = 400
+check "... none of them was registered" sh -c "! '$OTTO' device show t-trail >/dev/null 2>&1 && ! '$OTTO' device show t-two >/dev/null 2>&1 && ! '$OTTO' device show t-utf >/dev/null 2>&1"
+r=$(mq $T "$JA/update" '{"status":"IN_PROGRESS"} x')
+check "MQTT: trailing garbage is InvalidJson" sh -c "echo '$r' | grep -q InvalidJson"
+
+# D10: executionNumber is an int32.
+r=$(mq $T "$JA/update" '{"status":"IN_PROGRESS","executionNumber":2147483648}')
+check "executionNumber 2147483648: rejected InvalidRequest" sh -c "echo '$r' | grep -q InvalidRequest"
+
+# D6: a newline in what a device says cannot start a log line of its own.
+mosquitto_pub -p "$BROKER_PORT" -V mqttv5 -q 1 -t 'otto/things/24:0a:c4:11:00:66/hello' \
+    -m '{"product":"lamp\n2026-12-01T00:00:00.000Z ERROR store: database is corrupt (forged line)"}'
+sleep 0.5
+check "no forged line in the log" sh -c "! grep -q '^2026-12-01T00:00:00.000Z ERROR' '$E2E_DIR/ottod.log'"
+
+# D1: 4,200 half-open connections from one client address (127.0.0.2).
+python3 - "$HTTP_PORT" >"$E2E_DIR/flood.txt" <<'PY' &
+import resource, socket, sys, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
+port = int(sys.argv[1]); socks = []; refused = 0
+for _ in range(4200):
+    try:
+        s = socket.socket(); s.bind(("127.0.0.2", 0)); s.connect(("127.0.0.1", port))
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")   # never finished
+        socks.append(s)
+    except OSError:
+        refused += 1
+time.sleep(4)
+closed = 0
+for s in socks:
+    s.setblocking(False)
+    try:
+        closed += s.recv(1) == b""
+    except BlockingIOError:
+        pass
+    except OSError:
+        closed += 1
+print(len(socks), refused, closed)
+PY
+FLOOD=$!
+sleep 2
+code=$(curl -m 3 -s -o /dev/null -w '%{http_code}' "$OTTO_URL/healthz")
+check "during the flood /healthz answers ($code)" test "$code" = 200
+code=$(curl -m 3 -s -o /dev/null -w '%{http_code}' -H 'Range: bytes=0-99' "$OTTO_URL/fw/$FA")
+check "... and downloads go on ($code)" test "$code" = 206
+wait $FLOOD
+read -r held refused closed < "$E2E_DIR/flood.txt"
+check "the flooding address was held to its limit (of $held opened, $closed closed by ottod)" \
+    test "$closed" -ge $((held - 64))
+check "libmicrohttpd's complaints are counted, not a line each" \
+    test "$(grep -c 'http:' "$E2E_DIR/ottod.log")" -lt 10
 e2e_done
