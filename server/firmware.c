@@ -295,7 +295,11 @@ int srv_firmware_ingest(srv_store_t *st, const char *dir, srv_upload_t *u, const
         goto out;
     }
     v = cJSON_GetObjectItemCaseSensitive(entry, "size");
-    if (v && (!cJSON_IsNumber(v) || v->valuedouble != (double)fw->size)) {
+    if (v && !cJSON_IsNumber(v)) {
+        err = bad(msg, msglen, OTTO_E_INVAL, "descriptor: \"size\" must be a number%s", "");
+        goto out;
+    }
+    if (v && v->valuedouble != (double)fw->size) {
         snprintf(msg, msglen, "size mismatch: the file has %lld bytes", (long long)fw->size);
         err = OTTO_E_VERIFY;
         goto out;

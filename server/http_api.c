@@ -28,7 +28,9 @@
 #include "log.h"
 #include "server.h"
 
-#define JSON_MAX (16u << 20) /* bulk device registration can be large */
+#define JSON_MAX       (16u << 20) /* bulk device registration can be large */
+#define DESCRIPTOR_MAX 65536u      /* an upload's descriptor part */
+#define UPLOAD_MAX     ((64ull << 20) + DESCRIPTOR_MAX + 65536u) /* file + descriptor + multipart framing */
 
 struct srv_http {
     struct MHD_Daemon *d;
@@ -41,11 +43,13 @@ typedef struct {
     char *body;
     size_t len, cap;
     bool too_big;
+    int refuse;           /* a status decided from the headers alone (415) */
     /* multipart upload */
     struct MHD_PostProcessor *pp;
     srv_upload_t up;
     bool up_open;
     int up_err;
+    bool desc_big;        /* the descriptor part is over DESCRIPTOR_MAX */
     char *descriptor;
     size_t dlen;
     char name[129];
@@ -453,9 +457,13 @@ static enum MHD_Result h_upload(srv_t *s, struct MHD_Connection *c, req_t *r)
     if (r->up_err) {
         srv_upload_abort(&r->up);
         r->up_open = false;
-        return r->up_err == OTTO_E_NOSPC
-                   ? send_err(c, 413, "too_large", "the firmware file is over 64 MiB")
-                   : send_otto_err(c, r->up_err, "could not receive the upload");
+        if (r->desc_big)
+            return send_err(c, 413, "too_large", "the descriptor part is over 64 KiB");
+        if (r->up_err == OTTO_E_NOSPC)
+            return send_err(c, 413, "too_large", "the firmware file is over 64 MiB");
+        if (!r->pp)
+            return send_err(c, 400, "invalid", "multipart/form-data needs a boundary parameter");
+        return send_otto_err(c, r->up_err, "could not receive the upload");
     }
     if (!r->up_open)
         return send_err(c, 400, "invalid",
@@ -735,7 +743,8 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
         if (size && !r->up_err)
             r->up_err = srv_upload_write(&r->up, data, size);
     } else if (!strcmp(key, "descriptor")) {
-        if (r->dlen + size > 65536) {
+        if (r->dlen + size > DESCRIPTOR_MAX) {
+            r->desc_big = true;
             r->up_err = OTTO_E_NOSPC;
             return MHD_YES;
         }
@@ -793,22 +802,32 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
             r->auth_failed = true;
             return MHD_YES;
         }
-        if (!strcmp(method, "POST") && !strcmp(url, "/api/v1/firmware")) {
+        /* Too large is said before a byte of the body is read. */
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        unsigned long long clen = cl ? strtoull(cl, NULL, 10) : 0;
+        bool upload = !strcmp(method, "POST") && !strcmp(url, "/api/v1/firmware");
+        if (clen > (upload ? UPLOAD_MAX : JSON_MAX))
+            return send_err(c, 413, "too_large", upload ? "the upload is over 64 MiB" : "the request body is over 16 MiB");
+        if (upload) {
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
             if (ct && !strncasecmp(ct, "multipart/form-data", 19)) {
                 r->is_upload = true;
                 r->pp = MHD_create_post_processor(c, 65536, post_iter, r);
-                if (!r->pp || srv_upload_begin(&r->up, s->cfg.data_dir))
+                if (!r->pp)
+                    r->up_err = OTTO_E_INVAL; /* no boundary */
+                else if (srv_upload_begin(&r->up, s->cfg.data_dir))
                     r->up_err = OTTO_E_IO;
                 else
                     r->up_open = true;
+            } else {
+                r->refuse = 415;
             }
         }
         return MHD_YES;
     }
     if (*upload_size) {
         /* A piece of the body. */
-        if (r->auth_failed) {
+        if (r->auth_failed || r->refuse) {
             /* discard */
         } else if (r->is_upload) {
             if (r->pp && MHD_post_process(r->pp, upload, *upload_size) != MHD_YES && !r->up_err)
@@ -835,6 +854,9 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
     if (r->auth_failed)
         return send_err(c, 401, "unauthorized",
                         "missing or wrong bearer token (the operator token is in DATA/admin.token)");
+    if (r->refuse == 415)
+        return send_err(c, 415, "unsupported",
+                        "upload firmware as multipart/form-data with a \"file\" and a \"descriptor\" part");
     if (!strcmp(url, "/healthz"))
         return h_healthz(s, c);
     char id[40];

@@ -86,6 +86,23 @@ mosquitto_pub -p "$BROKER_PORT" -V mqttv5 -q 1 -t 'otto/things/24:0a:c4:11:00:66
 sleep 0.5
 check "no forged line in the log" sh -c "! grep -q '^2026-12-01T00:00:00.000Z ERROR' '$E2E_DIR/ottod.log'"
 
+# D9: the statuses the docs promise; an oversized body refused before it is read.
+code=$(api -H 'Content-Type: application/octet-stream' --data-binary @"$E2E_DIR/a.bin" "$OTTO_URL/api/v1/firmware")
+check "an upload that is not multipart: 415 ($code)" test "$code" = 415
+code=$(api -H 'Content-Type: multipart/form-data' --data-binary @"$E2E_DIR/a.bin" "$OTTO_URL/api/v1/firmware")
+check "multipart without a boundary: 400, not 500 ($code)" test "$code" = 400
+head -c 70000 /dev/zero | tr '\0' ' ' > "$E2E_DIR/bigdesc.json"; echo '{}' >> "$E2E_DIR/bigdesc.json"
+code=$(api -F "descriptor=<$E2E_DIR/bigdesc.json" -F "file=@$E2E_DIR/a.bin" "$OTTO_URL/api/v1/firmware")
+check "a descriptor over 64 KiB: 413 about the descriptor" sh -c "[ $code = 413 ] && grep -q descriptor '$E2E_DIR/api.json'"
+code=$(api -F 'descriptor={"product":"p","firmware":[{"ota_type":"bin","size":"352"}]}' -F "file=@$E2E_DIR/a.bin" \
+    "$OTTO_URL/api/v1/firmware")
+check "\"size\": \"352\" is a type error: 400 invalid ($code)" sh -c "[ $code = 400 ] && grep -q '\"invalid\"' '$E2E_DIR/api.json'"
+t0=$(date +%s%N)
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $OTTO_TOKEN" -H 'Content-Length: 200000000' \
+    -H 'Content-Type: multipart/form-data; boundary=x' -X POST --data-binary @"$E2E_DIR/a.bin" -m 5 "$OTTO_URL/api/v1/firmware")
+check "an upload that says it is 200 MB: 413 at once, unread ($code)" test "$code" = 413
+check "... and nothing left in DATA/tmp" test -z "$(ls "$DATA/tmp")"
+
 # D1: 4,200 half-open connections from one client address (127.0.0.2).
 python3 - "$HTTP_PORT" >"$E2E_DIR/flood.txt" <<'PY' &
 import resource, socket, sys, time
