@@ -51,6 +51,9 @@ static int job_status_parse(const char *s)
     return SRV_JOB_IN_PROGRESS;
 }
 
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
     "CREATE TABLE IF NOT EXISTS firmware("
@@ -81,8 +84,16 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS executions_thing ON executions(thing, status, job_seq);"
     "CREATE INDEX IF NOT EXISTS executions_job_status ON executions(job_seq, status);"
     "CREATE INDEX IF NOT EXISTS executions_running ON executions(status, step_deadline, deadline)"
-    " WHERE status = 'IN_PROGRESS';"
-    "INSERT OR IGNORE INTO meta VALUES('schema', '1');";
+    " WHERE status = 'IN_PROGRESS';";
+
+/* The schema's version, recorded in meta('schema'). Every change to the
+ * schema from here on raises it and adds the step from the version before
+ * to migrations[], which upgrades an older data directory in place at
+ * start (tests/e2e/12-upgrade.sh opens one made by the previous release).
+ * migrations[v] takes version v + 1 to v + 2; version 1 is the first. */
+#define SCHEMA_VERSION 1
+static const char *const migrations[] = {NULL};
+
 
 /* Cached statements, one slot per hot query. */
 #define FW_COLS "id, sha256, md5, size, ota_type, product, grp, version, project," \
@@ -202,6 +213,43 @@ static int exec_sql(srv_store_t *st, const char *sql)
     return OTTO_OK;
 }
 
+static int schema_version(srv_store_t *st, long *v)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT value FROM meta WHERE key = 'schema'");
+    *v = 0;
+    if (!s)
+        return OTTO_E_IO;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        *v = strtol((const char *)sqlite3_column_text(s, 0), NULL, 10);
+    sqlite3_finalize(s);
+    return OTTO_OK;
+}
+
+static int migrate(srv_store_t *st, const char *path)
+{
+    long v;
+    char sql[96];
+    if (schema_version(st, &v))
+        return OTTO_E_IO;
+    if (v == 0) /* a new database */
+        return exec_sql(st, "INSERT INTO meta VALUES('schema', '" STR(SCHEMA_VERSION) "')");
+    if (v > SCHEMA_VERSION) {
+        LOG_ERR("store: %s has schema %ld, made by a newer ottod (this one knows %d); not touched", path, v,
+                SCHEMA_VERSION);
+        return OTTO_E_VERSION;
+    }
+    for (; v < SCHEMA_VERSION; v++) {
+        snprintf(sql, sizeof sql, "UPDATE meta SET value = '%ld' WHERE key = 'schema'", v + 1);
+        if (exec_sql(st, "BEGIN IMMEDIATE") || exec_sql(st, migrations[v - 1]) || exec_sql(st, sql) ||
+            exec_sql(st, "COMMIT")) {
+            exec_sql(st, "ROLLBACK");
+            return OTTO_E_IO;
+        }
+        LOG_INF("store: schema upgraded to version %ld", v + 1);
+    }
+    return OTTO_OK;
+}
+
 int srv_store_open(const char *path, srv_store_t **out)
 {
     srv_store_t *st = calloc(1, sizeof *st);
@@ -220,6 +268,11 @@ int srv_store_open(const char *path, srv_store_t **out)
         exec_sql(st, schema)) {
         srv_store_close(st);
         return OTTO_E_IO;
+    }
+    int err = migrate(st, path);
+    if (err) {
+        srv_store_close(st);
+        return err;
     }
     *out = st;
     return OTTO_OK;

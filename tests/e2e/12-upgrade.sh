@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# A data directory made by the previous release (ottod 0.1, schema 1:
+# tests/data/ottod-0.1.sql, dumped from a real one) is opened in place by
+# this ottod: devices, firmware, the job and its executions are all there,
+# the running execution can finish, and the schema version is today's. A
+# data directory from a newer ottod is refused and left untouched.
+. "$(dirname "$0")/lib.sh"
+e2e_init
+start_broker
+DATA=$E2E_DIR/data
+mkdir -p "$DATA/artifacts/ba"
+python3 - "$(dirname "$0")/../data/ottod-0.1.sql" "$DATA/otto.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[2]); c.executescript(open(sys.argv[1]).read()); c.commit()
+PY
+# The artifact, made again by the same command (the image builder is deterministic).
+"$OTTO" image build --version 1.1.0 --project lamp --secure-version 1 --size 64K -o "$E2E_DIR/v110.bin" >/dev/null
+SHA=$(sha256sum "$E2E_DIR/v110.bin" | cut -d' ' -f1)
+[ "$SHA" = ba4c6a7597277e4e35de785e5c64d44d6895cdd9a9a44e4d403c74cea37efd1e ] || bail "the image builder no longer makes the same bytes"
+cp "$E2E_DIR/v110.bin" "$DATA/artifacts/ba/$SHA"
+start_ottod
+J=job-prev-1
+count() { "$OTTO" job show $J --json | jget "d['counts'].get('$1', 0)"; }
+check "the old job is there, with its description" \
+    test "$("$OTTO" job show $J --json | jget "d['description']")" = "made by the previous release"
+check "... and its executions: 1 SUCCEEDED, 1 IN_PROGRESS, 1 QUEUED" \
+    test "$(count SUCCEEDED).$(count IN_PROGRESS).$(count QUEUED)" = 1.1.1
+check "the devices and their group" test "$("$OTTO" device ls --json | jget "len([x for x in d if 'attic' in x['groups']])")" = 3
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Range: bytes=0-99' "$OTTO_URL/fw/fw-ba4c6a759727")
+check "its firmware downloads ($code)" test "$code" = 206
+r=$(mq 24:0a:c4:12:00:02 "$J/update" '{"status":"SUCCEEDED"}')
+check "the execution that was running finishes" sh -c "echo '$r' | grep -q ^accepted"
+schema() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select value from meta where key=\"schema\"").fetchone()[0])' "$DATA/otto.db"; }
+check "the schema is today's (1)" test "$(schema)" = 1
+stop_ottod
+
+# From a newer ottod: refused, untouched.
+python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("update meta set value=\"99\" where key=\"schema\""); c.commit()' "$DATA/otto.db"
+"$OTTOD" --data "$DATA" --mqtt "127.0.0.1:$BROKER_PORT" --http "127.0.0.1:$(free_port)" 2>"$E2E_DIR/newer.log"
+rc=$?
+check "a data directory from a newer ottod: refused (exit $rc)" test "$rc" -ne 0
+check "... saying so" grep -q "made by a newer ottod" "$E2E_DIR/newer.log"
+check "... and its schema is still 99" test "$(schema)" = 99
+e2e_done
