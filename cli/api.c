@@ -206,3 +206,37 @@ int api_upload(const api_opts_t *o, const char *path, const char *file, const ch
     curl_slist_free_all(hdrs);
     return finish(o, rc, status, &sink, resp, errbuf);
 }
+
+int api_list(const api_opts_t *o, const char *path, const char *key, cJSON **out)
+{
+    char page[1024], esc[256];
+    const char *sep = strchr(path, '?') ? "&" : "?";
+    cJSON *all = cJSON_CreateArray(), *resp = NULL;
+    char token[200] = "";
+    /* Big pages: a whole list in few requests, each still bounded. */
+    for (;;) {
+        if (token[0])
+            snprintf(page, sizeof page, "%s%smaxResults=1000&nextToken=%s", path, sep,
+                     api_escape(token, esc, sizeof esc));
+        else
+            snprintf(page, sizeof page, "%s%smaxResults=1000", path, sep);
+        int rc = api_call(o, "GET", page, NULL, &resp);
+        if (rc) {
+            cJSON_Delete(all);
+            return rc;
+        }
+        cJSON *items = cJSON_DetachItemFromObjectCaseSensitive(resp, key), *it;
+        while (items && (it = cJSON_DetachItemFromArray(items, 0)))
+            cJSON_AddItemToArray(all, it);
+        cJSON_Delete(items);
+        const cJSON *next = cJSON_GetObjectItemCaseSensitive(resp, "nextToken");
+        bool more = cJSON_IsString(next) && next->valuestring[0] && strlen(next->valuestring) < sizeof token;
+        if (more)
+            snprintf(token, sizeof token, "%s", next->valuestring);
+        cJSON_Delete(resp);
+        if (!more)
+            break;
+    }
+    *out = all;
+    return 0;
+}

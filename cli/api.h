@@ -36,6 +36,9 @@ int api_ready(api_opts_t *o);
 
 int api_call(const api_opts_t *o, const char *method, const char *path, const cJSON *body,
              cJSON **resp);
+/** GET every page of a paged list (path, with or without a query) and
+ *  return the items under key as one array in *out. */
+int api_list(const api_opts_t *o, const char *path, const char *key, cJSON **out);
 /** multipart/form-data upload of file (as "file") and descriptor text. */
 int api_upload(const api_opts_t *o, const char *path, const char *file, const char *descriptor,
                cJSON **resp);

@@ -177,7 +177,9 @@ static int list_or_show(int argc, char **argv, const char *what)
     else
         snprintf(path, sizeof path, "/api/v1/devices");
     cJSON *resp, *d;
-    if ((rc = api_call(&ao, !strcmp(what, "rm") ? "DELETE" : "GET", path, NULL, &resp)))
+    rc = need_id ? api_call(&ao, !strcmp(what, "rm") ? "DELETE" : "GET", path, NULL, &resp)
+                 : api_list(&ao, path, "devices", &resp);
+    if (rc)
         return rc;
     if (ao.json) {
         api_print_json(resp);

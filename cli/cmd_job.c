@@ -282,7 +282,7 @@ int cmd_job(int argc, char **argv)
     char path[256], esc[128];
     cJSON *resp, *body = NULL, *j;
     if (!need_id) {
-        rc = api_call(&ao, "GET", "/api/v1/jobs", NULL, &resp);
+        rc = api_list(&ao, "/api/v1/jobs", "jobs", &resp);
     } else if (!strcmp(cmd, "show")) {
         snprintf(path, sizeof path, "/api/v1/jobs/%s", api_escape(argv[optind], esc, sizeof esc));
         rc = api_call(&ao, "GET", path, NULL, &resp);

@@ -217,12 +217,6 @@ static int add_fw(void *arg, const srv_fw_t *f)
     return 0;
 }
 
-static int add_device(void *arg, const srv_device_t *d)
-{
-    cJSON_AddItemToArray(arg, device_json(d));
-    return 0;
-}
-
 static int add_group(void *arg, const char *g, int64_t n)
 {
     cJSON *o = cJSON_CreateObject();
@@ -235,13 +229,59 @@ static int add_group(void *arg, const char *g, int64_t n)
 typedef struct {
     srv_store_t *st;
     cJSON *arr;
+    int64_t last_seq;
 } job_list_t;
 
 static int add_job(void *arg, const srv_job_t *j)
 {
     job_list_t *l = arg;
     cJSON_AddItemToArray(l->arr, job_json(l->st, j));
+    l->last_seq = j->seq;
     return 0;
+}
+
+typedef struct {
+    cJSON *arr;
+    char last[SRV_THING_MAX + 1];
+} device_page_t;
+
+static int add_device_page(void *arg, const srv_device_t *d)
+{
+    device_page_t *p = arg;
+    cJSON_AddItemToArray(p->arr, device_json(d));
+    snprintf(p->last, sizeof p->last, "%s", d->thing);
+    return 0;
+}
+
+/* Paging AWS's way: ?maxResults=N (1-1000, default 100) and the nextToken
+ * of the page before. 0, or -1 having answered 400. */
+#define PAGE_DEFAULT 100
+#define PAGE_MAX     1000
+static int page_args(struct MHD_Connection *c, int *limit, const char **token)
+{
+    const char *m = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "maxResults");
+    char *end;
+    *limit = PAGE_DEFAULT;
+    *token = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "nextToken");
+    if (m) {
+        long v = strtol(m, &end, 10);
+        if (!*m || *end || v < 1 || v > PAGE_MAX) {
+            send_err(c, 400, "invalid", "maxResults: a number from 1 to %d", PAGE_MAX);
+            return -1;
+        }
+        *limit = (int)v;
+    }
+    return 0;
+}
+
+static enum MHD_Result send_page(struct MHD_Connection *c, const char *key, cJSON *arr, bool more,
+                                 const char *next)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, key, arr);
+    if (more)
+        cJSON_AddStringToObject(o, "nextToken", next);
+    return send_json(c, 200, o);
 }
 
 static int add_exec(void *arg, const srv_exec_t *ex)
@@ -677,11 +717,18 @@ static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char 
             ret = send_err(c, 405, "method", "use GET or DELETE");
         }
     } else if (!strcmp(url, "/api/v1/devices")) {
-        if (get) {
-            cJSON *arr = cJSON_CreateArray();
-            srv_device_list(s->st, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "group"),
-                            add_device, arr);
-            ret = send_json(c, 200, arr);
+        int limit;
+        const char *token;
+        bool more = false;
+        if (get && page_args(c, &limit, &token)) {
+            ret = MHD_YES;
+        } else if (get && token && !srv_valid_thing(token)) {
+            ret = send_err(c, 400, "invalid", "nextToken: not one this server gave");
+        } else if (get) {
+            device_page_t p = {cJSON_CreateArray(), ""};
+            srv_device_list(s->st, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "group"), token ? token : "",
+                            limit, &more, add_device_page, &p);
+            ret = send_page(c, "devices", p.arr, more, p.last);
         } else if (post) {
             ret = h_devices_add(s, c, body);
         } else {
@@ -706,10 +753,21 @@ static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char 
         srv_group_list(s->st, add_group, arr);
         ret = get ? send_json(c, 200, arr) : (cJSON_Delete(arr), send_err(c, 405, "method", "use GET"));
     } else if (!strcmp(url, "/api/v1/jobs")) {
-        if (get) {
-            job_list_t l = {s->st, cJSON_CreateArray()};
-            srv_job_list(s->st, add_job, &l);
-            ret = send_json(c, 200, l.arr);
+        int limit;
+        const char *token;
+        char *end = NULL;
+        bool more = false;
+        long long before = 0;
+        if (get && page_args(c, &limit, &token)) {
+            ret = MHD_YES;
+        } else if (get && token && ((before = strtoll(token, &end, 10)) <= 0 || *end)) {
+            ret = send_err(c, 400, "invalid", "nextToken: not one this server gave");
+        } else if (get) {
+            job_list_t l = {s->st, cJSON_CreateArray(), 0};
+            char next[24];
+            srv_job_list(s->st, before, limit, &more, add_job, &l);
+            snprintf(next, sizeof next, "%lld", (long long)l.last_seq);
+            ret = send_page(c, "jobs", l.arr, more, next);
         } else if (post) {
             ret = h_jobs_create(s, c, body);
         } else {

@@ -123,7 +123,9 @@ int srv_fw_used_by(srv_store_t *st, const char *id, char job_id[SRV_JOBID_MAX + 
 int srv_device_upsert(srv_store_t *st, const char *thing, const char *product,
                       const char *const *groups, size_t ngroups, int64_t now);
 int srv_device_get(srv_store_t *st, const char *thing, srv_device_t *out);
-int srv_device_list(srv_store_t *st, const char *group,
+/** A page of devices in name order: those after `after` ("" from the
+ *  start), at most limit; *more says whether any come after the page. */
+int srv_device_list(srv_store_t *st, const char *group, const char *after, int limit, bool *more,
                     int (*visit)(void *, const srv_device_t *), void *arg);
 int srv_device_delete(srv_store_t *st, const char *thing);
 /** Record what a device says it runs (versions: JSON object text). */
@@ -141,8 +143,11 @@ int srv_job_put(srv_store_t *st, srv_job_t *job, const char *const *fw_ids, size
 int srv_job_get(srv_store_t *st, const char *id, srv_job_t *out);
 int srv_job_get_seq(srv_store_t *st, int64_t seq, srv_job_t *out);
 void srv_job_clear(srv_job_t *job);
-/** Visit jobs newest first; the visitor's job has no document/targets. */
-int srv_job_list(srv_store_t *st, int (*visit)(void *, const srv_job_t *), void *arg);
+/** A page of jobs newest first: those older than before_seq (0: from the
+ *  newest), at most limit; *more as above. The visitor's job has no
+ *  document/targets. */
+int srv_job_list(srv_store_t *st, int64_t before_seq, int limit, bool *more,
+                 int (*visit)(void *, const srv_job_t *), void *arg);
 int srv_job_set_status(srv_store_t *st, int64_t seq, int status, int64_t at,
                        const char *reason);
 /** Unfinished jobs older than seq for product whose ota_types are all in

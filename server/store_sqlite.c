@@ -491,20 +491,29 @@ int srv_device_get(srv_store_t *st, const char *thing, srv_device_t *out)
     return rc == SQLITE_DONE ? OTTO_E_NOTFOUND : db_err(st, "get device");
 }
 
-int srv_device_list(srv_store_t *st, const char *group,
+int srv_device_list(srv_store_t *st, const char *group, const char *after, int limit, bool *more,
                     int (*visit)(void *, const srv_device_t *), void *arg)
 {
-    sqlite3_stmt *s = prepare(st, group && *group
+    bool g = group && *group;
+    sqlite3_stmt *s = prepare(st, g
         ? "SELECT d.thing, d.product, d.versions, d.created_at, d.last_seen FROM devices d"
-          " JOIN device_groups g ON g.thing = d.thing WHERE g.grp = ? ORDER BY d.thing"
-        : "SELECT thing, product, versions, created_at, last_seen FROM devices ORDER BY thing");
+          " JOIN device_groups g ON g.thing = d.thing WHERE d.thing > ?1 AND g.grp = ?3 ORDER BY d.thing LIMIT ?2"
+        : "SELECT thing, product, versions, created_at, last_seen FROM devices WHERE thing > ?1"
+          " ORDER BY thing LIMIT ?2");
     srv_device_t d;
-    int rc;
+    int rc, n = 0;
     if (!s)
         return OTTO_E_IO;
-    if (group && *group)
-        bind_text(s, 1, group);
+    *more = false;
+    bind_text(s, 1, after ? after : "");
+    sqlite3_bind_int(s, 2, limit + 1); /* one more says whether there is a next page */
+    if (g)
+        bind_text(s, 3, group);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n++ == limit) {
+            *more = true;
+            break;
+        }
         device_row(s, &d);
         device_groups(st, &d);
         if (visit(arg, &d))
@@ -681,14 +690,22 @@ void srv_job_clear(srv_job_t *j)
     j->document = j->targets = j->fw_ids = NULL;
 }
 
-int srv_job_list(srv_store_t *st, int (*visit)(void *, const srv_job_t *), void *arg)
+int srv_job_list(srv_store_t *st, int64_t before_seq, int limit, bool *more,
+                 int (*visit)(void *, const srv_job_t *), void *arg)
 {
-    sqlite3_stmt *s = prepare(st, "SELECT " JOB_COLS " FROM jobs ORDER BY seq DESC");
+    sqlite3_stmt *s = prepare(st, "SELECT " JOB_COLS " FROM jobs WHERE seq < ? ORDER BY seq DESC LIMIT ?");
     srv_job_t j;
-    int rc;
+    int rc, n = 0;
     if (!s)
         return OTTO_E_IO;
+    *more = false;
+    sqlite3_bind_int64(s, 1, before_seq > 0 ? before_seq : INT64_MAX);
+    sqlite3_bind_int(s, 2, limit + 1);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n++ == limit) {
+            *more = true;
+            break;
+        }
         job_row(s, &j);
         if (visit(arg, &j))
             break;

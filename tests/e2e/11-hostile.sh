@@ -103,6 +103,39 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $OTTO_TO
 check "an upload that says it is 200 MB: 413 at once, unread ($code)" test "$code" = 413
 check "... and nothing left in DATA/tmp" test -z "$(ls "$DATA/tmp")"
 
+# Lists are paged AWS's way; otto follows the pages.
+for i in $(seq 1 2500); do printf '24:0a:c4:99:%02x:%02x\n' $((i >> 8)) $((i & 255)); done | register_devices many lamp
+api "$OTTO_URL/api/v1/devices?group=many" >/dev/null
+check "GET /devices: a page of 100 (the default) and a nextToken" \
+    test "$(jget "str(len(d['devices'])) + str('nextToken' in d)" < "$E2E_DIR/api.json")" = 100True
+python3 - "$OTTO_URL" "$OTTO_TOKEN" >"$E2E_DIR/pages.txt" <<'PY'
+import json, sys, urllib.parse, urllib.request
+url, tok = sys.argv[1], sys.argv[2]; seen = []; token = None; pages = 0
+while True:
+    q = {"group": "many", "maxResults": "700"}
+    if token: q["nextToken"] = token
+    r = urllib.request.urlopen(urllib.request.Request(url + "/api/v1/devices?" + urllib.parse.urlencode(q),
+                                                      headers={"Authorization": "Bearer " + tok}))
+    d = json.load(r); pages += 1; seen += [x["thing"] for x in d["devices"]]; token = d.get("nextToken")
+    if not token: break
+print(pages, len(seen), len(set(seen)), seen == sorted(seen))
+PY
+check "following nextToken: 4 pages of up to 700, 2,500 devices, each once, in order" \
+    test "$(cat "$E2E_DIR/pages.txt")" = "4 2500 2500 True"
+check "otto device ls follows the pages" test "$("$OTTO" device ls --group many -q | wc -l)" = 2500
+code=$(api "$OTTO_URL/api/v1/devices?maxResults=1001")
+check "maxResults over 1000: 400" test "$code" = 400
+NJ=$("$OTTO" job ls -q | wc -l)
+api "$OTTO_URL/api/v1/jobs?maxResults=$((NJ - 1))" >/dev/null
+tok=$(jget "d.get('nextToken', '')" < "$E2E_DIR/api.json")
+check "GET /jobs?maxResults=$((NJ - 1)) of $NJ: that many and a nextToken" \
+    test "$(jget "len(d['jobs'])" < "$E2E_DIR/api.json").$([ -n "$tok" ] && echo y)" = "$((NJ - 1)).y"
+api "$OTTO_URL/api/v1/jobs?maxResults=$((NJ - 1))&nextToken=$tok" >/dev/null
+check "... the next page holds the rest (1 job) and no token" \
+    test "$(jget "str(len(d['jobs'])) + str('nextToken' in d)" < "$E2E_DIR/api.json")" = 1False
+code=$(api "$OTTO_URL/api/v1/jobs?nextToken=zz")
+check "a nextToken this server never gave: 400" test "$code" = 400
+
 # D1: 4,200 half-open connections from one client address (127.0.0.2).
 python3 - "$HTTP_PORT" >"$E2E_DIR/flood.txt" <<'PY' &
 import resource, socket, sys, time
