@@ -58,6 +58,7 @@ static bool valid_chars(const char *s, size_t max, const char *extra)
 
 bool srv_valid_thing(const char *s) { return valid_chars(s, SRV_THING_MAX, ":_-"); }
 bool srv_valid_job_id(const char *s) { return valid_chars(s, SRV_JOBID_MAX, "_-"); }
+bool srv_valid_name(const char *s) { return valid_chars(s, SRV_NAME_MAX, "._-"); }
 
 void srv_engine_send(srv_engine_t *e, const char *topic, cJSON *obj)
 {

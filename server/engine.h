@@ -88,5 +88,7 @@ void srv_engine_send(srv_engine_t *e, const char *topic, cJSON *obj);
 /** Is s a valid thing name / job id in AWS's alphabet and length? */
 bool srv_valid_thing(const char *s);
 bool srv_valid_job_id(const char *s);
+/** A product, group or ota_type: 1-64 of letters, digits, '.', '_', '-'. */
+bool srv_valid_name(const char *s);
 
 #endif

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "jsonin.h"
 #include "log.h"
 #include "otto/image.h"
@@ -87,15 +88,6 @@ static bool is_hex(const char *s, size_t n)
         if (!isxdigit((unsigned char)s[i]))
             return false;
     return true;
-}
-
-static bool valid_name(const char *s)
-{
-    size_t n = 0;
-    for (; s[n]; n++)
-        if (n >= SRV_NAME_MAX || !(isalnum((unsigned char)s[n]) || strchr("._-", s[n])))
-            return false;
-    return n > 0;
 }
 
 static int bad(char *msg, size_t len, int err, const char *fmt, const char *a)
@@ -250,14 +242,14 @@ int srv_firmware_ingest(srv_store_t *st, const char *dir, srv_upload_t *u, const
         goto out;
     }
     v = cJSON_GetObjectItemCaseSensitive(desc, "product");
-    if (!cJSON_IsString(v) || !valid_name(v->valuestring)) {
+    if (!cJSON_IsString(v) || !srv_valid_name(v->valuestring)) {
         err = bad(msg, msglen, OTTO_E_INVAL,
                   "descriptor: \"product\" must be 1-64 of letters, digits, '.', '_', '-'%s", "");
         goto out;
     }
     snprintf(fw->product, sizeof fw->product, "%s", v->valuestring);
     v = cJSON_GetObjectItemCaseSensitive(desc, "group");
-    if (v && (!cJSON_IsString(v) || (*v->valuestring && !valid_name(v->valuestring)))) {
+    if (v && (!cJSON_IsString(v) || (*v->valuestring && !srv_valid_name(v->valuestring)))) {
         err = bad(msg, msglen, OTTO_E_INVAL, "descriptor: \"group\" must be a name%s", "");
         goto out;
     }
@@ -274,7 +266,7 @@ int srv_firmware_ingest(srv_store_t *st, const char *dir, srv_upload_t *u, const
         goto out;
     }
     v = cJSON_GetObjectItemCaseSensitive(entry, "ota_type");
-    if (!cJSON_IsString(v) || !valid_name(v->valuestring)) {
+    if (!cJSON_IsString(v) || !srv_valid_name(v->valuestring)) {
         err = bad(msg, msglen, OTTO_E_INVAL, "descriptor: \"ota_type\" is required (esp32, stm32)%s", "");
         goto out;
     }

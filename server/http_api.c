@@ -356,6 +356,10 @@ static enum MHD_Result h_jobs_create(srv_t *s, struct MHD_Connection *c, cJSON *
                        " [ids], \"jobId\"?, \"description\"?, \"inProgressTimeoutInMinutes\"? (1-10080)}");
         goto out;
     }
+    if (desc && strlen(desc->valuestring) >= sizeof ((srv_job_t *)0)->description) {
+        ret = send_err(c, 400, "invalid", "description: at most 255 bytes");
+        goto out;
+    }
     spec.job_id = id ? id->valuestring : NULL;
     spec.description = desc ? desc->valuestring : NULL;
     spec.timeout_min = to ? (int)to->valuedouble : 0;
@@ -437,6 +441,29 @@ static int add_one_device(srv_t *s, const cJSON *d, char *msg, size_t len)
     if ((product && !cJSON_IsString(product)) ||
         str_array(cJSON_GetObjectItemCaseSensitive(d, "groups"), &groups, &ng)) {
         snprintf(msg, len, "\"product\" must be a string and \"groups\" an array of strings");
+        return OTTO_E_INVAL;
+    }
+    /* Refused, never cut (D8). */
+    if (product && product->valuestring[0] && !srv_valid_name(product->valuestring)) {
+        snprintf(msg, len, "\"product\" must be 1-64 of letters, digits, '.', '_', '-'");
+        free(groups);
+        return OTTO_E_INVAL;
+    }
+    /* The groups it is in already, and the new ones, must all fit. */
+    srv_device_t cur;
+    size_t total = ng;
+    if (!srv_device_get(s->st, thing->valuestring, &cur) && cur.groups[0]) {
+        char *save = NULL;
+        for (char *g = strtok_r(cur.groups, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
+            bool again = false;
+            for (size_t i = 0; i < ng && !again; i++)
+                again = !strcmp(groups[i], g);
+            total += !again;
+        }
+    }
+    if (total > SRV_DEVICE_GROUPS_MAX) {
+        snprintf(msg, len, "a device is in at most %d groups", SRV_DEVICE_GROUPS_MAX);
+        free(groups);
         return OTTO_E_INVAL;
     }
     for (size_t i = 0; i < ng; i++)

@@ -364,7 +364,25 @@ static void handle_hello(srv_engine_t *e, req_t *r, const void *payload, size_t 
         cJSON_Delete(j);
         return;
     }
+    /* What is stored is shown whole, so what would not fit is refused (D8). */
+    const cJSON *v;
+    bool ok = !prod || !prod->valuestring[0] || srv_valid_name(prod->valuestring);
+    cJSON_ArrayForEach(v, vers) {
+        ok = ok && srv_valid_name(v->string) && cJSON_IsString(v) && v->valuestring[0] &&
+             strlen(v->valuestring) <= 32;
+        for (const char *c = cJSON_IsString(v) ? v->valuestring : ""; ok && *c; c++)
+            ok = (unsigned char)*c > 0x20 && *c != 0x7f;
+    }
     char *vtxt = vers ? cJSON_PrintUnformatted(vers) : NULL;
+    if (!ok || (vtxt && strlen(vtxt) >= sizeof ((srv_device_t *)0)->versions)) {
+        free(vtxt);
+        r->req = NULL;
+        reject(r, "InvalidRequest",
+               "hello: product 1-64 of [A-Za-z0-9._-]; versions: ota_type -> a version of 1-32 printable"
+               " characters, 500 bytes in all", NULL);
+        cJSON_Delete(j);
+        return;
+    }
     register_thing(e, r->thing, prod ? prod->valuestring : "", vtxt ? vtxt : "{}", r->now);
     LOG_INF("thing=%s hello: product %s, versions %s", r->thing, prod ? prod->valuestring : "?",
             vtxt ? vtxt : "{}");

@@ -24,6 +24,7 @@
 #define SRV_THING_MAX   128  /* AWS: 1-128 of [a-zA-Z0-9:_-] */
 #define SRV_JOBID_MAX   64   /* AWS: 1-64 of [a-zA-Z0-9_-] */
 #define SRV_NAME_MAX    64   /* product, group, ota_type */
+#define SRV_DEVICE_GROUPS_MAX 15 /* groups one device is in: all fit groups[] */
 #define SRV_DETAILS_MAX 4096 /* statusDetails as JSON text */
 /* What a device may report: the rest is kept for the reason the service
  * adds when it ends an execution itself (cancel, timeout), so a device's

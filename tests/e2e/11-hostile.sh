@@ -76,6 +76,32 @@ check "... none of them was registered" sh -c "! '$OTTO' device show t-trail >/d
 r=$(mq $T "$JA/update" '{"status":"IN_PROGRESS"} x')
 check "MQTT: trailing garbage is InvalidJson" sh -c "echo '$r' | grep -q InvalidJson"
 
+# D8: what does not fit is refused, never cut.
+code=$(api -d '{"thing":"t-prod","product":"'"$(printf 'p%.0s' $(seq 1 100))"'"}' "$OTTO_URL/api/v1/devices")
+check "a product of 100 characters: 400" test "$code" = 400
+code=$(api -d '{"thing":"t-prod2","product":"lamp with spaces"}' "$OTTO_URL/api/v1/devices")
+check "a product with spaces: 400" test "$code" = 400
+DESC=$(python3 -c 'print("é" * 200)')
+code=$(api -d '{"targets":{"devices":["24:0a:c4:11:00:07"]},"firmware":["'"$FA"'"],"description":"'"$DESC"'"}' \
+    "$OTTO_URL/api/v1/jobs")
+check "a description of 400 bytes: 400, not cut inside a character" test "$code" = 400
+G=$(python3 -c 'import json; print(json.dumps({"thing": "t-groups", "groups": ["g%d" % i for i in range(16)]}))')
+code=$(api -d "$G" "$OTTO_URL/api/v1/devices")
+check "a device in 16 groups: 400" test "$code" = 400
+mosquitto_pub -p "$BROKER_PORT" -V mqttv5 -q 1 -t 'otto/things/24:0a:c4:11:00:08/hello' \
+    -m '{"product":"lamp","versions":{"esp32":"'"$(printf 'v%.0s' $(seq 1 40))"'"}}'
+sleep 0.5
+check "a hello with a 40-character version: not stored" sh -c "! '$OTTO' device show 24:0a:c4:11:00:08 >/dev/null 2>&1"
+python3 - "$OTTO_URL" "$OTTO_TOKEN" > "$E2E_DIR/utf8.txt" <<'PY'
+import json, sys, urllib.request
+for what in ("devices", "jobs"):
+    r = urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/api/v1/" + what + "?maxResults=1000",
+                                                      headers={"Authorization": "Bearer " + sys.argv[2]}))
+    json.loads(r.read().decode("utf-8", "strict"))
+print("ok")
+PY
+check "the device and job lists are strict UTF-8 JSON" test "$(cat "$E2E_DIR/utf8.txt")" = ok
+
 # D10: executionNumber is an int32.
 r=$(mq $T "$JA/update" '{"status":"IN_PROGRESS","executionNumber":2147483648}')
 check "executionNumber 2147483648: rejected InvalidRequest" sh -c "echo '$r' | grep -q InvalidRequest"
