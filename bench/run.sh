@@ -15,6 +15,12 @@ echo "| measurement | figure |"
 echo "|---|---|"
 bash "$here/jobs.sh"
 echo
+echo "### Another device's reply during one device's flood of 20,000 requests"
+echo
+echo "| ottod | median reply during the flood | ratio to idle | requests dropped |"
+echo "|---|---|---|---|"
+bash "$here/flood.sh"
+echo
 echo "### Firmware downloads: ottod against nginx, same file, same wrk load"
 echo
 echo "| file, concurrency | ottod | nginx | ottod/nginx |"

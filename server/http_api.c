@@ -555,6 +555,7 @@ static enum MHD_Result h_healthz(srv_t *s, struct MHD_Connection *c)
     cJSON_AddNumberToObject(o, "mqttRequests", (double)s->eng.n_requests);
     cJSON_AddNumberToObject(o, "mqttRejected", (double)s->eng.n_rejected);
     cJSON_AddNumberToObject(o, "mqttPublished", (double)s->eng.n_published);
+    cJSON_AddNumberToObject(o, "mqttThrottled", (double)atomic_load(&s->mqtt_throttled));
     return send_json(c, mq ? 200 : 503, o);
 }
 

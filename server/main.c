@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "throttle.h"
 #include "mqtt_api.h"
 #include "server.h"
 
@@ -43,6 +44,8 @@ static const char usage[] =
     "                                                                           [http_per_ip]\n"
     "      --http-idle S        close a connection silent for S seconds (default 30)\n"
     "                                                                           [http_idle_seconds]\n"
+    "      --mqtt-rate N        MQTT requests a second one thing may make (default 20;\n"
+    "                           a burst of 5 seconds' worth is allowed)         [mqtt_rate]\n"
     "      --no-auto-register   only pre-provisioned devices get jobs           [auto_register]\n"
     "      --client-id ID       MQTT client id (default ottod)                  [mqtt_client_id]\n"
     "      --minute-seconds N   length of a timer minute in seconds (default 60;\n"
@@ -104,6 +107,13 @@ static int set_option(srv_config_t *c, const char *key, const char *v)
                : (snprintf(c->log_level, sizeof c->log_level, "%s", v), 0);
     if (!strcmp(key, "log_file"))
         return snprintf(c->log_file, sizeof c->log_file, "%s", v) < (int)sizeof c->log_file ? 0 : -1;
+    if (!strcmp(key, "mqtt_rate")) {
+        n = strtol(v, &end, 10);
+        if (*end || n < 1 || n > 100000)
+            return -1;
+        c->mqtt_rate = (int)n;
+        return 0;
+    }
     if (!strcmp(key, "http_threads") || !strcmp(key, "timer_minute_seconds") || !strcmp(key, "http_per_ip") ||
         !strcmp(key, "http_idle_seconds")) {
         n = strtol(v, &end, 10);
@@ -224,9 +234,47 @@ static int publish(void *ctx, const char *topic, const char *payload, size_t len
     return s->mqtt ? srv_mqtt_publish(s->mqtt, topic, payload, len) : -1;
 }
 
+static int64_t srv_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The thing a request topic names ($aws/things/T/jobs/..., otto/things/T/...). */
+static bool topic_thing(const char *topic, char *out, size_t cap)
+{
+    const char *p = !strncmp(topic, "$aws/things/", 12) ? topic + 12 : !strncmp(topic, "otto/things/", 12) ? topic + 12 : NULL;
+    const char *e = p ? strchr(p, '/') : NULL;
+    if (!e || e == p || (size_t)(e - p) >= cap)
+        return false;
+    memcpy(out, p, (size_t)(e - p));
+    out[e - p] = 0;
+    return true;
+}
+
 static void on_mqtt_message(void *ctx, const char *topic, const void *payload, size_t len)
 {
     srv_t *s = ctx;
+    char thing[SRV_THING_MAX + 1];
+    bool say;
+    /* A thing over its budget is answered once a second and otherwise
+     * dropped before the lock, so its flood costs the others next to
+     * nothing (AWS answers ThrottlingException too). */
+    if (s->throttle && topic_thing(topic, thing, sizeof thing) &&
+        !srv_throttle_take(s->throttle, thing, (uint64_t)srv_now_ms(), &say)) {
+        if (atomic_fetch_add(&s->mqtt_throttled, 1) == 0)
+            LOG_WRN("thing=%s: over its request budget (%d/s); further requests over budget are counted"
+                    " (/healthz mqttThrottled), not logged", thing, s->cfg.mqtt_rate);
+        if (say && !strncmp(topic, "$aws/", 5) && !strstr(topic, "/accepted") && !strstr(topic, "/rejected")) {
+            char rt[400], body[160];
+            snprintf(rt, sizeof rt, "%s/rejected", topic);
+            int n = snprintf(body, sizeof body, "{\"code\":\"ThrottlingException\",\"message\":\"over %d requests a"
+                             " second\",\"timestamp\":%lld}", s->cfg.mqtt_rate, (long long)time(NULL));
+            s->eng.publish(s->eng.pub_ctx, rt, body, (size_t)n);
+        }
+        return;
+    }
     pthread_mutex_lock(&s->lock);
     srv_mqtt_api_handle(&s->eng, topic, payload, len);
     pthread_mutex_unlock(&s->lock);
@@ -279,11 +327,12 @@ int main(int argc, char **argv)
         {"log-file", required_argument, 0, 7}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 8},         {"auto-register", no_argument, 0, 9},
         {"http-per-ip", required_argument, 0, 10}, {"http-idle", required_argument, 0, 11},
+        {"mqtt-rate", required_argument, 0, 12},
         {0, 0, 0, 0}};
     static const char *const keys[] = {
         [1] = "public_url", [2] = "http_threads", [4] = "mqtt_client_id",
         [5] = "timer_minute_seconds", [6] = "log_level", [7] = "log_file", [10] = "http_per_ip",
-        [11] = "http_idle_seconds"};
+        [11] = "http_idle_seconds", [12] = "mqtt_rate"};
     static srv_t srv; /* large; lives for the whole process */
     srv_t *s = &srv;
     srv_config_t *c = &s->cfg;
@@ -292,7 +341,7 @@ int main(int argc, char **argv)
     sigset_t sigs;
 
     *c = (srv_config_t){.mqtt_host = "127.0.0.1", .mqtt_port = 1883, .http_host = "127.0.0.1",
-                        .http_port = 8080, .http_threads = 4, .http_per_ip = 64, .http_idle_s = 30,
+                        .http_port = 8080, .http_threads = 4, .http_per_ip = 64, .http_idle_s = 30, .mqtt_rate = 20,
                         .auto_register = true,
                         .minute_s = 60, .mqtt_client_id = "ottod", .log_level = "info"};
     /* The config file first, so that flags override it. */
@@ -315,7 +364,7 @@ int main(int argc, char **argv)
         case 9: c->auto_register = true; continue;
         case 'h': fputs(usage, stdout); return 0;
         case 8: puts("ottod 0.1.0"); return 0;
-        case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: key = keys[opt]; break;
+        case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: key = keys[opt]; break;
         default: fputs(usage, stderr); return 2;
         }
         if (set_option(c, key, optarg)) {
@@ -376,6 +425,8 @@ int main(int argc, char **argv)
      * message (a resumed session's queued requests) can arrive. */
     s->eng.publish = publish;
     s->eng.pub_ctx = s;
+    /* Per-thing budgets: 65,536 things remembered at once. */
+    s->throttle = srv_throttle_new(65536, c->mqtt_rate, 5.0 * c->mqtt_rate);
     if (srv_mqtt_start(&s->mqtt, c->mqtt_host, c->mqtt_port, c->mqtt_client_id,
                        srv_mqtt_api_topics, on_mqtt_message, s))
         goto out;
@@ -401,6 +452,7 @@ out:
     /* HTTP first (finish what is being served), then MQTT, then the store. */
     srv_http_stop(s);
     srv_mqtt_stop(s->mqtt);
+    srv_throttle_free(s->throttle);
     srv_engine_fini(&s->eng);
     srv_store_close(s->st);
     close(lock_fd);

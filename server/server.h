@@ -27,6 +27,8 @@ typedef struct {
     int http_threads;
     int http_per_ip;        /* connections one client address may hold */
     int http_idle_s;        /* a connection silent this long is closed */
+    int mqtt_rate;          /* requests a second one thing may make */
+    int mqtt_burst;         /* ... with this many in hand */
     bool auto_register;
     int minute_s;           /* length of a timer minute (tests shorten it) */
     char log_level[16];
@@ -42,6 +44,8 @@ typedef struct {
     struct srv_http *http;
     char token[65];         /* the operator's bearer token */
     atomic_ulong http_aborted; /* connections libmicrohttpd complained about */
+    struct srv_throttle *throttle; /* per-thing MQTT budgets (network thread only) */
+    atomic_ulong mqtt_throttled;   /* requests over their thing's budget, dropped */
     time_t started;
 } srv_t;
 

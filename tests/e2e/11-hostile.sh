@@ -162,6 +162,19 @@ check "... the next page holds the rest (1 job) and no token" \
 code=$(api "$OTTO_URL/api/v1/jobs?nextToken=zz")
 check "a nextToken this server never gave: 400" test "$code" = 400
 
+# One thing flooding its job topics is throttled and counted; the others are served.
+th() { curl -s "$OTTO_URL/healthz" | jget "d['mqttThrottled']"; }
+before=$(th)
+seq 3000 | sed 's/.*/{"clientToken":"flood"}/' | \
+    mosquitto_pub -p "$BROKER_PORT" -V mqttv5 -q 1 -l -t '$aws/things/24:0a:c4:11:0f:0f/jobs/get'
+t0=$(date +%s%N)
+r=$(mq 24:0a:c4:11:00:07 get)
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "during one thing's flood of 3,000 requests another is answered (${ms} ms)" sh -c "echo '$r' | grep -q ^accepted"
+wait_for sh -c "[ \$(curl -s '$OTTO_URL/healthz' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"mqttThrottled\"])') -ge 2800 ]"
+check "the flood was held to its budget: $(( $(th) - before )) of 3,000 dropped" test $(( $(th) - before )) -ge 2800
+check "... and said once in the log" test "$(grep -c 'over its request budget' "$E2E_DIR/ottod.log")" = 1
+
 # D1: 4,200 half-open connections from one client address (127.0.0.2).
 python3 - "$HTTP_PORT" >"$E2E_DIR/flood.txt" <<'PY' &
 import resource, socket, sys, time
