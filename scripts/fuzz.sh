@@ -14,9 +14,19 @@ for t in part image partcsv jobdoc mcu; do
   [ $t = partcsv ] && extra=("$here/host/partcsv.c")
   clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_$t.c" "${dev[@]}" "${extra[@]}" -lmbedcrypto -o "$out/fuzz_$t"
 done
+# ottod's inputs: JSON from clients, and the MQTT job API on an in-memory store
+srv=(-I "$here/server" -I "$here/include" "$here/server/log.c" "$here/server/jsonin.c")
+clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_jsonin.c" "${srv[@]}" -lcjson -o "$out/fuzz_jsonin"
+clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_mqtt_api.c" "${srv[@]}" "$here/server/store_sqlite.c" \
+  "$here/server/engine.c" "$here/server/mqtt_api.c" "$here/device/err.c" -lcjson -lsqlite3 -o "$out/fuzz_mqtt_api"
 # seed corpora: real tables, images and CSV made by the project's own tools
 make -s -C "$here" build >/dev/null
-mkdir -p "$out/corpus_part" "$out/corpus_image" "$out/corpus_partcsv" "$out/corpus_jobdoc" "$out/corpus_mcu"
+mkdir -p "$out/corpus_part" "$out/corpus_image" "$out/corpus_partcsv" "$out/corpus_jobdoc" "$out/corpus_mcu" \
+  "$out/corpus_jsonin" "$out/corpus_mqtt_api"
+printf '{"thing":"24:0a:c4:00:00:01","product":"lamp","groups":["attic"]}' > "$out/corpus_jsonin/a.json"
+printf 'start-next\n{"clientToken":"t","statusDetails":{"step":"download"},"stepTimeoutInMinutes":5}' > "$out/corpus_mqtt_api/a"
+printf 'j1/update\n{"status":"IN_PROGRESS","expectedVersion":1,"executionNumber":1,"includeJobDocument":true}' > "$out/corpus_mqtt_api/b"
+printf '$next/get\n{}' > "$out/corpus_mqtt_api/c"
 printf 'nvs,data,nvs,0x9000,0x4000\notadata,data,ota,,0x2000\nfactory,app,factory,,1M\n' > "$out/corpus_partcsv/a.csv"
 "$here/build/otto" part gen "$out/corpus_partcsv/a.csv" -o "$out/corpus_part/a.bin" >/dev/null
 "$here/build/otto" image build --version 1 --project p -o "$out/corpus_image/a.bin" >/dev/null
@@ -25,7 +35,7 @@ printf '{"product":"lamp","group":"","firmware":[{"ota_type":"esp32","url":"http
   "$(printf '0%.0s' {1..32})" "$(printf 'a%.0s' {1..64})" > "$out/corpus_jobdoc/a.json"
 # an MCU that answers a sync and Get / Get ID (F103), then ACKs everything
 printf '\001\171\001\171\016\013\042\000\001\002\021\041\061\103\143\163\202\222\171\001\171\004\001\004\020\171' > "$out/corpus_mcu/a.bin"
-for t in part image partcsv jobdoc mcu; do
+for t in part image partcsv jobdoc mcu jsonin mqtt_api; do
   echo "fuzz_$t: ${secs}s"
   if ! "$out/fuzz_$t" -max_total_time="$secs" -max_len=8192 "$out/corpus_$t" > "$out/fuzz_$t.log" 2>&1; then
     grep -E "ERROR|SUMMARY" "$out/fuzz_$t.log" || tail -20 "$out/fuzz_$t.log"
