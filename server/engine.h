@@ -26,6 +26,10 @@ typedef struct {
     const char *public_url;  /* base of download URLs in job documents */
     int minute_s;            /* seconds in a timer "minute": 60, less in tests */
     bool auto_register;      /* unknown things that talk to us become devices */
+    unsigned register_rate;  /* ... at most this many a second (0: no limit) */
+    int64_t reg_second;      /* the second reg_count counts */
+    unsigned reg_count;
+    uint64_t n_reg_refused;  /* first contacts not registered: over the rate */
     /* Publish one message (QoS 1, not retained); returns 0 or -1. */
     int (*publish)(void *ctx, const char *topic, const char *payload, size_t len);
     void *pub_ctx;

@@ -556,6 +556,7 @@ static enum MHD_Result h_healthz(srv_t *s, struct MHD_Connection *c)
     cJSON_AddNumberToObject(o, "mqttRejected", (double)s->eng.n_rejected);
     cJSON_AddNumberToObject(o, "mqttPublished", (double)s->eng.n_published);
     cJSON_AddNumberToObject(o, "mqttThrottled", (double)atomic_load(&s->mqtt_throttled));
+    cJSON_AddNumberToObject(o, "registrationsDeferred", (double)s->eng.n_reg_refused);
     return send_json(c, mq ? 200 : 503, o);
 }
 

@@ -47,6 +47,8 @@ static const char usage[] =
     "      --mqtt-rate N        MQTT requests a second one thing may make (default 20;\n"
     "                           a burst of 5 seconds' worth is allowed)         [mqtt_rate]\n"
     "      --no-auto-register   only pre-provisioned devices get jobs           [auto_register]\n"
+    "      --register-rate N    register at most N new things a second (default 100)\n"
+    "                                                                           [register_rate]\n"
     "      --client-id ID       MQTT client id (default ottod)                  [mqtt_client_id]\n"
     "      --minute-seconds N   length of a timer minute in seconds (default 60;\n"
     "                           only for tests of timeouts)                     [timer_minute_seconds]\n"
@@ -107,11 +109,14 @@ static int set_option(srv_config_t *c, const char *key, const char *v)
                : (snprintf(c->log_level, sizeof c->log_level, "%s", v), 0);
     if (!strcmp(key, "log_file"))
         return snprintf(c->log_file, sizeof c->log_file, "%s", v) < (int)sizeof c->log_file ? 0 : -1;
-    if (!strcmp(key, "mqtt_rate")) {
+    if (!strcmp(key, "mqtt_rate") || !strcmp(key, "register_rate")) {
         n = strtol(v, &end, 10);
-        if (*end || n < 1 || n > 100000)
+        if (*end || n < 1 || n > 1000000)
             return -1;
-        c->mqtt_rate = (int)n;
+        if (key[0] == 'm')
+            c->mqtt_rate = (int)n;
+        else
+            c->register_rate = (int)n;
         return 0;
     }
     if (!strcmp(key, "http_threads") || !strcmp(key, "timer_minute_seconds") || !strcmp(key, "http_per_ip") ||
@@ -327,12 +332,12 @@ int main(int argc, char **argv)
         {"log-file", required_argument, 0, 7}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 8},         {"auto-register", no_argument, 0, 9},
         {"http-per-ip", required_argument, 0, 10}, {"http-idle", required_argument, 0, 11},
-        {"mqtt-rate", required_argument, 0, 12},
+        {"mqtt-rate", required_argument, 0, 12}, {"register-rate", required_argument, 0, 13},
         {0, 0, 0, 0}};
     static const char *const keys[] = {
         [1] = "public_url", [2] = "http_threads", [4] = "mqtt_client_id",
         [5] = "timer_minute_seconds", [6] = "log_level", [7] = "log_file", [10] = "http_per_ip",
-        [11] = "http_idle_seconds", [12] = "mqtt_rate"};
+        [11] = "http_idle_seconds", [12] = "mqtt_rate", [13] = "register_rate"};
     static srv_t srv; /* large; lives for the whole process */
     srv_t *s = &srv;
     srv_config_t *c = &s->cfg;
@@ -341,7 +346,7 @@ int main(int argc, char **argv)
     sigset_t sigs;
 
     *c = (srv_config_t){.mqtt_host = "127.0.0.1", .mqtt_port = 1883, .http_host = "127.0.0.1",
-                        .http_port = 8080, .http_threads = 4, .http_per_ip = 64, .http_idle_s = 30, .mqtt_rate = 20,
+                        .http_port = 8080, .http_threads = 4, .http_per_ip = 64, .http_idle_s = 30, .mqtt_rate = 20, .register_rate = 100,
                         .auto_register = true,
                         .minute_s = 60, .mqtt_client_id = "ottod", .log_level = "info"};
     /* The config file first, so that flags override it. */
@@ -364,7 +369,7 @@ int main(int argc, char **argv)
         case 9: c->auto_register = true; continue;
         case 'h': fputs(usage, stdout); return 0;
         case 8: puts("ottod 0.1.0"); return 0;
-        case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: key = keys[opt]; break;
+        case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: case 13: key = keys[opt]; break;
         default: fputs(usage, stderr); return 2;
         }
         if (set_option(c, key, optarg)) {
@@ -412,6 +417,7 @@ int main(int argc, char **argv)
     srv_engine_init(&s->eng, s->st, c->public_url);
     s->eng.minute_s = c->minute_s;
     s->eng.auto_register = c->auto_register;
+    s->eng.register_rate = (unsigned)c->register_rate;
     s->started = time(NULL);
 
     sigemptyset(&sigs);

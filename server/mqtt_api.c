@@ -345,6 +345,20 @@ static void register_thing(srv_engine_t *e, const char *thing, const char *produ
             LOG_WRN("thing=%s is not registered (auto-registration is off)", thing);
             return;
         }
+        /* A burst of new names is registered at a bounded rate; the rest
+         * are registered when they come back (their requests are answered
+         * as for any thing without jobs meanwhile). */
+        if (now != e->reg_second) {
+            e->reg_second = now;
+            e->reg_count = 0;
+        }
+        if (e->register_rate && e->reg_count >= e->register_rate) {
+            if (e->n_reg_refused++ == 0)
+                LOG_WRN("auto-registration over %u a second: thing=%s and others wait for their next request"
+                        " (counted in /healthz registrationsDeferred)", e->register_rate, thing);
+            return;
+        }
+        e->reg_count++;
         if (srv_device_upsert(e->st, thing, product, NULL, 0, now) == OTTO_OK)
             LOG_INF("thing=%s registered on first contact", thing);
     }

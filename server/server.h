@@ -28,7 +28,7 @@ typedef struct {
     int http_per_ip;        /* connections one client address may hold */
     int http_idle_s;        /* a connection silent this long is closed */
     int mqtt_rate;          /* requests a second one thing may make */
-    int mqtt_burst;         /* ... with this many in hand */
+    int register_rate;      /* new things registered a second, at most */
     bool auto_register;
     int minute_s;           /* length of a timer minute (tests shorten it) */
     char log_level[16];

@@ -175,6 +175,16 @@ wait_for sh -c "[ \$(curl -s '$OTTO_URL/healthz' | python3 -c 'import json,sys; 
 check "the flood was held to its budget: $(( $(th) - before )) of 3,000 dropped" test $(( $(th) - before )) -ge 2800
 check "... and said once in the log" test "$(grep -c 'over its request budget' "$E2E_DIR/ottod.log")" = 1
 
+# Auto-registration has a rate: 500 new names at once are not 500 rows at once.
+MQBENCH=${MQBENCH:-$BUILD/mqbench}
+t0=$(date +%s)
+"$MQBENCH" load -p "$BROKER_PORT" -x reg -d 500 -m get -w 30 >/dev/null
+secs=$(( $(date +%s) - t0 + 1 ))
+n=$("$OTTO" device ls --json | jget "len([x for x in d if x['thing'].startswith('reg:')])")
+deferred=$(curl -s "$OTTO_URL/healthz" | jget "d['registrationsDeferred']")
+check "500 new things in ${secs} s: $n registered (at most 100 a second), $deferred requests of the others deferred" \
+    sh -c "[ $n -le $((100 * (secs + 1))) ] && [ $deferred -gt 0 ]"
+
 # D1: 4,200 half-open connections from one client address (127.0.0.2).
 python3 - "$HTTP_PORT" >"$E2E_DIR/flood.txt" <<'PY' &
 import resource, socket, sys, time
