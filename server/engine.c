@@ -66,11 +66,11 @@ void srv_engine_send(srv_engine_t *e, const char *topic, cJSON *obj)
     char *txt = cJSON_PrintUnformatted(obj);
     cJSON_Delete(obj);
     if (!txt) {
-        LOG_ERR("out of memory building a message for %s", topic);
+        SRV_LOG_ERR("out of memory building a message for %s", topic);
         return;
     }
     if (e->publish && e->publish(e->pub_ctx, topic, txt, strlen(txt)) != 0)
-        LOG_WRN("publish to %s failed (broker down?)", topic);
+        SRV_LOG_WRN("publish to %s failed (broker down?)", topic);
     else
         e->n_published++;
     free(txt);
@@ -236,7 +236,7 @@ static void maybe_complete(srv_engine_t *e, int64_t seq, int64_t now)
         return;
     if (job.status == SRV_JOB_IN_PROGRESS) {
         srv_job_set_status(e->st, seq, SRV_JOB_COMPLETED, now, "");
-        LOG_INF("job=%s completed", job.id);
+        SRV_LOG_INF("job=%s completed", job.id);
     }
     srv_job_clear(&job);
 }
@@ -309,7 +309,7 @@ int srv_engine_device_move(srv_engine_t *e, srv_exec_t *ex, int to, const cJSON 
         *ex = saved;
         return err;
     }
-    LOG_INF("job=%s thing=%s %s -> %s (version %lld)", ex->job_id, ex->thing,
+    SRV_LOG_INF("job=%s thing=%s %s -> %s (version %lld)", ex->job_id, ex->thing,
             srv_status_name(from), srv_status_name(to), (long long)ex->version);
     notify_thing(e, ex->thing, prev, from != to, now);
     return OTTO_OK;
@@ -448,7 +448,7 @@ static int supersede(srv_engine_t *e, const char *thing, const old_jobs_t *old,
                  "{\"reason\":\"superseded\",\"supersededBy\":\"%s\"}", new_id);
         err = srv_exec_update(e->st, ex);
         touched[i] = true;
-        LOG_INF("job=%s thing=%s QUEUED -> CANCELED (superseded by %s)", old->v[i].id, thing,
+        SRV_LOG_INF("job=%s thing=%s QUEUED -> CANCELED (superseded by %s)", old->v[i].id, thing,
                 new_id);
     }
     free(ex);
@@ -611,7 +611,7 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
 
     snprintf(id_out, SRV_JOBID_MAX + 1, "%s", job.id);
     *ntargets = things.n;
-    LOG_INF("job=%s created: %zu executions, product %s, ota_types %s", job.id, things.n,
+    SRV_LOG_INF("job=%s created: %zu executions, product %s, ota_types %s", job.id, things.n,
             job.product, job.ota_types);
     for (size_t i = 0; i < things.n; i++)
         notify_thing(e, things.v[i], prev[i], true, now);
@@ -668,7 +668,7 @@ static int service_move(srv_engine_t *e, srv_exec_t *ex, int to, const char *rea
     /* Room is kept for the reason (SRV_DETAILS_DEVICE_MAX); should it not
      * fit all the same, the device's report stays as it was. */
     if (set_details(ex, d))
-        LOG_WRN("job=%s thing=%s: the reason does not fit beside the device's statusDetails; kept apart",
+        SRV_LOG_WRN("job=%s thing=%s: the reason does not fit beside the device's statusDetails; kept apart",
                 ex->job_id, ex->thing);
     cJSON_Delete(d);
     if ((err = srv_store_begin(e->st)))
@@ -682,7 +682,7 @@ static int service_move(srv_engine_t *e, srv_exec_t *ex, int to, const char *rea
         err = srv_store_commit(e->st);
     if (err)
         return err;
-    LOG_INF("job=%s thing=%s %s -> %s (%s)", ex->job_id, ex->thing, srv_status_name(from),
+    SRV_LOG_INF("job=%s thing=%s %s -> %s (%s)", ex->job_id, ex->thing, srv_status_name(from),
             srv_status_name(to), reason);
     notify_thing(e, ex->thing, prev, true, now);
     return OTTO_OK;
@@ -710,7 +710,7 @@ int srv_engine_cancel_job(srv_engine_t *e, const char *id, bool force, const cha
     /* The job first, so that maybe_complete() cannot mark it COMPLETED. */
     if ((err = srv_job_set_status(e->st, seq, SRV_JOB_CANCELED, now, why)))
         return err;
-    LOG_INF("job=%s canceled%s: %s", id, force ? " (force)" : "", why);
+    SRV_LOG_INF("job=%s canceled%s: %s", id, force ? " (force)" : "", why);
     for (int pass = 0; pass < (force ? 2 : 1); pass++) {
         int which = pass == 0 ? SRV_QUEUED : SRV_IN_PROGRESS;
         strvec_free(&m.things);

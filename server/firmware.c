@@ -41,7 +41,7 @@ int srv_upload_begin(srv_upload_t *u, const char *dir)
     memset(u, 0, sizeof *u);
     snprintf(u->tmp_path, sizeof u->tmp_path, "%s/tmp/upload-XXXXXX", dir);
     if ((u->fd = mkstemp(u->tmp_path)) < 0) {
-        LOG_ERR("upload: cannot create %s: %s", u->tmp_path, strerror(errno));
+        SRV_LOG_ERR("upload: cannot create %s: %s", u->tmp_path, strerror(errno));
         return OTTO_E_IO;
     }
     otto_sha256_start(&u->sha);
@@ -62,7 +62,7 @@ int srv_upload_write(srv_upload_t *u, const void *data, size_t len)
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            LOG_ERR("upload: write %s: %s", u->tmp_path, strerror(errno));
+            SRV_LOG_ERR("upload: write %s: %s", u->tmp_path, strerror(errno));
             return OTTO_E_IO;
         }
         p += w;
@@ -361,7 +361,7 @@ int srv_firmware_ingest(srv_store_t *st, const char *dir, srv_upload_t *u, const
     char sub[600];
     snprintf(sub, sizeof sub, "%s/artifacts/%.2s", dir, fw->sha256);
     if ((mkdir(sub, 0755) && errno != EEXIST) || rename(u->tmp_path, path)) {
-        LOG_ERR("firmware: cannot store %s: %s", path, strerror(errno));
+        SRV_LOG_ERR("firmware: cannot store %s: %s", path, strerror(errno));
         err = bad(msg, msglen, OTTO_E_IO, "could not store the firmware file%s", "");
         goto out;
     }
@@ -369,7 +369,7 @@ int srv_firmware_ingest(srv_store_t *st, const char *dir, srv_upload_t *u, const
     if ((err = srv_fw_put(st, fw)))
         goto out;
     *created = true;
-    LOG_INF("firmware %s stored: %s %s for %s, %lld bytes, sha256 %s", fw->id, fw->ota_type,
+    SRV_LOG_INF("firmware %s stored: %s %s for %s, %lld bytes, sha256 %s", fw->id, fw->ota_type,
             fw->version, fw->product, (long long)fw->size, fw->sha256);
 out:
     if (u->tmp_path[0])
@@ -398,6 +398,6 @@ int srv_firmware_delete(srv_store_t *st, const char *dir, const char *id, char *
     /* The id is derived from the SHA-256, so no other record shares the file. */
     if (!srv_artifact_path(dir, fw.sha256, path, sizeof path))
         unlink(path);
-    LOG_INF("firmware %s deleted", id);
+    SRV_LOG_INF("firmware %s deleted", id);
     return OTTO_OK;
 }

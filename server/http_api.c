@@ -2,7 +2,7 @@
 /*
  * ottod's HTTP front, over libmicrohttpd:
  *   /healthz                 liveness, no auth
- *   /fw/{id}                 firmware downloads (Range, If-Range, ETag), no auth
+ *   /fw/{id}                 firmware downloads (download.c), no auth
  *   /api/v1/...              the operator REST API, bearer token (docs/api.md)
  *
  * A request's body arrives in pieces over several calls of the access
@@ -23,7 +23,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "download.h"
 #include "firmware.h"
+#include "http.h"
 #include "jsonin.h"
 #include "log.h"
 #include "server.h"
@@ -68,7 +70,7 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, const 
     return ret;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, cJSON *o)
+enum MHD_Result srv_http_json(struct MHD_Connection *c, unsigned code, cJSON *o)
 {
     char *txt = cJSON_Print(o);
     cJSON_Delete(o);
@@ -84,9 +86,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, cJSON 
     return send_text(c, code, "application/json", txt);
 }
 
-static enum MHD_Result send_err(struct MHD_Connection *c, unsigned code, const char *kind,
-                                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static enum MHD_Result send_err(struct MHD_Connection *c, unsigned code, const char *kind,
+enum MHD_Result srv_http_err(struct MHD_Connection *c, unsigned code, const char *kind,
                                 const char *fmt, ...)
 {
     char msg[1024];
@@ -97,18 +97,18 @@ static enum MHD_Result send_err(struct MHD_Connection *c, unsigned code, const c
     cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
     cJSON_AddStringToObject(e, "code", kind);
     cJSON_AddStringToObject(e, "message", msg);
-    return send_json(c, code, o);
+    return srv_http_json(c, code, o);
 }
 
 static enum MHD_Result send_deleted(struct MHD_Connection *c, const char *id)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "deleted", id);
-    return send_json(c, 200, o);
+    return srv_http_json(c, 200, o);
 }
 
 /* otto_err_t -> HTTP status and error code word. */
-static enum MHD_Result send_otto_err(struct MHD_Connection *c, int err, const char *msg)
+enum MHD_Result srv_http_otto_err(struct MHD_Connection *c, int err, const char *msg)
 {
     unsigned code = 500;
     const char *kind = "internal";
@@ -123,7 +123,7 @@ static enum MHD_Result send_otto_err(struct MHD_Connection *c, int err, const ch
     case OTTO_E_NOSPC:    code = 413; kind = "too_large"; break;
     default: break;
     }
-    return send_err(c, code, kind, "%s", msg && *msg ? msg : otto_strerror(err));
+    return srv_http_err(c, code, kind, "%s", msg && *msg ? msg : otto_strerror(err));
 }
 
 /* ---- JSON views -------------------------------------------------------- */
@@ -266,7 +266,7 @@ static int page_args(struct MHD_Connection *c, int *limit, const char **token)
     if (m) {
         long v = strtol(m, &end, 10);
         if (!*m || *end || v < 1 || v > PAGE_MAX) {
-            send_err(c, 400, "invalid", "maxResults: a number from 1 to %d", PAGE_MAX);
+            srv_http_err(c, 400, "invalid", "maxResults: a number from 1 to %d", PAGE_MAX);
             return -1;
         }
         *limit = (int)v;
@@ -281,7 +281,7 @@ static enum MHD_Result send_page(struct MHD_Connection *c, const char *key, cJSO
     cJSON_AddItemToObject(o, key, arr);
     if (more)
         cJSON_AddStringToObject(o, "nextToken", next);
-    return send_json(c, 200, o);
+    return srv_http_json(c, 200, o);
 }
 
 static int add_exec(void *arg, const srv_exec_t *ex)
@@ -351,13 +351,13 @@ static enum MHD_Result h_jobs_create(srv_t *s, struct MHD_Connection *c, cJSON *
                   &spec.ngroups) ||
         str_array(cJSON_GetObjectItemCaseSensitive(body, "firmware"), (const char ***)&spec.fw_ids,
                   &spec.nfw)) {
-        ret = send_err(c, 400, "invalid",
+        ret = srv_http_err(c, 400, "invalid",
                        "a job is {\"targets\": {\"devices\": [...], \"groups\": [...]}, \"firmware\":"
                        " [ids], \"jobId\"?, \"description\"?, \"inProgressTimeoutInMinutes\"? (1-10080)}");
         goto out;
     }
     if (desc && strlen(desc->valuestring) >= sizeof ((srv_job_t *)0)->description) {
-        ret = send_err(c, 400, "invalid", "description: at most 255 bytes");
+        ret = srv_http_err(c, 400, "invalid", "description: at most 255 bytes");
         goto out;
     }
     spec.job_id = id ? id->valuestring : NULL;
@@ -365,13 +365,13 @@ static enum MHD_Result h_jobs_create(srv_t *s, struct MHD_Connection *c, cJSON *
     spec.timeout_min = to ? (int)to->valuedouble : 0;
     int err = srv_engine_create_job(&s->eng, &spec, job_id, &n, msg, sizeof msg);
     if (err) {
-        ret = send_otto_err(c, err, msg);
+        ret = srv_http_otto_err(c, err, msg);
         goto out;
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "jobId", job_id);
     cJSON_AddNumberToObject(o, "executions", (double)n);
-    ret = send_json(c, 201, o);
+    ret = srv_http_json(c, 201, o);
 out:
     free((void *)spec.devices);
     free((void *)spec.groups);
@@ -390,8 +390,8 @@ static enum MHD_Result h_job_show(srv_t *s, struct MHD_Connection *c, const char
     srv_job_t j;
     int err = srv_job_get(s->st, id, &j);
     if (err)
-        return err == OTTO_E_NOTFOUND ? send_err(c, 404, "not_found", "no job '%s'", id)
-                                      : send_otto_err(c, err, NULL);
+        return err == OTTO_E_NOTFOUND ? srv_http_err(c, 404, "not_found", "no job '%s'", id)
+                                      : srv_http_otto_err(c, err, NULL);
     cJSON *o = job_json(s->st, &j);
     cJSON_AddItemToObject(o, "document", cJSON_Parse(j.document));
     cJSON_AddItemToObject(o, "targets", cJSON_Parse(j.targets));
@@ -401,7 +401,7 @@ static enum MHD_Result h_job_show(srv_t *s, struct MHD_Connection *c, const char
         srv_exec_of_job(s->st, j.seq, -1, add_exec, arr);
     }
     srv_job_clear(&j);
-    return send_json(c, 200, o);
+    return srv_http_json(c, 200, o);
 }
 
 static enum MHD_Result h_job_cancel(srv_t *s, struct MHD_Connection *c, const char *id,
@@ -411,19 +411,19 @@ static enum MHD_Result h_job_cancel(srv_t *s, struct MHD_Connection *c, const ch
     const cJSON *reason = cJSON_GetObjectItemCaseSensitive(body, "reason");
     char msg[512];
     if ((force && !cJSON_IsBool(force)) || (reason && !cJSON_IsString(reason)))
-        return send_err(c, 400, "invalid", "cancel takes {\"force\": bool, \"reason\": string}");
+        return srv_http_err(c, 400, "invalid", "cancel takes {\"force\": bool, \"reason\": string}");
     if (reason) {
         size_t n = strlen(reason->valuestring);
         bool ok = n <= SRV_REASON_MAX;
         for (size_t i = 0; ok && i < n; i++)
             ok = (unsigned char)reason->valuestring[i] >= 0x20 && reason->valuestring[i] != 0x7f;
         if (!ok)
-            return send_err(c, 400, "invalid", "reason: at most 255 bytes, no control characters");
+            return srv_http_err(c, 400, "invalid", "reason: at most 255 bytes, no control characters");
     }
     int err = srv_engine_cancel_job(&s->eng, id, cJSON_IsTrue(force),
                                     reason ? reason->valuestring : NULL, msg, sizeof msg);
     if (err)
-        return send_otto_err(c, err, msg);
+        return srv_http_otto_err(c, err, msg);
     return h_job_show(s, c, id);
 }
 
@@ -485,11 +485,11 @@ static enum MHD_Result h_devices_add(srv_t *s, struct MHD_Connection *c, cJSON *
     size_t n = 0;
     int err;
     if ((err = srv_store_begin(s->st)))
-        return send_otto_err(c, err, NULL);
+        return srv_http_otto_err(c, err, NULL);
     if (many) {
         if (!cJSON_IsArray(many)) {
             srv_store_rollback(s->st);
-            return send_err(c, 400, "invalid", "\"devices\" must be an array");
+            return srv_http_err(c, 400, "invalid", "\"devices\" must be an array");
         }
         cJSON_ArrayForEach(d, many) {
             if ((err = add_one_device(s, d, msg, sizeof msg)))
@@ -501,19 +501,19 @@ static enum MHD_Result h_devices_add(srv_t *s, struct MHD_Connection *c, cJSON *
     }
     if (err) {
         srv_store_rollback(s->st);
-        return send_otto_err(c, err, msg);
+        return srv_http_otto_err(c, err, msg);
     }
     if ((err = srv_store_commit(s->st)))
-        return send_otto_err(c, err, NULL);
+        return srv_http_otto_err(c, err, NULL);
     if (!many) {
         srv_device_t dev;
         const cJSON *thing = cJSON_GetObjectItemCaseSensitive(body, "thing");
         if (srv_device_get(s->st, thing->valuestring, &dev) == OTTO_OK)
-            return send_json(c, 201, device_json(&dev));
+            return srv_http_json(c, 201, device_json(&dev));
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "devices", (double)n);
-    return send_json(c, 201, o);
+    return srv_http_json(c, 201, o);
 }
 
 static enum MHD_Result h_upload(srv_t *s, struct MHD_Connection *c, req_t *r)
@@ -525,22 +525,22 @@ static enum MHD_Result h_upload(srv_t *s, struct MHD_Connection *c, req_t *r)
         srv_upload_abort(&r->up);
         r->up_open = false;
         if (r->desc_big)
-            return send_err(c, 413, "too_large", "the descriptor part is over 64 KiB");
+            return srv_http_err(c, 413, "too_large", "the descriptor part is over 64 KiB");
         if (r->up_err == OTTO_E_NOSPC)
-            return send_err(c, 413, "too_large", "the firmware file is over 64 MiB");
+            return srv_http_err(c, 413, "too_large", "the firmware file is over 64 MiB");
         if (!r->pp)
-            return send_err(c, 400, "invalid", "multipart/form-data needs a boundary parameter");
-        return send_otto_err(c, r->up_err, "could not receive the upload");
+            return srv_http_err(c, 400, "invalid", "multipart/form-data needs a boundary parameter");
+        return srv_http_otto_err(c, r->up_err, "could not receive the upload");
     }
     if (!r->up_open)
-        return send_err(c, 400, "invalid",
+        return srv_http_err(c, 400, "invalid",
                         "upload multipart/form-data with a \"file\" part and a \"descriptor\" part");
     int err = srv_firmware_ingest(s->st, s->cfg.data_dir, &r->up, r->name, r->descriptor, &fw,
                                   &created, msg, sizeof msg);
     r->up_open = false;
     if (err)
-        return send_otto_err(c, err, msg);
-    return send_json(c, created ? 201 : 200, fw_json(&fw, s->eng.public_url));
+        return srv_http_otto_err(c, err, msg);
+    return srv_http_json(c, created ? 201 : 200, fw_json(&fw, s->eng.public_url));
 }
 
 static enum MHD_Result h_healthz(srv_t *s, struct MHD_Connection *c)
@@ -557,73 +557,9 @@ static enum MHD_Result h_healthz(srv_t *s, struct MHD_Connection *c)
     cJSON_AddNumberToObject(o, "mqttPublished", (double)s->eng.n_published);
     cJSON_AddNumberToObject(o, "mqttThrottled", (double)atomic_load(&s->mqtt_throttled));
     cJSON_AddNumberToObject(o, "registrationsDeferred", (double)s->eng.n_reg_refused);
-    return send_json(c, mq ? 200 : 503, o);
+    return srv_http_json(c, mq ? 200 : 503, o);
 }
 
-/* /fw/{id}: the firmware bytes, with one-range Range support. */
-static enum MHD_Result h_download(srv_t *s, struct MHD_Connection *c, const char *id)
-{
-    srv_fw_t fw;
-    char path[600], etag[80], crange[96];
-    struct stat sb;
-    unsigned long long first = 0, last = 0;
-
-    pthread_mutex_lock(&s->lock);
-    int err = srv_fw_get(s->st, id, &fw);
-    pthread_mutex_unlock(&s->lock);
-    if (err)
-        return err == OTTO_E_NOTFOUND ? send_err(c, 404, "not_found", "no firmware '%s'", id)
-                                      : send_otto_err(c, err, NULL);
-    if (srv_artifact_path(s->cfg.data_dir, fw.sha256, path, sizeof path))
-        return send_otto_err(c, OTTO_E_NOSPC, NULL);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        LOG_ERR("download %s: %s: %s", id, path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return send_err(c, 500, "internal", "the firmware file is missing on the server");
-    }
-    unsigned long long size = (unsigned long long)sb.st_size;
-    snprintf(etag, sizeof etag, "\"%s\"", fw.sha256);
-    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
-    const char *if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-Range");
-    /* If-Range: resume only if the file is still the one the client has;
-     * otherwise send all of it (a date never matches: we only validate by
-     * the strong ETag). */
-    int kind = range ? srv_range_parse(range, size, &first, &last) : SRV_RANGE_NONE;
-    if (kind != SRV_RANGE_NONE && if_range && strcmp(if_range, etag))
-        kind = SRV_RANGE_NONE;
-    struct MHD_Response *r;
-    unsigned code;
-    if (kind == SRV_RANGE_UNSAT) {
-        close(fd);
-        char *body = strdup("{\"error\":{\"code\":\"range\",\"message\":\"range not satisfiable\"}}\n");
-        r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-        snprintf(crange, sizeof crange, "bytes */%llu", size);
-        MHD_add_response_header(r, "Content-Range", crange);
-        MHD_add_response_header(r, "Content-Type", "application/json");
-        code = MHD_HTTP_RANGE_NOT_SATISFIABLE;
-    } else if (kind == SRV_RANGE_OK) {
-        r = MHD_create_response_from_fd_at_offset64(last - first + 1, fd, first);
-        snprintf(crange, sizeof crange, "bytes %llu-%llu/%llu", first, last, size);
-        MHD_add_response_header(r, "Content-Range", crange);
-        code = MHD_HTTP_PARTIAL_CONTENT;
-    } else {
-        r = MHD_create_response_from_fd_at_offset64(size, fd, 0);
-        code = MHD_HTTP_OK;
-    }
-    if (!r) {
-        close(fd);
-        return MHD_NO;
-    }
-    if (code != MHD_HTTP_RANGE_NOT_SATISFIABLE)
-        MHD_add_response_header(r, "Content-Type", "application/octet-stream");
-    MHD_add_response_header(r, "Accept-Ranges", "bytes");
-    MHD_add_response_header(r, "ETag", etag);
-    enum MHD_Result ret = MHD_queue_response(c, code, r);
-    MHD_destroy_response(r);
-    return ret;
-}
 
 static int hexval(char c)
 {
@@ -639,7 +575,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     vsnprintf(msg, sizeof msg, fmt, ap);
     msg[strcspn(msg, "\r\n")] = 0;
     atomic_fetch_add(&s->http_aborted, 1);
-    LOG_DBG("http: %s", msg);
+    SRV_LOG_DBG("http: %s", msg);
 }
 
 /* Percent-decoding that leaves %00 as it is: a NUL would end the C string
@@ -711,11 +647,11 @@ static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char 
         return h_upload(s, c, r);
     if (post) {
         if (r->too_big)
-            return send_err(c, 413, "too_large", "the request body is over 16 MiB");
+            return srv_http_err(c, 413, "too_large", "the request body is over 16 MiB");
         body = r->len ? srv_json_object(r->body, r->len) : cJSON_CreateObject();
         if (!cJSON_IsObject(body)) {
             cJSON_Delete(body);
-            return send_err(c, 400, "invalid_json",
+            return srv_http_err(c, 400, "invalid_json",
                             "the request body is not one JSON object in UTF-8 (no NUL, nothing after it)");
         }
     }
@@ -724,9 +660,9 @@ static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char 
             cJSON *arr = cJSON_CreateArray();
             void *a[2] = {arr, (void *)s->eng.public_url};
             srv_fw_list(s->st, add_fw, a);
-            ret = send_json(c, 200, arr);
+            ret = srv_http_json(c, 200, arr);
         } else {
-            ret = send_err(c, post ? 415 : 405, post ? "unsupported" : "method",
+            ret = srv_http_err(c, post ? 415 : 405, post ? "unsupported" : "method",
                            post ? "upload firmware as multipart/form-data (file + descriptor)"
                                 : "use GET or POST");
         }
@@ -736,14 +672,14 @@ static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char 
         int err;
         if (get) {
             err = srv_fw_get(s->st, name, &fw);
-            ret = err ? send_err(c, 404, "not_found", "no firmware '%s'", name)
-                      : send_json(c, 200, fw_json(&fw, s->eng.public_url));
+            ret = err ? srv_http_err(c, 404, "not_found", "no firmware '%s'", name)
+                      : srv_http_json(c, 200, fw_json(&fw, s->eng.public_url));
         } else if (del) {
             err = srv_firmware_delete(s->st, s->cfg.data_dir, name, msg, sizeof msg);
-            ret = err ? send_otto_err(c, err, msg)
+            ret = err ? srv_http_otto_err(c, err, msg)
                       : send_deleted(c, name);
         } else {
-            ret = send_err(c, 405, "method", "use GET or DELETE");
+            ret = srv_http_err(c, 405, "method", "use GET or DELETE");
         }
     } else if (!strcmp(url, "/api/v1/devices")) {
         int limit;
@@ -752,7 +688,7 @@ static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char 
         if (get && page_args(c, &limit, &token)) {
             ret = MHD_YES;
         } else if (get && token && !srv_valid_thing(token)) {
-            ret = send_err(c, 400, "invalid", "nextToken: not one this server gave");
+            ret = srv_http_err(c, 400, "invalid", "nextToken: not one this server gave");
         } else if (get) {
             device_page_t p = {cJSON_CreateArray(), ""};
             srv_device_list(s->st, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "group"), token ? token : "",
@@ -761,26 +697,26 @@ static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char 
         } else if (post) {
             ret = h_devices_add(s, c, body);
         } else {
-            ret = send_err(c, 405, "method", "use GET or POST");
+            ret = srv_http_err(c, 405, "method", "use GET or POST");
         }
     } else if (leaf(url, "/api/v1/devices", name, sizeof name, NULL)) {
         srv_device_t d;
         int err;
         if (get) {
             err = srv_device_get(s->st, name, &d);
-            ret = err ? send_err(c, 404, "not_found", "no device '%s'", name)
-                      : send_json(c, 200, device_json(&d));
+            ret = err ? srv_http_err(c, 404, "not_found", "no device '%s'", name)
+                      : srv_http_json(c, 200, device_json(&d));
         } else if (del) {
             err = srv_device_delete(s->st, name);
-            ret = err ? send_otto_err(c, err, err == OTTO_E_NOTFOUND ? "no such device" : NULL)
+            ret = err ? srv_http_otto_err(c, err, err == OTTO_E_NOTFOUND ? "no such device" : NULL)
                       : send_deleted(c, name);
         } else {
-            ret = send_err(c, 405, "method", "use GET or DELETE");
+            ret = srv_http_err(c, 405, "method", "use GET or DELETE");
         }
     } else if (!strcmp(url, "/api/v1/groups")) {
         cJSON *arr = cJSON_CreateArray();
         srv_group_list(s->st, add_group, arr);
-        ret = get ? send_json(c, 200, arr) : (cJSON_Delete(arr), send_err(c, 405, "method", "use GET"));
+        ret = get ? srv_http_json(c, 200, arr) : (cJSON_Delete(arr), srv_http_err(c, 405, "method", "use GET"));
     } else if (!strcmp(url, "/api/v1/jobs")) {
         int limit;
         const char *token;
@@ -790,7 +726,7 @@ static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char 
         if (get && page_args(c, &limit, &token)) {
             ret = MHD_YES;
         } else if (get && token && ((before = strtoll(token, &end, 10)) <= 0 || *end)) {
-            ret = send_err(c, 400, "invalid", "nextToken: not one this server gave");
+            ret = srv_http_err(c, 400, "invalid", "nextToken: not one this server gave");
         } else if (get) {
             job_list_t l = {s->st, cJSON_CreateArray(), 0};
             char next[24];
@@ -800,14 +736,14 @@ static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char 
         } else if (post) {
             ret = h_jobs_create(s, c, body);
         } else {
-            ret = send_err(c, 405, "method", "use GET or POST");
+            ret = srv_http_err(c, 405, "method", "use GET or POST");
         }
     } else if (leaf(url, "/api/v1/jobs", name, sizeof name, "/cancel")) {
-        ret = post ? h_job_cancel(s, c, name, body) : send_err(c, 405, "method", "use POST");
+        ret = post ? h_job_cancel(s, c, name, body) : srv_http_err(c, 405, "method", "use POST");
     } else if (leaf(url, "/api/v1/jobs", name, sizeof name, NULL)) {
-        ret = get ? h_job_show(s, c, name) : send_err(c, 405, "method", "use GET");
+        ret = get ? h_job_show(s, c, name) : srv_http_err(c, 405, "method", "use GET");
     } else {
-        ret = send_err(c, 404, "not_found", "no such endpoint: %s %s (see docs/api.md)", m, url);
+        ret = srv_http_err(c, 404, "not_found", "no such endpoint: %s %s (see docs/api.md)", m, url);
     }
     cJSON_Delete(body);
     return ret;
@@ -894,7 +830,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         unsigned long long clen = cl ? strtoull(cl, NULL, 10) : 0;
         bool upload = !strcmp(method, "POST") && !strcmp(url, "/api/v1/firmware");
         if (clen > (upload ? UPLOAD_MAX : JSON_MAX))
-            return send_err(c, 413, "too_large", upload ? "the upload is over 64 MiB" : "the request body is over 16 MiB");
+            return srv_http_err(c, 413, "too_large", upload ? "the upload is over 64 MiB" : "the request body is over 16 MiB");
         if (upload) {
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
             if (ct && !strncasecmp(ct, "multipart/form-data", 19)) {
@@ -939,18 +875,18 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
 
     /* Last call: answer. */
     if (r->auth_failed)
-        return send_err(c, 401, "unauthorized",
+        return srv_http_err(c, 401, "unauthorized",
                         "missing or wrong bearer token (the operator token is in DATA/admin.token)");
     if (r->refuse == 415)
-        return send_err(c, 415, "unsupported",
+        return srv_http_err(c, 415, "unsupported",
                         "upload firmware as multipart/form-data with a \"file\" and a \"descriptor\" part");
     if (!strcmp(url, "/healthz"))
         return h_healthz(s, c);
     char id[40];
     if (leaf(url, "/fw", id, sizeof id, NULL)) {
         if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-            return send_err(c, 405, "method", "use GET or HEAD");
-        return h_download(s, c, id);
+            return srv_http_err(c, 405, "method", "use GET or HEAD");
+        return srv_download(s, c, id);
     }
     if (!strncmp(url, "/api/v1/", 8) || !strcmp(url, "/api/v1")) {
         pthread_mutex_lock(&s->lock);
@@ -958,7 +894,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         pthread_mutex_unlock(&s->lock);
         return ret;
     }
-    return send_err(c, 404, "not_found", "no such page: %s (the API is under /api/v1)", url);
+    return srv_http_err(c, 404, "not_found", "no such page: %s (the API is under /api/v1)", url);
 }
 
 int srv_http_start(srv_t *s)
@@ -971,7 +907,7 @@ int srv_http_start(srv_t *s)
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)s->cfg.http_port);
     if (inet_pton(AF_INET, s->cfg.http_host, &sa.sin_addr) != 1) {
-        LOG_ERR("http: '%s' is not an IPv4 address", s->cfg.http_host);
+        SRV_LOG_ERR("http: '%s' is not an IPv4 address", s->cfg.http_host);
         free(h);
         return -1;
     }
@@ -991,7 +927,7 @@ int srv_http_start(srv_t *s)
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
                             MHD_OPTION_END);
     if (!h->d) {
-        LOG_ERR("http: cannot listen on %s:%d (port in use?)", s->cfg.http_host, s->cfg.http_port);
+        SRV_LOG_ERR("http: cannot listen on %s:%d (port in use?)", s->cfg.http_host, s->cfg.http_port);
         free(h);
         return -1;
     }

@@ -11,7 +11,7 @@
 
 /* The log is process-wide by nature; these two are the server's only
  * logging state and are set once at start-up, before threads exist. */
-static int log_level = SRV_LOG_INF;
+static int log_level = SRV_LL_INF;
 static int log_fd = 2;
 
 void srv_log_set_level(int level) { log_level = level; }

@@ -7,9 +7,9 @@
 #ifndef SRV_LOG_H
 #define SRV_LOG_H
 
-enum { SRV_LOG_ERR = 0, SRV_LOG_WRN = 1, SRV_LOG_INF = 2, SRV_LOG_DBG = 3 };
+enum { SRV_LL_ERR = 0, SRV_LL_WRN = 1, SRV_LL_INF = 2, SRV_LL_DBG = 3 }; /* levels */
 
-/** Set the highest level written (default SRV_LOG_INF). */
+/** Set the highest level written (default SRV_LL_INF). */
 void srv_log_set_level(int level);
 /** "error", "warn", "info", "debug" -> level; -1 if unknown. */
 int srv_log_level_parse(const char *s);
@@ -18,9 +18,9 @@ int srv_log_set_file(const char *path);
 
 void srv_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define LOG_ERR(...) srv_log(SRV_LOG_ERR, __VA_ARGS__)
-#define LOG_WRN(...) srv_log(SRV_LOG_WRN, __VA_ARGS__)
-#define LOG_INF(...) srv_log(SRV_LOG_INF, __VA_ARGS__)
-#define LOG_DBG(...) srv_log(SRV_LOG_DBG, __VA_ARGS__)
+#define SRV_LOG_ERR(...) srv_log(SRV_LL_ERR, __VA_ARGS__)
+#define SRV_LOG_WRN(...) srv_log(SRV_LL_WRN, __VA_ARGS__)
+#define SRV_LOG_INF(...) srv_log(SRV_LL_INF, __VA_ARGS__)
+#define SRV_LOG_DBG(...) srv_log(SRV_LL_DBG, __VA_ARGS__)
 
 #endif

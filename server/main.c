@@ -183,7 +183,7 @@ static int load_config(srv_config_t *c, const char *path)
 static int ensure_dir(const char *path)
 {
     if (mkdir(path, 0755) && errno != EEXIST) {
-        LOG_ERR("cannot create %s: %s", path, strerror(errno));
+        SRV_LOG_ERR("cannot create %s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -203,16 +203,16 @@ static int load_token(srv_t *s)
         fclose(f);
         s->token[strcspn(s->token, "\r\n")] = 0;
         if (strlen(s->token) < 16) {
-            LOG_ERR("%s is too short to be a token; delete it to make a new one", path);
+            SRV_LOG_ERR("%s is too short to be a token; delete it to make a new one", path);
             return -1;
         }
         if (stat(path, &sb) == 0 && (sb.st_mode & 077))
-            LOG_WRN("%s is readable by others (mode %o); chmod 600 it", path, sb.st_mode & 0777);
+            SRV_LOG_WRN("%s is readable by others (mode %o); chmod 600 it", path, sb.st_mode & 0777);
         return 0;
     }
     int ufd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
     if (ufd < 0 || read(ufd, rnd, sizeof rnd) != (ssize_t)sizeof rnd) {
-        LOG_ERR("cannot read /dev/urandom");
+        SRV_LOG_ERR("cannot read /dev/urandom");
         if (ufd >= 0)
             close(ufd);
         return -1;
@@ -222,13 +222,13 @@ static int load_token(srv_t *s)
         sprintf(s->token + 2 * i, "%02x", rnd[i]);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, s->token, 64) != 64 || write(fd, "\n", 1) != 1 || fsync(fd)) {
-        LOG_ERR("cannot write %s: %s", path, strerror(errno));
+        SRV_LOG_ERR("cannot write %s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
     }
     close(fd);
-    LOG_INF("operator token written to %s", path);
+    SRV_LOG_INF("operator token written to %s", path);
     return 0;
 }
 
@@ -269,7 +269,7 @@ static void on_mqtt_message(void *ctx, const char *topic, const void *payload, s
     if (s->throttle && topic_thing(topic, thing, sizeof thing) &&
         !srv_throttle_take(s->throttle, thing, (uint64_t)srv_now_ms(), &say)) {
         if (atomic_fetch_add(&s->mqtt_throttled, 1) == 0)
-            LOG_WRN("thing=%s: over its request budget (%d/s); further requests over budget are counted"
+            SRV_LOG_WRN("thing=%s: over its request budget (%d/s); further requests over budget are counted"
                     " (/healthz mqttThrottled), not logged", thing, s->cfg.mqtt_rate);
         if (say && !strncmp(topic, "$aws/", 5) && !strstr(topic, "/accepted") && !strstr(topic, "/rejected")) {
             char rt[400], body[160];
@@ -291,7 +291,7 @@ static int lock_data_dir(const char *dir)
     snprintf(path, sizeof path, "%s/ottod.lock", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
-        LOG_ERR("another ottod is using %s (%s)", dir, strerror(errno));
+        SRV_LOG_ERR("another ottod is using %s (%s)", dir, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
@@ -318,7 +318,7 @@ static void clean_tmp(const char *dir)
     }
     closedir(d);
     if (n)
-        LOG_INF("removed %u partial upload%s left by an earlier crash", n, n == 1 ? "" : "s");
+        SRV_LOG_INF("removed %u partial upload%s left by an earlier crash", n, n == 1 ? "" : "s");
 }
 
 int main(int argc, char **argv)
@@ -390,7 +390,7 @@ int main(int argc, char **argv)
     if (!c->public_url[0])
         snprintf(c->public_url, sizeof c->public_url, "http://%s:%d", c->http_host, c->http_port);
 
-    LOG_INF("ottod 0.1.0 starting%s%s: data %s, broker %s:%d, http %s:%d", config ? ", config " : "",
+    SRV_LOG_INF("ottod 0.1.0 starting%s%s: data %s, broker %s:%d, http %s:%d", config ? ", config " : "",
             config ? config : "", c->data_dir, c->mqtt_host, c->mqtt_port, c->http_host,
             c->http_port);
 
@@ -412,7 +412,7 @@ int main(int argc, char **argv)
     snprintf(sub, sizeof sub, "%s/otto.db", c->data_dir);
     if (srv_store_open(sub, &s->st))
         return 1;
-    LOG_INF("store: SQLite (WAL) at %s", sub);
+    SRV_LOG_INF("store: SQLite (WAL) at %s", sub);
     pthread_mutex_init(&s->lock, NULL);
     srv_engine_init(&s->eng, s->st, c->public_url);
     s->eng.minute_s = c->minute_s;
@@ -438,7 +438,7 @@ int main(int argc, char **argv)
         goto out;
     if (srv_http_start(s))
         goto out;
-    LOG_INF("ready: REST %s/api/v1, downloads %s/fw/<id>, auto-register %s", c->public_url,
+    SRV_LOG_INF("ready: REST %s/api/v1, downloads %s/fw/<id>, auto-register %s", c->public_url,
             c->public_url, c->auto_register ? "on" : "off");
 
     /* The main thread runs the timers and waits for a signal. */
@@ -446,7 +446,7 @@ int main(int argc, char **argv)
         struct timespec ts = {1, 0};
         int sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) {
-            LOG_INF("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            SRV_LOG_INF("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             break;
         }
         pthread_mutex_lock(&s->lock);
@@ -462,6 +462,6 @@ out:
     srv_engine_fini(&s->eng);
     srv_store_close(s->st);
     close(lock_fd);
-    LOG_INF("stopped");
+    SRV_LOG_INF("stopped");
     return rc;
 }

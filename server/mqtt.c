@@ -27,11 +27,11 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
     srv_mqtt_t *m = arg;
     (void)props;
     if (rc) {
-        LOG_WRN("mqtt: broker refused the connection: %s", mosquitto_reason_string(rc));
+        SRV_LOG_WRN("mqtt: broker refused the connection: %s", mosquitto_reason_string(rc));
         return;
     }
     atomic_store(&m->connected, true);
-    LOG_INF("mqtt: connected%s", (flags & 1) ? " (session resumed)" : "");
+    SRV_LOG_INF("mqtt: connected%s", (flags & 1) ? " (session resumed)" : "");
     /* Subscribe on every connect: harmless when the session kept them, and
      * needed when the broker lost its state. */
     for (size_t i = 0; m->topics[i]; i++) {
@@ -42,7 +42,7 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
                                          MQTT_SUB_OPT_NO_LOCAL | MQTT_SUB_OPT_SEND_RETAIN_NEVER |
                                              MQTT_SUB_OPT_RETAIN_AS_PUBLISHED, NULL);
         if (err)
-            LOG_ERR("mqtt: subscribe %s: %s", m->topics[i], mosquitto_strerror(err));
+            SRV_LOG_ERR("mqtt: subscribe %s: %s", m->topics[i], mosquitto_strerror(err));
     }
 }
 
@@ -53,7 +53,7 @@ static void on_disconnect(struct mosquitto *mosq, void *arg, int rc, const mosqu
     (void)p;
     atomic_store(&m->connected, false);
     if (rc)
-        LOG_WRN("mqtt: connection lost (%s); reconnecting", mosquitto_reason_string(rc));
+        SRV_LOG_WRN("mqtt: connection lost (%s); reconnecting", mosquitto_reason_string(rc));
 }
 
 static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *msg,
@@ -65,7 +65,7 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
     if (msg->retain) {
         /* Counted, never acted on; said once, not once a message. */
         if (atomic_fetch_add(&m->retained, 1) == 0)
-            LOG_WRN("mqtt: ignoring a retained request (AWS IoT refuses them; clear it at the broker)");
+            SRV_LOG_WRN("mqtt: ignoring a retained request (AWS IoT refuses them; clear it at the broker)");
         return;
     }
     m->on_message(m->ctx, msg->topic, msg->payload, (size_t)(msg->payloadlen < 0 ? 0 : msg->payloadlen));
@@ -85,7 +85,7 @@ int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *cli
     m->on_message = cb;
     m->ctx = ctx;
     if (!(m->mosq = mosquitto_new(client_id, false, m))) {
-        LOG_ERR("mqtt: cannot create a client");
+        SRV_LOG_ERR("mqtt: cannot create a client");
         free(m);
         return -1;
     }
@@ -106,13 +106,13 @@ int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *cli
     err = mosquitto_connect_bind_v5(m->mosq, host, port, KEEPALIVE_S, NULL, props);
     mosquitto_property_free_all(&props);
     if (err)
-        LOG_WRN("mqtt: cannot reach the broker at %s:%d (%s); will keep trying", host, port,
+        SRV_LOG_WRN("mqtt: cannot reach the broker at %s:%d (%s); will keep trying", host, port,
                 err == MOSQ_ERR_ERRNO ? "connection refused" : mosquitto_strerror(err));
     /* The handle is the caller's before the network thread runs: a resumed
      * session delivers queued requests at once, and their replies need it. */
     *out = m;
     if ((err = mosquitto_loop_start(m->mosq))) {
-        LOG_ERR("mqtt: cannot start the network thread: %s", mosquitto_strerror(err));
+        SRV_LOG_ERR("mqtt: cannot start the network thread: %s", mosquitto_strerror(err));
         *out = NULL;
         mosquitto_destroy(m->mosq);
         free(m);

@@ -59,7 +59,7 @@ static void reject(req_t *r, const char *code, const char *message, const srv_ex
     if (state)
         cJSON_AddItemToObject(o, "executionState", srv_exec_state_json(state));
     r->e->n_rejected++;
-    LOG_DBG("thing=%s %s rejected: %s (%s)", r->thing, r->topic, code, message);
+    SRV_LOG_DBG("thing=%s %s rejected: %s (%s)", r->thing, r->topic, code, message);
     reply(r, false, o);
 }
 
@@ -342,7 +342,7 @@ static void register_thing(srv_engine_t *e, const char *thing, const char *produ
     int err = srv_device_get(e->st, thing, &d);
     if (err == OTTO_E_NOTFOUND) {
         if (!e->auto_register) {
-            LOG_WRN("thing=%s is not registered (auto-registration is off)", thing);
+            SRV_LOG_WRN("thing=%s is not registered (auto-registration is off)", thing);
             return;
         }
         /* A burst of new names is registered at a bounded rate; the rest
@@ -354,13 +354,13 @@ static void register_thing(srv_engine_t *e, const char *thing, const char *produ
         }
         if (e->register_rate && e->reg_count >= e->register_rate) {
             if (e->n_reg_refused++ == 0)
-                LOG_WRN("auto-registration over %u a second: thing=%s and others wait for their next request"
+                SRV_LOG_WRN("auto-registration over %u a second: thing=%s and others wait for their next request"
                         " (counted in /healthz registrationsDeferred)", e->register_rate, thing);
             return;
         }
         e->reg_count++;
         if (srv_device_upsert(e->st, thing, product, NULL, 0, now) == OTTO_OK)
-            LOG_INF("thing=%s registered on first contact", thing);
+            SRV_LOG_INF("thing=%s registered on first contact", thing);
     }
     if (product || versions)
         srv_device_seen(e->st, thing, product ? product : "", versions ? versions : "", now);
@@ -398,7 +398,7 @@ static void handle_hello(srv_engine_t *e, req_t *r, const void *payload, size_t 
         return;
     }
     register_thing(e, r->thing, prod ? prod->valuestring : "", vtxt ? vtxt : "{}", r->now);
-    LOG_INF("thing=%s hello: product %s, versions %s", r->thing, prod ? prod->valuestring : "?",
+    SRV_LOG_INF("thing=%s hello: product %s, versions %s", r->thing, prod ? prod->valuestring : "?",
             vtxt ? vtxt : "{}");
     free(vtxt);
     cJSON_Delete(j);

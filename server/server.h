@@ -53,13 +53,4 @@ typedef struct {
 int srv_http_start(srv_t *s);
 void srv_http_stop(srv_t *s);
 
-/* Byte ranges (download.c). One "bytes=" range of a file of size bytes:
- * SRV_RANGE_NONE  - no usable Range: send the whole file (200). Multiple
- *                   ranges and malformed headers land here, as RFC 9110 allows.
- * SRV_RANGE_OK    - send [*first, *last] (206).
- * SRV_RANGE_UNSAT - the range starts past the end (416). */
-enum { SRV_RANGE_NONE, SRV_RANGE_OK, SRV_RANGE_UNSAT };
-int srv_range_parse(const char *hdr, unsigned long long size, unsigned long long *first,
-                    unsigned long long *last);
-
 #endif

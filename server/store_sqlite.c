@@ -143,7 +143,7 @@ struct srv_store {
 
 static int db_err(srv_store_t *st, const char *what)
 {
-    LOG_ERR("store: %s: %s", what, sqlite3_errmsg(st->db));
+    SRV_LOG_ERR("store: %s: %s", what, sqlite3_errmsg(st->db));
     return OTTO_E_IO;
 }
 
@@ -206,7 +206,7 @@ static int exec_sql(srv_store_t *st, const char *sql)
 {
     char *msg = NULL;
     if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        LOG_ERR("store: %s: %s", sql, msg ? msg : "?");
+        SRV_LOG_ERR("store: %s: %s", sql, msg ? msg : "?");
         sqlite3_free(msg);
         return OTTO_E_IO;
     }
@@ -234,7 +234,7 @@ static int migrate(srv_store_t *st, const char *path)
     if (v == 0) /* a new database */
         return exec_sql(st, "INSERT INTO meta VALUES('schema', '" STR(SCHEMA_VERSION) "')");
     if (v > SCHEMA_VERSION) {
-        LOG_ERR("store: %s has schema %ld, made by a newer ottod (this one knows %d); not touched", path, v,
+        SRV_LOG_ERR("store: %s has schema %ld, made by a newer ottod (this one knows %d); not touched", path, v,
                 SCHEMA_VERSION);
         return OTTO_E_VERSION;
     }
@@ -245,7 +245,7 @@ static int migrate(srv_store_t *st, const char *path)
             exec_sql(st, "ROLLBACK");
             return OTTO_E_IO;
         }
-        LOG_INF("store: schema upgraded to version %ld", v + 1);
+        SRV_LOG_INF("store: schema upgraded to version %ld", v + 1);
     }
     return OTTO_OK;
 }
@@ -257,7 +257,7 @@ int srv_store_open(const char *path, srv_store_t **out)
         return OTTO_E_NOSPC;
     if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                         SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        LOG_ERR("store: cannot open %s: %s", path, st->db ? sqlite3_errmsg(st->db) : "no memory");
+        SRV_LOG_ERR("store: cannot open %s: %s", path, st->db ? sqlite3_errmsg(st->db) : "no memory");
         sqlite3_close(st->db);
         free(st);
         return OTTO_E_IO;

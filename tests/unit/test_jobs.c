@@ -688,7 +688,7 @@ static void back_to_back_updates(void **state)
 
 int main(void)
 {
-    srv_log_set_level(getenv("OTTO_TEST_LOG") ? SRV_LOG_DBG : SRV_LOG_ERR);
+    srv_log_set_level(getenv("OTTO_TEST_LOG") ? SRV_LL_DBG : SRV_LL_ERR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(rejects, setup, teardown),

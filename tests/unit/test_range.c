@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "server.h"
+#include "download.h"
 
 static void check(const char *h, unsigned long long size, int kind, unsigned long long a,
                   unsigned long long b)

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Firmware downloads and the Range header (download.c). */
+#ifndef SRV_DOWNLOAD_H
+#define SRV_DOWNLOAD_H
+
+#include <microhttpd.h>
+
+#include "server.h"
+
+/** Answer GET/HEAD /fw/{id}: 200, 206 or 416 with the file, 404 unknown. */
+enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id);
+
+/* One "bytes=" range of a file of size bytes:
+ * SRV_RANGE_NONE  - no usable Range: send the whole file (200). Multiple
+ *                   ranges and malformed headers land here, as RFC 9110 allows.
+ * SRV_RANGE_OK    - send [*first, *last] (206).
+ * SRV_RANGE_UNSAT - the range starts past the end (416). */
+enum { SRV_RANGE_NONE, SRV_RANGE_OK, SRV_RANGE_UNSAT };
+int srv_range_parse(const char *hdr, unsigned long long size, unsigned long long *first,
+                    unsigned long long *last);
+
+#endif

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Answers every HTTP module gives: JSON bodies and {"error": {code, message}}. */
+#ifndef SRV_HTTP_H
+#define SRV_HTTP_H
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+/** Send o (which is freed) with status code. */
+enum MHD_Result srv_http_json(struct MHD_Connection *c, unsigned code, cJSON *o);
+enum MHD_Result srv_http_err(struct MHD_Connection *c, unsigned code, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/** An otto_err_t as its HTTP status and error word, with msg (NULL: the error's text). */
+enum MHD_Result srv_http_otto_err(struct MHD_Connection *c, int err, const char *msg);
+
+#endif
