@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clients.h"
 #include "download.h"
 #include "firmware.h"
 #include "http.h"
@@ -36,6 +37,9 @@
 
 struct srv_http {
     struct MHD_Daemon *d;
+    srv_clients_t *clients;   /* connections per remote address, requests per forwarded client */
+    struct in_addr proxy;     /* the trusted proxy, if any */
+    bool have_proxy;
 };
 
 typedef struct {
@@ -45,7 +49,8 @@ typedef struct {
     char *body;
     size_t len, cap;
     bool too_big;
-    int refuse;           /* a status decided from the headers alone (415) */
+    int refuse;           /* a status decided from the headers alone (415, 429) */
+    char client[64];      /* a forwarded client counted in clients, "" none */
     /* multipart upload */
     struct MHD_PostProcessor *pp;
     srv_upload_t up;
@@ -552,6 +557,7 @@ static enum MHD_Result h_healthz(srv_t *s, struct MHD_Connection *c)
     cJSON_AddBoolToObject(o, "mqtt", mq);
     cJSON_AddNumberToObject(o, "uptime", (double)(time(NULL) - s->started));
     cJSON_AddNumberToObject(o, "http_aborted", (double)atomic_load(&s->http_aborted));
+    cJSON_AddNumberToObject(o, "http_refused", (double)atomic_load(&s->http_refused));
     cJSON_AddNumberToObject(o, "mqttRequests", (double)s->eng.n_requests);
     cJSON_AddNumberToObject(o, "mqttRejected", (double)s->eng.n_rejected);
     cJSON_AddNumberToObject(o, "mqttPublished", (double)s->eng.n_published);
@@ -797,12 +803,82 @@ static void req_free(req_t *r)
     free(r);
 }
 
+/* ---- one client must not hold every slot (D1) ---------------------------- */
+
+static bool peer(struct MHD_Connection *c, struct in_addr *a)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr || ci->client_addr->sa_family != AF_INET)
+        return false;
+    *a = ((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr;
+    return true;
+}
+
+/* At accept: at most http_per_ip connections from one address, the trusted
+ * proxy excepted (its clients are counted per request, below). */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    srv_t *s = cls;
+    char key[INET_ADDRSTRLEN];
+    if (len < (socklen_t)sizeof(struct sockaddr_in) || addr->sa_family != AF_INET)
+        return MHD_YES;
+    struct in_addr a = ((const struct sockaddr_in *)(const void *)addr)->sin_addr;
+    if (s->http->have_proxy && a.s_addr == s->http->proxy.s_addr)
+        return MHD_YES;
+    inet_ntop(AF_INET, &a, key, sizeof key);
+    if (srv_clients_enter(s->http->clients, key, (unsigned)s->cfg.http_per_ip))
+        return MHD_YES;
+    atomic_fetch_add(&s->http_refused, 1);
+    return MHD_NO;
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    srv_t *s = cls;
+    struct in_addr a;
+    char key[INET_ADDRSTRLEN];
+    (void)socket_context;
+    if (toe != MHD_CONNECTION_NOTIFY_CLOSED || !peer(c, &a))
+        return;
+    if (s->http->have_proxy && a.s_addr == s->http->proxy.s_addr)
+        return;
+    inet_ntop(AF_INET, &a, key, sizeof key);
+    srv_clients_leave(s->http->clients, key);
+}
+
+/* Through the trusted proxy: the client is the last X-Forwarded-For entry
+ * (the one the proxy added); at most http_per_ip of its requests at once. */
+static void count_forwarded(srv_t *s, struct MHD_Connection *c, req_t *r)
+{
+    struct in_addr a;
+    if (!s->http->have_proxy || !peer(c, &a) || a.s_addr != s->http->proxy.s_addr)
+        return;
+    const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+    const char *last = xff ? strrchr(xff, ',') : NULL;
+    last = last ? last + 1 : xff;
+    while (last && *last == ' ')
+        last++;
+    if (!last || !*last)
+        return;
+    snprintf(r->client, sizeof r->client, "fwd:%.58s", last);
+    r->client[strcspn(r->client, " ")] = 0;
+    if (!srv_clients_enter(s->http->clients, r->client, (unsigned)s->cfg.http_per_ip)) {
+        r->client[0] = 0;
+        r->refuse = 429;
+        atomic_fetch_add(&s->http_refused, 1);
+    }
+}
+
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
+    srv_t *s = cls;
+    req_t *r = *con_cls;
     (void)c;
     (void)toe;
+    if (r && r->client[0])
+        srv_clients_leave(s->http->clients, r->client);
     req_free(*con_cls);
     *con_cls = NULL;
 }
@@ -821,6 +897,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
             return MHD_NO;
         r->up.fd = -1;
         *con_cls = r;
+        count_forwarded(s, c, r);
         if (!strncmp(url, "/api/", 5) && !authorized(s, c)) {
             r->auth_failed = true;
             return MHD_YES;
@@ -877,6 +954,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
     if (r->auth_failed)
         return srv_http_err(c, 401, "unauthorized",
                         "missing or wrong bearer token (the operator token is in DATA/admin.token)");
+    if (r->refuse == 429)
+        return srv_http_err(c, 429, "too_many", "too many requests at once from this client");
     if (r->refuse == 415)
         return srv_http_err(c, 415, "unsupported",
                         "upload firmware as multipart/form-data with a \"file\" and a \"descriptor\" part");
@@ -911,27 +990,41 @@ int srv_http_start(srv_t *s)
         free(h);
         return -1;
     }
+    if (s->cfg.trusted_proxy[0]) {
+        if (inet_pton(AF_INET, s->cfg.trusted_proxy, &h->proxy) != 1) {
+            SRV_LOG_ERR("http: trusted proxy '%s' is not an IPv4 address", s->cfg.trusted_proxy);
+            free(h);
+            return -1;
+        }
+        h->have_proxy = true;
+    }
+    if (!(h->clients = srv_clients_new(65536))) {
+        free(h);
+        return -1;
+    }
+    s->http = h; /* the callbacks below use it from the first connection on */
     h->d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
-                            (uint16_t)s->cfg.http_port, NULL, NULL, access_cb, s,
+                            (uint16_t)s->cfg.http_port, accept_policy, s, access_cb, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.http_threads,
                             MHD_OPTION_CONNECTION_LIMIT, 4096u,
                             /* One client cannot hold every slot (D1), and a
                              * silent one is let go soon: devices resume with
                              * Range anyway. */
-                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->cfg.http_per_ip,
+                            MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.http_idle_s,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                             MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, s,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
                             MHD_OPTION_END);
     if (!h->d) {
         SRV_LOG_ERR("http: cannot listen on %s:%d (port in use?)", s->cfg.http_host, s->cfg.http_port);
+        srv_clients_free(h->clients);
         free(h);
+        s->http = NULL;
         return -1;
     }
-    s->http = h;
     return 0;
 }
 
@@ -940,6 +1033,7 @@ void srv_http_stop(srv_t *s)
     if (!s->http)
         return;
     MHD_stop_daemon(s->http->d);
+    srv_clients_free(s->http->clients);
     free(s->http);
     s->http = NULL;
 }

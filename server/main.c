@@ -44,6 +44,8 @@ static const char usage[] =
     "                                                                           [http_per_ip]\n"
     "      --http-idle S        close a connection silent for S seconds (default 30)\n"
     "                                                                           [http_idle_seconds]\n"
+    "      --trusted-proxy ADDR the load balancer in front (IPv4): its requests count\n"
+    "                           against the client it names in X-Forwarded-For  [trusted_proxy]\n"
     "      --mqtt-rate N        MQTT requests a second one thing may make (default 20;\n"
     "                           a burst of 5 seconds' worth is allowed)         [mqtt_rate]\n"
     "      --no-auto-register   only pre-provisioned devices get jobs           [auto_register]\n"
@@ -107,6 +109,8 @@ static int set_option(srv_config_t *c, const char *key, const char *v)
     if (!strcmp(key, "log_level"))
         return srv_log_level_parse(v) < 0 ? -1
                : (snprintf(c->log_level, sizeof c->log_level, "%s", v), 0);
+    if (!strcmp(key, "trusted_proxy"))
+        return snprintf(c->trusted_proxy, sizeof c->trusted_proxy, "%s", v) < (int)sizeof c->trusted_proxy ? 0 : -1;
     if (!strcmp(key, "log_file"))
         return snprintf(c->log_file, sizeof c->log_file, "%s", v) < (int)sizeof c->log_file ? 0 : -1;
     if (!strcmp(key, "mqtt_rate") || !strcmp(key, "register_rate")) {
@@ -333,11 +337,12 @@ int main(int argc, char **argv)
         {"version", no_argument, 0, 8},         {"auto-register", no_argument, 0, 9},
         {"http-per-ip", required_argument, 0, 10}, {"http-idle", required_argument, 0, 11},
         {"mqtt-rate", required_argument, 0, 12}, {"register-rate", required_argument, 0, 13},
+        {"trusted-proxy", required_argument, 0, 14},
         {0, 0, 0, 0}};
     static const char *const keys[] = {
         [1] = "public_url", [2] = "http_threads", [4] = "mqtt_client_id",
         [5] = "timer_minute_seconds", [6] = "log_level", [7] = "log_file", [10] = "http_per_ip",
-        [11] = "http_idle_seconds", [12] = "mqtt_rate", [13] = "register_rate"};
+        [11] = "http_idle_seconds", [12] = "mqtt_rate", [13] = "register_rate", [14] = "trusted_proxy"};
     static srv_t srv; /* large; lives for the whole process */
     srv_t *s = &srv;
     srv_config_t *c = &s->cfg;
@@ -369,7 +374,7 @@ int main(int argc, char **argv)
         case 9: c->auto_register = true; continue;
         case 'h': fputs(usage, stdout); return 0;
         case 8: puts("ottod 0.1.0"); return 0;
-        case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: case 13: key = keys[opt]; break;
+        case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: case 13: case 14: key = keys[opt]; break;
         default: fputs(usage, stderr); return 2;
         }
         if (set_option(c, key, optarg)) {

@@ -27,6 +27,7 @@ typedef struct {
     int http_threads;
     int http_per_ip;        /* connections one client address may hold */
     int http_idle_s;        /* a connection silent this long is closed */
+    char trusted_proxy[64]; /* its requests are counted per X-Forwarded-For client */
     int mqtt_rate;          /* requests a second one thing may make */
     int register_rate;      /* new things registered a second, at most */
     bool auto_register;
@@ -44,6 +45,7 @@ typedef struct {
     struct srv_http *http;
     char token[65];         /* the operator's bearer token */
     atomic_ulong http_aborted; /* connections libmicrohttpd complained about */
+    atomic_ulong http_refused; /* connections or requests over a client's limit */
     struct srv_throttle *throttle; /* per-thing MQTT budgets (network thread only) */
     atomic_ulong mqtt_throttled;   /* requests over their thing's budget, dropped */
     time_t started;

@@ -221,4 +221,35 @@ check "the flooding address was held to its limit (of $held opened, $closed clos
     test "$closed" -ge $((held - 64))
 check "libmicrohttpd's complaints are counted, not a line each" \
     test "$(grep -c 'http:' "$E2E_DIR/ottod.log")" -lt 10
+
+# Behind a load balancer (127.0.0.3 trusted): a client is what it forwards.
+stop_ottod
+start_ottod --trusted-proxy 127.0.0.3 --http-per-ip 4
+python3 - "$HTTP_PORT" "$OTTO_TOKEN" > "$E2E_DIR/proxy.txt" <<'PY'
+import socket, sys, time
+port, tok = int(sys.argv[1]), sys.argv[2]
+def conn(src, xff, finish):
+    s = socket.socket(); s.bind((src, 0)); s.connect(("127.0.0.1", port)); s.settimeout(3)
+    body = b"" if not finish else b"{}"
+    s.sendall(b"POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok.encode() +
+              b"\r\nX-Forwarded-For: 203.0.113.9, " + xff.encode() + b"\r\nContent-Length: 2\r\n\r\n" + body)
+    return s
+def status(s):
+    try:
+        return s.recv(64).split(b" ")[1].decode()
+    except Exception:
+        return "none"
+held = [conn("127.0.0.3", "10.0.0.1", False) for _ in range(4)]   # 4 requests in flight for 10.0.0.1
+time.sleep(0.5)
+over = status(conn("127.0.0.3", "10.0.0.1", True))                 # a fifth: over its limit
+other = status(conn("127.0.0.3", "10.0.0.2", True))                # another client through the proxy
+many = [conn("127.0.0.3", "10.0.1.%d" % i, False) for i in range(12)]  # 12 more held through the proxy
+time.sleep(0.5)
+last = status(conn("127.0.0.3", "10.0.2.1", True))                 # the proxy is not held to 4 connections
+print(over, other, last)
+PY
+read -r over other last < "$E2E_DIR/proxy.txt"
+check "through the trusted proxy, a client's fifth request at once: 429 ($over)" test "$over" = 429
+check "... while another client through it is served ($other)" test "$other" = 400
+check "... and the proxy itself, holding 17 connections, is served on an 18th ($last)" test "$last" = 400
 e2e_done
