@@ -641,118 +641,180 @@ static bool authorized(srv_t *s, struct MHD_Connection *c)
     return diff == 0;
 }
 
+/* ---- the REST routes ------------------------------------------------------ */
+
+typedef enum MHD_Result (*handler_t)(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body);
+
+static enum MHD_Result r_fw_list(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    (void)name;
+    (void)body;
+    cJSON *arr = cJSON_CreateArray();
+    void *a[2] = {arr, (void *)s->eng.public_url};
+    srv_fw_list(s->st, add_fw, a);
+    return srv_http_json(c, 200, arr);
+}
+
+static enum MHD_Result r_fw_show(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    srv_fw_t fw;
+    (void)body;
+    if (srv_fw_get(s->st, name, &fw))
+        return srv_http_err(c, 404, "not_found", "no firmware '%s'", name);
+    return srv_http_json(c, 200, fw_json(&fw, s->eng.public_url));
+}
+
+static enum MHD_Result r_fw_delete(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    char msg[512] = "";
+    (void)body;
+    int err = srv_firmware_delete(s->st, s->cfg.data_dir, name, msg, sizeof msg);
+    return err ? srv_http_otto_err(c, err, msg) : send_deleted(c, name);
+}
+
+static enum MHD_Result r_devices_list(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    int limit;
+    const char *token;
+    bool more = false;
+    (void)name;
+    (void)body;
+    if (page_args(c, &limit, &token))
+        return MHD_YES;
+    if (token && !srv_valid_thing(token))
+        return srv_http_err(c, 400, "invalid", "nextToken: not one this server gave");
+    device_page_t p = {cJSON_CreateArray(), ""};
+    srv_device_list(s->st, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "group"), token ? token : "",
+                    limit, &more, add_device_page, &p);
+    return send_page(c, "devices", p.arr, more, p.last);
+}
+
+static enum MHD_Result r_devices_add(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    (void)name;
+    return h_devices_add(s, c, body);
+}
+
+static enum MHD_Result r_device_show(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    srv_device_t d;
+    (void)body;
+    if (srv_device_get(s->st, name, &d))
+        return srv_http_err(c, 404, "not_found", "no device '%s'", name);
+    return srv_http_json(c, 200, device_json(&d));
+}
+
+static enum MHD_Result r_device_delete(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    (void)body;
+    int err = srv_device_delete(s->st, name);
+    return err ? srv_http_otto_err(c, err, err == OTTO_E_NOTFOUND ? "no such device" : NULL) : send_deleted(c, name);
+}
+
+static enum MHD_Result r_groups(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    (void)name;
+    (void)body;
+    cJSON *arr = cJSON_CreateArray();
+    srv_group_list(s->st, add_group, arr);
+    return srv_http_json(c, 200, arr);
+}
+
+static enum MHD_Result r_jobs_list(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    int limit;
+    const char *token;
+    char *end = NULL, next[24];
+    bool more = false;
+    long long before = 0;
+    (void)name;
+    (void)body;
+    if (page_args(c, &limit, &token))
+        return MHD_YES;
+    if (token && ((before = strtoll(token, &end, 10)) <= 0 || *end))
+        return srv_http_err(c, 400, "invalid", "nextToken: not one this server gave");
+    job_list_t l = {s->st, cJSON_CreateArray(), 0};
+    srv_job_list(s->st, before, limit, &more, add_job, &l);
+    snprintf(next, sizeof next, "%lld", (long long)l.last_seq);
+    return send_page(c, "jobs", l.arr, more, next);
+}
+
+static enum MHD_Result r_jobs_create(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    (void)name;
+    return h_jobs_create(s, c, body);
+}
+
+static enum MHD_Result r_job_cancel(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    return h_job_cancel(s, c, name, body);
+}
+
+static enum MHD_Result r_job_show(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    (void)body;
+    return h_job_show(s, c, name);
+}
+
+/* Every REST endpoint: method, path (a prefix and, with a name, "/{name}"
+ * and maybe a suffix), handler. docs/api.md lists the same. */
+static const struct {
+    const char *method, *path;
+    bool named;          /* path + "/{name}" */
+    const char *suffix;  /* after the name */
+    handler_t h;
+} routes[] = {
+    {"GET", "/api/v1/firmware", false, NULL, r_fw_list},
+    {"GET", "/api/v1/firmware", true, NULL, r_fw_show},
+    {"DELETE", "/api/v1/firmware", true, NULL, r_fw_delete},
+    {"GET", "/api/v1/devices", false, NULL, r_devices_list},
+    {"POST", "/api/v1/devices", false, NULL, r_devices_add},
+    {"GET", "/api/v1/devices", true, NULL, r_device_show},
+    {"DELETE", "/api/v1/devices", true, NULL, r_device_delete},
+    {"GET", "/api/v1/groups", false, NULL, r_groups},
+    {"GET", "/api/v1/jobs", false, NULL, r_jobs_list},
+    {"POST", "/api/v1/jobs", false, NULL, r_jobs_create},
+    {"POST", "/api/v1/jobs", true, "/cancel", r_job_cancel},
+    {"GET", "/api/v1/jobs", true, NULL, r_job_show},
+};
+
 static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char *m,
                                  const char *url, req_t *r)
 {
-    char name[SRV_THING_MAX + 2];
-    bool get = !strcmp(m, "GET"), post = !strcmp(m, "POST"), del = !strcmp(m, "DELETE");
+    char name[SRV_THING_MAX + 2], allowed[64] = "";
     cJSON *body = NULL;
     enum MHD_Result ret;
 
     if (r->is_upload)
         return h_upload(s, c, r);
-    if (post) {
+    if (!strcmp(m, "POST")) {
         if (r->too_big)
             return srv_http_err(c, 413, "too_large", "the request body is over 16 MiB");
         body = r->len ? srv_json_object(r->body, r->len) : cJSON_CreateObject();
         if (!cJSON_IsObject(body)) {
             cJSON_Delete(body);
             return srv_http_err(c, 400, "invalid_json",
-                            "the request body is not one JSON object in UTF-8 (no NUL, nothing after it)");
+                                "the request body is not one JSON object in UTF-8 (no NUL, nothing after it)");
         }
     }
-    if (!strcmp(url, "/api/v1/firmware")) {
-        if (get) {
-            cJSON *arr = cJSON_CreateArray();
-            void *a[2] = {arr, (void *)s->eng.public_url};
-            srv_fw_list(s->st, add_fw, a);
-            ret = srv_http_json(c, 200, arr);
-        } else {
-            ret = srv_http_err(c, post ? 415 : 405, post ? "unsupported" : "method",
-                           post ? "upload firmware as multipart/form-data (file + descriptor)"
-                                : "use GET or POST");
+    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+        bool here = routes[i].named ? leaf(url, routes[i].path, name, sizeof name, routes[i].suffix)
+                                    : !strcmp(url, routes[i].path);
+        if (!here)
+            continue;
+        if (!strcmp(m, routes[i].method)) {
+            ret = routes[i].h(s, c, routes[i].named ? name : NULL, body);
+            cJSON_Delete(body);
+            return ret;
         }
-    } else if (leaf(url, "/api/v1/firmware", name, sizeof name, NULL)) {
-        srv_fw_t fw;
-        char msg[512] = "";
-        int err;
-        if (get) {
-            err = srv_fw_get(s->st, name, &fw);
-            ret = err ? srv_http_err(c, 404, "not_found", "no firmware '%s'", name)
-                      : srv_http_json(c, 200, fw_json(&fw, s->eng.public_url));
-        } else if (del) {
-            err = srv_firmware_delete(s->st, s->cfg.data_dir, name, msg, sizeof msg);
-            ret = err ? srv_http_otto_err(c, err, msg)
-                      : send_deleted(c, name);
-        } else {
-            ret = srv_http_err(c, 405, "method", "use GET or DELETE");
-        }
-    } else if (!strcmp(url, "/api/v1/devices")) {
-        int limit;
-        const char *token;
-        bool more = false;
-        if (get && page_args(c, &limit, &token)) {
-            ret = MHD_YES;
-        } else if (get && token && !srv_valid_thing(token)) {
-            ret = srv_http_err(c, 400, "invalid", "nextToken: not one this server gave");
-        } else if (get) {
-            device_page_t p = {cJSON_CreateArray(), ""};
-            srv_device_list(s->st, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "group"), token ? token : "",
-                            limit, &more, add_device_page, &p);
-            ret = send_page(c, "devices", p.arr, more, p.last);
-        } else if (post) {
-            ret = h_devices_add(s, c, body);
-        } else {
-            ret = srv_http_err(c, 405, "method", "use GET or POST");
-        }
-    } else if (leaf(url, "/api/v1/devices", name, sizeof name, NULL)) {
-        srv_device_t d;
-        int err;
-        if (get) {
-            err = srv_device_get(s->st, name, &d);
-            ret = err ? srv_http_err(c, 404, "not_found", "no device '%s'", name)
-                      : srv_http_json(c, 200, device_json(&d));
-        } else if (del) {
-            err = srv_device_delete(s->st, name);
-            ret = err ? srv_http_otto_err(c, err, err == OTTO_E_NOTFOUND ? "no such device" : NULL)
-                      : send_deleted(c, name);
-        } else {
-            ret = srv_http_err(c, 405, "method", "use GET or DELETE");
-        }
-    } else if (!strcmp(url, "/api/v1/groups")) {
-        cJSON *arr = cJSON_CreateArray();
-        srv_group_list(s->st, add_group, arr);
-        ret = get ? srv_http_json(c, 200, arr) : (cJSON_Delete(arr), srv_http_err(c, 405, "method", "use GET"));
-    } else if (!strcmp(url, "/api/v1/jobs")) {
-        int limit;
-        const char *token;
-        char *end = NULL;
-        bool more = false;
-        long long before = 0;
-        if (get && page_args(c, &limit, &token)) {
-            ret = MHD_YES;
-        } else if (get && token && ((before = strtoll(token, &end, 10)) <= 0 || *end)) {
-            ret = srv_http_err(c, 400, "invalid", "nextToken: not one this server gave");
-        } else if (get) {
-            job_list_t l = {s->st, cJSON_CreateArray(), 0};
-            char next[24];
-            srv_job_list(s->st, before, limit, &more, add_job, &l);
-            snprintf(next, sizeof next, "%lld", (long long)l.last_seq);
-            ret = send_page(c, "jobs", l.arr, more, next);
-        } else if (post) {
-            ret = h_jobs_create(s, c, body);
-        } else {
-            ret = srv_http_err(c, 405, "method", "use GET or POST");
-        }
-    } else if (leaf(url, "/api/v1/jobs", name, sizeof name, "/cancel")) {
-        ret = post ? h_job_cancel(s, c, name, body) : srv_http_err(c, 405, "method", "use POST");
-    } else if (leaf(url, "/api/v1/jobs", name, sizeof name, NULL)) {
-        ret = get ? h_job_show(s, c, name) : srv_http_err(c, 405, "method", "use GET");
-    } else {
-        ret = srv_http_err(c, 404, "not_found", "no such endpoint: %s %s (see docs/api.md)", m, url);
+        if (!strstr(allowed, routes[i].method)) /* the path is known: which methods are */
+            snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
+                     allowed[0] ? " or " : "", routes[i].method);
     }
     cJSON_Delete(body);
-    return ret;
+    if (allowed[0])
+        return srv_http_err(c, 405, "method", "use %s", allowed);
+    return srv_http_err(c, 404, "not_found", "no such endpoint: %s %s (see docs/api.md)", m, url);
 }
 
 /* ---- libmicrohttpd callbacks ------------------------------------------ */
