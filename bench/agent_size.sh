@@ -16,7 +16,7 @@ FLAGS=(-Os -mcpu=cortex-m4 -mthumb -ffreestanding -std=c99 -ffunction-sections -
        -I "$here/include" -I "$here/device" -isystem "$out/inc")
 text=0
 rows=""
-for m in agent jobdoc json kv; do
+for m in agent agent_judge agent_fetch agent_mcu agent_report record jobdoc json kv; do
   $CC "${FLAGS[@]}" -c "$here/device/$m.c" -o "$out/$m.o"
   t=$(arm-none-eabi-size "$out/$m.o" | awk 'NR==2 {print $1}')
   text=$((text + t))
@@ -25,17 +25,20 @@ done
 # RAM: the structs a product allocates (statically) for the agent.
 cat >"$out/ram.c" <<'C'
 #include "otto/agent.h"
+#include "otto/kv.h"
 otto_agent_t agent_ram;
 otto_kv_t kv_ram;
 C
 $CC "${FLAGS[@]}" -c "$out/ram.c" -o "$out/ram.o"
 ram() { printf '%d' "0x$(arm-none-eabi-nm -S "$out/ram.o" | awk -v s="$1" '$4 == s {print $2}')"; }
 agent=$(ram agent_ram); kv=$(ram kv_ram)
-stack=$($CC "${FLAGS[@]}" -fstack-usage -c "$here/device/agent.c" -o "$out/a2.o" && awk '{print $(NF-1)}' "$out"/a2.su | sort -n | tail -1)
+stack=$(for m in agent agent_judge agent_fetch agent_mcu agent_report; do
+  $CC "${FLAGS[@]}" -fstack-usage -c "$here/device/$m.c" -o "$out/s_$m.o"; done
+  cat "$out"/s_*.su | awk '{print $(NF-1)}' | sort -n | tail -1)
 echo "| module (Cortex-M4, -Os) | .text bytes |"
 echo "|---|---:|"
 printf '%s' "$rows"
-echo "| **otto agent + jobdoc + json + kv** | **$text ($(awk -v t=$text 'BEGIN{printf "%.1f", t/1024}') KiB)** |"
+echo "| **otto agent (its five modules) + record + jobdoc + json + kv** | **$text ($(awk -v t=$text 'BEGIN{printf "%.1f", t/1024}') KiB)** |"
 echo "| AWS IoT OTA + Jobs libraries, published (-Os) | 17.6 KiB (11.6 + 6.0), without a key-value store |"
 echo
 echo "| RAM | bytes |"
