@@ -128,6 +128,8 @@ enum MHD_Result srv_http_otto_err(struct MHD_Connection *c, int err, const char 
     case OTTO_E_NOSPC:    code = 413; kind = "too_large"; break;
     default: break;
     }
+    if (code == 500) /* never a 500 without a line that says why */
+        SRV_LOG_ERR("http: answering 500: %s (%s)", msg && *msg ? msg : "", otto_strerror(err));
     return srv_http_err(c, code, kind, "%s", msg && *msg ? msg : otto_strerror(err));
 }
 
