@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clients.h"
@@ -896,14 +897,44 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, soc
     return MHD_NO;
 }
 
+/* When the connection's current request began: its headers must be in
+ * within HEADER_DEADLINE_S of that, however slowly they trickle in. */
+#define HEADER_DEADLINE_S 10
+typedef struct {
+    int64_t since_ms;
+} conn_t;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static conn_t *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
 static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                               enum MHD_ConnectionNotificationCode toe)
 {
     srv_t *s = cls;
     struct in_addr a;
     char key[INET_ADDRSTRLEN];
-    (void)socket_context;
-    if (toe != MHD_CONNECTION_NOTIFY_CLOSED || !peer(c, &a))
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn_t *k = calloc(1, sizeof *k);
+        if (k)
+            k->since_ms = mono_ms();
+        *socket_context = k;
+        /* Until the headers are in, a shorter silence ends it. */
+        MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)HEADER_DEADLINE_S);
+        return;
+    }
+    free(*socket_context);
+    *socket_context = NULL;
+    if (!peer(c, &a))
         return;
     if (s->http->have_proxy && a.s_addr == s->http->proxy.s_addr)
         return;
@@ -939,10 +970,14 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     srv_t *s = cls;
     req_t *r = *con_cls;
-    (void)c;
     (void)toe;
     if (r && r->client[0])
         srv_clients_leave(s->http->clients, r->client);
+    conn_t *k = conn_of(c);
+    if (k) { /* the next request on this connection starts its headers now */
+        k->since_ms = mono_ms();
+        MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)HEADER_DEADLINE_S);
+    }
     req_free(*con_cls);
     *con_cls = NULL;
 }
@@ -961,6 +996,12 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
             return MHD_NO;
         r->up.fd = -1;
         *con_cls = r;
+        conn_t *k = conn_of(c);
+        if (k && mono_ms() - k->since_ms > HEADER_DEADLINE_S * 1000) {
+            r->refuse = 408; /* headers that took longer than the deadline */
+            atomic_fetch_add(&s->http_refused, 1);
+        }
+        MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)s->cfg.http_idle_s);
         count_forwarded(s, c, r);
         if (!strncmp(url, "/api/", 5) && !authorized(s, c)) {
             r->auth_failed = true;
@@ -1018,6 +1059,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
     if (r->auth_failed)
         return srv_http_err(c, 401, "unauthorized",
                         "missing or wrong bearer token (the operator token is in DATA/admin.token)");
+    if (r->refuse == 408)
+        return srv_http_err(c, 408, "timeout", "the request headers took over %d seconds", HEADER_DEADLINE_S);
     if (r->refuse == 429)
         return srv_http_err(c, 429, "too_many", "too many requests at once from this client");
     if (r->refuse == 415)

@@ -222,6 +222,24 @@ check "the flooding address was held to its limit (of $held opened, $closed clos
 check "libmicrohttpd's complaints are counted, not a line each" \
     test "$(grep -c 'http:' "$E2E_DIR/ottod.log")" -lt 10
 
+# A deadline for request headers: a byte a second is not a request.
+python3 - "$HTTP_PORT" > "$E2E_DIR/slow.txt" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(5)
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+try:
+    for ch in b"X-S: " + b"a" * 7:               # one byte a second, 12 s in all
+        s.sendall(bytes([ch])); time.sleep(1)
+    s.sendall(b"\r\n\r\n")
+    print(s.recv(64).split(b" ")[1].decode())
+except (BrokenPipeError, ConnectionResetError, socket.timeout, IndexError):
+    print("closed")
+PY
+r=$(cat "$E2E_DIR/slow.txt")
+check "headers a byte a second: refused within the deadline ($r)" sh -c "[ '$r' = 408 ] || [ '$r' = closed ]"
+codes=$(curl -s -o /dev/null -o /dev/null -w '%{http_code} ' "$OTTO_URL/healthz" "$OTTO_URL/healthz")
+check "two requests on one kept-alive connection: both answered ($codes)" test "$codes" = "200 200 "
+
 # Behind a load balancer (127.0.0.3 trusted): a client is what it forwards.
 stop_ottod
 start_ottod --trusted-proxy 127.0.0.3 --http-per-ip 4
