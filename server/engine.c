@@ -17,7 +17,6 @@
 
 #include "log.h"
 
-#define NOTIFY_MAX_JOBS 10 /* AWS lists at most 10 pending executions */
 #define DOC_MAX 32768      /* AWS's job document limit */
 
 /* Who may move an execution where. Rows: from; bits: to. The device may start
@@ -90,65 +89,6 @@ const cJSON *srv_engine_doc(srv_engine_t *e, int64_t seq)
     return e->doc;
 }
 
-cJSON *srv_exec_summary_json(const srv_exec_t *ex)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "jobId", ex->job_id);
-    cJSON_AddNumberToObject(o, "queuedAt", (double)ex->queued_at);
-    if (ex->started_at)
-        cJSON_AddNumberToObject(o, "startedAt", (double)ex->started_at);
-    cJSON_AddNumberToObject(o, "lastUpdatedAt", (double)ex->updated_at);
-    cJSON_AddNumberToObject(o, "versionNumber", (double)ex->version);
-    cJSON_AddNumberToObject(o, "executionNumber", ex->exec_no);
-    return o;
-}
-
-static cJSON *details_json(const srv_exec_t *ex)
-{
-    cJSON *d = cJSON_Parse(ex->details);
-    if (!cJSON_IsObject(d)) {
-        cJSON_Delete(d);
-        d = cJSON_CreateObject();
-    }
-    return d;
-}
-
-cJSON *srv_exec_state_json(const srv_exec_t *ex)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "status", srv_status_name(ex->status));
-    cJSON_AddItemToObject(o, "statusDetails", details_json(ex));
-    cJSON_AddNumberToObject(o, "versionNumber", (double)ex->version);
-    return o;
-}
-
-cJSON *srv_exec_json(srv_engine_t *e, const srv_exec_t *ex, bool with_doc, int64_t now)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "jobId", ex->job_id);
-    cJSON_AddStringToObject(o, "thingName", ex->thing);
-    if (with_doc) {
-        const cJSON *doc = srv_engine_doc(e, ex->job_seq);
-        cJSON_AddItemToObject(o, "jobDocument",
-                              doc ? cJSON_Duplicate(doc, true) : cJSON_CreateObject());
-    }
-    cJSON_AddStringToObject(o, "status", srv_status_name(ex->status));
-    cJSON_AddItemToObject(o, "statusDetails", details_json(ex));
-    cJSON_AddNumberToObject(o, "queuedAt", (double)ex->queued_at);
-    if (ex->started_at)
-        cJSON_AddNumberToObject(o, "startedAt", (double)ex->started_at);
-    cJSON_AddNumberToObject(o, "lastUpdatedAt", (double)ex->updated_at);
-    cJSON_AddNumberToObject(o, "versionNumber", (double)ex->version);
-    cJSON_AddNumberToObject(o, "executionNumber", ex->exec_no);
-    int64_t due = ex->step_deadline;
-    if (ex->deadline && (!due || ex->deadline < due))
-        due = ex->deadline;
-    if (ex->status == SRV_IN_PROGRESS && due)
-        cJSON_AddNumberToObject(o, "approximateSecondsBeforeTimedOut",
-                                (double)(due > now ? due - now : 0));
-    return o;
-}
-
 /* ---- notifications ----------------------------------------------------- */
 
 /* Identity of a thing's next pending execution; seq 0 = none. */
@@ -169,59 +109,22 @@ static next_id_t next_of(srv_engine_t *e, const char *thing)
     return id;
 }
 
-typedef struct {
-    cJSON *inprog, *queued;
-} pending_lists_t;
-
-static int add_pending(void *arg, const srv_exec_t *ex)
-{
-    pending_lists_t *l = arg;
-    cJSON_AddItemToArray(ex->status == SRV_IN_PROGRESS ? l->inprog : l->queued,
-                         srv_exec_summary_json(ex));
-    return 0;
-}
-
-static void topic_of(char *buf, size_t cap, const char *thing, const char *leaf)
-{
-    snprintf(buf, cap, "$aws/things/%s/jobs/%s", thing, leaf);
-}
-
-/* Publish notify (if the pending list changed) and notify-next (if the next
- * execution is not prev any more) for one thing. */
+/* Tell the API what changed for one thing: its pending list, and whether
+ * its next execution is not prev any more (ex: the next one, or NULL). The
+ * API renders it (mqtt_api.c: notify, notify-next); the engine says only
+ * what changed. */
 static void notify_thing(srv_engine_t *e, const char *thing, next_id_t prev, bool list_changed,
                          int64_t now)
 {
-    char topic[SRV_THING_MAX + 64];
-    if (list_changed) {
-        pending_lists_t l = {cJSON_CreateArray(), cJSON_CreateArray()};
-        cJSON *o = cJSON_CreateObject(), *jobs = cJSON_CreateObject();
-        srv_exec_pending(e->st, thing, NOTIFY_MAX_JOBS, add_pending, &l);
-        cJSON_AddNumberToObject(o, "timestamp", (double)now);
-        /* Only non-empty lists appear, IN_PROGRESS first. */
-        if (cJSON_GetArraySize(l.inprog))
-            cJSON_AddItemToObject(jobs, "IN_PROGRESS", l.inprog);
-        else
-            cJSON_Delete(l.inprog);
-        if (cJSON_GetArraySize(l.queued))
-            cJSON_AddItemToObject(jobs, "QUEUED", l.queued);
-        else
-            cJSON_Delete(l.queued);
-        cJSON_AddItemToObject(o, "jobs", jobs);
-        topic_of(topic, sizeof topic, thing, "notify");
-        srv_engine_send(e, topic, o);
-    }
     srv_exec_t *ex = malloc(sizeof *ex);
-    if (!ex)
+    if (!ex || !e->changed) {
+        free(ex);
         return;
-    int found = srv_exec_next(e->st, thing, ex) == OTTO_OK;
-    if (found ? (ex->job_seq != prev.seq || ex->exec_no != prev.exec_no) : prev.seq != 0) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "timestamp", (double)now);
-        if (found)
-            cJSON_AddItemToObject(o, "execution", srv_exec_json(e, ex, true, now));
-        topic_of(topic, sizeof topic, thing, "notify-next");
-        srv_engine_send(e, topic, o);
     }
+    int found = srv_exec_next(e->st, thing, ex) == OTTO_OK;
+    bool next_changed = found ? (ex->job_seq != prev.seq || ex->exec_no != prev.exec_no) : prev.seq != 0;
+    if (list_changed || next_changed)
+        e->changed(e, thing, list_changed, next_changed, found ? ex : NULL, now);
     free(ex);
 }
 
@@ -461,34 +364,11 @@ static int fail(char *msg, size_t len, int err, const char *fmt, const char *arg
     return err;
 }
 
-int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
-                          char id_out[SRV_JOBID_MAX + 1], size_t *ntargets,
+/* Firmware: all for one product, one per ota_type; their types sorted. */
+static int check_firmware(srv_engine_t *e, const srv_job_spec_t *spec, srv_fw_t *fws, strvec_t *types,
                           char *msg, size_t msglen)
 {
-    int64_t now = time(NULL);
-    srv_fw_t *fws = NULL;
-    strvec_t things = {0}, types = {0};
-    old_jobs_t old = {0};
-    next_id_t *prev = NULL;
-    bool *touched = NULL;
-    srv_job_t job;
-    cJSON *doc = NULL, *targets = NULL, *fwarr = NULL;
     int err = OTTO_OK;
-
-    memset(&job, 0, sizeof job);
-    *ntargets = 0;
-    msg[0] = 0;
-    if (spec->nfw == 0)
-        return fail(msg, msglen, OTTO_E_INVAL, "a job needs at least one firmware%s", "");
-    if (spec->ndevices + spec->ngroups == 0)
-        return fail(msg, msglen, OTTO_E_INVAL, "a job needs at least one device or group%s", "");
-    if (spec->job_id && spec->job_id[0] && !srv_valid_job_id(spec->job_id))
-        return fail(msg, msglen, OTTO_E_INVAL,
-                    "job id '%s' must be 1-64 of letters, digits, '_' and '-'", spec->job_id);
-
-    /* Firmware: all for one product, one per ota_type. */
-    if (!(fws = calloc(spec->nfw, sizeof *fws)))
-        return OTTO_E_NOSPC;
     for (size_t i = 0; i < spec->nfw && !err; i++) {
         if (srv_fw_get(e->st, spec->fw_ids[i], &fws[i]) != OTTO_OK)
             err = fail(msg, msglen, OTTO_E_NOTFOUND, "no firmware '%s'", spec->fw_ids[i]);
@@ -501,95 +381,101 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
                     err = fail(msg, msglen, OTTO_E_INVAL,
                                "two firmware entries with ota_type '%s'", fws[i].ota_type);
         if (!err)
-            err = strvec_push(&types, fws[i].ota_type);
+            err = strvec_push(types, fws[i].ota_type);
     }
-    if (err)
-        goto out;
-    strvec_sort_unique(&types);
+    if (!err)
+        strvec_sort_unique(types);
+    return err;
+}
 
-    /* Targets: named devices must exist; groups must have members. */
+/* Targets: named devices must exist; groups must have members. */
+static int expand_targets(srv_engine_t *e, const srv_job_spec_t *spec, strvec_t *things, char *msg,
+                          size_t msglen)
+{
+    int err = OTTO_OK;
     for (size_t i = 0; i < spec->ndevices && !err; i++) {
         srv_device_t d;
         if (srv_device_get(e->st, spec->devices[i], &d) != OTTO_OK)
             err = fail(msg, msglen, OTTO_E_NOTFOUND, "no device '%s' (add it with 'otto device add')",
                        spec->devices[i]);
         else
-            err = strvec_push(&things, spec->devices[i]);
+            err = strvec_push(things, spec->devices[i]);
     }
     for (size_t i = 0; i < spec->ngroups && !err; i++) {
-        size_t before = things.n;
-        err = srv_group_things(e->st, spec->groups[i], push_thing, &things);
-        if (!err && things.n == before)
+        size_t before = things->n;
+        err = srv_group_things(e->st, spec->groups[i], push_thing, things);
+        if (!err && things->n == before)
             err = fail(msg, msglen, OTTO_E_NOTFOUND, "group '%s' has no devices", spec->groups[i]);
     }
-    if (err)
-        goto out;
-    strvec_sort_unique(&things);
+    if (!err)
+        strvec_sort_unique(things);
+    return err;
+}
 
-    /* The job record. */
-    doc = build_document(e, fws, spec->nfw);
-    targets = cJSON_CreateObject();
+/* The job record: its document, targets and firmware as JSON text. */
+static int job_record(srv_engine_t *e, const srv_job_spec_t *spec, const srv_fw_t *fws, const strvec_t *types,
+                      int64_t now, srv_job_t *job, char *msg, size_t msglen)
+{
+    int err = OTTO_OK;
+    cJSON *doc = build_document(e, fws, spec->nfw), *targets = cJSON_CreateObject();
+    cJSON *fwarr = cJSON_CreateStringArray((const char *const *)spec->fw_ids, (int)spec->nfw);
     cJSON_AddItemToObject(targets, "devices",
-                          cJSON_CreateStringArray((const char *const *)spec->devices,
-                                                  (int)spec->ndevices));
+                          cJSON_CreateStringArray((const char *const *)spec->devices, (int)spec->ndevices));
     cJSON_AddItemToObject(targets, "groups",
-                          cJSON_CreateStringArray((const char *const *)spec->groups,
-                                                  (int)spec->ngroups));
-    fwarr = cJSON_CreateStringArray((const char *const *)spec->fw_ids, (int)spec->nfw);
-    job.document = cJSON_PrintUnformatted(doc);
-    job.targets = cJSON_PrintUnformatted(targets);
-    job.fw_ids = cJSON_PrintUnformatted(fwarr);
-    if (!job.document || !job.targets || !job.fw_ids) {
-        err = OTTO_E_NOSPC;
-        goto out;
-    }
-    if (strlen(job.document) > DOC_MAX) {
-        err = fail(msg, msglen, OTTO_E_INVAL, "job document is over 32 KB%s", "");
-        goto out;
-    }
-    job.status = SRV_JOB_IN_PROGRESS;
-    job.created_at = now;
-    job.timeout_min = spec->timeout_min;
-    snprintf(job.product, sizeof job.product, "%s", fws[0].product);
-    snprintf(job.description, sizeof job.description, "%s",
-             spec->description ? spec->description : "");
-    for (size_t i = 0, n = 0; i < types.n; i++)
-        n += (size_t)snprintf(job.ota_types + n, sizeof job.ota_types - n, "%s%s", i ? "," : "",
-                              types.v[i]);
+                          cJSON_CreateStringArray((const char *const *)spec->groups, (int)spec->ngroups));
+    job->document = cJSON_PrintUnformatted(doc);
+    job->targets = cJSON_PrintUnformatted(targets);
+    job->fw_ids = cJSON_PrintUnformatted(fwarr);
+    cJSON_Delete(doc);
+    cJSON_Delete(targets);
+    cJSON_Delete(fwarr);
+    if (!job->document || !job->targets || !job->fw_ids)
+        return OTTO_E_NOSPC;
+    if (strlen(job->document) > DOC_MAX)
+        return fail(msg, msglen, OTTO_E_INVAL, "job document is over 32 KB%s", "");
+    job->status = SRV_JOB_IN_PROGRESS;
+    job->created_at = now;
+    job->timeout_min = spec->timeout_min;
+    snprintf(job->product, sizeof job->product, "%s", fws[0].product);
+    snprintf(job->description, sizeof job->description, "%s", spec->description ? spec->description : "");
+    for (size_t i = 0, n = 0; i < types->n; i++)
+        n += (size_t)snprintf(job->ota_types + n, sizeof job->ota_types - n, "%s%s", i ? "," : "", types->v[i]);
+    return err;
+}
 
-    if (!(prev = calloc(things.n ? things.n : 1, sizeof *prev))) {
-        err = OTTO_E_NOSPC;
-        goto out;
-    }
-    for (size_t i = 0; i < things.n; i++)
-        prev[i] = next_of(e, things.v[i]);
-
-    if ((err = srv_store_begin(e->st)))
-        goto out;
+/* In one transaction: the job under its id (generated unless given), an
+ * execution per thing, and the supersede of older queued jobs. */
+static int store_job(srv_engine_t *e, const srv_job_spec_t *spec, srv_job_t *job, const strvec_t *things,
+                     int64_t now, char *msg, size_t msglen)
+{
+    old_jobs_t old = {0};
+    bool *touched = NULL;
+    int err = srv_store_begin(e->st);
+    if (err)
+        return err;
     for (int attempt = 0;; attempt++) {
         if (spec->job_id && spec->job_id[0]) {
-            snprintf(job.id, sizeof job.id, "%s", spec->job_id);
+            snprintf(job->id, sizeof job->id, "%s", spec->job_id);
         } else {
             /* job-<unix time>-<4 hex>: sortable, unique across database resets
              * (devices remember job ids across a server rebuild). */
-            snprintf(job.id, sizeof job.id, "job-%lld-%04x", (long long)now,
-                     (unsigned)(rand() & 0xffff));
+            snprintf(job->id, sizeof job->id, "job-%lld-%04x", (long long)now, (unsigned)(rand() & 0xffff));
         }
-        err = srv_job_put(e->st, &job, spec->fw_ids, spec->nfw);
+        err = srv_job_put(e->st, job, spec->fw_ids, spec->nfw);
         if (err != OTTO_E_EXISTS || (spec->job_id && spec->job_id[0]) || attempt > 8)
             break;
     }
     if (err == OTTO_E_EXISTS)
-        fail(msg, msglen, err, "a job with id '%s' already exists", job.id);
+        fail(msg, msglen, err, "a job with id '%s' already exists", job->id);
     if (!err)
-        err = srv_job_supersedable(e->st, job.product, job.ota_types, job.seq, push_old, &old);
+        err = srv_job_supersedable(e->st, job->product, job->ota_types, job->seq, push_old, &old);
     if (!err && !(touched = calloc(old.n ? old.n : 1, sizeof *touched)))
         err = OTTO_E_NOSPC;
-    for (size_t i = 0; i < things.n && !err; i++) {
+    for (size_t i = 0; i < things->n && !err; i++) {
         srv_exec_t ex;
         memset(&ex, 0, sizeof ex);
-        ex.job_seq = job.seq;
-        snprintf(ex.thing, sizeof ex.thing, "%s", things.v[i]);
+        ex.job_seq = job->seq;
+        snprintf(ex.thing, sizeof ex.thing, "%s", things->v[i]);
         ex.exec_no = 1;
         ex.status = SRV_QUEUED;
         ex.version = 1;
@@ -597,35 +483,68 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
         strcpy(ex.details, "{}");
         err = srv_exec_put(e->st, &ex);
         if (!err && old.n)
-            err = supersede(e, things.v[i], &old, job.id, touched, now);
+            err = supersede(e, things->v[i], &old, job->id, touched, now);
     }
     for (size_t i = 0; i < old.n && !err; i++)
         if (touched[i])
             maybe_complete(e, old.v[i].seq, now);
-    if (err) {
+    if (err)
         srv_store_rollback(e->st);
+    else
+        err = srv_store_commit(e->st);
+    free(old.v);
+    free(touched);
+    return err;
+}
+
+int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
+                          char id_out[SRV_JOBID_MAX + 1], size_t *ntargets,
+                          char *msg, size_t msglen)
+{
+    int64_t now = time(NULL);
+    srv_fw_t *fws = NULL;
+    strvec_t things = {0}, types = {0};
+    next_id_t *prev = NULL;
+    srv_job_t job;
+    int err;
+
+    memset(&job, 0, sizeof job);
+    *ntargets = 0;
+    msg[0] = 0;
+    if (spec->nfw == 0)
+        return fail(msg, msglen, OTTO_E_INVAL, "a job needs at least one firmware%s", "");
+    if (spec->ndevices + spec->ngroups == 0)
+        return fail(msg, msglen, OTTO_E_INVAL, "a job needs at least one device or group%s", "");
+    if (spec->job_id && spec->job_id[0] && !srv_valid_job_id(spec->job_id))
+        return fail(msg, msglen, OTTO_E_INVAL,
+                    "job id '%s' must be 1-64 of letters, digits, '_' and '-'", spec->job_id);
+    if (!(fws = calloc(spec->nfw, sizeof *fws)))
+        return OTTO_E_NOSPC;
+    if ((err = check_firmware(e, spec, fws, &types, msg, msglen)) ||
+        (err = expand_targets(e, spec, &things, msg, msglen)) ||
+        (err = job_record(e, spec, fws, &types, now, &job, msg, msglen)))
+        goto out;
+    /* What each target's next execution was, to notify only what changes. */
+    if (!(prev = calloc(things.n ? things.n : 1, sizeof *prev))) {
+        err = OTTO_E_NOSPC;
         goto out;
     }
-    if ((err = srv_store_commit(e->st)))
+    for (size_t i = 0; i < things.n; i++)
+        prev[i] = next_of(e, things.v[i]);
+    if ((err = store_job(e, spec, &job, &things, now, msg, msglen)))
         goto out;
 
     snprintf(id_out, SRV_JOBID_MAX + 1, "%s", job.id);
     *ntargets = things.n;
-    SRV_LOG_INF("job=%s created: %zu executions, product %s, ota_types %s", job.id, things.n,
-            job.product, job.ota_types);
+    SRV_LOG_INF("job=%s created: %zu executions, product %s, ota_types %s", job.id, things.n, job.product,
+                job.ota_types);
     for (size_t i = 0; i < things.n; i++)
-        notify_thing(e, things.v[i], prev[i], true, now);
-
+        notify_thing(e, things.v[i], prev[i], true, now); /* after the commit, as every publish */
 out:
-    cJSON_Delete(doc);
-    cJSON_Delete(targets);
-    cJSON_Delete(fwarr);
     srv_job_clear(&job);
     strvec_free(&things);
     strvec_free(&types);
-    free(old.v);
     free(prev);
-    free(touched);
     free(fws);
     return err;
 }

@@ -21,7 +21,7 @@
 
 #include "store.h"
 
-typedef struct {
+typedef struct srv_engine {
     srv_store_t *st;
     const char *public_url;  /* base of download URLs in job documents */
     int minute_s;            /* seconds in a timer "minute": 60, less in tests */
@@ -30,6 +30,11 @@ typedef struct {
     int64_t reg_second;      /* the second reg_count counts */
     unsigned reg_count;
     uint64_t n_reg_refused;  /* first contacts not registered: over the rate */
+    /* What changed for a thing, for the API to render (mqtt_api.c's
+     * srv_mqtt_api_changed): its pending list, and whether its next
+     * execution (next, NULL when none) is another one. */
+    void (*changed)(struct srv_engine *e, const char *thing, bool list_changed, bool next_changed,
+                    const srv_exec_t *next, int64_t now);
     /* Publish one message (QoS 1, not retained); returns 0 or -1. */
     int (*publish)(void *ctx, const char *topic, const char *payload, size_t len);
     void *pub_ctx;
@@ -80,11 +85,6 @@ int srv_engine_device_move(srv_engine_t *e, srv_exec_t *ex, int to, const cJSON 
 /** The job document of job seq, parsed (owned by the engine's cache; valid
  *  until the next call). NULL if the job is gone. */
 const cJSON *srv_engine_doc(srv_engine_t *e, int64_t seq);
-
-/* JSON views shared by the MQTT API and the REST API. */
-cJSON *srv_exec_json(srv_engine_t *e, const srv_exec_t *ex, bool with_doc, int64_t now);
-cJSON *srv_exec_summary_json(const srv_exec_t *ex);
-cJSON *srv_exec_state_json(const srv_exec_t *ex);
 
 /** Publish a JSON object on topic and free it. */
 void srv_engine_send(srv_engine_t *e, const char *topic, cJSON *obj);

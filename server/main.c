@@ -420,6 +420,7 @@ int main(int argc, char **argv)
     SRV_LOG_INF("store: SQLite (WAL) at %s", sub);
     pthread_mutex_init(&s->lock, NULL);
     srv_engine_init(&s->eng, s->st, c->public_url);
+    s->eng.changed = srv_mqtt_api_changed; /* the engine says what changed, the API says it AWS's way */
     s->eng.minute_s = c->minute_s;
     s->eng.auto_register = c->auto_register;
     s->eng.register_rate = (unsigned)c->register_rate;

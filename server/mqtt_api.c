@@ -51,6 +51,121 @@ static void reply(req_t *r, bool ok, cJSON *body)
     srv_engine_send(r->e, topic, body);
 }
 
+/* ---- rendering what the engine reports, AWS's way ---------------------- */
+
+#define NOTIFY_MAX_JOBS 10 /* AWS lists at most 10 pending executions */
+
+cJSON *srv_exec_summary_json(const srv_exec_t *ex)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "jobId", ex->job_id);
+    cJSON_AddNumberToObject(o, "queuedAt", (double)ex->queued_at);
+    if (ex->started_at)
+        cJSON_AddNumberToObject(o, "startedAt", (double)ex->started_at);
+    cJSON_AddNumberToObject(o, "lastUpdatedAt", (double)ex->updated_at);
+    cJSON_AddNumberToObject(o, "versionNumber", (double)ex->version);
+    cJSON_AddNumberToObject(o, "executionNumber", ex->exec_no);
+    return o;
+}
+
+static cJSON *details_json(const srv_exec_t *ex)
+{
+    cJSON *d = cJSON_Parse(ex->details);
+    if (!cJSON_IsObject(d)) {
+        cJSON_Delete(d);
+        d = cJSON_CreateObject();
+    }
+    return d;
+}
+
+cJSON *srv_exec_state_json(const srv_exec_t *ex)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", srv_status_name(ex->status));
+    cJSON_AddItemToObject(o, "statusDetails", details_json(ex));
+    cJSON_AddNumberToObject(o, "versionNumber", (double)ex->version);
+    return o;
+}
+
+cJSON *srv_exec_json(srv_engine_t *e, const srv_exec_t *ex, bool with_doc, int64_t now)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "jobId", ex->job_id);
+    cJSON_AddStringToObject(o, "thingName", ex->thing);
+    if (with_doc) {
+        const cJSON *doc = srv_engine_doc(e, ex->job_seq);
+        cJSON_AddItemToObject(o, "jobDocument",
+                              doc ? cJSON_Duplicate(doc, true) : cJSON_CreateObject());
+    }
+    cJSON_AddStringToObject(o, "status", srv_status_name(ex->status));
+    cJSON_AddItemToObject(o, "statusDetails", details_json(ex));
+    cJSON_AddNumberToObject(o, "queuedAt", (double)ex->queued_at);
+    if (ex->started_at)
+        cJSON_AddNumberToObject(o, "startedAt", (double)ex->started_at);
+    cJSON_AddNumberToObject(o, "lastUpdatedAt", (double)ex->updated_at);
+    cJSON_AddNumberToObject(o, "versionNumber", (double)ex->version);
+    cJSON_AddNumberToObject(o, "executionNumber", ex->exec_no);
+    int64_t due = ex->step_deadline;
+    if (ex->deadline && (!due || ex->deadline < due))
+        due = ex->deadline;
+    if (ex->status == SRV_IN_PROGRESS && due)
+        cJSON_AddNumberToObject(o, "approximateSecondsBeforeTimedOut",
+                                (double)(due > now ? due - now : 0));
+    return o;
+}
+
+
+typedef struct {
+    cJSON *inprog, *queued;
+} pending_lists_t;
+
+static int add_pending(void *arg, const srv_exec_t *ex)
+{
+    pending_lists_t *l = arg;
+    cJSON_AddItemToArray(ex->status == SRV_IN_PROGRESS ? l->inprog : l->queued,
+                         srv_exec_summary_json(ex));
+    return 0;
+}
+
+static void topic_of(char *buf, size_t cap, const char *thing, const char *leaf)
+{
+    snprintf(buf, cap, "$aws/things/%s/jobs/%s", thing, leaf);
+}
+
+/* notify (the pending list changed) and notify-next (the next execution is
+ * another one, or none). */
+void srv_mqtt_api_changed(srv_engine_t *e, const char *thing, bool list_changed, bool next_changed,
+                          const srv_exec_t *next, int64_t now)
+{
+    char topic[SRV_THING_MAX + 64];
+    if (list_changed) {
+        pending_lists_t l = {cJSON_CreateArray(), cJSON_CreateArray()};
+        cJSON *o = cJSON_CreateObject(), *jobs = cJSON_CreateObject();
+        srv_exec_pending(e->st, thing, NOTIFY_MAX_JOBS, add_pending, &l);
+        cJSON_AddNumberToObject(o, "timestamp", (double)now);
+        /* Only non-empty lists appear, IN_PROGRESS first. */
+        if (cJSON_GetArraySize(l.inprog))
+            cJSON_AddItemToObject(jobs, "IN_PROGRESS", l.inprog);
+        else
+            cJSON_Delete(l.inprog);
+        if (cJSON_GetArraySize(l.queued))
+            cJSON_AddItemToObject(jobs, "QUEUED", l.queued);
+        else
+            cJSON_Delete(l.queued);
+        cJSON_AddItemToObject(o, "jobs", jobs);
+        topic_of(topic, sizeof topic, thing, "notify");
+        srv_engine_send(e, topic, o);
+    }
+    if (next_changed) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "timestamp", (double)now);
+        if (next)
+            cJSON_AddItemToObject(o, "execution", srv_exec_json(e, next, true, now));
+        topic_of(topic, sizeof topic, thing, "notify-next");
+        srv_engine_send(e, topic, o);
+    }
+}
+
 static void reject(req_t *r, const char *code, const char *message, const srv_exec_t *state)
 {
     cJSON *o = cJSON_CreateObject();

@@ -14,6 +14,7 @@
 #ifndef SRV_MQTT_API_H
 #define SRV_MQTT_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "engine.h"
@@ -22,5 +23,14 @@
 extern const char *const srv_mqtt_api_topics[];
 
 void srv_mqtt_api_handle(srv_engine_t *e, const char *topic, const void *payload, size_t len);
+
+/** The engine's `changed` callback: renders a thing's notify and notify-next. */
+void srv_mqtt_api_changed(srv_engine_t *e, const char *thing, bool list_changed, bool next_changed,
+                          const srv_exec_t *next, int64_t now);
+
+/* AWS's JSON views of an execution. */
+cJSON *srv_exec_json(srv_engine_t *e, const srv_exec_t *ex, bool with_doc, int64_t now);
+cJSON *srv_exec_summary_json(const srv_exec_t *ex);
+cJSON *srv_exec_state_json(const srv_exec_t *ex);
 
 #endif

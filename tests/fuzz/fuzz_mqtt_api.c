@@ -42,6 +42,7 @@ static void setup(void)
     if (srv_store_open(":memory:", &st) || srv_fw_put(st, &f))
         abort();
     srv_engine_init(&eng, st, "http://127.0.0.1:9");
+    eng.changed = srv_mqtt_api_changed;
     eng.publish = count;
     const char *groups[] = {"g"};
     srv_device_upsert(st, "dev", "lamp", groups, 1, 1);

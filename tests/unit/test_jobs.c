@@ -73,6 +73,7 @@ static int setup(void **state)
     env_t *v = calloc(1, sizeof *v);
     assert_int_equal(srv_store_open(":memory:", &v->st), OTTO_OK);
     srv_engine_init(&v->e, v->st, "http://127.0.0.1:9");
+    v->e.changed = srv_mqtt_api_changed;
     v->e.publish = record;
     v->e.pub_ctx = &v->rec;
     v->e.minute_s = 1;
