@@ -114,7 +114,8 @@ cJSON *srv_exec_json(srv_engine_t *e, const srv_exec_t *ex, bool with_doc, int64
     return o;
 }
 
-
+/* The pending executions of a thing, IN_PROGRESS and QUEUED apart (notify
+ * and GetPendingJobExecutions both list them so). */
 typedef struct {
     cJSON *inprog, *queued;
 } pending_lists_t;
@@ -252,22 +253,10 @@ static int opt_details(req_t *r, const cJSON **out)
 
 /* ---- operations -------------------------------------------------------- */
 
-typedef struct {
-    cJSON *inprog, *queued;
-} lists_t;
-
-static int add_summary(void *arg, const srv_exec_t *ex)
-{
-    lists_t *l = arg;
-    cJSON_AddItemToArray(ex->status == SRV_IN_PROGRESS ? l->inprog : l->queued,
-                         srv_exec_summary_json(ex));
-    return 0;
-}
-
 static void op_get_pending(req_t *r)
 {
-    lists_t l = {cJSON_CreateArray(), cJSON_CreateArray()};
-    if (srv_exec_pending(r->e->st, r->thing, MAX_PENDING, add_summary, &l)) {
+    pending_lists_t l = {cJSON_CreateArray(), cJSON_CreateArray()};
+    if (srv_exec_pending(r->e->st, r->thing, MAX_PENDING, add_pending, &l)) {
         cJSON_Delete(l.inprog);
         cJSON_Delete(l.queued);
         reject(r, "InternalError", "database error", NULL);
