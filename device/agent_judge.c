@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "internal/agent.h"
+#include "internal/slot.h"
 
 /* Dotted versions, numerically where both parts are numbers. */
 int agent_version_cmp(const char *a, const char *b)
@@ -24,15 +25,6 @@ int agent_version_cmp(const char *a, const char *b)
             b++;
     }
     return 0;
-}
-
-static int fuse_value(const otto_agent_t *a, uint32_t *v)
-{
-    const otto_platform_t *p = a->cfg.ota->plat;
-    *v = 0;
-    if (!p->anti_rollback || !p->efuse)
-        return OTTO_OK;
-    return p->efuse->read_secure_version(p->efuse->ctx, v);
 }
 
 /* A new execution is next: take it, or say why not. */
@@ -102,7 +94,7 @@ void agent_judge(otto_agent_t *a, const otto_json_t *j, int exec)
             agent_finish(a, R_REJECTED, "outdated", "older than the running version");
             return;
         }
-        if (!fuse_value(a, &fuse) && fw->secure_version < fuse) {
+        if (!otto_efuse_value(a->cfg.ota->plat, &fuse) && fw->secure_version < fuse) {
             agent_finish(a, R_REJECTED, "downgrade_refused", "secure_version below the anti-rollback counter");
             return;
         }

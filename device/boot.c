@@ -27,14 +27,14 @@
 int otto_slot_of(const otto_part_t *p)
 {
     if (!p || p->type != OTTO_PART_TYPE_APP)
-        return -3;
+        return OTTO_SLOT_NONE;
     if (p->subtype == OTTO_PART_SUB_FACTORY)
         return OTTO_BOOT_FACTORY;
     if (p->subtype == OTTO_PART_SUB_TEST)
         return OTTO_BOOT_TEST;
     if (p->subtype >= OTTO_PART_SUB_OTA_MIN && p->subtype <= OTTO_PART_SUB_OTA_MAX)
         return (int)p->subtype - (int)OTTO_PART_SUB_OTA_MIN;
-    return -3;
+    return OTTO_SLOT_NONE;
 }
 
 const otto_part_t *otto_slot_part(const otto_part_table_t *t, int slot)

@@ -12,6 +12,8 @@
  */
 #include "otto/mcu.h"
 
+#include "internal/util.h"
+
 #include <string.h>
 
 #define ACK  0x79u
@@ -45,16 +47,11 @@ const otto_mcu_part_t *otto_mcu_part(uint16_t pid)
     return NULL;
 }
 
-static uint32_t le32(const uint8_t *b)
-{
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 /* Anything else (a file linked for another address or a part with more
  * RAM, or not an application at all) would leave the MCU unable to start. */
 int otto_mcu_check_app(const otto_mcu_part_t *p, const uint8_t vec[8], uint32_t size, const char **why)
 {
-    uint32_t sp = le32(vec), pc = le32(vec + 4), base = 0x08000000u;
+    uint32_t sp = otto_get_le32(vec), pc = otto_get_le32(vec + 4), base = 0x08000000u;
     bool sram = sp > 0x20000000u && sp <= 0x20100000u, ccm = sp > 0x10000000u && sp <= 0x10010000u;
     if (size < 8 || sp % 4u || !(sram || ccm) || !(pc & 1u) || pc - 1u < base || pc - 1u >= base + size) {
         /* short: it goes into the job's status details (80 bytes) */

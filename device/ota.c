@@ -53,7 +53,7 @@ static int read_active(const otto_ota_ctx_t *ctx, otto_otadata_entry_t e[2], int
     int err;
 
     *active = -1;
-    *slot = -3;
+    *slot = OTTO_SLOT_NONE;
     if (!od)
         return OTTO_E_NOTFOUND;
     err = otto_otadata_read(ctx->plat->flash, od, e);
@@ -310,7 +310,7 @@ int otto_ota_set_boot(const otto_ota_ctx_t *ctx, const otto_part_t *p)
         return OTTO_E_INVAL;
     od = otadata_part(ctx);
     slot = otto_slot_of(p);
-    if (slot == -3 || slot == OTTO_BOOT_TEST || !od)
+    if (slot == OTTO_SLOT_NONE || slot == OTTO_BOOT_TEST || !od)
         return OTTO_E_NOTFOUND;
     /* An OTA image below the eFuse could never boot: erase it rather than
      * leave it as bait for the fallback walk. Factory is kept whatever it

@@ -27,6 +27,7 @@ extern "C" {
 
 #define OTTO_BOOT_FACTORY (-1) /**< slot value of the factory app */
 #define OTTO_BOOT_TEST    (-2) /**< slot value of the test app */
+#define OTTO_SLOT_NONE    (-3) /**< not an app partition, or none */
 
 /** Why this image was chosen. */
 typedef enum {
