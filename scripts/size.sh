@@ -46,6 +46,22 @@ printf '%-10s %8d %8d %8d\n' total "$tt" "$td" "$tb"
 printf '| **total** | **%d** | **%d** | **%d** | |\n' "$tt" "$td" "$tb" >> "$out/table.md"
 cat "$out/table.md"
 
+# What a device pays: the core linked from the entry points a device calls
+# (scripts/size_device.c) with --gc-sections, and with link-time optimisation.
+link() { # link OUT [extra flags]
+  local o=$1; shift
+  mkdir -p "$out/$o"
+  for src in "$here"/device/*.c "$here/scripts/size_device.c"; do
+    "$CC" "${FLAGS[@]}" "$@" -c "$src" -o "$out/$o/$(basename "$src" .c).o"
+  done
+  "$CC" -Os "$@" -mcpu=cortex-m4 -mthumb -nostdlib -nostartfiles -Wl,--gc-sections \
+    -Wl,--unresolved-symbols=ignore-all -Wl,-e,_start -o "$out/$o.elf" "$out/$o"/*.o
+  arm-none-eabi-size "$out/$o.elf" | awk 'NR==2 {print $1}'
+}
+echo
+echo "linked as a device uses it (entry points of scripts/size_device.c, --gc-sections): $(link gc) B .text;" \
+     "with -flto: $(link lto -flto) B"
+
 if [ $check = 1 ]; then
   bad="$(arm-none-eabi-nm -u "$out"/*.o | awk '{print $2}' | grep -E '^(malloc|calloc|realloc|free|printf|sprintf|fprintf|puts)$' | sort -u || true)"
   if [ -n "$bad" ]; then
