@@ -13,7 +13,9 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 say() { echo "fleet: $*" >&2; }
 e2e_init
 BROKER_MAX_QUEUED=0 start_broker
-start_ottod --log-level warn --http-threads 4
+# One address (loopback) plays the whole fleet: lift the per-client limit
+# that would otherwise hold it to 64 downloads at once.
+start_ottod --log-level warn --http-threads 4 --http-per-ip 4096
 "$OTTO" image build --version 1.0.0 --project bench --size 128K -o "$E2E_DIR/v100.bin" >/dev/null
 "$OTTO" image build --version 1.1.0 --project bench --secure-version 1 --size 1M -o "$E2E_DIR/v110.bin" >/dev/null
 FW=$("$OTTO" fw upload -q "$E2E_DIR/v110.bin")
