@@ -3,6 +3,8 @@
 #ifndef OTTO_CLI_H
 #define OTTO_CLI_H
 
+#include <stdbool.h>
+
 /* Exit codes scripts can rely on. */
 #define EXIT_OK     0
 #define EXIT_FAIL   1  /* the operation ran and failed (bad image, server error) */
@@ -17,6 +19,9 @@ int cmd_device(int argc, char **argv);
 int cmd_group(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_mcu(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+/** otto fw sign / verify (cmd_key.c). */
+int cmd_fw_sign(int argc, char **argv, bool verify);
 
 /* Print "otto: " + message to stderr. */
 void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

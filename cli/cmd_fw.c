@@ -18,6 +18,8 @@ static const char usage[] =
     "  ls                                      list stored firmware\n"
     "  show ID                                 one firmware's record\n"
     "  rm ID                                   delete one (refused while a job uses it)\n"
+    "  sign FILE --key KEY.pem -o FILE.sig     sign it (DER ECDSA over SHA-256; no server)\n"
+    "  verify FILE --sig FILE.sig --pub PUB    check a signature (otto's or openssl's)\n"
     "\n"
     "Server options (every command): --url URL (or OTTO_URL), --token T (or\n"
     "OTTO_TOKEN), --json (print the server's JSON), -q (print only ids).\n";
@@ -288,6 +290,8 @@ int cmd_fw(int argc, char **argv)
     }
     if (!strcmp(argv[1], "upload"))
         return upload(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "sign") || !strcmp(argv[1], "verify"))
+        return cmd_fw_sign(argc - 1, argv + 1, argv[1][0] == 'v');
     if (!strcmp(argv[1], "ls") || !strcmp(argv[1], "show") || !strcmp(argv[1], "rm"))
         return simple(argc - 1, argv + 1, argv[1]);
     die_msg("unknown fw command '%s' (see 'otto fw --help')", argv[1]);

@@ -15,6 +15,8 @@ static const char usage[] =
     "  part gen|show     ESP-IDF partition tables: CSV -> binary, and print one\n"
     "  image build|info  ESP32 app images: build a test image, check and print one\n"
     "  mcu info|flash    the STM32 behind the module, over UART (AN3155 bootloader)\n"
+    "  key gen           an ECDSA P-256 signing key (PEM, openssl reads it)\n"
+    "  fw sign|verify    a firmware's signature (DER ECDSA over SHA-256, as openssl)\n"
     "\n"
     "Operator's commands (talk to ottod; OTTO_URL and OTTO_TOKEN or --url/--token):\n"
     "  fw upload|ls|show|rm              firmware on the server\n"
@@ -51,6 +53,8 @@ int main(int argc, char **argv)
         return cmd_image(argc - 1, argv + 1);
     if (!strcmp(argv[1], "mcu"))
         return cmd_mcu(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "key"))
+        return cmd_key(argc - 1, argv + 1);
     if (!strcmp(argv[1], "fw"))
         return cmd_fw(argc - 1, argv + 1);
     if (!strcmp(argv[1], "device"))

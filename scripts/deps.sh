@@ -10,6 +10,7 @@ PKGS=(
   libcmocka-dev                               # unit tests
   clang libclang-rt-14-dev                    # libFuzzer targets (make fuzz)
   libcjson-dev libssl-dev libsqlite3-dev      # server and CLI
+  openssl                                     # signatures made by openssl (tests)
   libmicrohttpd-dev libcurl4-openssl-dev      # HTTP server / device HTTP
   mosquitto mosquitto-clients libmosquitto-dev
   stm32flash socat                            # MCU relay interop

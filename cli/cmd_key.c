@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * otto key gen, otto fw sign, otto fw verify: signing keys and firmware
+ * signatures in the formats standard tools use, so a release pipeline may
+ * sign with openssl, an HSM or a cloud signer instead of otto:
+ *   - keys: ECDSA P-256, the private key in PEM (PKCS#8, mode 0600) and the
+ *     public key beside it (KEY.pub.pem, SubjectPublicKeyInfo PEM);
+ *   - signatures: DER ECDSA over the SHA-256 of the file, as
+ *     `openssl dgst -sha256 -sign KEY.pem FILE` writes them (randomized, so
+ *     the bytes differ from run to run; each tool verifies the other's).
+ * OpenSSL (libcrypto) does the cryptography; nothing here is hand-written.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+static const char usage_key[] =
+    "usage: otto key gen -o KEY.pem\n"
+    "\n"
+    "Make an ECDSA P-256 signing key: KEY.pem (private, PKCS#8 PEM, mode 0600) and\n"
+    "KEY.pub.pem (the public key, for devices and the server to trust). openssl\n"
+    "reads both. Keep KEY.pem off the update server: it only needs signatures.\n";
+
+static void ssl_error(const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    die_msg("%s: %s", what, e ? buf : strerror(errno));
+}
+
+/* The public key's path: KEY.pem -> KEY.pub.pem (KEY -> KEY.pub.pem). */
+static void pub_path(const char *key, char *out, size_t cap)
+{
+    size_t n = strlen(key);
+    if (n > 4 && !strcmp(key + n - 4, ".pem"))
+        n -= 4;
+    snprintf(out, cap, "%.*s.pub.pem", (int)n, key);
+}
+
+static int key_gen(int argc, char **argv)
+{
+    static const struct option opts[] = {{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *out = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        if (c == 'o')
+            out = optarg;
+        else if (c == 'h') {
+            fputs(usage_key, stdout);
+            return EXIT_OK;
+        } else {
+            fputs(usage_key, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (!out || optind != argc) {
+        fputs(usage_key, stderr);
+        return EXIT_USAGE;
+    }
+    char pub[1024];
+    pub_path(out, pub, sizeof pub);
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    if (!k) {
+        ssl_error("cannot make a P-256 key");
+        return EXIT_FAIL;
+    }
+    /* The private key is created 0600, never readable by others even briefly. */
+    mode_t old = umask(077);
+    FILE *f = fopen(out, "wx");
+    umask(old);
+    if (!f) {
+        die_msg("cannot create %s: %s%s", out, strerror(errno), errno == EEXIST ? " (not overwriting a key)" : "");
+        EVP_PKEY_free(k);
+        return EXIT_FAIL;
+    }
+    int ok = PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+    ok = (fclose(f) == 0) && ok;
+    FILE *p = ok ? fopen(pub, "w") : NULL;
+    ok = p && PEM_write_PUBKEY(p, k) && fclose(p) == 0;
+    EVP_PKEY_free(k);
+    if (!ok) {
+        ssl_error("cannot write the key");
+        return EXIT_FAIL;
+    }
+    printf("%s\n%s\n", out, pub);
+    return EXIT_OK;
+}
+
+int cmd_key(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage_key, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (!strcmp(argv[1], "gen"))
+        return key_gen(argc - 1, argv + 1);
+    die_msg("unknown key command '%s' (see 'otto key --help')", argv[1]);
+    return EXIT_USAGE;
+}
+
+/* ---- signatures --------------------------------------------------------- */
+
+/* The whole file (firmware is at most 64 MiB), malloc'd. */
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *b = NULL;
+    long n;
+    if (!f || fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
+        !(b = malloc((size_t)n + 1)) || fread(b, 1, (size_t)n, f) != (size_t)n) {
+        die_msg("cannot read %s: %s", path, strerror(errno));
+        free(b);
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static const char usage_sign[] =
+    "usage: otto fw sign FILE --key KEY.pem -o FILE.sig\n"
+    "       otto fw verify FILE --sig FILE.sig --pub KEY.pub.pem\n"
+    "\n"
+    "sign writes a DER ECDSA signature over the SHA-256 of FILE, as\n"
+    "'openssl dgst -sha256 -sign KEY.pem FILE' does; verify checks one (made by\n"
+    "otto or by openssl) and exits 0 when it holds, 1 when it does not.\n";
+
+int cmd_fw_sign(int argc, char **argv, bool verify)
+{
+    static const struct option opts[] = {{"key", required_argument, 0, 'k'}, {"output", required_argument, 0, 'o'},
+                                         {"sig", required_argument, 0, 's'},  {"pub", required_argument, 0, 'p'},
+                                         {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
+    const char *key = NULL, *out = NULL, *sig = NULL, *pubf = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "k:o:s:p:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': key = optarg; break;
+        case 'o': out = optarg; break;
+        case 's': sig = optarg; break;
+        case 'p': pubf = optarg; break;
+        case 'h': fputs(usage_sign, stdout); return EXIT_OK;
+        default: fputs(usage_sign, stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1 || (verify ? !sig || !pubf : !key || !out)) {
+        fputs(usage_sign, stderr);
+        return EXIT_USAGE;
+    }
+    size_t len = 0, slen = 0;
+    unsigned char *data = slurp(argv[optind], &len), *sbuf = NULL;
+    if (!data)
+        return EXIT_FAIL;
+    FILE *kf = fopen(verify ? pubf : key, "r");
+    EVP_PKEY *k = !kf ? NULL : verify ? PEM_read_PUBKEY(kf, NULL, NULL, NULL) : PEM_read_PrivateKey(kf, NULL, NULL, NULL);
+    if (kf)
+        fclose(kf);
+    int rc = EXIT_FAIL;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!k || EVP_PKEY_get_base_id(k) != EVP_PKEY_EC) {
+        die_msg("%s: not an EC key in PEM%s", verify ? pubf : key, k ? "" : " (or unreadable)");
+    } else if (verify) {
+        sbuf = slurp(sig, &slen);
+        int v = sbuf && md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, k) == 1
+                    ? EVP_DigestVerify(md, sbuf, slen, data, len) : -1;
+        if (v == 1) {
+            printf("%s: signature verified (ECDSA P-256, SHA-256)\n", argv[optind]);
+            rc = EXIT_OK;
+        } else {
+            die_msg("%s: the signature does not verify with %s", argv[optind], pubf);
+        }
+    } else if (md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k) == 1 &&
+               EVP_DigestSign(md, NULL, &slen, data, len) == 1 && (sbuf = malloc(slen)) &&
+               EVP_DigestSign(md, sbuf, &slen, data, len) == 1) {
+        FILE *o = fopen(out, "wb");
+        if (o && fwrite(sbuf, 1, slen, o) == slen && fclose(o) == 0) {
+            printf("%s\n", out);
+            rc = EXIT_OK;
+        } else {
+            die_msg("cannot write %s: %s", out, strerror(errno));
+        }
+    } else {
+        ssl_error("cannot sign");
+    }
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(k);
+    free(sbuf);
+    free(data);
+    return rc;
+}
