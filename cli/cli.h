@@ -4,6 +4,7 @@
 #define OTTO_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Exit codes scripts can rely on. */
 #define EXIT_OK     0
@@ -22,6 +23,10 @@ int cmd_mcu(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 /** otto fw sign / verify (cmd_key.c). */
 int cmd_fw_sign(int argc, char **argv, bool verify);
+/** The firmware's signature as base64: made with key (PEM), or read from
+ *  sigfile. EXIT_OK, or an exit code having said why. */
+int cli_signature_b64(const unsigned char *data, size_t len, const char *key, const char *sigfile, char *out,
+                      size_t cap);
 
 /* Print "otto: " + message to stderr. */
 void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -40,6 +40,10 @@ static const char usage_upload[] =
     "      --version V              version (required for non-esp32 firmware)\n"
     "      --part-id ID             stm32: the part it is built for, as Get ID and stm32flash\n"
     "                               say (e.g. 0x410); devices with another MCU refuse it\n"
+    "      --sign KEY.pem           sign it now (default: $OTTO_SIGN_KEY when set)\n"
+    "      --sig FILE.sig           its signature, made elsewhere (otto fw sign, openssl)\n"
+    "                               The server checks it against its trusted keys; jobs\n"
+    "                               take only signed firmware unless --allow-unsigned.\n"
     "      --url URL --token T --json -q  as for every server command\n"
     "  -h, --help                   this text\n";
 
@@ -67,11 +71,12 @@ static int upload(int argc, char **argv)
         {"descriptor", required_argument, 0, 'D'}, {"product", required_argument, 0, 'p'},
         {"group", required_argument, 0, 'g'},      {"ota-type", required_argument, 0, 't'},
         {"version", required_argument, 0, 'v'},    {"help", no_argument, 0, 'h'},
-        {"part-id", required_argument, 0, 'P'},
+        {"part-id", required_argument, 0, 'P'},   {"sig", required_argument, 0, 'S'},
+        {"sign", required_argument, 0, 'K'},
         API_LONG_OPTS, {0, 0, 0, 0}};
     api_opts_t ao = {0};
     const char *desc_arg = NULL, *product = NULL, *group = NULL, *ota_type = NULL, *version = NULL;
-    const char *part_id = NULL;
+    const char *part_id = NULL, *sigfile = NULL, *signkey = getenv("OTTO_SIGN_KEY");
     uint8_t *data = NULL;
     size_t len = 0;
     int opt, rc;
@@ -84,6 +89,8 @@ static int upload(int argc, char **argv)
         case 't': ota_type = optarg; break;
         case 'P': part_id = optarg; break;
         case 'v': version = optarg; break;
+        case 'S': sigfile = optarg; break;
+        case 'K': signkey = optarg; break;
         case 'h': fputs(usage_upload, stdout); return EXIT_OK;
         default:
             if (api_opt(&ao, opt, optarg))
@@ -166,12 +173,23 @@ static int upload(int argc, char **argv)
         cJSON_AddItemToArray(arr, e);
     }
     /* The file's md5 into its entry, when the descriptor has just one and
-     * does not say: the server then checks the bytes that arrived. */
+     * does not say: the server then checks the bytes that arrived. So is
+     * its signature, made now (--sign, OTTO_SIGN_KEY) or given (--sig). */
     cJSON *arr = cJSON_GetObjectItemCaseSensitive(desc, "firmware");
     if (cJSON_GetArraySize(arr) == 1) {
         cJSON *e = cJSON_GetArrayItem(arr, 0);
         if (cJSON_IsObject(e) && !cJSON_GetObjectItemCaseSensitive(e, "md5"))
             cJSON_AddStringToObject(e, "md5", md5hex);
+        char b64[200];
+        if (cJSON_IsObject(e) && (sigfile || (signkey && *signkey)) &&
+            !cJSON_GetObjectItemCaseSensitive(e, "sig-sha256-ecdsa")) {
+            if ((rc = cli_signature_b64(data, len, signkey, sigfile, b64, sizeof b64))) {
+                cJSON_Delete(desc);
+                free(data);
+                return rc;
+            }
+            cJSON_AddStringToObject(e, "sig-sha256-ecdsa", b64);
+        }
     }
     char *dtxt = cJSON_PrintUnformatted(desc);
     cJSON_Delete(desc);

@@ -48,11 +48,13 @@ static int create(int argc, char **argv)
         {"device", required_argument, 0, 'd'}, {"group", required_argument, 0, 'g'},
         {"fw", required_argument, 0, 'f'},     {"id", required_argument, 0, 'i'},
         {"description", required_argument, 0, 'D'}, {"timeout", required_argument, 0, 't'},
+        {"allow-unsigned", no_argument, 0, 'U'},
         {"help", no_argument, 0, 'h'},         API_LONG_OPTS, {0, 0, 0, 0}};
     api_opts_t ao = {0};
     const char *devices[MAX_ARGS], *groups[MAX_ARGS], *fws[MAX_ARGS];
     const char *id = NULL, *desc = NULL;
     int nd = 0, ng = 0, nf = 0, timeout = 0, opt, rc;
+    bool unsig = false;
     while ((opt = getopt_long(argc, argv, "d:g:f:hq", opts, NULL)) != -1) {
         if ((opt == 'd' && nd == MAX_ARGS) || (opt == 'g' && ng == MAX_ARGS) ||
             (opt == 'f' && nf == MAX_ARGS)) {
@@ -65,6 +67,7 @@ static int create(int argc, char **argv)
         case 'f': fws[nf++] = optarg; break;
         case 'i': id = optarg; break;
         case 'D': desc = optarg; break;
+        case 'U': unsig = true; break;
         case 't':
             timeout = atoi(optarg);
             if (timeout < 1 || timeout > 10080) {
@@ -79,7 +82,9 @@ static int create(int argc, char **argv)
                   "for the same product and ota_types are superseded. Prints the job id.\n\n"
                   "      --id JOBID        choose the id (default job-<time>-<hex>)\n"
                   "      --description T   free text\n"
-                  "      --timeout MIN     in-progress timeout per device, minutes\n",
+                  "      --timeout MIN     in-progress timeout per device, minutes\n"
+                  "      --allow-unsigned  let firmware without a signature through (recorded in\n"
+                  "                        the job); refused otherwise\n",
                   stdout);
             return EXIT_OK;
         default:
@@ -105,6 +110,8 @@ static int create(int argc, char **argv)
         cJSON_AddStringToObject(body, "description", desc);
     if (timeout)
         cJSON_AddNumberToObject(body, "inProgressTimeoutInMinutes", timeout);
+    if (unsig)
+        cJSON_AddTrueToObject(body, "allowUnsigned");
     rc = api_call(&ao, "POST", "/api/v1/jobs", body, &resp);
     cJSON_Delete(body);
     if (rc)

@@ -20,14 +20,19 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "api.h"
 #include "cli.h"
 
 static const char usage_key[] =
     "usage: otto key gen -o KEY.pem\n"
+    "       otto key trust PUB.pem [--name N]    the server accepts firmware it signed\n"
+    "       otto key list                        the server's signing keys\n"
+    "       otto key revoke NAME                 no new job takes firmware it signed\n"
     "\n"
-    "Make an ECDSA P-256 signing key: KEY.pem (private, PKCS#8 PEM, mode 0600) and\n"
-    "KEY.pub.pem (the public key, for devices and the server to trust). openssl\n"
-    "reads both. Keep KEY.pem off the update server: it only needs signatures.\n";
+    "gen makes an ECDSA P-256 signing key: KEY.pem (private, PKCS#8 PEM, mode 0600)\n"
+    "and KEY.pub.pem (the public key, for devices and the server to trust). openssl\n"
+    "reads both. Keep KEY.pem off the update server: it only needs signatures.\n"
+    "trust, list and revoke talk to ottod (--url/--token or OTTO_URL/OTTO_TOKEN).\n";
 
 static void ssl_error(const char *what)
 {
@@ -97,6 +102,81 @@ static int key_gen(int argc, char **argv)
     return EXIT_OK;
 }
 
+static unsigned char *slurp(const char *path, size_t *len);
+
+/* trust, list, revoke: the server's keys. */
+static int key_server(int argc, char **argv, const char *what)
+{
+    static const struct option opts[] = {{"name", required_argument, 0, 'n'}, {"help", no_argument, 0, 'h'},
+                                         API_LONG_OPTS, {0, 0, 0, 0}};
+    api_opts_t ao = {0};
+    const char *name = NULL;
+    int c, rc;
+    bool list = !strcmp(what, "list");
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "n:hq", opts, NULL)) != -1) {
+        if (c == 'n')
+            name = optarg;
+        else if (c == 'h') {
+            fputs(usage_key, stdout);
+            return EXIT_OK;
+        } else if (!api_opt(&ao, c, optarg)) {
+            fputs(usage_key, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - (list ? 0 : 1)) {
+        fputs(usage_key, stderr);
+        return EXIT_USAGE;
+    }
+    if ((rc = api_ready(&ao)))
+        return rc;
+    cJSON *resp = NULL, *body = NULL;
+    char path[256], esc[160];
+    if (list) {
+        rc = api_call(&ao, "GET", "/api/v1/keys", NULL, &resp);
+    } else if (!strcmp(what, "revoke")) {
+        snprintf(path, sizeof path, "/api/v1/keys/%s/revoke", api_escape(argv[optind], esc, sizeof esc));
+        body = cJSON_CreateObject();
+        rc = api_call(&ao, "POST", path, body, &resp);
+    } else {
+        size_t len = 0;
+        unsigned char *pem = slurp(argv[optind], &len);
+        char def[80];
+        if (!pem)
+            return EXIT_FAIL;
+        pem[len] = 0;
+        if (!name) { /* release.pub.pem -> release */
+            const char *b = strrchr(argv[optind], '/');
+            b = b ? b + 1 : argv[optind];
+            snprintf(def, sizeof def, "%.*s", (int)strcspn(b, "."), b);
+            name = def;
+        }
+        body = cJSON_CreateObject();
+        cJSON_AddStringToObject(body, "name", name);
+        cJSON_AddStringToObject(body, "pem", (const char *)pem);
+        free(pem);
+        rc = api_call(&ao, "POST", "/api/v1/keys", body, &resp);
+    }
+    cJSON_Delete(body);
+    if (rc)
+        return rc;
+    if (ao.json) {
+        api_print_json(resp);
+    } else if (list) {
+        const cJSON *k;
+        cJSON_ArrayForEach(k, resp) {
+            const cJSON *n = cJSON_GetObjectItemCaseSensitive(k, "name");
+            bool revoked = cJSON_GetObjectItemCaseSensitive(k, "revokedAt") != NULL;
+            printf("%-24s %s\n", cJSON_IsString(n) ? n->valuestring : "?", revoked ? "revoked" : "trusted");
+        }
+    } else {
+        printf("%s %s\n", !strcmp(what, "revoke") ? "revoked" : "trusted", list ? "" : (name ? name : argv[optind]));
+    }
+    cJSON_Delete(resp);
+    return EXIT_OK;
+}
+
 int cmd_key(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -105,13 +185,15 @@ int cmd_key(int argc, char **argv)
     }
     if (!strcmp(argv[1], "gen"))
         return key_gen(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "trust") || !strcmp(argv[1], "list") || !strcmp(argv[1], "revoke"))
+        return key_server(argc - 1, argv + 1, argv[1]);
     die_msg("unknown key command '%s' (see 'otto key --help')", argv[1]);
     return EXIT_USAGE;
 }
 
 /* ---- signatures --------------------------------------------------------- */
 
-/* The whole file (firmware is at most 64 MiB), malloc'd. */
+/* The whole file (firmware is at most 64 MiB), malloc'd, one byte spare. */
 static unsigned char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -199,5 +281,40 @@ int cmd_fw_sign(int argc, char **argv, bool verify)
     EVP_PKEY_free(k);
     free(sbuf);
     free(data);
+    return rc;
+}
+
+/* For otto fw upload: the signature (made now with key, or read from
+ * sigfile) as base64, for the descriptor's "sig-sha256-ecdsa". */
+int cli_signature_b64(const unsigned char *data, size_t len, const char *key, const char *sigfile, char *out,
+                      size_t cap)
+{
+    unsigned char *sig = NULL;
+    size_t slen = 0;
+    int rc = EXIT_FAIL;
+    if (sigfile) {
+        sig = slurp(sigfile, &slen);
+    } else {
+        FILE *kf = fopen(key, "r");
+        EVP_PKEY *k = kf ? PEM_read_PrivateKey(kf, NULL, NULL, NULL) : NULL;
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        if (kf)
+            fclose(kf);
+        if (!k || EVP_PKEY_get_base_id(k) != EVP_PKEY_EC)
+            die_msg("%s: not an EC private key in PEM", key);
+        else if (!md || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k) != 1 ||
+                 EVP_DigestSign(md, NULL, &slen, data, len) != 1 || !(sig = malloc(slen)) ||
+                 EVP_DigestSign(md, sig, &slen, data, len) != 1)
+            ssl_error("cannot sign");
+        EVP_MD_CTX_free(md);
+        EVP_PKEY_free(k);
+    }
+    if (sig && slen && 4 * ((slen + 2) / 3) + 1 <= cap) {
+        EVP_EncodeBlock((unsigned char *)out, sig, (int)slen);
+        rc = EXIT_OK;
+    } else if (sig) {
+        die_msg("the signature is too long to be ECDSA P-256");
+    }
+    free(sig);
     return rc;
 }

@@ -99,6 +99,17 @@ start_ottod() {
     wait_for curl -sf "$OTTO_URL/healthz" || { echo "ottod did not start" >&2; cat "$E2E_DIR/ottod.log" >&2; return 1; }
     OTTO_TOKEN=$(cat "$DATA/admin.token")
     export OTTO_TOKEN
+    trust_release_key
+}
+
+# Signed firmware by default: a release key for this run, trusted by the
+# running ottod; otto fw upload signs with it (OTTO_SIGN_KEY).
+trust_release_key() {
+    if [ -z "${OTTO_SIGN_KEY:-}" ] || [ ! -f "$OTTO_SIGN_KEY" ]; then
+        "$OTTO" key gen -o "$E2E_DIR/release.pem" >/dev/null
+        export OTTO_SIGN_KEY="$E2E_DIR/release.pem"
+    fi
+    "$OTTO" key trust "${OTTO_SIGN_KEY%.pem}.pub.pem" --name release >/dev/null 2>&1 || true
 }
 
 stop_ottod() {

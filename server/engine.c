@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "sign.h"
 
 #define DOC_MAX 32768      /* AWS's job document limit */
 
@@ -364,6 +365,35 @@ static int fail(char *msg, size_t len, int err, const char *fmt, const char *arg
     return err;
 }
 
+/* A firmware goes into a job signed by a key trusted now (a revoked key's
+ * signature no longer counts), or unsigned when the operator says so. */
+static int signed_or_allowed(srv_engine_t *e, const srv_job_spec_t *spec, const srv_fw_t *fw, char *msg,
+                             size_t msglen)
+{
+    cJSON *x = cJSON_Parse(fw->extra);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(x, "sig-sha256-ecdsa");
+    uint8_t sig[SRV_SIG_MAX], sha[32];
+    char signer[SRV_NAME_MAX + 1];
+    int n = cJSON_IsString(v) ? srv_unbase64(v->valuestring, sig, sizeof sig) : -1, err = OTTO_OK;
+    cJSON_Delete(x);
+    if (n <= 0) {
+        if (!spec->allow_unsigned)
+            err = fail(msg, msglen, OTTO_E_DENIED,
+                       "firmware '%s' is not signed (otto fw upload --sign KEY.pem; or allow it: --allow-unsigned)",
+                       fw->id);
+        return err;
+    }
+    for (int i = 0; i < 32; i++) {
+        unsigned b = 0;
+        sscanf(fw->sha256 + 2 * i, "%2x", &b);
+        sha[i] = (uint8_t)b;
+    }
+    if (srv_sig_check(e->st, sha, sig, (size_t)n, signer, sizeof signer))
+        err = fail(msg, msglen, OTTO_E_DENIED,
+                   "firmware '%s' is signed by a key that is not trusted any more (revoked?)", fw->id);
+    return err;
+}
+
 /* Firmware: all for one product, one per ota_type; their types sorted. */
 static int check_firmware(srv_engine_t *e, const srv_job_spec_t *spec, srv_fw_t *fws, strvec_t *types,
                           char *msg, size_t msglen)
@@ -380,6 +410,8 @@ static int check_firmware(srv_engine_t *e, const srv_job_spec_t *spec, srv_fw_t 
                 if (!strcmp(fws[k].ota_type, fws[i].ota_type))
                     err = fail(msg, msglen, OTTO_E_INVAL,
                                "two firmware entries with ota_type '%s'", fws[i].ota_type);
+        if (!err)
+            err = signed_or_allowed(e, spec, &fws[i], msg, msglen);
         if (!err)
             err = strvec_push(types, fws[i].ota_type);
     }
@@ -423,6 +455,8 @@ static int job_record(srv_engine_t *e, const srv_job_spec_t *spec, const srv_fw_
                           cJSON_CreateStringArray((const char *const *)spec->devices, (int)spec->ndevices));
     cJSON_AddItemToObject(targets, "groups",
                           cJSON_CreateStringArray((const char *const *)spec->groups, (int)spec->ngroups));
+    if (spec->allow_unsigned)
+        cJSON_AddTrueToObject(targets, "allowUnsigned"); /* the record says it was let through */
     job->document = cJSON_PrintUnformatted(doc);
     job->targets = cJSON_PrintUnformatted(targets);
     job->fw_ids = cJSON_PrintUnformatted(fwarr);

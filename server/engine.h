@@ -56,6 +56,7 @@ typedef struct {
     size_t nfw;
     const char *description;
     int timeout_min;             /* in-progress timeout, 0 = none */
+    bool allow_unsigned;         /* firmware without a signature is let through (recorded) */
 } srv_job_spec_t;
 
 void srv_engine_init(srv_engine_t *e, srv_store_t *st, const char *public_url);

@@ -15,6 +15,7 @@
 
 #include "engine.h"
 #include "jsonin.h"
+#include "sign.h"
 #include "log.h"
 #include "otto/image.h"
 
@@ -205,8 +206,8 @@ static int check_stm32(const char *path, uint64_t size, const otto_mcu_part_t *p
 }
 
 int srv_firmware_ingest(srv_store_t *st, const char *dir, srv_upload_t *u, const char *name,
-                        const char *descriptor, srv_fw_t *fw, bool *created, char *msg,
-                        size_t msglen)
+                        const char *descriptor, const uint8_t *sig, size_t siglen, srv_fw_t *fw, bool *created,
+                        char *msg, size_t msglen)
 {
     uint8_t sha[32], md5[16];
     char path[600];
@@ -326,9 +327,34 @@ int srv_firmware_ingest(srv_store_t *st, const char *dir, srv_upload_t *u, const
 
     /* Whatever else the entry says travels into job documents unchanged. */
     extra = cJSON_Duplicate(entry, true);
-    static const char *const known[] = {"ota_type", "url", "md5", "sha256", "size", "version"};
+    static const char *const known[] = {"ota_type", "url", "md5", "sha256", "size", "version", "sig-sha256-ecdsa"};
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         cJSON_DeleteItemFromObjectCaseSensitive(extra, known[i]);
+
+    /* The signature, from its own part or the entry AWS's way: it must
+     * verify with a key the server trusts, or the upload is refused. */
+    uint8_t dsig[SRV_SIG_MAX];
+    v = cJSON_GetObjectItemCaseSensitive(entry, "sig-sha256-ecdsa");
+    if (!siglen && v) {
+        int n = cJSON_IsString(v) ? srv_unbase64(v->valuestring, dsig, sizeof dsig) : -1;
+        if (n <= 0) {
+            err = bad(msg, msglen, OTTO_E_INVAL, "descriptor: \"sig-sha256-ecdsa\" must be base64 DER%s", "");
+            goto out;
+        }
+        sig = dsig;
+        siglen = (size_t)n;
+    }
+    if (siglen) {
+        char signer[SRV_NAME_MAX + 1], b64[4 * ((SRV_SIG_MAX + 2) / 3) + 1];
+        if (siglen > SRV_SIG_MAX || srv_sig_check(st, sha, sig, siglen, signer, sizeof signer)) {
+            err = bad(msg, msglen, OTTO_E_DENIED,
+                      "the signature does not verify with any trusted key (otto key list; otto key trust PUB.pem)%s", "");
+            goto out;
+        }
+        srv_base64(sig, siglen, b64, sizeof b64);
+        cJSON_AddStringToObject(extra, "sig-sha256-ecdsa", b64);
+        SRV_LOG_INF("firmware %s: signature verified with key %s", fw->id, signer);
+    }
     char *et = cJSON_PrintUnformatted(extra);
     if (!et || strlen(et) >= sizeof fw->extra) {
         free(et);
@@ -346,6 +372,12 @@ int srv_firmware_ingest(srv_store_t *st, const char *dir, srv_upload_t *u, const
             snprintf(msg, msglen, "this file is already stored as %s (%s %s for %s)", old.id,
                      old.ota_type, old.version, old.product);
             err = OTTO_E_EXISTS;
+        } else if (siglen && !strstr(old.extra, "\"sig-sha256-ecdsa\"")) {
+            /* The same file again, signed now: the record takes the signature. */
+            snprintf(old.extra, sizeof old.extra, "%s", fw->extra);
+            if (!(err = srv_fw_delete(st, old.id)))
+                err = srv_fw_put(st, &old);
+            *fw = old;
         } else {
             *fw = old;
         }

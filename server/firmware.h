@@ -37,10 +37,13 @@ void srv_upload_abort(srv_upload_t *u);
  *  artifact store and record the firmware. On success *created tells a new
  *  record from an identical earlier upload. Errors: OTTO_E_INVAL,
  *  OTTO_E_VERIFY (hash/size mismatch), OTTO_E_CORRUPT/OTTO_E_CHIP (bad
- *  esp32 image), OTTO_E_EXISTS (same bytes, other descriptor), with msg. */
+ *  esp32 image), OTTO_E_EXISTS (same bytes, other descriptor), with msg.
+ *  A signature (sig, or "sig-sha256-ecdsa" in the descriptor's entry) must
+ *  verify with a trusted key (OTTO_E_DENIED otherwise); it then travels in
+ *  job documents as "sig-sha256-ecdsa". */
 int srv_firmware_ingest(srv_store_t *st, const char *data_dir, srv_upload_t *u,
-                        const char *name, const char *descriptor, srv_fw_t *out, bool *created,
-                        char *msg, size_t msglen);
+                        const char *name, const char *descriptor, const uint8_t *sig, size_t siglen,
+                        srv_fw_t *out, bool *created, char *msg, size_t msglen);
 
 /** Path of an artifact; 0 or -1 if it does not fit. */
 int srv_artifact_path(const char *data_dir, const char *sha256, char *buf, size_t cap);

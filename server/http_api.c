@@ -29,6 +29,7 @@
 #include "firmware.h"
 #include "http.h"
 #include "jsonin.h"
+#include "sign.h"
 #include "log.h"
 #include "server.h"
 
@@ -58,6 +59,9 @@ typedef struct {
     bool up_open;
     int up_err;
     bool desc_big;        /* the descriptor part is over DESCRIPTOR_MAX */
+    uint8_t sig[SRV_SIG_MAX]; /* the "signature" part: DER ECDSA */
+    size_t siglen;
+    bool sig_big;
     char *descriptor;
     size_t dlen;
     char name[129];
@@ -127,6 +131,7 @@ enum MHD_Result srv_http_otto_err(struct MHD_Connection *c, int err, const char 
     case OTTO_E_EXISTS:   code = 409; kind = "exists"; break;
     case OTTO_E_STATE:    code = 409; kind = "conflict"; break;
     case OTTO_E_NOSPC:    code = 413; kind = "too_large"; break;
+    case OTTO_E_DENIED:   code = 403; kind = "denied"; break;
     default: break;
     }
     if (code == 500) /* never a 500 without a line that says why */
@@ -346,11 +351,12 @@ static enum MHD_Result h_jobs_create(srv_t *s, struct MHD_Connection *c, cJSON *
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(body, "jobId");
     const cJSON *desc = cJSON_GetObjectItemCaseSensitive(body, "description");
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(body, "inProgressTimeoutInMinutes");
+    const cJSON *unsig = cJSON_GetObjectItemCaseSensitive(body, "allowUnsigned");
     char job_id[SRV_JOBID_MAX + 1], msg[512];
     size_t n = 0;
     enum MHD_Result ret;
 
-    if ((id && !cJSON_IsString(id)) || (desc && !cJSON_IsString(desc)) ||
+    if ((id && !cJSON_IsString(id)) || (desc && !cJSON_IsString(desc)) || (unsig && !cJSON_IsBool(unsig)) ||
         (to && (!cJSON_IsNumber(to) || to->valuedouble < 1 || to->valuedouble > 10080)) ||
         (t && !cJSON_IsObject(t)) ||
         str_array(cJSON_GetObjectItemCaseSensitive(t, "devices"), (const char ***)&spec.devices,
@@ -371,6 +377,7 @@ static enum MHD_Result h_jobs_create(srv_t *s, struct MHD_Connection *c, cJSON *
     spec.job_id = id ? id->valuestring : NULL;
     spec.description = desc ? desc->valuestring : NULL;
     spec.timeout_min = to ? (int)to->valuedouble : 0;
+    spec.allow_unsigned = cJSON_IsTrue(unsig);
     int err = srv_engine_create_job(&s->eng, &spec, job_id, &n, msg, sizeof msg);
     if (err) {
         ret = srv_http_otto_err(c, err, msg);
@@ -543,8 +550,13 @@ static enum MHD_Result h_upload(srv_t *s, struct MHD_Connection *c, req_t *r)
     if (!r->up_open)
         return srv_http_err(c, 400, "invalid",
                         "upload multipart/form-data with a \"file\" part and a \"descriptor\" part");
-    int err = srv_firmware_ingest(s->st, s->cfg.data_dir, &r->up, r->name, r->descriptor, &fw,
-                                  &created, msg, sizeof msg);
+    if (r->sig_big) {
+        srv_upload_abort(&r->up);
+        r->up_open = false;
+        return srv_http_err(c, 400, "invalid", "the signature part is not a DER ECDSA P-256 signature (too long)");
+    }
+    int err = srv_firmware_ingest(s->st, s->cfg.data_dir, &r->up, r->name, r->descriptor, r->sig, r->siglen,
+                                  &fw, &created, msg, sizeof msg);
     r->up_open = false;
     if (err)
         return srv_http_otto_err(c, err, msg);
@@ -759,6 +771,57 @@ static enum MHD_Result r_job_show(srv_t *s, struct MHD_Connection *c, const char
     return h_job_show(s, c, name);
 }
 
+static int add_key(void *arg, const srv_key_t *k)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", k->name);
+    cJSON_AddStringToObject(o, "pem", k->pem);
+    cJSON_AddNumberToObject(o, "createdAt", (double)k->created_at);
+    if (k->revoked_at)
+        cJSON_AddNumberToObject(o, "revokedAt", (double)k->revoked_at);
+    cJSON_AddItemToArray(arg, o);
+    return 0;
+}
+
+static enum MHD_Result r_keys_list(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    (void)name;
+    (void)body;
+    cJSON *arr = cJSON_CreateArray();
+    srv_key_list(s->st, add_key, arr);
+    return srv_http_json(c, 200, arr);
+}
+
+/* A public key firmware signatures are checked against: ECDSA P-256 PEM. */
+static enum MHD_Result r_keys_add(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(body, "name"), *pem = cJSON_GetObjectItemCaseSensitive(body, "pem");
+    (void)name;
+    if (!cJSON_IsString(n) || !srv_valid_name(n->valuestring) || !cJSON_IsString(pem) ||
+        strlen(pem->valuestring) >= sizeof ((srv_key_t *)0)->pem || !srv_key_valid(pem->valuestring))
+        return srv_http_err(c, 400, "invalid",
+                            "a key is {\"name\": 1-64 of [A-Za-z0-9._-], \"pem\": an ECDSA P-256 public key in PEM}");
+    int err = srv_key_put(s->st, n->valuestring, pem->valuestring, time(NULL));
+    if (err)
+        return srv_http_otto_err(c, err, err == OTTO_E_EXISTS ? "a key of that name exists" : NULL);
+    SRV_LOG_INF("signing key %s trusted", n->valuestring);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", n->valuestring);
+    return srv_http_json(c, 201, o);
+}
+
+static enum MHD_Result r_key_revoke(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    (void)body;
+    int err = srv_key_revoke(s->st, name, time(NULL));
+    if (err)
+        return srv_http_otto_err(c, err, err == OTTO_E_NOTFOUND ? "no trusted key of that name" : NULL);
+    SRV_LOG_WRN("signing key %s revoked: firmware it signed is refused for new jobs", name);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "revoked", name);
+    return srv_http_json(c, 200, o);
+}
+
 /* Every REST endpoint: method, path (a prefix and, with a name, "/{name}"
  * and maybe a suffix), handler. docs/api.md lists the same. */
 static const struct {
@@ -779,6 +842,9 @@ static const struct {
     {"POST", "/api/v1/jobs", false, NULL, r_jobs_create},
     {"POST", "/api/v1/jobs", true, "/cancel", r_job_cancel},
     {"GET", "/api/v1/jobs", true, NULL, r_job_show},
+    {"GET", "/api/v1/keys", false, NULL, r_keys_list},
+    {"POST", "/api/v1/keys", false, NULL, r_keys_add},
+    {"POST", "/api/v1/keys", true, "/revoke", r_key_revoke},
 };
 
 static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char *m,
@@ -849,6 +915,13 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
         r->dlen += size;
         nd[r->dlen] = 0;
         r->descriptor = nd;
+    } else if (!strcmp(key, "signature")) {
+        if (r->siglen + size > sizeof r->sig) {
+            r->sig_big = true;
+            return MHD_YES;
+        }
+        memcpy(r->sig + r->siglen, data, size);
+        r->siglen += size;
     } else if (!strcmp(key, "name") && size) {
         snprintf(r->name, sizeof r->name, "%.*s", (int)size, data);
     }

@@ -138,6 +138,18 @@ int srv_group_list(srv_store_t *st, int (*visit)(void *, const char *group, int6
 int srv_group_things(srv_store_t *st, const char *group,
                      int (*visit)(void *, const char *thing), void *arg);
 
+/* ---- signing keys: the public keys firmware signatures are checked against ---- */
+typedef struct {
+    char name[SRV_NAME_MAX + 1];
+    char pem[512];          /* SubjectPublicKeyInfo PEM, ECDSA P-256 */
+    int64_t created_at, revoked_at; /* revoked_at 0: trusted */
+} srv_key_t;
+/** OTTO_E_EXISTS when the name is taken. */
+int srv_key_put(srv_store_t *st, const char *name, const char *pem, int64_t now);
+int srv_key_list(srv_store_t *st, int (*visit)(void *, const srv_key_t *), void *arg);
+/** OTTO_E_NOTFOUND when no trusted key has that name. */
+int srv_key_revoke(srv_store_t *st, const char *name, int64_t now);
+
 /* ---- jobs ---- */
 /** Insert a job; sets job->seq. OTTO_E_EXISTS if the id is taken. */
 int srv_job_put(srv_store_t *st, srv_job_t *job, const char *const *fw_ids, size_t nfw);

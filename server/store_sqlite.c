@@ -91,8 +91,12 @@ static const char schema[] =
  * to migrations[], which upgrades an older data directory in place at
  * start (tests/e2e/12-upgrade.sh opens one made by the previous release).
  * migrations[v] takes version v + 1 to v + 2; version 1 is the first. */
-#define SCHEMA_VERSION 1
-static const char *const migrations[] = {NULL};
+#define SCHEMA_VERSION 2
+static const char *const migrations[] = {
+    /* 1 -> 2: the public keys firmware signatures are checked against */
+    "CREATE TABLE IF NOT EXISTS signing_keys(name TEXT PRIMARY KEY, pem TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0);",
+};
 
 
 /* Cached statements, one slot per hot query. */
@@ -231,8 +235,11 @@ static int migrate(srv_store_t *st, const char *path)
     char sql[96];
     if (schema_version(st, &v))
         return OTTO_E_IO;
-    if (v == 0) /* a new database */
-        return exec_sql(st, "INSERT INTO meta VALUES('schema', '" STR(SCHEMA_VERSION) "')");
+    if (v == 0) /* a new database: today's tables, then every step from version 1 */
+        if (exec_sql(st, "INSERT INTO meta VALUES('schema', '1')"))
+            return OTTO_E_IO;
+    if (v == 0)
+        v = 1;
     if (v > SCHEMA_VERSION) {
         SRV_LOG_ERR("store: %s has schema %ld, made by a newer ottod (this one knows %d); not touched", path, v,
                 SCHEMA_VERSION);
@@ -969,4 +976,54 @@ int srv_job_has_pending(srv_store_t *st, int64_t job_seq, bool *yes)
     *yes = rc == SQLITE_ROW;
     sqlite3_finalize(s);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "pending executions");
+}
+
+/* ---- signing keys -------------------------------------------------------- */
+
+int srv_key_put(srv_store_t *st, const char *name, const char *pem, int64_t now)
+{
+    sqlite3_stmt *s = prepare(st, "INSERT INTO signing_keys(name, pem, created_at) VALUES(?, ?, ?)");
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, name);
+    bind_text(s, 2, pem);
+    sqlite3_bind_int64(s, 3, now);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_CONSTRAINT)
+        return OTTO_E_EXISTS;
+    return rc == SQLITE_DONE ? OTTO_OK : db_err(st, "add key");
+}
+
+int srv_key_list(srv_store_t *st, int (*visit)(void *, const srv_key_t *), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT name, pem, created_at, revoked_at FROM signing_keys ORDER BY name");
+    srv_key_t k;
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        col_text(s, 0, k.name, sizeof k.name);
+        col_text(s, 1, k.pem, sizeof k.pem);
+        k.created_at = sqlite3_column_int64(s, 2);
+        k.revoked_at = sqlite3_column_int64(s, 3);
+        if (visit(arg, &k))
+            break;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "list keys");
+}
+
+int srv_key_revoke(srv_store_t *st, const char *name, int64_t now)
+{
+    sqlite3_stmt *s = prepare(st, "UPDATE signing_keys SET revoked_at = ? WHERE name = ? AND revoked_at = 0");
+    if (!s)
+        return OTTO_E_IO;
+    sqlite3_bind_int64(s, 1, now);
+    bind_text(s, 2, name);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return db_err(st, "revoke key");
+    return sqlite3_changes(st->db) ? OTTO_OK : OTTO_E_NOTFOUND;
 }

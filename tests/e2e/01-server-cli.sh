@@ -29,6 +29,7 @@ export OTTO_URL="http://127.0.0.1:$HTTP_PORT"
 wait_for curl -sf "$OTTO_URL/healthz" || bail "ottod did not start"
 check "operator token file is mode 0600" test "$(stat -c %a "$DATA/admin.token")" = 600
 export OTTO_TOKEN=$(cat "$DATA/admin.token")
+trust_release_key
 check "/healthz says ok with the broker up" sh -c "curl -sf '$OTTO_URL/healthz' | grep -q '\"ok\"'"
 "$OTTOD" --data "$DATA" --http 127.0.0.1:$(free_port) --mqtt 127.0.0.1:$BROKER_PORT 2>"$E2E_DIR/err.txt"
 check "a second ottod on the same data dir is refused" grep -q "another ottod" "$E2E_DIR/err.txt"

@@ -31,7 +31,7 @@ check "its firmware downloads ($code)" test "$code" = 206
 r=$(mq 24:0a:c4:12:00:02 "$J/update" '{"status":"SUCCEEDED"}')
 check "the execution that was running finishes" sh -c "echo '$r' | grep -q ^accepted"
 schema() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select value from meta where key=\"schema\"").fetchone()[0])' "$DATA/otto.db"; }
-check "the schema is today's (1)" test "$(schema)" = 1
+check "the schema is upgraded to today's (2: signing keys)" test "$(schema)" = 2
 stop_ottod
 
 # From a newer ottod: refused, untouched.

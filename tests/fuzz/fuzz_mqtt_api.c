@@ -47,7 +47,8 @@ static void setup(void)
     const char *groups[] = {"g"};
     srv_device_upsert(st, "dev", "lamp", groups, 1, 1);
     const char *fws[] = {"fw-a"}, *devs[] = {"dev"};
-    srv_job_spec_t spec = {.job_id = "j1", .fw_ids = fws, .nfw = 1, .devices = devs, .ndevices = 1};
+    srv_job_spec_t spec = {.job_id = "j1", .fw_ids = fws, .nfw = 1, .devices = devs, .ndevices = 1,
+                           .allow_unsigned = true};
     char out[SRV_JOBID_MAX + 1], msg[256];
     size_t n;
     if (srv_engine_create_job(&eng, &spec, out, &n, msg, sizeof msg))

@@ -104,7 +104,7 @@ static int teardown(void **state)
 static void create(env_t *v, const char *id, const char *fw, const char *group, const char *dev)
 {
     const char *fws[] = {fw}, *groups[] = {group}, *devs[] = {dev};
-    srv_job_spec_t spec = {.job_id = id, .fw_ids = fws, .nfw = 1};
+    srv_job_spec_t spec = {.job_id = id, .fw_ids = fws, .nfw = 1, .allow_unsigned = true};
     if (group) {
         spec.groups = groups;
         spec.ngroups = 1;
@@ -439,6 +439,10 @@ static void create_errors(void **state)
     const char *nofw[] = {"fw-none"}, *groups[] = {"demo"}, *nogroup[] = {"empty"};
     const char *nodev[] = {"24:0a:c4:ff:ff:ff"};
     srv_job_spec_t s = {.fw_ids = fw_ab, .nfw = 2, .groups = groups, .ngroups = 1};
+    /* Unsigned firmware is refused unless the operator lets it through. */
+    assert_int_equal(srv_engine_create_job(&v->e, &s, out, &n, msg, sizeof msg), OTTO_E_DENIED);
+    assert_non_null(strstr(msg, "not signed"));
+    s.allow_unsigned = true;
     /* esp32 + stm32 in one job is fine, and the id is generated. */
     assert_int_equal(srv_engine_create_job(&v->e, &s, out, &n, msg, sizeof msg), 0);
     assert_int_equal(n, 2);
@@ -614,7 +618,7 @@ static void timers(void **state)
     /* The in-progress timeout caps a longer step timer. */
     const char *fws[] = {"fw-c"}, *devs[] = {T1};
     srv_job_spec_t s = {.job_id = "j2", .fw_ids = fws, .nfw = 1, .devices = devs, .ndevices = 1,
-                        .timeout_min = 3};
+                        .timeout_min = 3, .allow_unsigned = true};
     char out[SRV_JOBID_MAX + 1], msg[256];
     size_t n;
     assert_int_equal(srv_engine_create_job(&v->e, &s, out, &n, msg, sizeof msg), 0);

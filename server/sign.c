@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "sign.h"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <string.h>
+
+static EVP_PKEY *read_pub(const char *pem)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    EVP_PKEY *k = b ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    if (k && (EVP_PKEY_get_base_id(k) != EVP_PKEY_EC || EVP_PKEY_get_bits(k) != 256)) {
+        EVP_PKEY_free(k);
+        k = NULL;
+    }
+    return k;
+}
+
+bool srv_key_valid(const char *pem)
+{
+    EVP_PKEY *k = read_pub(pem);
+    EVP_PKEY_free(k);
+    return k != NULL;
+}
+
+typedef struct {
+    const uint8_t *sha, *der;
+    size_t len;
+    char *signer;
+    size_t cap;
+    bool ok;
+} check_t;
+
+static int try_key(void *arg, const srv_key_t *key)
+{
+    check_t *c = arg;
+    if (key->revoked_at)
+        return 0;
+    EVP_PKEY *k = read_pub(key->pem);
+    EVP_PKEY_CTX *ctx = k ? EVP_PKEY_CTX_new(k, NULL) : NULL;
+    /* The signature is over the SHA-256 the caller already has. */
+    if (ctx && EVP_PKEY_verify_init(ctx) == 1 && EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
+        EVP_PKEY_verify(ctx, c->der, c->len, c->sha, 32) == 1) {
+        c->ok = true;
+        snprintf(c->signer, c->cap, "%s", key->name);
+    }
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(k);
+    return c->ok;
+}
+
+int srv_sig_check(srv_store_t *st, const uint8_t sha256[32], const uint8_t *der, size_t len, char *signer,
+                  size_t cap)
+{
+    check_t c = {sha256, der, len, signer, cap, false};
+    int err = srv_key_list(st, try_key, &c);
+    if (err)
+        return err;
+    return c.ok ? OTTO_OK : OTTO_E_VERIFY;
+}
+
+void srv_base64(const uint8_t *in, size_t n, char *out, size_t cap)
+{
+    if (cap < 4 * ((n + 2) / 3) + 1) {
+        out[0] = 0;
+        return;
+    }
+    EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+}
+
+int srv_unbase64(const char *in, uint8_t *out, size_t cap)
+{
+    size_t n = strlen(in);
+    if (n == 0 || n % 4 || n / 4 * 3 > cap)
+        return -1;
+    int m = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
+    if (m < 0)
+        return -1;
+    /* DecodeBlock counts the padding as bytes: take them off. */
+    if (in[n - 1] == '=')
+        m--;
+    if (in[n - 2] == '=')
+        m--;
+    return m;
+}
