@@ -19,10 +19,13 @@ srv=(-I "$here/server" -I "$here/include" "$here/server/log.c" "$here/server/jso
 clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_jsonin.c" "${srv[@]}" -lcjson -o "$out/fuzz_jsonin"
 clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_mqtt_api.c" "${srv[@]}" "$here/server/store_sqlite.c" \
   "$here/server/engine.c" "$here/server/mqtt_api.c" "$here/device/err.c" -lcjson -lsqlite3 -o "$out/fuzz_mqtt_api"
+clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_sign.c" "${srv[@]}" "$here/server/sign.c" "$here/server/store_sqlite.c" \
+  "$here/server/engine.c" "$here/server/mqtt_api.c" "$here/device/err.c" -lcjson -lsqlite3 -lcrypto -o "$out/fuzz_sign"
 # seed corpora: real tables, images and CSV made by the project's own tools
 make -s -C "$here" build >/dev/null
 mkdir -p "$out/corpus_part" "$out/corpus_image" "$out/corpus_partcsv" "$out/corpus_jobdoc" "$out/corpus_mcu" \
-  "$out/corpus_jsonin" "$out/corpus_mqtt_api"
+  "$out/corpus_jsonin" "$out/corpus_mqtt_api" "$out/corpus_sign"
+printf 'MEUCIQCq5cIsc5hCj0y5G8VYtgJv6sbCDG8Xz9M2NgQ4HcIIIgIgOD0C0ZP2Wl4b7xQwYb6W2h9QlJkq0wv6zqkQ0d2i2q0=' > "$out/corpus_sign/a"
 printf '{"thing":"24:0a:c4:00:00:01","product":"lamp","groups":["attic"]}' > "$out/corpus_jsonin/a.json"
 printf 'start-next\n{"clientToken":"t","statusDetails":{"step":"download"},"stepTimeoutInMinutes":5}' > "$out/corpus_mqtt_api/a"
 printf 'j1/update\n{"status":"IN_PROGRESS","expectedVersion":1,"executionNumber":1,"includeJobDocument":true}' > "$out/corpus_mqtt_api/b"
@@ -35,7 +38,7 @@ printf '{"product":"lamp","group":"","firmware":[{"ota_type":"esp32","url":"http
   "$(printf '0%.0s' {1..32})" "$(printf 'a%.0s' {1..64})" > "$out/corpus_jobdoc/a.json"
 # an MCU that answers a sync and Get / Get ID (F103), then ACKs everything
 printf '\001\171\001\171\016\013\042\000\001\002\021\041\061\103\143\163\202\222\171\001\171\004\001\004\020\171' > "$out/corpus_mcu/a.bin"
-for t in part image partcsv jobdoc mcu jsonin mqtt_api; do
+for t in part image partcsv jobdoc mcu jsonin mqtt_api sign; do
   echo "fuzz_$t: ${secs}s"
   if ! "$out/fuzz_$t" -max_total_time="$secs" -max_len=8192 "$out/corpus_$t" > "$out/fuzz_$t.log" 2>&1; then
     grep -E "ERROR|SUMMARY" "$out/fuzz_$t.log" || tail -20 "$out/fuzz_$t.log"
