@@ -18,7 +18,8 @@ done
 srv=(-I "$here/server" -I "$here/include" "$here/server/log.c" "$here/server/jsonin.c")
 clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_jsonin.c" "${srv[@]}" -lcjson -o "$out/fuzz_jsonin"
 clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_mqtt_api.c" "${srv[@]}" "$here/server/store_sqlite.c" \
-  "$here/server/engine.c" "$here/server/mqtt_api.c" "$here/device/err.c" -lcjson -lsqlite3 -o "$out/fuzz_mqtt_api"
+  "$here/server/engine.c" "$here/server/mqtt_api.c" "$here/server/sign.c" "$here/device/err.c" \
+  -lcjson -lsqlite3 -lcrypto -o "$out/fuzz_mqtt_api"
 clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_sign.c" "${srv[@]}" "$here/server/sign.c" "$here/server/store_sqlite.c" \
   "$here/server/engine.c" "$here/server/mqtt_api.c" "$here/device/err.c" -lcjson -lsqlite3 -lcrypto -o "$out/fuzz_sign"
 # seed corpora: real tables, images and CSV made by the project's own tools
