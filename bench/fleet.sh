@@ -31,6 +31,7 @@ one_run() {
     "$BUILD/otto-sim" fleet --count "$n" --dir "$d" --factory "$E2E_DIR/v100.bin" --prefix "b$n$mcu" $mcu \
         --mqtt "127.0.0.1:$BROKER_PORT" --things-file "$d.things" --duration 0.5 >/dev/null 2>&1
     "$BUILD/otto-sim" fleet --count "$n" --dir "$d" --prefix "b$n$mcu" --mqtt "127.0.0.1:$BROKER_PORT" $mcu \
+        --trust "${OTTO_SIGN_KEY%.pem}.pub.pem" \
         >"$d.out" 2>"$d.log" &
     FLEET=$!
     E2E_PIDS+=("$FLEET")

@@ -268,6 +268,19 @@ void agent_complete(otto_agent_t *a)
                                                    : "the download's SHA-256 differs from the job's; slot not switched");
         return;
     }
+    /* The owner's signature over the SHA-256 just computed, before anything
+     * becomes bootable or a byte reaches the MCU. No signature is refused
+     * unless the port allows unsigned images; never for want of keys. */
+    const otto_fw_entry_t *e = agent_cur(a);
+    if (!e->siglen && !a->cfg.allow_unsigned) {
+        agent_finish(a, R_FAILED, "unsigned", "the image has no signature and this device requires one");
+        return;
+    }
+    if (e->siglen && (!a->cfg.port->verify || a->cfg.port->verify(a->cfg.port->ctx, sha, e->sig, e->siglen))) {
+        agent_finish(a, R_FAILED, "bad_signature", mcu ? "the MCU image's signature does not verify; not relayed"
+                                                      : "the signature does not verify with a trusted key; slot not switched");
+        return;
+    }
     if (mcu) {
         a->job.phase = P_RELAY;
         otto_store_erase(a->cfg.store, "off");

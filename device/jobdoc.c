@@ -58,6 +58,14 @@ static int read_entry(const otto_json_t *j, int e, otto_fw_entry_t *f)
             return err;
         f->has_sha256 = true;
     }
+    if ((t = otto_json_get(j, e, "sig-sha256-ecdsa")) >= 0) {
+        char b64[4 * ((OTTO_JOBDOC_SIG_MAX + 2) / 3) + 1];
+        int n;
+        if ((err = otto_json_str(j, t, b64, sizeof b64)) ||
+            (n = otto_b64_decode(b64, f->sig, sizeof f->sig)) <= 0)
+            return err ? err : OTTO_E_PROTO;
+        f->siglen = (uint8_t)n;
+    }
     if ((t = otto_json_get(j, e, "secure_version")) >= 0 &&
         (err = otto_json_u32(j, t, &f->secure_version)))
         return err;

@@ -212,3 +212,42 @@ void otto_jw_kv_u32(otto_jw_t *w, const char *key, uint32_t v, bool comma)
     otto_jw_u32(&n, v);
     otto_jw_kv(w, key, t, comma); /* statusDetails values are strings */
 }
+
+/* ---- base64 (signatures in job documents) ------------------------------- */
+
+static int b64v(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+int otto_b64_decode(const char *in, uint8_t *out, size_t cap)
+{
+    size_t n = strlen(in), o = 0;
+    if (n == 0 || n % 4)
+        return -1;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4], pad = 0;
+        for (int k = 0; k < 4; k++) {
+            char c = in[i + (size_t)k];
+            if (c == '=' && i + 4 == n && k >= 2) {
+                v[k] = 0;
+                pad++;
+            } else if (pad || (v[k] = b64v(c)) < 0) {
+                return -1;
+            }
+        }
+        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        for (int k = 0; k < 3 - pad; k++) {
+            if (o == cap)
+                return -1;
+            out[o++] = (uint8_t)(w >> (unsigned)(16 - 8 * k));
+        }
+    }
+    return (int)o;
+}

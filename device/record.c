@@ -3,16 +3,18 @@
  * Field-by-field encoding of the records in record.h. All integers are
  * little-endian; a string is a length byte and its bytes (no NUL).
  *
- * Job record, version 1:
- *   u8  0x81                      u8 len, job_id      u32 exec_version
+ * Job record, version 2 (and 1):
+ *   u8  0x82                      u8 len, job_id      u32 exec_version
  *       (these three come first in every version: a rollback reads them)
  *   u8  phase result attempts target esp_state mcu_state mcu_tries
  *   entry fw, entry mcu           (the esp32 and the stm32 image)
  *   str from_version etag reason detail
  *   u32 resumes refetched download_ms relay_ms relay_mark
- * Entry: u8 flags (1 has_md5, 2 has_sha256, 0x80 present); when present:
- *   str url version; u32 size secure_version; u16 part_id;
- *   16 bytes md5 when has_md5, 32 bytes sha256 when has_sha256.
+ * Entry: u8 flags (1 has_md5, 2 has_sha256, 4 signed (version 2), 0x80
+ *   present); when present: str url version; u32 size secure_version; u16
+ *   part_id; 16 bytes md5 when has_md5, 32 bytes sha256 when has_sha256;
+ *   u8 len and the DER signature when signed.
+ * Version 2 differs from 1 only by the signed flag and its bytes.
  * Relay record, version 1: u8 0x81, u8 phase, u32 next, u32 size.
  *
  * Version 0 (the raw structs) is read by offset, the layout frozen in
@@ -95,7 +97,7 @@ static void get_str(rec_t *r, char *dst, size_t cap)
     dst[n] = 0;
 }
 
-enum { F_MD5 = 1, F_SHA = 2, F_PRESENT = 0x80 };
+enum { F_MD5 = 1, F_SHA = 2, F_SIG = 4, F_PRESENT = 0x80 };
 
 static void put_entry(rec_t *r, const otto_fw_entry_t *e)
 {
@@ -104,7 +106,7 @@ static void put_entry(rec_t *r, const otto_fw_entry_t *e)
         put_u8(r, 0);
         return;
     }
-    put_u8(r, (uint8_t)(F_PRESENT | (e->has_md5 ? F_MD5 : 0) | (e->has_sha256 ? F_SHA : 0)));
+    put_u8(r, (uint8_t)(F_PRESENT | (e->has_md5 ? F_MD5 : 0) | (e->has_sha256 ? F_SHA : 0) | (e->siglen ? F_SIG : 0)));
     put_str(r, e->url);
     put_str(r, e->version);
     put_u32(r, e->size);
@@ -115,6 +117,10 @@ static void put_entry(rec_t *r, const otto_fw_entry_t *e)
         put(r, e->md5, 16);
     if (e->has_sha256)
         put(r, e->sha256, 32);
+    if (e->siglen) { /* version 2 */
+        put_u8(r, e->siglen);
+        put(r, e->sig, e->siglen);
+    }
 }
 
 static void get_entry(rec_t *r, otto_fw_entry_t *e, const char *type)
@@ -137,6 +143,13 @@ static void get_entry(rec_t *r, otto_fw_entry_t *e, const char *type)
         memcpy(e->md5, b, 16);
     if (e->has_sha256 && (b = get(r, 32)))
         memcpy(e->sha256, b, 32);
+    if (f & F_SIG) { /* version 2 on: the job's signature of this image */
+        e->siglen = get_u8(r);
+        if (e->siglen > sizeof e->sig || !(b = get(r, e->siglen)))
+            r->err = OTTO_E_CORRUPT;
+        else
+            memcpy(e->sig, b, e->siglen);
+    }
 }
 
 /* The job record's fields in the order version 1 writes them, with where

@@ -33,6 +33,7 @@ echo "mcu-2.0.0.bin: 64 KiB for the STM32F103 behind each module"
 
 step "Power on $N modules on v1.0.0, MCUs on 1.0.0 (downloads at 512 KiB/s; 5 will lose power mid-download, 3 mid-relay; every MCU once mid-write)"
 "$SIM" fleet --count "$N" --dir "$work/fleet" --factory "$work/v1.0.0.bin" --product demo \
+    --trust "${OTTO_SIGN_KEY%.pem}.pub.pem" \
     --mqtt "127.0.0.1:$BROKER_PORT" --rate 512K --cuts 5 --relay-cuts 3 --mcu-cut-op 100 --seed 7 --things-file "$work/things" \
     -v >"$work/fleet.out" 2>"$work/fleet.log" &
 FLEET=$!

@@ -44,6 +44,7 @@
 #include "otto/kv.h"
 #include "otto/image.h"
 #include "net.h"
+#include "verify.h"
 #include "sim.h"
 #include "simdev.h"
 #include "stm32.h"
@@ -105,6 +106,8 @@ struct fleet {
     bool mcu;
     const char *mcu_part, *mcu_version;
     bool mcu_mute, mcu_rdp, mcu_unprotect;
+    bool allow_unsigned;     /* --allow-unsigned: the agents take images without a signature */
+    otto_linux_keys_t keys;  /* --trust: the public keys the devices trust */
     double mcu_brownout;
     uint64_t mcu_cut_op;
     uint64_t rng;
@@ -228,6 +231,12 @@ static void p_mcu_run(void *ctx)
     say(n, "MCU runs its application (BOOT0 low, reset)");
 }
 
+static int p_verify(void *ctx, const uint8_t sha256[32], const uint8_t *sig, size_t len)
+{
+    node_t *n = ((otto_link_t *)ctx)->user;
+    return otto_linux_verify(&n->f->keys, sha256, sig, len);
+}
+
 static int u_read(void *ctx, void *buf, size_t len, uint32_t timeout_ms)
 {
     node_t *n = ctx;
@@ -288,10 +297,11 @@ static int power_on(node_t *n)
     n->link.verbose = n->f->verbose;
     otto_link_port(&n->link, &n->port);
     n->port.mcu_bootloader = p_mcu_bootloader;
+    n->port.verify = p_verify; /* with the keys it was provisioned with */
     n->port.mcu_run = p_mcu_run;
     otto_agent_config_t cfg = {n->thing, n->f->product, &n->dev.ota, &n->store, &n->port,
                                n->f->checkpoint, 500, NULL, n->f->mcu_version, 0, 0, false,
-                               n->f->mcu_unprotect};
+                               n->f->mcu_unprotect, n->f->allow_unsigned};
     if (n->emu) {
         if (otto_linux_uart_open(&n->line, n->tty, 115200)) {
             fprintf(stderr, "otto-sim: %s: cannot open %s: %s\n", n->thing, n->tty, strerror(errno));
@@ -535,6 +545,9 @@ static const char usage_fleet[] =
     "      --mcu-mute         MCUs that never answer\n"
     "      --mcu-rdp          MCUs made read-protected (RDP level 1) when their flash is new\n"
     "      --mcu-unprotect    the agents may unprotect them (which erases their flash)\n"
+    "      --trust PUB.pem    a public key the devices trust (up to 3; as at manufacture):\n"
+    "                         an image must carry a signature one of them verifies\n"
+    "      --allow-unsigned   the devices also take images without a signature\n"
     "      --mcu-brownout P   MCUs lose power at each flash operation with probability P\n"
     "                         (torn; back in their bootloader 20 ms later)\n"
     "      --mcu-cut-op N     each MCU loses power at its N-th flash operation, as above\n"
@@ -565,8 +578,10 @@ static int fleet_main(int argc, char **argv, bool single)
         {"mcu-part", required_argument, 0, 'Q'}, {"mcu-version", required_argument, 0, 'V'},
         {"mcu-mute", no_argument, 0, 'U'}, {"mcu-brownout", required_argument, 0, 'B'},
         {"mcu-cut-op", required_argument, 0, 'J'}, {"mcu-rdp", no_argument, 0, 'G'}, {"mcu-unprotect", no_argument, 0, 'H'},
+        {"trust", required_argument, 0, 'K'}, {"allow-unsigned", no_argument, 0, 'Z'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     fleet_t f = {0};
+    otto_linux_keys_init(&f.keys);
     const char *dir = NULL, *prefix = "24:0a:c4:00", *flash = NULL, *thing = NULL, *factory = NULL;
     const char *mqtt = "127.0.0.1:1883", *things_file = NULL;
     uint64_t v;
@@ -608,6 +623,14 @@ static int fleet_main(int argc, char **argv, bool single)
         case 'G': f.mcu_rdp = true; break;
         case 'J': f.mcu_cut_op = strtoull(optarg, NULL, 10); break;
         case 'H': f.mcu_unprotect = true; break;
+        case 'Z': f.allow_unsigned = true; break;
+        case 'K':
+            if (otto_linux_keys_add(&f.keys, optarg)) {
+                fprintf(stderr, "otto-sim: --trust %s: not an ECDSA P-256 public key in PEM, or more than %d keys\n",
+                        optarg, OTTO_LINUX_KEYS);
+                return 2;
+            }
+            break;
         case 's': f.rng = strtoull(optarg, NULL, 10) * 2654435761u + 1; break;
         case 'D': duration = atof(optarg); break;
         case 'W': things_file = optarg; break;
@@ -734,6 +757,7 @@ static int fleet_main(int argc, char **argv, bool single)
     mosquitto_lib_cleanup();
     free(f.nodes);
     free(f.links);
+    otto_linux_keys_free(&f.keys);
     return 0;
 }
 

@@ -43,6 +43,9 @@ bool otto_json_eq(const otto_json_t *j, int tok, const char *s);
 struct otto_jobdoc_s;
 int otto_jobdoc_read(const otto_json_t *j, int obj, struct otto_jobdoc_s *doc);
 
+/** Decode base64 (RFC 4648, padded) into out: the byte count, or -1. */
+int otto_b64_decode(const char *in, uint8_t *out, size_t cap);
+
 /* Writing JSON into a caller's buffer, no printf: appends stop at cap - 1
  * (always NUL-terminated) and set `over`, which the caller checks once. */
 typedef struct {

@@ -82,6 +82,9 @@ typedef struct {
      *  updated or not, so that a job refused or failed after the MCU was
      *  put in its bootloader never leaves it halted there. */
     void (*mcu_run)(void *ctx);
+    /** Does sig (DER ECDSA P-256) sign sha256 with a key this device
+     *  trusts? OTTO_OK, or OTTO_E_VERIFY. NULL: no signature verifies. */
+    int (*verify)(void *ctx, const uint8_t sha256[32], const uint8_t *sig, size_t len);
 } otto_agent_port_t;
 
 typedef struct {
@@ -103,6 +106,8 @@ typedef struct {
     bool mcu_unprotect;           /**< a read-protected MCU is unprotected, which erases
                                        all its flash, rather than the job FAILED
                                        mcu_protected; the application sets RDP again */
+    bool allow_unsigned;          /**< take images without a signature (off by default:
+                                       a device requires its owner's signature) */
 } otto_agent_config_t;
 
 /** The job being worked on; kept in the store under "job", encoded as

@@ -35,6 +35,7 @@ extern "C" {
 #define OTTO_CONFIG_JOB_FW_MAX 2 /* e.g. the module's esp32 image and the MCU's */
 #endif
 #define OTTO_JOBDOC_TOKENS 96
+#define OTTO_JOBDOC_SIG_MAX 72 /* DER ECDSA P-256, at most */
 
 typedef struct {
     char ota_type[16];
@@ -46,6 +47,8 @@ typedef struct {
     uint8_t md5[16];
     uint8_t sha256[32];
     bool has_md5, has_sha256;
+    uint8_t siglen;        /**< "sig-sha256-ecdsa": DER ECDSA over the SHA-256, 0: none */
+    uint8_t sig[OTTO_JOBDOC_SIG_MAX];
 } otto_fw_entry_t;
 
 typedef struct otto_jobdoc_s {

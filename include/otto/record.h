@@ -26,12 +26,12 @@
 extern "C" {
 #endif
 
-#define OTTO_JOB_RECORD_VERSION   1u
+#define OTTO_JOB_RECORD_VERSION   2u /* 2: entries may carry their signature */
 #define OTTO_RELAY_RECORD_VERSION 1u
 #define OTTO_JOB_RECORD_V0_LEN    920u /* sizeof the v0 struct */
 #define OTTO_RELAY_RECORD_V0_LEN  12u
 /** The longest job record this version writes (every string at its limit). */
-#define OTTO_JOB_RECORD_MAX       900u
+#define OTTO_JOB_RECORD_MAX       1024u
 
 int otto_job_record_encode(const otto_agent_job_t *j, uint8_t *buf, size_t cap, size_t *len);
 /** *version gets the record's version (0, 1, ... or a newer one). */

@@ -36,6 +36,7 @@
 #include "otto/ota.h"
 #include "otto/part.h"
 #include "uart.h"
+#include "verify.h"
 
 #define EXIT_RESTART 10
 
@@ -57,6 +58,9 @@ static const char usage[] =
     "      --selftest CMD     run CMD (sh -c) to judge a new image: exit 0 confirms it\n"
     "      --mcu-tty DEV      the serial line to an STM32's ROM bootloader\n"
     "      --checkpoint N     save download progress every N bytes (default 16K)\n"
+    "      --trust PUB.pem    a public key this device trusts (up to 3): every image must\n"
+    "                         carry a signature one of them verifies\n"
+    "      --allow-unsigned   also take images without a signature\n"
     "  -v, --verbose          log what the agent does (twice: every MQTT message)\n"
     "  -h, --help             this text\n"
     "\n"
@@ -65,6 +69,13 @@ static const char usage[] =
     "starts it again.\n";
 
 static int verbose;
+static otto_linux_keys_t *verify_ctx;
+
+static int a_verify(void *ctx, const uint8_t sha256[32], const uint8_t *sig, size_t len)
+{
+    (void)ctx;
+    return otto_linux_verify(verify_ctx, sha256, sig, len);
+}
 
 static void logline(otto_link_t *l, const char *msg)
 {
@@ -100,10 +111,14 @@ int main(int argc, char **argv)
         {"mqtt", required_argument, 0, 'm'},     {"size", required_argument, 0, 'S'},
         {"product", required_argument, 0, 'p'},  {"selftest", required_argument, 0, 's'},
         {"mcu-tty", required_argument, 0, 'u'},  {"checkpoint", required_argument, 0, 'c'},
+        {"trust", required_argument, 0, 'K'},    {"allow-unsigned", no_argument, 0, 'Z'},
         {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *path = NULL, *thing = NULL, *mqtt = "127.0.0.1:1883", *product = NULL, *test = NULL, *tty = NULL;
     unsigned long size = 0, checkpoint = 0;
+    bool allow_unsigned = false;
+    static otto_linux_keys_t keys;
+    otto_linux_keys_init(&keys);
     int c;
     while ((c = getopt_long(argc, argv, "f:t:m:vh", opts, NULL)) != -1) {
         switch (c) {
@@ -115,6 +130,14 @@ int main(int argc, char **argv)
         case 's': test = optarg; break;
         case 'u': tty = optarg; break;
         case 'c': checkpoint = strtoul(optarg, NULL, 0); break;
+        case 'Z': allow_unsigned = true; break;
+        case 'K':
+            if (otto_linux_keys_add(&keys, optarg)) {
+                fprintf(stderr, "otto-agent: --trust %s: not an ECDSA P-256 public key in PEM, or more than %d\n",
+                        optarg, OTTO_LINUX_KEYS);
+                return 2;
+            }
+            break;
         case 'v': verbose++; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
@@ -213,7 +236,9 @@ int main(int argc, char **argv)
     link.verbose = verbose;
     otto_link_port(&link, &aport);
     otto_agent_config_t cfg = {thing, product, &ota, &store, &aport, (uint32_t)checkpoint, 0, NULL, NULL,
-                               0, 0, false, false};
+                               0, 0, false, false, allow_unsigned};
+    verify_ctx = &keys;
+    aport.verify = a_verify; /* the port's ctx is the link; the keys are here */
     if (tty) {
         if (otto_linux_uart_open(&line, tty, 115200)) {
             fprintf(stderr, "otto-agent: %s: %s\n", tty, strerror(errno));

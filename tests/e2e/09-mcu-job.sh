@@ -107,7 +107,7 @@ one_device() {
     rm -f "$E2E_DIR/things"
     "$SIM" device --flash "$E2E_DIR/$name.img" --thing "$name" --factory "$E2E_DIR/v100.bin" \
         --mqtt "127.0.0.1:$BROKER_PORT" --product lamp --things-file "$E2E_DIR/things" -v "$@" \
-        >"$E2E_DIR/$name.out" 2>>"$E2E_DIR/$name.log" &
+        --trust "${OTTO_SIGN_KEY%.pem}.pub.pem" >"$E2E_DIR/$name.out" 2>>"$E2E_DIR/$name.log" &
     DEV=$!
     E2E_PIDS+=("$DEV")
     wait_for test -s "$E2E_DIR/things"

@@ -24,6 +24,7 @@ dd if="$E2E_DIR/nvs.bin" of="$E2E_DIR/gw.img" bs=4096 seek=$((NVS_OFF / 4096)) c
 (
     while :; do
         "$AGENT" --flash "$E2E_DIR/gw.img" --thing "$THING" --mqtt "127.0.0.1:$BROKER_PORT" --product gw \
+            --trust "${OTTO_SIGN_KEY%.pem}.pub.pem" \
             --checkpoint 16384 --selftest 'test "$OTTO_VERSION" != 1.2.0' -v
         rc=$?
         echo "supervisor: otto-agent exited $rc" >&2

@@ -45,6 +45,27 @@ J3=$("$OTTO" job create --device $T --fw "$F3" --allow-unsigned -q)
 check "--allow-unsigned lets it through, and the job records it" \
     test "$("$OTTO" job show "$J3" --json | jget "d['targets'].get('allowUnsigned')")" = True
 
+# Devices verify too: they trust the release key only (otto-sim --trust).
+N=2
+"$OTTO" image build --version 1.0.0 --project lamp --size 32K -o "$E2E_DIR/v100.bin" >/dev/null
+fleet_bg 24:0a:c4:13:01 "$E2E_DIR/v100.bin"
+"$OTTO" device add $(cat "$E2E_DIR/things") --group g13 --product lamp >/dev/null
+reason() { "$OTTO" job show "$1" --json | jget "','.join(sorted(set(e['statusDetails'].get('reason', '') for e in d['executions'])))"; }
+J=$("$OTTO" job create --group g13 --fw "$F3" --allow-unsigned -q)
+timeout 60 "$OTTO" job watch "$J" --interval 0.2 >/dev/null
+check "unsigned firmware let through by the server: the devices refuse it (unsigned)" test "$(reason "$J")" = unsigned
+"$OTTO" key gen -o "$E2E_DIR/second.pem" >/dev/null
+"$OTTO" key trust "$E2E_DIR/second.pub.pem" >/dev/null
+F4=$(OTTO_SIGN_KEY= "$OTTO" fw upload -q "$E2E_DIR/v1.4.0.bin" --sign "$E2E_DIR/second.pem")
+J=$("$OTTO" job create --group g13 --fw "$F4" -q)
+timeout 60 "$OTTO" job watch "$J" --interval 0.2 >/dev/null
+check "signed by a key the server trusts but the devices do not: refused (bad_signature)" test "$(reason "$J")" = bad_signature
+J=$("$OTTO" job create --group g13 --fw "$F2" -q)
+timeout 60 "$OTTO" job watch "$J" --interval 0.2 >/dev/null; rc=$?
+check "signed by the key they trust: every device SUCCEEDED" test "$rc" = 0
+stop_fleet
+check "... and each refused image left it on its running one until then" test "$(grep -c ' 1\.2\.0 ' "$E2E_DIR/fleet.out")" = $N
+
 # Revoked: its firmware is refused for new jobs, and so are its new uploads.
 "$OTTO" key revoke release >/dev/null
 check "otto key list shows it revoked" sh -c "'$OTTO' key list | grep -q '^release  *revoked'"

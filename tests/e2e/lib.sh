@@ -40,6 +40,7 @@ fleet_bg() {
     rm -f "$E2E_DIR/things"
     "$BUILD/otto-sim" fleet --count "$N" --dir "$E2E_DIR/fleet" --factory "$factory" --prefix "$prefix" \
         --mqtt "127.0.0.1:$BROKER_PORT" --product lamp --things-file "$E2E_DIR/things" \
+        --trust "${OTTO_SIGN_KEY%.pem}.pub.pem" \
         -v "$@" >"$E2E_DIR/fleet.out" 2>>"$E2E_DIR/fleet.log" &
     FLEET=$!
     E2E_PIDS+=("$FLEET")

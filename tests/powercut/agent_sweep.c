@@ -61,6 +61,7 @@
 #define JOB "job-sweep"
 
 static bool chaos;
+static bool sweep_allow_unsigned; /* --from-v0: the old records carry no signature */
 
 /* The MCU behind the module, when --mcu. */
 static struct {
@@ -166,6 +167,15 @@ static int http_get(void *ctx, const char *url, uint32_t from, const char *etag)
 }
 
 static void http_cancel(void *ctx) { ((world_t *)ctx)->http_on = false; }
+
+/* The job's images are "signed" with "good" (Z29vZA== in the document):
+ * the signature step runs, and is cut, like every other. */
+static int verify(void *ctx, const uint8_t sha256[32], const uint8_t *sig, size_t len)
+{
+    (void)ctx;
+    (void)sha256;
+    return len == 4 && !memcmp(sig, "good", 4) ? OTTO_OK : OTTO_E_VERIFY;
+}
 static void reboot(void *ctx) { ((world_t *)ctx)->reboot = true; }
 static uint32_t now_ms(void *ctx) { return ((world_t *)ctx)->clock; }
 static void mcu_bootloader(void *ctx) { (void)ctx; sim_stm32_reset(&mcu.emu); }
@@ -210,8 +220,11 @@ static int run_boot(otto_simdev_t *d, world_t *w, otto_agent_t *a, otto_kv_t *kv
     otto_kv_store(kv, &store);
     static otto_agent_port_t port;
     port = (otto_agent_port_t){w, publish, http_get, http_cancel, reboot, now_ms, mcu.on ? mcu_bootloader : NULL,
-                               NULL};
-    otto_agent_config_t cfg = {"dev", "demo", &d->ota, &store, &port, 8192, 1000, NULL, "1.0.0", 0, 3, false, false};
+                               NULL, verify};
+    /* Signatures required, as on a product; the version-0 jobs (frozen
+     * before signatures existed) carry none, so those runs allow them. */
+    otto_agent_config_t cfg = {"dev", "demo", &d->ota, &store, &port, 8192, 1000, NULL, "1.0.0", 0, 3, false, false,
+                               sweep_allow_unsigned};
     uart_power = &d->power;
     if (mcu.on)
         cfg.mcu_uart = &mcu.uart;
@@ -648,7 +661,8 @@ int main(int argc, char **argv)
     hex(m, md5, 16);
     hex(s, sha, 32);
     int dl = snprintf(doc, sizeof doc, "{\"product\":\"demo\",\"firmware\":[{\"ota_type\":\"esp32\",\"url\":\"http://fw/1\","
-                      "\"size\":%zu,\"md5\":\"%s\",\"sha256\":\"%s\",\"version\":\"1.1.0\",\"secure_version\":1}]}",
+                      "\"size\":%zu,\"md5\":\"%s\",\"sha256\":\"%s\",\"version\":\"1.1.0\",\"secure_version\":1,"
+                      "\"sig-sha256-ecdsa\":\"Z29vZA==\"}]}",
                       ilen, m, s);
     char dir[] = "/tmp/otto-sweep-XXXXXX", tty[64], mfile[64];
     uint8_t *mimg = NULL;
@@ -678,10 +692,11 @@ int main(int argc, char **argv)
         hex(s, sha, 32);
         snprintf(doc + dl - 2, sizeof doc - (size_t)dl + 2,
                  ",{\"ota_type\":\"stm32\",\"url\":\"http://fw/2\",\"size\":%llu,\"md5\":\"%s\","
-                 "\"sha256\":\"%s\",\"version\":\"2.0.0\"}]}", (unsigned long long)msize, m, s);
+                 "\"sha256\":\"%s\",\"version\":\"2.0.0\",\"sig-sha256-ecdsa\":\"Z29vZA==\"}]}", (unsigned long long)msize, m, s);
         jobs = 1; /* one emulated MCU, on a thread: no fork */
     }
     sw.su = (setup_t){factory, img, flen, (uint32_t)ilen, (uint32_t)chunk, doc, from_v0, data};
+    sweep_allow_unsigned = from_v0 != NULL;
 
     uint64_t cap = 1u << 20;
     sw.log = calloc(cap, sizeof *sw.log);

@@ -39,6 +39,8 @@ typedef struct {
     uint8_t *img;
     size_t ilen;
     char md5[33];
+    bool allow_unsigned;  /* the port option (most tests: their jobs are unsigned) */
+    int verified;         /* signatures the fake port was asked about */
 } rig_t;
 
 static rig_t R;
@@ -66,6 +68,14 @@ static void p_cancel(void *ctx) { ((rig_t *)ctx)->cancels++; }
 static void p_reboot(void *ctx) { ((rig_t *)ctx)->rebooted = true; }
 static uint32_t p_now(void *ctx) { return ((rig_t *)ctx)->clock; }
 
+/* The fake verifier trusts exactly the signature "good" (4 bytes). */
+static int p_verify(void *ctx, const uint8_t sha256[32], const uint8_t *sig, size_t len)
+{
+    (void)sha256;
+    ((rig_t *)ctx)->verified++;
+    return len == 4 && !memcmp(sig, "good", 4) ? OTTO_OK : OTTO_E_VERIFY;
+}
+
 /* Power on: boot decision, the app's start, the store, the agent. */
 static void boot(rig_t *r)
 {
@@ -83,9 +93,9 @@ static void boot(rig_t *r)
     assert_string_equal(kvp->label, "ottokv");
     assert_int_equal(otto_kv_mount(&r->kv, &r->d.flash, kvp->offset, kvp->size, true, NULL), OTTO_OK);
     otto_kv_store(&r->kv, &r->store);
-    r->port = (otto_agent_port_t){r, p_publish, p_get, p_cancel, p_reboot, p_now, NULL, NULL};
+    r->port = (otto_agent_port_t){r, p_publish, p_get, p_cancel, p_reboot, p_now, NULL, NULL, p_verify};
     otto_agent_config_t cfg = {"dev", "lamp", &r->d.ota, &r->store, &r->port, 8192, 1000, NULL, NULL,
-                               0, 0, false, false};
+                               0, 0, false, false, r->allow_unsigned};
     assert_int_equal(otto_agent_init(&r->a, &cfg, self.desc.version), OTTO_OK);
     r->npub = 0;
     r->rebooted = false;
@@ -97,6 +107,7 @@ static int setup(void **state)
     size_t flen;
     uint8_t md5[16];
     memset(&R, 0, sizeof R);
+    R.allow_unsigned = true;
     uint8_t *factory = fx_image("1.0.0", 0, 16384, 0, &flen);
     assert_int_equal(fx_provision(&R.d, factory, flen), 0);
     free(factory);
@@ -381,6 +392,45 @@ static void newer_record(void **state)
     assert_non_null(strstr(R.topic[R.npub - 2], "job-future/update"));
 }
 
+/* Signatures: a device that requires them refuses an unsigned image and
+ * one whose signature does not verify, before the slot is switched. */
+static void signatures(void **state)
+{
+    (void)state;
+    char doc[700];
+    R.allow_unsigned = false;
+    boot(&R);
+    otto_agent_connected(&R.a);
+    doc_for(doc, sizeof doc, "1.1.0", "lamp", 1);
+    next_job("job-u", 1, doc);
+    msg("job-u/update/accepted", "{}");
+    feed_image(R.img, R.ilen, 0);
+    reason_is("FAILED", "unsigned");
+    assert_false(R.rebooted);
+    msg("job-u/update/accepted", "{}");
+    /* "YmFk" is base64 of "bad"; "Z29vZA==" of "good" */
+    snprintf(doc, sizeof doc, "{\"product\":\"lamp\",\"firmware\":[{\"ota_type\":\"esp32\",\"url\":\"http://fw/1\","
+             "\"size\":%zu,\"md5\":\"%s\",\"version\":\"1.1.0\",\"secure_version\":1,\"sig-sha256-ecdsa\":\"YmFk\"}]}",
+             R.ilen, R.md5);
+    next_job("job-b", 1, doc);
+    msg("job-b/update/accepted", "{}");
+    feed_image(R.img, R.ilen, 0);
+    reason_is("FAILED", "bad_signature");
+    assert_false(R.rebooted);
+    assert_int_equal(R.verified, 1);
+    msg("job-b/update/accepted", "{}");
+    snprintf(doc, sizeof doc, "{\"product\":\"lamp\",\"firmware\":[{\"ota_type\":\"esp32\",\"url\":\"http://fw/1\","
+             "\"size\":%zu,\"md5\":\"%s\",\"version\":\"1.1.0\",\"secure_version\":1,\"sig-sha256-ecdsa\":\"Z29vZA==\"}]}",
+             R.ilen, R.md5);
+    next_job("job-g", 1, doc);
+    msg("job-g/update/accepted", "{}");
+    feed_image(R.img, R.ilen, 0);
+    assert_true(R.rebooted); /* verified: switched */
+    boot(&R);
+    otto_agent_connected(&R.a);
+    reason_is("SUCCEEDED", "updated");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +439,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(cancels, setup, teardown),
         cmocka_unit_test_setup_teardown(restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(newer_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(signatures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

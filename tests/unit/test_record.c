@@ -13,18 +13,23 @@
 
 static const char *data_dir;
 
-static size_t load_hex(const char *name, uint8_t *out, size_t cap)
+static size_t load_hex_from(const char *dir, const char *name, uint8_t *out, size_t cap)
 {
     char path[512];
     unsigned v;
     size_t n = 0;
-    snprintf(path, sizeof path, "%s/records-v0/%s", data_dir, name);
+    snprintf(path, sizeof path, "%s/%s/%s", data_dir, dir, name);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     while (n < cap && fscanf(f, "%2x", &v) == 1)
         out[n++] = (uint8_t)v;
     fclose(f);
     return n;
+}
+
+static size_t load_hex(const char *name, uint8_t *out, size_t cap)
+{
+    return load_hex_from("records-v0", name, out, cap);
 }
 
 static void sample(otto_agent_job_t *j)
@@ -54,6 +59,8 @@ static void sample(otto_agent_job_t *j)
     j->mcu.size = 65536;
     j->mcu.part_id = 0x410;
     j->mcu.has_sha256 = true;
+    j->fw.siglen = 71; /* version 2: the job's signature travels with the entry */
+    memset(j->fw.sig, 0x30, 71);
     strcpy(j->from_version, "1.0.0");
     strcpy(j->etag, "\"abc\"");
     strcpy(j->reason, "updated");
@@ -74,10 +81,10 @@ static void job_round_trip(void **state)
     unsigned v;
     sample(&j);
     assert_int_equal(otto_job_record_encode(&j, b, sizeof b, &n), OTTO_OK);
-    assert_true(n < 300); /* the raw struct was 920 */
-    assert_int_equal(b[0], 0x81);
+    assert_true(n < 400); /* the raw struct was 920 */
+    assert_int_equal(b[0], 0x82);
     assert_int_equal(otto_job_record_decode(b, n, &k, &v), OTTO_OK);
-    assert_int_equal(v, 1);
+    assert_int_equal(v, 2);
     assert_memory_equal(&j, &k, sizeof j);
     /* Every truncation is refused, never half-read. */
     for (size_t cut = 0; cut < n; cut++)
@@ -102,7 +109,9 @@ static void job_longest_fits(void **state)
     memset(j.etag, 'e', sizeof j.etag - 1);
     memset(j.reason, 'r', sizeof j.reason - 1);
     memset(j.detail, 'd', sizeof j.detail - 1);
+    j.fw.siglen = j.mcu.siglen = OTTO_JOBDOC_SIG_MAX;
     assert_int_equal(otto_job_record_encode(&j, b, sizeof b, &n), OTTO_OK);
+    printf("the longest job record: %zu bytes\n", n);
     assert_true(n <= OTTO_KV_VALUE_MAX && n <= OTTO_JOB_RECORD_MAX);
 }
 
@@ -154,6 +163,29 @@ static void job_v0_relaying(void **state)
     assert_int_equal(j.fw.size, 24576);
 }
 
+/* Version 1, as the agents before signatures wrote it (frozen bytes): read
+ * by today's, with no signature. */
+static void job_v1(void **state)
+{
+    (void)state;
+    uint8_t b[512];
+    otto_agent_job_t j;
+    unsigned v = 9;
+    size_t n = load_hex_from("records-v1", "job-downloading.hex", b, sizeof b);
+    assert_int_equal(b[0], 0x81);
+    assert_int_equal(otto_job_record_decode(b, n, &j, &v), OTTO_OK);
+    assert_int_equal(v, 1);
+    assert_string_equal(j.job_id, "job-v1-sample");
+    assert_int_equal(j.phase, 2);
+    assert_int_equal(j.exec_version, 3);
+    assert_string_equal(j.fw.url, "http://updates.example.com:8080/fw/fw-ed484672ba46");
+    assert_int_equal(j.fw.size, 49152);
+    assert_true(j.fw.has_md5 && j.fw.has_sha256);
+    assert_int_equal(j.fw.siglen, 0);
+    assert_int_equal(j.resumes, 2);
+    assert_int_equal(j.refetched, 8192);
+}
+
 /* A record from a newer agent: only its prefix is read. */
 static void job_newer(void **state)
 {
@@ -164,9 +196,9 @@ static void job_newer(void **state)
     unsigned v;
     sample(&j);
     assert_int_equal(otto_job_record_encode(&j, b, sizeof b, &n), OTTO_OK);
-    b[0] = 0x80 | 2;
+    b[0] = 0x80 | 3;
     assert_int_equal(otto_job_record_decode(b, n + 10, &k, &v), OTTO_E_VERSION);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, 3);
     assert_string_equal(k.job_id, j.job_id);
     assert_int_equal(k.exec_version, 7);
     assert_int_equal(k.phase, 0);
@@ -204,7 +236,8 @@ int main(int argc, char **argv)
     data_dir = argc > 1 ? argv[1] : OTTO_TEST_DATA;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(job_round_trip),  cmocka_unit_test(job_longest_fits), cmocka_unit_test(job_v0_downloading),
-        cmocka_unit_test(job_v0_relaying), cmocka_unit_test(job_newer),        cmocka_unit_test(relay_versions),
+        cmocka_unit_test(job_v0_relaying), cmocka_unit_test(job_v1),           cmocka_unit_test(job_newer),
+        cmocka_unit_test(relay_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
