@@ -22,6 +22,7 @@
 
 #include "api.h"
 #include "cli.h"
+#include "util.h"
 
 static const char usage_key[] =
     "usage: otto key gen -o KEY.pem\n"
@@ -145,7 +146,6 @@ static int key_server(int argc, char **argv, const char *what)
         char def[80];
         if (!pem)
             return EXIT_FAIL;
-        pem[len] = 0;
         if (!name) { /* release.pub.pem -> release */
             const char *b = strrchr(argv[optind], '/');
             b = b ? b + 1 : argv[optind];
@@ -193,22 +193,14 @@ int cmd_key(int argc, char **argv)
 
 /* ---- signatures --------------------------------------------------------- */
 
-/* The whole file (firmware is at most 64 MiB), malloc'd, one byte spare. */
+/* The whole file, malloc'd and NUL-terminated (host/util), or NULL said. */
 static unsigned char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    unsigned char *b = NULL;
-    long n;
-    if (!f || fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
-        !(b = malloc((size_t)n + 1)) || fread(b, 1, (size_t)n, f) != (size_t)n) {
+    uint8_t *b = NULL;
+    if (otto_read_file(path, &b, len) != 0) {
         die_msg("cannot read %s: %s", path, strerror(errno));
-        free(b);
-        if (f)
-            fclose(f);
         return NULL;
     }
-    fclose(f);
-    *len = (size_t)n;
     return b;
 }
 

@@ -32,6 +32,7 @@
 #include "sign.h"
 #include "log.h"
 #include "server.h"
+#include "throttle.h"
 
 #define JSON_MAX       (16u << 20) /* bulk device registration can be large */
 #define DESCRIPTOR_MAX 65536u      /* an upload's descriptor part */
@@ -977,13 +978,6 @@ typedef struct {
     int64_t since_ms;
 } conn_t;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static conn_t *conn_of(struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -999,7 +993,7 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         conn_t *k = calloc(1, sizeof *k);
         if (k)
-            k->since_ms = mono_ms();
+            k->since_ms = srv_mono_ms();
         *socket_context = k;
         /* Until the headers are in, a shorter silence ends it. */
         MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)HEADER_DEADLINE_S);
@@ -1048,7 +1042,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
         srv_clients_leave(s->http->clients, r->client);
     conn_t *k = conn_of(c);
     if (k) { /* the next request on this connection starts its headers now */
-        k->since_ms = mono_ms();
+        k->since_ms = srv_mono_ms();
         MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)HEADER_DEADLINE_S);
     }
     req_free(*con_cls);
@@ -1070,7 +1064,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         r->up.fd = -1;
         *con_cls = r;
         conn_t *k = conn_of(c);
-        if (k && mono_ms() - k->since_ms > HEADER_DEADLINE_S * 1000) {
+        if (k && srv_mono_ms() - k->since_ms > HEADER_DEADLINE_S * 1000) {
             r->refuse = 408; /* headers that took longer than the deadline */
             atomic_fetch_add(&s->http_refused, 1);
         }

@@ -243,13 +243,6 @@ static int publish(void *ctx, const char *topic, const char *payload, size_t len
     return s->mqtt ? srv_mqtt_publish(s->mqtt, topic, payload, len) : -1;
 }
 
-static int64_t srv_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The thing a request topic names ($aws/things/T/jobs/..., otto/things/T/...). */
 static bool topic_thing(const char *topic, char *out, size_t cap)
 {
@@ -271,7 +264,7 @@ static void on_mqtt_message(void *ctx, const char *topic, const void *payload, s
      * dropped before the lock, so its flood costs the others next to
      * nothing (AWS answers ThrottlingException too). */
     if (s->throttle && topic_thing(topic, thing, sizeof thing) &&
-        !srv_throttle_take(s->throttle, thing, (uint64_t)srv_now_ms(), &say)) {
+        !srv_throttle_take(s->throttle, thing, (uint64_t)srv_mono_ms(), &say)) {
         if (atomic_fetch_add(&s->mqtt_throttled, 1) == 0)
             SRV_LOG_WRN("thing=%s: over its request budget (%d/s); further requests over budget are counted"
                     " (/healthz mqttThrottled), not logged", thing, s->cfg.mqtt_rate);

@@ -89,8 +89,8 @@ cJSON *srv_exec_state_json(const srv_exec_t *ex)
 
 cJSON *srv_exec_json(srv_engine_t *e, const srv_exec_t *ex, bool with_doc, int64_t now)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "jobId", ex->job_id);
+    /* A JobExecution is its summary plus who, what and how it stands. */
+    cJSON *o = srv_exec_summary_json(ex);
     cJSON_AddStringToObject(o, "thingName", ex->thing);
     if (with_doc) {
         const cJSON *doc = srv_engine_doc(e, ex->job_seq);
@@ -99,12 +99,6 @@ cJSON *srv_exec_json(srv_engine_t *e, const srv_exec_t *ex, bool with_doc, int64
     }
     cJSON_AddStringToObject(o, "status", srv_status_name(ex->status));
     cJSON_AddItemToObject(o, "statusDetails", details_json(ex));
-    cJSON_AddNumberToObject(o, "queuedAt", (double)ex->queued_at);
-    if (ex->started_at)
-        cJSON_AddNumberToObject(o, "startedAt", (double)ex->started_at);
-    cJSON_AddNumberToObject(o, "lastUpdatedAt", (double)ex->updated_at);
-    cJSON_AddNumberToObject(o, "versionNumber", (double)ex->version);
-    cJSON_AddNumberToObject(o, "executionNumber", ex->exec_no);
     int64_t due = ex->step_deadline;
     if (ex->deadline && (!due || ex->deadline < due))
         due = ex->deadline;

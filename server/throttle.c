@@ -2,6 +2,7 @@
 #include "throttle.h"
 
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #define KEY_MAX 129 /* a thing name and its NUL */
@@ -81,4 +82,11 @@ bool srv_throttle_take(srv_throttle_t *t, const char *key, uint64_t now_ms, bool
         *say = true;
     }
     return false;
+}
+
+int64_t srv_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -22,5 +22,8 @@ void srv_throttle_free(srv_throttle_t *t);
  *  refused, *say is true for the first refusal in each second (answer that
  *  one; drop the rest). */
 bool srv_throttle_take(srv_throttle_t *t, const char *key, uint64_t now_ms, bool *say);
+/** Milliseconds on the monotonic clock: the one clock ottod's budgets and
+ *  per-connection deadlines are measured on. */
+int64_t srv_mono_ms(void);
 
 #endif
