@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Exit codes scripts can rely on. */
 #define EXIT_OK     0
@@ -15,6 +16,12 @@
 
 int cmd_part(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+int cmd_image_sign(int argc, char **argv);
+/** otto image info's Secure Boot v2 lines (or JSON member) for the image of
+ *  ilen bytes at the start of b[len]; *ok: a block verifies (with one of
+ *  the trust keys, when there are any). */
+int sbv2_info(const uint8_t *b, size_t len, uint32_t ilen, const char **trust, unsigned ntrust, bool json,
+              bool *ok);
 int cmd_fw(int argc, char **argv);
 int cmd_device(int argc, char **argv);
 int cmd_group(int argc, char **argv);

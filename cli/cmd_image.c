@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "imgbuild.h"
 #include "otto/image.h"
+#include "otto/sbv2.h"
 #include "util.h"
 
 static const char usage_build[] =
@@ -30,12 +31,15 @@ static const char usage_build[] =
     "  -h, --help               this text\n";
 
 static const char usage_info[] =
-    "usage: otto image info APP.bin [--chip CHIP] [--json]\n"
+    "usage: otto image info APP.bin [--chip CHIP] [--trust PUB.pem ...] [--json]\n"
     "\n"
     "Check an ESP32 app image (magic, chip, segments, checksum, SHA-256, app\n"
-    "descriptor) and print what it holds. Exit status 1 if it does not verify.\n"
+    "descriptor) and print what it holds, with its Secure Boot v2 signature blocks\n"
+    "if it has them. Exit status 1 if it does not verify.\n"
     "\n"
     "      --chip CHIP   also require this chip (default: accept any)\n"
+    "      --trust PUB   a Secure Boot v2 public key (as in eFuse; up to 3): say which\n"
+    "                    blocks it verifies, and fail unless one does\n"
     "      --json        print JSON\n"
     "  -h, --help        this text\n";
 
@@ -175,8 +179,10 @@ static int image_info(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"chip", required_argument, 0, 'C'}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"trust", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     uint16_t chip = OTTO_CHIP_ANY;
+    const char *trust[OTTO_SBV2_KEYS];
+    unsigned ntrust = 0;
     int json = 0, c;
 
     optind = 1;
@@ -189,6 +195,13 @@ static int image_info(int argc, char **argv)
             }
             break;
         case 'j': json = 1; break;
+        case 'T':
+            if (ntrust == OTTO_SBV2_KEYS) {
+                die_msg("--trust: at most %u keys (eFuse holds %u)", OTTO_SBV2_KEYS, OTTO_SBV2_KEYS);
+                return EXIT_USAGE;
+            }
+            trust[ntrust++] = optarg;
+            break;
         case 'h': fputs(usage_info, stdout); return EXIT_OK;
         default: fputs(usage_info, stderr); return EXIT_USAGE;
         }
@@ -208,7 +221,6 @@ static int image_info(int argc, char **argv)
         return EXIT_FAIL;
     }
     int rc = check_buffer(b, len, chip, &chk);
-    free(b);
     const otto_image_info_t *i = &chk.info;
     if (rc && !otto_image_check_head_ok(&chk) && !chk.head_ok) {
         die_msg("%s: not a valid ESP32 app image: %s (at byte %u)", in, otto_strerror(rc), chk.pos);
@@ -219,7 +231,7 @@ static int image_info(int argc, char **argv)
         printf("{\"file\":\"%s\",\"valid\":%s,\"error\":%s%s%s,\"chip\":\"%s\",\"chip_id\":%u,"
                "\"segments\":%u,\"version\":\"%s\",\"project\":\"%s\",\"secure_version\":%u,"
                "\"idf_ver\":\"%s\",\"date\":\"%s\",\"time\":\"%s\",\"length\":%u,\"file_size\":%zu,"
-               "\"sha256\":\"%s\",\"selftest\":\"%s\"}\n",
+               "\"sha256\":\"%s\",\"selftest\":\"%s\"",
                in, rc ? "false" : "true", rc ? "\"" : "", rc ? otto_strerror(rc) : "null", rc ? "\"" : "",
                chip_name(i->hdr.chip_id), i->hdr.chip_id, i->hdr.segments, i->desc.version,
                i->desc.project, i->desc.secure_version, i->desc.idf_ver, i->desc.date, i->desc.time,
@@ -239,13 +251,28 @@ static int image_info(int argc, char **argv)
             printf("  self-test       %s\n", (i->otto_flags & OTTO_APP_FLAG_SELFTEST_FAIL) ? "fails (marker set)" : "passes");
         if (!rc) {
             printf("  length          %u bytes%s\n", i->length,
-                   len > i->length ? " (file has trailing bytes)" : "");
+                   len > i->length ? " (file has more bytes)" : "");
             printf("  sha256          %s\n", sha);
             printf("  check           ok: magic, segments, checksum and SHA-256 verified\n");
         } else {
             printf("  check           FAILED: %s (at byte %u of %zu)\n", otto_strerror(rc), chk.pos, len);
         }
     }
+    bool sig_ok = true;
+    if (!rc) {
+        int src = sbv2_info(b, len, i->length, trust, ntrust, json, &sig_ok);
+        if (src != EXIT_OK) {
+            free(b);
+            return src;
+        }
+    } else if (json) {
+        printf(",\"secure_boot_v2\":null");
+    }
+    if (json)
+        printf("}\n");
+    free(b);
+    if (!rc && !sig_ok && (ntrust || len > i->length))
+        return EXIT_FAIL;
     return rc ? EXIT_FAIL : EXIT_OK;
 }
 
@@ -253,7 +280,8 @@ int cmd_image(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs("usage: otto image build [options] -o APP.bin | otto image info APP.bin\n"
-              "Run 'otto image build --help' or 'otto image info --help' for options.\n",
+              "       otto image sign --secure-boot-v2 --key KEY.pem IN -o OUT\n"
+              "Run 'otto image build|info|sign --help' for options.\n",
               argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
@@ -261,6 +289,8 @@ int cmd_image(int argc, char **argv)
         return image_build(argc - 1, argv + 1);
     if (!strcmp(argv[1], "info"))
         return image_info(argc - 1, argv + 1);
-    die_msg("image: unknown subcommand '%s' (build, info)", argv[1]);
+    if (!strcmp(argv[1], "sign"))
+        return cmd_image_sign(argc - 1, argv + 1);
+    die_msg("image: unknown subcommand '%s' (build, info, sign)", argv[1]);
     return EXIT_USAGE;
 }

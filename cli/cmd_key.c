@@ -25,7 +25,7 @@
 #include "util.h"
 
 static const char usage_key[] =
-    "usage: otto key gen -o KEY.pem\n"
+    "usage: otto key gen -o KEY.pem [--type ecdsa256|rsa3072]\n"
     "       otto key trust PUB.pem [--name N]    the server accepts firmware it signed\n"
     "       otto key list                        the server's signing keys\n"
     "       otto key revoke NAME                 no new job takes firmware it signed\n"
@@ -33,6 +33,8 @@ static const char usage_key[] =
     "gen makes an ECDSA P-256 signing key: KEY.pem (private, PKCS#8 PEM, mode 0600)\n"
     "and KEY.pub.pem (the public key, for devices and the server to trust). openssl\n"
     "reads both. Keep KEY.pem off the update server: it only needs signatures.\n"
+    "--type rsa3072 makes an RSA-3072 key instead, for ESP32 Secure Boot v2 blocks\n"
+    "(otto image sign --secure-boot-v2) on chips whose ROM verifies RSA-PSS.\n"
     "trust, list and revoke talk to ottod (--url/--token or OTTO_URL/OTTO_TOKEN).\n";
 
 static void ssl_error(const char *what)
@@ -54,14 +56,21 @@ static void pub_path(const char *key, char *out, size_t cap)
 
 static int key_gen(int argc, char **argv)
 {
-    static const struct option opts[] = {{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"output", required_argument, 0, 'o'}, {"type", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *out = NULL;
+    bool rsa = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:t:h", opts, NULL)) != -1) {
         if (c == 'o')
             out = optarg;
+        else if (c == 't' && (!strcmp(optarg, "rsa3072") || !strcmp(optarg, "ecdsa256")))
+            rsa = !strcmp(optarg, "rsa3072");
+        else if (c == 't') {
+            die_msg("--type: '%s' is not ecdsa256 or rsa3072", optarg);
+            return EXIT_USAGE;
+        }
         else if (c == 'h') {
             fputs(usage_key, stdout);
             return EXIT_OK;
@@ -76,9 +85,9 @@ static int key_gen(int argc, char **argv)
     }
     char pub[1024];
     pub_path(out, pub, sizeof pub);
-    EVP_PKEY *k = EVP_EC_gen("P-256");
+    EVP_PKEY *k = rsa ? EVP_RSA_gen(3072) : EVP_EC_gen("P-256");
     if (!k) {
-        ssl_error("cannot make a P-256 key");
+        ssl_error(rsa ? "cannot make an RSA-3072 key" : "cannot make a P-256 key");
         return EXIT_FAIL;
     }
     /* The private key is created 0600, never readable by others even briefly. */

@@ -175,6 +175,9 @@ static const char *ota_reason(int err, int *result, const char **detail)
     case OTTO_E_VERIFY:
         *detail = "the image's own SHA-256 or checksum is wrong";
         return "verify_failed";
+    case OTTO_E_SIGNATURE:
+        *detail = "no Secure Boot v2 block a key in eFuse signed verifies; slot not switched";
+        return "bad_signature";
     case OTTO_E_STATE:
         *detail = "the running image is not confirmed yet";
         return "not_ready";

@@ -22,6 +22,7 @@
  */
 #include <string.h>
 #include "otto/boot.h"
+#include "otto/sbv2.h"
 #include "internal/slot.h"
 
 int otto_slot_of(const otto_part_t *p)
@@ -71,6 +72,16 @@ int otto_slot_check(const otto_platform_t *plat, const otto_part_t *p,
                                   plat->chip_rev, info);
     if (err)
         return err;
+    if (plat->secure_boot) {
+        /* Secure Boot v2: the ROM-verified bootloader loads only an app a
+         * key in eFuse signed; anything else falls back like a bad hash. */
+        uint32_t sector;
+        err = otto_sbv2_find(plat->flash, p->offset, p->size, info->length, &sector);
+        if (!err)
+            err = otto_sbv2_check(plat->flash, p->offset, sector, plat->secure_boot, NULL);
+        if (err)
+            return err == OTTO_E_IO ? err : OTTO_E_SIGNATURE;
+    }
     err = otto_efuse_value(plat, &fuse);
     if (err)
         return err;

@@ -21,6 +21,7 @@ const char *otto_strerror(int err)
     case OTTO_E_PROGRAM:    return "flash program would need to set a 0 bit back to 1 (sector not erased)";
     case OTTO_E_EXISTS:     return "already exists";
     case OTTO_E_DENIED:     return "refused by the peer (protected)";
+    case OTTO_E_SIGNATURE:  return "no signature, or none made by a trusted key verifies";
     default:                return "unknown error";
     }
 }

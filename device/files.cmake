@@ -7,6 +7,7 @@ set(OTTO_DEVICE_SOURCES
     ${OTTO_DEVICE_DIR}/part.c
     ${OTTO_DEVICE_DIR}/otadata.c
     ${OTTO_DEVICE_DIR}/image.c
+    ${OTTO_DEVICE_DIR}/sbv2.c
     ${OTTO_DEVICE_DIR}/boot.c
     ${OTTO_DEVICE_DIR}/ota.c
     ${OTTO_DEVICE_DIR}/kv.c

@@ -16,6 +16,7 @@
 #include <string.h>
 #include "otto/ota.h"
 #include "otto/otadata.h"
+#include "otto/sbv2.h"
 #include "internal/slot.h"
 
 void otto_ota_ctx_init(otto_ota_ctx_t *ctx, const otto_platform_t *plat,
@@ -258,6 +259,25 @@ int otto_ota_write(otto_ota_t *ota, const void *data, size_t len)
     return OTTO_OK;
 }
 
+/* Bytes after the image are a Secure Boot v2 signature sector or garbage.
+ * With Secure Boot on, a sector a key in eFuse signed is required, as
+ * esp_ota_end requires it for signed apps; without, a sector must still be
+ * well formed and sign this image (so it is carried, not silently wrong). */
+static int signature_sector(otto_ota_t *ota)
+{
+    const otto_platform_t *plat = ota->ctx->plat;
+    uint32_t len = ota->check.info.length, sector = ota->written - OTTO_SBV2_SECTOR;
+    if (!ota->check.trailing)
+        return plat->secure_boot ? OTTO_E_SIGNATURE : OTTO_OK;
+    if (ota->written % OTTO_SBV2_SECTOR || ota->written < OTTO_SBV2_SECTOR ||
+        !otto_sbv2_place_ok(len, sector))
+        return plat->secure_boot ? OTTO_E_SIGNATURE : OTTO_E_CORRUPT;
+    int err = otto_sbv2_check(plat->flash, ota->target->offset, sector, plat->secure_boot, NULL);
+    if (err == OTTO_E_SIGNATURE && !plat->secure_boot)
+        return OTTO_E_CORRUPT;
+    return err;
+}
+
 int otto_ota_end(otto_ota_t *ota, otto_image_info_t *info)
 {
     otto_image_info_t back;
@@ -274,8 +294,9 @@ int otto_ota_end(otto_ota_t *ota, otto_image_info_t *info)
     err = otto_image_check_finish(&ota->check);
     if (err)
         return fail(ota, err);
-    if (ota->check.trailing)
-        return fail(ota, OTTO_E_CORRUPT);
+    err = signature_sector(ota);
+    if (err)
+        return fail(ota, err);
     /* What matters is what flash holds, not what went past in RAM. */
     err = otto_image_verify_flash(ota->ctx->plat->flash, ota->target->offset,
                                   ota->target->size, ota->ctx->plat->chip_id,

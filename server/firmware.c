@@ -18,6 +18,7 @@
 #include "sign.h"
 #include "log.h"
 #include "otto/image.h"
+#include "otto/sbv2.h"
 
 #define MAX_FW_SIZE (64u << 20)
 
@@ -118,6 +119,24 @@ static cJSON *pick_entry(cJSON *arr, const char *md5, const char *sha, char *msg
     return found;
 }
 
+/* The device core reads through otto_flash_t: one over the uploaded file. */
+static int fd_read(void *ctx, uint32_t off, void *buf, uint32_t len)
+{
+    return pread(*(int *)ctx, buf, len, off) == (ssize_t)len ? OTTO_OK : OTTO_E_IO;
+}
+
+/* Bytes after an image must be a Secure Boot v2 sector signing it, as a
+ * device's esp_ota_end would insist; whose key signed it is each device's
+ * eFuse's business, not the server's. */
+static int sbv2_sector(int fd, uint32_t ilen, uint64_t size)
+{
+    otto_flash_t f = {&fd, fd_read, NULL, NULL, (uint32_t)size, 4096, 1};
+    if (size % OTTO_SBV2_SECTOR || size < OTTO_SBV2_SECTOR ||
+        !otto_sbv2_place_ok(ilen, (uint32_t)size - OTTO_SBV2_SECTOR))
+        return OTTO_E_CORRUPT;
+    return otto_sbv2_check(&f, 0, (uint32_t)size - OTTO_SBV2_SECTOR, NULL, NULL);
+}
+
 /* Run the device core's image checker over the whole file. */
 static int check_esp32(const char *path, uint64_t size, otto_image_info_t *info, char *msg,
                        size_t len)
@@ -140,6 +159,10 @@ static int check_esp32(const char *path, uint64_t size, otto_image_info_t *info,
         err = otto_image_check_finish(c);
     if (err)
         snprintf(msg, len, "not a valid ESP32 app image: %s", otto_strerror(err));
+    else if (c->trailing && (err = sbv2_sector(fd, c->info.length, size)))
+        snprintf(msg, len, "the %u bytes after the %u-byte image are not a Secure Boot v2 signature sector "
+                 "that signs it (otto image info shows why); no device would install it",
+                 c->trailing, c->info.length);
     else
         *info = c->info;
     close(fd);

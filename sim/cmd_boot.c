@@ -90,15 +90,107 @@ static const char usage_mkflash[] =
     "      --csv FILE      partition CSV instead of the default layout\n"
     "      --table FILE    binary partition table instead of the default layout\n"
     "      --flash-size N  flash size (default 4M; a multiple of 4K)\n"
+    "      --secure-boot-key PUB.pem\n"
+    "                      burn this Secure Boot v2 public key's digest into eFuse (up\n"
+    "                      to 3; RSA-3072 or ECDSA P-256): only apps signed with one\n"
+    "                      boot or install from then on (the factory app too)\n"
     "  -h, --help          this text\n";
+
+static const char usage_efuse[] =
+    "usage: otto-sim efuse --flash FLASH.img [--secure-boot-key PUB.pem ...] [--secure-boot-revoke N ...]\n"
+    "\n"
+    "Show the device's eFuse (anti-rollback counter, Secure Boot v2 key digests) and\n"
+    "burn into it, as espefuse.py does on a module: a key digest into the next free\n"
+    "key block (Secure Boot is on once one is there), or a key block's revoke bit.\n"
+    "Burnt bits never come back.\n"
+    "\n"
+    "      --flash FILE              the device flash image (required)\n"
+    "      --secure-boot-key PUB     burn this public key's digest (up to 3 in all)\n"
+    "      --secure-boot-revoke N    revoke key block N (0-2)\n"
+    "  -h, --help                    this text\n";
+
+/* Burn Secure Boot v2 key digests into a device's eFuse; prints why not. */
+static int burn_keys(otto_simdev_t *d, const char **keys, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        int err = otto_simdev_secure_boot_key(d, keys[i]);
+        if (err) {
+            fprintf(stderr, "otto-sim: --secure-boot-key %s: %s\n", keys[i],
+                    err == OTTO_E_NOSPC ? "all 3 eFuse key blocks are used"
+                                        : "not an RSA-3072 or ECDSA P-256 key in PEM");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void print_efuse(const otto_simdev_t *d)
+{
+    uint32_t v = 0;
+    d->efuse.read_secure_version(d->efuse.ctx, &v);
+    printf("efuse: anti-rollback counter %u; Secure Boot v2 %s\n", v, d->se.sb_n ? "on" : "off");
+    for (unsigned i = 0; i < d->se.sb_n; i++) {
+        char hex[65];
+        otto_hex(d->se.sb_digest[i], 32, hex);
+        printf("efuse: key block %u  %s  %s\n", i, hex, d->se.sb_revoked & (1u << i) ? "REVOKED" : "active");
+    }
+}
+
+int cmd_efuse(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"flash", required_argument, 0, 'f'}, {"secure-boot-key", required_argument, 0, 'K'},
+        {"secure-boot-revoke", required_argument, 0, 'R'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *path = NULL, *keys[8];
+    unsigned nkeys = 0, revoke = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': path = optarg; break;
+        case 'K':
+            if (nkeys < 8) keys[nkeys++] = optarg;
+            break;
+        case 'R':
+            if (strlen(optarg) != 1 || optarg[0] < '0' || optarg[0] > '2') {
+                fprintf(stderr, "otto-sim: --secure-boot-revoke: '%s' is not a key block (0-2)\n", optarg);
+                return 2;
+            }
+            revoke |= 1u << (optarg[0] - '0');
+            break;
+        case 'h': fputs(usage_efuse, stdout); return 0;
+        default: fputs(usage_efuse, stderr); return 2;
+        }
+    }
+    if (!path || optind != argc) {
+        fputs(usage_efuse, stderr);
+        return 2;
+    }
+    otto_simdev_t d;
+    if (otto_simdev_open(&d, path)) {
+        fprintf(stderr, "otto-sim: cannot open %s\n", path);
+        return 1;
+    }
+    int rc = burn_keys(&d, keys, nkeys);
+    for (unsigned i = 0; !rc && i < 3; i++)
+        if ((revoke & (1u << i)) && otto_simdev_secure_boot_revoke(&d, i)) {
+            fprintf(stderr, "otto-sim: --secure-boot-revoke %u: no key in that block\n", i);
+            rc = 1;
+        }
+    print_efuse(&d);
+    otto_simdev_close(&d);
+    return rc;
+}
 
 int cmd_mkflash(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'}, {"factory", required_argument, 0, 'f'},
         {"csv", required_argument, 0, 'C'}, {"table", required_argument, 0, 'T'},
-        {"flash-size", required_argument, 0, 'F'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *out = NULL, *factory = NULL, *csv = NULL, *tab = NULL;
+        {"flash-size", required_argument, 0, 'F'}, {"secure-boot-key", required_argument, 0, 'K'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *out = NULL, *factory = NULL, *csv = NULL, *tab = NULL, *keys[8];
+    unsigned nkeys = 0;
     uint64_t fsize = OTTO_SIM_FLASH_SIZE;
     uint8_t bin[OTTO_PART_TABLE_LEN];
     int c;
@@ -110,6 +202,9 @@ int cmd_mkflash(int argc, char **argv)
         case 'f': factory = optarg; break;
         case 'C': csv = optarg; break;
         case 'T': tab = optarg; break;
+        case 'K':
+            if (nkeys < 8) keys[nkeys++] = optarg;
+            break;
         case 'F':
             if (!otto_parse_size(optarg, &fsize) || fsize < 0x10000 || fsize % 4096 || fsize > 0x4000000) {
                 fprintf(stderr, "otto-sim: --flash-size: '%s' is not a multiple of 4K between 64K and 64M\n", optarg);
@@ -182,6 +277,16 @@ int cmd_mkflash(int argc, char **argv)
     free(img);
     printf("%s: %llu KiB flash, %u partitions, factory app from %s (%zu bytes), eFuse 0\n", out,
            (unsigned long long)fsize / 1024, t.count, factory, img_len);
+    if (nkeys) {
+        otto_simdev_t d;
+        if (otto_simdev_open(&d, out))
+            return 1;
+        int rc = burn_keys(&d, keys, nkeys);
+        if (!rc)
+            print_efuse(&d);
+        otto_simdev_close(&d);
+        return rc;
+    }
     return 0;
 }
 

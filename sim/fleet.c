@@ -108,6 +108,8 @@ struct fleet {
     bool mcu_mute, mcu_rdp, mcu_unprotect;
     bool allow_unsigned;     /* --allow-unsigned: the agents take images without a signature */
     otto_linux_keys_t keys;  /* --trust: the public keys the devices trust */
+    const char *sb_keys[OTTO_SBV2_KEYS]; /* --secure-boot-key: burnt into each eFuse */
+    unsigned sb_n;
     double mcu_brownout;
     uint64_t mcu_cut_op;
     uint64_t rng;
@@ -274,6 +276,13 @@ static int power_on(node_t *n)
     memset(&n->dev, 0, sizeof n->dev);
     if (otto_simdev_open(&n->dev, n->path))
         return -1;
+    for (unsigned i = 0; i < n->f->sb_n; i++) /* at manufacture; burning twice is a no-op */
+        if (otto_simdev_secure_boot_key(&n->dev, n->f->sb_keys[i])) {
+            fprintf(stderr, "otto-sim: --secure-boot-key %s: not an RSA-3072 or ECDSA P-256 key in PEM\n",
+                    n->f->sb_keys[i]);
+            otto_simdev_close(&n->dev);
+            return -1;
+        }
     n->on = true;
     n->boots++;
     for (int tries = 0; tries < 3; tries++) {
@@ -548,6 +557,9 @@ static const char usage_fleet[] =
     "      --trust PUB.pem    a public key the devices trust (up to 3; as at manufacture):\n"
     "                         an image must carry a signature one of them verifies\n"
     "      --allow-unsigned   the devices also take images without a signature\n"
+    "      --secure-boot-key PUB.pem\n"
+    "                         Secure Boot v2 on: this key's digest in every eFuse (up to\n"
+    "                         3); apps must carry a block it signed (otto image sign)\n"
     "      --mcu-brownout P   MCUs lose power at each flash operation with probability P\n"
     "                         (torn; back in their bootloader 20 ms later)\n"
     "      --mcu-cut-op N     each MCU loses power at its N-th flash operation, as above\n"
@@ -579,6 +591,7 @@ static int fleet_main(int argc, char **argv, bool single)
         {"mcu-mute", no_argument, 0, 'U'}, {"mcu-brownout", required_argument, 0, 'B'},
         {"mcu-cut-op", required_argument, 0, 'J'}, {"mcu-rdp", no_argument, 0, 'G'}, {"mcu-unprotect", no_argument, 0, 'H'},
         {"trust", required_argument, 0, 'K'}, {"allow-unsigned", no_argument, 0, 'Z'},
+        {"secure-boot-key", required_argument, 0, 1001},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     fleet_t f = {0};
     otto_linux_keys_init(&f.keys);
@@ -624,6 +637,13 @@ static int fleet_main(int argc, char **argv, bool single)
         case 'J': f.mcu_cut_op = strtoull(optarg, NULL, 10); break;
         case 'H': f.mcu_unprotect = true; break;
         case 'Z': f.allow_unsigned = true; break;
+        case 1001:
+            if (f.sb_n == OTTO_SBV2_KEYS) {
+                fprintf(stderr, "otto-sim: --secure-boot-key: at most %d keys\n", OTTO_SBV2_KEYS);
+                return 2;
+            }
+            f.sb_keys[f.sb_n++] = optarg;
+            break;
         case 'K':
             if (otto_linux_keys_add(&f.keys, optarg)) {
                 fprintf(stderr, "otto-sim: --trust %s: not an ECDSA P-256 public key in PEM, or more than %d keys\n",

@@ -15,6 +15,7 @@ static const char usage[] =
     "  mkflash   make a device flash image: partition table + factory app\n"
     "  boot      power on: run the bootloader, then the app's self-test\n"
     "  ota       the running app writes an image to the next slot and switches\n"
+    "  efuse     show the eFuse; burn Secure Boot v2 key digests, revoke them\n"
     "  device    run one device with the otto agent against a broker and ottod\n"
     "  fleet     run N such devices in one process\n"
     "  stm32     an STM32 ROM bootloader (AN3155) on a pseudo-terminal\n"
@@ -33,6 +34,8 @@ int main(int argc, char **argv)
         return cmd_boot(argc - 1, argv + 1);
     if (!strcmp(argv[1], "ota"))
         return cmd_ota(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "efuse"))
+        return cmd_efuse(argc - 1, argv + 1);
     if (!strcmp(argv[1], "device"))
         return cmd_device(argc - 1, argv + 1);
     if (!strcmp(argv[1], "fleet"))

@@ -5,6 +5,7 @@
 int cmd_mkflash(int argc, char **argv);
 int cmd_boot(int argc, char **argv);
 int cmd_ota(int argc, char **argv);
+int cmd_efuse(int argc, char **argv);
 int cmd_device(int argc, char **argv);
 int cmd_fleet(int argc, char **argv);
 int cmd_stm32(int argc, char **argv);

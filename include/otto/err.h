@@ -29,7 +29,8 @@ typedef enum {
     OTTO_E_NOROLLBACK = -13,/**< no other bootable image to roll back to */
     OTTO_E_PROGRAM   = -14, /**< flash program tried to turn a 0 bit into 1 */
     OTTO_E_EXISTS    = -15, /**< an entry with that name or id already exists */
-    OTTO_E_DENIED    = -16  /**< the peer refuses: e.g. an MCU whose flash is read-protected */
+    OTTO_E_DENIED    = -16, /**< the peer refuses: e.g. an MCU whose flash is read-protected */
+    OTTO_E_SIGNATURE = -17  /**< no signature, or none by a trusted key verifies */
 } otto_err_t;
 
 /** A short English sentence for err; never NULL. */

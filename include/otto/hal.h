@@ -54,6 +54,24 @@ typedef struct otto_efuse {
 } otto_efuse_t;
 
 /**
+ * Secure Boot v2 as the eFuse and the ROM see it (ESP-IDF's secure boot
+ * with signed apps). read_keys gives the SHA-256 digests of up to
+ * OTTO_SBV2_KEYS public-key blocks burnt into eFuse and a bit mask of the
+ * revoked ones (bit i: digest i revoked). verify_block checks the signature
+ * in one 1216-byte signature block (RSA-3072-PSS or ECDSA P-256, with the
+ * public key the block carries) over digest: OTTO_OK or OTTO_E_SIGNATURE.
+ * The core checks everything else: the block's CRC, that its digest is the
+ * image's, that its key's digest is in eFuse and not revoked.
+ */
+#define OTTO_SBV2_KEYS 3
+typedef struct otto_secure_boot {
+    void *ctx;
+    int (*read_keys)(void *ctx, uint8_t digest[OTTO_SBV2_KEYS][32], unsigned *n,
+                     unsigned *revoked);
+    int (*verify_block)(void *ctx, const uint8_t *block, const uint8_t digest[32]);
+} otto_secure_boot_t;
+
+/**
  * A serial line (the module's UART to the MCU). write sends all len bytes
  * or fails; read waits up to timeout_ms for at least one byte and returns
  * how many it got (0 on timeout) or a negative otto_err_t; flush_input
@@ -85,6 +103,8 @@ typedef struct otto_platform {
     uint16_t chip_rev;          /**< major * 100 + minor */
     uint8_t rollback;           /**< 1: NEW/PENDING_VERIFY/ABORTED rollback */
     uint8_t anti_rollback;      /**< 1: secure_version vs eFuse enforced */
+    const otto_secure_boot_t *secure_boot; /**< NULL: Secure Boot v2 off; else
+                                    an app must carry a block a key in eFuse signed */
 } otto_platform_t;
 
 #ifdef __cplusplus

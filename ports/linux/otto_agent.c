@@ -161,7 +161,7 @@ int main(int argc, char **argv)
     otto_linux_flash_t lf;
     otto_flash_t flash;
     otto_efuse_t efuse;
-    otto_platform_t plat = {&flash, &efuse, OTTO_CHIP_ESP32, 300, 1, 1};
+    otto_platform_t plat = {&flash, &efuse, OTTO_CHIP_ESP32, 300, 1, 1, NULL};
     otto_part_table_t table;
     otto_boot_result_t boot;
     otto_ota_ctx_t ota;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "simdev.h"
+#include "sbv2.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -42,7 +43,28 @@ int otto_simdev_open_size(otto_simdev_t *d, const char *path, uint32_t size)
     d->plat.chip_rev = OTTO_SIM_CHIP_REV;
     d->plat.rollback = 1;
     d->plat.anti_rollback = 1;
+    d->sb.ctx = &d->se;
+    d->sb.read_keys = otto_simefuse_sbv2_read;
+    d->sb.verify_block = otto_linux_sbv2_verify_block;
+    d->plat.secure_boot = d->se.sb_n ? &d->sb : NULL;
     return OTTO_OK;
+}
+
+int otto_simdev_secure_boot_key(otto_simdev_t *d, const char *pem)
+{
+    uint8_t digest[32];
+    unsigned version;
+    int err = otto_linux_sbv2_key_digest(pem, digest, &version);
+    if (!err)
+        err = otto_simefuse_sbv2_burn(&d->se, digest);
+    if (!err)
+        d->plat.secure_boot = &d->sb;
+    return err;
+}
+
+int otto_simdev_secure_boot_revoke(otto_simdev_t *d, unsigned block)
+{
+    return otto_simefuse_sbv2_revoke(&d->se, block);
 }
 
 void otto_simdev_close(otto_simdev_t *d)

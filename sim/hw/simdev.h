@@ -24,6 +24,7 @@ typedef struct {
     otto_simefuse_t se;
     otto_flash_t flash;
     otto_efuse_t efuse;
+    otto_secure_boot_t sb;   /**< on while the eFuse holds a key digest */
     otto_platform_t plat;
     otto_part_table_t table;
     otto_boot_result_t boot;
@@ -46,6 +47,12 @@ int otto_simdev_open(otto_simdev_t *d, const char *path);
 /** Same, creating a new flash of size bytes (a multiple of 4 KiB). */
 int otto_simdev_open_size(otto_simdev_t *d, const char *path, uint32_t size);
 void otto_simdev_close(otto_simdev_t *d);
+
+/** Secure Boot v2: burn the digest of the public key in pem (RSA-3072 or
+ *  ECDSA P-256, as espsecure.py extracts it) into the emulated eFuse, or
+ *  revoke key block `revoke` (>= 0). Secure Boot is on once a key is in. */
+int otto_simdev_secure_boot_key(otto_simdev_t *d, const char *pem);
+int otto_simdev_secure_boot_revoke(otto_simdev_t *d, unsigned block);
 
 /** Power on: load the partition table, run the boot decision. */
 int otto_simdev_boot(otto_simdev_t *d);

@@ -351,6 +351,12 @@ static int e_save(otto_simefuse_t *e)
     if (!fp)
         return OTTO_E_IO;
     fprintf(fp, "0x%08x\n", e->bits);
+    for (unsigned i = 0; i < e->sb_n; i++) {
+        fprintf(fp, "sbv2 %s ", e->sb_revoked & (1u << i) ? "revoked" : "active");
+        for (int k = 0; k < 32; k++)
+            fprintf(fp, "%02x", e->sb_digest[i][k]);
+        fputc('\n', fp);
+    }
     return fclose(fp) == 0 ? OTTO_OK : OTTO_E_IO;
 }
 
@@ -399,7 +405,18 @@ int otto_simefuse_open(otto_simefuse_t *e, otto_power_t *pw, const char *path, u
         fp = fopen(path, "r");
         if (fp) {
             unsigned v = 0;
+            char state[16], hex[65];
             int ok = fscanf(fp, "%x", &v) == 1;
+            while (ok && e->sb_n < OTTO_SBV2_KEYS && fscanf(fp, " sbv2 %15s %64s", state, hex) == 2) {
+                for (int k = 0; k < 32 && ok; k++) {
+                    unsigned b;
+                    ok = sscanf(hex + 2 * k, "%2x", &b) == 1;
+                    e->sb_digest[e->sb_n][k] = (uint8_t)b;
+                }
+                if (!strcmp(state, "revoked"))
+                    e->sb_revoked |= 1u << e->sb_n;
+                e->sb_n++;
+            }
             fclose(fp);
             if (!ok)
                 return OTTO_E_CORRUPT;
@@ -417,4 +434,35 @@ void otto_simefuse_hal(otto_simefuse_t *e, otto_efuse_t *hal)
     hal->read_secure_version = e_read;
     hal->raise_secure_version = e_raise;
     hal->width = e->width;
+}
+
+int otto_simefuse_sbv2_burn(otto_simefuse_t *e, const uint8_t digest[32])
+{
+    for (unsigned i = 0; i < e->sb_n; i++)
+        if (!memcmp(e->sb_digest[i], digest, 32))
+            return OTTO_OK;
+    if (e->sb_n == OTTO_SBV2_KEYS)
+        return OTTO_E_NOSPC;
+    memcpy(e->sb_digest[e->sb_n++], digest, 32);
+    return e_save(e);
+}
+
+int otto_simefuse_sbv2_revoke(otto_simefuse_t *e, unsigned i)
+{
+    if (i >= e->sb_n)
+        return OTTO_E_NOTFOUND;
+    e->sb_revoked |= 1u << i;
+    return e_save(e);
+}
+
+int otto_simefuse_sbv2_read(void *ctx, uint8_t digest[OTTO_SBV2_KEYS][32], unsigned *n,
+                            unsigned *revoked)
+{
+    otto_simefuse_t *e = ctx;
+    if (e->power->off)
+        return OTTO_E_IO;
+    memcpy(digest, e->sb_digest, sizeof e->sb_digest);
+    *n = e->sb_n;
+    *revoked = e->sb_revoked;
+    return OTTO_OK;
 }

@@ -93,6 +93,9 @@ typedef struct {
     char path[512];    /**< empty: RAM only */
     uint32_t bits;     /**< the burnt thermometer bits */
     uint32_t width;
+    uint8_t sb_digest[OTTO_SBV2_KEYS][32]; /**< Secure Boot v2 key digests */
+    unsigned sb_n;                         /**< key blocks burnt */
+    unsigned sb_revoked;                   /**< bit i: digest i revoked */
 } otto_simefuse_t;
 
 void otto_power_init(otto_power_t *pw);
@@ -125,5 +128,13 @@ void otto_simflash_reset_faults(otto_simflash_t *f);
 /** eFuse whose value lives in path (created as 0 when missing), or RAM if path is NULL. */
 int otto_simefuse_open(otto_simefuse_t *e, otto_power_t *pw, const char *path, uint32_t width);
 void otto_simefuse_hal(otto_simefuse_t *e, otto_efuse_t *hal);
+/** Burn a Secure Boot v2 key digest into the next free key block:
+ *  OTTO_OK (also when it is there already), OTTO_E_NOSPC (three burnt). */
+int otto_simefuse_sbv2_burn(otto_simefuse_t *e, const uint8_t digest[32]);
+/** Revoke key block i (burn its KEY_REVOKE bit; it never comes back). */
+int otto_simefuse_sbv2_revoke(otto_simefuse_t *e, unsigned i);
+/** otto_secure_boot_t.read_keys over an otto_simefuse_t. */
+int otto_simefuse_sbv2_read(void *ctx, uint8_t digest[OTTO_SBV2_KEYS][32], unsigned *n,
+                            unsigned *revoked);
 
 #endif
