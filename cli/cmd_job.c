@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "cli.h"
+#include "util.h"
 
 static const char usage[] =
     "usage: otto job <command> [options]\n"
@@ -48,13 +49,15 @@ static int create(int argc, char **argv)
         {"device", required_argument, 0, 'd'}, {"group", required_argument, 0, 'g'},
         {"fw", required_argument, 0, 'f'},     {"id", required_argument, 0, 'i'},
         {"description", required_argument, 0, 'D'}, {"timeout", required_argument, 0, 't'},
-        {"allow-unsigned", no_argument, 0, 'U'},
+        {"allow-unsigned", no_argument, 0, 'U'}, {"key-update", required_argument, 0, 'K'},
         {"help", no_argument, 0, 'h'},         API_LONG_OPTS, {0, 0, 0, 0}};
     api_opts_t ao = {0};
     const char *devices[MAX_ARGS], *groups[MAX_ARGS], *fws[MAX_ARGS];
     const char *id = NULL, *desc = NULL;
     int nd = 0, ng = 0, nf = 0, timeout = 0, opt, rc;
     bool unsig = false;
+    const char *keyupds[2];
+    int nk = 0;
     while ((opt = getopt_long(argc, argv, "d:g:f:hq", opts, NULL)) != -1) {
         if ((opt == 'd' && nd == MAX_ARGS) || (opt == 'g' && ng == MAX_ARGS) ||
             (opt == 'f' && nf == MAX_ARGS)) {
@@ -68,6 +71,13 @@ static int create(int argc, char **argv)
         case 'i': id = optarg; break;
         case 'D': desc = optarg; break;
         case 'U': unsig = true; break;
+        case 'K':
+            if (nk == 2) {
+                die_msg("--key-update: at most 2 per job");
+                return EXIT_USAGE;
+            }
+            keyupds[nk++] = optarg;
+            break;
         case 't':
             timeout = atoi(optarg);
             if (timeout < 1 || timeout > 10080) {
@@ -84,7 +94,10 @@ static int create(int argc, char **argv)
                   "      --description T   free text\n"
                   "      --timeout MIN     in-progress timeout per device, minutes\n"
                   "      --allow-unsigned  let firmware without a signature through (recorded in\n"
-                  "                        the job); refused otherwise\n",
+                  "                        the job); refused otherwise\n"
+                  "      --key-update F    a key update from 'otto key update' (up to 2): devices\n"
+                  "                        apply it before the firmware (which may be the version\n"
+                  "                        they run, for a job that only changes keys)\n",
                   stdout);
             return EXIT_OK;
         default:
@@ -112,6 +125,21 @@ static int create(int argc, char **argv)
         cJSON_AddNumberToObject(body, "inProgressTimeoutInMinutes", timeout);
     if (unsig)
         cJSON_AddTrueToObject(body, "allowUnsigned");
+    cJSON *ku = nk ? cJSON_AddArrayToObject(body, "keyUpdates") : NULL;
+    for (int i = 0; i < nk; i++) {
+        size_t len;
+        uint8_t *text = NULL;
+        cJSON *u = otto_read_file(keyupds[i], &text, &len) == 0 ? cJSON_Parse((char *)text) : NULL;
+        free(text);
+        if (!cJSON_IsObject(u)) {
+            cJSON_Delete(u);
+            cJSON_Delete(body);
+            die_msg("--key-update %s: not a key update as 'otto key update' writes it", keyupds[i]);
+            return EXIT_USAGE;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(u, "keyId"); /* for people; the server wants the rest */
+        cJSON_AddItemToArray(ku, u);
+    }
     rc = api_call(&ao, "POST", "/api/v1/jobs", body, &resp);
     cJSON_Delete(body);
     if (rc)

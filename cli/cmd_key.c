@@ -12,6 +12,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <cjson/cJSON.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -22,6 +24,7 @@
 
 #include "api.h"
 #include "cli.h"
+#include "otto/trust.h"
 #include "util.h"
 
 static const char usage_key[] =
@@ -29,13 +32,20 @@ static const char usage_key[] =
     "       otto key trust PUB.pem [--name N]    the server accepts firmware it signed\n"
     "       otto key list                        the server's signing keys\n"
     "       otto key revoke NAME                 no new job takes firmware it signed\n"
+    "       otto key update --add|--revoke PUB.pem --key SIGNER.pem [-o UPDATE.json]\n"
+    "                                            a key update for devices (job create --key-update)\n"
     "\n"
     "gen makes an ECDSA P-256 signing key: KEY.pem (private, PKCS#8 PEM, mode 0600)\n"
     "and KEY.pub.pem (the public key, for devices and the server to trust). openssl\n"
     "reads both. Keep KEY.pem off the update server: it only needs signatures.\n"
     "--type rsa3072 makes an RSA-3072 key instead, for ESP32 Secure Boot v2 blocks\n"
     "(otto image sign --secure-boot-v2) on chips whose ROM verifies RSA-PSS.\n"
-    "trust, list and revoke talk to ottod (--url/--token or OTTO_URL/OTTO_TOKEN).\n";
+    "trust, list and revoke talk to ottod (--url/--token or OTTO_URL/OTTO_TOKEN).\n"
+    "update writes a key update devices apply when a job carries it: add PUB.pem to\n"
+    "the keys they trust, or revoke it, signed by SIGNER.pem, a key they trust now.\n"
+    "--statement prints the bytes to sign instead (openssl dgst -sha256 -sign, an\n"
+    "HSM), and --sig FILE takes that signature. A device keeps at most 3 keys and\n"
+    "never revokes its last one.\n";
 
 static void ssl_error(const char *what)
 {
@@ -186,6 +196,86 @@ static int key_server(int argc, char **argv, const char *what)
     return EXIT_OK;
 }
 
+/* The 65-byte P-256 point of the public key in a PEM file (public or private). */
+static int read_point(const char *path, uint8_t point[OTTO_KEY_LEN])
+{
+    FILE *f = fopen(path, "r");
+    EVP_PKEY *k = f ? PEM_read_PUBKEY(f, NULL, NULL, NULL) : NULL;
+    if (f && !k) {
+        rewind(f);
+        k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    }
+    if (f)
+        fclose(f);
+    size_t n = 0;
+    int ok = k && EVP_PKEY_get_base_id(k) == EVP_PKEY_EC && EVP_PKEY_get_bits(k) == 256 &&
+             EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, OTTO_KEY_LEN, &n) &&
+             n == OTTO_KEY_LEN && point[0] == 0x04;
+    EVP_PKEY_free(k);
+    if (!ok)
+        die_msg("%s: not an ECDSA P-256 key in PEM", path);
+    return ok ? 0 : -1;
+}
+
+static int key_update(int argc, char **argv)
+{
+    static const struct option opts[] = {{"add", required_argument, 0, 'a'}, {"revoke", required_argument, 0, 'r'},
+                                         {"key", required_argument, 0, 'k'}, {"sig", required_argument, 0, 's'},
+                                         {"statement", no_argument, 0, 'S'}, {"output", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *pub = NULL, *key = NULL, *sig = NULL, *out = NULL;
+    int op = 0, c;
+    bool statement_only = false;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a': op = OTTO_KEY_ADD; pub = optarg; break;
+        case 'r': op = OTTO_KEY_REVOKE; pub = optarg; break;
+        case 'k': key = optarg; break;
+        case 's': sig = optarg; break;
+        case 'S': statement_only = true; break;
+        case 'o': out = optarg; break;
+        case 'h': fputs(usage_key, stdout); return EXIT_OK;
+        default: fputs(usage_key, stderr); return EXIT_USAGE;
+        }
+    }
+    if (!op || optind != argc || (!statement_only && !key == !sig)) {
+        fputs(usage_key, stderr);
+        return EXIT_USAGE;
+    }
+    uint8_t point[OTTO_KEY_LEN];
+    char st[OTTO_KEY_STATEMENT_MAX], sigb64[128], keyb64[100], id[17];
+    if (read_point(pub, point))
+        return EXIT_FAIL;
+    size_t n = otto_trust_statement(op, point, st);
+    if (statement_only) {
+        fwrite(st, 1, n, stdout);
+        return EXIT_OK;
+    }
+    if (cli_signature_b64((const unsigned char *)st, n, key, sig, sigb64, sizeof sigb64))
+        return EXIT_FAIL;
+    EVP_EncodeBlock((unsigned char *)keyb64, point, OTTO_KEY_LEN);
+    otto_trust_key_id(point, id);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "op", op == OTTO_KEY_ADD ? "add" : "revoke");
+    cJSON_AddStringToObject(o, "key", keyb64);
+    cJSON_AddStringToObject(o, "sig-sha256-ecdsa", sigb64);
+    cJSON_AddStringToObject(o, "keyId", id); /* for people; devices recompute it */
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    int rc = EXIT_OK;
+    if (!out) {
+        printf("%s\n", text);
+    } else if (otto_write_file(out, text, strlen(text)) != 0) {
+        die_msg("cannot write %s: %s", out, strerror(errno));
+        rc = EXIT_FAIL;
+    } else {
+        printf("%s: %s key %s\n", out, op == OTTO_KEY_ADD ? "add" : "revoke", id);
+    }
+    free(text);
+    return rc;
+}
+
 int cmd_key(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -196,6 +286,8 @@ int cmd_key(int argc, char **argv)
         return key_gen(argc - 1, argv + 1);
     if (!strcmp(argv[1], "trust") || !strcmp(argv[1], "list") || !strcmp(argv[1], "revoke"))
         return key_server(argc - 1, argv + 1, argv[1]);
+    if (!strcmp(argv[1], "update"))
+        return key_update(argc - 1, argv + 1);
     die_msg("unknown key command '%s' (see 'otto key --help')", argv[1]);
     return EXIT_USAGE;
 }

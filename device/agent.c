@@ -332,6 +332,7 @@ int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg, const char 
     a->cfg = *cfg;
     otto_copy_str(a->running_version, sizeof a->running_version, running_version);
     a->mcufw = otto_part_find(cfg->ota->table, OTTO_PART_TYPE_DATA, OTTO_PART_SUB_MCUFW, NULL);
+    otto_trust_load(cfg->store, &a->trust); /* none provisioned: nothing verifies */
     /* What the relay last put there wins over what the port was told. */
     if (otto_store_get_str(cfg->store, "mcuver", a->mcu_version, sizeof a->mcu_version))
         otto_copy_str(a->mcu_version, sizeof a->mcu_version, cfg->mcu_version ? cfg->mcu_version : "");

@@ -279,7 +279,7 @@ void agent_complete(otto_agent_t *a)
         agent_finish(a, R_FAILED, "unsigned", "the image has no signature and this device requires one");
         return;
     }
-    if (e->siglen && (!a->cfg.port->verify || a->cfg.port->verify(a->cfg.port->ctx, sha, e->sig, e->siglen))) {
+    if (e->siglen && otto_trust_verify(&a->trust, a->cfg.port->verify, a->cfg.port->ctx, sha, e->sig, e->siglen)) {
         agent_finish(a, R_FAILED, "bad_signature", mcu ? "the MCU image's signature does not verify; not relayed"
                                                       : "the signature does not verify with a trusted key; slot not switched");
         return;

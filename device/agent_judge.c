@@ -27,6 +27,35 @@ int agent_version_cmp(const char *a, const char *b)
     return 0;
 }
 
+/* Key updates come before any firmware, so a job may add a key and ship
+ * firmware signed with it. All are checked against the keys trusted before
+ * the job, applied in RAM, then stored in one write; replayed after a cut,
+ * each is found applied already. false: the job ended, saying why. */
+static bool apply_key_updates(otto_agent_t *a, const otto_jobdoc_t *doc)
+{
+    otto_trust_t t = a->trust;
+    for (unsigned i = 0; i < doc->nkeyupd; i++) {
+        const otto_key_update_t *u = &doc->keyupd[i];
+        int err = otto_trust_update(&t, u->op, u->key, u->sig, u->siglen, a->cfg.port->verify, a->cfg.port->ctx);
+        if (err == OTTO_OK || err == OTTO_E_EXISTS)
+            continue;
+        agent_finish(a, R_FAILED, err == OTTO_E_NOSPC ? "key_slots_full" : err == OTTO_E_STATE ? "last_key" : "bad_key_update",
+                     err == OTTO_E_NOSPC   ? "the device trusts 3 keys already: revoke one first"
+                     : err == OTTO_E_STATE ? "that would revoke the only key this device trusts"
+                                           : "a key update is not signed by a key this device trusts");
+        return false;
+    }
+    if (memcmp(&t, &a->trust, sizeof t)) {
+        if (otto_trust_save(a->cfg.store, &t)) {
+            agent_finish(a, R_FAILED, "store", "cannot store the updated keys");
+            return false;
+        }
+        a->trust = t;
+        agent_hello(a); /* the registry learns the new key list */
+    }
+    return true;
+}
+
 /* A new execution is next: take it, or say why not. */
 void agent_judge(otto_agent_t *a, const otto_json_t *j, int exec)
 {
@@ -59,6 +88,8 @@ void agent_judge(otto_agent_t *a, const otto_json_t *j, int exec)
         agent_finish(a, R_REJECTED, "no_image", "the job has no esp32 or stm32 firmware");
         return;
     }
+    if (doc.nkeyupd && !apply_key_updates(a, &doc))
+        return;
     if (a->cfg.product && a->cfg.product[0] && doc.product[0] && strcmp(doc.product, a->cfg.product)) {
         agent_finish(a, R_REJECTED, "wrong_product", "the job is for another product");
         return;

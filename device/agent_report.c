@@ -106,7 +106,9 @@ void agent_send_final(otto_agent_t *a)
     char d[480];
     otto_jw_t w = {d, sizeof d, 0, false};
     otto_jw_kv(&w, "reason", a->job.reason, false);
-    otto_jw_kv(&w, "version", a->job.fw.size ? a->job.fw.version : a->job.mcu.version, true);
+    const char *version = a->job.fw.size ? a->job.fw.version : a->job.mcu.version;
+    if (version[0]) /* none for a document that could not be read: an empty value is refused */
+        otto_jw_kv(&w, "version", version, true);
     otto_jw_kv(&w, "running", a->running_version, true);
     if (a->job.detail[0])
         otto_jw_kv(&w, "detail", a->job.detail, true);
@@ -149,7 +151,18 @@ void agent_hello(otto_agent_t *a)
         otto_jw_raw(&w, ",\"stm32\":");
         otto_jw_str(&w, a->mcu_version);
     }
-    otto_jw_raw(&w, "}}");
+    /* The signature policy: whether unsigned images are taken, and which
+     * keys (by id, trust.h) images and key updates must be signed with. */
+    otto_jw_raw(&w, "},\"signatures\":");
+    otto_jw_str(&w, a->cfg.allow_unsigned ? "optional" : "required");
+    otto_jw_raw(&w, ",\"keys\":[");
+    for (unsigned i = 0; i < a->trust.n; i++) {
+        char id[17];
+        otto_trust_key_id(a->trust.key[i], id);
+        otto_jw_raw(&w, i ? "," : "");
+        otto_jw_str(&w, id);
+    }
+    otto_jw_raw(&w, "]}");
     if (!t.over && !w.over)
         a->cfg.port->publish(a->cfg.port->ctx, a->topic, a->out, w.n);
 }

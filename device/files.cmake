@@ -14,6 +14,7 @@ set(OTTO_DEVICE_SOURCES
     ${OTTO_DEVICE_DIR}/json.c
     ${OTTO_DEVICE_DIR}/jobdoc.c
     ${OTTO_DEVICE_DIR}/record.c
+    ${OTTO_DEVICE_DIR}/trust.c
     ${OTTO_DEVICE_DIR}/agent.c
     ${OTTO_DEVICE_DIR}/agent_judge.c
     ${OTTO_DEVICE_DIR}/agent_fetch.c

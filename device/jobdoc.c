@@ -5,6 +5,7 @@
 
 #include "internal/json.h"
 #include "otto/err.h"
+#include "otto/trust.h"
 
 static int opt_str(const otto_json_t *j, int obj, const char *key, char *out, size_t cap)
 {
@@ -33,6 +34,18 @@ static int part_id(const otto_json_t *j, int t, uint16_t *id)
     return OTTO_OK;
 }
 
+/* Base64 field `key` of object e decoded into out[cap]: the byte count, or
+ * OTTO_E_PROTO (missing, not base64, longer than cap). */
+static int b64_field(const otto_json_t *j, int e, const char *key, uint8_t *out, size_t cap)
+{
+    char b64[4 * ((OTTO_JOBDOC_SIG_MAX + 2) / 3) + 1]; /* the longest: a key is 65 bytes */
+    int n, err = otto_json_str(j, otto_json_get(j, e, key), b64, sizeof b64);
+    if (err)
+        return err == OTTO_E_NOTFOUND ? OTTO_E_PROTO : err;
+    n = otto_b64_decode(b64, out, cap);
+    return n > 0 ? n : OTTO_E_PROTO;
+}
+
 static int read_entry(const otto_json_t *j, int e, otto_fw_entry_t *f)
 {
     int err, t;
@@ -58,12 +71,10 @@ static int read_entry(const otto_json_t *j, int e, otto_fw_entry_t *f)
             return err;
         f->has_sha256 = true;
     }
-    if ((t = otto_json_get(j, e, "sig-sha256-ecdsa")) >= 0) {
-        char b64[4 * ((OTTO_JOBDOC_SIG_MAX + 2) / 3) + 1];
-        int n;
-        if ((err = otto_json_str(j, t, b64, sizeof b64)) ||
-            (n = otto_b64_decode(b64, f->sig, sizeof f->sig)) <= 0)
-            return err ? err : OTTO_E_PROTO;
+    if (otto_json_get(j, e, "sig-sha256-ecdsa") >= 0) {
+        int n = b64_field(j, e, "sig-sha256-ecdsa", f->sig, sizeof f->sig);
+        if (n < 0)
+            return n;
         f->siglen = (uint8_t)n;
     }
     if ((t = otto_json_get(j, e, "secure_version")) >= 0 &&
@@ -74,6 +85,22 @@ static int read_entry(const otto_json_t *j, int e, otto_fw_entry_t *f)
     if (!f->has_md5 && !f->has_sha256)
         return OTTO_E_PROTO; /* nothing to check the download against */
     return f->size ? OTTO_OK : OTTO_E_PROTO;
+}
+
+static int read_key_update(const otto_json_t *j, int e, otto_key_update_t *u)
+{
+    int n;
+    memset(u, 0, sizeof *u);
+    int op = otto_json_get(j, e, "op");
+    if (!otto_json_is_object(j, e) || op < 0)
+        return OTTO_E_PROTO;
+    u->op = otto_json_eq(j, op, "add") ? OTTO_KEY_ADD : otto_json_eq(j, op, "revoke") ? OTTO_KEY_REVOKE : 0;
+    if (!u->op || (n = b64_field(j, e, "key", u->key, sizeof u->key)) != OTTO_KEY_LEN || u->key[0] != 0x04)
+        return OTTO_E_PROTO;
+    if ((n = b64_field(j, e, "sig-sha256-ecdsa", u->sig, sizeof u->sig)) < 0)
+        return n;
+    u->siglen = (uint8_t)n;
+    return OTTO_OK;
 }
 
 int otto_jobdoc_read(const otto_json_t *j, int obj, otto_jobdoc_t *doc)
@@ -93,6 +120,17 @@ int otto_jobdoc_read(const otto_json_t *j, int obj, otto_jobdoc_t *doc)
         if ((err = read_entry(j, e, &doc->fw[i])))
             return err;
         doc->count++;
+    }
+    if ((arr = otto_json_get(j, obj, "keyUpdates")) < 0)
+        return OTTO_OK;
+    if (!otto_json_is_array(j, arr, &n))
+        return OTTO_E_PROTO;
+    if (n > OTTO_JOBDOC_KEYUPD_MAX)
+        return OTTO_E_NOSPC;
+    for (int i = 0, e = arr + 1; i < n; i++, e = otto_json_skip(j, e)) {
+        if ((err = read_key_update(j, e, &doc->keyupd[i])))
+            return err;
+        doc->nkeyupd++;
     }
     return OTTO_OK;
 }

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "sign.h"
+#include "otto/jobdoc.h"
 
 #define DOC_MAX 32768      /* AWS's job document limit */
 
@@ -275,7 +276,7 @@ static int push_thing(void *arg, const char *thing)
 
 /* Build the job document: the descriptor's shape with each firmware's url
  * pointing at ottod's download endpoint. */
-static cJSON *build_document(srv_engine_t *e, const srv_fw_t *fws, size_t n)
+static cJSON *build_document(srv_engine_t *e, const srv_fw_t *fws, size_t n, const cJSON *key_updates)
 {
     cJSON *doc = cJSON_CreateObject(), *arr = cJSON_CreateArray();
     char url[512];
@@ -309,6 +310,17 @@ static cJSON *build_document(srv_engine_t *e, const srv_fw_t *fws, size_t n)
         cJSON_AddItemToArray(arr, o);
     }
     cJSON_AddItemToObject(doc, "firmware", arr);
+    if (key_updates) { /* checked: only the three fields a device reads */
+        cJSON *ku = cJSON_AddArrayToObject(doc, "keyUpdates");
+        const cJSON *u;
+        cJSON_ArrayForEach(u, key_updates) {
+            cJSON *o = cJSON_CreateObject();
+            static const char *const f[] = {"op", "key", "sig-sha256-ecdsa"};
+            for (size_t k = 0; k < 3; k++)
+                cJSON_AddStringToObject(o, f[k], cJSON_GetObjectItemCaseSensitive(u, f[k])->valuestring);
+            cJSON_AddItemToArray(ku, o);
+        }
+    }
     return doc;
 }
 
@@ -444,12 +456,30 @@ static int expand_targets(srv_engine_t *e, const srv_job_spec_t *spec, strvec_t 
     return err;
 }
 
+/* Key updates ride in the document only signed by a key trusted now: a
+ * device would refuse anything else, and the whole job with it. */
+static int check_key_updates(srv_engine_t *e, const srv_job_spec_t *spec, char *msg, size_t msglen)
+{
+    const cJSON *u;
+    char signer[128];
+    if (!spec->key_updates)
+        return OTTO_OK;
+    if (!cJSON_IsArray(spec->key_updates) || cJSON_GetArraySize(spec->key_updates) > OTTO_JOBDOC_KEYUPD_MAX)
+        return fail(msg, msglen, OTTO_E_INVAL, "keyUpdates: an array of at most %s key updates", "2");
+    cJSON_ArrayForEach(u, spec->key_updates) {
+        int err = srv_key_update_check(e->st, u, signer, sizeof signer, msg, msglen);
+        if (err)
+            return err;
+    }
+    return OTTO_OK;
+}
+
 /* The job record: its document, targets and firmware as JSON text. */
 static int job_record(srv_engine_t *e, const srv_job_spec_t *spec, const srv_fw_t *fws, const strvec_t *types,
                       int64_t now, srv_job_t *job, char *msg, size_t msglen)
 {
     int err = OTTO_OK;
-    cJSON *doc = build_document(e, fws, spec->nfw), *targets = cJSON_CreateObject();
+    cJSON *doc = build_document(e, fws, spec->nfw, spec->key_updates), *targets = cJSON_CreateObject();
     cJSON *fwarr = cJSON_CreateStringArray((const char *const *)spec->fw_ids, (int)spec->nfw);
     cJSON_AddItemToObject(targets, "devices",
                           cJSON_CreateStringArray((const char *const *)spec->devices, (int)spec->ndevices));
@@ -554,7 +584,8 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
                     "job id '%s' must be 1-64 of letters, digits, '_' and '-'", spec->job_id);
     if (!(fws = calloc(spec->nfw, sizeof *fws)))
         return OTTO_E_NOSPC;
-    if ((err = check_firmware(e, spec, fws, &types, msg, msglen)) ||
+    if ((err = check_key_updates(e, spec, msg, msglen)) ||
+        (err = check_firmware(e, spec, fws, &types, msg, msglen)) ||
         (err = expand_targets(e, spec, &things, msg, msglen)) ||
         (err = job_record(e, spec, fws, &types, now, &job, msg, msglen)))
         goto out;

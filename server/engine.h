@@ -57,6 +57,7 @@ typedef struct {
     const char *description;
     int timeout_min;             /* in-progress timeout, 0 = none */
     bool allow_unsigned;         /* firmware without a signature is let through (recorded) */
+    const cJSON *key_updates;    /* NULL or [{"op","key","sig-sha256-ecdsa"}] (otto key update) */
 } srv_job_spec_t;
 
 void srv_engine_init(srv_engine_t *e, srv_store_t *st, const char *public_url);

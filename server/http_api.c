@@ -353,6 +353,7 @@ static enum MHD_Result h_jobs_create(srv_t *s, struct MHD_Connection *c, cJSON *
     const cJSON *desc = cJSON_GetObjectItemCaseSensitive(body, "description");
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(body, "inProgressTimeoutInMinutes");
     const cJSON *unsig = cJSON_GetObjectItemCaseSensitive(body, "allowUnsigned");
+    const cJSON *keyupd = cJSON_GetObjectItemCaseSensitive(body, "keyUpdates");
     char job_id[SRV_JOBID_MAX + 1], msg[512];
     size_t n = 0;
     enum MHD_Result ret;
@@ -379,6 +380,7 @@ static enum MHD_Result h_jobs_create(srv_t *s, struct MHD_Connection *c, cJSON *
     spec.description = desc ? desc->valuestring : NULL;
     spec.timeout_min = to ? (int)to->valuedouble : 0;
     spec.allow_unsigned = cJSON_IsTrue(unsig);
+    spec.key_updates = keyupd;
     int err = srv_engine_create_job(&s->eng, &spec, job_id, &n, msg, sizeof msg);
     if (err) {
         ret = srv_http_otto_err(c, err, msg);

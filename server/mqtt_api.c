@@ -496,8 +496,15 @@ static void handle_hello(srv_engine_t *e, req_t *r, const void *payload, size_t 
         return;
     }
     register_thing(e, r->thing, prod ? prod->valuestring : "", vtxt ? vtxt : "{}", r->now);
-    SRV_LOG_INF("thing=%s hello: product %s, versions %s", r->thing, prod ? prod->valuestring : "?",
-            vtxt ? vtxt : "{}");
+    /* The device's signature policy, for the log (the agent's hello says
+     * whether it takes unsigned images and which keys it trusts). */
+    const cJSON *pol = cJSON_GetObjectItemCaseSensitive(j, "signatures");
+    const cJSON *keys = cJSON_GetObjectItemCaseSensitive(j, "keys");
+    char *ktxt = cJSON_IsArray(keys) ? cJSON_PrintUnformatted(keys) : NULL;
+    SRV_LOG_INF("thing=%s hello: product %s, versions %s, signatures %s, keys %.200s", r->thing,
+                prod ? prod->valuestring : "?", vtxt ? vtxt : "{}",
+                cJSON_IsString(pol) && srv_valid_name(pol->valuestring) ? pol->valuestring : "?", ktxt ? ktxt : "?");
+    free(ktxt);
     free(vtxt);
     cJSON_Delete(j);
 }

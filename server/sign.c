@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "sign.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <string.h>
+
+#include "otto/crypto.h"
+#include "otto/err.h"
+#include "otto/trust.h"
 
 static EVP_PKEY *read_pub(const char *pem)
 {
@@ -83,4 +88,48 @@ int srv_unbase64(const char *in, uint8_t *out, size_t cap)
     if (in[n - 2] == '=')
         m--;
     return m;
+}
+
+/* Is p (65 bytes, 0x04 | X | Y) a point on P-256? */
+static bool point_valid(const uint8_t *p)
+{
+    EVP_PKEY *k = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"P-256", 0),
+                           OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)p, OTTO_KEY_LEN),
+                           OSSL_PARAM_construct_end()};
+    bool ok = ctx && EVP_PKEY_fromdata_init(ctx) == 1 && EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params) == 1;
+    EVP_PKEY_CTX *chk = ok ? EVP_PKEY_CTX_new(k, NULL) : NULL;
+    ok = chk && EVP_PKEY_public_check(chk) == 1;
+    EVP_PKEY_CTX_free(chk);
+    EVP_PKEY_free(k);
+    EVP_PKEY_CTX_free(ctx);
+    return ok;
+}
+
+int srv_key_update_check(srv_store_t *st, const cJSON *u, char *signer, size_t cap, char *msg, size_t msglen)
+{
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(u, "op");
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(u, "key");
+    const cJSON *sig = cJSON_GetObjectItemCaseSensitive(u, "sig-sha256-ecdsa");
+    uint8_t point[OTTO_KEY_LEN + 3], der[SRV_SIG_MAX], sha[32];
+    char statement[OTTO_KEY_STATEMENT_MAX];
+    int kind = !cJSON_IsString(op) ? 0 : !strcmp(op->valuestring, "add") ? OTTO_KEY_ADD
+             : !strcmp(op->valuestring, "revoke") ? OTTO_KEY_REVOKE : 0;
+    int dlen;
+    if (!cJSON_IsObject(u) || !kind || !cJSON_IsString(key) || !cJSON_IsString(sig) ||
+        srv_unbase64(key->valuestring, point, sizeof point) != OTTO_KEY_LEN || !point_valid(point) ||
+        (dlen = srv_unbase64(sig->valuestring, der, sizeof der)) <= 0) {
+        snprintf(msg, msglen, "a key update is {\"op\": \"add\"|\"revoke\", \"key\": base64 P-256 point, "
+                 "\"sig-sha256-ecdsa\": base64 DER} as 'otto key update' writes it");
+        return OTTO_E_INVAL;
+    }
+    size_t n = otto_trust_statement(kind, point, statement);
+    otto_sha256(statement, n, sha);
+    if (srv_sig_check(st, sha, der, (size_t)dlen, signer, cap)) {
+        snprintf(msg, msglen, "the key update (%s) is not signed by a key this server trusts: devices would "
+                 "refuse it", op->valuestring);
+        return OTTO_E_VERIFY;
+    }
+    return OTTO_OK;
 }

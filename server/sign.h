@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
 #include "store.h"
 
 #define SRV_SIG_MAX 80 /* DER ECDSA P-256: at most 72 bytes */
@@ -22,6 +23,11 @@ bool srv_key_valid(const char *pem);
  *  and the key's name in signer, or OTTO_E_VERIFY. */
 int srv_sig_check(srv_store_t *st, const uint8_t sha256[32], const uint8_t *der, size_t len, char *signer,
                   size_t cap);
+/** Check a key update for a job document (otto/trust.h): op "add" or
+ *  "revoke", key the base64 of a P-256 point, sig-sha256-ecdsa by a
+ *  trusted, unrevoked key over the update's statement. OTTO_OK, the
+ *  signer's name in signer; or OTTO_E_INVAL / OTTO_E_VERIFY with msg. */
+int srv_key_update_check(srv_store_t *st, const cJSON *u, char *signer, size_t cap, char *msg, size_t msglen);
 /** Base64 (with padding) of n bytes into out (cap >= 4 * ((n + 2) / 3) + 1). */
 void srv_base64(const uint8_t *in, size_t n, char *out, size_t cap);
 /** Decode base64; the byte count, or -1. */

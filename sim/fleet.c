@@ -233,12 +233,6 @@ static void p_mcu_run(void *ctx)
     say(n, "MCU runs its application (BOOT0 low, reset)");
 }
 
-static int p_verify(void *ctx, const uint8_t sha256[32], const uint8_t *sig, size_t len)
-{
-    node_t *n = ((otto_link_t *)ctx)->user;
-    return otto_linux_verify(&n->f->keys, sha256, sig, len);
-}
-
 static int u_read(void *ctx, void *buf, size_t len, uint32_t timeout_ms)
 {
     node_t *n = ctx;
@@ -299,6 +293,11 @@ static int power_on(node_t *n)
     if (!kvp || otto_kv_mount(&n->kv, &n->dev.flash, kvp->offset, kvp->size, true, &how))
         return -1;
     otto_kv_store(&n->kv, &n->store);
+    /* Manufacture: the --trust keys go into the store once; a list that
+     * is there already (perhaps rotated since) is the device's own. */
+    if (n->f->keys.n &&
+        otto_trust_provision(&n->store, (const uint8_t(*)[OTTO_KEY_LEN])n->f->keys.key, n->f->keys.n))
+        return -1;
     n->link.hooks = &hooks;
     n->link.user = n;
     otto_link_init(&n->link, &n->f->net, &n->agent, n->thing, n->f->host, n->f->port);
@@ -306,7 +305,7 @@ static int power_on(node_t *n)
     n->link.verbose = n->f->verbose;
     otto_link_port(&n->link, &n->port);
     n->port.mcu_bootloader = p_mcu_bootloader;
-    n->port.verify = p_verify; /* with the keys it was provisioned with */
+    n->port.verify = otto_linux_verify; /* over the keys in the device's store */
     n->port.mcu_run = p_mcu_run;
     otto_agent_config_t cfg = {n->thing, n->f->product, &n->dev.ota, &n->store, &n->port,
                                n->f->checkpoint, 500, NULL, n->f->mcu_version, 0, 0, false,
@@ -777,7 +776,6 @@ static int fleet_main(int argc, char **argv, bool single)
     mosquitto_lib_cleanup();
     free(f.nodes);
     free(f.links);
-    otto_linux_keys_free(&f.keys);
     return 0;
 }
 

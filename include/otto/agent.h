@@ -52,6 +52,7 @@
 #include "otto/relay.h"
 #include "otto/stage.h"
 #include "otto/store.h"
+#include "otto/trust.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,9 +83,10 @@ typedef struct {
      *  updated or not, so that a job refused or failed after the MCU was
      *  put in its bootloader never leaves it halted there. */
     void (*mcu_run)(void *ctx);
-    /** Does sig (DER ECDSA P-256) sign sha256 with a key this device
-     *  trusts? OTTO_OK, or OTTO_E_VERIFY. NULL: no signature verifies. */
-    int (*verify)(void *ctx, const uint8_t sha256[32], const uint8_t *sig, size_t len);
+    /** Does sig (DER ECDSA P-256) sign sha256 with key, one of the P-256
+     *  points the device trusts (trust.h, kept in the store)? OTTO_OK or an
+     *  error. NULL: no signature verifies. */
+    int (*verify)(void *ctx, const uint8_t key[65], const uint8_t sha256[32], const uint8_t *sig, size_t len);
 } otto_agent_port_t;
 
 typedef struct {
@@ -139,6 +141,7 @@ typedef struct {
     otto_agent_job_t job;
     char running_version[32];
     char mcu_version[32];         /**< what the MCU runs ("" unknown) */
+    otto_trust_t trust;           /**< the signing keys this device trusts (from the store) */
     const otto_part_t *mcufw;     /**< staging partition, NULL if none */
     /* download in progress (RAM only; rebuilt from flash on resume) */
     otto_ota_t ota;

@@ -51,10 +51,23 @@ typedef struct {
     uint8_t sig[OTTO_JOBDOC_SIG_MAX];
 } otto_fw_entry_t;
 
+/** "keyUpdates": [{"op": "add"|"revoke", "key": base64 of the 65-byte
+ *  P-256 point, "sig-sha256-ecdsa": base64 DER over the statement trust.h
+ *  defines}], at most OTTO_JOBDOC_KEYUPD_MAX, applied before any firmware. */
+#define OTTO_JOBDOC_KEYUPD_MAX 2
+typedef struct {
+    uint8_t op;            /**< OTTO_KEY_ADD or OTTO_KEY_REVOKE */
+    uint8_t key[65];
+    uint8_t siglen;
+    uint8_t sig[OTTO_JOBDOC_SIG_MAX];
+} otto_key_update_t;
+
 typedef struct otto_jobdoc_s {
     char product[33];
     otto_fw_entry_t fw[OTTO_CONFIG_JOB_FW_MAX];
     uint8_t count;
+    otto_key_update_t keyupd[OTTO_JOBDOC_KEYUPD_MAX];
+    uint8_t nkeyupd;
 } otto_jobdoc_t;
 
 /** Parse a whole job document (an object). */

@@ -69,13 +69,6 @@ static const char usage[] =
     "starts it again.\n";
 
 static int verbose;
-static otto_linux_keys_t *verify_ctx;
-
-static int a_verify(void *ctx, const uint8_t sha256[32], const uint8_t *sig, size_t len)
-{
-    (void)ctx;
-    return otto_linux_verify(verify_ctx, sha256, sig, len);
-}
 
 static void logline(otto_link_t *l, const char *msg)
 {
@@ -237,8 +230,13 @@ int main(int argc, char **argv)
     otto_link_port(&link, &aport);
     otto_agent_config_t cfg = {thing, product, &ota, &store, &aport, (uint32_t)checkpoint, 0, NULL, NULL,
                                0, 0, false, false, allow_unsigned};
-    verify_ctx = &keys;
-    aport.verify = a_verify; /* the port's ctx is the link; the keys are here */
+    aport.verify = otto_linux_verify;
+    /* Manufacture: --trust keys go into the store once (later lists are
+     * the device's own, rotated by signed key updates). */
+    if (keys.n && (err = otto_trust_provision(&store, (const uint8_t(*)[OTTO_KEY_LEN])keys.key, keys.n))) {
+        fprintf(stderr, "otto-agent: cannot store the trusted keys: %s\n", otto_strerror(err));
+        return 1;
+    }
     if (tty) {
         if (otto_linux_uart_open(&line, tty, 115200)) {
             fprintf(stderr, "otto-agent: %s: %s\n", tty, strerror(errno));

@@ -68,10 +68,12 @@ static void p_cancel(void *ctx) { ((rig_t *)ctx)->cancels++; }
 static void p_reboot(void *ctx) { ((rig_t *)ctx)->rebooted = true; }
 static uint32_t p_now(void *ctx) { return ((rig_t *)ctx)->clock; }
 
-/* The fake verifier trusts exactly the signature "good" (4 bytes). */
-static int p_verify(void *ctx, const uint8_t sha256[32], const uint8_t *sig, size_t len)
+/* The fake verifier takes exactly the signature "good" (4 bytes), from
+ * whichever key the device trusts. */
+static int p_verify(void *ctx, const uint8_t key[65], const uint8_t sha256[32], const uint8_t *sig, size_t len)
 {
     (void)sha256;
+    (void)key;
     ((rig_t *)ctx)->verified++;
     return len == 4 && !memcmp(sig, "good", 4) ? OTTO_OK : OTTO_E_VERIFY;
 }
@@ -93,6 +95,8 @@ static void boot(rig_t *r)
     assert_string_equal(kvp->label, "ottokv");
     assert_int_equal(otto_kv_mount(&r->kv, &r->d.flash, kvp->offset, kvp->size, true, NULL), OTTO_OK);
     otto_kv_store(&r->kv, &r->store);
+    static const uint8_t factory_key[1][65] = {{0x04, 0xF1}}; /* stands for the owner's key */
+    assert_int_equal(otto_trust_provision(&r->store, factory_key, 1), OTTO_OK);
     r->port = (otto_agent_port_t){r, p_publish, p_get, p_cancel, p_reboot, p_now, NULL, NULL, p_verify};
     otto_agent_config_t cfg = {"dev", "lamp", &r->d.ota, &r->store, &r->port, 8192, 1000, NULL, NULL,
                                0, 0, false, false, r->allow_unsigned};
@@ -431,6 +435,88 @@ static void signatures(void **state)
     reason_is("SUCCEEDED", "updated");
 }
 
+/* Key updates: an add signed by a trusted key is stored and announced; one
+ * applied already is skipped unchecked (a replay after a cut); a bad
+ * signature, a fourth key and revoking the last key are refused, the
+ * stored list untouched. */
+static void b64(const uint8_t *in, size_t n, char *out)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+        out[o++] = a[v >> 18];
+        out[o++] = a[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? a[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? a[v & 63] : '=';
+    }
+    out[o] = 0;
+}
+
+static void key_job(const char *id, const char *op, uint8_t tag, const char *sig_b64)
+{
+    uint8_t key[65] = {0x04, tag};
+    char kb[100], doc[900], fw[700];
+    b64(key, sizeof key, kb);
+    doc_for(fw, sizeof fw, "1.0.0", "lamp", 0); /* the running version: only the keys change */
+    snprintf(doc, sizeof doc, "{\"keyUpdates\":[{\"op\":\"%s\",\"key\":\"%s\",\"sig-sha256-ecdsa\":\"%s\"}],%s",
+             op, kb, sig_b64, fw + 1);
+    next_job(id, 1, doc);
+}
+
+static unsigned stored_keys(void)
+{
+    otto_trust_t t;
+    assert_int_equal(otto_trust_load(&R.store, &t), OTTO_OK);
+    return t.n;
+}
+
+static void key_updates(void **state)
+{
+    (void)state;
+    R.allow_unsigned = false;
+    boot(&R);
+    otto_agent_connected(&R.a);
+    assert_non_null(strstr(R.payload[0], "\"signatures\":\"required\",\"keys\":[\""));
+    key_job("k-add", "add", 0xA2, "Z29vZA==");
+    reason_is("SUCCEEDED", "already_running");
+    msg("k-add/update/accepted", "{}");
+    assert_int_equal(stored_keys(), 2);
+    bool announced = false;
+    for (int i = 0; i < R.npub; i++)
+        announced |= strstr(R.topic[i], "/hello") && strstr(R.payload[i], "\",\"") && strstr(R.payload[i], "keys");
+    assert_true(announced);
+    int verified = R.verified;
+    key_job("k-again", "add", 0xA2, "YmFk"); /* applied already: not even checked */
+    reason_is("SUCCEEDED", "already_running");
+    msg("k-again/update/accepted", "{}");
+    assert_int_equal(R.verified, verified);
+    key_job("k-bad", "add", 0xA3, "YmFk");
+    reason_is("FAILED", "bad_key_update");
+    msg("k-bad/update/accepted", "{}");
+    key_job("k-3", "add", 0xA3, "Z29vZA==");
+    reason_is("SUCCEEDED", "already_running");
+    msg("k-3/update/accepted", "{}");
+    key_job("k-4", "add", 0xA4, "Z29vZA==");
+    reason_is("FAILED", "key_slots_full");
+    msg("k-4/update/accepted", "{}");
+    assert_int_equal(stored_keys(), 3);
+    key_job("k-r1", "revoke", 0xF1, "Z29vZA==");
+    reason_is("SUCCEEDED", "already_running");
+    msg("k-r1/update/accepted", "{}");
+    key_job("k-r2", "revoke", 0xA2, "Z29vZA==");
+    reason_is("SUCCEEDED", "already_running");
+    msg("k-r2/update/accepted", "{}");
+    assert_int_equal(stored_keys(), 1);
+    key_job("k-last", "revoke", 0xA3, "Z29vZA==");
+    reason_is("FAILED", "last_key");
+    msg("k-last/update/accepted", "{}");
+    assert_int_equal(stored_keys(), 1);
+    boot(&R); /* the list survives a reboot, and the factory key does not come back */
+    assert_int_equal(R.a.trust.n, 1);
+    assert_int_equal(R.a.trust.key[0][1], 0xA3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +526,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(newer_record, setup, teardown),
         cmocka_unit_test_setup_teardown(signatures, setup, teardown),
+        cmocka_unit_test_setup_teardown(key_updates, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
