@@ -33,6 +33,12 @@ echo "| fleet | result | job created to COMPLETED | rate |"
 echo "|---|---|---|---|"
 bash "$here/fleet.sh"
 echo
+echo "### Signature checks on a 1 MiB image (the device's code on this host; median of 20)"
+echo
+echo "| check | otto (mbedTLS) | OpenSSL EVP_DigestVerify | otto/OpenSSL |"
+echo "|---|---|---|---|"
+bash "$here/verify.sh"
+echo
 echo "### The device agent on a Cortex-M4"
 echo
 bash "$here/agent_size.sh"

@@ -22,6 +22,9 @@ int otto_trust_load(const otto_store_t *s, otto_trust_t *t)
     if (len < 2 || buf[0] != RECORD_TAG || buf[1] == 0 || buf[1] > OTTO_TRUST_KEYS ||
         len != 2u + (size_t)buf[1] * OTTO_KEY_LEN)
         return OTTO_E_CORRUPT;
+    for (unsigned i = 0; i < buf[1]; i++)
+        if (buf[2 + i * OTTO_KEY_LEN] != 0x04)
+            return OTTO_E_CORRUPT; /* not an uncompressed point: not ours */
     t->n = buf[1];
     memcpy(t->key, buf + 2, (size_t)t->n * OTTO_KEY_LEN);
     return OTTO_OK;
@@ -32,6 +35,9 @@ int otto_trust_save(const otto_store_t *s, const otto_trust_t *t)
     uint8_t buf[2 + OTTO_TRUST_KEYS * OTTO_KEY_LEN];
     if (!t->n || t->n > OTTO_TRUST_KEYS)
         return OTTO_E_INVAL;
+    for (unsigned i = 0; i < t->n; i++)
+        if (t->key[i][0] != 0x04)
+            return OTTO_E_INVAL;
     buf[0] = RECORD_TAG;
     buf[1] = t->n;
     memcpy(buf + 2, t->key, (size_t)t->n * OTTO_KEY_LEN);

@@ -9,7 +9,7 @@ out="$here/build-fuzz"
 mkdir -p "$out"
 CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -I "$here/include" -I "$here/device" -I "$here/host")
 dev=("$here"/device/*.c)
-for t in part image partcsv jobdoc mcu; do
+for t in part image partcsv jobdoc mcu sigblock keys; do
   extra=()
   [ $t = partcsv ] && extra=("$here/host/partcsv.c")
   clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_$t.c" "${dev[@]}" "${extra[@]}" -lmbedcrypto -o "$out/fuzz_$t"
@@ -19,13 +19,15 @@ srv=(-I "$here/server" -I "$here/include" "$here/server/log.c" "$here/server/jso
 clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_jsonin.c" "${srv[@]}" -lcjson -o "$out/fuzz_jsonin"
 clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_mqtt_api.c" "${srv[@]}" "$here/server/store_sqlite.c" \
   "$here/server/engine.c" "$here/server/mqtt_api.c" "$here/server/sign.c" "$here/device/err.c" \
+  "$here/device/trust.c" "$here/device/crypto.c" -lmbedcrypto \
   -lcjson -lsqlite3 -lcrypto -o "$out/fuzz_mqtt_api"
 clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_sign.c" "${srv[@]}" "$here/server/sign.c" "$here/server/store_sqlite.c" \
-  "$here/server/engine.c" "$here/server/mqtt_api.c" "$here/device/err.c" -lcjson -lsqlite3 -lcrypto -o "$out/fuzz_sign"
+  "$here/server/engine.c" "$here/server/mqtt_api.c" "$here/device/err.c" "$here/device/trust.c" \
+  "$here/device/crypto.c" -lmbedcrypto -lcjson -lsqlite3 -lcrypto -o "$out/fuzz_sign"
 # seed corpora: real tables, images and CSV made by the project's own tools
 make -s -C "$here" build >/dev/null
 mkdir -p "$out/corpus_part" "$out/corpus_image" "$out/corpus_partcsv" "$out/corpus_jobdoc" "$out/corpus_mcu" \
-  "$out/corpus_jsonin" "$out/corpus_mqtt_api" "$out/corpus_sign"
+  "$out/corpus_jsonin" "$out/corpus_mqtt_api" "$out/corpus_sign" "$out/corpus_sigblock" "$out/corpus_keys"
 printf 'MEUCIQCq5cIsc5hCj0y5G8VYtgJv6sbCDG8Xz9M2NgQ4HcIIIgIgOD0C0ZP2Wl4b7xQwYb6W2h9QlJkq0wv6zqkQ0d2i2q0=' > "$out/corpus_sign/a"
 printf '{"thing":"24:0a:c4:00:00:01","product":"lamp","groups":["attic"]}' > "$out/corpus_jsonin/a.json"
 printf 'start-next\n{"clientToken":"t","statusDetails":{"step":"download"},"stepTimeoutInMinutes":5}' > "$out/corpus_mqtt_api/a"
@@ -37,9 +39,19 @@ printf 'nvs,data,nvs,0x9000,0x4000\notadata,data,ota,,0x2000\nfactory,app,factor
 # a job document as ottod sends it
 printf '{"product":"lamp","group":"","firmware":[{"ota_type":"esp32","url":"http://127.0.0.1:8080/fw/1","size":4096,"md5":"%s","version":"1.1.0","secure_version":1},{"ota_type":"stm32","url":"http://127.0.0.1:8080/fw/2","size":2048,"sha256":"%s","version":"2.0.0"}]}' \
   "$(printf '0%.0s' {1..32})" "$(printf 'a%.0s' {1..64})" > "$out/corpus_jobdoc/a.json"
+# a job document with a key update
+printf '{"product":"lamp","firmware":[{"ota_type":"esp32","url":"http://h/fw/1","size":9,"md5":"%s"}],"keyUpdates":[{"op":"add","key":"%s","sig-sha256-ecdsa":"R29vZA=="}]}' \
+  "$(printf '0%.0s' {1..32})" "BA$(printf 'A%.0s' {1..86})" > "$out/corpus_jobdoc/k.json"
+# a signed image: two length bytes (the image's), then the image and its Secure Boot v2 sector
+"$here/build/otto" key gen --type rsa3072 -o "$out/sb.pem" >/dev/null 2>&1 || true
+"$here/build/otto" image build --version 1 --project p --size 8K -o "$out/sb.bin" >/dev/null
+"$here/build/otto" image sign --secure-boot-v2 --key "$out/sb.pem" "$out/sb.bin" -o "$out/sb.signed" >/dev/null
+{ printf '\040\000'; cat "$out/sb.signed"; } > "$out/corpus_sigblock/a.bin"
+# a stored list of one key, then an add and a revoke
+{ printf '\103\201\001\004'; head -c 64 /dev/zero; printf '\001\004'; head -c 64 /dev/urandom; printf '\001G'; } > "$out/corpus_keys/a.bin"
 # an MCU that answers a sync and Get / Get ID (F103), then ACKs everything
 printf '\001\171\001\171\016\013\042\000\001\002\021\041\061\103\143\163\202\222\171\001\171\004\001\004\020\171' > "$out/corpus_mcu/a.bin"
-for t in part image partcsv jobdoc mcu jsonin mqtt_api sign; do
+for t in part image partcsv jobdoc mcu jsonin mqtt_api sign sigblock keys; do
   echo "fuzz_$t: ${secs}s"
   if ! "$out/fuzz_$t" -max_total_time="$secs" -max_len=8192 "$out/corpus_$t" > "$out/fuzz_$t.log" 2>&1; then
     grep -E "ERROR|SUMMARY" "$out/fuzz_$t.log" || tail -20 "$out/fuzz_$t.log"

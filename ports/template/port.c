@@ -21,6 +21,15 @@
  *     mcu_bootloader and mcu_run (the rest of otto_agent_port_t - MQTT,
  *     HTTP, reboot, clock - is your network stack's; ports/linux/net.c is one)
  *
+ * Signatures: otto_agent_port_t.verify checks a DER ECDSA P-256 signature
+ * over a SHA-256 with one trusted key (a 65-byte point the core takes from
+ * its store, trust.h): the verifier below, on your chip's crypto (ESP-IDF:
+ * mbedTLS with its ECC hardware; a bare Cortex-M: mbedTLS, or micro-ecc
+ * plus a DER decoder). With ESP32 Secure Boot v2 on, also an
+ * otto_secure_boot_t (hal.h): the key digests from eFuse and a block check
+ * (ESP-IDF: esp_secure_boot_verify_sbv2_signature_block); leave
+ * plat->secure_boot NULL otherwise.
+ *
  * The agent keeps its state through otto_store_t (store.h): otto's kv in an
  * `ottokv` partition (otto_kv_store), or on ESP-IDF the NVS API under the
  * "otto" namespace: store_nvs.c beside this file, never the app's nvs in
@@ -128,6 +137,42 @@ static void board_mcu_run(void *ctx)
     board_set_pins(b, false, false);
 }
 
+/* otto_agent_port_t.verify: does sig (DER ECDSA P-256, len bytes) sign
+ * sha256 with key (0x04 | X | Y)? Runs once per trusted key, after the
+ * download and before anything becomes bootable or reaches the MCU. */
+static int board_verify(void *ctx, const uint8_t key[65], const uint8_t sha256[32], const uint8_t *sig, size_t len)
+{
+    (void)ctx; (void)key; (void)sha256; (void)sig; (void)len;
+    return OTTO_E_SIGNATURE; /* TODO: your crypto library's ECDSA verify; until then nothing verifies */
+}
+
+/* Secure Boot v2 (optional): the eFuse key digests and revoke bits ... */
+static int board_sbv2_keys(void *ctx, uint8_t digest[OTTO_SBV2_KEYS][32], unsigned *n, unsigned *revoked)
+{
+    (void)ctx; (void)digest;
+    *n = 0;       /* TODO: read KEY_PURPOSE_SECURE_BOOT_DIGESTn blocks */
+    *revoked = 0; /* TODO: SECURE_BOOT_KEY_REVOKEn bits */
+    return OTTO_OK;
+}
+
+/* ... and one block's signature (RSA-3072-PSS or ECDSA P-256, with the key
+ * the block carries; the core has checked its CRC, digest and key digest). */
+static int board_sbv2_verify(void *ctx, const uint8_t *block, const uint8_t digest[32])
+{
+    (void)ctx; (void)block; (void)digest;
+    return OTTO_E_SIGNATURE; /* TODO: the ROM's or mbedTLS's verify */
+}
+
+/* Signature hooks: the agent's verifier, and Secure Boot v2 when the chip
+ * has it on (plat->secure_boot = sb; NULL when it does not). */
+void otto_port_template_signatures(otto_agent_port_t *port, otto_secure_boot_t *sb)
+{
+    port->verify = board_verify;
+    sb->ctx = NULL;
+    sb->read_keys = board_sbv2_keys;
+    sb->verify_block = board_sbv2_verify;
+}
+
 /* The MCU's line and pins, for otto_agent_config_t.mcu_uart and
  * otto_agent_port_t.mcu_bootloader/mcu_run (port->ctx is bp). */
 void otto_port_template_mcu(otto_uart_t *uart, otto_agent_port_t *port, board_port_t *bp)
@@ -165,6 +210,7 @@ int otto_port_template_init(otto_ota_ctx_t *ota, otto_platform_t *plat, otto_par
     plat->chip_rev = 300u;           /* TODO: read from the chip */
     plat->rollback = 1u;             /* must match CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE */
     plat->anti_rollback = 1u;        /* must match CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK */
+    plat->secure_boot = NULL;        /* TODO: an otto_secure_boot_t when Secure Boot v2 is on */
 
     int err = otto_part_load(flash, OTTO_PART_TABLE_OFFSET, table);
     if (err)
