@@ -6,7 +6,10 @@
 #   v1.0.0 everywhere -> job: module v1.1.0 + MCU 2.0.0 (5 modules lose
 #   power mid-download, 3 mid-relay to the MCU; they resume) -> all
 #   SUCCEEDED -> job v1.2.0 whose self-test fails -> every device rolls
-#   back, the job shows FAILED with the reason -> final tables.
+#   back, the job shows FAILED with the reason -> a forged v9.9.9 signed by
+#   an attacker's key: ottod refuses it, and when a (simulated) compromised
+#   ottod pushes it anyway every device refuses it, bad_signature -> final
+#   tables. Releases are signed with a release key made for the run.
 # Everything it starts is stopped, everything it makes is removed, at exit.
 set -euo pipefail
 BUILD="$(cd "${1:-build}" && pwd)"
@@ -64,8 +67,21 @@ echo "job $JOB2"
 "$OTTO" job watch "$JOB2" --interval 0.3 || echo "(job watch exits 4: not every device succeeded)"
 run "$OTTO" job show "$JOB2"
 
+step "A forged release: v9.9.9 signed by an attacker's key"
+"$OTTO" key gen -o "$work/attacker.pem" >/dev/null
+"$OTTO" image build --project demo --version 9.9.9 --secure-version 1 --size 256K -o "$work/v9.9.9.bin" >/dev/null
+echo "ottod refuses it at upload (its signature does not verify with a key ottod trusts):"
+run "$OTTO" fw upload "$work/v9.9.9.bin" --sign "$work/attacker.pem" || true
+echo "A compromised server would take it anyway. Stand in for one: trust the attacker's key on ottod, and push it:"
+"$OTTO" key trust "$work/attacker.pub.pem" --name attacker >/dev/null
+FW3=$(OTTO_SIGN_KEY= "$OTTO" fw upload -q "$work/v9.9.9.bin" --sign "$work/attacker.pem")
+JOB3=$("$OTTO" job create --group demo --fw "$FW3" --description "forged v9.9.9" -q)
+"$OTTO" job watch "$JOB3" --interval 0.3 >/dev/null || true
+"$OTTO" job show "$JOB3" --json | python3 -c 'import json,sys,collections; ex=json.load(sys.stdin)["executions"]; c=collections.Counter((e["status"], e["statusDetails"].get("reason","")) for e in ex); print("every device checked the signature with the keys it trusts:"); [print("  %d %s %s" % (n, s, r)) for (s, r), n in c.items()]; e=ex[0]; print("  e.g.", e["thingName"], json.dumps(e["statusDetails"]))'
+"$OTTO" key revoke attacker >/dev/null
+
 step "Stop the fleet: what each device runs now"
 kill "$FLEET"; wait "$FLEET" 2>/dev/null || true
 cat "$work/fleet.out"
-printf '\nDemo done: %d modules on v1.1.0 and their MCUs on 2.0.0 after power cuts and a rolled-back v1.2.0; everything stopped and removed.\n' "$N"
+printf '\nDemo done: %d modules on v1.1.0 and their MCUs on 2.0.0 after power cuts, a rolled-back v1.2.0 and a refused forged v9.9.9; everything stopped and removed.\n' "$N"
 echo "(One device's A/B slots, otadata and power-cut sweep up close: make demo-device.)"
