@@ -77,12 +77,12 @@ typedef struct {
     /* server model */
     int status; /* 0 QUEUED, 1 IN_PROGRESS, 2 SUCCEEDED, 3 FAILED, 4 REJECTED */
     uint32_t version;
-    char doc[600];
+    char doc[1100];
     char reason[64];
     unsigned finals;  /* terminal status updates accepted: must end at 1 */
     /* message queue to the device */
     char q_topic[8][160];
-    char q_payload[8][1200];
+    char q_payload[8][1600];
     int q_n;
     /* file server: http://fw/1 the module's image, http://fw/2 the MCU's */
     const uint8_t *img, *mimg, *cur;
@@ -111,7 +111,7 @@ static void enqueue(world_t *w, const char *leaf, const char *payload)
 
 static void next_reply(world_t *w, const char *leaf)
 {
-    char p[1200];
+    char p[1600];
     if (w->status >= 2)
         snprintf(p, sizeof p, "{\"timestamp\":1}");
     else
@@ -246,7 +246,7 @@ static int run_boot(otto_simdev_t *d, world_t *w, otto_agent_t *a, otto_kv_t *kv
         if (w->reboot)
             return 0;
         if (w->q_n) {
-            char t[160], p[1200];
+            char t[160], p[1600];
             int k = chaos ? w->q_n - 1 : 0; /* chaos: newest first */
             strcpy(t, w->q_topic[k]);
             strcpy(p, w->q_payload[k]);
@@ -392,7 +392,8 @@ static result_t update(const setup_t *su, const cut_t *cuts, int ncuts, int rot_
     }
     w.power = &d.power;
     w.version = 1;
-    snprintf(w.doc, sizeof w.doc, "%s", su->doc);
+    if ((size_t)snprintf(w.doc, sizeof w.doc, "%s", su->doc) >= sizeof w.doc)
+        abort(); /* a truncated document would test nothing */
     /* A version-0 device keeps its table: otto's kv in nvs. Otherwise the
      * app's nvs holds the app's own data, which otto must never touch. */
     if (fx_provision_csv(&d, su->from_v0 ? fx_layout_v0 : otto_partcsv_default_layout, su->factory, su->flen)) {
@@ -474,6 +475,8 @@ static result_t update(const setup_t *su, const cut_t *cuts, int ncuts, int rot_
         snprintf(r.why, sizeof r.why, "the MCU does not hold the new image");
     else if (mcu.on && strcmp(a.mcu_version, "2.0.0"))
         snprintf(r.why, sizeof r.why, "the agent says the MCU runs '%s'", a.mcu_version);
+    else if (!su->from_v0 && (a.trust.n != 2 || a.trust.key[1][1] != 0x0F))
+        snprintf(r.why, sizeof r.why, "the job's key update is not stored (%u keys)", a.trust.n);
     else
         r.ok = true;
     if (rot_region >= 0 && r.ok && w.served > su->size + mcu.size)
@@ -661,15 +664,18 @@ int main(int argc, char **argv)
     uint8_t *factory = fx_image("1.0.0", 0, 16384, 0, &flen);
     uint8_t *img = fx_image("1.1.0", 1, (uint32_t)size, 0, &ilen);
     uint8_t md5[16], sha[32];
-    char m[33], s[65], doc[600];
+    char m[33], s[65], doc[1100];
     otto_md5(img, ilen, md5);
     otto_sha256(img, ilen, sha);
     hex(m, md5, 16);
     hex(s, sha, 32);
-    int dl = snprintf(doc, sizeof doc, "{\"product\":\"demo\",\"firmware\":[{\"ota_type\":\"esp32\",\"url\":\"http://fw/1\","
+    /* The job also adds a signing key (0x04 0x0F ...; base64 below), so
+     * every cut also lands around the key update and its store write. */
+    int dl = snprintf(doc, sizeof doc, "{\"product\":\"demo\",\"keyUpdates\":[{\"op\":\"add\",\"key\":\"BA8%s\","
+                      "\"sig-sha256-ecdsa\":\"Z29vZA==\"}],\"firmware\":[{\"ota_type\":\"esp32\",\"url\":\"http://fw/1\","
                       "\"size\":%zu,\"md5\":\"%s\",\"sha256\":\"%s\",\"version\":\"1.1.0\",\"secure_version\":1,"
                       "\"sig-sha256-ecdsa\":\"Z29vZA==\"}]}",
-                      ilen, m, s);
+                      "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", ilen, m, s);
     char dir[] = "/tmp/otto-sweep-XXXXXX", tty[64], mfile[64];
     uint8_t *mimg = NULL;
     if (msize) {

@@ -14,6 +14,9 @@ uint8_t *fx_image(const char *version, uint32_t secure_version, uint32_t size, u
 uint8_t *fx_image_chip(const char *version, uint16_t chip, size_t *len);
 /* RAM device with the default layout and a factory image. Returns 0. */
 int fx_provision(otto_simdev_t *d, const uint8_t *factory, size_t len);
+/** img signed for Secure Boot v2 with the private key in pem (padded to
+ *  4 KiB, then the signature sector); malloc'd, *out_len set. NULL on error. */
+uint8_t *fx_sign_sbv2(const uint8_t *img, size_t len, const char *pem, size_t *out_len);
 /* Same, with the table from a CSV; fx_layout_v0 is otto 0.x's default. */
 int fx_provision_csv(otto_simdev_t *d, const char *csv, const uint8_t *factory, size_t len);
 extern const char fx_layout_v0[];
