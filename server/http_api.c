@@ -27,6 +27,7 @@
 #include "clients.h"
 #include "download.h"
 #include "firmware.h"
+#include "front.h"
 #include "http.h"
 #include "jsonin.h"
 #include "sign.h"
@@ -40,6 +41,7 @@
 
 struct srv_http {
     struct MHD_Daemon *d;
+    srv_front_t *front;       /* our own listener, with --proxy-protocol */
     srv_clients_t *clients;   /* connections per remote address, requests per forwarded client */
     struct in_addr proxy;     /* the trusted proxy, if any */
     bool have_proxy;
@@ -1178,10 +1180,20 @@ int srv_http_start(srv_t *s)
         free(h);
         return -1;
     }
+    if (s->cfg.proxy_protocol && !h->have_proxy) {
+        SRV_LOG_ERR("http: --proxy-protocol needs --trusted-proxy: whose headers to believe");
+        srv_clients_free(h->clients);
+        free(h);
+        return -1;
+    }
     s->http = h; /* the callbacks below use it from the first connection on */
-    h->d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
+    /* With the PROXY protocol, front.c listens and hands connections over. */
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    if (s->cfg.proxy_protocol)
+        flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+    h->d = MHD_start_daemon(flags,
                             (uint16_t)s->cfg.http_port, accept_policy, s, access_cb, s,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_SOCK_ADDR, s->cfg.proxy_protocol ? NULL : (struct sockaddr *)&sa,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.http_threads,
                             MHD_OPTION_CONNECTION_LIMIT, 4096u,
                             /* One client cannot hold every slot (D1), and a
@@ -1201,6 +1213,13 @@ int srv_http_start(srv_t *s)
         s->http = NULL;
         return -1;
     }
+    if (s->cfg.proxy_protocol && !(h->front = srv_front_start(h->d, &sa, h->proxy, &s->http_refused))) {
+        MHD_stop_daemon(h->d);
+        srv_clients_free(h->clients);
+        free(h);
+        s->http = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -1208,6 +1227,7 @@ void srv_http_stop(srv_t *s)
 {
     if (!s->http)
         return;
+    srv_front_stop(s->http->front); /* no new connections first */
     MHD_stop_daemon(s->http->d);
     srv_clients_free(s->http->clients);
     free(s->http);

@@ -46,6 +46,9 @@ static const char usage[] =
     "                                                                           [http_idle_seconds]\n"
     "      --trusted-proxy ADDR the load balancer in front (IPv4): its requests count\n"
     "                           against the client it names in X-Forwarded-For  [trusted_proxy]\n"
+    "      --proxy-protocol     the trusted proxy opens each connection with a PROXY\n"
+    "                           protocol header (v1 or v2, as HAProxy's send-proxy):\n"
+    "                           the client it names is the connection's         [proxy_protocol]\n"
     "      --mqtt-rate N        MQTT requests a second one thing may make (default 20;\n"
     "                           a burst of 5 seconds' worth is allowed)         [mqtt_rate]\n"
     "      --no-auto-register   only pre-provisioned devices get jobs           [auto_register]\n"
@@ -109,6 +112,10 @@ static int set_option(srv_config_t *c, const char *key, const char *v)
     if (!strcmp(key, "log_level"))
         return srv_log_level_parse(v) < 0 ? -1
                : (snprintf(c->log_level, sizeof c->log_level, "%s", v), 0);
+    if (!strcmp(key, "proxy_protocol")) {
+        c->proxy_protocol = !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes");
+        return c->proxy_protocol || !strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") ? 0 : -1;
+    }
     if (!strcmp(key, "trusted_proxy"))
         return snprintf(c->trusted_proxy, sizeof c->trusted_proxy, "%s", v) < (int)sizeof c->trusted_proxy ? 0 : -1;
     if (!strcmp(key, "log_file"))
@@ -330,7 +337,7 @@ int main(int argc, char **argv)
         {"version", no_argument, 0, 8},         {"auto-register", no_argument, 0, 9},
         {"http-per-ip", required_argument, 0, 10}, {"http-idle", required_argument, 0, 11},
         {"mqtt-rate", required_argument, 0, 12}, {"register-rate", required_argument, 0, 13},
-        {"trusted-proxy", required_argument, 0, 14},
+        {"trusted-proxy", required_argument, 0, 14}, {"proxy-protocol", no_argument, 0, 15},
         {0, 0, 0, 0}};
     static const char *const keys[] = {
         [1] = "public_url", [2] = "http_threads", [4] = "mqtt_client_id",
@@ -365,6 +372,7 @@ int main(int argc, char **argv)
         case 'H': key = "http"; break;
         case 3: c->auto_register = false; continue;
         case 9: c->auto_register = true; continue;
+        case 15: c->proxy_protocol = true; continue;
         case 'h': fputs(usage, stdout); return 0;
         case 8: puts("ottod 0.1.0"); return 0;
         case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: case 13: case 14: key = keys[opt]; break;

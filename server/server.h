@@ -28,6 +28,7 @@ typedef struct {
     int http_per_ip;        /* connections one client address may hold */
     int http_idle_s;        /* a connection silent this long is closed */
     char trusted_proxy[64]; /* its requests are counted per X-Forwarded-For client */
+    bool proxy_protocol;    /* the trusted proxy speaks the PROXY protocol (front.h) */
     int mqtt_rate;          /* requests a second one thing may make */
     int register_rate;      /* new things registered a second, at most */
     bool auto_register;

@@ -270,4 +270,44 @@ read -r over other last < "$E2E_DIR/proxy.txt"
 check "through the trusted proxy, a client's fifth request at once: 429 ($over)" test "$over" = 429
 check "... while another client through it is served ($other)" test "$other" = 400
 check "... and the proxy itself, holding 17 connections, is served on an 18th ($last)" test "$last" = 400
+
+# The same load balancer speaking the PROXY protocol: the client is the
+# header's, for the per-client connection limit too.
+stop_ottod
+start_ottod --trusted-proxy 127.0.0.3 --proxy-protocol --http-per-ip 4
+python3 - "$HTTP_PORT" "$OTTO_TOKEN" > "$E2E_DIR/pp.txt" <<'PY'
+import socket, struct, sys, time
+port, tok = int(sys.argv[1]), sys.argv[2]
+def v1(client):
+    return ("PROXY TCP4 %s 127.0.0.1 40000 %d\r\n" % (client, port)).encode()
+def v2(client):
+    addrs = socket.inet_aton(client) + socket.inet_aton("127.0.0.1") + struct.pack("!HH", 40000, port)
+    return b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", len(addrs)) + addrs
+def conn(src, header, finish):
+    s = socket.socket(); s.bind((src, 0)); s.connect(("127.0.0.1", port)); s.settimeout(3)
+    s.sendall(header + b"POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok.encode() +
+              b"\r\nContent-Length: 2\r\n\r\n" + (b"{}" if finish else b""))
+    return s
+def status(s):
+    try:
+        return s.recv(64).split(b" ")[1].decode()
+    except Exception:
+        return "closed"
+held = [conn("127.0.0.3", v1("10.0.0.1"), False) for _ in range(4)]   # 10.0.0.1 holds 4 connections
+time.sleep(0.5)
+over = status(conn("127.0.0.3", v1("10.0.0.1"), True))    # its fifth: refused at accept
+other = status(conn("127.0.0.3", v2("10.0.0.2"), True))   # another client, in a v2 header
+bad = status(conn("127.0.0.3", b"PROXY TCP4 nonsense\r\n", True))
+none = status(conn("127.0.0.3", b"", True))               # no header at all from the proxy
+direct = status(conn("127.0.0.1", b"", True))             # a client that is not the proxy
+print(over, other, bad, none, direct)
+PY
+read -r over other bad none direct < "$E2E_DIR/pp.txt"
+check "PROXY protocol: a client's fifth connection is refused ($over)" test "$over" = closed
+check "... another client named in a v2 header is served ($other)" test "$other" = 400
+check "... a malformed header closes the connection ($bad)" test "$bad" = closed
+check "... so does a connection from the proxy without one ($none)" test "$none" = closed
+check "... a client connecting directly is served as itself ($direct)" test "$direct" = 400
+refused=$(curl -s "$OTTO_URL/healthz" | jget "d['http_refused']")
+check "... and /healthz counted the three refusals, for those reasons ($refused)" test "$refused" = 3
 e2e_done
