@@ -134,6 +134,10 @@ static CURL *easy(const api_opts_t *o, const char *path, sink_t *sink, struct cu
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    /* HTTPS: the deployment's own CA (ottod init's otto.env sets OTTO_CA). */
+    const char *ca = getenv("OTTO_CA");
+    if (ca && *ca)
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
     errbuf[0] = 0;
     return c;
 }

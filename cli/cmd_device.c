@@ -8,6 +8,10 @@
 #include "api.h"
 #include "cli.h"
 #include "util.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: otto device <command> [options]\n"
@@ -17,9 +21,67 @@ static const char usage[] =
     "  ls [--group G]                             list devices\n"
     "  show THING                                 one device, with the versions it reported\n"
     "  rm THING                                   forget a device\n"
+    "  cert THING... --cert-out DIR [--csr FILE]  issue (or renew) a TLS certificate\n"
     "\n"
     "Server options (every command): --url URL (or OTTO_URL), --token T (or\n"
-    "OTTO_TOKEN), --json (print the server's JSON), -q (print only names).\n";
+    "OTTO_TOKEN), --json (print the server's JSON), -q (print only names); over\n"
+    "HTTPS the CA in OTTO_CA (ottod init's otto.env sets all three).\n";
+
+static const char *str(const cJSON *o, const char *k);
+
+/* A device's TLS identity from ottod's CA, written as DIR/THING.key (0600,
+ * unless the device keeps its key: csr), DIR/THING.crt and DIR/ca.crt. */
+static int issue_cert(const api_opts_t *ao, const char *thing, const char *dir, const char *csr)
+{
+    char path[1200], url[300];
+    cJSON *body = cJSON_CreateObject(), *resp = NULL;
+    if (csr) {
+        uint8_t *text = NULL;
+        size_t len;
+        if (otto_read_file(csr, &text, &len)) {
+            cJSON_Delete(body);
+            die_msg("cannot read %s: %m", csr);
+            return EXIT_FAIL;
+        }
+        cJSON_AddStringToObject(body, "csr", (const char *)text);
+        free(text);
+    }
+    snprintf(url, sizeof url, "/api/v1/devices/%s/cert", thing);
+    int rc = api_call(ao, "POST", url, body, &resp);
+    cJSON_Delete(body);
+    if (rc)
+        return rc;
+    static const struct { const char *field, *suffix; unsigned mode; } out[] = {
+        {"key", ".key", 0600}, {"cert", ".crt", 0644}, {"ca", NULL, 0644}};
+    for (size_t i = 0; i < 3 && !rc; i++) {
+        const char *v = str(resp, out[i].field);
+        if (!v[0])
+            continue; /* no key: the device made its own */
+        if (out[i].suffix)
+            snprintf(path, sizeof path, "%s/%s%s", dir, thing, out[i].suffix);
+        else
+            snprintf(path, sizeof path, "%s/ca.crt", dir);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, out[i].mode);
+        size_t n = strlen(v);
+        if (fd < 0 || write(fd, v, n) != (ssize_t)n || fchmod(fd, out[i].mode)) {
+            die_msg("cannot write %s: %m", path);
+            rc = EXIT_FAIL;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    const cJSON *na = cJSON_GetObjectItemCaseSensitive(resp, "notAfter");
+    char until[32] = "?";
+    time_t t = cJSON_IsNumber(na) ? (time_t)na->valuedouble : 0;
+    struct tm tm;
+    if (t && gmtime_r(&t, &tm))
+        strftime(until, sizeof until, "%Y-%m-%d", &tm);
+    if (!rc && !ao->quiet)
+        printf("%s: %s/%s.crt%s and ca.crt, valid until %s\n", thing, dir, thing,
+               str(resp, "key")[0] ? ", .key" : "", until);
+    cJSON_Delete(resp);
+    return rc;
+}
 
 static const char *str(const cJSON *o, const char *k)
 {
@@ -74,9 +136,10 @@ static int add(int argc, char **argv)
     static const struct option opts[] = {
         {"group", required_argument, 0, 'g'}, {"product", required_argument, 0, 'p'},
         {"from", required_argument, 0, 'f'},  {"help", no_argument, 0, 'h'},
+        {"cert-out", required_argument, 0, 'C'}, {"csr", required_argument, 0, 'R'},
         API_LONG_OPTS, {0, 0, 0, 0}};
     api_opts_t ao = {0};
-    const char *groups[MAX_GROUPS], *product = NULL, *from = NULL;
+    const char *groups[MAX_GROUPS], *product = NULL, *from = NULL, *cert_out = NULL, *csr = NULL;
     size_t ng = 0;
     int opt, rc;
     while ((opt = getopt_long(argc, argv, "g:p:hq", opts, NULL)) != -1) {
@@ -90,10 +153,16 @@ static int add(int argc, char **argv)
             break;
         case 'p': product = optarg; break;
         case 'f': from = optarg; break;
+        case 'C': cert_out = optarg; break;
+        case 'R': csr = optarg; break;
         case 'h':
             fputs("usage: otto device add THING... [--group G]... [--product P] [--from FILE]\n"
+                  "                       [--cert-out DIR [--csr FILE]]\n"
                   "\nRegister devices by thing name (the MAC address, e.g. 24:0a:c4:12:34:56),\n"
-                  "adding them to groups. Adding a known device adds groups to it.\n", stdout);
+                  "adding them to groups. Adding a known device adds groups to it.\n"
+                  "--cert-out DIR also issues each a TLS certificate from the server's CA (CN =\n"
+                  "thing name): DIR/THING.key, DIR/THING.crt, DIR/ca.crt. --csr FILE signs the\n"
+                  "device's own request instead (one thing), so its key never leaves it.\n", stdout);
             return EXIT_OK;
         default:
             if (api_opt(&ao, opt, optarg))
@@ -140,7 +209,49 @@ static int add(int argc, char **argv)
         printf("%d device%s registered%s%s\n", n, n == 1 ? "" : "s", ng ? " in " : "",
                ng ? groups[0] : "");
     cJSON_Delete(resp);
-    return EXIT_OK;
+    if (csr && (!cert_out || from || argc - optind != 1)) {
+        die_msg("--csr goes with --cert-out and one THING");
+        return EXIT_USAGE;
+    }
+    for (int i = optind; cert_out && i < argc && !rc; i++)
+        rc = issue_cert(&ao, argv[i], cert_out, csr);
+    return rc;
+}
+
+/* otto device cert THING... --cert-out DIR [--csr FILE]: issue or renew. */
+static int cert(int argc, char **argv)
+{
+    static const struct option opts[] = {{"cert-out", required_argument, 0, 'C'}, {"csr", required_argument, 0, 'R'},
+                                         {"renew", no_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
+                                         API_LONG_OPTS, {0, 0, 0, 0}};
+    api_opts_t ao = {0};
+    const char *dir = NULL, *csr = NULL;
+    int opt, rc;
+    while ((opt = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+        if (opt == 'C')
+            dir = optarg;
+        else if (opt == 'R')
+            csr = optarg;
+        else if (opt == 'r')
+            continue; /* issuing is renewing: a new certificate, the old one still valid until it expires */
+        else if (opt == 'h') {
+            fputs("usage: otto device cert THING... --cert-out DIR [--csr FILE] [--renew]\n"
+                  "\nIssue (or, before the old one expires, renew) a device's TLS certificate.\n", stdout);
+            return EXIT_OK;
+        } else if (!api_opt(&ao, opt, optarg)) {
+            fputs(usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (!dir || optind == argc || (csr && argc - optind != 1)) {
+        die_msg("usage: otto device cert THING... --cert-out DIR [--csr FILE]");
+        return EXIT_USAGE;
+    }
+    if ((rc = api_ready(&ao)))
+        return rc;
+    for (int i = optind; i < argc && !rc; i++)
+        rc = issue_cert(&ao, argv[i], dir, csr);
+    return rc;
 }
 
 static int list_or_show(int argc, char **argv, const char *what)
@@ -211,6 +322,8 @@ int cmd_device(int argc, char **argv)
     }
     if (!strcmp(argv[1], "add"))
         return add(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "cert"))
+        return cert(argc - 1, argv + 1);
     if (!strcmp(argv[1], "ls") || !strcmp(argv[1], "show") || !strcmp(argv[1], "rm"))
         return list_or_show(argc - 1, argv + 1, argv[1]);
     die_msg("unknown device command '%s' (see 'otto device --help')", argv[1]);

@@ -83,6 +83,32 @@ CONF
     wait_for port_open "$BROKER_PORT" || { echo "mosquitto did not start" >&2; cat "$E2E_DIR/mosquitto.log" >&2; return 1; }
 }
 
+# start_secure: what a user's deployment is: ottod init (CA, certificates,
+# ACL), Mosquitto with its mosquitto.conf (TLS, a certificate per client),
+# ottod over HTTPS; the CLI set up from otto.env. Sets BROKER_PORT,
+# HTTP_PORT, DATA, OTTO_URL/OTTO_TOKEN/OTTO_CA.
+start_secure() {
+    DATA=${DATA:-$E2E_DIR/data}
+    BROKER_PORT=${BROKER_PORT:-$(free_port)}
+    HTTP_PORT=${HTTP_PORT:-$(free_port)}
+    "$OTTOD" init --data "$DATA" --mqtt "127.0.0.1:$BROKER_PORT" --http "127.0.0.1:$HTTP_PORT" \
+        --name localhost >"$E2E_DIR/init.out" || { cat "$E2E_DIR/init.out" >&2; return 1; }
+    # Our temp dir is not the broker user's to read: as root, stay root.
+    [ "$(id -u)" = 0 ] && echo "user root" >>"$DATA/mosquitto.conf"
+    echo "log_dest file $E2E_DIR/mosquitto.log" >>"$DATA/mosquitto.conf"
+    mosquitto -c "$DATA/mosquitto.conf" 2>>"$E2E_DIR/mosquitto.log" &
+    BROKER_PID=$!
+    E2E_PIDS+=("$BROKER_PID")
+    wait_for port_open "$BROKER_PORT" || { echo "mosquitto did not start" >&2; cat "$E2E_DIR/mosquitto.log" >&2; return 1; }
+    "$OTTOD" --data "$DATA" "$@" 2>>"$E2E_DIR/ottod.log" &
+    OTTOD_PID=$!
+    E2E_PIDS+=("$OTTOD_PID")
+    . "$DATA/otto.env"
+    wait_for curl -sf --cacert "$OTTO_CA" "$OTTO_URL/healthz" ||
+        { echo "ottod did not start" >&2; cat "$E2E_DIR/ottod.log" >&2; return 1; }
+    trust_release_key
+}
+
 stop_broker() {
     kill "$BROKER_PID" 2>/dev/null
     wait "$BROKER_PID" 2>/dev/null
@@ -91,7 +117,7 @@ stop_broker() {
 start_ottod() {
     DATA=${DATA:-$E2E_DIR/data}
     HTTP_PORT=${HTTP_PORT:-$(free_port)}
-    "$OTTOD" --data "$DATA" --mqtt "127.0.0.1:$BROKER_PORT" --http "127.0.0.1:$HTTP_PORT" \
+    "$OTTOD" --data "$DATA" --mqtt "127.0.0.1:$BROKER_PORT" --http "127.0.0.1:$HTTP_PORT" --insecure \
         "$@" 2>>"$E2E_DIR/ottod.log" &
     OTTOD_PID=$!
     E2E_PIDS+=("$OTTOD_PID")

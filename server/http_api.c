@@ -30,6 +30,7 @@
 #include "front.h"
 #include "http.h"
 #include "jsonin.h"
+#include "pki.h"
 #include "sign.h"
 #include "log.h"
 #include "server.h"
@@ -41,6 +42,7 @@
 
 struct srv_http {
     struct MHD_Daemon *d;
+    char *tls_cert, *tls_key; /* PEM, kept for libmicrohttpd's lifetime */
     srv_front_t *front;       /* our own listener, with --proxy-protocol */
     srv_clients_t *clients;   /* connections per remote address, requests per forwarded client */
     struct in_addr proxy;     /* the trusted proxy, if any */
@@ -731,6 +733,66 @@ static enum MHD_Result r_device_delete(srv_t *s, struct MHD_Connection *c, const
     return err ? srv_http_otto_err(c, err, err == OTTO_E_NOTFOUND ? "no such device" : NULL) : send_deleted(c, name);
 }
 
+/* A device's TLS identity: a certificate whose CN is its thing name (what
+ * the broker's ACL confines it by), for a key made here (returned once,
+ * never stored) or for the key in the device's own CSR. */
+static enum MHD_Result r_device_cert(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    srv_device_t d;
+    char err[200] = "", cn[SRV_THING_MAX + 1] = "";
+    const cJSON *csr = cJSON_GetObjectItemCaseSensitive(body, "csr");
+    if (csr && !cJSON_IsString(csr))
+        return srv_http_err(c, 400, "invalid", "csr: a PEM certificate signing request");
+    if (srv_device_get(s->st, name, &d))
+        return srv_http_err(c, 404, "not_found", "no device '%s' (otto device add it first)", name);
+    if (!s->cfg.tls_ca_key[0])
+        return srv_http_err(c, 409, "no_ca", "this ottod has no CA to issue with (ottod init sets one up)");
+    X509 *ca = srv_pki_read_cert(s->cfg.tls_ca);
+    EVP_PKEY *cakey = srv_pki_read_key(s->cfg.tls_ca_key), *key = NULL, *pub = NULL;
+    if (!ca || !cakey) {
+        X509_free(ca);
+        EVP_PKEY_free(cakey);
+        return srv_http_err(c, 500, "internal", "cannot read the CA (%s)", s->cfg.tls_ca);
+    }
+    if (csr) {
+        pub = srv_pki_csr(csr->valuestring, strlen(csr->valuestring), cn, sizeof cn, err);
+        if (pub && cn[0] && strcmp(cn, name)) {
+            snprintf(err, sizeof err, "the request is for CN '%.64s', not for '%s'", cn, name);
+            EVP_PKEY_free(pub);
+            pub = NULL;
+        }
+    } else {
+        pub = key = srv_pki_keygen();
+    }
+    X509 *x = pub ? srv_pki_issue(ca, cakey, pub, name, NULL, 0, SRV_CERT_CLIENT, SRV_CERT_DAYS_DEVICE, err) : NULL;
+    enum MHD_Result ret;
+    if (!x) {
+        ret = srv_http_err(c, 400, "invalid", "%s", err[0] ? err : "cannot issue");
+    } else {
+        char *cp = srv_pki_cert_pem(x), *kp = key ? srv_pki_key_pem(key) : NULL, *ap = srv_pki_cert_pem(ca);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "thing", name);
+        cJSON_AddStringToObject(o, "cert", cp ? cp : "");
+        if (kp)
+            cJSON_AddStringToObject(o, "key", kp);
+        cJSON_AddStringToObject(o, "ca", ap ? ap : "");
+        cJSON_AddNumberToObject(o, "notAfter", (double)srv_pki_not_after(x));
+        SRV_LOG_INF("thing=%s certificate issued (%s), valid until %lld", name, csr ? "its own key" : "new key",
+                    srv_pki_not_after(x));
+        if (kp)
+            OPENSSL_cleanse(kp, strlen(kp));
+        free(cp);
+        free(kp);
+        free(ap);
+        ret = srv_http_json(c, 201, o);
+    }
+    X509_free(x);
+    EVP_PKEY_free(pub);
+    EVP_PKEY_free(cakey);
+    X509_free(ca);
+    return ret;
+}
+
 static enum MHD_Result r_groups(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
 {
     (void)name;
@@ -842,6 +904,7 @@ static const struct {
     {"POST", "/api/v1/devices", false, NULL, r_devices_add},
     {"GET", "/api/v1/devices", true, NULL, r_device_show},
     {"DELETE", "/api/v1/devices", true, NULL, r_device_delete},
+    {"POST", "/api/v1/devices", true, "/cert", r_device_cert},
     {"GET", "/api/v1/groups", false, NULL, r_groups},
     {"GET", "/api/v1/jobs", false, NULL, r_jobs_list},
     {"POST", "/api/v1/jobs", false, NULL, r_jobs_create},
@@ -1154,6 +1217,23 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
     return srv_http_err(c, 404, "not_found", "no such page: %s (the API is under /api/v1)", url);
 }
 
+/* A whole (small) file, NUL-terminated; NULL when unreadable. */
+static char *read_text(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = f ? malloc(65536) : NULL;
+    *len = buf ? fread(buf, 1, 65535, f) : 0;
+    if (f)
+        fclose(f);
+    if (buf && !*len) {
+        free(buf);
+        return NULL;
+    }
+    if (buf)
+        buf[*len] = 0;
+    return buf;
+}
+
 int srv_http_start(srv_t *s)
 {
     struct sockaddr_in sa;
@@ -1186,9 +1266,23 @@ int srv_http_start(srv_t *s)
         free(h);
         return -1;
     }
+    /* HTTPS: libmicrohttpd with GnuTLS, the certificate ottod init issued. */
+    struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
+    if (s->cfg.https_cert[0]) {
+        size_t n;
+        if (!(h->tls_cert = read_text(s->cfg.https_cert, &n)) || !(h->tls_key = read_text(s->cfg.https_key, &n))) {
+            SRV_LOG_ERR("https: cannot read %s or %s", s->cfg.https_cert, s->cfg.https_key);
+            free(h->tls_cert);
+            srv_clients_free(h->clients);
+            free(h);
+            return -1;
+        }
+        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert};
+        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
+    }
     s->http = h; /* the callbacks below use it from the first connection on */
     /* With the PROXY protocol, front.c listens and hands connections over. */
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (s->cfg.https_cert[0] ? MHD_USE_TLS : 0);
     if (s->cfg.proxy_protocol)
         flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     h->d = MHD_start_daemon(flags,
@@ -1205,10 +1299,14 @@ int srv_http_start(srv_t *s)
                             MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, s,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+                            MHD_OPTION_ARRAY, tls,
                             MHD_OPTION_END);
     if (!h->d) {
-        SRV_LOG_ERR("http: cannot listen on %s:%d (port in use?)", s->cfg.http_host, s->cfg.http_port);
+        SRV_LOG_ERR("http: cannot listen on %s:%d (port in use, or the certificate and key do not match?)",
+                    s->cfg.http_host, s->cfg.http_port);
         srv_clients_free(h->clients);
+        free(h->tls_cert);
+        free(h->tls_key);
         free(h);
         s->http = NULL;
         return -1;
@@ -1229,6 +1327,8 @@ void srv_http_stop(srv_t *s)
         return;
     srv_front_stop(s->http->front); /* no new connections first */
     MHD_stop_daemon(s->http->d);
+    free(s->http->tls_cert);
+    free(s->http->tls_key);
     srv_clients_free(s->http->clients);
     free(s->http);
     s->http = NULL;

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -22,18 +23,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "init.h"
 #include "log.h"
 #include "throttle.h"
 #include "mqtt_api.h"
 #include "server.h"
 
 static const char usage[] =
-    "usage: ottod --data DIR [options]\n"
+    "usage: ottod init --data DIR --mqtt HOST:PORT --http HOST:PORT [...]   (once)\n"
+    "       ottod --data DIR [options]\n"
     "\n"
     "The otto update server: firmware store, devices and groups, jobs, the AWS IoT\n"
-    "Jobs MQTT API (through an MQTT broker) and the operator REST API.\n"
+    "Jobs MQTT API (through an MQTT broker) and the operator REST API. 'ottod init'\n"
+    "sets up TLS, certificates and the broker's ACL in DIR (ottod init --help);\n"
+    "then 'ottod --data DIR' reads DIR/ottod.conf.\n"
     "\n"
-    "  -c, --config FILE        read 'key = value' settings (flags win over the file)\n"
+    "  -c, --config FILE        read 'key = value' settings (flags win over the file;\n"
+    "                           default DIR/ottod.conf when it exists)\n"
     "  -d, --data DIR           state and artifacts (created if missing)       [data]\n"
     "  -m, --mqtt HOST:PORT     the MQTT broker (default 127.0.0.1:1883)        [mqtt]\n"
     "  -H, --http HOST:PORT     where to serve HTTP (default 127.0.0.1:8080)    [http]\n"
@@ -59,6 +65,10 @@ static const char usage[] =
     "                           only for tests of timeouts)                     [timer_minute_seconds]\n"
     "      --log-level LEVEL    error, warn, info or debug (default info)       [log_level]\n"
     "      --log-file FILE      log there instead of stderr                     [log_file]\n"
+    "      --insecure           plain MQTT and HTTP, no certificates: tests and closed\n"
+    "                           labs only (logged as such)                      [insecure]\n"
+    "  TLS settings (ottod init writes them): tls_ca, tls_ca_key, mqtt_cert, mqtt_key,\n"
+    "  https_cert, https_key\n"
     "  -h, --help               this text\n"
     "      --version            print the version\n"
     "\n"
@@ -116,6 +126,15 @@ static int set_option(srv_config_t *c, const char *key, const char *v)
         c->proxy_protocol = !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes");
         return c->proxy_protocol || !strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") ? 0 : -1;
     }
+    static const struct { const char *key; size_t off; } paths[] = {
+        {"tls_ca", offsetof(srv_config_t, tls_ca)},       {"tls_ca_key", offsetof(srv_config_t, tls_ca_key)},
+        {"mqtt_cert", offsetof(srv_config_t, mqtt_cert)}, {"mqtt_key", offsetof(srv_config_t, mqtt_key)},
+        {"https_cert", offsetof(srv_config_t, https_cert)}, {"https_key", offsetof(srv_config_t, https_key)}};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
+        if (!strcmp(key, paths[i].key))
+            return snprintf((char *)c + paths[i].off, 400, "%s", v) < 400 ? 0 : -1;
+    if (!strcmp(key, "insecure"))
+        return parse_bool(v, &c->insecure);
     if (!strcmp(key, "trusted_proxy"))
         return snprintf(c->trusted_proxy, sizeof c->trusted_proxy, "%s", v) < (int)sizeof c->trusted_proxy ? 0 : -1;
     if (!strcmp(key, "log_file"))
@@ -338,6 +357,7 @@ int main(int argc, char **argv)
         {"http-per-ip", required_argument, 0, 10}, {"http-idle", required_argument, 0, 11},
         {"mqtt-rate", required_argument, 0, 12}, {"register-rate", required_argument, 0, 13},
         {"trusted-proxy", required_argument, 0, 14}, {"proxy-protocol", no_argument, 0, 15},
+        {"insecure", no_argument, 0, 16},
         {0, 0, 0, 0}};
     static const char *const keys[] = {
         [1] = "public_url", [2] = "http_threads", [4] = "mqtt_client_id",
@@ -354,7 +374,17 @@ int main(int argc, char **argv)
                         .http_port = 8080, .http_threads = 4, .http_per_ip = 64, .http_idle_s = 30, .mqtt_rate = 20, .register_rate = 100,
                         .auto_register = true,
                         .minute_s = 60, .mqtt_client_id = "ottod", .log_level = "info"};
-    /* The config file first, so that flags override it. */
+    if (argc > 1 && !strcmp(argv[1], "init"))
+        return srv_init_main(argc - 1, argv + 1);
+    /* The config file first, so that flags override it: --config, or the
+     * one ottod init wrote into --data DIR. */
+    static char dflt[600];
+    for (int i = 1; i < argc; i++) {
+        const char *d = (!strcmp(argv[i], "--data") || !strcmp(argv[i], "-d")) && i + 1 < argc ? argv[i + 1]
+                        : !strncmp(argv[i], "--data=", 7) ? argv[i] + 7 : NULL;
+        if (d && (snprintf(dflt, sizeof dflt, "%s/ottod.conf", d), access(dflt, R_OK) == 0))
+            config = dflt;
+    }
     for (int i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
             config = argv[i + 1];
@@ -373,6 +403,7 @@ int main(int argc, char **argv)
         case 3: c->auto_register = false; continue;
         case 9: c->auto_register = true; continue;
         case 15: c->proxy_protocol = true; continue;
+        case 16: c->insecure = true; continue;
         case 'h': fputs(usage, stdout); return 0;
         case 8: puts("ottod 0.1.0"); return 0;
         case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: case 13: case 14: key = keys[opt]; break;
@@ -393,12 +424,23 @@ int main(int argc, char **argv)
         return 1;
     }
     srv_log_set_level(srv_log_level_parse(c->log_level));
+    if (!c->insecure && (!c->mqtt_cert[0] || !c->https_cert[0] || !c->tls_ca[0])) {
+        fprintf(stderr, "ottod: no TLS set up for %s. Run 'ottod init --data %s --mqtt HOST:PORT --http "
+                "HOST:PORT' once, or pass --insecure for plain MQTT and HTTP (tests, a closed lab)\n",
+                c->data_dir, c->data_dir);
+        return 2;
+    }
     if (!c->public_url[0])
-        snprintf(c->public_url, sizeof c->public_url, "http://%s:%d", c->http_host, c->http_port);
+        snprintf(c->public_url, sizeof c->public_url, "%s://%s:%d", c->https_cert[0] ? "https" : "http",
+                 c->http_host, c->http_port);
 
-    SRV_LOG_INF("ottod 0.1.0 starting%s%s: data %s, broker %s:%d, http %s:%d", config ? ", config " : "",
-            config ? config : "", c->data_dir, c->mqtt_host, c->mqtt_port, c->http_host,
-            c->http_port);
+    SRV_LOG_INF("ottod 0.1.0 starting%s%s: data %s, broker %s:%d%s, http%s %s:%d", config ? ", config " : "",
+            config ? config : "", c->data_dir, c->mqtt_host, c->mqtt_port, c->mqtt_cert[0] ? " (TLS)" : "",
+            c->https_cert[0] ? "s" : "", c->http_host, c->http_port);
+    if (!c->mqtt_cert[0] || !c->https_cert[0])
+        SRV_LOG_WRN("INSECURE (--insecure): %s%s%s in clear; anyone on the network can read job documents, "
+                    "impersonate devices and take the operator token", !c->mqtt_cert[0] ? "MQTT" : "",
+                    !c->mqtt_cert[0] && !c->https_cert[0] ? " and " : "", !c->https_cert[0] ? "HTTP" : "");
 
     char sub[600];
     if (ensure_dir(c->data_dir))
@@ -440,7 +482,8 @@ int main(int argc, char **argv)
     s->eng.pub_ctx = s;
     /* Per-thing budgets: 65,536 things remembered at once. */
     s->throttle = srv_throttle_new(65536, c->mqtt_rate, 5.0 * c->mqtt_rate);
-    if (srv_mqtt_start(&s->mqtt, c->mqtt_host, c->mqtt_port, c->mqtt_client_id,
+    srv_mqtt_tls_t mtls = {c->mqtt_cert[0] ? c->tls_ca : NULL, c->mqtt_cert, c->mqtt_key};
+    if (srv_mqtt_start(&s->mqtt, c->mqtt_host, c->mqtt_port, c->mqtt_client_id, &mtls,
                        srv_mqtt_api_topics, on_mqtt_message, s))
         goto out;
     if (srv_http_start(s))

@@ -71,7 +71,7 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
     m->on_message(m->ctx, msg->topic, msg->payload, (size_t)(msg->payloadlen < 0 ? 0 : msg->payloadlen));
 }
 
-int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *client_id,
+int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *client_id, const srv_mqtt_tls_t *tls,
                    const char *const *topics, srv_mqtt_msg_fn cb, void *ctx)
 {
     srv_mqtt_t *m = calloc(1, sizeof *m);
@@ -102,6 +102,12 @@ int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *cli
     /* Replies are small and latency-bound; Nagle plus delayed ACKs would
      * hold each one for tens of milliseconds. */
     mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+    if (tls && tls->ca && (err = mosquitto_tls_set(m->mosq, tls->ca, NULL, tls->cert, tls->key, NULL))) {
+        SRV_LOG_ERR("mqtt: TLS: cannot use %s / %s / %s: %s", tls->ca, tls->cert, tls->key, mosquitto_strerror(err));
+        mosquitto_destroy(m->mosq);
+        free(m);
+        return -1;
+    }
     mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, SESSION_EXPIRY_S);
     err = mosquitto_connect_bind_v5(m->mosq, host, port, KEEPALIVE_S, NULL, props);
     mosquitto_property_free_all(&props);

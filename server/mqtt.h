@@ -17,10 +17,16 @@ typedef struct srv_mqtt srv_mqtt_t;
 
 typedef void (*srv_mqtt_msg_fn)(void *ctx, const char *topic, const void *payload, size_t len);
 
+/** TLS to the broker: the CA that signed its certificate (its name is
+ *  checked), and ottod's own certificate and key. All NULL: plain TCP. */
+typedef struct {
+    const char *ca, *cert, *key;
+} srv_mqtt_tls_t;
+
 /** Connect to host:port as client_id and subscribe to topics (NULL-ended);
  *  reconnects by itself. 0 or -1 (message logged). *out is set before the
  *  first message can arrive, so on_message may publish through it. */
-int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *client_id,
+int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *client_id, const srv_mqtt_tls_t *tls,
                    const char *const *topics, srv_mqtt_msg_fn on_message, void *ctx);
 /** Publish at QoS 1; 0 or -1. */
 int srv_mqtt_publish(void *m, const char *topic, const char *payload, size_t len);

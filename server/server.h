@@ -35,6 +35,12 @@ typedef struct {
     int minute_s;           /* length of a timer minute (tests shorten it) */
     char log_level[16];
     char log_file[400];
+    /* TLS (ottod init writes these): the CA and its key (device certificates
+     * are issued with it), ottod's MQTT identity, the HTTPS certificate. */
+    char tls_ca[400], tls_ca_key[400];
+    char mqtt_cert[400], mqtt_key[400];
+    char https_cert[400], https_key[400];
+    bool insecure;          /* plain TCP and HTTP allowed: said loudly */
 } srv_config_t;
 
 typedef struct {

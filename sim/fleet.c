@@ -63,6 +63,7 @@ typedef struct {
     int idx;
     char thing[64];
     char path[512];
+    char tls_ca[600], tls_cert[600], tls_key[600]; /* --creds: DIR/ca.crt, DIR/THING.crt, DIR/THING.key */
     /* survives power cycles: only counters for the report */
     unsigned boots, cuts, jobs_seen;
     bool cut_planned, cut_done;
@@ -109,6 +110,7 @@ struct fleet {
     bool allow_unsigned;     /* --allow-unsigned: the agents take images without a signature */
     otto_linux_keys_t keys;  /* --trust: the public keys the devices trust */
     const char *sb_keys[OTTO_SBV2_KEYS]; /* --secure-boot-key: burnt into each eFuse */
+    const char *creds;       /* --creds DIR: TLS with a certificate per device */
     unsigned sb_n;
     double mcu_brownout;
     uint64_t mcu_cut_op;
@@ -302,6 +304,14 @@ static int power_on(node_t *n)
     n->link.user = n;
     otto_link_init(&n->link, &n->f->net, &n->agent, n->thing, n->f->host, n->f->port);
     n->link.small_buffers = n->f->rate != 0;
+    if (n->f->creds) {
+        snprintf(n->tls_ca, sizeof n->tls_ca, "%s/ca.crt", n->f->creds);
+        snprintf(n->tls_cert, sizeof n->tls_cert, "%s/%s.crt", n->f->creds, n->thing);
+        snprintf(n->tls_key, sizeof n->tls_key, "%s/%s.key", n->f->creds, n->thing);
+        n->link.tls_ca = n->tls_ca;
+        n->link.tls_cert = n->tls_cert;
+        n->link.tls_key = n->tls_key;
+    }
     n->link.verbose = n->f->verbose;
     otto_link_port(&n->link, &n->port);
     n->port.mcu_bootloader = p_mcu_bootloader;
@@ -556,6 +566,8 @@ static const char usage_fleet[] =
     "      --trust PUB.pem    a public key the devices trust (up to 3; as at manufacture):\n"
     "                         an image must carry a signature one of them verifies\n"
     "      --allow-unsigned   the devices also take images without a signature\n"
+    "      --creds DIR        TLS: DIR/ca.crt, and DIR/THING.crt + DIR/THING.key for each\n"
+    "                         device (otto device add THING --cert-out DIR)\n"
     "      --secure-boot-key PUB.pem\n"
     "                         Secure Boot v2 on: this key's digest in every eFuse (up to\n"
     "                         3); apps must carry a block it signed (otto image sign)\n"
@@ -590,7 +602,7 @@ static int fleet_main(int argc, char **argv, bool single)
         {"mcu-mute", no_argument, 0, 'U'}, {"mcu-brownout", required_argument, 0, 'B'},
         {"mcu-cut-op", required_argument, 0, 'J'}, {"mcu-rdp", no_argument, 0, 'G'}, {"mcu-unprotect", no_argument, 0, 'H'},
         {"trust", required_argument, 0, 'K'}, {"allow-unsigned", no_argument, 0, 'Z'},
-        {"secure-boot-key", required_argument, 0, 1001},
+        {"secure-boot-key", required_argument, 0, 1001}, {"creds", required_argument, 0, 1002},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     fleet_t f = {0};
     otto_linux_keys_init(&f.keys);
@@ -636,6 +648,7 @@ static int fleet_main(int argc, char **argv, bool single)
         case 'J': f.mcu_cut_op = strtoull(optarg, NULL, 10); break;
         case 'H': f.mcu_unprotect = true; break;
         case 'Z': f.allow_unsigned = true; break;
+        case 1002: f.creds = optarg; break;
         case 1001:
             if (f.sb_n == OTTO_SBV2_KEYS) {
                 fprintf(stderr, "otto-sim: --secure-boot-key: at most %d keys\n", OTTO_SBV2_KEYS);

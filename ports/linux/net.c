@@ -161,6 +161,8 @@ static int p_http_get(void *ctx, const char *url, uint32_t from, const char *eta
     curl_easy_setopt(l->easy, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stalled link is a dropped one */
     curl_easy_setopt(l->easy, CURLOPT_LOW_SPEED_TIME, 10L);
     curl_easy_setopt(l->easy, CURLOPT_NOSIGNAL, 1L);
+    if (l->tls_ca)
+        curl_easy_setopt(l->easy, CURLOPT_CAINFO, l->tls_ca); /* the deployment's CA, name checked */
     if (l->small_buffers)
         curl_easy_setopt(l->easy, CURLOPT_SOCKOPTFUNCTION, small_rcvbuf);
     l->rx = 0;
@@ -281,6 +283,9 @@ void otto_link_start(otto_link_t *l)
     mosquitto_message_callback_set(l->m, mq_on_message);
     mosquitto_disconnect_callback_set(l->m, mq_on_disconnect);
     mosquitto_int_option(l->m, MOSQ_OPT_TCP_NODELAY, 1);
+    if (l->tls_ca && mosquitto_tls_set(l->m, l->tls_ca, NULL, l->tls_cert, l->tls_key, NULL) != MOSQ_ERR_SUCCESS)
+        say(l, "TLS: cannot use %s / %s / %s", l->tls_ca, l->tls_cert ? l->tls_cert : "-",
+            l->tls_key ? l->tls_key : "-");
     if (mosquitto_connect(l->m, l->host, l->port, 30) != MOSQ_ERR_SUCCESS)
         l->reconnect_at = otto_net_now() + 1000u;
 }

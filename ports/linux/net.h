@@ -57,6 +57,10 @@ struct otto_link {
     const otto_link_hooks_t *hooks;
     void *user;            /**< the caller's, for its hooks */
     bool small_buffers;    /**< 16 KiB receive buffers (slow links: a drop cuts short) */
+    /** TLS (all NULL: plain TCP and HTTP): the CA that signed the broker's
+     *  and the download server's certificates (their names are checked),
+     *  and this device's certificate (CN = thing) and key, for MQTT. */
+    const char *tls_ca, *tls_cert, *tls_key;
     int verbose;           /**< 2: log every MQTT message */
     /* state */
     struct mosquitto *m;

@@ -58,6 +58,9 @@ static const char usage[] =
     "      --selftest CMD     run CMD (sh -c) to judge a new image: exit 0 confirms it\n"
     "      --mcu-tty DEV      the serial line to an STM32's ROM bootloader\n"
     "      --checkpoint N     save download progress every N bytes (default 16K)\n"
+    "      --ca CA.crt        TLS: the CA of the broker's and the download server's\n"
+    "                         certificates (MQTT over TLS, HTTPS downloads)\n"
+    "      --cert F --key F   this device's certificate (CN = thing) and key\n"
     "      --trust PUB.pem    a public key this device trusts (up to 3): every image must\n"
     "                         carry a signature one of them verifies\n"
     "      --allow-unsigned   also take images without a signature\n"
@@ -106,8 +109,11 @@ int main(int argc, char **argv)
         {"mcu-tty", required_argument, 0, 'u'},  {"checkpoint", required_argument, 0, 'c'},
         {"trust", required_argument, 0, 'K'},    {"allow-unsigned", no_argument, 0, 'Z'},
         {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'},
+        {"ca", required_argument, 0, 'A'},       {"cert", required_argument, 0, 'C'},
+        {"key", required_argument, 0, 'k'},
         {0, 0, 0, 0}};
     const char *path = NULL, *thing = NULL, *mqtt = "127.0.0.1:1883", *product = NULL, *test = NULL, *tty = NULL;
+    const char *ca = NULL, *cert = NULL, *key = NULL;
     unsigned long size = 0, checkpoint = 0;
     bool allow_unsigned = false;
     static otto_linux_keys_t keys;
@@ -124,6 +130,9 @@ int main(int argc, char **argv)
         case 'u': tty = optarg; break;
         case 'c': checkpoint = strtoul(optarg, NULL, 0); break;
         case 'Z': allow_unsigned = true; break;
+        case 'A': ca = optarg; break;
+        case 'C': cert = optarg; break;
+        case 'k': key = optarg; break;
         case 'K':
             if (otto_linux_keys_add(&keys, optarg)) {
                 fprintf(stderr, "otto-agent: --trust %s: not an ECDSA P-256 public key in PEM, or more than %d\n",
@@ -227,6 +236,9 @@ int main(int argc, char **argv)
     link.hooks = &hooks;
     otto_link_init(&link, &net, &agent, thing, host, port);
     link.verbose = verbose;
+    link.tls_ca = ca; /* TLS: the broker and downloads checked against this CA */
+    link.tls_cert = cert;
+    link.tls_key = key;
     otto_link_port(&link, &aport);
     otto_agent_config_t cfg = {thing, product, &ota, &store, &aport, (uint32_t)checkpoint, 0, NULL, NULL,
                                0, 0, false, false, allow_unsigned};

@@ -8,6 +8,9 @@ e2e_init
 check "ottod --help exits 0" "$OTTOD" --help
 "$OTTOD" --bogus >/dev/null 2>&1; check "ottod with a bad flag exits 2" test $? -eq 2
 "$OTTOD" >/dev/null 2>&1; check "ottod without --data exits 2" test $? -eq 2
+"$OTTOD" --data "$E2E_DIR/plain" 2>"$E2E_DIR/err.txt"; rc=$?
+check "no TLS set up and no --insecure: refused, pointing at ottod init ($rc)" \
+    sh -c "[ $rc -eq 2 ] && grep -q 'ottod init' '$E2E_DIR/err.txt'"
 echo "nonsense line" >"$E2E_DIR/bad.conf"
 "$OTTOD" --config "$E2E_DIR/bad.conf" --data "$E2E_DIR/x" 2>"$E2E_DIR/err.txt"
 check "a bad config file names its line" grep -q "bad.conf:1" "$E2E_DIR/err.txt"
@@ -20,6 +23,7 @@ cat >"$E2E_DIR/ottod.conf" <<CONF
 mqtt = 127.0.0.1:$BROKER_PORT
 http = 127.0.0.1:$HTTP_PORT
 log_level = debug
+insecure = yes
 CONF
 DATA=$E2E_DIR/data
 "$OTTOD" --config "$E2E_DIR/ottod.conf" --data "$DATA" 2>>"$E2E_DIR/ottod.log" &
@@ -31,7 +35,7 @@ check "operator token file is mode 0600" test "$(stat -c %a "$DATA/admin.token")
 export OTTO_TOKEN=$(cat "$DATA/admin.token")
 trust_release_key
 check "/healthz says ok with the broker up" sh -c "curl -sf '$OTTO_URL/healthz' | grep -q '\"ok\"'"
-"$OTTOD" --data "$DATA" --http 127.0.0.1:$(free_port) --mqtt 127.0.0.1:$BROKER_PORT 2>"$E2E_DIR/err.txt"
+"$OTTOD" --data "$DATA" --http 127.0.0.1:$(free_port) --mqtt 127.0.0.1:$BROKER_PORT --insecure 2>"$E2E_DIR/err.txt"
 check "a second ottod on the same data dir is refused" grep -q "another ottod" "$E2E_DIR/err.txt"
 
 # ---- credentials and reachability

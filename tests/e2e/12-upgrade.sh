@@ -36,7 +36,7 @@ stop_ottod
 
 # From a newer ottod: refused, untouched.
 python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("update meta set value=\"99\" where key=\"schema\""); c.commit()' "$DATA/otto.db"
-"$OTTOD" --data "$DATA" --mqtt "127.0.0.1:$BROKER_PORT" --http "127.0.0.1:$(free_port)" 2>"$E2E_DIR/newer.log"
+"$OTTOD" --data "$DATA" --mqtt "127.0.0.1:$BROKER_PORT" --http "127.0.0.1:$(free_port)" --insecure 2>"$E2E_DIR/newer.log"
 rc=$?
 check "a data directory from a newer ottod: refused (exit $rc)" test "$rc" -ne 0
 check "... saying so" grep -q "made by a newer ottod" "$E2E_DIR/newer.log"

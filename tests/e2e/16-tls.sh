@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Secure by default, with real clients (mosquitto_pub/_sub, curl): ottod
+# init sets up the CA, the broker (TLS, a certificate per client, CN as
+# username and client id, an ACL per device) and HTTPS; a client without a
+# certificate is refused; device A's certificate sees nothing of device B's
+# jobs and cannot change them; devices with their own certificates update
+# over MQTT/TLS and HTTPS downloads; a device can keep its key (CSR).
+. "$(dirname "$0")/lib.sh"
+e2e_init
+start_secure
+check "ottod init wrote mosquitto.conf with TLS, certificates required, the CN as username and id" \
+    sh -c "grep -q '^require_certificate true' '$DATA/mosquitto.conf' && grep -q '^use_identity_as_username true' '$DATA/mosquitto.conf' && grep -q '^use_username_as_clientid true' '$DATA/mosquitto.conf' && grep -q '^allow_anonymous false' '$DATA/mosquitto.conf'"
+check "... the CA key and the token readable by their owner only" \
+    sh -c "[ \$(stat -c %a '$DATA/tls/ca.key') = 600 ] && [ \$(stat -c %a '$DATA/admin.token') = 600 ] && [ \$(stat -c %a '$DATA/otto.env') = 600 ]"
+check "... and the server certificate names 127.0.0.1 and localhost, never 0.0.0.0" \
+    sh -c "openssl x509 -in '$DATA/tls/server.crt' -noout -ext subjectAltName | grep -q 'DNS:localhost, IP Address:127.0.0.1'"
+out=$("$OTTOD" init --data "$DATA" --mqtt 127.0.0.1:1 --http 127.0.0.1:2 2>&1); rc=$?
+check "a second init changes nothing ($rc)" sh -c "[ $rc -ne 0 ] && echo '$out' | grep -q 'set up already'"
+check "ottod says it runs TLS on both sides" grep -q "broker 127.0.0.1:$BROKER_PORT (TLS), https" "$E2E_DIR/ottod.log"
+
+# HTTPS only, checked against the deployment's CA.
+check "HTTPS with the CA: /healthz answers" curl -sf --cacert "$OTTO_CA" "$OTTO_URL/healthz" -o /dev/null
+check "... without it the certificate is refused" sh -c "! curl -sf '$OTTO_URL/healthz' -o /dev/null 2>/dev/null"
+check "... and plain HTTP gets no answer" sh -c "! curl -sf 'http://127.0.0.1:$HTTP_PORT/healthz' -o /dev/null 2>/dev/null"
+check "the CLI reaches it with otto.env alone" sh -c "'$OTTO' device ls >/dev/null"
+
+# Devices A and B (live), C (registered, no agent running).
+A=24:0a:c4:16:00:01; B=24:0a:c4:16:00:02; C=24:0a:c4:16:00:99
+mkdir -p "$E2E_DIR/creds"
+"$OTTO" device add $A $B $C --group g16 --product lamp --cert-out "$E2E_DIR/creds" >/dev/null
+check "otto device add --cert-out: a key, a certificate (CN = thing) and the CA" \
+    sh -c "[ \$(stat -c %a '$E2E_DIR/creds/$A.key') = 600 ] && openssl x509 -in '$E2E_DIR/creds/$A.crt' -noout -subject | grep -q 'CN = $A' && openssl verify -CAfile '$E2E_DIR/creds/ca.crt' '$E2E_DIR/creds/$A.crt' >/dev/null"
+# A CSR: the device's key never leaves it.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$E2E_DIR/own.key" \
+    -subj "/CN=24:0a:c4:16:00:03" -out "$E2E_DIR/own.csr" 2>/dev/null
+mkdir -p "$E2E_DIR/own"
+"$OTTO" device add 24:0a:c4:16:00:03 --cert-out "$E2E_DIR/own" --csr "$E2E_DIR/own.csr" >/dev/null
+check "--csr: the certificate is for the device's own key, and no key is written" \
+    sh -c "[ ! -e '$E2E_DIR/own/24:0a:c4:16:00:03.key' ] && [ \"\$(openssl x509 -in '$E2E_DIR/own/24:0a:c4:16:00:03.crt' -noout -pubkey)\" = \"\$(openssl pkey -in '$E2E_DIR/own.key' -pubout)\" ]"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$E2E_DIR/x.key" \
+    -subj "/CN=$B" -out "$E2E_DIR/x.csr" 2>/dev/null
+out=$("$OTTO" device cert 24:0a:c4:16:00:03 --cert-out "$E2E_DIR/own" --csr "$E2E_DIR/x.csr" 2>&1); rc=$?
+check "a CSR naming another thing is refused ($rc)" sh -c "[ $rc -ne 0 ] && echo '$out' | grep -q 'not for'"
+
+# The broker: no certificate, no entry.
+mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" --cafile "$OTTO_CA" -t '#' -W 2 >/dev/null 2>&1; rc=$?
+check "a client without a certificate is refused ($rc)" test "$rc" -ne 0
+check "... in the TLS handshake" grep -q "peer did not return a certificate" "$E2E_DIR/mosquitto.log"
+
+# A listens to every device's job topics while B runs a job, and meddles with C's.
+sub_a() { mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" --cafile "$E2E_DIR/creds/ca.crt" \
+    --cert "$E2E_DIR/creds/$A.crt" --key "$E2E_DIR/creds/$A.key" "$@"; }
+sub_a -t '$aws/things/+/jobs/#' -v -W 30 > "$E2E_DIR/a-sees.txt" 2>&1 &
+SUBA=$!
+E2E_PIDS+=("$SUBA")
+"$OTTO" image build --version 1.0.0 --project lamp --size 40K -o "$E2E_DIR/v1.bin" >/dev/null
+"$OTTO" image build --version 1.1.0 --project lamp --size 200K -o "$E2E_DIR/v2.bin" >/dev/null
+F=$("$OTTO" fw upload -q "$E2E_DIR/v2.bin")
+N=1
+"$BUILD/otto-sim" device --thing "$B" --flash "$E2E_DIR/b.img" --factory "$E2E_DIR/v1.bin" \
+    --mqtt "127.0.0.1:$BROKER_PORT" --product lamp --trust "${OTTO_SIGN_KEY%.pem}.pub.pem" \
+    --creds "$E2E_DIR/creds" -v >"$E2E_DIR/b.out" 2>"$E2E_DIR/b.log" &
+DEVB=$!
+E2E_PIDS+=("$DEVB")
+JB=$("$OTTO" job create --device "$B" --fw "$F" -q)
+timeout 60 "$OTTO" job watch "$JB" --interval 0.2 >/dev/null; rc=$?
+check "B, with its own certificate, updates over MQTT/TLS and an HTTPS download ($rc)" test "$rc" = 0
+check "... its download was HTTPS" grep -q "GET https://" "$E2E_DIR/b.log"
+JC=$("$OTTO" job create --device "$C" --fw "$F" -q)
+"$OTTO" job create --device "$A" --fw "$F" -q >/dev/null  # A's own notification: its subscription is live
+sleep 1
+# (A's publishes below connect as A too, which ends the listening session: one
+# connection per identity, as the CN is the client id.)
+kill "$SUBA" 2>/dev/null; wait "$SUBA" 2>/dev/null
+mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" --cafile "$E2E_DIR/creds/ca.crt" --cert "$E2E_DIR/creds/$A.crt" \
+    --key "$E2E_DIR/creds/$A.key" -q 1 -t "\$aws/things/$C/jobs/$JC/update" \
+    -m '{"status":"SUCCEEDED","expectedVersion":1,"statusDetails":{"reason":"forged"}}'
+mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" --cafile "$E2E_DIR/creds/ca.crt" --cert "$E2E_DIR/creds/$A.crt" \
+    --key "$E2E_DIR/creds/$A.key" -q 1 -i "$C" -t "\$aws/things/$C/jobs/$JC/update" \
+    -m '{"status":"SUCCEEDED","expectedVersion":1}'
+sleep 1
+st=$("$OTTO" job show "$JC" --json | jget "d['executions'][0]['status']")
+check "A publishing on C's update topic (even claiming C's client id) changes nothing: $st" test "$st" = QUEUED
+check "A's subscription was live: it got its own job notification" grep -q "^\$aws/things/$A/jobs/notify-next" "$E2E_DIR/a-sees.txt"
+check "A, subscribed to every device's job topics, saw none of B's traffic" sh -c "! grep -q '$B' '$E2E_DIR/a-sees.txt'"
+check "... and none of C's" sh -c "! grep -q '$C' '$E2E_DIR/a-sees.txt'"
+kill "$DEVB" 2>/dev/null; wait "$DEVB" 2>/dev/null
+e2e_done
