@@ -10,6 +10,8 @@
 #   an attacker's key: ottod refuses it, and when a (simulated) compromised
 #   ottod pushes it anyway every device refuses it, bad_signature -> final
 #   tables. Releases are signed with a release key made for the run.
+# Secure by default: ottod init's CA, broker ACLs and HTTPS; a certificate
+# per device; signed firmware.
 # Everything it starts is stopped, everything it makes is removed, at exit.
 set -euo pipefail
 BUILD="$(cd "${1:-build}" && pwd)"
@@ -22,10 +24,11 @@ N=${DEMO_DEVICES:-20}
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" | sed "s|$work/||g; s|$BUILD/||g"; "$@" 2>&1 | sed "s|$work/||g"; }
 
-step "Start Mosquitto and ottod (SQLite) on free loopback ports"
-start_broker
-start_ottod
-echo "broker 127.0.0.1:$BROKER_PORT, ottod $OTTO_URL (operator token in its data directory)"
+step "Set up a secure deployment (ottod init), start Mosquitto and ottod on free loopback ports"
+start_secure
+sed "s|$work/||g" "$E2E_DIR/init.out"
+echo "broker 127.0.0.1:$BROKER_PORT: TLS, a certificate per client, each device confined to its own topics"
+echo "ottod $OTTO_URL: HTTPS; the CLI reads OTTO_URL, OTTO_TOKEN and OTTO_CA from data/otto.env"
 
 step "Build the firmware: factory v1.0.0, v1.1.0, v1.2.0 whose self-test will fail, and MCU firmware 2.0.0"
 run "$OTTO" image build --project demo --version 1.0.0 --size 256K -o "$work/v1.0.0.bin"
@@ -34,15 +37,20 @@ run "$OTTO" image build --project demo --version 1.2.0 --secure-version 1 --size
 mcu_image 65536 "$work/mcu-2.0.0.bin"
 echo "mcu-2.0.0.bin: 64 KiB for the STM32F103 behind each module"
 
+step "Register $N modules; each gets its own key and certificate (CN = its thing name)"
+things=$(for i in $(seq 1 "$N"); do printf '24:0a:c4:00:%02x:%02x ' $((i >> 8)) $((i & 255)); done)
+mkdir -p "$work/creds"
+"$OTTO" device add $things --group demo --product demo --cert-out "$work/creds" | sed "s|$work/||g" | head -3
+echo "..."
+
 step "Power on $N modules on v1.0.0, MCUs on 1.0.0 (downloads at 512 KiB/s; 5 will lose power mid-download, 3 mid-relay; every MCU once mid-write)"
 "$SIM" fleet --count "$N" --dir "$work/fleet" --factory "$work/v1.0.0.bin" --product demo \
-    --trust "${OTTO_SIGN_KEY%.pem}.pub.pem" \
+    --trust "${OTTO_SIGN_KEY%.pem}.pub.pem" --creds "$work/creds" \
     --mqtt "127.0.0.1:$BROKER_PORT" --rate 512K --cuts 5 --relay-cuts 3 --mcu-cut-op 100 --seed 7 --things-file "$work/things" \
     -v >"$work/fleet.out" 2>"$work/fleet.log" &
 FLEET=$!
 E2E_PIDS+=("$FLEET")
 wait_for test -s "$work/things"
-run "$OTTO" device add $(cat "$work/things") --group demo --product demo
 
 step "Operator: upload v1.1.0 and MCU 2.0.0, update group 'demo' (the MCU goes first)"
 run "$OTTO" fw upload "$work/v1.1.0.bin"
@@ -54,7 +62,7 @@ echo "job $JOB"
 "$OTTO" job watch "$JOB" --interval 0.3 || true
 
 step "The power cuts, as the devices lived them"
-grep -E "POWER CUT|from [1-9][0-9]*$" "$work/fleet.log" | sed -E 's/http:[^ ]*/<url>/' | head -14
+grep -E "POWER CUT|from [1-9][0-9]*$" "$work/fleet.log" | sed -E 's/https?:[^ ]*/<url>/' | head -14
 echo "devices that resumed a download: $("$OTTO" job show "$JOB" --json | python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["executions"] if int(e["statusDetails"].get("resumes", "0")) > 0))')"
 
 echo "one device's status details:"

@@ -95,7 +95,9 @@ start_secure() {
         --name localhost >"$E2E_DIR/init.out" || { cat "$E2E_DIR/init.out" >&2; return 1; }
     # Our temp dir is not the broker user's to read: as root, stay root.
     [ "$(id -u)" = 0 ] && echo "user root" >>"$DATA/mosquitto.conf"
-    echo "log_dest file $E2E_DIR/mosquitto.log" >>"$DATA/mosquitto.conf"
+    # Loopback tuning, as start_broker's (not security settings).
+    printf 'log_dest file %s\nmax_queued_messages %s\nmax_inflight_messages 1000\nset_tcp_nodelay true\n' \
+        "$E2E_DIR/mosquitto.log" "${BROKER_MAX_QUEUED:-100000}" >>"$DATA/mosquitto.conf"
     mosquitto -c "$DATA/mosquitto.conf" 2>>"$E2E_DIR/mosquitto.log" &
     BROKER_PID=$!
     E2E_PIDS+=("$BROKER_PID")
