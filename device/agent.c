@@ -166,9 +166,31 @@ static void reported(otto_agent_t *a, const ev_t *e)
 }
 
 /* After a reboot, the job confirmed again: go on if nothing is under way. */
+/* Download links expire and are minted per request: a fresh copy of our
+ * job's document brings new ones. Take each entry's url when its hashes
+ * are ours (the same file), nothing else. */
+static void refresh_links(otto_agent_t *a, const ev_t *e)
+{
+    otto_jobdoc_t doc;
+    bool changed = false;
+    if (!e->j || e->exec < 0 || otto_jobdoc_read(e->j, otto_json_get(e->j, e->exec, "jobDocument"), &doc))
+        return;
+    otto_fw_entry_t *mine[2] = {&a->job.fw, &a->job.mcu};
+    for (int k = 0; k < 2; k++) {
+        const otto_fw_entry_t *f = mine[k]->size ? otto_jobdoc_find(&doc, mine[k]->ota_type) : NULL;
+        if (f && f->size == mine[k]->size && !memcmp(f->md5, mine[k]->md5, 16) &&
+            !memcmp(f->sha256, mine[k]->sha256, 32) && strcmp(f->url, mine[k]->url)) {
+            otto_copy_str(mine[k]->url, sizeof mine[k]->url, f->url);
+            changed = true;
+        }
+    }
+    if (changed)
+        agent_save_job(a);
+}
+
 static void resume(otto_agent_t *a, const ev_t *e)
 {
-    (void)e;
+    refresh_links(a, e);
     if (!a->http_busy && !a->retry_armed)
         agent_start_download(a);
 }

@@ -142,8 +142,13 @@ void agent_on_head(otto_agent_t *a, int status, uint32_t length, uint32_t range_
         otto_jw_u32(&w, (uint32_t)(status > 0 ? status : 0));
         if (status == 416)
             otto_store_erase(a->cfg.store, "off"); /* our offset is wrong: from 0 next time */
-        /* Server trouble passes; a 404 or 403 will not. */
-        bool passing = status >= 500 || status == 408 || status == 429 || status == 416 || status <= 0;
+        /* Server trouble passes; a 404 will not. A 403 is an expired or
+         * foreign link: ask for the job again (it brings fresh links) and
+         * retry; if it persists, the retries run out. */
+        if (status == 403)
+            agent_ask_next(a);
+        bool passing = status >= 500 || status == 408 || status == 429 || status == 416 || status == 403 ||
+                       status <= 0;
         agent_fail_or_retry(a, passing ? OTTO_E_IO : OTTO_E_PROTO, "http_error", d);
         return;
     }

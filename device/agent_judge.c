@@ -4,6 +4,7 @@
 
 #include "internal/agent.h"
 #include "internal/slot.h"
+#include "otto/record.h"
 
 /* Dotted versions, numerically where both parts are numbers. */
 int agent_version_cmp(const char *a, const char *b)
@@ -132,6 +133,11 @@ void agent_judge(otto_agent_t *a, const otto_json_t *j, int exec)
     }
     if (a->job.esp_state != S_PENDING && a->job.mcu_state != S_PENDING) {
         agent_finish(a, R_SUCCEEDED, "already_running", "this version is already running");
+        return;
+    }
+    size_t need = 0;
+    if (otto_job_record_encode(&a->job, (uint8_t *)a->tok, sizeof a->tok, &need) || need > OTTO_JOB_RECORD_STORE_MAX) {
+        agent_finish(a, R_REJECTED, "too_long", "the job's links and names do not fit the device's job record");
         return;
     }
     /* The MCU first: while it updates, the module still runs the firmware

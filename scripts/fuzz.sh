@@ -20,11 +20,11 @@ clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_jsonin.c" "${srv[@]}" -lcjson -o "$o
 clang "${CFLAGS[@]}" -I "$here/server" "$here/tests/fuzz/fuzz_proxy.c" "$here/server/proxyproto.c" -o "$out/fuzz_proxy"
 clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_mqtt_api.c" "${srv[@]}" "$here/server/store_sqlite.c" \
   "$here/server/engine.c" "$here/server/mqtt_api.c" "$here/server/sign.c" "$here/device/err.c" \
-  "$here/device/trust.c" "$here/device/crypto.c" -lmbedcrypto \
+  "$here/device/trust.c" "$here/device/crypto.c" "$here/server/links.c" -lmbedcrypto \
   -lcjson -lsqlite3 -lcrypto -o "$out/fuzz_mqtt_api"
 clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_sign.c" "${srv[@]}" "$here/server/sign.c" "$here/server/store_sqlite.c" \
   "$here/server/engine.c" "$here/server/mqtt_api.c" "$here/device/err.c" "$here/device/trust.c" \
-  "$here/device/crypto.c" -lmbedcrypto -lcjson -lsqlite3 -lcrypto -o "$out/fuzz_sign"
+  "$here/device/crypto.c" "$here/server/links.c" -lmbedcrypto -lcjson -lsqlite3 -lcrypto -o "$out/fuzz_sign"
 # seed corpora: real tables, images and CSV made by the project's own tools
 make -s -C "$here" build >/dev/null
 mkdir -p "$out/corpus_part" "$out/corpus_image" "$out/corpus_partcsv" "$out/corpus_jobdoc" "$out/corpus_mcu" \

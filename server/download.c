@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "download.h"
@@ -79,6 +80,14 @@ enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id)
     struct stat sb;
     unsigned long long first = 0, last = 0;
 
+    if (s->eng.links.on) { /* only a live link minted for a device gets the bytes */
+        char why[160];
+        if (srv_links_check(&s->eng.links, id, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "thing"),
+                            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "expires"),
+                            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sig"), time(NULL), why,
+                            sizeof why))
+            return srv_http_err(c, 403, "link", "%s", why);
+    }
     pthread_mutex_lock(&s->lock);
     int err = srv_fw_get(s->st, id, &fw);
     pthread_mutex_unlock(&s->lock);

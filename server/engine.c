@@ -91,6 +91,22 @@ const cJSON *srv_engine_doc(srv_engine_t *e, int64_t seq)
     return e->doc;
 }
 
+cJSON *srv_engine_doc_for(srv_engine_t *e, int64_t seq, const char *thing, int64_t now)
+{
+    const cJSON *doc = srv_engine_doc(e, seq);
+    cJSON *copy = doc ? cJSON_Duplicate(doc, true) : cJSON_CreateObject(), *f;
+    char url[1024];
+    if (!e->links.on)
+        return copy;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(copy, "firmware")) {
+        cJSON *u = cJSON_GetObjectItemCaseSensitive(f, "url"), *id = cJSON_GetObjectItemCaseSensitive(f, "id");
+        if (cJSON_IsString(u) && cJSON_IsString(id) &&
+            !srv_links_mint(&e->links, u->valuestring, id->valuestring, thing, now, url, sizeof url))
+            cJSON_SetValuestring(u, url);
+    }
+    return copy;
+}
+
 /* ---- notifications ----------------------------------------------------- */
 
 /* Identity of a thing's next pending execution; seq 0 = none. */

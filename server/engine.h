@@ -19,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "links.h"
 #include "store.h"
 
 typedef struct srv_engine {
@@ -42,6 +43,9 @@ typedef struct srv_engine {
      * and job creation sends the same one to every target. */
     int64_t doc_seq;
     cJSON *doc;
+    /* Download links minted per thing when a document is sent (links.h);
+     * off: the document's urls as they are. */
+    srv_links_t links;
     /* Counters for /healthz and the benchmarks. */
     uint64_t n_requests, n_rejected, n_published;
 } srv_engine_t;
@@ -87,6 +91,9 @@ int srv_engine_device_move(srv_engine_t *e, srv_exec_t *ex, int to, const cJSON 
 /** The job document of job seq, parsed (owned by the engine's cache; valid
  *  until the next call). NULL if the job is gone. */
 const cJSON *srv_engine_doc(srv_engine_t *e, int64_t seq);
+/** A copy of it for thing, with download links minted for it now (the
+ *  caller owns it); an empty object if the job is gone. */
+cJSON *srv_engine_doc_for(srv_engine_t *e, int64_t seq, const char *thing, int64_t now);
 
 /** Publish a JSON object on topic and free it. */
 void srv_engine_send(srv_engine_t *e, const char *topic, cJSON *obj);

@@ -65,6 +65,8 @@ static const char usage[] =
     "                           only for tests of timeouts)                     [timer_minute_seconds]\n"
     "      --log-level LEVEL    error, warn, info or debug (default info)       [log_level]\n"
     "      --log-file FILE      log there instead of stderr                     [log_file]\n"
+    "      --link-ttl S         download links in job documents live S seconds (default\n"
+    "                           3600; minted per device, checked with HTTPS)    [link_ttl_seconds]\n"
     "      --insecure           plain MQTT and HTTP, no certificates: tests and closed\n"
     "                           labs only (logged as such)                      [insecure]\n"
     "  TLS settings (ottod init writes them): tls_ca, tls_ca_key, mqtt_cert, mqtt_key,\n"
@@ -135,6 +137,20 @@ static int set_option(srv_config_t *c, const char *key, const char *v)
             return snprintf((char *)c + paths[i].off, 400, "%s", v) < 400 ? 0 : -1;
     if (!strcmp(key, "insecure"))
         return parse_bool(v, &c->insecure);
+    if (!strcmp(key, "signed_links")) {
+        bool b;
+        if (parse_bool(v, &b))
+            return -1;
+        c->signed_links = b;
+        return 0;
+    }
+    if (!strcmp(key, "link_ttl_seconds")) {
+        n = strtol(v, &end, 10);
+        if (*end || n < 1 || n > 7 * 86400)
+            return -1;
+        c->link_ttl_s = (int)n;
+        return 0;
+    }
     if (!strcmp(key, "trusted_proxy"))
         return snprintf(c->trusted_proxy, sizeof c->trusted_proxy, "%s", v) < (int)sizeof c->trusted_proxy ? 0 : -1;
     if (!strcmp(key, "log_file"))
@@ -357,12 +373,12 @@ int main(int argc, char **argv)
         {"http-per-ip", required_argument, 0, 10}, {"http-idle", required_argument, 0, 11},
         {"mqtt-rate", required_argument, 0, 12}, {"register-rate", required_argument, 0, 13},
         {"trusted-proxy", required_argument, 0, 14}, {"proxy-protocol", no_argument, 0, 15},
-        {"insecure", no_argument, 0, 16},
+        {"insecure", no_argument, 0, 16}, {"link-ttl", required_argument, 0, 17},
         {0, 0, 0, 0}};
     static const char *const keys[] = {
         [1] = "public_url", [2] = "http_threads", [4] = "mqtt_client_id",
         [5] = "timer_minute_seconds", [6] = "log_level", [7] = "log_file", [10] = "http_per_ip",
-        [11] = "http_idle_seconds", [12] = "mqtt_rate", [13] = "register_rate", [14] = "trusted_proxy"};
+        [11] = "http_idle_seconds", [12] = "mqtt_rate", [13] = "register_rate", [14] = "trusted_proxy", [17] = "link_ttl_seconds"};
     static srv_t srv; /* large; lives for the whole process */
     srv_t *s = &srv;
     srv_config_t *c = &s->cfg;
@@ -372,7 +388,7 @@ int main(int argc, char **argv)
 
     *c = (srv_config_t){.mqtt_host = "127.0.0.1", .mqtt_port = 1883, .http_host = "127.0.0.1",
                         .http_port = 8080, .http_threads = 4, .http_per_ip = 64, .http_idle_s = 30, .mqtt_rate = 20, .register_rate = 100,
-                        .auto_register = true,
+                        .auto_register = true, .signed_links = -1, .link_ttl_s = 3600,
                         .minute_s = 60, .mqtt_client_id = "ottod", .log_level = "info"};
     if (argc > 1 && !strcmp(argv[1], "init"))
         return srv_init_main(argc - 1, argv + 1);
@@ -406,7 +422,7 @@ int main(int argc, char **argv)
         case 16: c->insecure = true; continue;
         case 'h': fputs(usage, stdout); return 0;
         case 8: puts("ottod 0.1.0"); return 0;
-        case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: case 13: case 14: key = keys[opt]; break;
+        case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: case 13: case 14: case 17: key = keys[opt]; break;
         default: fputs(usage, stderr); return 2;
         }
         if (set_option(c, key, optarg)) {
@@ -467,6 +483,10 @@ int main(int argc, char **argv)
     s->eng.minute_s = c->minute_s;
     s->eng.auto_register = c->auto_register;
     s->eng.register_rate = (unsigned)c->register_rate;
+    /* Expiring per-device download links: on with HTTPS unless said otherwise. */
+    s->eng.links.on = c->signed_links < 0 ? c->https_cert[0] != 0 : c->signed_links;
+    if (s->eng.links.on && srv_links_open(&s->eng.links, c->data_dir, c->link_ttl_s))
+        goto out;
     s->started = time(NULL);
 
     sigemptyset(&sigs);

@@ -93,9 +93,7 @@ cJSON *srv_exec_json(srv_engine_t *e, const srv_exec_t *ex, bool with_doc, int64
     cJSON *o = srv_exec_summary_json(ex);
     cJSON_AddStringToObject(o, "thingName", ex->thing);
     if (with_doc) {
-        const cJSON *doc = srv_engine_doc(e, ex->job_seq);
-        cJSON_AddItemToObject(o, "jobDocument",
-                              doc ? cJSON_Duplicate(doc, true) : cJSON_CreateObject());
+        cJSON_AddItemToObject(o, "jobDocument", srv_engine_doc_for(e, ex->job_seq, ex->thing, now));
     }
     cJSON_AddStringToObject(o, "status", srv_status_name(ex->status));
     cJSON_AddItemToObject(o, "statusDetails", details_json(ex));
@@ -404,8 +402,7 @@ static void op_update(req_t *r, const char *job_id)
     if (want_state)
         cJSON_AddItemToObject(o, "executionState", srv_exec_state_json(&ex));
     if (want_doc) {
-        const cJSON *doc = srv_engine_doc(r->e, ex.job_seq);
-        cJSON_AddItemToObject(o, "jobDocument", doc ? cJSON_Duplicate(doc, true) : cJSON_CreateObject());
+        cJSON_AddItemToObject(o, "jobDocument", srv_engine_doc_for(r->e, ex.job_seq, ex.thing, r->now));
     }
     reply(r, true, o);
 }

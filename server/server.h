@@ -41,6 +41,8 @@ typedef struct {
     char mqtt_cert[400], mqtt_key[400];
     char https_cert[400], https_key[400];
     bool insecure;          /* plain TCP and HTTP allowed: said loudly */
+    int signed_links;       /* download links minted per device: 1 on, 0 off, -1 default (on with HTTPS) */
+    int link_ttl_s;         /* how long a minted link lives */
 } srv_config_t;
 
 typedef struct {

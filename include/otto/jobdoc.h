@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #ifndef OTTO_CONFIG_URL_MAX
-#define OTTO_CONFIG_URL_MAX 200
+#define OTTO_CONFIG_URL_MAX 256 /* room for a signed, expiring download link */
 #endif
 #ifndef OTTO_CONFIG_JOB_FW_MAX
 #define OTTO_CONFIG_JOB_FW_MAX 2 /* e.g. the module's esp32 image and the MCU's */

@@ -30,8 +30,13 @@ extern "C" {
 #define OTTO_RELAY_RECORD_VERSION 1u
 #define OTTO_JOB_RECORD_V0_LEN    920u /* sizeof the v0 struct */
 #define OTTO_RELAY_RECORD_V0_LEN  12u
-/** The longest job record this version writes (every string at its limit). */
-#define OTTO_JOB_RECORD_MAX       1024u
+/** The longest job record this version can encode (every string at its
+ *  limit: two 255-byte signed download links among them). */
+#define OTTO_JOB_RECORD_MAX       1280u
+/** The longest one it stores: what every store takes (otto's kv value limit,
+ *  which older agents also read). A job that would need more (only absurdly
+ *  long links and names do) is refused up front, too_long. */
+#define OTTO_JOB_RECORD_STORE_MAX 1024u
 
 int otto_job_record_encode(const otto_agent_job_t *j, uint8_t *buf, size_t cap, size_t *len);
 /** *version gets the record's version (0, 1, ... or a newer one). */

@@ -86,6 +86,8 @@ static size_t on_header(char *buf, size_t sz, size_t nm, void *ctx)
     } else if ((line[0] == '\r' || line[0] == '\n') && l->status >= 200 && !l->head_sent) {
         l->head_sent = true;
         l->in_cb = true;
+        if (l->status != 200 && l->status != 206)
+            say(l, "download answered HTTP %d", l->status);
         otto_agent_http_head(l->agent, l->status, l->clen, l->rstart, l->etag);
         l->in_cb = false;
         if (l->cancel || !alive(l))

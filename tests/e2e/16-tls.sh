@@ -85,4 +85,43 @@ check "A's subscription was live: it got its own job notification" grep -q "^\$a
 check "A, subscribed to every device's job topics, saw none of B's traffic" sh -c "! grep -q '$B' '$E2E_DIR/a-sees.txt'"
 check "... and none of C's" sh -c "! grep -q '$C' '$E2E_DIR/a-sees.txt'"
 kill "$DEVB" 2>/dev/null; wait "$DEVB" 2>/dev/null
+
+# Download links: minted for the device that asked, expiring, checked.
+link=$(grep -o '"url":"[^"]*' "$E2E_DIR/a-sees.txt" | head -1 | cut -d'"' -f4)
+check "the job document's link names the device, an expiry and a MAC" \
+    sh -c "echo '$link' | grep -q '?thing=$A&expires=[0-9]*&sig=[0-9a-f]\{32\}$'"
+code=$(curl -s --cacert "$OTTO_CA" -o /dev/null -w '%{http_code}' "$link")
+check "... and serves the bytes while it lives ($code)" test "$code" = 200
+get() { curl -s --cacert "$OTTO_CA" "$1" | head -c 300 | tr -c '[:print:]' ' '; curl -s --cacert "$OTTO_CA" -o /dev/null -w ' %{http_code}' "$1"; }
+out=$(get "${link%%\?*}")
+check "the bare firmware URL: 403, saying why ($out)" sh -c "echo '$out' | grep -q 'not signed.* 403$'"
+out=$(get "${link/thing=$A/thing=$B}")
+check "the link with another thing: 403 ($out)" sh -c "echo '$out' | grep -q 'altered.* 403$'"
+exp=$(echo "$link" | sed 's/.*expires=\([0-9]*\).*/\1/')
+out=$(get "${link/expires=$exp/expires=$((exp + 86400))}")
+check "the link with a later expiry: 403 ($out)" sh -c "echo '$out' | grep -q 'altered.* 403$'"
+
+# Links that live 2 s: expired ones are refused, and a device whose link
+# expires mid-download asks for the job again and resumes where it was.
+stop_ottod
+"$OTTOD" --data "$DATA" --link-ttl 2 2>>"$E2E_DIR/ottod.log" &
+OTTOD_PID=$!
+E2E_PIDS+=("$OTTOD_PID")
+wait_for curl -sf --cacert "$OTTO_CA" "$OTTO_URL/healthz" -o /dev/null
+"$OTTO" image build --version 1.2.0 --project lamp --size 600K -o "$E2E_DIR/v3.bin" >/dev/null
+F3=$("$OTTO" fw upload -q "$E2E_DIR/v3.bin")
+"$BUILD/otto-sim" device --thing "$B" --flash "$E2E_DIR/b.img" --mqtt "127.0.0.1:$BROKER_PORT" --product lamp \
+    --trust "${OTTO_SIGN_KEY%.pem}.pub.pem" --creds "$E2E_DIR/creds" --rate 100K --drops 2 -v \
+    >"$E2E_DIR/b2.out" 2>"$E2E_DIR/b2.log" &
+DEVB=$!
+E2E_PIDS+=("$DEVB")
+JB=$("$OTTO" job create --device "$B" --fw "$F3" -q)
+timeout 90 "$OTTO" job watch "$JB" --interval 0.5 >/dev/null; rc=$?
+check "a download whose link expired mid-way still completes ($rc)" test "$rc" = 0
+check "... the server refused the stale link" grep -q "download answered HTTP 403" "$E2E_DIR/b2.log"
+check "... and the device resumed with a fresh one, not from 0" grep -qE "GET https://.*sig=[0-9a-f]+ from [1-9]" "$E2E_DIR/b2.log"
+old=$(grep -o 'GET https://[^ ]*' "$E2E_DIR/b2.log" | head -1 | cut -c5-)
+out=$(get "$old")
+check "that first link, now expired: 403, saying so ($out)" sh -c "echo '$out' | grep -q 'expired.* 403$'"
+kill "$DEVB" 2>/dev/null; wait "$DEVB" 2>/dev/null
 e2e_done

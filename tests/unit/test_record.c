@@ -112,7 +112,13 @@ static void job_longest_fits(void **state)
     j.fw.siglen = j.mcu.siglen = OTTO_JOBDOC_SIG_MAX;
     assert_int_equal(otto_job_record_encode(&j, b, sizeof b, &n), OTTO_OK);
     printf("the longest job record: %zu bytes\n", n);
-    assert_true(n <= OTTO_KV_VALUE_MAX && n <= OTTO_JOB_RECORD_MAX);
+    assert_true(n <= OTTO_JOB_RECORD_MAX);
+    /* What is stored fits every store; with links of 200 bytes (typical
+     * signed links are ~130) a job at every other limit still does. */
+    assert_true(OTTO_JOB_RECORD_STORE_MAX <= OTTO_KV_VALUE_MAX);
+    j.fw.url[200] = j.mcu.url[200] = 0;
+    assert_int_equal(otto_job_record_encode(&j, b, sizeof b, &n), OTTO_OK);
+    assert_true(n <= OTTO_JOB_RECORD_STORE_MAX);
 }
 
 /* Version 0, as the first agents wrote it (frozen bytes). */
