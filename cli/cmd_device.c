@@ -22,6 +22,7 @@ static const char usage[] =
     "  show THING                                 one device, with the versions it reported\n"
     "  rm THING                                   forget a device\n"
     "  cert THING... --cert-out DIR [--csr FILE]  issue (or renew) a TLS certificate\n"
+    "  revoke THING...                            lock it out of the broker for good\n"
     "\n"
     "Server options (every command): --url URL (or OTTO_URL), --token T (or\n"
     "OTTO_TOKEN), --json (print the server's JSON), -q (print only names); over\n"
@@ -218,6 +219,44 @@ static int add(int argc, char **argv)
     return rc;
 }
 
+/* otto device revoke THING...: locked out of the broker within seconds. */
+static int dev_revoke(int argc, char **argv)
+{
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, API_LONG_OPTS, {0, 0, 0, 0}};
+    api_opts_t ao = {0};
+    int opt, rc;
+    while ((opt = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs("usage: otto device revoke THING...\n"
+                  "\nRevoke devices' certificates: within seconds each can neither connect nor\n"
+                  "publish nor receive (a live connection is dropped), and it gets no new\n"
+                  "certificate. There is no undo: give a replaced device a new thing name.\n", stdout);
+            return EXIT_OK;
+        }
+        if (!api_opt(&ao, opt, optarg)) {
+            fputs(usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind == argc) {
+        die_msg("which device? (otto device revoke THING)");
+        return EXIT_USAGE;
+    }
+    if ((rc = api_ready(&ao)))
+        return rc;
+    for (int i = optind; i < argc && !rc; i++) {
+        char path[300];
+        cJSON *resp = NULL, *body = cJSON_CreateObject();
+        snprintf(path, sizeof path, "/api/v1/devices/%s/revoke", argv[i]);
+        rc = api_call(&ao, "POST", path, body, &resp);
+        cJSON_Delete(body);
+        if (!rc && !ao.quiet)
+            printf("%s: revoked\n", argv[i]);
+        cJSON_Delete(resp);
+    }
+    return rc;
+}
+
 /* otto device cert THING... --cert-out DIR [--csr FILE]: issue or renew. */
 static int cert(int argc, char **argv)
 {
@@ -324,6 +363,8 @@ int cmd_device(int argc, char **argv)
         return add(argc - 1, argv + 1);
     if (!strcmp(argv[1], "cert"))
         return cert(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "revoke"))
+        return dev_revoke(argc - 1, argv + 1);
     if (!strcmp(argv[1], "ls") || !strcmp(argv[1], "show") || !strcmp(argv[1], "rm"))
         return list_or_show(argc - 1, argv + 1, argv[1]);
     die_msg("unknown device command '%s' (see 'otto device --help')", argv[1]);

@@ -12,7 +12,7 @@ PKGS=(
   libcjson-dev libssl-dev libsqlite3-dev      # server and CLI
   openssl                                     # signatures made by openssl (tests)
   libmicrohttpd-dev libcurl4-openssl-dev      # HTTP server / device HTTP
-  mosquitto mosquitto-clients libmosquitto-dev
+  mosquitto mosquitto-clients libmosquitto-dev mosquitto-dev   # broker; its plugin headers (revocation)
   stm32flash socat                            # MCU relay interop
   libdivsufsort-dev                           # delta generation
   curl

@@ -31,6 +31,7 @@
 #include "http.h"
 #include "jsonin.h"
 #include "pki.h"
+#include "revoked.h"
 #include "sign.h"
 #include "log.h"
 #include "server.h"
@@ -747,6 +748,8 @@ static enum MHD_Result r_device_cert(srv_t *s, struct MHD_Connection *c, const c
         return srv_http_err(c, 404, "not_found", "no device '%s' (otto device add it first)", name);
     if (!s->cfg.tls_ca_key[0])
         return srv_http_err(c, 409, "no_ca", "this ottod has no CA to issue with (ottod init sets one up)");
+    if (srv_revoked_has(s->cfg.data_dir, name))
+        return srv_http_err(c, 409, "revoked", "device '%s' is revoked: it gets no new certificate", name);
     X509 *ca = srv_pki_read_cert(s->cfg.tls_ca);
     EVP_PKEY *cakey = srv_pki_read_key(s->cfg.tls_ca_key), *key = NULL, *pub = NULL;
     if (!ca || !cakey) {
@@ -791,6 +794,22 @@ static enum MHD_Result r_device_cert(srv_t *s, struct MHD_Connection *c, const c
     EVP_PKEY_free(cakey);
     X509_free(ca);
     return ret;
+}
+
+/* Lock a device out: the broker's plugin reads DATA/revoked within a second,
+ * drops its connections and denies its every message; no new certificate. */
+static enum MHD_Result r_device_revoke(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    srv_device_t d;
+    (void)body;
+    if (srv_device_get(s->st, name, &d))
+        return srv_http_err(c, 404, "not_found", "no device '%s'", name);
+    if (srv_revoked_add(s->cfg.data_dir, name))
+        return srv_http_err(c, 500, "internal", "cannot write the revocation list");
+    SRV_LOG_WRN("thing=%s revoked: locked out of the broker, no new certificate", name);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "revoked", name);
+    return srv_http_json(c, 200, o);
 }
 
 static enum MHD_Result r_groups(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
@@ -905,6 +924,7 @@ static const struct {
     {"GET", "/api/v1/devices", true, NULL, r_device_show},
     {"DELETE", "/api/v1/devices", true, NULL, r_device_delete},
     {"POST", "/api/v1/devices", true, "/cert", r_device_cert},
+    {"POST", "/api/v1/devices", true, "/revoke", r_device_revoke},
     {"GET", "/api/v1/groups", false, NULL, r_groups},
     {"GET", "/api/v1/jobs", false, NULL, r_jobs_list},
     {"POST", "/api/v1/jobs", false, NULL, r_jobs_create},

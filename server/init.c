@@ -261,6 +261,24 @@ int srv_init_main(int argc, char **argv)
         return 1;
     if (write_text(dir, "acl", text, 0640))
         return 1;
+    /* Revocation: ottod keeps DIR/revoked; the broker's plugin, built
+     * beside ottod, enforces it (broker/otto_plugin.c). */
+    char exe[PATH_MAX], plugin[PATH_MAX + 32] = "";
+    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (el > 0) {
+        exe[el] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = 0;
+        snprintf(plugin, sizeof plugin, "%s/mosquitto_otto.so", exe);
+        if (access(plugin, R_OK))
+            plugin[0] = 0;
+    }
+    if (!plugin[0])
+        fprintf(stderr, "ottod init: warning: mosquitto_otto.so is not beside ottod: revoking a device will not "
+                "lock it out of the broker until you add its two plugin lines to mosquitto.conf\n");
+    if (write_text(dir, "revoked", "# revoked devices, one thing name a line (otto device revoke)\n", 0640))
+        return 1;
     const char *port = strrchr(mqtt, ':') + 1;
     if (fmt(text, sizeof text,
              "# written by ottod init: run with  mosquitto -c %s/mosquitto.conf\n"
@@ -276,8 +294,12 @@ int srv_init_main(int argc, char **argv)
              "require_certificate true\n"
              "use_identity_as_username true\n"
              "use_username_as_clientid true\n"
-             "tls_version tlsv1.2\n",
-             dir, dir, port, strcmp(mqtt_host, "0.0.0.0") ? mqtt_host : "", tls, tls, tls))
+             "tls_version tlsv1.2\n"
+             "# revoked devices are locked out within a second (ottod writes the list)\n"
+             "%splugin %s\n"
+             "%splugin_opt_revoked %s/revoked\n",
+             dir, dir, port, strcmp(mqtt_host, "0.0.0.0") ? mqtt_host : "", tls, tls, tls, plugin[0] ? "" : "# ",
+             plugin[0] ? plugin : "/path/to/mosquitto_otto.so", plugin[0] ? "" : "# ", dir))
         return 1;
     if (write_text(dir, "mosquitto.conf", text, 0640))
         return 1;
@@ -312,6 +334,7 @@ int srv_init_main(int argc, char **argv)
     for_broker(dir, "tls/server.crt", 0640);
     for_broker(dir, "tls/server.key", 0640);
     for_broker(dir, "acl", 0640);
+    for_broker(dir, "revoked", 0640);
     for_broker(dir, "mosquitto.conf", 0640);
     printf("ottod init: %s is ready\n"
            "  certificate names: ", dir);

@@ -254,7 +254,8 @@ static void mq_on_disconnect(struct mosquitto *m, void *ctx, int rc)
 {
     otto_link_t *l = ctx;
     (void)m;
-    (void)rc;
+    if (l->mq_up)
+        say(l, "MQTT connection lost (%s)", rc ? "by the broker or the network" : "closed");
     l->mq_up = false;
     otto_agent_disconnected(l->agent);
     l->reconnect_at = otto_net_now() + 1000u;

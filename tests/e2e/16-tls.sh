@@ -123,5 +123,29 @@ check "... and the device resumed with a fresh one, not from 0" grep -qE "GET ht
 old=$(grep -o 'GET https://[^ ]*' "$E2E_DIR/b2.log" | head -1 | cut -c5-)
 out=$(get "$old")
 check "that first link, now expired: 403, saying so ($out)" sh -c "echo '$out' | grep -q 'expired.* 403$'"
+
+# Revocation: B is connected; within seconds of otto device revoke it is
+# dropped, kept out, and gets no new certificate.
+check "the broker loaded otto's revocation plugin" grep -q "otto: 0 revoked devices" "$E2E_DIR/mosquitto.log"
+"$OTTO" device revoke "$B" >/dev/null
+check "otto device revoke: the broker has the list within 3 s" \
+    sh -c "for i in \$(seq 30); do grep -q 'otto: 1 revoked device' '$E2E_DIR/mosquitto.log' && exit 0; sleep 0.1; done; exit 1"
+check "... and B's live connection is dropped" \
+    sh -c "for i in \$(seq 30); do grep -q 'MQTT connection lost' '$E2E_DIR/b2.log' && exit 0; sleep 0.1; done; exit 1"
+kill "$DEVB" 2>/dev/null; wait "$DEVB" 2>/dev/null
+sub_b() { mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" --cafile "$E2E_DIR/creds/ca.crt" \
+    --cert "$E2E_DIR/creds/$B.crt" --key "$E2E_DIR/creds/$B.key" "$@"; }
+sub_b -t "\$aws/things/$B/jobs/#" -v -W 4 > "$E2E_DIR/b-sees.txt" 2>&1 &
+SUBB=$!
+sleep 1
+JR=$("$OTTO" job create --device "$B" --fw "$F" -q)
+mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" --cafile "$E2E_DIR/creds/ca.crt" --cert "$E2E_DIR/creds/$B.crt" \
+    --key "$E2E_DIR/creds/$B.key" -q 1 -t "\$aws/things/$B/jobs/$JR/update" -m '{"status":"IN_PROGRESS","expectedVersion":1}' 2>/dev/null
+wait "$SUBB" 2>/dev/null
+check "revoked B receives nothing, even on its own topics" sh -c "! grep -q notify '$E2E_DIR/b-sees.txt'"
+st=$("$OTTO" job show "$JR" --json | jget "d['executions'][0]['status']")
+check "... and what it publishes changes nothing ($st)" test "$st" = QUEUED
+out=$("$OTTO" device cert "$B" --cert-out "$E2E_DIR/creds" 2>&1); rc=$?
+check "... nor does it get a new certificate ($rc)" sh -c "[ $rc -ne 0 ] && echo '$out' | grep -q revoked"
 kill "$DEVB" 2>/dev/null; wait "$DEVB" 2>/dev/null
 e2e_done
