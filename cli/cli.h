@@ -16,6 +16,8 @@
 
 int cmd_part(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_image_sign(int argc, char **argv);
 /** otto image info's Secure Boot v2 lines (or JSON member) for the image of
  *  ilen bytes at the start of b[len]; *ok: a block verifies (with one of

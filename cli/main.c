@@ -13,16 +13,20 @@ static const char usage[] =
     "\n"
     "Firmware engineer's tools:\n"
     "  part gen|show     ESP-IDF partition tables: CSV -> binary, and print one\n"
-    "  image build|info  ESP32 app images: build a test image, check and print one\n"
+    "  image build|info|sign  ESP32 app images: build, check, Secure Boot v2 sign\n"
     "  mcu info|flash    the STM32 behind the module, over UART (AN3155 bootloader)\n"
-    "  key gen           an ECDSA P-256 signing key (PEM, openssl reads it)\n"
+    "  key gen|update    a signing key (PEM, openssl reads it); a key update for devices\n"
     "  fw sign|verify    a firmware's signature (DER ECDSA over SHA-256, as openssl)\n"
     "\n"
-    "Operator's commands (talk to ottod; OTTO_URL and OTTO_TOKEN or --url/--token):\n"
+    "Operator's commands (talk to ottod; OTTO_URL, OTTO_TOKEN, OTTO_CA from ottod\n"
+    "init's otto.env, or --url/--token):\n"
     "  fw upload|ls|show|rm              firmware on the server\n"
-    "  device add|ls|show|rm             the device registry\n"
+    "  device add|ls|show|rm|cert|revoke the device registry, device certificates\n"
     "  group ls                          device groups\n"
     "  job create|ls|show|cancel|watch   update jobs\n"
+    "  key trust|list|revoke             the keys firmware must be signed with\n"
+    "  token create|list|revoke          operator tokens with roles (admin only)\n"
+    "  audit                             who did what (admin only)\n"
     "\n"
     "Run 'otto <command> --help' for the options of a command.\n";
 
@@ -63,6 +67,10 @@ int main(int argc, char **argv)
         return cmd_group(argc - 1, argv + 1);
     if (!strcmp(argv[1], "job"))
         return cmd_job(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "token"))
+        return cmd_token(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "audit"))
+        return cmd_audit(argc - 1, argv + 1);
     die_msg("unknown command '%s' (see 'otto --help')", argv[1]);
     return EXIT_USAGE;
 }

@@ -16,6 +16,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,13 +74,32 @@ typedef struct {
     char *descriptor;
     size_t dlen;
     char name[129];
+    char who[SRV_NAME_MAX + 1]; /* the token's name, for the audit log */
+    int role;                   /* ROLE_* of the token */
 } req_t;
+
+/* What a token may do: viewers read; operators also upload firmware and run
+ * jobs; admins also manage devices, keys, tokens and read the audit log. */
+enum { ROLE_NONE = 0, ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN };
+static const char *const role_names[] = {"", "viewer", "operator", "admin"};
+
+static int role_of(const char *s)
+{
+    for (int i = ROLE_VIEWER; i <= ROLE_ADMIN; i++)
+        if (!strcmp(s, role_names[i]))
+            return i;
+    return ROLE_NONE;
+}
+
+/* The status of the last response this thread queued, for the audit log. */
+static _Thread_local unsigned last_status;
 
 /* ---- responses --------------------------------------------------------- */
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, const char *ctype,
                                  char *txt)
 {
+    last_status = code;
     struct MHD_Response *r =
         MHD_create_response_from_buffer(strlen(txt), txt, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(r, "Content-Type", ctype);
@@ -650,18 +672,38 @@ static bool leaf(const char *url, const char *prefix, char *name, size_t cap, co
     return true;
 }
 
-static bool authorized(srv_t *s, struct MHD_Connection *c)
+/* Who is asking: the admin token of DATA/admin.token, or a token made with
+ * otto token create (looked up by its SHA-256; never stored in clear),
+ * unexpired and unrevoked. Compared in constant time. */
+static bool authorize(srv_t *s, struct MHD_Connection *c, req_t *r)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    unsigned char d[32];
+    char hex[65];
     if (!h || strncasecmp(h, "Bearer ", 7))
         return false;
     h += 7;
-    /* Compare in constant time: the token is the only secret. */
-    size_t n = strlen(h), m = strlen(s->token);
-    unsigned diff = (unsigned)(n ^ m);
-    for (size_t i = 0; i < m; i++)
-        diff |= (unsigned)(s->token[i] ^ (i < n ? h[i] : 0));
-    return diff == 0;
+    size_t n = strlen(h);
+    if (n < 16 || n > 256)
+        return false;
+    SHA256((const unsigned char *)h, n, d);
+    for (int i = 0; i < 32; i++)
+        sprintf(hex + 2 * i, "%02x", d[i]);
+    if (!CRYPTO_memcmp(hex, s->token_hash, 64)) {
+        snprintf(r->who, sizeof r->who, "admin");
+        r->role = ROLE_ADMIN;
+        return true;
+    }
+    srv_token_t t;
+    pthread_mutex_lock(&s->lock);
+    int err = srv_token_by_hash(s->st, hex, &t);
+    pthread_mutex_unlock(&s->lock);
+    int64_t now = time(NULL);
+    if (err || CRYPTO_memcmp(t.hash, hex, 64) || t.revoked_at || (t.expires_at && t.expires_at <= now))
+        return false;
+    snprintf(r->who, sizeof r->who, "%s", t.name);
+    r->role = role_of(t.role);
+    return r->role != ROLE_NONE;
 }
 
 /* ---- the REST routes ------------------------------------------------------ */
@@ -908,6 +950,123 @@ static enum MHD_Result r_key_revoke(srv_t *s, struct MHD_Connection *c, const ch
     return srv_http_json(c, 200, o);
 }
 
+/* ---- tokens and the audit log ---- */
+
+static int add_token(void *arg, const srv_token_t *t)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", t->name);
+    cJSON_AddStringToObject(o, "role", t->role);
+    cJSON_AddNumberToObject(o, "createdAt", (double)t->created_at);
+    if (t->expires_at)
+        cJSON_AddNumberToObject(o, "expiresAt", (double)t->expires_at);
+    if (t->revoked_at)
+        cJSON_AddNumberToObject(o, "revokedAt", (double)t->revoked_at);
+    cJSON_AddItemToArray(arg, o);
+    return 0;
+}
+
+static enum MHD_Result r_tokens_list(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    (void)name;
+    (void)body;
+    cJSON *arr = cJSON_CreateArray();
+    srv_token_list(s->st, add_token, arr);
+    return srv_http_json(c, 200, arr);
+}
+
+/* A new token: 32 random bytes in hex, shown once; only its hash is kept. */
+static enum MHD_Result r_tokens_create(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(body, "name");
+    const cJSON *role = cJSON_GetObjectItemCaseSensitive(body, "role");
+    const cJSON *days = cJSON_GetObjectItemCaseSensitive(body, "expiresInDays");
+    srv_token_t t = {0};
+    unsigned char rnd[32], d[32];
+    char tok[65];
+    (void)name;
+    if (!cJSON_IsString(n) || !srv_valid_name(n->valuestring) || !cJSON_IsString(role) ||
+        role_of(role->valuestring) == ROLE_NONE || !strcmp(n->valuestring, "admin") ||
+        (days && (!cJSON_IsNumber(days) || days->valuedouble < 1 || days->valuedouble > 3650)))
+        return srv_http_err(c, 400, "invalid", "a token is {\"name\": 1-64 of [A-Za-z0-9._-] (not admin), "
+                            "\"role\": \"admin\"|\"operator\"|\"viewer\", \"expiresInDays\"?: 1-3650}");
+    if (RAND_bytes(rnd, sizeof rnd) != 1)
+        return srv_http_err(c, 500, "internal", "no randomness");
+    for (int i = 0; i < 32; i++)
+        sprintf(tok + 2 * i, "%02x", rnd[i]);
+    SHA256((const unsigned char *)tok, 64, d);
+    for (int i = 0; i < 32; i++)
+        sprintf(t.hash + 2 * i, "%02x", d[i]);
+    snprintf(t.name, sizeof t.name, "%s", n->valuestring);
+    snprintf(t.role, sizeof t.role, "%s", role->valuestring);
+    t.created_at = time(NULL);
+    t.expires_at = days ? t.created_at + (int64_t)days->valuedouble * 86400 : 0;
+    int err = srv_token_put(s->st, &t);
+    if (err)
+        return srv_http_otto_err(c, err, err == OTTO_E_EXISTS ? "a token of that name exists" : NULL);
+    SRV_LOG_INF("token %s (%s) created", t.name, t.role);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", t.name);
+    cJSON_AddStringToObject(o, "role", t.role);
+    cJSON_AddStringToObject(o, "token", tok);
+    if (t.expires_at)
+        cJSON_AddNumberToObject(o, "expiresAt", (double)t.expires_at);
+    OPENSSL_cleanse(tok, sizeof tok);
+    return srv_http_json(c, 201, o);
+}
+
+static enum MHD_Result r_token_revoke(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    (void)body;
+    int err = srv_token_revoke(s->st, name, time(NULL));
+    if (err)
+        return srv_http_otto_err(c, err, err == OTTO_E_NOTFOUND ? "no valid token of that name" : NULL);
+    SRV_LOG_WRN("token %s revoked", name);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "revoked", name);
+    return srv_http_json(c, 200, o);
+}
+
+typedef struct {
+    cJSON *arr;
+    int64_t last;
+} audit_page_t;
+
+static int add_audit(void *arg, int64_t seq, int64_t at, const char *who, const char *action, const char *object,
+                     int status)
+{
+    audit_page_t *p = arg;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "seq", (double)seq);
+    cJSON_AddNumberToObject(o, "at", (double)at);
+    cJSON_AddStringToObject(o, "who", who);
+    cJSON_AddStringToObject(o, "action", action);
+    cJSON_AddStringToObject(o, "object", object);
+    cJSON_AddNumberToObject(o, "status", status);
+    cJSON_AddItemToArray(p->arr, o);
+    p->last = seq;
+    return 0;
+}
+
+static enum MHD_Result r_audit(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    int limit;
+    const char *token;
+    char *end = NULL, next[24];
+    bool more = false;
+    long long before = 0;
+    (void)name;
+    (void)body;
+    if (page_args(c, &limit, &token))
+        return MHD_YES;
+    if (token && ((before = strtoll(token, &end, 10)) <= 0 || *end))
+        return srv_http_err(c, 400, "invalid", "nextToken: not one this server gave");
+    audit_page_t p = {cJSON_CreateArray(), 0};
+    srv_audit_list(s->st, before, limit, &more, add_audit, &p);
+    snprintf(next, sizeof next, "%lld", (long long)p.last);
+    return send_page(c, "entries", p.arr, more, next);
+}
+
 /* Every REST endpoint: method, path (a prefix and, with a name, "/{name}"
  * and maybe a suffix), handler. docs/api.md lists the same. */
 static const struct {
@@ -915,25 +1074,40 @@ static const struct {
     bool named;          /* path + "/{name}" */
     const char *suffix;  /* after the name */
     handler_t h;
+    int role;            /* the least a token needs */
 } routes[] = {
-    {"GET", "/api/v1/firmware", false, NULL, r_fw_list},
-    {"GET", "/api/v1/firmware", true, NULL, r_fw_show},
-    {"DELETE", "/api/v1/firmware", true, NULL, r_fw_delete},
-    {"GET", "/api/v1/devices", false, NULL, r_devices_list},
-    {"POST", "/api/v1/devices", false, NULL, r_devices_add},
-    {"GET", "/api/v1/devices", true, NULL, r_device_show},
-    {"DELETE", "/api/v1/devices", true, NULL, r_device_delete},
-    {"POST", "/api/v1/devices", true, "/cert", r_device_cert},
-    {"POST", "/api/v1/devices", true, "/revoke", r_device_revoke},
-    {"GET", "/api/v1/groups", false, NULL, r_groups},
-    {"GET", "/api/v1/jobs", false, NULL, r_jobs_list},
-    {"POST", "/api/v1/jobs", false, NULL, r_jobs_create},
-    {"POST", "/api/v1/jobs", true, "/cancel", r_job_cancel},
-    {"GET", "/api/v1/jobs", true, NULL, r_job_show},
-    {"GET", "/api/v1/keys", false, NULL, r_keys_list},
-    {"POST", "/api/v1/keys", false, NULL, r_keys_add},
-    {"POST", "/api/v1/keys", true, "/revoke", r_key_revoke},
+    {"GET", "/api/v1/firmware", false, NULL, r_fw_list, ROLE_VIEWER},
+    {"GET", "/api/v1/firmware", true, NULL, r_fw_show, ROLE_VIEWER},
+    {"DELETE", "/api/v1/firmware", true, NULL, r_fw_delete, ROLE_OPERATOR},
+    {"GET", "/api/v1/devices", false, NULL, r_devices_list, ROLE_VIEWER},
+    {"POST", "/api/v1/devices", false, NULL, r_devices_add, ROLE_ADMIN},
+    {"GET", "/api/v1/devices", true, NULL, r_device_show, ROLE_VIEWER},
+    {"DELETE", "/api/v1/devices", true, NULL, r_device_delete, ROLE_ADMIN},
+    {"POST", "/api/v1/devices", true, "/cert", r_device_cert, ROLE_ADMIN},
+    {"POST", "/api/v1/devices", true, "/revoke", r_device_revoke, ROLE_ADMIN},
+    {"GET", "/api/v1/groups", false, NULL, r_groups, ROLE_VIEWER},
+    {"GET", "/api/v1/jobs", false, NULL, r_jobs_list, ROLE_VIEWER},
+    {"POST", "/api/v1/jobs", false, NULL, r_jobs_create, ROLE_OPERATOR},
+    {"POST", "/api/v1/jobs", true, "/cancel", r_job_cancel, ROLE_OPERATOR},
+    {"GET", "/api/v1/jobs", true, NULL, r_job_show, ROLE_VIEWER},
+    {"GET", "/api/v1/keys", false, NULL, r_keys_list, ROLE_VIEWER},
+    {"POST", "/api/v1/keys", false, NULL, r_keys_add, ROLE_ADMIN},
+    {"POST", "/api/v1/keys", true, "/revoke", r_key_revoke, ROLE_ADMIN},
+    {"GET", "/api/v1/tokens", false, NULL, r_tokens_list, ROLE_ADMIN},
+    {"POST", "/api/v1/tokens", false, NULL, r_tokens_create, ROLE_ADMIN},
+    {"POST", "/api/v1/tokens", true, "/revoke", r_token_revoke, ROLE_ADMIN},
+    {"GET", "/api/v1/audit", false, NULL, r_audit, ROLE_ADMIN},
 };
+
+/* Who did what to which object, and how it ended: every change. */
+static void audit(srv_t *s, const req_t *r, const char *method, const char *url, const char *object)
+{
+    if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
+        return;
+    char action[64];
+    snprintf(action, sizeof action, "%s %.*s", method, (int)(sizeof action - 8), url);
+    srv_audit_add(s->st, time(NULL), r->who, action, object, (int)last_status);
+}
 
 static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char *m,
                                  const char *url, req_t *r)
@@ -942,8 +1116,14 @@ static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char 
     cJSON *body = NULL;
     enum MHD_Result ret;
 
-    if (r->is_upload)
-        return h_upload(s, c, r);
+    if (r->is_upload) {
+        if (r->role < ROLE_OPERATOR)
+            return srv_http_err(c, 403, "forbidden", "a %s token may not upload firmware (operator or admin)",
+                                role_names[r->role]);
+        ret = h_upload(s, c, r);
+        audit(s, r, m, url, r->name[0] ? r->name : "firmware");
+        return ret;
+    }
     if (!strcmp(m, "POST")) {
         if (r->too_big)
             return srv_http_err(c, 413, "too_large", "the request body is over 16 MiB");
@@ -960,8 +1140,13 @@ static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char 
         if (!here)
             continue;
         if (!strcmp(m, routes[i].method)) {
-            ret = routes[i].h(s, c, routes[i].named ? name : NULL, body);
+            if (r->role < routes[i].role)
+                ret = srv_http_err(c, 403, "forbidden", "a %s token may not %s %s (it takes %s)", role_names[r->role],
+                                   m, url, role_names[routes[i].role]);
+            else
+                ret = routes[i].h(s, c, routes[i].named ? name : NULL, body);
             cJSON_Delete(body);
+            audit(s, r, m, url, routes[i].named ? name : url + 8);
             return ret;
         }
         if (!strstr(allowed, routes[i].method)) /* the path is known: which methods are */
@@ -1157,7 +1342,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         }
         MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)s->cfg.http_idle_s);
         count_forwarded(s, c, r);
-        if (!strncmp(url, "/api/", 5) && !authorized(s, c)) {
+        if (!strncmp(url, "/api/", 5) && !authorize(s, c, r)) {
             r->auth_failed = true;
             return MHD_YES;
         }

@@ -52,7 +52,8 @@ typedef struct {
     srv_engine_t eng;
     srv_mqtt_t *mqtt;
     struct srv_http *http;
-    char token[65];         /* the operator's bearer token */
+    char token[65];         /* the admin token (DATA/admin.token) */
+    char token_hash[65];    /* its SHA-256, hex: what requests are compared with */
     atomic_ulong http_aborted; /* connections libmicrohttpd complained about */
     atomic_ulong http_refused; /* connections or requests over a client's limit */
     struct srv_throttle *throttle; /* per-thing MQTT budgets (network thread only) */

@@ -147,6 +147,25 @@ typedef struct {
 /** OTTO_E_EXISTS when the name is taken. */
 int srv_key_put(srv_store_t *st, const char *name, const char *pem, int64_t now);
 int srv_key_list(srv_store_t *st, int (*visit)(void *, const srv_key_t *), void *arg);
+
+/* ---- operator tokens (stored as the SHA-256 of the token) and the audit log ---- */
+typedef struct {
+    char name[SRV_NAME_MAX + 1];
+    char role[16];          /* admin, operator, viewer */
+    char hash[65];          /* hex SHA-256 of the token */
+    int64_t created_at, expires_at, revoked_at; /* expires_at 0: never; revoked_at 0: valid */
+} srv_token_t;
+/** OTTO_E_EXISTS when the name (or, vanishingly, the hash) is taken. */
+int srv_token_put(srv_store_t *st, const srv_token_t *t);
+int srv_token_by_hash(srv_store_t *st, const char *hash, srv_token_t *t);
+int srv_token_list(srv_store_t *st, int (*visit)(void *, const srv_token_t *), void *arg);
+int srv_token_revoke(srv_store_t *st, const char *name, int64_t now);
+/** Who (a token's name) did what (method and path) to which object, answered status. */
+int srv_audit_add(srv_store_t *st, int64_t at, const char *who, const char *action, const char *object, int status);
+/** Newest first, entries with seq < before (0: from the newest), limit of them. */
+int srv_audit_list(srv_store_t *st, int64_t before, int limit, bool *more,
+                   int (*visit)(void *, int64_t seq, int64_t at, const char *who, const char *action,
+                                const char *object, int status), void *arg);
 /** OTTO_E_NOTFOUND when no trusted key has that name. */
 int srv_key_revoke(srv_store_t *st, const char *name, int64_t now);
 

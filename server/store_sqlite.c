@@ -91,11 +91,16 @@ static const char schema[] =
  * to migrations[], which upgrades an older data directory in place at
  * start (tests/e2e/12-upgrade.sh opens one made by the previous release).
  * migrations[v] takes version v + 1 to v + 2; version 1 is the first. */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 static const char *const migrations[] = {
     /* 1 -> 2: the public keys firmware signatures are checked against */
     "CREATE TABLE IF NOT EXISTS signing_keys(name TEXT PRIMARY KEY, pem TEXT NOT NULL,"
     " created_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0);",
+    /* 2 -> 3: operator tokens with roles (stored as SHA-256), and the audit log */
+    "CREATE TABLE IF NOT EXISTS tokens(name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,"
+    " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL DEFAULT 0, revoked_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,"
+    " who TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, status INTEGER NOT NULL);",
 };
 
 
@@ -1026,4 +1031,120 @@ int srv_key_revoke(srv_store_t *st, const char *name, int64_t now)
     if (rc != SQLITE_DONE)
         return db_err(st, "revoke key");
     return sqlite3_changes(st->db) ? OTTO_OK : OTTO_E_NOTFOUND;
+}
+
+/* ---- operator tokens and the audit log ---- */
+
+static void token_row(sqlite3_stmt *s, srv_token_t *t)
+{
+    col_text(s, 0, t->name, sizeof t->name);
+    col_text(s, 1, t->role, sizeof t->role);
+    col_text(s, 2, t->hash, sizeof t->hash);
+    t->created_at = sqlite3_column_int64(s, 3);
+    t->expires_at = sqlite3_column_int64(s, 4);
+    t->revoked_at = sqlite3_column_int64(s, 5);
+}
+
+int srv_token_put(srv_store_t *st, const srv_token_t *t)
+{
+    sqlite3_stmt *s = prepare(st, "INSERT INTO tokens(name, role, hash, created_at, expires_at) VALUES(?, ?, ?, ?, ?)");
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, t->name);
+    bind_text(s, 2, t->role);
+    bind_text(s, 3, t->hash);
+    sqlite3_bind_int64(s, 4, t->created_at);
+    sqlite3_bind_int64(s, 5, t->expires_at);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_CONSTRAINT)
+        return OTTO_E_EXISTS;
+    return rc == SQLITE_DONE ? OTTO_OK : db_err(st, "add token");
+}
+
+int srv_token_by_hash(srv_store_t *st, const char *hash, srv_token_t *t)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT name, role, hash, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?");
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, hash);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        token_row(s, t);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? OTTO_OK : rc == SQLITE_DONE ? OTTO_E_NOTFOUND : db_err(st, "find token");
+}
+
+int srv_token_list(srv_store_t *st, int (*visit)(void *, const srv_token_t *), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT name, role, hash, created_at, expires_at, revoked_at FROM tokens ORDER BY name");
+    srv_token_t t;
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        token_row(s, &t);
+        if (visit(arg, &t))
+            break;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "list tokens");
+}
+
+int srv_token_revoke(srv_store_t *st, const char *name, int64_t now)
+{
+    sqlite3_stmt *s = prepare(st, "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at = 0");
+    if (!s)
+        return OTTO_E_IO;
+    sqlite3_bind_int64(s, 1, now);
+    bind_text(s, 2, name);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return db_err(st, "revoke token");
+    return sqlite3_changes(st->db) ? OTTO_OK : OTTO_E_NOTFOUND;
+}
+
+int srv_audit_add(srv_store_t *st, int64_t at, const char *who, const char *action, const char *object, int status)
+{
+    sqlite3_stmt *s = prepare(st, "INSERT INTO audit(at, who, action, object, status) VALUES(?, ?, ?, ?, ?)");
+    if (!s)
+        return OTTO_E_IO;
+    sqlite3_bind_int64(s, 1, at);
+    bind_text(s, 2, who);
+    bind_text(s, 3, action);
+    bind_text(s, 4, object);
+    sqlite3_bind_int(s, 5, status);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? OTTO_OK : db_err(st, "audit");
+}
+
+int srv_audit_list(srv_store_t *st, int64_t before, int limit, bool *more,
+                   int (*visit)(void *, int64_t seq, int64_t at, const char *who, const char *action,
+                                const char *object, int status), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT seq, at, who, action, object, status FROM audit WHERE seq < ? "
+                                  "ORDER BY seq DESC LIMIT ?");
+    int rc, n = 0;
+    if (!s)
+        return OTTO_E_IO;
+    sqlite3_bind_int64(s, 1, before > 0 ? before : INT64_MAX);
+    sqlite3_bind_int(s, 2, limit + 1);
+    *more = false;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n++ == limit) {
+            *more = true;
+            break;
+        }
+        char who[SRV_NAME_MAX + 1], action[64], object[256];
+        col_text(s, 2, who, sizeof who);
+        col_text(s, 3, action, sizeof action);
+        col_text(s, 4, object, sizeof object);
+        if (visit(arg, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), who, action, object,
+                  sqlite3_column_int(s, 5)))
+            break;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "list audit");
 }

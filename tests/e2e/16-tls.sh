@@ -24,6 +24,38 @@ check "... without it the certificate is refused" sh -c "! curl -sf '$OTTO_URL/h
 check "... and plain HTTP gets no answer" sh -c "! curl -sf 'http://127.0.0.1:$HTTP_PORT/healthz' -o /dev/null 2>/dev/null"
 check "the CLI reaches it with otto.env alone" sh -c "'$OTTO' device ls >/dev/null"
 
+# Operators with roles: viewers read, operators run jobs, admins manage.
+VIEW=$("$OTTO" token create --name ci-viewer --role viewer 2>/dev/null)
+OPER=$("$OTTO" token create --name ci-operator --role operator --expires 30d 2>/dev/null)
+check "otto token create prints a token once" test "${#VIEW}" = 64
+check "... and the server keeps only its hash" python3 -c "
+import hashlib, sqlite3, sys, glob
+tok = sys.argv[1]
+rows = sqlite3.connect(sys.argv[2]).execute('select hash from tokens where name = ?', ('ci-viewer',)).fetchall()
+assert rows == [(hashlib.sha256(tok.encode()).hexdigest(),)], rows
+for f in glob.glob(sys.argv[3] + '/**', recursive=True):
+    try:
+        assert tok.encode() not in open(f, 'rb').read(), f
+    except IsADirectoryError:
+        pass
+" "$VIEW" "$DATA/otto.db" "$DATA"
+code=$(curl -s --cacert "$OTTO_CA" -o /dev/null -w '%{http_code}' "$OTTO_URL/api/v1/devices")
+check "no token: 401 ($code)" test "$code" = 401
+code=$(curl -s --cacert "$OTTO_CA" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $VIEW" "$OTTO_URL/api/v1/devices")
+check "a viewer reads devices ($code)" test "$code" = 200
+out=$(OTTO_TOKEN=$VIEW "$OTTO" job create --device 24:0a:c4:16:00:01 --fw fw-none 2>&1); rc=$?
+check "a viewer cannot create a job: 403, saying why ($rc)" sh -c "[ $rc -ne 0 ] && echo '$out' | grep -q 'viewer token may not'"
+out=$(OTTO_TOKEN=$OPER "$OTTO" device add 24:0a:c4:16:00:77 2>&1); rc=$?
+check "an operator cannot add devices ($rc)" sh -c "[ $rc -ne 0 ] && echo '$out' | grep -q 'operator token may not'"
+out=$(OTTO_TOKEN=$OPER "$OTTO" token list 2>&1); rc=$?
+check "... nor list tokens ($rc)" test "$rc" -ne 0
+"$OTTO" token revoke ci-viewer >/dev/null
+code=$(curl -s --cacert "$OTTO_CA" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $VIEW" "$OTTO_URL/api/v1/devices")
+check "a revoked token: 401 ($code)" test "$code" = 401
+check "the audit log names who did what: the operator's refused device add" \
+    sh -c "'$OTTO' audit | grep -E 'ci-operator +403 +POST /api/v1/devices'"
+check "... and the admin's token revocation" sh -c "'$OTTO' audit | grep -E 'admin +200 +POST /api/v1/tokens/ci-viewer/revoke +ci-viewer'"
+
 # Devices A and B (live), C (registered, no agent running).
 A=24:0a:c4:16:00:01; B=24:0a:c4:16:00:02; C=24:0a:c4:16:00:99
 mkdir -p "$E2E_DIR/creds"
