@@ -18,6 +18,8 @@ done
 srv=(-I "$here/server" -I "$here/include" "$here/server/log.c" "$here/server/jsonin.c")
 clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_jsonin.c" "${srv[@]}" -lcjson -o "$out/fuzz_jsonin"
 clang "${CFLAGS[@]}" -I "$here/server" "$here/tests/fuzz/fuzz_proxy.c" "$here/server/proxyproto.c" -o "$out/fuzz_proxy"
+clang "${CFLAGS[@]}" -I "$here/server" "$here/tests/fuzz/fuzz_links.c" "$here/server/log.c" "$here/server/links.c" -lcrypto -o "$out/fuzz_links"
+clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_csr.c" -I "$here/server" "$here/server/pki.c" -lcrypto -o "$out/fuzz_csr"
 clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_mqtt_api.c" "${srv[@]}" "$here/server/store_sqlite.c" \
   "$here/server/engine.c" "$here/server/mqtt_api.c" "$here/server/sign.c" "$here/device/err.c" \
   "$here/device/trust.c" "$here/device/crypto.c" "$here/server/links.c" -lmbedcrypto \
@@ -28,7 +30,7 @@ clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_sign.c" "${srv[@]}" "$here/server/si
 # seed corpora: real tables, images and CSV made by the project's own tools
 make -s -C "$here" build >/dev/null
 mkdir -p "$out/corpus_part" "$out/corpus_image" "$out/corpus_partcsv" "$out/corpus_jobdoc" "$out/corpus_mcu" \
-  "$out/corpus_jsonin" "$out/corpus_mqtt_api" "$out/corpus_sign" "$out/corpus_sigblock" "$out/corpus_keys" "$out/corpus_proxy"
+  "$out/corpus_jsonin" "$out/corpus_mqtt_api" "$out/corpus_sign" "$out/corpus_sigblock" "$out/corpus_keys" "$out/corpus_proxy" "$out/corpus_links" "$out/corpus_csr"
 printf 'MEUCIQCq5cIsc5hCj0y5G8VYtgJv6sbCDG8Xz9M2NgQ4HcIIIgIgOD0C0ZP2Wl4b7xQwYb6W2h9QlJkq0wv6zqkQ0d2i2q0=' > "$out/corpus_sign/a"
 printf '{"thing":"24:0a:c4:00:00:01","product":"lamp","groups":["attic"]}' > "$out/corpus_jsonin/a.json"
 printf 'start-next\n{"clientToken":"t","statusDetails":{"step":"download"},"stepTimeoutInMinutes":5}' > "$out/corpus_mqtt_api/a"
@@ -43,6 +45,10 @@ printf '{"product":"lamp","group":"","firmware":[{"ota_type":"esp32","url":"http
 # PROXY protocol headers, v1 and v2
 printf 'PROXY TCP4 10.0.0.1 127.0.0.1 40000 8080\r\nGET / HTTP/1.1\r\n' > "$out/corpus_proxy/v1"
 printf '\r\n\r\n\000\r\nQUIT\n\041\021\000\014\012\000\000\001\177\000\000\001\234\100\037\220' > "$out/corpus_proxy/v2"
+# a link's parts, and a real CSR
+printf '24:0a:c4:00:00:01\0001000\0000123456789abcdef0123456789abcdef' > "$out/corpus_links/a"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=24:0a:c4:00:00:01 \
+  -out "$out/corpus_csr/a.pem" 2>/dev/null
 # a job document with a key update
 printf '{"product":"lamp","firmware":[{"ota_type":"esp32","url":"http://h/fw/1","size":9,"md5":"%s"}],"keyUpdates":[{"op":"add","key":"%s","sig-sha256-ecdsa":"R29vZA=="}]}' \
   "$(printf '0%.0s' {1..32})" "BA$(printf 'A%.0s' {1..86})" > "$out/corpus_jobdoc/k.json"
@@ -55,7 +61,7 @@ printf '{"product":"lamp","firmware":[{"ota_type":"esp32","url":"http://h/fw/1",
 { printf '\103\201\001\004'; head -c 64 /dev/zero; printf '\001\004'; head -c 64 /dev/urandom; printf '\001G'; } > "$out/corpus_keys/a.bin"
 # an MCU that answers a sync and Get / Get ID (F103), then ACKs everything
 printf '\001\171\001\171\016\013\042\000\001\002\021\041\061\103\143\163\202\222\171\001\171\004\001\004\020\171' > "$out/corpus_mcu/a.bin"
-for t in part image partcsv jobdoc mcu jsonin mqtt_api sign sigblock keys proxy; do
+for t in part image partcsv jobdoc mcu jsonin mqtt_api sign sigblock keys proxy links csr; do
   echo "fuzz_$t: ${secs}s"
   if ! "$out/fuzz_$t" -max_total_time="$secs" -max_len=8192 "$out/corpus_$t" > "$out/fuzz_$t.log" 2>&1; then
     grep -E "ERROR|SUMMARY" "$out/fuzz_$t.log" || tail -20 "$out/fuzz_$t.log"

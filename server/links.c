@@ -43,12 +43,16 @@ int srv_links_open(srv_links_t *l, const char *data_dir, int ttl_s)
     return 0;
 }
 
-static void mac(const srv_links_t *l, const char *fw_id, const char *thing, long long exp, unsigned char out[32])
+/* -1 when the parts are too long to be a real link (a thing from a URL
+ * can be anything: never MAC what did not fit). */
+static int mac(const srv_links_t *l, const char *fw_id, const char *thing, long long exp, unsigned char out[32])
 {
     char msg[512];
     unsigned int n = 32;
     int len = snprintf(msg, sizeof msg, "%s\n%s\n%lld", fw_id, thing, exp);
-    HMAC(EVP_sha256(), l->secret, sizeof l->secret, (const unsigned char *)msg, (size_t)len, out, &n);
+    if (len < 0 || (size_t)len >= sizeof msg)
+        return -1;
+    return HMAC(EVP_sha256(), l->secret, sizeof l->secret, (const unsigned char *)msg, (size_t)len, out, &n) ? 0 : -1;
 }
 
 int srv_links_mint(const srv_links_t *l, const char *url, const char *fw_id, const char *thing, int64_t now,
@@ -57,7 +61,8 @@ int srv_links_mint(const srv_links_t *l, const char *url, const char *fw_id, con
     unsigned char m[32];
     char hex[2 * MAC_LEN + 1];
     long long exp = (long long)now + l->ttl_s;
-    mac(l, fw_id, thing, exp, m);
+    if (mac(l, fw_id, thing, exp, m))
+        return -1;
     for (int i = 0; i < MAC_LEN; i++)
         sprintf(hex + 2 * i, "%02x", m[i]);
     int n = snprintf(out, cap, "%s?thing=%s&expires=%lld&sig=%s", url, thing, exp, hex);
@@ -87,8 +92,7 @@ int srv_links_check(const srv_links_t *l, const char *fw_id, const char *thing, 
         }
         got[i] = (unsigned char)v;
     }
-    mac(l, fw_id, thing, exp, want);
-    if (CRYPTO_memcmp(want, got, MAC_LEN)) {
+    if (mac(l, fw_id, thing, exp, want) || CRYPTO_memcmp(want, got, MAC_LEN)) {
         snprintf(msg, cap, "this download link was altered, or is for another firmware or device");
         return -1;
     }

@@ -24,6 +24,30 @@ check "... without it the certificate is refused" sh -c "! curl -sf '$OTTO_URL/h
 check "... and plain HTTP gets no answer" sh -c "! curl -sf 'http://127.0.0.1:$HTTP_PORT/healthz' -o /dev/null 2>/dev/null"
 check "the CLI reaches it with otto.env alone" sh -c "'$OTTO' device ls >/dev/null"
 
+# Floods over TLS: clients that stall in the handshake, or send garbage in
+# place of one, from many addresses, must not take either listener down.
+python3 - "$HTTP_PORT" "$BROKER_PORT" > "$E2E_DIR/flood.txt" <<'PY' &
+import socket, sys, time
+held = []
+for port in map(int, sys.argv[1:3]):
+    for i in range(60):                      # half a TLS hello, then silence
+        s = socket.socket(); s.bind(("127.0.0.%d" % (10 + i % 40), 0)); s.connect(("127.0.0.1", port))
+        s.sendall(b"\x16\x03\x01\x00\xa0\x01\x00\x00"); held.append(s)
+    for i in range(60):                      # not TLS at all
+        s = socket.socket(); s.connect(("127.0.0.1", port)); s.sendall(b"GET / HTTP/1.1\r\n\r\n" * 4); held.append(s)
+print(len(held), flush=True)
+time.sleep(6)                                # held while the checks below run
+PY
+FLOOD=$!
+sleep 2
+code=$(curl -s --cacert "$OTTO_CA" -o /dev/null -w '%{http_code}' --max-time 5 "$OTTO_URL/healthz")
+check "HTTPS answers while $(cat "$E2E_DIR/flood.txt") half-open and garbage TLS connections were held ($code)" test "$code" = 200
+mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" --cafile "$OTTO_CA" --cert "$DATA/tls/ottod.crt" \
+    --key "$DATA/tls/ottod.key" -i probe -t '$aws/things/none/jobs/x' -W 1 -C 1 >/dev/null 2>&1; rc=$?
+check "... and the broker still takes a TLS client (exit $rc: timed out waiting, not refused)" test "$rc" = 27
+check "... both checked while the flood was held" kill -0 "$FLOOD"
+wait "$FLOOD"
+
 # Operators with roles: viewers read, operators run jobs, admins manage.
 VIEW=$("$OTTO" token create --name ci-viewer --role viewer 2>/dev/null)
 OPER=$("$OTTO" token create --name ci-operator --role operator --expires 30d 2>/dev/null)
