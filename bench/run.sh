@@ -33,6 +33,12 @@ echo "| fleet | result | job created to COMPLETED | rate |"
 echo "|---|---|---|---|"
 bash "$here/fleet.sh"
 echo
+echo "### Secure by default: TLS (ottod init, a certificate per device) against plain TCP (--insecure)"
+echo
+echo "| measurement | TLS | plain TCP | TLS/plain |"
+echo "|---|---|---|---|"
+bash "$here/tls.sh"
+echo
 echo "### Signature checks on a 1 MiB image (the device's code on this host; median of 20)"
 echo
 echo "| check | otto (mbedTLS) | OpenSSL EVP_DigestVerify | otto/OpenSSL |"
