@@ -30,6 +30,12 @@
  * (ESP-IDF: esp_secure_boot_verify_sbv2_signature_block); leave
  * plat->secure_boot NULL otherwise.
  *
+ * TLS (MQTT and HTTPS downloads, a certificate per device): the device
+ * checks the server's certificate, which needs the time. An ESP32 has no
+ * RTC: get it from SNTP (esp_sntp) before the first TLS connection, and
+ * keep the device's certificate renewed before it expires (otto device
+ * cert THING --renew).
+ *
  * The agent keeps its state through otto_store_t (store.h): otto's kv in an
  * `ottokv` partition (otto_kv_store), or on ESP-IDF the NVS API under the
  * "otto" namespace: store_nvs.c beside this file, never the app's nvs in
