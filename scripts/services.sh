@@ -106,6 +106,8 @@ start_secure() {
     OTTOD_PID=$!
     E2E_PIDS+=("$OTTOD_PID")
     . "$DATA/otto.env"
+    export CURL_CA_BUNDLE=$OTTO_CA   # every curl of the test trusts the deployment's CA
+    E2E_SECURE=1
     wait_for curl -sf --cacert "$OTTO_CA" "$OTTO_URL/healthz" ||
         { echo "ottod did not start" >&2; cat "$E2E_DIR/ottod.log" >&2; return 1; }
     trust_release_key

@@ -7,8 +7,7 @@
 # key's firmware refused for new jobs.
 . "$(dirname "$0")/lib.sh"
 e2e_init
-start_broker
-start_ottod              # trusts this run's release key (scripts/services.sh)
+start_secure             # TLS, a certificate per device; trusts this run's release key
 T=24:0a:c4:13:00:01
 "$OTTO" device add $T --product lamp >/dev/null
 for v in 1.1.0 1.2.0 1.3.0 1.4.0; do
@@ -66,6 +65,8 @@ check "signed by the key they trust: every device SUCCEEDED" test "$rc" = 0
 stop_fleet
 check "... and each refused image left it on its running one until then" test "$(grep -c ' 1\.2\.0 ' "$E2E_DIR/fleet.out")" = $N
 
+check "the devices logged in with their certificates (the CN is the broker's username) and downloaded over HTTPS" \
+    sh -c "grep -q \"u'24:0a:c4:13:01:00:01'\" '$E2E_DIR/mosquitto.log' && grep -q 'GET https://' '$E2E_DIR/fleet.log'"
 # Revoked: its firmware is refused for new jobs, and so are its new uploads.
 "$OTTO" key revoke release >/dev/null
 check "otto key list shows it revoked" sh -c "'$OTTO' key list | grep -q '^release  *revoked'"

@@ -8,8 +8,7 @@
 # key back); the hello says the policy and the keys.
 . "$(dirname "$0")/lib.sh"
 e2e_init
-start_broker
-start_ottod              # trusts this run's release key (scripts/services.sh)
+start_secure             # TLS, a certificate per device; trusts this run's release key
 N=2
 for v in 1.0.0 1.1.0 1.2.0 1.3.0 1.4.0; do
     "$OTTO" image build --version $v --project lamp --size 40K -o "$E2E_DIR/v$v.bin" >/dev/null
@@ -80,6 +79,8 @@ check "... and the new key still trusted (updated)" test "$(reason "$J")" = upda
 stop_fleet
 check "every device ends on 1.4.0" test "$(grep -c ' 1\.4\.0 ' "$E2E_DIR/fleet.out")" = $N
 
+check "the devices logged in with their certificates (the CN is the broker's username) and downloaded over HTTPS" \
+    sh -c "grep -q \"u'24:0a:c4:14:01:00:01'\" '$E2E_DIR/mosquitto.log' && grep -q 'GET https://' '$E2E_DIR/fleet.log'"
 # The server side of a revocation: otto key revoke.
 "$OTTO" key revoke release >/dev/null
 out=$("$OTTO" job create --group g14 --fw "$F13" 2>&1); rc=$?

@@ -7,8 +7,7 @@
 # stays on its running image.
 . "$(dirname "$0")/lib.sh"
 e2e_init
-start_broker
-start_ottod
+start_secure             # TLS, a certificate per device
 N=2
 "$OTTO" key gen -o "$E2E_DIR/sb.pem" >/dev/null
 "$OTTO" key gen --type rsa3072 -o "$E2E_DIR/other.pem" >/dev/null
@@ -39,4 +38,6 @@ timeout 60 "$OTTO" job watch "$J" --interval 0.2 >/dev/null; rc=$?
 check "signed with the eFuse key: every device SUCCEEDED ($rc)" test "$rc" = 0
 stop_fleet
 check "... and runs 1.1.0" test "$(grep -c ' 1\.1\.0 ' "$E2E_DIR/fleet.out")" = $N
+check "the devices logged in with their certificates (the CN is the broker's username) and downloaded over HTTPS" \
+    sh -c "grep -q \"u'24:0a:c4:15:01:00:01'\" '$E2E_DIR/mosquitto.log' && grep -q 'GET https://' '$E2E_DIR/fleet.log'"
 e2e_done

@@ -35,12 +35,18 @@ mq() {
 # lamp) in the background as $FLEET; its table in $E2E_DIR/fleet.out, its log
 # in fleet.log, the thing names in things (waited for).
 fleet_bg() {
-    local prefix=$1 factory=$2
+    local prefix=$1 factory=$2 creds=()
     shift 2
     rm -f "$E2E_DIR/things"
+    if [ -n "${E2E_SECURE:-}" ]; then # a certificate per device, as registered at manufacture
+        mkdir -p "$E2E_DIR/creds"
+        "$OTTO" device add $(for i in $(seq 1 "$N"); do printf '%s:%02x:%02x ' "$prefix" $((i >> 8)) $((i & 255)); done) \
+            --product lamp --cert-out "$E2E_DIR/creds" -q
+        creds=(--creds "$E2E_DIR/creds")
+    fi
     "$BUILD/otto-sim" fleet --count "$N" --dir "$E2E_DIR/fleet" --factory "$factory" --prefix "$prefix" \
         --mqtt "127.0.0.1:$BROKER_PORT" --product lamp --things-file "$E2E_DIR/things" \
-        --trust "${OTTO_SIGN_KEY%.pem}.pub.pem" \
+        --trust "${OTTO_SIGN_KEY%.pem}.pub.pem" "${creds[@]}" \
         -v "$@" >"$E2E_DIR/fleet.out" 2>>"$E2E_DIR/fleet.log" &
     FLEET=$!
     E2E_PIDS+=("$FLEET")
