@@ -2,6 +2,8 @@
 # ottod start-up (config file, flags, token), the otto CLI's commands, exit
 # codes and errors, the REST API's error bodies, and a clean SIGTERM stop.
 . "$(dirname "$0")/lib.sh"
+# Plain MQTT and HTTP (start_ottod passes --insecure): this test drives the
+# protocol with raw clients; transport security is tests/e2e/16-tls.sh.
 e2e_init
 
 # ---- ottod's own command line

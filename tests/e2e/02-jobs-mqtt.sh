@@ -4,6 +4,8 @@
 # notify-next-only client, an offline device with several queued jobs and
 # supersede, and a job cancelled while a device is in progress.
 . "$(dirname "$0")/lib.sh"
+# Plain MQTT and HTTP (start_ottod passes --insecure): this test drives the
+# protocol with raw clients; transport security is tests/e2e/16-tls.sh.
 e2e_init
 start_broker
 start_ottod --minute-seconds 1

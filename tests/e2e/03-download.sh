@@ -2,6 +2,8 @@
 # Firmware downloads: whole file, Range resumes (206) in many pieces, 416
 # for ranges past the end, ETag and If-Range, HEAD, and what is not found.
 . "$(dirname "$0")/lib.sh"
+# Plain MQTT and HTTP (start_ottod passes --insecure): this test drives the
+# protocol with raw clients; transport security is tests/e2e/16-tls.sh.
 e2e_init
 start_broker
 start_ottod

@@ -4,6 +4,8 @@
 # answered after it comes back (the broker keeps its session), and a job for
 # 2,000 devices created just before the kill is complete afterwards.
 . "$(dirname "$0")/lib.sh"
+# Plain MQTT and HTTP (start_ottod passes --insecure): this test drives the
+# protocol with raw clients; transport security is tests/e2e/16-tls.sh.
 e2e_init
 start_broker
 start_ottod

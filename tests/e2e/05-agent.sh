@@ -8,8 +8,7 @@
 # and a job canceled mid-download.
 . "$(dirname "$0")/lib.sh"
 e2e_init
-start_broker
-start_ottod
+start_secure             # TLS, a certificate per device
 SIM=$BUILD/otto-sim
 N=8
 "$OTTO" image build --version 1.0.0 --project lamp --size 200K -o "$E2E_DIR/v100.bin" >/dev/null

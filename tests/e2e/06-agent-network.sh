@@ -4,6 +4,8 @@
 # download connection dropped twice (ottod killed), and a file server that
 # ignores Range while devices lose power (they start over, never splice).
 . "$(dirname "$0")/lib.sh"
+# Plain MQTT and HTTP (start_ottod passes --insecure): this test drives the
+# protocol with raw clients; transport security is tests/e2e/16-tls.sh.
 e2e_init
 start_broker
 start_ottod

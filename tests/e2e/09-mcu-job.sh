@@ -15,8 +15,7 @@
 # files refused as MCU firmware at upload.
 . "$(dirname "$0")/lib.sh"
 e2e_init
-start_broker
-start_ottod
+start_secure             # TLS, a certificate per device
 SIM=$BUILD/otto-sim
 N=6
 "$OTTO" image build --version 1.0.0 --project lamp --size 120K -o "$E2E_DIR/v100.bin" >/dev/null
@@ -105,8 +104,11 @@ one_device() {
     local name=$1
     shift
     rm -f "$E2E_DIR/things"
+    mkdir -p "$E2E_DIR/creds"
+    "$OTTO" device add "$name" --product lamp --cert-out "$E2E_DIR/creds" -q
     "$SIM" device --flash "$E2E_DIR/$name.img" --thing "$name" --factory "$E2E_DIR/v100.bin" \
         --mqtt "127.0.0.1:$BROKER_PORT" --product lamp --things-file "$E2E_DIR/things" -v "$@" \
+        --creds "$E2E_DIR/creds" \
         --trust "${OTTO_SIGN_KEY%.pem}.pub.pem" >"$E2E_DIR/$name.out" 2>>"$E2E_DIR/$name.log" &
     DEV=$!
     E2E_PIDS+=("$DEV")

@@ -6,8 +6,7 @@
 # back and reported FAILED. The application's nvs partition is untouched.
 . "$(dirname "$0")/lib.sh"
 e2e_init
-start_broker
-start_ottod
+start_secure             # TLS: the gateway has its own certificate
 AGENT=$BUILD/otto-agent
 THING=24:0a:c4:10:00:01
 "$OTTO" image build --version 1.0.0 --project gw --size 100K -o "$E2E_DIR/v100.bin" >/dev/null
@@ -18,13 +17,15 @@ THING=24:0a:c4:10:00:01
 NVS_OFF=$((0x9000)); NVS_LEN=$((0x4000))
 head -c $NVS_LEN /dev/urandom > "$E2E_DIR/nvs.bin"
 dd if="$E2E_DIR/nvs.bin" of="$E2E_DIR/gw.img" bs=4096 seek=$((NVS_OFF / 4096)) conv=notrunc status=none
-"$OTTO" device add "$THING" --group gw --product gw >/dev/null
+mkdir -p "$E2E_DIR/creds"
+"$OTTO" device add "$THING" --group gw --product gw --cert-out "$E2E_DIR/creds" >/dev/null
 
 # The supervisor: start it again whenever it asks (exit 10), stop otherwise.
 (
     while :; do
         "$AGENT" --flash "$E2E_DIR/gw.img" --thing "$THING" --mqtt "127.0.0.1:$BROKER_PORT" --product gw \
-            --trust "${OTTO_SIGN_KEY%.pem}.pub.pem" \
+            --trust "${OTTO_SIGN_KEY%.pem}.pub.pem" --ca "$E2E_DIR/creds/ca.crt" \
+            --cert "$E2E_DIR/creds/$THING.crt" --key "$E2E_DIR/creds/$THING.key" \
             --checkpoint 16384 --selftest 'test "$OTTO_VERSION" != 1.2.0' -v
         rc=$?
         echo "supervisor: otto-agent exited $rc" >&2

@@ -10,6 +10,8 @@
 # D10 executionNumber past INT32_MAX is refused; D11 trailing garbage too.
 # (D2's report-keeping and D3's firmware-in-use rule: tests/unit/test_jobs.c.)
 . "$(dirname "$0")/lib.sh"
+# Plain MQTT and HTTP (start_ottod passes --insecure): this test drives the
+# protocol with raw clients; transport security is tests/e2e/16-tls.sh.
 e2e_init
 start_broker
 start_ottod

@@ -5,6 +5,8 @@
 # the running execution can finish, and the schema version is today's. A
 # data directory from a newer ottod is refused and left untouched.
 . "$(dirname "$0")/lib.sh"
+# Plain MQTT and HTTP (start_ottod passes --insecure): this test drives the
+# protocol with raw clients; transport security is tests/e2e/16-tls.sh.
 e2e_init
 start_broker
 DATA=$E2E_DIR/data
