@@ -52,10 +52,29 @@ n=${SIZES[0]}
 say "MQTT request rate: $n devices walk their job (3 requests each), $WINDOW in flight"
 read -r reqs secs rej < <("$MQBENCH" load -p "$BROKER_PORT" -x "g$n" -d "$n" -c "$WINDOW" -m walk -j "${JOB[$n]}")
 [ "$rej" = 0 ] || { echo "$rej requests rejected" >&2; exit 1; }
-row "MQTT start-next + 2 updates ($reqs requests, $WINDOW in flight)" "$(python3 -c "print(round($reqs / $secs))") requests/s"
+walk_rate=$(python3 -c "print(round($reqs / $secs))")
+row "MQTT start-next + 2 updates ($reqs requests, $WINDOW in flight)" "$walk_rate requests/s"
 state=$("$OTTO" job show "${JOB[$n]}" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
 [ "$state" = COMPLETED ] || { echo "job not COMPLETED after the walk: $state" >&2; exit 1; }
 
 say "MQTT request rate: $n devices x 10 get"
 read -r reqs secs rej < <("$MQBENCH" load -p "$BROKER_PORT" -x "g$n" -d "$n" -c "$WINDOW" -m get)
-row "MQTT get ($reqs requests, $WINDOW in flight)" "$(python3 -c "print(round($reqs / $secs))") requests/s"
+get_rate=$(python3 -c "print(round($reqs / $secs))")
+row "MQTT get ($reqs requests, $WINDOW in flight)" "$get_rate requests/s"
+
+# The ceiling: the broker alone, with a responder that answers at once and
+# stores nothing (mqbench echo) in ottod's place.
+stop_ottod
+rm -f "$E2E_DIR/echo-ready"
+"$MQBENCH" echo -p "$BROKER_PORT" -r "$E2E_DIR/echo-ready" -w 600 &
+ECHO=$!
+E2E_PIDS+=("$ECHO")
+wait_for test -e "$E2E_DIR/echo-ready" || { echo "echo responder did not start" >&2; exit 1; }
+say "the broker alone: the same walk and gets against a responder that stores nothing"
+read -r reqs secs rej < <("$MQBENCH" load -p "$BROKER_PORT" -x "e$n" -d "$n" -c "$WINDOW" -m walk -j ceiling)
+ceil_walk=$(python3 -c "print(round($reqs / $secs))")
+row "... the same walk, broker alone (ceiling): ottod reaches $(python3 -c "print('%.2f' % ($walk_rate / $ceil_walk))") of it" "$ceil_walk requests/s"
+read -r reqs secs rej < <("$MQBENCH" load -p "$BROKER_PORT" -x "e$n" -d "$n" -c "$WINDOW" -m get)
+ceil_get=$(python3 -c "print(round($reqs / $secs))")
+row "... the same gets, broker alone (ceiling): ottod reaches $(python3 -c "print('%.2f' % ($get_rate / $ceil_get))") of it" "$ceil_get requests/s"
+kill "$ECHO" 2>/dev/null; wait "$ECHO" 2>/dev/null || true

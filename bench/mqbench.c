@@ -18,6 +18,11 @@
  *                  SUCCEEDED for job JOB (write path; 3 requests a device).
  *       Prints "requests SECONDS rejected" on stdout.
  *
+ *   mqbench echo -p PORT [-r READYFILE] [-w SECONDS]
+ *       The broker alone, as the ceiling of the load rows: answer every job
+ *       request (get, start-next, update) at once on its /accepted topic
+ *       with its clientToken, touching no store. Run load against it.
+ *
  * Requests and replies use QoS 1, as device SDKs do. Replies are matched to
  * devices by clientToken, which carries the device index.
  */
@@ -34,7 +39,7 @@
 
 typedef struct {
     /* options */
-    bool load;
+    bool load, echo;
     const char *filter, *ready, *prefix, *mode, *job;
     long want;
     int devices, window;
@@ -92,6 +97,14 @@ static void on_connect(struct mosquitto *m, void *arg, int rc, int flags, const 
         fprintf(stderr, "mqbench: connect refused: %s\n", mosquitto_reason_string(rc));
         exit(2);
     }
+    if (b->echo) {
+        static const char *const reqs[] = {"$aws/things/+/jobs/get", "$aws/things/+/jobs/start-next",
+                                           "$aws/things/+/jobs/+/update"};
+        b->subs_pending = 3;
+        for (int i = 0; i < 3; i++)
+            mosquitto_subscribe_v5(m, NULL, reqs[i], 1, 0, NULL);
+        return;
+    }
     if (!b->load) {
         b->subs_pending = 1;
         mosquitto_subscribe_v5(m, NULL, b->filter, 1, 0, NULL);
@@ -138,6 +151,14 @@ static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_me
 {
     bench_t *b = arg;
     (void)p;
+    if (b->echo) { /* the reply a job API would give, minus everything it would do */
+        char topic[300], payload[96];
+        const char *tok = msg->payload ? strstr((const char *)msg->payload, "\"clientToken\":\"") : NULL;
+        snprintf(topic, sizeof topic, "%s/accepted", msg->topic);
+        snprintf(payload, sizeof payload, "{\"clientToken\":\"%d\"}", tok ? atoi(tok + 15) : -1);
+        mosquitto_publish_v5(m, NULL, topic, (int)strlen(payload), payload, 1, false, NULL);
+        return;
+    }
     if (!b->load) {
         long long t = now_ns(CLOCK_REALTIME);
         if (b->got++ == 0)
@@ -176,7 +197,8 @@ static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_me
 static int usage(void)
 {
     fprintf(stderr, "usage: mqbench count -p PORT -n N [-f FILTER] [-r READYFILE] [-w SECONDS]\n"
-                    "       mqbench load -p PORT -x PREFIX -d DEVICES [-c WINDOW] [-m get|walk] [-j JOB] [-w S]\n");
+                    "       mqbench load -p PORT -x PREFIX -d DEVICES [-c WINDOW] [-m get|walk] [-j JOB] [-w S]\n"
+                    "       mqbench echo -p PORT [-r READYFILE] [-w S]\n");
     return 2;
 }
 
@@ -190,6 +212,8 @@ int main(int argc, char **argv)
         return usage();
     if (strcmp(argv[1], "load") == 0)
         b.load = true;
+    else if (strcmp(argv[1], "echo") == 0)
+        b.echo = true, b.want = 1;
     else if (strcmp(argv[1], "count") != 0)
         return usage();
     optind = 2;
@@ -234,7 +258,9 @@ int main(int argc, char **argv)
     while (!b.finished && (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e9 < wait_s)
         mosquitto_loop(m, 20, 1);
     int rc = b.finished ? 0 : 1;
-    if (b.load) {
+    if (b.echo) {
+        rc = 0; /* ran until stopped */
+    } else if (b.load) {
         double s = (double)(now_ns(CLOCK_MONOTONIC) - b.first_ns) / 1e9;
         printf("%ld %.3f %ld\n", b.requests, s, b.rejected);
         if (!b.finished)
