@@ -6,6 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config python3
   gcc-arm-none-eabi libnewlib-arm-none-eabi   # device/ size build (Cortex-M4)
+  qemu-system-arm                             # device core run on a Cortex-M4 (scripts/target.sh)
   libmbedtls-dev libjsmn-dev                  # device core: crypto, job JSON
   libcmocka-dev                               # unit tests
   clang libclang-rt-14-dev                    # libFuzzer targets (make fuzz)
@@ -19,6 +20,21 @@ PKGS=(
   wrk nginx-light                             # benchmarks (make bench)
 )
 
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+
+# scripts/target.sh builds Debian's mbedtls source package for the Cortex-M
+# (apt-get source, into the build directory): that needs a deb-src line.
+src=/etc/apt/sources.list.d/otto-deb-src.sources
+fresh_src=0
+if ! grep -rqs "^Types:.*deb-src\|^deb-src " /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  echo "deps: adding a deb-src line for Debian's source packages ($src)"
+  printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' |
+    $SUDO tee "$src" >/dev/null
+  fresh_src=1
+fi
+
 missing=()
 for p in "${PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -27,14 +43,12 @@ for p in "${PKGS[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
+  [ "$fresh_src" = 1 ] && $SUDO apt-get update -qq
   echo "deps: all ${#PKGS[@]} packages present"
   exit 0
 fi
 
 echo "deps: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "deps: done"
