@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "images.h"
+#include "otto/agent.h"
 #include "otto/boot.h"
+#include "otto/trust.h"
 #include "otto/crypto.h"
 #include "otto/jobdoc.h"
 #include "otto/kv.h"
@@ -314,13 +316,132 @@ static void t_update(void)
     t_puts(" flash/eFuse ops, all ended on v1.1.0\n");
 }
 
+/* ---- a whole agent update through a fake port --------------------------- */
+
+static struct {
+    char topic[160], payload[700];
+    char status[700]; /* the last job update (payload with a "status") */
+    char url[300];
+    uint32_t from;
+    int gets;
+    bool rebooted;
+    uint32_t clock;
+} port_log;
+
+static int p_publish(void *ctx, const char *topic, const char *payload, size_t len)
+{
+    (void)ctx;
+    strcpy(port_log.topic, topic);
+    if (len >= sizeof port_log.payload)
+        len = sizeof port_log.payload - 1;
+    memcpy(port_log.payload, payload, len);
+    port_log.payload[len] = 0;
+    if (strstr(port_log.payload, "\"status\""))
+        strcpy(port_log.status, port_log.payload);
+    return OTTO_OK;
+}
+static int p_get(void *ctx, const char *url, uint32_t from, const char *etag)
+{
+    (void)ctx;
+    (void)etag;
+    strcpy(port_log.url, url);
+    port_log.from = from;
+    port_log.gets++;
+    return OTTO_OK;
+}
+static void p_cancel(void *ctx) { (void)ctx; }
+static void p_reboot(void *ctx) { (void)ctx; port_log.rebooted = true; }
+static uint32_t p_now(void *ctx) { (void)ctx; return port_log.clock; }
+/* The fake verifier takes the signature "good", as the host's agent tests. */
+static int p_verify(void *ctx, const uint8_t key[65], const uint8_t sha[32], const uint8_t *sig, size_t len)
+{
+    (void)ctx; (void)key; (void)sha;
+    return len == 4 && !memcmp(sig, "good", 4) ? OTTO_OK : OTTO_E_SIGNATURE;
+}
+static const otto_agent_port_t port = {NULL, p_publish, p_get, p_cancel, p_reboot, p_now, NULL, NULL, p_verify};
+
+static otto_agent_t agent;
+static otto_kv_t kv;
+static otto_store_t store;
+static otto_ota_ctx_t agent_ota;
+
+/* Power on: boot, confirm, mount the store, start the agent. */
+static int agent_boot(void)
+{
+    otto_boot_result_t b;
+    int err = boot(&b, &agent_ota);
+    if (!err)
+        err = otto_kv_mount(&kv, &flash, 0xD0000, 0x4000, true, NULL);
+    if (err)
+        return err;
+    otto_kv_store(&kv, &store);
+    static const uint8_t owner[1][65] = {{0x04, 0x0E}};
+    if ((err = otto_trust_provision(&store, owner, 1)))
+        return err;
+    static const otto_agent_config_t cfg = {"dev", "lamp", &agent_ota, &store, &port, 8192, 1000,
+                                            NULL, NULL, 0, 0, false, false, false};
+    return otto_agent_init(&agent, &cfg, b.info.desc.version);
+}
+
+static void to_agent(const char *leaf, const char *payload)
+{
+    char topic[160] = "$aws/things/dev/jobs/";
+    strcpy(topic + strlen(topic), leaf);
+    otto_agent_message(&agent, topic, odd_copy(payload, strlen(payload)), strlen(payload));
+}
+
+static void t_agent(void)
+{
+    static char doc[1200], hex[33];
+    uint8_t md5[16];
+    provision();
+    CHECK(agent_boot() == OTTO_OK);
+    otto_agent_connected(&agent);
+    CHECK(strstr(port_log.topic, "/hello") || strstr(port_log.topic, "$next/get"));
+    otto_md5(img_v110, img_v110_len, md5);
+    for (int i = 0; i < 16; i++) {
+        hex[2 * i] = "0123456789abcdef"[md5[i] >> 4];
+        hex[2 * i + 1] = "0123456789abcdef"[md5[i] & 15];
+    }
+    hex[32] = 0;
+    strcpy(doc, "{\"execution\":{\"jobId\":\"job-1\",\"status\":\"QUEUED\",\"versionNumber\":1,\"jobDocument\":"
+                "{\"product\":\"lamp\",\"firmware\":[{\"ota_type\":\"esp32\",\"url\":\"https://fw/1\",\"size\":");
+    char num[12], *p = num + sizeof num - 1;
+    uint32_t v = img_v110_len;
+    *p = 0;
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    strcpy(doc + strlen(doc), p);
+    strcpy(doc + strlen(doc), ",\"md5\":\"");
+    strcpy(doc + strlen(doc), hex);
+    strcpy(doc + strlen(doc), "\",\"version\":\"1.1.0\",\"secure_version\":1,\"sig-sha256-ecdsa\":\"Z29vZA==\"}]}}}");
+    to_agent("notify-next", doc);
+    CHECK(strstr(port_log.status, "\"status\":\"IN_PROGRESS\""));
+    to_agent("job-1/update/accepted", "{}");
+    CHECK(port_log.gets == 1 && !strcmp(port_log.url, "https://fw/1"));
+    otto_agent_http_head(&agent, 200, img_v110_len, 0, "\"e\"");
+    const uint8_t *img = odd_copy(img_v110, img_v110_len);
+    for (uint32_t off = 0; off < img_v110_len && !port_log.rebooted; off += 1400)
+        otto_agent_http_data(&agent, img + off, img_v110_len - off < 1400 ? img_v110_len - off : 1400);
+    otto_agent_http_end(&agent, OTTO_OK);
+    CHECK(port_log.rebooted); /* verified, signature checked, selected: reboot */
+    port_log.rebooted = false;
+    CHECK(agent_boot() == OTTO_OK); /* the new image confirms itself */
+    CHECK(!strcmp(agent.running_version, "1.1.0") && fuse == 1);
+    otto_agent_connected(&agent);
+    CHECK(strstr(port_log.status, "\"status\":\"SUCCEEDED\"") && strstr(port_log.status, "\"reason\":\"updated\""));
+    to_agent("job-1/update/accepted", "{}");
+    CHECK(!otto_agent_busy(&agent));
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
 } tests[] = {
     {"hashes and CRC", t_hashes}, {"partition table", t_part}, {"otadata", t_otadata},
     {"kv store", t_kv},           {"job document", t_jobdoc},  {"image check", t_image},
-    {"A/B update with power cuts", t_update},
+    {"A/B update with power cuts", t_update}, {"a whole agent update (fake port)", t_agent},
 };
 
 int main(void)
