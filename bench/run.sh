@@ -49,6 +49,10 @@ echo "### The device agent on a Cortex-M4"
 echo
 bash "$here/agent_size.sh"
 echo
+echo "| hot path, run on QEMU's Cortex-M4 (mps2-an386) | instructions |"
+echo "|---|---|"
+bash "$here/target.sh"
+echo
 echo "### MCU relay over UART (AN3155), emulator line paced at the baud rate"
 echo
 echo "| line | transfer | time | throughput | line limit (baud/11) | ratio |"

@@ -8,7 +8,8 @@
 #   scripts/target.sh OTTO_BIN [OUT_DIR] [fault|check]
 #   fault: only the deliberate misaligned access (the runner exits 3);
 #   check (make test): the tests, then that the trap did catch a misaligned
-#   LDR, so a pass is known not to come from a trap switched off.
+#   LDR, so a pass is known not to come from a trap switched off; then the
+#   instructions per byte of the hot paths (QEMU -icount: figures, not checks).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 otto="$1"; out="${2:-$here/build-target}"; mode="${3:-}"
@@ -66,22 +67,25 @@ done
   -T "$here/tests/target/mps2.ld" -o "$out/test_target.elf" "${objs[@]}" -lc -lgcc
 arm-none-eabi-size "$out/test_target.elf" | tail -1 | awk '{print "target: test_target.elf text " $1 " data " $2 " bss " $3}' >&2
 
-run() { # run [fault]
+run() { # run [fault|perf]
   local a=(-M mps2-an386 -nographic -monitor none -serial none -kernel "$out/test_target.elf"
            -semihosting-config "enable=on,target=native,arg=test_target${1:+,arg=$1}")
   local rc=0
+  [ "${1:-}" = perf ] && a+=(-icount shift=0) # virtual time counts instructions
   timeout 300 qemu-system-arm "${a[@]}" || rc=$?
   [ "$rc" = 124 ] && echo "target: QEMU timed out (a hang counts as a failure)" >&2
   return "$rc"
 }
 case "$mode" in
 fault) run fault ;;
+perf) run perf ;;
 check)
   run
   rc=0; run fault >"$out/fault.txt" 2>&1 || rc=$?
   cat "$out/fault.txt"
   if [ "$rc" = 3 ] && grep -q "FAULT: UsageFault (unaligned access)" "$out/fault.txt"; then
     echo "target: the unaligned-access trap works (a misaligned LDR faulted; the runner exited 3)"
+    run perf
   else
     echo "target: FAILED: a misaligned LDR did not fault as it must (exit $rc)" >&2
     exit 1

@@ -435,6 +435,61 @@ static void t_agent(void)
     CHECK(!otto_agent_busy(&agent));
 }
 
+/* ---- instructions per byte -----------------------------------------------
+ * QEMU runs with -icount shift=0: virtual time advances 1 ns per instruction,
+ * and SysTick counts the board's 25 MHz clock, so one tick is 40
+ * instructions. */
+#define INSTR_PER_TICK 40u
+static void systick_start(void)
+{
+    *(volatile uint32_t *)0xE000E014u = 0xFFFFFFu; /* reload */
+    *(volatile uint32_t *)0xE000E018u = 0;         /* current */
+    *(volatile uint32_t *)0xE000E010u = 5;         /* enable, processor clock, no interrupt */
+}
+static uint32_t systick_ticks(void)
+{
+    return 0xFFFFFFu - *(volatile uint32_t *)0xE000E018u;
+}
+
+static void perf_line(const char *what, uint32_t ticks, uint32_t units, const char *per)
+{
+    t_puts("perf: ");
+    t_puts(what);
+    t_puts(": ");
+    put_u(ticks * INSTR_PER_TICK / units);
+    t_puts(" instructions per ");
+    t_puts(per);
+    t_puts("\n");
+}
+
+static void perf(void)
+{
+    static otto_image_check_t c;
+    static otto_sha256_t sh;
+    static otto_md5_t m5;
+    uint8_t out[32];
+    const uint32_t n = img_v110_len;
+    systick_start();
+    otto_image_check_init(&c, OTTO_CHIP_ESP32, 300, 0x40000);
+    otto_image_check_feed(&c, img_v110, n);
+    otto_image_check_finish(&c);
+    perf_line("image check", systick_ticks(), n, "byte");
+    systick_start();
+    otto_sha256_start(&sh);
+    otto_md5_start(&m5);
+    otto_sha256_update(&sh, img_v110, n);
+    otto_md5_update(&m5, img_v110, n);
+    otto_sha256_finish(&sh, out);
+    otto_md5_finish(&m5, out);
+    perf_line("SHA-256 + MD5 of a download", systick_ticks(), n, "byte");
+    provision();
+    otto_kv_mount(&kv, &flash, 0xD0000, 0x4000, true, NULL);
+    systick_start();
+    for (int i = 0; i < 100; i++)
+        otto_kv_set_int(&kv, "n", i);
+    perf_line("kv write of an integer", systick_ticks(), 100, "write");
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -447,7 +502,11 @@ static const struct {
 int main(void)
 {
     char cmd[64] = "";
-    if (t_get_cmdline(cmd, sizeof cmd) > 0 && strstr(cmd, "fault")) {
+    if (t_get_cmdline(cmd, sizeof cmd) > 0 && strstr(cmd, "perf")) {
+        perf();
+        return 0;
+    }
+    if (strstr(cmd, "fault")) {
         t_puts("a misaligned word load, on purpose:\n");
         /* An LDR the compiler cannot split into bytes: the core must trap. */
         uint32_t v;
