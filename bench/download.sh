@@ -9,8 +9,6 @@ set -euo pipefail
 SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(64 1024 4096)
 CONNS=${CONNS:-16}; DUR=${SECONDS_EACH:-8}; THREADS=${THREADS:-2}
 command -v wrk >/dev/null || { echo "download bench: wrk is missing (bash scripts/deps.sh)" >&2; exit 1; }
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x "$NGINX" ] || { echo "download bench: nginx is missing (bash scripts/deps.sh)" >&2; exit 1; }
 say() { echo "download: $*" >&2; }
 
 e2e_init
@@ -18,41 +16,9 @@ start_broker
 start_ottod --log-level warn --http-threads "$THREADS"
 
 # nginx with as many workers as ottod has HTTP threads, sendfile on, no logs.
-NPORT=$(free_port)
-mkdir -p "$E2E_DIR/www/fw" "$E2E_DIR/nginx"
-cat >"$E2E_DIR/nginx/nginx.conf" <<CONF
-worker_processes $THREADS;
-pid $E2E_DIR/nginx/nginx.pid;
-error_log $E2E_DIR/nginx/error.log warn;
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-events { worker_connections 1024; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    client_body_temp_path $E2E_DIR/nginx/body;
-    proxy_temp_path $E2E_DIR/nginx/proxy;
-    fastcgi_temp_path $E2E_DIR/nginx/fastcgi;
-    uwsgi_temp_path $E2E_DIR/nginx/uwsgi;
-    scgi_temp_path $E2E_DIR/nginx/scgi;
-    server {
-        listen 127.0.0.1:$NPORT;
-        root $E2E_DIR/www;
-        default_type application/octet-stream;
-    }
-}
-CONF
-"$NGINX" -p "$E2E_DIR/nginx" -c "$E2E_DIR/nginx/nginx.conf" -g 'daemon off;' 2>>"$E2E_DIR/nginx/error.log" &
-E2E_PIDS+=("$!")
-wait_for port_open "$NPORT" || { echo "nginx did not start" >&2; cat "$E2E_DIR/nginx/error.log" >&2; exit 1; }
-
-# wrk's "Transfer/sec" in MiB/s.
-mibps() {
-    wrk -t "$THREADS" -c "$CONNS" -d "${DUR}s" "$1" | awk '
-        /Transfer\/sec/ { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[A-Za-z]+$/, "", v);
-                          f = (u == "GB") ? 1024 : (u == "MB") ? 1 : (u == "KB") ? 1/1024 : 1/1048576;
-                          printf "%.0f\n", v * f }'
-}
+mkdir -p "$E2E_DIR/www/fw"
+start_nginx "$E2E_DIR/www" "$THREADS"
+mibps() { wrk_mibps "$1" "$THREADS" "$CONNS" "$DUR"; }
 
 for kib in "${SIZES[@]}"; do
     "$OTTO" image build --version "3.0.$kib" --project bench --size "${kib}K" -o "$E2E_DIR/fw-$kib.bin" >/dev/null

@@ -51,7 +51,7 @@ connect() {
 say "TLS: ottod init, Mosquitto, ottod; $N device certificates"
 BROKER_MAX_QUEUED=0 start_secure --log-level info --http-threads 4 --http-per-ip 4096 --link-ttl 3600
 mkdir -p "$E2E_DIR/creds"
-things=$(for i in $(seq 1 "$N"); do printf '24:0a:c4:71:%02x:%02x ' $((i >> 8)) $((i & 255)); done)
+things=$(fleet_things 24:0a:c4:71 "$N")
 t0=$(date +%s%N)
 "$OTTO" device add $things --group tls --product bench --cert-out "$E2E_DIR/creds" -q
 issue_s=$(python3 -c "print('%.1f' % (($(date +%s%N) - $t0) / 1e9))")
@@ -79,7 +79,7 @@ fleet_update() { # fleet_update LABEL PREFIX ARGS...: 100 devices take FW; devic
     kill "$FLEET"; wait "$FLEET" 2>/dev/null || true
     echo $(( 100 * 60000 / (ms + 1) ))
 }
-uthings=$(for i in $(seq 1 100); do printf '24:0a:c4:72:00:%02x ' "$i"; done)
+uthings=$(fleet_things 24:0a:c4:72 100)
 "$OTTO" device add $uthings --group u-tls --product bench --cert-out "$E2E_DIR/creds" -q
 say "100 devices update 1 MiB over TLS"
 tls_fleet=$(fleet_update u-tls 24:0a:c4:72 --creds "$E2E_DIR/creds")
@@ -92,44 +92,12 @@ D=24:0a:c4:73:00:01
 link=$(mosquitto_rr -h 127.0.0.1 -p "$BROKER_PORT" --cafile "$OTTO_CA" --cert "$E2E_DIR/creds/$D.crt" \
     --key "$E2E_DIR/creds/$D.key" -t "\$aws/things/$D/jobs/\$next/get" -e "\$aws/things/$D/jobs/\$next/get/accepted" \
     -m '{"clientToken":"b"}' -W 5 | python3 -c 'import json,sys; print(json.load(sys.stdin)["execution"]["jobDocument"]["firmware"][0]["url"])')
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-NPORT=$(free_port)
-mkdir -p "$E2E_DIR/www/fw" "$E2E_DIR/nginx"
+mkdir -p "$E2E_DIR/www/fw"
 cp "$E2E_DIR/v110.bin" "$E2E_DIR/www/fw/$FW"
-cat >"$E2E_DIR/nginx/nginx.conf" <<CONF
-worker_processes 4;
-pid $E2E_DIR/nginx/nginx.pid;
-error_log $E2E_DIR/nginx/error.log warn;
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-events { worker_connections 1024; }
-http {
-    access_log off;
-    sendfile on;
-    client_body_temp_path $E2E_DIR/nginx/body;
-    proxy_temp_path $E2E_DIR/nginx/proxy;
-    fastcgi_temp_path $E2E_DIR/nginx/fastcgi;
-    uwsgi_temp_path $E2E_DIR/nginx/uwsgi;
-    scgi_temp_path $E2E_DIR/nginx/scgi;
-    server {
-        listen 127.0.0.1:$NPORT ssl;
-        ssl_certificate $DATA/tls/server.crt;
-        ssl_certificate_key $DATA/tls/server.key;
-        root $E2E_DIR/www;
-        default_type application/octet-stream;
-    }
-}
-CONF
-"$NGINX" -p "$E2E_DIR/nginx" -c "$E2E_DIR/nginx/nginx.conf" -g 'daemon off;' 2>>"$E2E_DIR/nginx/error.log" &
-E2E_PIDS+=("$!")
-wait_for port_open "$NPORT" || { echo "nginx did not start" >&2; cat "$E2E_DIR/nginx/error.log" >&2; exit 1; }
+start_nginx "$E2E_DIR/www" 4 "$DATA/tls/server.crt" "$DATA/tls/server.key"
 cmp -s <(curl -sf --cacert "$OTTO_CA" "$link") <(curl -sf --cacert "$OTTO_CA" "https://127.0.0.1:$NPORT/fw/$FW") ||
     { echo "tls bench: ottod and nginx serve different bytes" >&2; exit 1; }
-mibps() {
-    wrk -t 2 -c "$CONNS" -d "${DUR}s" "$1" | awk '
-        /Transfer\/sec/ { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[A-Za-z]+$/, "", v);
-                          f = (u == "GB") ? 1024 : (u == "MB") ? 1 : (u == "KB") ? 1/1024 : 1/1048576;
-                          printf "%.0f\n", v * f }'
-}
+mibps() { wrk_mibps "$1" 2 "$CONNS" "$DUR"; }
 o_tls=$(mibps "$link")
 n_tls=$(mibps "https://127.0.0.1:$NPORT/fw/$FW")
 stop_ottod
@@ -145,7 +113,7 @@ connect 2
 plain_s=$CONNECT_S
 kill "$FLEET"; wait "$FLEET" 2>/dev/null || true
 FW=$("$OTTO" fw upload -q "$E2E_DIR/v110.bin")
-"$OTTO" device add $(for i in $(seq 1 100); do printf '24:0a:c4:74:00:%02x ' "$i"; done) --group u-plain --product bench -q
+"$OTTO" device add $(fleet_things 24:0a:c4:74 100) --group u-plain --product bench -q
 say "100 devices update 1 MiB over plain TCP"
 plain_fleet=$(fleet_update u-plain 24:0a:c4:74)
 

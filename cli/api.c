@@ -244,3 +244,9 @@ int api_list(const api_opts_t *o, const char *path, const char *key, cJSON **out
     *out = all;
     return 0;
 }
+
+const char *api_str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}

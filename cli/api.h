@@ -44,6 +44,8 @@ int api_upload(const api_opts_t *o, const char *path, const char *file, const ch
                cJSON **resp);
 /** URL-escape one path segment into buf. */
 const char *api_escape(const char *s, char *buf, size_t cap);
+/** o's string member k, or "" when it is missing or not a string. */
+const char *api_str(const cJSON *o, const char *k);
 /** Print a JSON value (pretty) to stdout. */
 void api_print_json(const cJSON *v);
 

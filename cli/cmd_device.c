@@ -28,8 +28,6 @@ static const char usage[] =
     "OTTO_TOKEN), --json (print the server's JSON), -q (print only names); over\n"
     "HTTPS the CA in OTTO_CA (ottod init's otto.env sets all three).\n";
 
-static const char *str(const cJSON *o, const char *k);
-
 /* A device's TLS identity from ottod's CA, written as DIR/THING.key (0600,
  * unless the device keeps its key: csr), DIR/THING.crt and DIR/ca.crt. */
 static int issue_cert(const api_opts_t *ao, const char *thing, const char *dir, const char *csr)
@@ -55,7 +53,7 @@ static int issue_cert(const api_opts_t *ao, const char *thing, const char *dir, 
     static const struct { const char *field, *suffix; unsigned mode; } out[] = {
         {"key", ".key", 0600}, {"cert", ".crt", 0644}, {"ca", NULL, 0644}};
     for (size_t i = 0; i < 3 && !rc; i++) {
-        const char *v = str(resp, out[i].field);
+        const char *v = api_str(resp, out[i].field);
         if (!v[0])
             continue; /* no key: the device made its own */
         if (out[i].suffix)
@@ -79,15 +77,9 @@ static int issue_cert(const api_opts_t *ao, const char *thing, const char *dir, 
         strftime(until, sizeof until, "%Y-%m-%d", &tm);
     if (!rc && !ao->quiet)
         printf("%s: %s/%s.crt%s and ca.crt, valid until %s\n", thing, dir, thing,
-               str(resp, "key")[0] ? ", .key" : "", until);
+               api_str(resp, "key")[0] ? ", .key" : "", until);
     cJSON_Delete(resp);
     return rc;
-}
-
-static const char *str(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
 }
 
 /* "a,b" from a JSON array of strings, or "k=v k=v" from an object. */
@@ -115,7 +107,7 @@ static void print_device(const cJSON *d, bool header)
         printf("%-20s %-16s %-20s %s\n", "THING", "PRODUCT", "GROUPS", "VERSIONS");
     join(cJSON_GetObjectItemCaseSensitive(d, "groups"), groups, sizeof groups);
     join(cJSON_GetObjectItemCaseSensitive(d, "versions"), versions, sizeof versions);
-    printf("%-20s %-16s %-20s %s\n", str(d, "thing"), str(d, "product")[0] ? str(d, "product") : "-",
+    printf("%-20s %-16s %-20s %s\n", api_str(d, "thing"), api_str(d, "product")[0] ? api_str(d, "product") : "-",
            groups[0] ? groups : "-", versions[0] ? versions : "-");
 }
 
@@ -341,7 +333,7 @@ static int list_or_show(int argc, char **argv, const char *what)
         bool first = true;
         cJSON_ArrayForEach(d, resp) {
             if (ao.quiet)
-                puts(str(d, "thing"));
+                puts(api_str(d, "thing"));
             else
                 print_device(d, first);
             first = false;
@@ -409,12 +401,12 @@ int cmd_group(int argc, char **argv)
         cJSON_ArrayForEach(g, resp) {
             const cJSON *n = cJSON_GetObjectItemCaseSensitive(g, "devices");
             if (ao.quiet) {
-                puts(str(g, "group"));
+                puts(api_str(g, "group"));
                 continue;
             }
             if (first)
                 printf("%-24s %s\n", "GROUP", "DEVICES");
-            printf("%-24s %.0f\n", str(g, "group"), cJSON_IsNumber(n) ? n->valuedouble : 0);
+            printf("%-24s %.0f\n", api_str(g, "group"), cJSON_IsNumber(n) ? n->valuedouble : 0);
             first = false;
         }
         if (first && !ao.quiet)

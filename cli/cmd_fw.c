@@ -218,12 +218,6 @@ static int upload(int argc, char **argv)
     return EXIT_OK;
 }
 
-static const char *str(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 static double num(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -235,8 +229,8 @@ static void print_fw(const cJSON *f, bool header)
     if (header)
         printf("%-16s %-8s %-16s %-12s %10s  %s\n", "ID", "TYPE", "PRODUCT", "VERSION", "SIZE",
                "SHA256");
-    printf("%-16s %-8s %-16s %-12s %10.0f  %.16s\n", str(f, "id"), str(f, "ota_type"),
-           str(f, "product"), str(f, "version"), num(f, "size"), str(f, "sha256"));
+    printf("%-16s %-8s %-16s %-12s %10.0f  %.16s\n", api_str(f, "id"), api_str(f, "ota_type"),
+           api_str(f, "product"), api_str(f, "version"), num(f, "size"), api_str(f, "sha256"));
 }
 
 /* ls, show ID, rm ID: shared option parsing. */
@@ -279,7 +273,7 @@ static int simple(int argc, char **argv, const char *what)
         bool first = true;
         cJSON_ArrayForEach(f, resp) {
             if (ao.quiet)
-                puts(str(f, "id"));
+                puts(api_str(f, "id"));
             else
                 print_fw(f, first);
             first = false;
@@ -292,9 +286,9 @@ static int simple(int argc, char **argv, const char *what)
         printf("id:             %s\nota_type:       %s\nproduct:        %s\ngroup:          %s\n"
                "version:        %s\nproject:        %s\nsecure_version: %.0f\nsize:           %.0f\n"
                "md5:            %s\nsha256:         %s\nurl:            %s\n",
-               str(resp, "id"), str(resp, "ota_type"), str(resp, "product"), str(resp, "group"),
-               str(resp, "version"), str(resp, "project"), num(resp, "secure_version"),
-               num(resp, "size"), str(resp, "md5"), str(resp, "sha256"), str(resp, "url"));
+               api_str(resp, "id"), api_str(resp, "ota_type"), api_str(resp, "product"), api_str(resp, "group"),
+               api_str(resp, "version"), api_str(resp, "project"), num(resp, "secure_version"),
+               num(resp, "size"), api_str(resp, "md5"), api_str(resp, "sha256"), api_str(resp, "url"));
     }
     cJSON_Delete(resp);
     return EXIT_OK;

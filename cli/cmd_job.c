@@ -29,12 +29,6 @@ static const char *const status_order[] = {"SUCCEEDED", "IN_PROGRESS", "QUEUED",
                                            "REJECTED", "TIMED_OUT", "CANCELED", "REMOVED"};
 #define NSTATUS (sizeof status_order / sizeof *status_order)
 
-static const char *str(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 static double num(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -147,9 +141,9 @@ static int create(int argc, char **argv)
     if (ao.json)
         api_print_json(resp);
     else if (ao.quiet)
-        puts(str(resp, "jobId"));
+        puts(api_str(resp, "jobId"));
     else
-        printf("%s  %.0f devices\n", str(resp, "jobId"), num(resp, "executions"));
+        printf("%s  %.0f devices\n", api_str(resp, "jobId"), num(resp, "executions"));
     cJSON_Delete(resp);
     return EXIT_OK;
 }
@@ -172,8 +166,8 @@ static void print_job_row(const cJSON *j, bool header)
     if (header)
         printf("%-24s %-12s %-14s %-10s %s\n", "JOB", "STATUS", "PRODUCT", "OTA", "EXECUTIONS");
     counts_line(cJSON_GetObjectItemCaseSensitive(j, "counts"), counts, sizeof counts);
-    printf("%-24s %-12s %-14s %-10s %s\n", str(j, "jobId"), str(j, "status"), str(j, "product"),
-           str(j, "otaTypes"), counts[0] ? counts : "-");
+    printf("%-24s %-12s %-14s %-10s %s\n", api_str(j, "jobId"), api_str(j, "status"), api_str(j, "product"),
+           api_str(j, "otaTypes"), counts[0] ? counts : "-");
 }
 
 static void print_job(const cJSON *j)
@@ -182,16 +176,16 @@ static void print_job(const cJSON *j)
     char counts[256];
     counts_line(cJSON_GetObjectItemCaseSensitive(j, "counts"), counts, sizeof counts);
     printf("job:       %s\nstatus:    %s%s%s%s\nproduct:   %s\nota_types: %s\ncounts:    %s\n",
-           str(j, "jobId"), str(j, "status"), str(j, "reason")[0] ? " (" : "", str(j, "reason"),
-           str(j, "reason")[0] ? ")" : "", str(j, "product"), str(j, "otaTypes"), counts);
-    if (str(j, "description")[0])
-        printf("about:     %s\n", str(j, "description"));
+           api_str(j, "jobId"), api_str(j, "status"), api_str(j, "reason")[0] ? " (" : "", api_str(j, "reason"),
+           api_str(j, "reason")[0] ? ")" : "", api_str(j, "product"), api_str(j, "otaTypes"), counts);
+    if (api_str(j, "description")[0])
+        printf("about:     %s\n", api_str(j, "description"));
     if (cJSON_GetArraySize(execs) == 0)
         return;
     printf("\n%-20s %-12s %4s  %s\n", "THING", "STATUS", "VER", "DETAILS");
     cJSON_ArrayForEach(ex, execs) {
         char *d = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(ex, "statusDetails"));
-        printf("%-20s %-12s %4.0f  %s\n", str(ex, "thingName"), str(ex, "status"),
+        printf("%-20s %-12s %4.0f  %s\n", api_str(ex, "thingName"), api_str(ex, "status"),
                num(ex, "versionNumber"), d && strcmp(d, "{}") ? d : "");
         free(d);
     }
@@ -205,7 +199,7 @@ static void draw_bars(const cJSON *j, double elapsed, bool tty, int *drawn)
     if (tty && *drawn)
         printf("\033[%dA", *drawn); /* back up over the last frame */
     *drawn = 0;
-    printf("\033[K%s  %s  %.0f devices  %.0fs\n", str(j, "jobId"), str(j, "status"), total, elapsed);
+    printf("\033[K%s  %s  %.0f devices  %.0fs\n", api_str(j, "jobId"), api_str(j, "status"), total, elapsed);
     (*drawn)++;
     for (size_t i = 0; i < NSTATUS; i++) {
         double v = num(counts, status_order[i]);
@@ -237,14 +231,14 @@ static int watch(const api_opts_t *ao, const char *id, double interval, double l
         clock_gettime(CLOCK_MONOTONIC, &now);
         double el = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
         const cJSON *counts = cJSON_GetObjectItemCaseSensitive(j, "counts");
-        bool done = strcmp(str(j, "status"), "IN_PROGRESS") != 0;
+        bool done = strcmp(api_str(j, "status"), "IN_PROGRESS") != 0;
         if (tty) {
             draw_bars(j, el, tty, &drawn);
         } else if (!ao->json) {
             /* Not a terminal: one line each time something changed. */
             counts_line(counts, line, sizeof line);
             if (strcmp(line, last) || done) {
-                printf("%6.1fs %s %s\n", el, str(j, "status"), line);
+                printf("%6.1fs %s %s\n", el, api_str(j, "status"), line);
                 fflush(stdout);
                 snprintf(last, sizeof last, "%s", line);
             }
@@ -254,7 +248,7 @@ static int watch(const api_opts_t *ao, const char *id, double interval, double l
             if (ao->json)
                 api_print_json(j);
             else if (!done)
-                printf("still %s after %.0fs; stopped watching\n", str(j, "status"), el);
+                printf("still %s after %.0fs; stopped watching\n", api_str(j, "status"), el);
             cJSON_Delete(j);
             if (!done)
                 return EXIT_FAIL;
@@ -339,7 +333,7 @@ int cmd_job(int argc, char **argv)
         bool first = true;
         cJSON_ArrayForEach(j, resp) {
             if (ao.quiet)
-                puts(str(j, "jobId"));
+                puts(api_str(j, "jobId"));
             else
                 print_job_row(j, first);
             first = false;

@@ -22,12 +22,6 @@ static const char usage[] =
     "admin token of DATA/admin.token is always admin. audit lists who did what\n"
     "to which object, newest first.\n";
 
-static const char *str(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 static void when(const cJSON *o, const char *k, char *out, size_t cap)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -102,10 +96,10 @@ int cmd_token(int argc, char **argv)
     if (ao.json) {
         api_print_json(resp);
     } else if (create) {
-        printf("%s\n", str(resp, "token"));
+        printf("%s\n", api_str(resp, "token"));
         if (!ao.quiet)
-            fprintf(stderr, "token %s (%s): shown once; the server keeps only its hash\n", str(resp, "name"),
-                    str(resp, "role"));
+            fprintf(stderr, "token %s (%s): shown once; the server keeps only its hash\n", api_str(resp, "name"),
+                    api_str(resp, "role"));
     } else if (revoke) {
         printf("%s: revoked\n", argv[optind]);
     } else {
@@ -115,7 +109,7 @@ int cmd_token(int argc, char **argv)
             char c[32], e[32];
             when(t, "createdAt", c, sizeof c);
             when(t, "expiresAt", e, sizeof e);
-            printf("%-24s %-9s %-17s %-17s %s\n", str(t, "name"), str(t, "role"), c, e,
+            printf("%-24s %-9s %-17s %-17s %s\n", api_str(t, "name"), api_str(t, "role"), c, e,
                    cJSON_GetObjectItemCaseSensitive(t, "revokedAt") ? "revoked" : "valid");
         }
     }
@@ -162,8 +156,8 @@ int cmd_audit(int argc, char **argv)
             char w[32];
             when(e, "at", w, sizeof w);
             const cJSON *st = cJSON_GetObjectItemCaseSensitive(e, "status");
-            printf("%-17s %-16s %-6d %-40s %s\n", w, str(e, "who"), cJSON_IsNumber(st) ? st->valueint : 0,
-                   str(e, "action"), str(e, "object"));
+            printf("%-17s %-16s %-6d %-40s %s\n", w, api_str(e, "who"), cJSON_IsNumber(st) ? st->valueint : 0,
+                   api_str(e, "action"), api_str(e, "object"));
         }
     }
     cJSON_Delete(resp);

@@ -36,10 +36,19 @@ static uint32_t align_up(uint32_t v, uint32_t a)
     return (v + a - 1u) / a * a;
 }
 
+/* Where a sector may follow an image: after 4 KiB padding, or where it ends
+ * on a 64 KiB boundary (as ESP-IDF's build may pad). */
+static void places(uint32_t image_len, uint32_t at[2])
+{
+    at[0] = align_up(image_len, OTTO_SBV2_SECTOR);
+    at[1] = align_up(image_len + OTTO_SBV2_SECTOR, 0x10000u) - OTTO_SBV2_SECTOR;
+}
+
 bool otto_sbv2_place_ok(uint32_t image_len, uint32_t sector)
 {
-    return sector == align_up(image_len, OTTO_SBV2_SECTOR) ||
-           sector == align_up(image_len + OTTO_SBV2_SECTOR, 0x10000u) - OTTO_SBV2_SECTOR;
+    uint32_t at[2];
+    places(image_len, at);
+    return sector == at[0] || sector == at[1];
 }
 
 int otto_sbv2_find(const otto_flash_t *f, uint32_t off, uint32_t slot_len,
@@ -47,8 +56,7 @@ int otto_sbv2_find(const otto_flash_t *f, uint32_t off, uint32_t slot_len,
 {
     uint32_t at[2];
     uint8_t head[2];
-    at[0] = align_up(image_len, OTTO_SBV2_SECTOR);
-    at[1] = align_up(image_len + OTTO_SBV2_SECTOR, 0x10000u) - OTTO_SBV2_SECTOR;
+    places(image_len, at);
     for (int i = 0; i < 2; i++) {
         if (at[i] < image_len || at[i] > slot_len || slot_len - at[i] < OTTO_SBV2_SECTOR)
             continue;

@@ -38,7 +38,7 @@ mcu_image 65536 "$work/mcu-2.0.0.bin"
 echo "mcu-2.0.0.bin: 64 KiB for the STM32F103 behind each module"
 
 step "Register $N modules; each gets its own key and certificate (CN = its thing name)"
-things=$(for i in $(seq 1 "$N"); do printf '24:0a:c4:00:%02x:%02x ' $((i >> 8)) $((i & 255)); done)
+things=$(fleet_things 24:0a:c4:00 "$N")
 mkdir -p "$work/creds"
 "$OTTO" device add $things --group demo --product demo --cert-out "$work/creds" | sed "s|$work/||g" | head -3
 echo "..."

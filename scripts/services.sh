@@ -113,6 +113,59 @@ start_secure() {
     trust_release_key
 }
 
+# fleet_things PREFIX N: the thing names otto-sim fleet --prefix PREFIX
+# --count N gives its devices (PREFIX:00:01 ...), for certificates made
+# before the fleet starts.
+fleet_things() {
+    local i
+    for i in $(seq 1 "$2"); do printf '%s:%02x:%02x ' "$1" $((i >> 8)) $((i & 255)); done
+}
+
+# start_nginx ROOT WORKERS [CERT KEY]: nginx serving ROOT on a free loopback
+# port (NPORT), sendfile on, no logs; over TLS with CERT and KEY. For the
+# download benchmarks: the peer ottod is measured against.
+start_nginx() {
+    local root=$1 workers=$2 cert=${3:-} key=${4:-}
+    local nginx; nginx=$(command -v nginx || echo /usr/sbin/nginx)
+    [ -x "$nginx" ] || { echo "nginx is missing (bash scripts/deps.sh)" >&2; return 1; }
+    NPORT=$(free_port)
+    mkdir -p "$E2E_DIR/nginx"
+    cat >"$E2E_DIR/nginx/nginx.conf" <<CONF
+worker_processes $workers;
+pid $E2E_DIR/nginx/nginx.pid;
+error_log $E2E_DIR/nginx/error.log warn;
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    client_body_temp_path $E2E_DIR/nginx/body;
+    proxy_temp_path $E2E_DIR/nginx/proxy;
+    fastcgi_temp_path $E2E_DIR/nginx/fastcgi;
+    uwsgi_temp_path $E2E_DIR/nginx/uwsgi;
+    scgi_temp_path $E2E_DIR/nginx/scgi;
+    server {
+        listen 127.0.0.1:$NPORT${cert:+ ssl};
+        ${cert:+ssl_certificate $cert; ssl_certificate_key $key;}
+        root $root;
+        default_type application/octet-stream;
+    }
+}
+CONF
+    "$nginx" -p "$E2E_DIR/nginx" -c "$E2E_DIR/nginx/nginx.conf" -g 'daemon off;' 2>>"$E2E_DIR/nginx/error.log" &
+    E2E_PIDS+=("$!")
+    wait_for port_open "$NPORT" || { echo "nginx did not start" >&2; cat "$E2E_DIR/nginx/error.log" >&2; return 1; }
+}
+
+# wrk_mibps URL THREADS CONNS SECONDS: wrk's Transfer/sec in MiB/s.
+wrk_mibps() {
+    wrk -t "$2" -c "$3" -d "${4}s" "$1" | awk '
+        /Transfer\/sec/ { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[A-Za-z]+$/, "", v);
+                          f = (u == "GB") ? 1024 : (u == "MB") ? 1 : (u == "KB") ? 1/1024 : 1/1048576;
+                          printf "%.0f\n", v * f }'
+}
+
 stop_broker() {
     kill "$BROKER_PID" 2>/dev/null
     wait "$BROKER_PID" 2>/dev/null

@@ -17,8 +17,6 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -678,7 +676,6 @@ static bool leaf(const char *url, const char *prefix, char *name, size_t cap, co
 static bool authorize(srv_t *s, struct MHD_Connection *c, req_t *r)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    unsigned char d[32];
     char hex[65];
     if (!h || strncasecmp(h, "Bearer ", 7))
         return false;
@@ -686,9 +683,7 @@ static bool authorize(srv_t *s, struct MHD_Connection *c, req_t *r)
     size_t n = strlen(h);
     if (n < 16 || n > 256)
         return false;
-    SHA256((const unsigned char *)h, n, d);
-    for (int i = 0; i < 32; i++)
-        sprintf(hex + 2 * i, "%02x", d[i]);
+    srv_token_hash(h, n, hex);
     if (!CRYPTO_memcmp(hex, s->token_hash, 64)) {
         snprintf(r->who, sizeof r->who, "admin");
         r->role = ROLE_ADMIN;
@@ -838,6 +833,14 @@ static enum MHD_Result r_device_cert(srv_t *s, struct MHD_Connection *c, const c
     return ret;
 }
 
+/* {"revoked": name}: the answer to every revocation. */
+static enum MHD_Result send_revoked(struct MHD_Connection *c, const char *name)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "revoked", name);
+    return srv_http_json(c, 200, o);
+}
+
 /* Lock a device out: the broker's plugin reads DATA/revoked within a second,
  * drops its connections and denies its every message; no new certificate. */
 static enum MHD_Result r_device_revoke(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
@@ -849,9 +852,7 @@ static enum MHD_Result r_device_revoke(srv_t *s, struct MHD_Connection *c, const
     if (srv_revoked_add(s->cfg.data_dir, name))
         return srv_http_err(c, 500, "internal", "cannot write the revocation list");
     SRV_LOG_WRN("thing=%s revoked: locked out of the broker, no new certificate", name);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "revoked", name);
-    return srv_http_json(c, 200, o);
+    return send_revoked(c, name);
 }
 
 static enum MHD_Result r_groups(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
@@ -945,9 +946,7 @@ static enum MHD_Result r_key_revoke(srv_t *s, struct MHD_Connection *c, const ch
     if (err)
         return srv_http_otto_err(c, err, err == OTTO_E_NOTFOUND ? "no trusted key of that name" : NULL);
     SRV_LOG_WRN("signing key %s revoked: firmware it signed is refused for new jobs", name);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "revoked", name);
-    return srv_http_json(c, 200, o);
+    return send_revoked(c, name);
 }
 
 /* ---- tokens and the audit log ---- */
@@ -982,7 +981,6 @@ static enum MHD_Result r_tokens_create(srv_t *s, struct MHD_Connection *c, const
     const cJSON *role = cJSON_GetObjectItemCaseSensitive(body, "role");
     const cJSON *days = cJSON_GetObjectItemCaseSensitive(body, "expiresInDays");
     srv_token_t t = {0};
-    unsigned char rnd[32], d[32];
     char tok[65];
     (void)name;
     if (!cJSON_IsString(n) || !srv_valid_name(n->valuestring) || !cJSON_IsString(role) ||
@@ -990,13 +988,9 @@ static enum MHD_Result r_tokens_create(srv_t *s, struct MHD_Connection *c, const
         (days && (!cJSON_IsNumber(days) || days->valuedouble < 1 || days->valuedouble > 3650)))
         return srv_http_err(c, 400, "invalid", "a token is {\"name\": 1-64 of [A-Za-z0-9._-] (not admin), "
                             "\"role\": \"admin\"|\"operator\"|\"viewer\", \"expiresInDays\"?: 1-3650}");
-    if (RAND_bytes(rnd, sizeof rnd) != 1)
+    if (srv_token_new(tok))
         return srv_http_err(c, 500, "internal", "no randomness");
-    for (int i = 0; i < 32; i++)
-        sprintf(tok + 2 * i, "%02x", rnd[i]);
-    SHA256((const unsigned char *)tok, 64, d);
-    for (int i = 0; i < 32; i++)
-        sprintf(t.hash + 2 * i, "%02x", d[i]);
+    srv_token_hash(tok, 64, t.hash);
     snprintf(t.name, sizeof t.name, "%s", n->valuestring);
     snprintf(t.role, sizeof t.role, "%s", role->valuestring);
     t.created_at = time(NULL);
@@ -1022,9 +1016,7 @@ static enum MHD_Result r_token_revoke(srv_t *s, struct MHD_Connection *c, const 
     if (err)
         return srv_http_otto_err(c, err, err == OTTO_E_NOTFOUND ? "no valid token of that name" : NULL);
     SRV_LOG_WRN("token %s revoked", name);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "revoked", name);
-    return srv_http_json(c, 200, o);
+    return send_revoked(c, name);
 }
 
 typedef struct {

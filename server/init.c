@@ -21,6 +21,7 @@
 
 #include "init.h"
 #include "pki.h"
+#include "sign.h"
 
 static const char usage[] =
     "usage: ottod init --data DIR --mqtt HOST:PORT --http HOST:PORT [options]\n"
@@ -235,12 +236,9 @@ int srv_init_main(int argc, char **argv)
         return 1;
 
     /* The operator token: its one clear copy is the operator's. */
-    unsigned char rnd[32];
     char token[65];
-    if (RAND_bytes(rnd, sizeof rnd) != 1)
+    if (srv_token_new(token))
         return 1;
-    for (size_t i = 0; i < sizeof rnd; i++)
-        sprintf(token + 2 * i, "%02x", rnd[i]);
     char text[32768];
     if (fmt(text, sizeof text, "%s\n", token))
         return 1;

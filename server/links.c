@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sign.h"
 
 #define MAC_LEN 16
 
@@ -63,8 +64,7 @@ int srv_links_mint(const srv_links_t *l, const char *url, const char *fw_id, con
     long long exp = (long long)now + l->ttl_s;
     if (mac(l, fw_id, thing, exp, m))
         return -1;
-    for (int i = 0; i < MAC_LEN; i++)
-        sprintf(hex + 2 * i, "%02x", m[i]);
+    srv_hex(m, MAC_LEN, hex);
     int n = snprintf(out, cap, "%s?thing=%s&expires=%lld&sig=%s", url, thing, exp, hex);
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }

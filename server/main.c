@@ -12,7 +12,6 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
-#include <openssl/sha.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -25,6 +24,7 @@
 #include <unistd.h>
 
 #include "init.h"
+#include "sign.h"
 #include "log.h"
 #include "throttle.h"
 #include "mqtt_api.h"
@@ -240,7 +240,6 @@ static int ensure_dir(const char *path)
 static int load_token(srv_t *s)
 {
     char path[512];
-    uint8_t rnd[32];
     snprintf(path, sizeof path, "%s/admin.token", s->cfg.data_dir);
     FILE *f = fopen(path, "r");
     if (f) {
@@ -257,16 +256,10 @@ static int load_token(srv_t *s)
             SRV_LOG_WRN("%s is readable by others (mode %o); chmod 600 it", path, sb.st_mode & 0777);
         return 0;
     }
-    int ufd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (ufd < 0 || read(ufd, rnd, sizeof rnd) != (ssize_t)sizeof rnd) {
-        SRV_LOG_ERR("cannot read /dev/urandom");
-        if (ufd >= 0)
-            close(ufd);
+    if (srv_token_new(s->token)) {
+        SRV_LOG_ERR("no randomness for the operator token");
         return -1;
     }
-    close(ufd);
-    for (size_t i = 0; i < sizeof rnd; i++)
-        sprintf(s->token + 2 * i, "%02x", rnd[i]);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, s->token, 64) != 64 || write(fd, "\n", 1) != 1 || fsync(fd)) {
         SRV_LOG_ERR("cannot write %s: %s", path, strerror(errno));
@@ -471,12 +464,7 @@ int main(int argc, char **argv)
     snprintf(sub, sizeof sub, "%s/tmp", c->data_dir);
     if (ensure_dir(sub) || load_token(s))
         return 1;
-    { /* requests are compared with its hash, in constant time (http_api.c) */
-        unsigned char d[32];
-        SHA256((const unsigned char *)s->token, strlen(s->token), d);
-        for (int i = 0; i < 32; i++)
-            sprintf(s->token_hash + 2 * i, "%02x", d[i]);
-    }
+    srv_token_hash(s->token, strlen(s->token), s->token_hash); /* what requests are compared with */
     clean_tmp(sub); /* under the lock: nothing else can be uploading */
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
 

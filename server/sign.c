@@ -4,6 +4,8 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <string.h>
 
 #include "otto/crypto.h"
@@ -132,4 +134,21 @@ int srv_key_update_check(srv_store_t *st, const cJSON *u, char *signer, size_t c
         return OTTO_E_VERIFY;
     }
     return OTTO_OK;
+}
+
+int srv_token_new(char out[65])
+{
+    uint8_t rnd[32];
+    if (RAND_bytes(rnd, sizeof rnd) != 1)
+        return -1;
+    srv_hex(rnd, sizeof rnd, out);
+    OPENSSL_cleanse(rnd, sizeof rnd);
+    return 0;
+}
+
+void srv_token_hash(const char *token, size_t len, char out[65])
+{
+    uint8_t d[32];
+    SHA256((const unsigned char *)token, len, d);
+    srv_hex(d, sizeof d, out);
 }

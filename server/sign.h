@@ -28,6 +28,20 @@ int srv_sig_check(srv_store_t *st, const uint8_t sha256[32], const uint8_t *der,
  *  trusted, unrevoked key over the update's statement. OTTO_OK, the
  *  signer's name in signer; or OTTO_E_INVAL / OTTO_E_VERIFY with msg. */
 int srv_key_update_check(srv_store_t *st, const cJSON *u, char *signer, size_t cap, char *msg, size_t msglen);
+/** Lower-case hex of n bytes into out (2n + 1 bytes). */
+static inline void srv_hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+/** A new bearer token: 32 random bytes as 64 hex digits. 0 or -1. */
+int srv_token_new(char out[65]);
+/** The SHA-256 of a token, in hex: all the server keeps of one. */
+void srv_token_hash(const char *token, size_t len, char out[65]);
 /** Base64 (with padding) of n bytes into out (cap >= 4 * ((n + 2) / 3) + 1). */
 void srv_base64(const uint8_t *in, size_t n, char *out, size_t cap);
 /** Decode base64; the byte count, or -1. */

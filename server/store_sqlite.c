@@ -1019,9 +1019,10 @@ int srv_key_list(srv_store_t *st, int (*visit)(void *, const srv_key_t *), void 
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "list keys");
 }
 
-int srv_key_revoke(srv_store_t *st, const char *name, int64_t now)
+/* Keys and tokens are revoked the same way: stamped once, never deleted. */
+static int revoke_named(srv_store_t *st, const char *sql, const char *what, const char *name, int64_t now)
 {
-    sqlite3_stmt *s = prepare(st, "UPDATE signing_keys SET revoked_at = ? WHERE name = ? AND revoked_at = 0");
+    sqlite3_stmt *s = prepare(st, sql);
     if (!s)
         return OTTO_E_IO;
     sqlite3_bind_int64(s, 1, now);
@@ -1029,8 +1030,14 @@ int srv_key_revoke(srv_store_t *st, const char *name, int64_t now)
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
-        return db_err(st, "revoke key");
+        return db_err(st, what);
     return sqlite3_changes(st->db) ? OTTO_OK : OTTO_E_NOTFOUND;
+}
+
+int srv_key_revoke(srv_store_t *st, const char *name, int64_t now)
+{
+    return revoke_named(st, "UPDATE signing_keys SET revoked_at = ? WHERE name = ? AND revoked_at = 0", "revoke key",
+                        name, now);
 }
 
 /* ---- operator tokens and the audit log ---- */
@@ -1093,16 +1100,8 @@ int srv_token_list(srv_store_t *st, int (*visit)(void *, const srv_token_t *), v
 
 int srv_token_revoke(srv_store_t *st, const char *name, int64_t now)
 {
-    sqlite3_stmt *s = prepare(st, "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at = 0");
-    if (!s)
-        return OTTO_E_IO;
-    sqlite3_bind_int64(s, 1, now);
-    bind_text(s, 2, name);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE)
-        return db_err(st, "revoke token");
-    return sqlite3_changes(st->db) ? OTTO_OK : OTTO_E_NOTFOUND;
+    return revoke_named(st, "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at = 0", "revoke token",
+                        name, now);
 }
 
 int srv_audit_add(srv_store_t *st, int64_t at, const char *who, const char *action, const char *object, int status)

@@ -40,7 +40,7 @@ fleet_bg() {
     rm -f "$E2E_DIR/things"
     if [ -n "${E2E_SECURE:-}" ]; then # a certificate per device, as registered at manufacture
         mkdir -p "$E2E_DIR/creds"
-        "$OTTO" device add $(for i in $(seq 1 "$N"); do printf '%s:%02x:%02x ' "$prefix" $((i >> 8)) $((i & 255)); done) \
+        "$OTTO" device add $(fleet_things "$prefix" "$N") \
             --product lamp --cert-out "$E2E_DIR/creds" -q
         creds=(--creds "$E2E_DIR/creds")
     fi
