@@ -6,6 +6,7 @@
 # Env: CONNS (default 16), SECONDS_EACH (default 8), THREADS (default 2).
 set -euo pipefail
 . "$(dirname "$0")/../scripts/services.sh"
+E2E_PLAIN=1   # plain TCP and --insecure, as this row is labelled (TLS rows: bench/tls.sh)
 SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(64 1024 4096)
 CONNS=${CONNS:-16}; DUR=${SECONDS_EACH:-8}; THREADS=${THREADS:-2}
 command -v wrk >/dev/null || { echo "download bench: wrk is missing (bash scripts/deps.sh)" >&2; exit 1; }

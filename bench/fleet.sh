@@ -8,6 +8,7 @@
 #   bash bench/fleet.sh [N...]        (default 100 1000)
 set -euo pipefail
 . "$(dirname "$0")/../scripts/services.sh"
+E2E_PLAIN=1   # plain TCP and --insecure, as this row is labelled (TLS rows: bench/tls.sh)
 SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(100 1000)
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 say() { echo "fleet: $*" >&2; }

@@ -8,6 +8,7 @@
 # Prints Markdown rows "| case | median reply | ratio to idle |".
 set -euo pipefail
 . "$(dirname "$0")/../scripts/services.sh"
+E2E_PLAIN=1   # plain TCP and --insecure, as this row is labelled (TLS rows: bench/tls.sh)
 MQREQ=${MQREQ:-$BUILD/tests/mqreq}
 say() { echo "flood: $*" >&2; }
 one() { # one get of thing $1, in tenths of ms

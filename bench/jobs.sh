@@ -11,6 +11,7 @@
 #   bash bench/jobs.sh [N...]
 set -euo pipefail
 . "$(dirname "$0")/../scripts/services.sh"
+E2E_PLAIN=1   # plain TCP and --insecure, as this row is labelled (TLS rows: bench/tls.sh)
 MQBENCH=${MQBENCH:-$BUILD/mqbench}
 SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(10000 100000)
 WINDOW=${WINDOW:-64}

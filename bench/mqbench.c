@@ -23,6 +23,9 @@
  *       request (get, start-next, update) at once on its /accepted topic
  *       with its clientToken, touching no store. Run load against it.
  *
+ * Over TLS with -A CAFILE -C CERT -K KEY (every mode): one client
+ * certificate whose CN the broker's ACL lets serve every thing.
+ *
  * Requests and replies use QoS 1, as device SDKs do. Replies are matched to
  * devices by clientToken, which carries the device index.
  */
@@ -198,7 +201,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: mqbench count -p PORT -n N [-f FILTER] [-r READYFILE] [-w SECONDS]\n"
                     "       mqbench load -p PORT -x PREFIX -d DEVICES [-c WINDOW] [-m get|walk] [-j JOB] [-w S]\n"
-                    "       mqbench echo -p PORT [-r READYFILE] [-w S]\n");
+                    "       mqbench echo -p PORT [-r READYFILE] [-w S]\n"
+                    "       (each over TLS with -A CAFILE -C CERT -K KEY)\n");
     return 2;
 }
 
@@ -208,6 +212,7 @@ int main(int argc, char **argv)
                  .devices = 1000, .window = 64};
     int port = 1883, opt;
     double wait_s = 300;
+    const char *cafile = NULL, *cert = NULL, *key = NULL;
     if (argc < 2)
         return usage();
     if (strcmp(argv[1], "load") == 0)
@@ -217,7 +222,7 @@ int main(int argc, char **argv)
     else if (strcmp(argv[1], "count") != 0)
         return usage();
     optind = 2;
-    while ((opt = getopt(argc, argv, "p:n:f:r:w:x:d:c:m:j:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:n:f:r:w:x:d:c:m:j:A:C:K:")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'n': b.want = atol(optarg); break;
@@ -229,6 +234,9 @@ int main(int argc, char **argv)
         case 'c': b.window = atoi(optarg); break;
         case 'm': b.mode = optarg; break;
         case 'j': b.job = optarg; break;
+        case 'A': cafile = optarg; break;
+        case 'C': cert = optarg; break;
+        case 'K': key = optarg; break;
         default: return usage();
         }
     }
@@ -250,6 +258,10 @@ int main(int argc, char **argv)
     mosquitto_connect_v5_callback_set(m, on_connect);
     mosquitto_subscribe_v5_callback_set(m, on_subscribe);
     mosquitto_message_v5_callback_set(m, on_message);
+    if (cafile && mosquitto_tls_set(m, cafile, NULL, cert, key, NULL)) {
+        fprintf(stderr, "mqbench: cannot use the TLS files %s, %s, %s\n", cafile, cert ? cert : "-", key ? key : "-");
+        return 2;
+    }
     if (mosquitto_connect_bind_v5(m, "127.0.0.1", port, 60, NULL, NULL)) {
         fprintf(stderr, "mqbench: cannot connect to 127.0.0.1:%d\n", port);
         return 2;

@@ -105,7 +105,8 @@ stop_broker
 
 # ---- plain TCP, labelled: the same, --insecure
 say "plain TCP (--insecure): $N devices connect"
-unset DATA BROKER_PORT HTTP_PORT
+unset DATA BROKER_PORT HTTP_PORT E2E_SECURE CURL_CA_BUNDLE SSL_CERT_FILE OTTO_CA
+export E2E_PLAIN=1
 DATA=$E2E_DIR/plain
 BROKER_MAX_QUEUED=0 start_broker
 start_ottod --log-level info --http-threads 4 --http-per-ip 4096

@@ -18,6 +18,7 @@ static const char usage[] =
     "  ls                                      list stored firmware\n"
     "  show ID                                 one firmware's record\n"
     "  rm ID                                   delete one (refused while a job uses it)\n"
+    "  link ID --thing T [--ttl SECONDS]       a download link for one device (expiring)\n"
     "  sign FILE --key KEY.pem -o FILE.sig     sign it (DER ECDSA over SHA-256; no server)\n"
     "  verify FILE --sig FILE.sig --pub PUB    check a signature (otto's or openssl's)\n"
     "\n"
@@ -294,6 +295,61 @@ static int simple(int argc, char **argv, const char *what)
     return EXIT_OK;
 }
 
+/* otto fw link ID --thing T [--ttl S]: a link minted as a job document's. */
+static int link_cmd(int argc, char **argv)
+{
+    static const struct option opts[] = {{"thing", required_argument, 0, 'T'}, {"ttl", required_argument, 0, 'L'},
+                                         {"help", no_argument, 0, 'h'}, API_LONG_OPTS, {0, 0, 0, 0}};
+    api_opts_t ao = {0};
+    const char *thing = NULL;
+    long ttl = 0;
+    char *end;
+    int opt, rc;
+    while ((opt = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+        if (opt == 'T') {
+            thing = optarg;
+        } else if (opt == 'L') {
+            ttl = strtol(optarg, &end, 10);
+            if (*end || ttl < 1 || ttl > 604800) {
+                die_msg("--ttl: seconds, 1 to 604800 (7 days)");
+                return EXIT_USAGE;
+            }
+        } else if (opt == 'h') {
+            fputs("usage: otto fw link ID --thing T [--ttl SECONDS]\n"
+                  "\nPrint a download link for firmware ID that only device T may use, valid for\n"
+                  "SECONDS (default: the server's --link-ttl), as a job document carries one.\n"
+                  "For flashing a device by hand; devices in a job get theirs themselves.\n",
+                  stdout);
+            return EXIT_OK;
+        } else if (!api_opt(&ao, opt, optarg)) {
+            fputs(usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1 || !thing) {
+        die_msg("usage: otto fw link ID --thing T [--ttl SECONDS]");
+        return EXIT_USAGE;
+    }
+    if ((rc = api_ready(&ao)))
+        return rc;
+    char path[256], esc[128];
+    snprintf(path, sizeof path, "/api/v1/firmware/%s/link", api_escape(argv[optind], esc, sizeof esc));
+    cJSON *resp, *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "thing", thing);
+    if (ttl)
+        cJSON_AddNumberToObject(body, "ttl", (double)ttl);
+    rc = api_call(&ao, "POST", path, body, &resp);
+    cJSON_Delete(body);
+    if (rc)
+        return rc;
+    if (ao.json)
+        api_print_json(resp);
+    else
+        puts(api_str(resp, "url"));
+    cJSON_Delete(resp);
+    return EXIT_OK;
+}
+
 int cmd_fw(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -304,6 +360,8 @@ int cmd_fw(int argc, char **argv)
         return upload(argc - 1, argv + 1);
     if (!strcmp(argv[1], "sign") || !strcmp(argv[1], "verify"))
         return cmd_fw_sign(argc - 1, argv + 1, argv[1][0] == 'v');
+    if (!strcmp(argv[1], "link"))
+        return link_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[1], "ls") || !strcmp(argv[1], "show") || !strcmp(argv[1], "rm"))
         return simple(argc - 1, argv + 1, argv[1]);
     die_msg("unknown fw command '%s' (see 'otto fw --help')", argv[1]);

@@ -63,7 +63,7 @@ printf '{"product":"lamp","firmware":[{"ota_type":"esp32","url":"http://h/fw/1",
 printf '\001\171\001\171\016\013\042\000\001\002\021\041\061\103\143\163\202\222\171\001\171\004\001\004\020\171' > "$out/corpus_mcu/a.bin"
 for t in part image partcsv jobdoc mcu jsonin mqtt_api sign sigblock keys proxy links csr; do
   echo "fuzz_$t: ${secs}s"
-  if ! "$out/fuzz_$t" -max_total_time="$secs" -max_len=8192 "$out/corpus_$t" > "$out/fuzz_$t.log" 2>&1; then
+  if ! "$out/fuzz_$t" -artifact_prefix="$out/" -max_total_time="$secs" -max_len=8192 "$out/corpus_$t" > "$out/fuzz_$t.log" 2>&1; then
     grep -E "ERROR|SUMMARY" "$out/fuzz_$t.log" || tail -20 "$out/fuzz_$t.log"
     echo "fuzz_$t found a crash (log: build-fuzz/fuzz_$t.log)"
     exit 1

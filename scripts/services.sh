@@ -5,7 +5,13 @@
 #   e2e_init                 # temp dir in $E2E_DIR, everything stopped at exit
 #   start_broker             # sets BROKER_PORT, BROKER_PID
 #   start_ottod [flags...]   # sets OTTO_URL, OTTO_TOKEN, OTTOD_PID, DATA
+#   start_secure [flags...]  # both
 #   stop_ottod [-9]
+#
+# Secure by default: the first start runs ottod init (a CA, TLS, a
+# certificate per client, the ACL) and both services run as it set them up.
+# E2E_PLAIN=1 before starting gives plain TCP, an anonymous broker and
+# ottod --insecure, for the benchmark rows labelled so.
 #   register_devices GROUP PRODUCT < names
 #
 # Binaries come from $BUILD (default build/).
@@ -64,8 +70,12 @@ wait_for() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start_broker() {
-    BROKER_PORT=${BROKER_PORT:-$(free_port)}
-    cat >"$E2E_DIR/mosquitto.conf" <<CONF
+    if [ -z "${E2E_PLAIN:-}" ]; then
+        secure_init || return 1
+        mosquitto -c "$DATA/mosquitto.conf" 2>>"$E2E_DIR/mosquitto.log" &
+    else
+        BROKER_PORT=${BROKER_PORT:-$(free_port)}
+        cat >"$E2E_DIR/mosquitto.conf" <<CONF
 listener $BROKER_PORT 127.0.0.1
 allow_anonymous true
 persistence false
@@ -74,20 +84,21 @@ max_inflight_messages 1000
 set_tcp_nodelay true
 log_dest file $E2E_DIR/mosquitto.log
 CONF
-    # As root, Mosquitto drops privileges unless told not to; the log must
-    # stay writable in our temp dir.
-    [ "$(id -u)" = 0 ] && echo "user root" >>"$E2E_DIR/mosquitto.conf"
-    mosquitto -c "$E2E_DIR/mosquitto.conf" 2>>"$E2E_DIR/mosquitto.log" &
+        # As root, Mosquitto drops privileges unless told not to; the log must
+        # stay writable in our temp dir.
+        [ "$(id -u)" = 0 ] && echo "user root" >>"$E2E_DIR/mosquitto.conf"
+        mosquitto -c "$E2E_DIR/mosquitto.conf" 2>>"$E2E_DIR/mosquitto.log" &
+    fi
     BROKER_PID=$!
     E2E_PIDS+=("$BROKER_PID")
     wait_for port_open "$BROKER_PORT" || { echo "mosquitto did not start" >&2; cat "$E2E_DIR/mosquitto.log" >&2; return 1; }
 }
 
-# start_secure: what a user's deployment is: ottod init (CA, certificates,
-# ACL), Mosquitto with its mosquitto.conf (TLS, a certificate per client),
-# ottod over HTTPS; the CLI set up from otto.env. Sets BROKER_PORT,
-# HTTP_PORT, DATA, OTTO_URL/OTTO_TOKEN/OTTO_CA.
-start_secure() {
+# secure_init: what a user's deployment is, once per run: ottod init in DATA
+# (CA, certificates, ACL, mosquitto.conf, ottod.conf, otto.env) on free
+# ports. Sets DATA, BROKER_PORT, HTTP_PORT, E2E_SECURE.
+secure_init() {
+    [ -n "${E2E_SECURE:-}" ] && return 0
     DATA=${DATA:-$E2E_DIR/data}
     BROKER_PORT=${BROKER_PORT:-$(free_port)}
     HTTP_PORT=${HTTP_PORT:-$(free_port)}
@@ -95,22 +106,55 @@ start_secure() {
         --name localhost >"$E2E_DIR/init.out" || { cat "$E2E_DIR/init.out" >&2; return 1; }
     # Our temp dir is not the broker user's to read: as root, stay root.
     [ "$(id -u)" = 0 ] && echo "user root" >>"$DATA/mosquitto.conf"
-    # Loopback tuning, as start_broker's (not security settings).
+    # Loopback tuning, as the plain broker's (not security settings).
     printf 'log_dest file %s\nmax_queued_messages %s\nmax_inflight_messages 1000\nset_tcp_nodelay true\n' \
         "$E2E_DIR/mosquitto.log" "${BROKER_MAX_QUEUED:-100000}" >>"$DATA/mosquitto.conf"
-    mosquitto -c "$DATA/mosquitto.conf" 2>>"$E2E_DIR/mosquitto.log" &
-    BROKER_PID=$!
-    E2E_PIDS+=("$BROKER_PID")
-    wait_for port_open "$BROKER_PORT" || { echo "mosquitto did not start" >&2; cat "$E2E_DIR/mosquitto.log" >&2; return 1; }
-    "$OTTOD" --data "$DATA" "$@" 2>>"$E2E_DIR/ottod.log" &
-    OTTOD_PID=$!
-    E2E_PIDS+=("$OTTOD_PID")
-    . "$DATA/otto.env"
-    export CURL_CA_BUNDLE=$OTTO_CA   # every curl of the test trusts the deployment's CA
     E2E_SECURE=1
-    wait_for curl -sf --cacert "$OTTO_CA" "$OTTO_URL/healthz" ||
-        { echo "ottod did not start" >&2; cat "$E2E_DIR/ottod.log" >&2; return 1; }
-    trust_release_key
+}
+
+# start_secure [ottod flags...]: the broker and ottod, as ottod init set
+# them up; the CLI set up from otto.env (OTTO_URL/OTTO_TOKEN/OTTO_CA).
+start_secure() {
+    start_broker && start_ottod "$@"
+}
+
+# thing_creds THING: a certificate for THING issued by the deployment's CA
+# (as a manufacturer with its own CA would), whether or not ottod knows the
+# device; prints mqreq's TLS flags for it ("" on a plain run).
+thing_creds() {
+    [ -n "${E2E_SECURE:-}" ] || return 0
+    local d="$E2E_DIR/creds" f
+    f="$d/$(printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '_')"
+    if [ ! -f "$f.crt" ]; then
+        mkdir -p "$d"
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$f.key" \
+            -subj "/CN=$1" 2>/dev/null |
+            openssl x509 -req -CA "$DATA/tls/ca.crt" -CAkey "$DATA/tls/ca.key" -CAcreateserial \
+                -days 1 -out "$f.crt" 2>/dev/null || return 1
+    fi
+    echo "-A $DATA/tls/ca.crt -C $f.crt -K $f.key"
+}
+
+# loadgen NAME: TLS flags (mqreq/mqbench) for a load generator playing many
+# devices from one connection: a client certificate with CN NAME, which the
+# broker's ACL lets use every thing's job topics (a line added by name, the
+# broker told to reload it). "" on a plain run.
+loadgen() {
+    [ -n "${E2E_SECURE:-}" ] || return 0
+    if ! grep -qx "user $1" "$DATA/acl"; then
+        printf '\n# a load generator of the tests and benchmarks, by name\nuser %s\ntopic readwrite $aws/things/#\n' \
+            "$1" >>"$DATA/acl"
+        [ -n "${BROKER_PID:-}" ] && kill -HUP "$BROKER_PID" 2>/dev/null && sleep 0.3
+    fi
+    thing_creds "$1"
+}
+
+# mqtls THING: mosquitto_pub/_sub's TLS flags for THING ("" on a plain run).
+mqtls() {
+    local a
+    a=$(thing_creds "$1") || return 1
+    [ -n "$a" ] && set -- $a && echo "--cafile $2 --cert $4 --key $6"
+    return 0
 }
 
 # fleet_things PREFIX N: the thing names otto-sim fleet --prefix PREFIX
@@ -173,12 +217,22 @@ stop_broker() {
 
 start_ottod() {
     DATA=${DATA:-$E2E_DIR/data}
-    HTTP_PORT=${HTTP_PORT:-$(free_port)}
-    "$OTTOD" --data "$DATA" --mqtt "127.0.0.1:$BROKER_PORT" --http "127.0.0.1:$HTTP_PORT" --insecure \
-        "$@" 2>>"$E2E_DIR/ottod.log" &
+    if [ -n "${E2E_SECURE:-}" ]; then
+        "$OTTOD" --data "$DATA" "$@" 2>>"$E2E_DIR/ottod.log" &
+    else
+        HTTP_PORT=${HTTP_PORT:-$(free_port)}
+        "$OTTOD" --data "$DATA" --mqtt "127.0.0.1:$BROKER_PORT" --http "127.0.0.1:$HTTP_PORT" --insecure \
+            "$@" 2>>"$E2E_DIR/ottod.log" &
+    fi
     OTTOD_PID=$!
     E2E_PIDS+=("$OTTOD_PID")
-    export OTTO_URL="http://127.0.0.1:$HTTP_PORT"
+    if [ -n "${E2E_SECURE:-}" ]; then
+        . "$DATA/otto.env"
+        # every curl and python client of the run trusts the deployment's CA
+        export CURL_CA_BUNDLE=$OTTO_CA SSL_CERT_FILE=$OTTO_CA
+    else
+        export OTTO_URL="http://127.0.0.1:$HTTP_PORT"
+    fi
     wait_for curl -sf "$OTTO_URL/healthz" || { echo "ottod did not start" >&2; cat "$E2E_DIR/ottod.log" >&2; return 1; }
     OTTO_TOKEN=$(cat "$DATA/admin.token")
     export OTTO_TOKEN

@@ -724,6 +724,39 @@ static enum MHD_Result r_fw_show(srv_t *s, struct MHD_Connection *c, const char 
     return srv_http_json(c, 200, fw_json(&fw, s->eng.public_url));
 }
 
+/* A download link for one device, minted as a job document's are: for a
+ * technician flashing by hand, or a device outside any job. */
+static enum MHD_Result r_fw_link(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    srv_fw_t fw;
+    const cJSON *thing = cJSON_GetObjectItemCaseSensitive(body, "thing");
+    const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(body, "ttl");
+    if (!cJSON_IsString(thing) || !srv_valid_thing(thing->valuestring))
+        return srv_http_err(c, 400, "invalid", "thing: the device the link is for");
+    if (ttl && (!cJSON_IsNumber(ttl) || ttl->valuedouble < 1 || ttl->valuedouble > 7 * 86400))
+        return srv_http_err(c, 400, "invalid", "ttl: seconds, 1 to 604800");
+    int err = srv_fw_get(s->st, name, &fw); /* handlers run under s->lock */
+    if (err)
+        return err == OTTO_E_NOTFOUND ? srv_http_err(c, 404, "not_found", "no firmware '%s'", name)
+                                      : srv_http_otto_err(c, err, NULL);
+    char base[512], url[1024];
+    snprintf(base, sizeof base, "%s/fw/%s", s->eng.public_url, fw.id);
+    srv_links_t l = s->eng.links;
+    if (ttl)
+        l.ttl_s = (int)ttl->valuedouble;
+    int64_t now = time(NULL);
+    if (!l.on)
+        snprintf(url, sizeof url, "%s", base); /* --insecure: downloads are open */
+    else if (srv_links_mint(&l, base, fw.id, thing->valuestring, now, url, sizeof url))
+        return srv_http_err(c, 400, "too_long", "the link would be longer than %zu bytes", sizeof url - 1);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "url", url);
+    cJSON_AddStringToObject(o, "thing", thing->valuestring);
+    if (l.on)
+        cJSON_AddNumberToObject(o, "expires", (double)(now + l.ttl_s));
+    return srv_http_json(c, 200, o);
+}
+
 static enum MHD_Result r_fw_delete(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
 {
     char msg[512] = "";
@@ -1071,6 +1104,7 @@ static const struct {
     {"GET", "/api/v1/firmware", false, NULL, r_fw_list, ROLE_VIEWER},
     {"GET", "/api/v1/firmware", true, NULL, r_fw_show, ROLE_VIEWER},
     {"DELETE", "/api/v1/firmware", true, NULL, r_fw_delete, ROLE_OPERATOR},
+    {"POST", "/api/v1/firmware", true, "/link", r_fw_link, ROLE_OPERATOR},
     {"GET", "/api/v1/devices", false, NULL, r_devices_list, ROLE_VIEWER},
     {"POST", "/api/v1/devices", false, NULL, r_devices_add, ROLE_ADMIN},
     {"GET", "/api/v1/devices", true, NULL, r_device_show, ROLE_VIEWER},

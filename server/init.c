@@ -235,11 +235,21 @@ int srv_init_main(int argc, char **argv)
     if (rc)
         return 1;
 
-    /* The operator token: its one clear copy is the operator's. */
-    char token[65];
-    if (srv_token_new(token))
+    /* The operator token: its one clear copy is the operator's. A data
+     * directory that ran --insecure keeps its token (scripts use it). */
+    char token[65] = "", text[32768];
+    snprintf(probe, sizeof probe, "%s/admin.token", dir);
+    FILE *tf = fopen(probe, "r");
+    if (tf) {
+        if (!fgets(token, sizeof token, tf))
+            token[0] = 0;
+        token[strcspn(token, "\r\n")] = 0;
+        fclose(tf);
+        if (strlen(token) < 16)
+            token[0] = 0;
+    }
+    if (!token[0] && srv_token_new(token))
         return 1;
-    char text[32768];
     if (fmt(text, sizeof text, "%s\n", token))
         return 1;
     if (write_text(dir, "admin.token", text, 0600))

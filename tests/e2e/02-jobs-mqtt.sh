@@ -4,11 +4,10 @@
 # notify-next-only client, an offline device with several queued jobs and
 # supersede, and a job cancelled while a device is in progress.
 . "$(dirname "$0")/lib.sh"
-# Plain MQTT and HTTP (start_ottod passes --insecure): this test drives the
-# protocol with raw clients; transport security is tests/e2e/16-tls.sh.
+# Over TLS as deployed (ottod init): each raw client is a device with its own
+# certificate, and a device has one connection at a time (its CN is its id).
 e2e_init
-start_broker
-start_ottod --minute-seconds 1
+start_secure --minute-seconds 1
 T1=24:0a:c4:00:00:01; T2=24:0a:c4:00:00:02; T3=24:0a:c4:00:00:03
 
 "$OTTO" image build --version 1.1.0 --project lamp -o "$E2E_DIR/a.bin" >/dev/null
@@ -21,7 +20,7 @@ FM=$("$OTTO" fw upload -q "$E2E_DIR/mcu.bin" --ota-type stm32 --product lamp --v
 "$OTTO" device add $T3 --group lab >/dev/null
 
 # ---- lifecycle: T1 listens for notify-next, gets the document, reports
-"$MQREQ" -p "$BROKER_PORT" -s "\$aws/things/$T1/jobs/notify-next" -n 1 -w 10 -r "$E2E_DIR/ready" >"$E2E_DIR/notify.txt" &
+"$MQREQ" -p "$BROKER_PORT" $(thing_creds $T1) -s "\$aws/things/$T1/jobs/notify-next" -n 1 -w 10 -r "$E2E_DIR/ready" >"$E2E_DIR/notify.txt" &
 LISTEN=$!
 wait_for test -e "$E2E_DIR/ready" || bail "listener not ready"
 J1=$("$OTTO" job create --group demo --fw "$FA" -q)
@@ -61,11 +60,9 @@ r=$(mq $T1 get '{"clientToken":"x"}'); check "empty pending list" sh -c "echo '$
 
 # ---- a client that subscribes only to notify-next (FreeRTOS OTA style)
 J2=$("$OTTO" job create --device $T3 --fw "$FA" -q)
-"$MQREQ" -p "$BROKER_PORT" -s "\$aws/things/$T3/jobs/notify-next" -n 1 -w 10 -r "$E2E_DIR/ready3" >"$E2E_DIR/n3.txt" &
-LISTEN=$!
-wait_for test -e "$E2E_DIR/ready3"
-mosquitto_pub -p "$BROKER_PORT" -q 1 -t "\$aws/things/$T3/jobs/\$next/get" -m '{"clientToken":"1:'$T3'"}'
-wait $LISTEN; check "\$next/get answer mirrored on notify-next" grep -q "\"jobId\":\"$J2\"" "$E2E_DIR/n3.txt"
+"$MQREQ" -p "$BROKER_PORT" $(thing_creds $T3) -s "\$aws/things/$T3/jobs/notify-next" -n 1 -w 10 \
+    -t "\$aws/things/$T3/jobs/\$next/get" -m '{"clientToken":"1:'$T3'"}' >"$E2E_DIR/n3.txt"
+check "\$next/get answer mirrored on notify-next" grep -q "\"jobId\":\"$J2\"" "$E2E_DIR/n3.txt"
 
 # ---- an offline device: three jobs queue up, the newer esp32 job supersedes
 "$OTTO" device add 24:0a:c4:00:00:09 --group offline >/dev/null
@@ -88,7 +85,7 @@ check "cancel: queued device CANCELED" test "$("$OTTO" job show "$J4" --json | j
 check "cancel: in-progress device keeps going" test "$("$OTTO" job show "$J4" --json | jget "[e['status'] for e in d['executions'] if e['thingName']=='$T1'][0]")" = IN_PROGRESS
 J5=$("$OTTO" job create --group demo --fw "$FA" -q)
 mq $T2 start-next >/dev/null
-"$MQREQ" -p "$BROKER_PORT" -s "\$aws/things/$T2/jobs/notify-next" -n 1 -w 10 -r "$E2E_DIR/ready5" >"$E2E_DIR/n5.txt" &
+"$MQREQ" -p "$BROKER_PORT" $(thing_creds $T2) -s "\$aws/things/$T2/jobs/notify-next" -n 1 -w 10 -r "$E2E_DIR/ready5" >"$E2E_DIR/n5.txt" &
 LISTEN=$!
 wait_for test -e "$E2E_DIR/ready5"
 "$OTTO" job cancel "$J5" --force -q

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Firmware downloads: whole file, Range resumes (206) in many pieces, 416
 # for ranges past the end, ETag and If-Range, HEAD, and what is not found.
+# Over HTTPS as deployed, through a link minted for one device (otto fw link).
 . "$(dirname "$0")/lib.sh"
-# Plain MQTT and HTTP (start_ottod passes --insecure): this test drives the
-# protocol with raw clients; transport security is tests/e2e/16-tls.sh.
 e2e_init
-start_broker
-start_ottod
+start_secure
 "$OTTO" image build --version 1.0.0 --project lamp --size 300K -o "$E2E_DIR/fw.bin" >/dev/null
 FW=$("$OTTO" fw upload -q "$E2E_DIR/fw.bin")
-URL="$OTTO_URL/fw/$FW"
+URL=$("$OTTO" fw link "$FW" --thing 24:0a:c4:03:00:01 --ttl 600)
+check "otto fw link: HTTPS, for that thing, expiring in 600 s" \
+    sh -c "echo '$URL' | grep -q '^https://127.0.0.1:$HTTP_PORT/fw/$FW?thing=24:0a:c4:03:00:01&expires=[0-9]*&sig=[0-9a-f]\{32\}$'"
+code=$(curl -s -o "$E2E_DIR/body" -w '%{http_code}' "$OTTO_URL/fw/$FW")
+check "the bare address: 403, saying why ($code)" sh -c "[ $code = 403 ] && grep -q 'not signed' '$E2E_DIR/body'"
+out=$(OTTO_TOKEN=$("$OTTO" token create --name dl-viewer --role viewer 2>/dev/null) "$OTTO" fw link "$FW" --thing x 2>&1); rc=$?
+check "a viewer cannot mint links ($rc)" sh -c "[ $rc -ne 0 ] && echo '$out' | grep -q 'viewer token may not'"
 SIZE=$(stat -c %s "$E2E_DIR/fw.bin")
 SHA=$(sha256sum <"$E2E_DIR/fw.bin" | cut -c1-64)
 
@@ -18,7 +22,8 @@ check "GET: 200" test "$code" = 200
 check "GET: the same bytes" cmp -s "$E2E_DIR/all.bin" "$E2E_DIR/fw.bin"
 check "GET: ETag is the SHA-256" grep -qi "^etag: \"$SHA\"" "$E2E_DIR/h.txt"
 check "GET: Accept-Ranges: bytes" grep -qi "^accept-ranges: bytes" "$E2E_DIR/h.txt"
-check "no token needed for downloads" true
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer nonsense" "$URL")
+check "the link is the credential: no token needed, a bad one ignored ($code)" test "$code" = 200
 
 # Resume in seven uneven pieces, as a device with power cuts would.
 : >"$E2E_DIR/pieces.bin"
@@ -51,7 +56,9 @@ check "If-Range with a stale ETag: 200 and the whole file" sh -c "[ $code = 200 
 code=$(curl -s -I -o "$E2E_DIR/h.txt" -w '%{http_code}' "$URL")
 check "HEAD: 200 with the length" sh -c "[ $code = 200 ] && grep -qi '^content-length: $SIZE' '$E2E_DIR/h.txt'"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$OTTO_URL/fw/fw-000000000000")
-check "unknown firmware: 404" test "$code" = 404
+check "unknown firmware, no link: 403 before anything is looked up ($code)" test "$code" = 403
+"$OTTO" fw link fw-000000000000 --thing 24:0a:c4:03:00:01 >/dev/null 2>"$E2E_DIR/err.txt"
+check "no link for unknown firmware ($(cat "$E2E_DIR/err.txt"))" grep -q "no firmware 'fw-000000000000'" "$E2E_DIR/err.txt"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$URL")
 check "DELETE on a download: 405" test "$code" = 405
 

@@ -4,11 +4,9 @@
 # answered after it comes back (the broker keeps its session), and a job for
 # 2,000 devices created just before the kill is complete afterwards.
 . "$(dirname "$0")/lib.sh"
-# Plain MQTT and HTTP (start_ottod passes --insecure): this test drives the
-# protocol with raw clients; transport security is tests/e2e/16-tls.sh.
+# Over TLS as deployed; mqreq plays each device with its own certificate.
 e2e_init
-start_broker
-start_ottod
+start_secure
 T1=24:0a:c4:00:00:01; T2=24:0a:c4:00:00:02; T3=24:0a:c4:00:00:03
 "$OTTO" image build --version 1.1.0 --project lamp -o "$E2E_DIR/a.bin" >/dev/null
 FW=$("$OTTO" fw upload -q "$E2E_DIR/a.bin")

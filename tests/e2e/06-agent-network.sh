@@ -4,11 +4,9 @@
 # download connection dropped twice (ottod killed), and a file server that
 # ignores Range while devices lose power (they start over, never splice).
 . "$(dirname "$0")/lib.sh"
-# Plain MQTT and HTTP (start_ottod passes --insecure): this test drives the
-# protocol with raw clients; transport security is tests/e2e/16-tls.sh.
+# Over TLS as deployed: a certificate per device, MQTT/TLS and HTTPS.
 e2e_init
-start_broker
-start_ottod
+start_secure
 SIM=$BUILD/otto-sim
 N=4
 for v in 1.0.0:0 1.1.0:1 1.2.0:1 1.3.0:1 1.4.0:1 1.5.0:1 1.6.0:1; do
@@ -56,20 +54,29 @@ check "connections broken 3 times, ottod killed once: every device SUCCEEDED" te
 check "... each device resumed at least 3 times" \
     test "$("$OTTO" job show "$J" --json | jget "min(int(e['statusDetails'].get('resumes', '0')) for e in d['executions'])")" -ge 3
 check "... from where it was (Range requests past byte 0)" \
-    test "$(grep -cE "GET .*$(fw 1.5.0) from [1-9]" "$E2E_DIR/fleet.log")" -ge $((3 * N))
+    test "$(grep -cE "GET .*$(fw 1.5.0)[^ ]* from [1-9]" "$E2E_DIR/fleet.log")" -ge $((3 * N))
 stop_fleet
 
-# 4. A file server that ignores Range (python's http.server answers 200),
-#    with power cuts mid-download: devices must start over, never splice.
+# 4. A file server that ignores Range (python's http.server answers 200,
+#    over TLS with the deployment's server certificate), with power cuts
+#    mid-download: devices must start over, never splice.
 F=$(fw 1.6.0)
 mkdir -p "$E2E_DIR/www/fw"
 cp "$E2E_DIR/v1.6.0.bin" "$E2E_DIR/www/fw/$F"
 WPORT=$(free_port)
-python3 -m http.server "$WPORT" --bind 127.0.0.1 --directory "$E2E_DIR/www" >/dev/null 2>&1 &
+python3 - "$WPORT" "$E2E_DIR/www" "$DATA/tls/server.crt" "$DATA/tls/server.key" >/dev/null 2>&1 <<'PY' &
+import functools, http.server, ssl, sys
+port, root, crt, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), h)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(crt, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+PY
 E2E_PIDS+=("$!")
 wait_for port_open "$WPORT"
 stop_ottod
-start_ottod --public-url "http://127.0.0.1:$WPORT"
+start_ottod --public-url "https://127.0.0.1:$WPORT"
 fleet --cuts $N --seed 5
 J=$("$OTTO" job create --group g6 --fw "$F" -q)
 watch "$J"; rc=$?

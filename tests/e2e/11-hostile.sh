@@ -10,11 +10,10 @@
 # D10 executionNumber past INT32_MAX is refused; D11 trailing garbage too.
 # (D2's report-keeping and D3's firmware-in-use rule: tests/unit/test_jobs.c.)
 . "$(dirname "$0")/lib.sh"
-# Plain MQTT and HTTP (start_ottod passes --insecure): this test drives the
-# protocol with raw clients; transport security is tests/e2e/16-tls.sh.
+# Over TLS as deployed: each raw MQTT client is a device with its own
+# certificate; raw HTTP clients speak TLS (python's ssl) once connected.
 e2e_init
-start_broker
-start_ottod
+start_secure
 T=24:0a:c4:11:00:01
 "$OTTO" image build --version 1.1.0 --project lamp -o "$E2E_DIR/a.bin" >/dev/null
 "$OTTO" image build --version 1.2.0 --project lamp -o "$E2E_DIR/b.bin" >/dev/null
@@ -24,7 +23,7 @@ status() { "$OTTO" job show "$1" --json | jget "d['executions'][0]['status']"; }
 
 # D4: a retained start-next, then a job; ottod restarts and must not act on it.
 JA=$("$OTTO" job create --device $T --fw "$FA" -q)
-mosquitto_pub -p "$BROKER_PORT" -V mqttv5 -q 1 -r -t "\$aws/things/$T/jobs/start-next" -m '{}'
+mosquitto_pub -p "$BROKER_PORT" $(mqtls $T) -V mqttv5 -q 1 -r -t "\$aws/things/$T/jobs/start-next" -m '{}'
 sleep 0.5
 check "a retained start-next is not acted on" test "$(status "$JA")" = QUEUED
 stop_ottod
@@ -32,7 +31,7 @@ start_ottod
 sleep 1
 check "... nor replayed when ottod restarts" test "$(status "$JA")" = QUEUED
 check "... and said once in the log" grep -q "ignoring a retained request" "$E2E_DIR/ottod.log"
-mosquitto_pub -p "$BROKER_PORT" -V mqttv5 -q 1 -r -t "\$aws/things/$T/jobs/start-next" -n
+mosquitto_pub -p "$BROKER_PORT" $(mqtls $T) -V mqttv5 -q 1 -r -t "\$aws/things/$T/jobs/start-next" -n
 r=$(mq $T start-next)
 check "a live start-next still works" sh -c "echo '$r' | grep -q '\"status\":\"IN_PROGRESS\"'"
 
@@ -64,8 +63,8 @@ check "... and the device X kept its product" \
     test "$("$OTTO" device show 24:0a:c4:11:00:07 --json | jget "d['product']")" = lamp
 code=$(printf '{"thing":"t-nul"}\x00junk' | api -H 'Content-Type: application/json' --data-binary @- "$OTTO_URL/api/v1/devices")
 check "a raw NUL in a body: 400" test "$code" = 400
-code=$(api -o /dev/null "$OTTO_URL/fw/$FA%00")
-check "GET /fw/{id}%00 does not serve {id} ($code)" test "$code" = 404
+code=$(api -o /dev/null "$(sed "s|/fw/$FA?|/fw/$FA%00?|" <<<"$("$OTTO" fw link "$FA" --thing $T)")")
+check "GET /fw/{id}%00 (with {id}'s link) does not serve {id} ($code)" test "$code" = 403
 
 # D11 and D8: exact JSON, in UTF-8.
 code=$(api -d '{"thing":"t-trail"} trailing garbage' "$OTTO_URL/api/v1/devices")
@@ -90,7 +89,7 @@ check "a description of 400 bytes: 400, not cut inside a character" test "$code"
 G=$(python3 -c 'import json; print(json.dumps({"thing": "t-groups", "groups": ["g%d" % i for i in range(16)]}))')
 code=$(api -d "$G" "$OTTO_URL/api/v1/devices")
 check "a device in 16 groups: 400" test "$code" = 400
-mosquitto_pub -p "$BROKER_PORT" -V mqttv5 -q 1 -t 'otto/things/24:0a:c4:11:00:08/hello' \
+mosquitto_pub -p "$BROKER_PORT" $(mqtls 24:0a:c4:11:00:08) -V mqttv5 -q 1 -t 'otto/things/24:0a:c4:11:00:08/hello' \
     -m '{"product":"lamp","versions":{"esp32":"'"$(printf 'v%.0s' $(seq 1 40))"'"}}'
 sleep 0.5
 check "a hello with a 40-character version: not stored" sh -c "! '$OTTO' device show 24:0a:c4:11:00:08 >/dev/null 2>&1"
@@ -109,7 +108,7 @@ r=$(mq $T "$JA/update" '{"status":"IN_PROGRESS","executionNumber":2147483648}')
 check "executionNumber 2147483648: rejected InvalidRequest" sh -c "echo '$r' | grep -q InvalidRequest"
 
 # D6: a newline in what a device says cannot start a log line of its own.
-mosquitto_pub -p "$BROKER_PORT" -V mqttv5 -q 1 -t 'otto/things/24:0a:c4:11:00:66/hello' \
+mosquitto_pub -p "$BROKER_PORT" $(mqtls 24:0a:c4:11:00:66) -V mqttv5 -q 1 -t 'otto/things/24:0a:c4:11:00:66/hello' \
     -m '{"product":"lamp\n2026-12-01T00:00:00.000Z ERROR store: database is corrupt (forged line)"}'
 sleep 0.5
 check "no forged line in the log" sh -c "! grep -q '^2026-12-01T00:00:00.000Z ERROR' '$E2E_DIR/ottod.log'"
@@ -168,7 +167,7 @@ check "a nextToken this server never gave: 400" test "$code" = 400
 th() { curl -s "$OTTO_URL/healthz" | jget "d['mqttThrottled']"; }
 before=$(th)
 seq 3000 | sed 's/.*/{"clientToken":"flood"}/' | \
-    mosquitto_pub -p "$BROKER_PORT" -V mqttv5 -q 1 -l -t '$aws/things/24:0a:c4:11:0f:0f/jobs/get'
+    mosquitto_pub -p "$BROKER_PORT" $(mqtls 24:0a:c4:11:0f:0f) -V mqttv5 -q 1 -l -t '$aws/things/24:0a:c4:11:0f:0f/jobs/get'
 t0=$(date +%s%N)
 r=$(mq 24:0a:c4:11:00:07 get)
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -180,7 +179,7 @@ check "... and said once in the log" test "$(grep -c 'over its request budget' "
 # Auto-registration has a rate: 500 new names at once are not 500 rows at once.
 MQBENCH=${MQBENCH:-$BUILD/mqbench}
 t0=$(date +%s)
-"$MQBENCH" load -p "$BROKER_PORT" -x reg -d 500 -m get -w 30 >/dev/null
+"$MQBENCH" load -p "$BROKER_PORT" $(loadgen otto-loadgen) -x reg -d 500 -m get -w 30 >/dev/null
 secs=$(( $(date +%s) - t0 + 1 ))
 n=$("$OTTO" device ls --json | jget "len([x for x in d if x['thing'].startswith('reg:')])")
 deferred=$(curl -s "$OTTO_URL/healthz" | jget "d['registrationsDeferred']")
@@ -195,7 +194,7 @@ port = int(sys.argv[1]); socks = []; refused = 0
 for _ in range(4200):
     try:
         s = socket.socket(); s.bind(("127.0.0.2", 0)); s.connect(("127.0.0.1", port))
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")   # never finished
+        s.sendall(b"\x16\x03\x01\x00\xa0\x01\x00\x00")   # half a TLS hello, never finished
         socks.append(s)
     except OSError:
         refused += 1
@@ -215,7 +214,7 @@ FLOOD=$!
 sleep 2
 code=$(curl -m 3 -s -o /dev/null -w '%{http_code}' "$OTTO_URL/healthz")
 check "during the flood /healthz answers ($code)" test "$code" = 200
-code=$(curl -m 3 -s -o /dev/null -w '%{http_code}' -H 'Range: bytes=0-99' "$OTTO_URL/fw/$FA")
+code=$(curl -m 3 -s -o /dev/null -w '%{http_code}' -H 'Range: bytes=0-99' "$("$OTTO" fw link "$FA" --thing $T)")
 check "... and downloads go on ($code)" test "$code" = 206
 wait $FLOOD
 read -r held refused closed < "$E2E_DIR/flood.txt"
@@ -226,15 +225,16 @@ check "libmicrohttpd's complaints are counted, not a line each" \
 
 # A deadline for request headers: a byte a second is not a request.
 python3 - "$HTTP_PORT" > "$E2E_DIR/slow.txt" <<'PY'
-import socket, sys, time
+import os, socket, ssl, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(5)
+s = ssl.create_default_context(cafile=os.environ["OTTO_CA"]).wrap_socket(s, server_hostname="127.0.0.1")
 s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
 try:
     for ch in b"X-S: " + b"a" * 7:               # one byte a second, 12 s in all
         s.sendall(bytes([ch])); time.sleep(1)
     s.sendall(b"\r\n\r\n")
     print(s.recv(64).split(b" ")[1].decode())
-except (BrokenPipeError, ConnectionResetError, socket.timeout, IndexError):
+except (BrokenPipeError, ConnectionResetError, socket.timeout, IndexError, ssl.SSLError):
     print("closed")
 PY
 r=$(cat "$E2E_DIR/slow.txt")
@@ -246,10 +246,12 @@ check "two requests on one kept-alive connection: both answered ($codes)" test "
 stop_ottod
 start_ottod --trusted-proxy 127.0.0.3 --http-per-ip 4
 python3 - "$HTTP_PORT" "$OTTO_TOKEN" > "$E2E_DIR/proxy.txt" <<'PY'
-import socket, sys, time
+import os, socket, ssl, sys, time
 port, tok = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=os.environ["OTTO_CA"])
 def conn(src, xff, finish):
     s = socket.socket(); s.bind((src, 0)); s.connect(("127.0.0.1", port)); s.settimeout(3)
+    s = ctx.wrap_socket(s, server_hostname="127.0.0.1")
     body = b"" if not finish else b"{}"
     s.sendall(b"POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok.encode() +
               b"\r\nX-Forwarded-For: 203.0.113.9, " + xff.encode() + b"\r\nContent-Length: 2\r\n\r\n" + body)
@@ -278,19 +280,27 @@ check "... and the proxy itself, holding 17 connections, is served on an 18th ($
 stop_ottod
 start_ottod --trusted-proxy 127.0.0.3 --proxy-protocol --http-per-ip 4
 python3 - "$HTTP_PORT" "$OTTO_TOKEN" > "$E2E_DIR/pp.txt" <<'PY'
-import socket, struct, sys, time
+import os, socket, ssl, struct, sys, time
 port, tok = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=os.environ["OTTO_CA"])
 def v1(client):
     return ("PROXY TCP4 %s 127.0.0.1 40000 %d\r\n" % (client, port)).encode()
 def v2(client):
     addrs = socket.inet_aton(client) + socket.inet_aton("127.0.0.1") + struct.pack("!HH", 40000, port)
     return b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", len(addrs)) + addrs
-def conn(src, header, finish):
+def conn(src, header, finish):   # the PROXY header in clear, then TLS
     s = socket.socket(); s.bind((src, 0)); s.connect(("127.0.0.1", port)); s.settimeout(3)
-    s.sendall(header + b"POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok.encode() +
+    try:
+        s.sendall(header)
+        s = ctx.wrap_socket(s, server_hostname="127.0.0.1")
+    except (OSError, ssl.SSLError):
+        return None
+    s.sendall(b"POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok.encode() +
               b"\r\nContent-Length: 2\r\n\r\n" + (b"{}" if finish else b""))
     return s
 def status(s):
+    if s is None:
+        return "closed"
     try:
         return s.recv(64).split(b" ")[1].decode()
     except Exception:

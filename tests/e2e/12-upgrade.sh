@@ -3,14 +3,14 @@
 # tests/data/ottod-0.1.sql, dumped from a real one) is opened in place by
 # this ottod: devices, firmware, the job and its executions are all there,
 # the running execution can finish, and the schema version is today's. A
-# data directory from a newer ottod is refused and left untouched.
+# data directory from a newer ottod is refused and left untouched. The old
+# release ran without TLS: `ottod init` on its directory makes it secure,
+# keeping the store and the operator's token.
 . "$(dirname "$0")/lib.sh"
-# Plain MQTT and HTTP (start_ottod passes --insecure): this test drives the
-# protocol with raw clients; transport security is tests/e2e/16-tls.sh.
 e2e_init
-start_broker
 DATA=$E2E_DIR/data
 mkdir -p "$DATA/artifacts/ba"
+echo 0123456789abcdef0123456789abcdef >"$DATA/admin.token"   # the old release's token
 python3 - "$(dirname "$0")/../data/ottod-0.1.sql" "$DATA/otto.db" <<'PY'
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[2]); c.executescript(open(sys.argv[1]).read()); c.commit()
@@ -20,7 +20,9 @@ PY
 SHA=$(sha256sum "$E2E_DIR/v110.bin" | cut -d' ' -f1)
 [ "$SHA" = ba4c6a7597277e4e35de785e5c64d44d6895cdd9a9a44e4d403c74cea37efd1e ] || bail "the image builder no longer makes the same bytes"
 cp "$E2E_DIR/v110.bin" "$DATA/artifacts/ba/$SHA"
-start_ottod
+start_secure                  # ottod init on the old directory, then both services
+check "ottod init kept the old store and the operator's token" \
+    sh -c "[ \"\$OTTO_TOKEN\" = 0123456789abcdef0123456789abcdef ] && grep -q '^export OTTO_TOKEN=0123456789abcdef0123456789abcdef' '$DATA/otto.env'"
 J=job-prev-1
 count() { "$OTTO" job show $J --json | jget "d['counts'].get('$1', 0)"; }
 check "the old job is there, with its description" \
@@ -28,8 +30,8 @@ check "the old job is there, with its description" \
 check "... and its executions: 1 SUCCEEDED, 1 IN_PROGRESS, 1 QUEUED" \
     test "$(count SUCCEEDED).$(count IN_PROGRESS).$(count QUEUED)" = 1.1.1
 check "the devices and their group" test "$("$OTTO" device ls --json | jget "len([x for x in d if 'attic' in x['groups']])")" = 3
-code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Range: bytes=0-99' "$OTTO_URL/fw/fw-ba4c6a759727")
-check "its firmware downloads ($code)" test "$code" = 206
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Range: bytes=0-99' "$("$OTTO" fw link fw-ba4c6a759727 --thing 24:0a:c4:12:00:02)")
+check "its firmware downloads, over HTTPS with a link ($code)" test "$code" = 206
 r=$(mq 24:0a:c4:12:00:02 "$J/update" '{"status":"SUCCEEDED"}')
 check "the execution that was running finishes" sh -c "echo '$r' | grep -q ^accepted"
 schema() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select value from meta where key=\"schema\"").fetchone()[0])' "$DATA/otto.db"; }
@@ -40,7 +42,7 @@ stop_ottod
 
 # From a newer ottod: refused, untouched.
 python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("update meta set value=\"99\" where key=\"schema\""); c.commit()' "$DATA/otto.db"
-"$OTTOD" --data "$DATA" --mqtt "127.0.0.1:$BROKER_PORT" --http "127.0.0.1:$(free_port)" --insecure 2>"$E2E_DIR/newer.log"
+"$OTTOD" --data "$DATA" 2>"$E2E_DIR/newer.log"
 rc=$?
 check "a data directory from a newer ottod: refused (exit $rc)" test "$rc" -ne 0
 check "... saying so" grep -q "made by a newer ottod" "$E2E_DIR/newer.log"

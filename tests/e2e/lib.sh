@@ -26,9 +26,10 @@ jget() {
 }
 
 MQREQ=${MQREQ:-$BUILD/tests/mqreq}
-# mq THING LEAF [PAYLOAD]: one jobs request as a device; prints "accepted {...}".
+# mq THING LEAF [PAYLOAD]: one jobs request as a device (with its own
+# certificate); prints "accepted {...}".
 mq() {
-    "$MQREQ" -p "$BROKER_PORT" -t "\$aws/things/$1/jobs/$2" -m "${3:-{\}}" -w "${MQ_WAIT:-5}"
+    "$MQREQ" -p "$BROKER_PORT" $(thing_creds "$1") -t "\$aws/things/$1/jobs/$2" -m "${3:-{\}}" -w "${MQ_WAIT:-5}"
 }
 
 # fleet_bg PREFIX FACTORY ARGS...: `otto-sim fleet` of $N modules (product

@@ -10,6 +10,12 @@
  *       Print "TOPIC PAYLOAD" for each message on FILTER until COUNT arrived
  *       or SECONDS passed; READYFILE is created once subscribed. With -i, a
  *       persistent session under that client id (clean session off).
+ *   mqreq -p PORT -s FILTER -t TOPIC [-m PAYLOAD] ...
+ *       Both on one connection: once subscribed to FILTER, publish PAYLOAD
+ *       on TOPIC (a device with its own certificate has one connection).
+ *
+ * Over TLS with -A CAFILE -C CERT -K KEY: a device's own certificate, the
+ * broker's name checked against CAFILE (the deployment's CA).
  *
  * Exit status: 0 done, 1 timed out, 2 usage or connection error. Unlike
  * mosquitto_sub + mosquitto_pub it cannot miss a reply that comes before
@@ -57,15 +63,12 @@ static void on_subscribe(struct mosquitto *m, void *arg, int mid, int n, const i
     (void)granted;
     if (--c->subs_pending > 0)
         return;
-    if (c->filter) {
-        if (c->ready) {
-            FILE *f = fopen(c->ready, "w");
-            if (f)
-                fclose(f);
-        }
-        return;
+    if (c->filter && c->ready) {
+        FILE *f = fopen(c->ready, "w");
+        if (f)
+            fclose(f);
     }
-    if (!c->published) {
+    if (c->topic && !c->published) {
         const char *p = c->payload ? c->payload : "";
         mosquitto_publish(m, NULL, c->topic, (int)strlen(p), p, 1, false);
         c->published = true;
@@ -92,8 +95,8 @@ int main(int argc, char **argv)
     ctx_t c = {.want = 1};
     int port = 1883, opt;
     double wait_s = 5;
-    const char *id = NULL;
-    while ((opt = getopt(argc, argv, "p:t:m:s:n:w:r:i:")) != -1) {
+    const char *id = NULL, *cafile = NULL, *cert = NULL, *key = NULL;
+    while ((opt = getopt(argc, argv, "p:t:m:s:n:w:r:i:A:C:K:")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 't': c.topic = optarg; break;
@@ -103,13 +106,17 @@ int main(int argc, char **argv)
         case 'w': wait_s = atof(optarg); break;
         case 'r': c.ready = optarg; break;
         case 'i': id = optarg; break;
+        case 'A': cafile = optarg; break;
+        case 'C': cert = optarg; break;
+        case 'K': key = optarg; break;
         default:
-            fprintf(stderr, "usage: mqreq -p PORT (-t TOPIC [-m PAYLOAD] | -s FILTER [-n N] [-r FILE]) [-w S]\n");
+            fprintf(stderr, "usage: mqreq -p PORT (-t TOPIC [-m PAYLOAD] | -s FILTER [-n N] [-r FILE]) [-w S]\n"
+                            "             [-A CAFILE -C CERT -K KEY]\n");
             return 2;
         }
     }
-    if (!c.topic == !c.filter) {
-        fprintf(stderr, "mqreq: give -t or -s\n");
+    if (!c.topic && !c.filter) {
+        fprintf(stderr, "mqreq: give -t or -s (or both)\n");
         return 2;
     }
     mosquitto_lib_init();
@@ -119,6 +126,10 @@ int main(int argc, char **argv)
     mosquitto_connect_callback_set(m, on_connect);
     mosquitto_subscribe_callback_set(m, on_subscribe);
     mosquitto_message_callback_set(m, on_message);
+    if (cafile && mosquitto_tls_set(m, cafile, NULL, cert, key, NULL)) {
+        fprintf(stderr, "mqreq: cannot use the TLS files %s, %s, %s\n", cafile, cert ? cert : "-", key ? key : "-");
+        return 2;
+    }
     if (mosquitto_connect(m, "127.0.0.1", port, 30)) {
         fprintf(stderr, "mqreq: cannot connect to 127.0.0.1:%d\n", port);
         return 2;
