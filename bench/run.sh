@@ -9,17 +9,19 @@ echo "## otto benchmarks"
 echo
 echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), mosquitto $(mosquitto -h 2>/dev/null | head -1 | awk '{print $3}'), everything on loopback."
 echo
-echo "### Jobs and the MQTT job API (ottod + Mosquitto; plain TCP, --insecure, comparable with earlier runs)"
+echo "### Jobs and the MQTT job API (ottod + Mosquitto): TLS as deployed, then plain TCP (--insecure, comparable with earlier runs)"
 echo
 echo "| measurement | figure |"
 echo "|---|---|"
-bash "$here/jobs.sh"
+TRANSPORT=tls bash "$here/jobs.sh"
+TRANSPORT=plain bash "$here/jobs.sh"
 echo
-echo "### Another device's reply during one device's flood of 20,000 requests (plain TCP, --insecure)"
+echo "### Another device's reply during one device's flood of 20,000 requests (TLS, then plain TCP)"
 echo
 echo "| ottod | median reply during the flood | ratio to idle | requests dropped |"
 echo "|---|---|---|---|"
-bash "$here/flood.sh"
+TRANSPORT=tls bash "$here/flood.sh"
+TRANSPORT=plain bash "$here/flood.sh"
 echo
 echo "### Firmware downloads: ottod against nginx, same file, same wrk load (plain HTTP, --insecure; HTTPS rows below)"
 echo
