@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "clients.h"
 #include "download.h"
 #include "firmware.h"
@@ -73,21 +74,9 @@ typedef struct {
     size_t dlen;
     char name[129];
     char who[SRV_NAME_MAX + 1]; /* the token's name, for the audit log */
-    int role;                   /* ROLE_* of the token */
+    srv_role_t role;            /* the token's (auth.c) */
 } req_t;
 
-/* What a token may do: viewers read; operators also upload firmware and run
- * jobs; admins also manage devices, keys, tokens and read the audit log. */
-enum { ROLE_NONE = 0, ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN };
-static const char *const role_names[] = {"", "viewer", "operator", "admin"};
-
-static int role_of(const char *s)
-{
-    for (int i = ROLE_VIEWER; i <= ROLE_ADMIN; i++)
-        if (!strcmp(s, role_names[i]))
-            return i;
-    return ROLE_NONE;
-}
 
 /* The status of the last response this thread queued, for the audit log. */
 static _Thread_local unsigned last_status;
@@ -670,35 +659,14 @@ static bool leaf(const char *url, const char *prefix, char *name, size_t cap, co
     return true;
 }
 
-/* Who is asking: the admin token of DATA/admin.token, or a token made with
- * otto token create (looked up by its SHA-256; never stored in clear),
- * unexpired and unrevoked. Compared in constant time. */
+/* Who is asking (auth.c): the token's role and, for the audit log, name. */
 static bool authorize(srv_t *s, struct MHD_Connection *c, req_t *r)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    char hex[65];
-    if (!h || strncasecmp(h, "Bearer ", 7))
-        return false;
-    h += 7;
-    size_t n = strlen(h);
-    if (n < 16 || n > 256)
-        return false;
-    srv_token_hash(h, n, hex);
-    if (!CRYPTO_memcmp(hex, s->token_hash, 64)) {
-        snprintf(r->who, sizeof r->who, "admin");
-        r->role = ROLE_ADMIN;
-        return true;
-    }
-    srv_token_t t;
     pthread_mutex_lock(&s->lock);
-    int err = srv_token_by_hash(s->st, hex, &t);
+    r->role = srv_auth(s->st, s->token_hash, h, time(NULL), r->who, sizeof r->who);
     pthread_mutex_unlock(&s->lock);
-    int64_t now = time(NULL);
-    if (err || CRYPTO_memcmp(t.hash, hex, 64) || t.revoked_at || (t.expires_at && t.expires_at <= now))
-        return false;
-    snprintf(r->who, sizeof r->who, "%s", t.name);
-    r->role = role_of(t.role);
-    return r->role != ROLE_NONE;
+    return r->role != SRV_ROLE_NONE;
 }
 
 /* ---- the REST routes ------------------------------------------------------ */
@@ -1017,7 +985,7 @@ static enum MHD_Result r_tokens_create(srv_t *s, struct MHD_Connection *c, const
     char tok[65];
     (void)name;
     if (!cJSON_IsString(n) || !srv_valid_name(n->valuestring) || !cJSON_IsString(role) ||
-        role_of(role->valuestring) == ROLE_NONE || !strcmp(n->valuestring, "admin") ||
+        srv_role_of(role->valuestring) == SRV_ROLE_NONE || !strcmp(n->valuestring, "admin") ||
         (days && (!cJSON_IsNumber(days) || days->valuedouble < 1 || days->valuedouble > 3650)))
         return srv_http_err(c, 400, "invalid", "a token is {\"name\": 1-64 of [A-Za-z0-9._-] (not admin), "
                             "\"role\": \"admin\"|\"operator\"|\"viewer\", \"expiresInDays\"?: 1-3650}");
@@ -1099,30 +1067,32 @@ static const struct {
     bool named;          /* path + "/{name}" */
     const char *suffix;  /* after the name */
     handler_t h;
-    int role;            /* the least a token needs */
+    srv_role_t role;     /* the least a token needs: viewers read; operators also
+                          * upload firmware and run jobs; admins also manage
+                          * devices, keys, tokens and read the audit log */
 } routes[] = {
-    {"GET", "/api/v1/firmware", false, NULL, r_fw_list, ROLE_VIEWER},
-    {"GET", "/api/v1/firmware", true, NULL, r_fw_show, ROLE_VIEWER},
-    {"DELETE", "/api/v1/firmware", true, NULL, r_fw_delete, ROLE_OPERATOR},
-    {"POST", "/api/v1/firmware", true, "/link", r_fw_link, ROLE_OPERATOR},
-    {"GET", "/api/v1/devices", false, NULL, r_devices_list, ROLE_VIEWER},
-    {"POST", "/api/v1/devices", false, NULL, r_devices_add, ROLE_ADMIN},
-    {"GET", "/api/v1/devices", true, NULL, r_device_show, ROLE_VIEWER},
-    {"DELETE", "/api/v1/devices", true, NULL, r_device_delete, ROLE_ADMIN},
-    {"POST", "/api/v1/devices", true, "/cert", r_device_cert, ROLE_ADMIN},
-    {"POST", "/api/v1/devices", true, "/revoke", r_device_revoke, ROLE_ADMIN},
-    {"GET", "/api/v1/groups", false, NULL, r_groups, ROLE_VIEWER},
-    {"GET", "/api/v1/jobs", false, NULL, r_jobs_list, ROLE_VIEWER},
-    {"POST", "/api/v1/jobs", false, NULL, r_jobs_create, ROLE_OPERATOR},
-    {"POST", "/api/v1/jobs", true, "/cancel", r_job_cancel, ROLE_OPERATOR},
-    {"GET", "/api/v1/jobs", true, NULL, r_job_show, ROLE_VIEWER},
-    {"GET", "/api/v1/keys", false, NULL, r_keys_list, ROLE_VIEWER},
-    {"POST", "/api/v1/keys", false, NULL, r_keys_add, ROLE_ADMIN},
-    {"POST", "/api/v1/keys", true, "/revoke", r_key_revoke, ROLE_ADMIN},
-    {"GET", "/api/v1/tokens", false, NULL, r_tokens_list, ROLE_ADMIN},
-    {"POST", "/api/v1/tokens", false, NULL, r_tokens_create, ROLE_ADMIN},
-    {"POST", "/api/v1/tokens", true, "/revoke", r_token_revoke, ROLE_ADMIN},
-    {"GET", "/api/v1/audit", false, NULL, r_audit, ROLE_ADMIN},
+    {"GET", "/api/v1/firmware", false, NULL, r_fw_list, SRV_ROLE_VIEWER},
+    {"GET", "/api/v1/firmware", true, NULL, r_fw_show, SRV_ROLE_VIEWER},
+    {"DELETE", "/api/v1/firmware", true, NULL, r_fw_delete, SRV_ROLE_OPERATOR},
+    {"POST", "/api/v1/firmware", true, "/link", r_fw_link, SRV_ROLE_OPERATOR},
+    {"GET", "/api/v1/devices", false, NULL, r_devices_list, SRV_ROLE_VIEWER},
+    {"POST", "/api/v1/devices", false, NULL, r_devices_add, SRV_ROLE_ADMIN},
+    {"GET", "/api/v1/devices", true, NULL, r_device_show, SRV_ROLE_VIEWER},
+    {"DELETE", "/api/v1/devices", true, NULL, r_device_delete, SRV_ROLE_ADMIN},
+    {"POST", "/api/v1/devices", true, "/cert", r_device_cert, SRV_ROLE_ADMIN},
+    {"POST", "/api/v1/devices", true, "/revoke", r_device_revoke, SRV_ROLE_ADMIN},
+    {"GET", "/api/v1/groups", false, NULL, r_groups, SRV_ROLE_VIEWER},
+    {"GET", "/api/v1/jobs", false, NULL, r_jobs_list, SRV_ROLE_VIEWER},
+    {"POST", "/api/v1/jobs", false, NULL, r_jobs_create, SRV_ROLE_OPERATOR},
+    {"POST", "/api/v1/jobs", true, "/cancel", r_job_cancel, SRV_ROLE_OPERATOR},
+    {"GET", "/api/v1/jobs", true, NULL, r_job_show, SRV_ROLE_VIEWER},
+    {"GET", "/api/v1/keys", false, NULL, r_keys_list, SRV_ROLE_VIEWER},
+    {"POST", "/api/v1/keys", false, NULL, r_keys_add, SRV_ROLE_ADMIN},
+    {"POST", "/api/v1/keys", true, "/revoke", r_key_revoke, SRV_ROLE_ADMIN},
+    {"GET", "/api/v1/tokens", false, NULL, r_tokens_list, SRV_ROLE_ADMIN},
+    {"POST", "/api/v1/tokens", false, NULL, r_tokens_create, SRV_ROLE_ADMIN},
+    {"POST", "/api/v1/tokens", true, "/revoke", r_token_revoke, SRV_ROLE_ADMIN},
+    {"GET", "/api/v1/audit", false, NULL, r_audit, SRV_ROLE_ADMIN},
 };
 
 /* Who did what to which object, and how it ended: every change. */
@@ -1143,9 +1113,9 @@ static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char 
     enum MHD_Result ret;
 
     if (r->is_upload) {
-        if (r->role < ROLE_OPERATOR)
+        if (r->role < SRV_ROLE_OPERATOR)
             return srv_http_err(c, 403, "forbidden", "a %s token may not upload firmware (operator or admin)",
-                                role_names[r->role]);
+                                srv_role_name(r->role));
         ret = h_upload(s, c, r);
         audit(s, r, m, url, r->name[0] ? r->name : "firmware");
         return ret;
@@ -1167,8 +1137,8 @@ static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char 
             continue;
         if (!strcmp(m, routes[i].method)) {
             if (r->role < routes[i].role)
-                ret = srv_http_err(c, 403, "forbidden", "a %s token may not %s %s (it takes %s)", role_names[r->role],
-                                   m, url, role_names[routes[i].role]);
+                ret = srv_http_err(c, 403, "forbidden", "a %s token may not %s %s (it takes %s)", srv_role_name(r->role),
+                                   m, url, srv_role_name(routes[i].role));
             else
                 ret = routes[i].h(s, c, routes[i].named ? name : NULL, body);
             cJSON_Delete(body);

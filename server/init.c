@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -206,12 +207,26 @@ int srv_init_main(int argc, char **argv)
     X509 *ca = NULL;
     EVP_PKEY *cakey = NULL;
     if (ca_in) {
+        char why[200];
         ca = srv_pki_read_cert(ca_in);
         cakey = srv_pki_read_key(cakey_in);
-        if (!ca || !cakey || X509_check_private_key(ca, cakey) != 1) {
-            fprintf(stderr, "ottod init: --ca/--ca-key: not a certificate and its private key in PEM\n");
+        if (!ca || !cakey) {
+            fprintf(stderr, "ottod init: %s: %s\n", ca ? cakey_in : ca_in,
+                    ca ? "not a private key in PEM" : "not a certificate (PEM or DER)");
+            X509_free(ca);
+            EVP_PKEY_free(cakey);
             return 1;
         }
+        if (srv_pki_ca_check(ca, cakey, (long long)time(NULL), why)) {
+            fprintf(stderr, "ottod init: --ca %s cannot issue otto's certificates: %s\n", ca_in, why);
+            X509_free(ca);
+            EVP_PKEY_free(cakey);
+            return 1;
+        }
+        if (srv_pki_not_after(ca) < (long long)time(NULL) + SRV_CERT_DAYS_DEVICE * 86400LL)
+            fprintf(stderr, "ottod init: note: your CA expires before the %d days otto gives a device "
+                            "certificate; renew devices (otto device cert --renew) before it does\n",
+                    SRV_CERT_DAYS_DEVICE);
     } else {
         char cn[300];
         snprintf(cn, sizeof cn, "otto CA %s", url_host);

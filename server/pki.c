@@ -4,8 +4,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/bio.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -175,13 +177,59 @@ int srv_pki_write(const char *path, const char *pem, unsigned mode)
     return 0;
 }
 
+X509 *srv_pki_parse_cert(const void *buf, size_t len)
+{
+    if (len > 1u << 20 || len > INT_MAX)
+        return NULL;
+    BIO *b = BIO_new_mem_buf(buf, (int)len);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    if (!x && b) { /* not PEM: DER, the whole of it */
+        const unsigned char *p = buf;
+        x = d2i_X509(NULL, &p, (long)len);
+        if (x && p != (const unsigned char *)buf + len) {
+            X509_free(x);
+            x = NULL;
+        }
+    }
+    BIO_free(b);
+    ERR_clear_error();
+    return x;
+}
+
 X509 *srv_pki_read_cert(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-    if (f)
-        fclose(f);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    static const size_t cap = 1u << 20;
+    unsigned char *buf = malloc(cap);
+    size_t n = buf ? fread(buf, 1, cap, f) : 0;
+    fclose(f);
+    X509 *x = n ? srv_pki_parse_cert(buf, n) : NULL;
+    free(buf);
     return x;
+}
+
+int srv_pki_ca_check(X509 *ca, EVP_PKEY *key, long long now, char *err)
+{
+    time_t t = (time_t)now;
+    EVP_PKEY *pub = X509_get0_pubkey(ca);
+    int id = pub ? EVP_PKEY_get_base_id(pub) : 0, bits = pub ? EVP_PKEY_get_bits(pub) : 0;
+    const char *why = NULL;
+    if (X509_check_ca(ca) != 1)
+        why = "not a CA certificate (it needs basicConstraints CA:TRUE and, with key usages, keyCertSign)";
+    else if (X509_cmp_time(X509_get0_notBefore(ca), &t) > 0)
+        why = "not valid yet (notBefore is in the future)";
+    else if (X509_cmp_time(X509_get0_notAfter(ca), &t) <= 0)
+        why = "expired";
+    else if (!(id == EVP_PKEY_EC && bits == 256) && !(id == EVP_PKEY_RSA && bits >= 2048))
+        why = "its key is neither P-256 nor RSA of 2048 bits or more";
+    else if (key && X509_check_private_key(ca, key) != 1)
+        why = "the private key is not this certificate's";
+    ERR_clear_error();
+    if (why)
+        snprintf(err, 200, "%s", why);
+    return why ? -1 : 0;
 }
 
 EVP_PKEY *srv_pki_read_key(const char *path)

@@ -36,7 +36,14 @@ char *srv_pki_cert_pem(X509 *x);
 char *srv_pki_key_pem(EVP_PKEY *k);
 /** Write PEM to path with mode (0600 for keys), replacing it. */
 int srv_pki_write(const char *path, const char *pem, unsigned mode);
+/** A certificate from a file or bytes, PEM or DER; NULL when neither. */
 X509 *srv_pki_read_cert(const char *path);
+X509 *srv_pki_parse_cert(const void *buf, size_t len);
+/** 0 when ca can issue otto's certificates: a CA (basicConstraints CA:TRUE;
+ *  keyCertSign if it has key usages), valid at now (seconds since the
+ *  epoch), with a P-256 or an RSA key of 2048 bits or more, and key (when
+ *  not NULL) its private key. Otherwise -1 and why in err. */
+int srv_pki_ca_check(X509 *ca, EVP_PKEY *key, long long now, char *err);
 EVP_PKEY *srv_pki_read_key(const char *path);
 /** notAfter as seconds since the epoch. */
 long long srv_pki_not_after(X509 *x);

@@ -16,6 +16,25 @@ check "... and the server certificate names 127.0.0.1 and localhost, never 0.0.0
     sh -c "openssl x509 -in '$DATA/tls/server.crt' -noout -ext subjectAltName | grep -q 'DNS:localhost, IP Address:127.0.0.1'"
 out=$("$OTTOD" init --data "$DATA" --mqtt 127.0.0.1:1 --http 127.0.0.1:2 2>&1); rc=$?
 check "a second init changes nothing ($rc)" sh -c "[ $rc -ne 0 ] && echo '$out' | grep -q 'set up already'"
+# The user's own CA: accepted when it can be one, refused saying why otherwise.
+U=$E2E_DIR/own; mkdir -p "$U"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$U/ca.key" -subj "/CN=Own CA" \
+    -days 3650 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign,cRLSign -out "$U/ca.pem" 2>/dev/null
+openssl x509 -in "$U/ca.pem" -outform DER -out "$U/ca.der"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$U/leaf.key" -subj "/CN=leaf" \
+    -days 30 -addext basicConstraints=critical,CA:FALSE -out "$U/leaf.pem" 2>/dev/null
+out=$("$OTTOD" init --data "$U/d1" --mqtt 127.0.0.1:1 --http 127.0.0.1:2 --ca "$U/ca.der" --ca-key "$U/ca.key" 2>&1)
+check "ottod init --ca with the user's CA (DER): the server certificate chains to it" \
+    sh -c "openssl verify -CAfile '$U/ca.pem' '$U/d1/tls/server.crt' >/dev/null && openssl verify -CAfile '$U/ca.pem' '$U/d1/tls/ottod.crt' >/dev/null"
+"$OTTOD" init --data "$U/d2" --mqtt 127.0.0.1:1 --http 127.0.0.1:2 --ca "$U/leaf.pem" --ca-key "$U/leaf.key" \
+    >"$U/out" 2>&1; rc=$?
+check "... a certificate that is not a CA: refused, saying so ($rc)" \
+    sh -c "[ $rc -ne 0 ] && grep -q 'not a CA certificate' '$U/out' && [ ! -e '$U/d2/tls/ca.key' ]"
+"$OTTOD" init --data "$U/d3" --mqtt 127.0.0.1:1 --http 127.0.0.1:2 --ca "$U/ca.pem" --ca-key "$U/leaf.key" \
+    >"$U/out" 2>&1; rc=$?
+check "... a CA with another key: refused, saying so ($rc)" \
+    sh -c "[ $rc -ne 0 ] && grep -q 'private key is not this certificate' '$U/out'"
+
 check "ottod says it runs TLS on both sides" grep -q "broker 127.0.0.1:$BROKER_PORT (TLS), https" "$E2E_DIR/ottod.log"
 
 # HTTPS only, checked against the deployment's CA.
