@@ -43,7 +43,13 @@ static const char usage[] =
     "                         server (repeatable); the hosts of --mqtt and\n"
     "                         --public-url are always in the certificate\n"
     "      --ca CERT --ca-key KEY   issue from your CA instead of making one\n"
-    "  -h, --help             this text\n";
+    "  -h, --help             this text\n"
+    "\n"
+    "usage: ottod init --data DIR --worker NAME   (later, once per extra worker)\n"
+    "\n"
+    "Give another ottod worker of this deployment an MQTT identity of its own:\n"
+    "a certificate with CN ottod-NAME, its lines in the broker's ACL, and\n"
+    "DIR/ottod-NAME.conf for it to run with (ottod --config DIR/ottod-NAME.conf).\n";
 
 #define MAX_NAMES 16
 
@@ -138,14 +144,81 @@ static int issue(const char *dir, const char *stem, X509 *ca, EVP_PKEY *cakey, c
     return rc;
 }
 
+/* ottod init --data DIR --worker NAME: one more ottod identity. */
+static int add_worker(const char *data, const char *name)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 64], stem[48], text[32768], line[1024];
+    size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-");
+    if (!n || name[n] || n > 32) {
+        fprintf(stderr, "ottod init: --worker: 1-32 of a-z, 0-9 and '-'\n");
+        return 2;
+    }
+    snprintf(stem, sizeof stem, "ottod-%s", name);
+    snprintf(path, sizeof path, "%s/ottod.conf", data);
+    FILE *conf = realpath(data, dir) ? fopen(path, "r") : NULL;
+    if (!conf) {
+        fprintf(stderr, "ottod init: %s is not set up (run ottod init --data %s --mqtt ... --http ... first)\n",
+                data, data);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/tls/%s.crt", dir, stem);
+    if (access(path, F_OK) == 0) {
+        fclose(conf);
+        fprintf(stderr, "ottod init: worker %s has a certificate already (%s); nothing changed\n", name, path);
+        return 1;
+    }
+    /* Its config: the deployment's, with its own MQTT identity. */
+    int rc = fmt(text, sizeof text, "# written by ottod init --worker %s: ottod --config %s/%s.conf\n", name, dir,
+                 stem);
+    while (!rc && fgets(line, sizeof line, conf)) {
+        size_t used = strlen(text);
+        if (!strncmp(line, "mqtt_cert", 9) || !strncmp(line, "mqtt_key", 8) || line[0] == '#')
+            continue;
+        rc = fmt(text + used, sizeof text - used, "%s", line);
+    }
+    fclose(conf);
+    size_t used = strlen(text);
+    if (!rc)
+        rc = fmt(text + used, sizeof text - used, "mqtt_cert = %s/tls/%s.crt\nmqtt_key = %s/tls/%s.key\n", dir,
+                 stem, dir, stem);
+    snprintf(path, sizeof path, "%s/tls/ca.crt", dir);
+    X509 *ca = srv_pki_read_cert(path);
+    snprintf(path, sizeof path, "%s/tls/ca.key", dir);
+    EVP_PKEY *cakey = srv_pki_read_key(path);
+    if (rc || !ca || !cakey) {
+        fprintf(stderr, "ottod init: cannot read %s's CA (tls/ca.crt, tls/ca.key)\n", dir);
+        rc = 1;
+    } else {
+        rc = issue(dir, stem, ca, cakey, stem, NULL, 0, SRV_CERT_CLIENT);
+    }
+    X509_free(ca);
+    EVP_PKEY_free(cakey);
+    snprintf(line, sizeof line, "%s.conf", stem);
+    if (rc || write_text(dir, line, text, 0600))
+        return 1;
+    /* The broker: the worker serves every device, as ottod does. */
+    snprintf(path, sizeof path, "%s/acl", dir);
+    FILE *acl = fopen(path, "a");
+    if (!acl || fprintf(acl, "\n# worker %s (ottod init --worker)\nuser %s\ntopic readwrite $aws/things/#\n"
+                             "topic readwrite otto/#\n", name, stem) < 0 || fclose(acl)) {
+        fprintf(stderr, "ottod init: cannot add the worker to %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    printf("ottod init: worker %s: certificate tls/%s.crt (CN %s), its lines in the broker's ACL\n"
+           "  reload the broker for them (kill -HUP, or restart it), then run:\n"
+           "  ottod --config %s/%s.conf\n", name, stem, stem, dir, stem);
+    return 0;
+}
+
 int srv_init_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'}, {"mqtt", required_argument, 0, 'm'},
         {"http", required_argument, 0, 'H'}, {"public-url", required_argument, 0, 'u'},
         {"name", required_argument, 0, 'n'}, {"ca", required_argument, 0, 'C'},
-        {"ca-key", required_argument, 0, 'K'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *data = NULL, *mqtt = NULL, *http = NULL, *url = NULL, *ca_in = NULL, *cakey_in = NULL;
+        {"ca-key", required_argument, 0, 'K'}, {"worker", required_argument, 0, 'w'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *worker = NULL, *data = NULL, *mqtt = NULL, *http = NULL, *url = NULL, *ca_in = NULL, *cakey_in = NULL;
     const char *names[MAX_NAMES];
     size_t nnames = 0;
     char mqtt_host[256], http_host[256], url_host[256], public_url[512];
@@ -160,9 +233,16 @@ int srv_init_main(int argc, char **argv)
         case 'n': add_name(names, &nnames, optarg); break;
         case 'C': ca_in = optarg; break;
         case 'K': cakey_in = optarg; break;
+        case 'w': worker = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
+    }
+    if (worker && data && !mqtt && !http && !url && !nnames && !ca_in && !cakey_in && optind == argc)
+        return add_worker(data, worker);
+    if (worker) {
+        fputs("ottod init: --worker goes with --data alone, on a deployment set up already\n", stderr);
+        return 2;
     }
     if (!data || !mqtt || !http || optind != argc || (!ca_in != !cakey_in) || host_of(mqtt, mqtt_host, sizeof mqtt_host) ||
         host_of(http, http_host, sizeof http_host) || !strchr(mqtt, ':') || !strchr(http, ':')) {

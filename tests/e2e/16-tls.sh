@@ -223,4 +223,22 @@ check "... and what it publishes changes nothing ($st)" test "$st" = QUEUED
 out=$("$OTTO" device cert "$B" --cert-out "$E2E_DIR/creds" 2>&1); rc=$?
 check "... nor does it get a new certificate ($rc)" sh -c "[ $rc -ne 0 ] && echo '$out' | grep -q revoked"
 kill "$DEVB" 2>/dev/null; wait "$DEVB" 2>/dev/null
+
+# Another worker has an MQTT identity of its own (ottod init --worker).
+stop_ottod
+"$OTTOD" init --data "$DATA" --worker w2 >"$E2E_DIR/w2.out" 2>&1
+check "ottod init --worker w2: its own certificate (CN ottod-w2)" \
+    sh -c "openssl x509 -in '$DATA/tls/ottod-w2.crt' -noout -subject | grep -q 'CN *= *ottod-w2' && openssl verify -CAfile '$DATA/tls/ca.crt' '$DATA/tls/ottod-w2.crt' >/dev/null"
+check "... its lines in the ACL and a config naming its certificate" \
+    sh -c "grep -qx 'user ottod-w2' '$DATA/acl' && grep -q '^mqtt_cert = .*/tls/ottod-w2.crt' '$DATA/ottod-w2.conf'"
+kill -HUP "$BROKER_PID"
+sleep 0.5
+"$OTTOD" --config "$DATA/ottod-w2.conf" 2>>"$E2E_DIR/w2.log" &
+OTTOD_PID=$!
+E2E_PIDS+=("$OTTOD_PID")
+wait_for grep -q "mqtt: connected" "$E2E_DIR/w2.log"
+check "the worker connects to the broker as ottod-w2" \
+    sh -c "for i in \$(seq 30); do grep -q \"as ottod-w2 .*u'ottod-w2'\" '$E2E_DIR/mosquitto.log' && exit 0; sleep 0.1; done; exit 1"
+r=$(mq "$A" get)
+check "... and serves the devices' job requests" sh -c "echo '$r' | grep -q '^accepted'"
 e2e_done
