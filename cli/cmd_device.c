@@ -9,6 +9,8 @@
 #include "cli.h"
 #include "util.h"
 #include <fcntl.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,20 +23,56 @@ static const char usage[] =
     "  ls [--group G]                             list devices\n"
     "  show THING                                 one device, with the versions it reported\n"
     "  rm THING                                   forget a device\n"
-    "  cert THING... --cert-out DIR [--csr FILE]  issue (or renew) a TLS certificate\n"
+    "  cert THING... --cert-out DIR [--csr FILE]  issue a TLS certificate\n"
+    "  cert THING... --cert-out DIR --renew       a new certificate for the key in DIR\n"
     "  revoke THING...                            lock it out of the broker for good\n"
     "\n"
     "Server options (every command): --url URL (or OTTO_URL), --token T (or\n"
     "OTTO_TOKEN), --json (print the server's JSON), -q (print only names); over\n"
     "HTTPS the CA in OTTO_CA (ottod init's otto.env sets all three).\n";
 
+/* A CSR for thing signed with the key in path (PEM; NULL when unreadable):
+ * renewing keeps the device's key, so only the certificate changes. */
+static char *csr_for_key(const char *path, const char *thing)
+{
+    FILE *f = fopen(path, "r");
+    EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    X509_REQ *r = k ? X509_REQ_new() : NULL;
+    X509_NAME *n = r ? X509_REQ_get_subject_name(r) : NULL;
+    BIO *b = r ? BIO_new(BIO_s_mem()) : NULL;
+    char *pem = NULL, *data;
+    long len;
+    if (b && X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)thing, -1, -1, 0) == 1 &&
+        X509_REQ_set_pubkey(r, k) == 1 && X509_REQ_sign(r, k, EVP_sha256()) > 0 && PEM_write_bio_X509_REQ(b, r) == 1 &&
+        (len = BIO_get_mem_data(b, &data)) > 0 && (pem = malloc((size_t)len + 1))) {
+        memcpy(pem, data, (size_t)len);
+        pem[len] = 0;
+    }
+    BIO_free(b);
+    X509_REQ_free(r);
+    EVP_PKEY_free(k);
+    return pem;
+}
+
 /* A device's TLS identity from ottod's CA, written as DIR/THING.key (0600,
  * unless the device keeps its key: csr), DIR/THING.crt and DIR/ca.crt. */
-static int issue_cert(const api_opts_t *ao, const char *thing, const char *dir, const char *csr)
+static int issue_cert(const api_opts_t *ao, const char *thing, const char *dir, const char *csr, bool renew)
 {
     char path[1200], url[300];
     cJSON *body = cJSON_CreateObject(), *resp = NULL;
-    if (csr) {
+    if (renew) {
+        snprintf(path, sizeof path, "%s/%s.key", dir, thing);
+        char *pem = csr_for_key(path, thing);
+        if (!pem) {
+            cJSON_Delete(body);
+            die_msg("--renew: no key of %s's at %s (without --renew, a new key and certificate)", thing, path);
+            return EXIT_FAIL;
+        }
+        cJSON_AddStringToObject(body, "csr", pem);
+        free(pem);
+    } else if (csr) {
         uint8_t *text = NULL;
         size_t len;
         if (otto_read_file(csr, &text, &len)) {
@@ -76,8 +114,8 @@ static int issue_cert(const api_opts_t *ao, const char *thing, const char *dir, 
     if (t && gmtime_r(&t, &tm))
         strftime(until, sizeof until, "%Y-%m-%d", &tm);
     if (!rc && !ao->quiet)
-        printf("%s: %s/%s.crt%s and ca.crt, valid until %s\n", thing, dir, thing,
-               api_str(resp, "key")[0] ? ", .key" : "", until);
+        printf("%s: %s/%s.crt%s and ca.crt, valid until %s%s\n", thing, dir, thing,
+               api_str(resp, "key")[0] ? ", .key" : "", until, renew ? " (renewed, same key)" : "");
     cJSON_Delete(resp);
     return rc;
 }
@@ -207,7 +245,7 @@ static int add(int argc, char **argv)
         return EXIT_USAGE;
     }
     for (int i = optind; cert_out && i < argc && !rc; i++)
-        rc = issue_cert(&ao, argv[i], cert_out, csr);
+        rc = issue_cert(&ao, argv[i], cert_out, csr, false);
     return rc;
 }
 
@@ -257,6 +295,7 @@ static int cert(int argc, char **argv)
                                          API_LONG_OPTS, {0, 0, 0, 0}};
     api_opts_t ao = {0};
     const char *dir = NULL, *csr = NULL;
+    bool renew = false;
     int opt, rc;
     while ((opt = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         if (opt == 'C')
@@ -264,24 +303,27 @@ static int cert(int argc, char **argv)
         else if (opt == 'R')
             csr = optarg;
         else if (opt == 'r')
-            continue; /* issuing is renewing: a new certificate, the old one still valid until it expires */
+            renew = true; /* the key in DIR signs a request: a new certificate, the same key */
         else if (opt == 'h') {
-            fputs("usage: otto device cert THING... --cert-out DIR [--csr FILE] [--renew]\n"
-                  "\nIssue (or, before the old one expires, renew) a device's TLS certificate.\n", stdout);
+            fputs("usage: otto device cert THING... --cert-out DIR [--csr FILE | --renew]\n"
+                  "\nIssue a device's TLS certificate: a new key and certificate in DIR, or, with\n"
+                  "--csr, a certificate for the key a device kept. --renew, before the old one\n"
+                  "expires, makes a certificate for the key already in DIR/THING.key (the device\n"
+                  "keeps its key; the old certificate stays valid until it expires).\n", stdout);
             return EXIT_OK;
         } else if (!api_opt(&ao, opt, optarg)) {
             fputs(usage, stderr);
             return EXIT_USAGE;
         }
     }
-    if (!dir || optind == argc || (csr && argc - optind != 1)) {
+    if (!dir || optind == argc || (csr && argc - optind != 1) || (csr && renew)) {
         die_msg("usage: otto device cert THING... --cert-out DIR [--csr FILE]");
         return EXIT_USAGE;
     }
     if ((rc = api_ready(&ao)))
         return rc;
     for (int i = optind; i < argc && !rc; i++)
-        rc = issue_cert(&ao, argv[i], dir, csr);
+        rc = issue_cert(&ao, argv[i], dir, csr, renew);
     return rc;
 }
 

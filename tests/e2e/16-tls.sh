@@ -117,6 +117,16 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$E2
 out=$("$OTTO" device cert 24:0a:c4:16:00:03 --cert-out "$E2E_DIR/own" --csr "$E2E_DIR/x.csr" 2>&1); rc=$?
 check "a CSR naming another thing is refused ($rc)" sh -c "[ $rc -ne 0 ] && echo '$out' | grep -q 'not for'"
 
+# Renewal before expiry keeps the device's key: a new certificate only.
+cp "$E2E_DIR/creds/$C.crt" "$E2E_DIR/c-old.crt"
+"$OTTO" device cert $C --cert-out "$E2E_DIR/creds" --renew >"$E2E_DIR/renew.out"
+check "otto device cert --renew: a new certificate ($(cat "$E2E_DIR/renew.out"))" \
+    sh -c "! cmp -s '$E2E_DIR/c-old.crt' '$E2E_DIR/creds/$C.crt' && openssl verify -CAfile '$E2E_DIR/creds/ca.crt' '$E2E_DIR/creds/$C.crt' >/dev/null"
+check "... for the key the device already has" \
+    sh -c "[ \"\$(openssl x509 -in '$E2E_DIR/creds/$C.crt' -noout -pubkey)\" = \"\$(openssl x509 -in '$E2E_DIR/c-old.crt' -noout -pubkey)\" ]"
+"$OTTO" device cert 24:0a:c4:16:00:55 --cert-out "$E2E_DIR/creds" --renew >/dev/null 2>"$E2E_DIR/err.txt"; rc=$?
+check "... and --renew without a key to renew says so ($rc)" sh -c "[ $rc -ne 0 ] && grep -q 'no key of' '$E2E_DIR/err.txt'"
+
 # The broker: no certificate, no entry.
 mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" --cafile "$OTTO_CA" -t '#' -W 2 >/dev/null 2>&1; rc=$?
 check "a client without a certificate is refused ($rc)" test "$rc" -ne 0
