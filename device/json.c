@@ -9,8 +9,19 @@
 #define JSMN_STRICT
 #include <jsmn.h>
 
-/* otto_json_tok_t must be jsmntok_t's twin. */
-typedef char tok_size_check[sizeof(otto_json_tok_t) == sizeof(jsmntok_t) ? 1 : -1];
+/* otto_json_tok_t is storage for a jsmntok_t: the same size and the same
+ * offsets. It is read only as jsmntok_t (TOK): jsmntype_t is an enum, and
+ * where enums are short (arm-none-eabi) jsmn writes one byte of `type`,
+ * which read as otto_json_tok_t's int would bring in three bytes of
+ * whatever the caller's buffer held. */
+#include <stddef.h>
+typedef char tok_size_check[sizeof(otto_json_tok_t) == sizeof(jsmntok_t) &&
+                                    offsetof(otto_json_tok_t, start) == offsetof(jsmntok_t, start) &&
+                                    offsetof(otto_json_tok_t, end) == offsetof(jsmntok_t, end) &&
+                                    offsetof(otto_json_tok_t, size) == offsetof(jsmntok_t, size)
+                                ? 1
+                                : -1];
+#define TOK(j, i) (((const jsmntok_t *)(const void *)(j)->t)[i])
 
 int otto_json_parse(otto_json_t *j, const char *js, size_t len, otto_json_tok_t *toks, unsigned cap)
 {
@@ -19,7 +30,7 @@ int otto_json_parse(otto_json_t *j, const char *js, size_t len, otto_json_tok_t 
     int n = jsmn_parse(&p, js, len, (jsmntok_t *)(void *)toks, cap);
     if (n == JSMN_ERROR_NOMEM)
         return OTTO_E_NOSPC;
-    if (n < 1 || toks[0].type != JSMN_OBJECT)
+    if (n < 1 || ((const jsmntok_t *)(const void *)toks)[0].type != JSMN_OBJECT)
         return OTTO_E_PROTO;
     j->js = js;
     j->t = toks;
@@ -30,8 +41,8 @@ int otto_json_parse(otto_json_t *j, const char *js, size_t len, otto_json_tok_t 
 int otto_json_skip(const otto_json_t *j, int tok)
 {
     /* Children come right after their parent; skip by end offset. */
-    int end = j->t[tok].end, i = tok + 1;
-    while (i < j->n && j->t[i].start < end)
+    int end = TOK(j, tok).end, i = tok + 1;
+    while (i < j->n && TOK(j, i).start < end)
         i++;
     return i;
 }
@@ -39,20 +50,20 @@ int otto_json_skip(const otto_json_t *j, int tok)
 bool otto_json_eq(const otto_json_t *j, int tok, const char *s)
 {
     size_t n = strlen(s);
-    const otto_json_tok_t *t = &j->t[tok];
+    const jsmntok_t *t = &TOK(j, tok);
     return (size_t)(t->end - t->start) == n && !memcmp(j->js + t->start, s, n);
 }
 
 int otto_json_get(const otto_json_t *j, int obj, const char *key)
 {
-    if (obj < 0 || obj >= j->n || j->t[obj].type != JSMN_OBJECT)
+    if (obj < 0 || obj >= j->n || TOK(j, obj).type != JSMN_OBJECT)
         return -1;
     int i = obj + 1;
-    for (int k = 0; k < j->t[obj].size && i < j->n; k++) {
+    for (int k = 0; k < TOK(j, obj).size && i < j->n; k++) {
         int v = i + 1;
         if (v >= j->n)
             return -1;
-        if (j->t[i].type == JSMN_STRING && otto_json_eq(j, i, key))
+        if (TOK(j, i).type == JSMN_STRING && otto_json_eq(j, i, key))
             return v;
         i = otto_json_skip(j, v);
     }
@@ -61,15 +72,15 @@ int otto_json_get(const otto_json_t *j, int obj, const char *key)
 
 bool otto_json_is_object(const otto_json_t *j, int tok)
 {
-    return tok >= 0 && tok < j->n && j->t[tok].type == JSMN_OBJECT;
+    return tok >= 0 && tok < j->n && TOK(j, tok).type == JSMN_OBJECT;
 }
 
 bool otto_json_is_array(const otto_json_t *j, int tok, int *size)
 {
-    if (tok < 0 || tok >= j->n || j->t[tok].type != JSMN_ARRAY)
+    if (tok < 0 || tok >= j->n || TOK(j, tok).type != JSMN_ARRAY)
         return false;
     if (size)
-        *size = j->t[tok].size;
+        *size = TOK(j, tok).size;
     return true;
 }
 
@@ -88,9 +99,9 @@ int otto_json_str(const otto_json_t *j, int tok, char *out, size_t cap)
 {
     if (tok < 0 || tok >= j->n)
         return OTTO_E_NOTFOUND;
-    if (j->t[tok].type != JSMN_STRING || cap == 0)
+    if (TOK(j, tok).type != JSMN_STRING || cap == 0)
         return OTTO_E_PROTO;
-    const char *s = j->js + j->t[tok].start, *e = j->js + j->t[tok].end;
+    const char *s = j->js + TOK(j, tok).start, *e = j->js + TOK(j, tok).end;
     size_t o = 0;
     while (s < e) {
         char c = *s++;
@@ -118,13 +129,13 @@ int otto_json_u32(const otto_json_t *j, int tok, uint32_t *v)
 {
     if (tok < 0 || tok >= j->n)
         return OTTO_E_NOTFOUND;
-    if (j->t[tok].type != JSMN_PRIMITIVE)
+    if (TOK(j, tok).type != JSMN_PRIMITIVE)
         return OTTO_E_PROTO;
     uint64_t x = 0;
-    int i = j->t[tok].start;
-    if (i >= j->t[tok].end)
+    int i = TOK(j, tok).start;
+    if (i >= TOK(j, tok).end)
         return OTTO_E_PROTO;
-    for (; i < j->t[tok].end; i++) {
+    for (; i < TOK(j, tok).end; i++) {
         char c = j->js[i];
         if (c < '0' || c > '9')
             return OTTO_E_PROTO;
@@ -140,9 +151,9 @@ int otto_json_hex(const otto_json_t *j, int tok, uint8_t *out, size_t n)
 {
     if (tok < 0 || tok >= j->n)
         return OTTO_E_NOTFOUND;
-    if (j->t[tok].type != JSMN_STRING || (size_t)(j->t[tok].end - j->t[tok].start) != 2 * n)
+    if (TOK(j, tok).type != JSMN_STRING || (size_t)(TOK(j, tok).end - TOK(j, tok).start) != 2 * n)
         return OTTO_E_PROTO;
-    const char *s = j->js + j->t[tok].start;
+    const char *s = j->js + TOK(j, tok).start;
     for (size_t i = 0; i < n; i++) {
         int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
         if (hi < 0 || lo < 0)

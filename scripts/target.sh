@@ -49,26 +49,51 @@ mkdir -p "$out/inc" && ln -sf /usr/include/jsmn.h "$out/inc/jsmn.h"
 FLAGS=(-mcpu=cortex-m4 -mthumb -mfloat-abi=soft -mno-unaligned-access -Os -g -ffunction-sections -fdata-sections
        -Wall -Wextra -Werror -I "$here/include" -I "$here/device" -I "$mb/include" -isystem "$out/inc" -I "$out"
        -I "$here/tests/target")
-objs=()
+objs=()     # test_target.elf: the core, its own checks, the agent's update
+common=()   # both programs: the device core, mbedTLS's hashes, start-up and libc
 mbflags=()
 for f in "${FLAGS[@]}"; do case "$f" in -W*) ;; *) mbflags+=("$f") ;; esac; done
 for src in "$mb"/library/{sha256,md5,platform_util}.c; do
-  o="$out/mb-$(basename "$src" .c).o"; "$CC" "${mbflags[@]}" -w -c "$src" -o "$o"; objs+=("$o")
+  o="$out/mb-$(basename "$src" .c).o"; "$CC" "${mbflags[@]}" -w -c "$src" -o "$o"; common+=("$o")
 done
 for src in "$here"/device/*.c; do
-  o="$out/dev-$(basename "$src" .c).o"; "$CC" "${FLAGS[@]}" -std=c99 -c "$src" -o "$o"; objs+=("$o")
+  o="$out/dev-$(basename "$src" .c).o"; "$CC" "${FLAGS[@]}" -std=c99 -c "$src" -o "$o"; common+=("$o")
 done
-for src in "$here"/tests/target/*.c "$out/images.c"; do
-  # mem.c is memcpy itself: the compiler must not turn its loops into calls to it.
-  o="$out/t-$(basename "$src" .c).o"; "$CC" "${FLAGS[@]}" -std=gnu99 -fno-tree-loop-distribute-patterns -fno-builtin \
-    -c "$src" -o "$o"; objs+=("$o")
-done
-"$CC" -mcpu=cortex-m4 -mthumb -mfloat-abi=soft -nostartfiles --specs=nano.specs -Wl,--gc-sections \
-  -T "$here/tests/target/mps2.ld" -o "$out/test_target.elf" "${objs[@]}" -lc -lgcc
-arm-none-eabi-size "$out/test_target.elf" | tail -1 | awk '{print "target: test_target.elf text " $1 " data " $2 " bss " $3}' >&2
+tobj() { # tobj LIST SRC: the runner's own code, its object added to the array LIST
+  local -n list=$1
+  # libc.c is memcpy itself: the compiler must not turn its loops into calls to it.
+  local o="$out/t-$(basename "$2" .c).o"
+  "$CC" "${FLAGS[@]}" -std=gnu99 -fno-tree-loop-distribute-patterns -fno-builtin -c "$2" -o "$o"
+  list+=("$o")
+}
+for src in startup libc; do tobj common "$here/tests/target/$src.c"; done
+for src in "$here/tests/target/test_target.c" "$out/images.c"; do tobj objs "$src"; done
+link() { # link ELF OBJS...
+  local elf=$1; shift
+  "$CC" -mcpu=cortex-m4 -mthumb -mfloat-abi=soft -nostartfiles --specs=nano.specs -Wl,--gc-sections \
+    -T "$here/tests/target/mps2.ld" -o "$out/$elf" "$@" -lc -lgcc
+  arm-none-eabi-size "$out/$elf" | tail -1 | awk -v e="$elf" '{print "target: " e " text " $1 " data " $2 " bss " $3}' >&2
+}
+link test_target.elf "${common[@]}" "${objs[@]}"
 
-run() { # run [fault|perf]
-  local a=(-M mps2-an386 -nographic -monitor none -serial none -kernel "$out/test_target.elf"
+# The host's unit suites as they are, on cmocka.h's harness, with the
+# simulated flash (RAM only), the image builder and the CSV reader.
+uobjs=()
+for src in sys stdio cmocka; do tobj uobjs "$here/tests/target/$src.c"; done
+UFLAGS=("${FLAGS[@]}" -std=gnu99 -I "$here/tests/unit" -I "$here/tests/powercut" -I "$here/sim/hw" -I "$here/host" -I "$here/ports/linux")
+"$CC" "${UFLAGS[@]}" -c "$here/tests/target/unit_main.c" -o "$out/t-unit_main.o"; uobjs+=("$out/t-unit_main.o")
+for t in part otadata boot image ota kv jobdoc stage mcu agent agent_power; do
+  o="$out/u-$t.o"; "$CC" "${UFLAGS[@]}" -Dmain=unit_$t -c "$here/tests/unit/test_$t.c" -o "$o"; uobjs+=("$o")
+done
+for src in tests/unit/fixtures tests/unit/an3155_double tests/powercut/agent_world sim/hw/simflash sim/hw/simdev host/imgbuild host/partcsv; do
+  o="$out/u-$(basename "$src").o"; "$CC" "${UFLAGS[@]}" -c "$here/$src.c" -o "$o"; uobjs+=("$o")
+done
+link unit_target.elf "${common[@]}" "${uobjs[@]}"
+
+run() { # run [fault|perf|unit]
+  local elf=test_target.elf
+  [ "${1:-}" = unit ] && elf=unit_target.elf
+  local a=(-M mps2-an386 -nographic -monitor none -serial none -kernel "$out/$elf"
            -semihosting-config "enable=on,target=native,arg=test_target${1:+,arg=$1}")
   local rc=0
   [ "${1:-}" = perf ] && a+=(-icount shift=0) # virtual time counts instructions
@@ -79,8 +104,10 @@ run() { # run [fault|perf]
 case "$mode" in
 fault) run fault ;;
 perf) run perf ;;
+unit) run unit ;;
 check)
   run
+  run unit
   rc=0; run fault >"$out/fault.txt" 2>&1 || rc=$?
   cat "$out/fault.txt"
   if [ "$rc" = 3 ] && grep -q "FAULT: UsageFault (unaligned access)" "$out/fault.txt"; then

@@ -2,14 +2,10 @@
 #define _GNU_SOURCE
 #include "simflash.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* splitmix64: small, seedable, good enough to pick torn bytes */
 static uint64_t rnd(otto_power_t *pw)
@@ -227,7 +223,7 @@ static int f_erase(void *ctx, uint32_t off, uint32_t len)
     return OTTO_OK;
 }
 
-static int common_init(otto_simflash_t *f, otto_power_t *pw, uint32_t size, uint32_t sector)
+int otto_simflash_init(otto_simflash_t *f, otto_power_t *pw, uint32_t size, uint32_t sector)
 {
     if (!sector || size % sector)
         return OTTO_E_INVAL;
@@ -243,7 +239,7 @@ static int common_init(otto_simflash_t *f, otto_power_t *pw, uint32_t size, uint
 
 int otto_simflash_open_mem(otto_simflash_t *f, otto_power_t *pw, uint32_t size, uint32_t sector)
 {
-    int err = common_init(f, pw, size, sector);
+    int err = otto_simflash_init(f, pw, size, sector);
     if (err)
         return err;
     f->mem = malloc(size);
@@ -255,48 +251,12 @@ int otto_simflash_open_mem(otto_simflash_t *f, otto_power_t *pw, uint32_t size, 
     return OTTO_OK;
 }
 
-int otto_simflash_open_file(otto_simflash_t *f, otto_power_t *pw, const char *path,
-                            uint32_t size, uint32_t sector)
-{
-    struct stat st;
-    int err = common_init(f, pw, size, sector);
-    if (err)
-        return err;
-    f->fd = open(path, O_RDWR | O_CREAT, 0644);
-    if (f->fd < 0 || fstat(f->fd, &st) != 0)
-        goto io;
-    if (st.st_size == 0) {
-        uint8_t blank[4096];
-        memset(blank, 0xFF, sizeof(blank));
-        for (uint32_t o = 0; o < size; o += sizeof(blank))
-            if (write(f->fd, blank, size - o < sizeof(blank) ? size - o : sizeof(blank)) < 0)
-                goto io;
-    } else if ((uint64_t)st.st_size != size) {
-        close(f->fd);
-        free(f->wear);
-        errno = EINVAL;
-        return OTTO_E_INVAL;
-    }
-    f->mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
-    if (f->mem == MAP_FAILED)
-        goto io;
-    return OTTO_OK;
-io:
-    if (f->fd >= 0)
-        close(f->fd);
-    free(f->wear);
-    return OTTO_E_IO;
-}
-
 void otto_simflash_close(otto_simflash_t *f)
 {
-    if (f->fd >= 0) {
-        msync(f->mem, f->size, MS_SYNC);
-        munmap(f->mem, f->size);
-        close(f->fd);
-    } else {
+    if (f->release)
+        f->release(f); /* a file flash (simflash_file.c) */
+    else
         free(f->mem);
-    }
     free(f->wear);
     f->mem = NULL;
     f->wear = NULL;
@@ -350,7 +310,7 @@ static int e_save(otto_simefuse_t *e)
     fp = fopen(e->path, "w");
     if (!fp)
         return OTTO_E_IO;
-    fprintf(fp, "0x%08x\n", e->bits);
+    fprintf(fp, "0x%08" PRIx32 "\n", e->bits);
     for (unsigned i = 0; i < e->sb_n; i++) {
         fprintf(fp, "sbv2 %s ", e->sb_revoked & (1u << i) ? "revoked" : "active");
         for (int k = 0; k < 32; k++)

@@ -72,12 +72,13 @@ typedef struct {
 
 #define OTTO_SIMFLASH_META_MAX 16 /* weak (metastable) bits tracked at once */
 
-typedef struct {
+typedef struct otto_simflash {
     otto_power_t *power;
     uint8_t *mem;
     uint32_t size;
     uint32_t sector;
     int fd;            /**< -1 for a RAM flash */
+    void (*release)(struct otto_simflash *f); /**< how a file flash is let go; NULL for RAM */
     uint32_t *wear;    /**< erase count per sector */
     uint64_t violations;
     bool strict;       /**< refuse 0->1 programs (default true) */
@@ -109,9 +110,12 @@ void otto_power_restore(otto_power_t *pw);
 const char *otto_cut_mode_name(otto_cut_mode_t m);
 int otto_cut_mode_parse(const char *s, otto_cut_mode_t *m);
 
+/** The state every flash starts from (mem not set yet): for the backings. */
+int otto_simflash_init(otto_simflash_t *f, otto_power_t *pw, uint32_t size, uint32_t sector);
 /** RAM flash of size bytes, all 0xFF. */
 int otto_simflash_open_mem(otto_simflash_t *f, otto_power_t *pw, uint32_t size, uint32_t sector);
-/** File flash; created (all 0xFF) when missing, size must match otherwise. */
+/** File flash; created (all 0xFF) when missing, size must match otherwise
+ *  (simflash_file.c, host only). */
 int otto_simflash_open_file(otto_simflash_t *f, otto_power_t *pw, const char *path,
                             uint32_t size, uint32_t sector);
 void otto_simflash_close(otto_simflash_t *f);

@@ -48,6 +48,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent_world.h"
 #include "fixtures.h"
 #include "partcsv.h"
 #include "plan.h"
@@ -57,8 +58,6 @@
 #include "stm32.h"
 #include "uart.h"
 #include "util.h"
-
-#define JOB "job-sweep"
 
 static bool chaos;
 static bool sweep_allow_unsigned; /* --from-v0: the old records carry no signature */
@@ -73,112 +72,6 @@ static struct {
     uint32_t size;
 } mcu;
 
-typedef struct {
-    /* server model */
-    int status; /* 0 QUEUED, 1 IN_PROGRESS, 2 SUCCEEDED, 3 FAILED, 4 REJECTED */
-    uint32_t version;
-    char doc[1100];
-    char reason[64];
-    unsigned finals;  /* terminal status updates accepted: must end at 1 */
-    /* message queue to the device */
-    char q_topic[8][160];
-    char q_payload[8][1600];
-    int q_n;
-    /* file server: http://fw/1 the module's image, http://fw/2 the MCU's */
-    const uint8_t *img, *mimg, *cur;
-    uint32_t size, msize, cur_size;
-    bool http_on, head_sent;
-    uint32_t pos, from;
-    uint64_t served;
-    /* device side */
-    const otto_power_t *power;
-    bool reboot;
-    uint32_t clock;
-} world_t;
-
-static const char *const STATUS[] = {"QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED"};
-
-static void enqueue(world_t *w, const char *leaf, const char *payload)
-{
-    for (int copies = chaos ? 2 : 1; copies > 0; copies--) {
-        if (w->q_n == 8)
-            return; /* a lossy link drops it; the agent retries */
-        snprintf(w->q_topic[w->q_n], sizeof w->q_topic[0], "$aws/things/dev/jobs/%s", leaf);
-        snprintf(w->q_payload[w->q_n], sizeof w->q_payload[0], "%s", payload);
-        w->q_n++;
-    }
-}
-
-static void next_reply(world_t *w, const char *leaf)
-{
-    char p[1600];
-    if (w->status >= 2)
-        snprintf(p, sizeof p, "{\"timestamp\":1}");
-    else
-        snprintf(p, sizeof p, "{\"timestamp\":1,\"execution\":{\"jobId\":\"" JOB "\",\"status\":\"%s\","
-                 "\"versionNumber\":%u,\"jobDocument\":%s}}", STATUS[w->status], w->version, w->doc);
-    enqueue(w, leaf, p);
-}
-
-static int publish(void *ctx, const char *topic, const char *payload, size_t len)
-{
-    world_t *w = ctx;
-    (void)len;
-    if (w->power->off)
-        return OTTO_E_IO; /* no power, no radio */
-    if (strstr(topic, "/jobs/$next/get")) {
-        next_reply(w, "$next/get/accepted");
-    } else if (strstr(topic, "/jobs/" JOB "/update")) {
-        const char *s = strstr(payload, "\"status\":\"");
-        const char *ev = strstr(payload, "\"expectedVersion\":");
-        int to = -1;
-        for (int i = 1; s && i < 5; i++)
-            if (!strncmp(s + 10, STATUS[i], strlen(STATUS[i])) && s[10 + strlen(STATUS[i])] == '"')
-                to = i;
-        if (to < 0 || w->status >= 2)
-            enqueue(w, JOB "/update/rejected", "{\"code\":\"InvalidStateTransition\"}");
-        else if (ev && (uint32_t)atoi(ev + 18) != w->version)
-            enqueue(w, JOB "/update/rejected", "{\"code\":\"VersionMismatch\"}");
-        else {
-            if (to >= 2)
-                w->finals++;
-            w->status = to;
-            w->version++;
-            const char *r = strstr(payload, "\"reason\":\"");
-            if (r)
-                snprintf(w->reason, sizeof w->reason, "%.*s", (int)strcspn(r + 10, "\""), r + 10);
-            enqueue(w, JOB "/update/accepted", "{\"timestamp\":1}");
-        }
-    }
-    return OTTO_OK; /* hello and anything else: nothing to answer */
-}
-
-static int http_get(void *ctx, const char *url, uint32_t from, const char *etag)
-{
-    world_t *w = ctx;
-    (void)etag;
-    bool m = strstr(url, "/2") != NULL;
-    w->cur = m ? w->mimg : w->img;
-    w->cur_size = m ? w->msize : w->size;
-    w->http_on = true;
-    w->head_sent = false;
-    w->pos = w->from = from;
-    return OTTO_OK;
-}
-
-static void http_cancel(void *ctx) { ((world_t *)ctx)->http_on = false; }
-
-/* The job's images are "signed" with "good" (Z29vZA== in the document):
- * the signature step runs, and is cut, like every other. */
-static int verify(void *ctx, const uint8_t key[65], const uint8_t sha256[32], const uint8_t *sig, size_t len)
-{
-    (void)ctx;
-    (void)key;
-    (void)sha256;
-    return len == 4 && !memcmp(sig, "good", 4) ? OTTO_OK : OTTO_E_VERIFY;
-}
-static void reboot(void *ctx) { ((world_t *)ctx)->reboot = true; }
-static uint32_t now_ms(void *ctx) { return ((world_t *)ctx)->clock; }
 static void mcu_bootloader(void *ctx) { (void)ctx; sim_stm32_reset(&mcu.emu); }
 
 /* The module's UART: dead without power. */
@@ -192,90 +85,6 @@ static int u_read(void *ctx, void *b, size_t n, uint32_t ms)
 {
     (void)ctx;
     return uart_power->off ? OTTO_E_IO : mcu.inner.read(mcu.inner.ctx, b, n, ms);
-}
-
-static void hex(char *out, const uint8_t *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", b[i]);
-}
-
-/* Boot, run the agent until the job ends or the power goes. Returns 1 when
- * the job is over, 0 to boot again, -1 on a stuck device. */
-static int run_boot(otto_simdev_t *d, world_t *w, otto_agent_t *a, otto_kv_t *kv, uint32_t chunk)
-{
-    otto_app_outcome_t out;
-    otto_image_info_t self;
-    for (int i = 0; i < 3; i++) {
-        if (otto_simdev_boot(d) || otto_simdev_app_start(d, &out))
-            return d->power.off ? 0 : -1;
-        if (out != OTTO_APP_ROLLED_BACK)
-            break;
-    }
-    if (otto_image_read_head(&d->flash, d->boot.part->offset, d->boot.part->size, &self))
-        return -1;
-    const otto_part_t *kvp = otto_part_store(&d->table);
-    static otto_store_t store;
-    if (!kvp || otto_kv_mount(kv, &d->flash, kvp->offset, kvp->size, true, NULL))
-        return d->power.off ? 0 : -1;
-    otto_kv_store(kv, &store);
-    /* Manufacture's key (written on the first boot; a cut there is one more
-     * place to be cut). */
-    static const uint8_t owner_key[1][65] = {{0x04, 0x0E}};
-    if (otto_trust_provision(&store, owner_key, 1))
-        return d->power.off ? 0 : -1;
-    static otto_agent_port_t port;
-    port = (otto_agent_port_t){w, publish, http_get, http_cancel, reboot, now_ms, mcu.on ? mcu_bootloader : NULL,
-                               NULL, verify};
-    /* Signatures required, as on a product; the version-0 jobs (frozen
-     * before signatures existed) carry none, so those runs allow them. */
-    otto_agent_config_t cfg = {"dev", "demo", &d->ota, &store, &port, 8192, 1000, NULL, "1.0.0", 0, 3, false, false,
-                               sweep_allow_unsigned};
-    uart_power = &d->power;
-    if (mcu.on)
-        cfg.mcu_uart = &mcu.uart;
-    if (otto_agent_init(a, &cfg, self.desc.version))
-        return d->power.off ? 0 : -1;
-    w->q_n = 0;
-    w->http_on = false;
-    w->reboot = false;
-    otto_agent_connected(a);
-    for (int idle = 0, steps = 0; steps < 100000; steps++) {
-        if (d->power.off)
-            return 0;
-        if (w->reboot)
-            return 0;
-        if (w->q_n) {
-            char t[160], p[1600];
-            int k = chaos ? w->q_n - 1 : 0; /* chaos: newest first */
-            strcpy(t, w->q_topic[k]);
-            strcpy(p, w->q_payload[k]);
-            memmove(w->q_topic + k, w->q_topic + k + 1, sizeof w->q_topic[0] * (size_t)(w->q_n - 1 - k));
-            memmove(w->q_payload + k, w->q_payload + k + 1, sizeof w->q_payload[0] * (size_t)(w->q_n - 1 - k));
-            w->q_n--;
-            otto_agent_message(a, t, p, strlen(p));
-            idle = 0;
-        } else if (w->http_on && !w->head_sent) {
-            w->head_sent = true;
-            otto_agent_http_head(a, w->from ? 206 : 200, w->cur_size - w->from, w->from, "\"etag\"");
-        } else if (w->http_on && w->pos < w->cur_size) {
-            uint32_t n = w->cur_size - w->pos < chunk ? w->cur_size - w->pos : chunk;
-            w->pos += n;
-            w->served += n;
-            otto_agent_http_data(a, w->cur + w->pos - n, n);
-        } else if (w->http_on) {
-            w->http_on = false;
-            otto_agent_http_end(a, OTTO_OK);
-        } else {
-            if (w->status >= 2 && !otto_agent_busy(a))
-                return 1;
-            w->clock += 1000; /* let retries fire */
-            otto_agent_tick(a);
-            if (++idle > 200)
-                return -1;
-        }
-    }
-    return -1;
 }
 
 typedef struct {
@@ -392,6 +201,12 @@ static result_t update(const setup_t *su, const cut_t *cuts, int ncuts, int rot_
     }
     w.power = &d.power;
     w.version = 1;
+    w.chaos = chaos;
+    uart_power = &d.power;
+    /* Signatures required, as on a product; the version-0 jobs (frozen
+     * before signatures existed) carry none, so those runs allow them. */
+    const agent_world_opts_t wo = {su->chunk, mcu.on ? &mcu.uart : NULL, mcu.on ? mcu_bootloader : NULL,
+                                   sweep_allow_unsigned};
     if ((size_t)snprintf(w.doc, sizeof w.doc, "%s", su->doc) >= sizeof w.doc)
         abort(); /* a truncated document would test nothing */
     /* A version-0 device keeps its table: otto's kv in nvs. Otherwise the
@@ -434,7 +249,7 @@ static result_t update(const setup_t *su, const cut_t *cuts, int ncuts, int rot_
                 fprintf(stderr, "rot %s at 0x%x\n", label, at);
             rotted = true;
         }
-        rc = run_boot(&d, &w, &a, &kv, su->chunk);
+        rc = agent_world_boot(&d, &w, &a, &kv, &wo);
         if (d.power.off) {
             otto_power_restore(&d.power);
             if (next < ncuts) {
@@ -454,14 +269,14 @@ static result_t update(const setup_t *su, const cut_t *cuts, int ncuts, int rot_
     d.efuse.read_secure_version(d.efuse.ctx, &fuse);
     otto_image_read_head(&d.flash, d.boot.part->offset, d.boot.part->size, &self);
     if (rc != 1)
-        snprintf(r.why, sizeof r.why, "device stuck (agent %s, job %s)", otto_agent_phase(&a), STATUS[w.status]);
+        snprintf(r.why, sizeof r.why, "device stuck (agent %s, job %s)", otto_agent_phase(&a), agent_world_status(&w));
     else if (w.finals != 1)
         snprintf(r.why, sizeof r.why, "the job was reported %u times", w.finals);
     else if (rot_region >= 0 && w.status == 3 && (state == OTTO_IMG_VALID || state == OTTO_IMG_UNDEFINED) &&
              !strcmp(self.desc.version, "1.0.0"))
         r.ok = r.detected = true; /* the rot was found: the old image runs, the job says why */
     else if (w.status != 2)
-        snprintf(r.why, sizeof r.why, "job ended %s (%s, last error %s)", STATUS[w.status], w.reason,
+        snprintf(r.why, sizeof r.why, "job ended %s (%s, last error %s)", agent_world_status(&w), w.reason,
                  otto_strerror(a.last_err));
     else if (strcmp(self.desc.version, "1.1.0") || state != OTTO_IMG_VALID)
         snprintf(r.why, sizeof r.why, "running %s in state %u", self.desc.version, state);
@@ -663,19 +478,7 @@ int main(int argc, char **argv)
     size_t flen, ilen;
     uint8_t *factory = fx_image("1.0.0", 0, 16384, 0, &flen);
     uint8_t *img = fx_image("1.1.0", 1, (uint32_t)size, 0, &ilen);
-    uint8_t md5[16], sha[32];
-    char m[33], s[65], doc[1100];
-    otto_md5(img, ilen, md5);
-    otto_sha256(img, ilen, sha);
-    hex(m, md5, 16);
-    hex(s, sha, 32);
-    /* The job also adds a signing key (0x04 0x0F ...; base64 below), so
-     * every cut also lands around the key update and its store write. */
-    int dl = snprintf(doc, sizeof doc, "{\"product\":\"demo\",\"keyUpdates\":[{\"op\":\"add\",\"key\":\"BA8%s\","
-                      "\"sig-sha256-ecdsa\":\"Z29vZA==\"}],\"firmware\":[{\"ota_type\":\"esp32\",\"url\":\"http://fw/1\","
-                      "\"size\":%zu,\"md5\":\"%s\",\"sha256\":\"%s\",\"version\":\"1.1.0\",\"secure_version\":1,"
-                      "\"sig-sha256-ecdsa\":\"Z29vZA==\"}]}",
-                      "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", ilen, m, s);
+    static char doc[1100];
     char dir[] = "/tmp/otto-sweep-XXXXXX", tty[64], mfile[64];
     uint8_t *mimg = NULL;
     if (msize) {
@@ -698,15 +501,10 @@ int main(int argc, char **argv)
         mcu.on = true;
         mcu.img = mimg;
         mcu.size = (uint32_t)msize;
-        otto_md5(mimg, msize, md5);
-        otto_sha256(mimg, msize, sha);
-        hex(m, md5, 16);
-        hex(s, sha, 32);
-        snprintf(doc + dl - 2, sizeof doc - (size_t)dl + 2,
-                 ",{\"ota_type\":\"stm32\",\"url\":\"http://fw/2\",\"size\":%llu,\"md5\":\"%s\","
-                 "\"sha256\":\"%s\",\"version\":\"2.0.0\",\"sig-sha256-ecdsa\":\"Z29vZA==\"}]}", (unsigned long long)msize, m, s);
         jobs = 1; /* one emulated MCU, on a thread: no fork */
     }
+    if (agent_world_doc(doc, sizeof doc, img, ilen, mimg, msize))
+        return 1;
     sw.su = (setup_t){factory, img, flen, (uint32_t)ilen, (uint32_t)chunk, doc, from_v0, data};
     sweep_allow_unsigned = from_v0 != NULL;
 

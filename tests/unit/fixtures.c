@@ -6,7 +6,6 @@
 
 #include "imgbuild.h"
 #include "partcsv.h"
-#include "sbv2.h"
 #include "otto/crypto.h"
 #include <string.h>
 
@@ -77,20 +76,4 @@ int fx_provision_csv(otto_simdev_t *d, const char *csv, const uint8_t *factory, 
 const otto_part_t *fx_part(otto_simdev_t *d, const char *label)
 {
     return otto_part_find(&d->table, OTTO_PART_ANY, OTTO_PART_ANY, label);
-}
-
-uint8_t *fx_sign_sbv2(const uint8_t *img, size_t len, const char *pem, size_t *out_len)
-{
-    size_t padded = (len + OTTO_SBV2_SECTOR - 1) / OTTO_SBV2_SECTOR * OTTO_SBV2_SECTOR;
-    uint8_t *o = malloc(padded + OTTO_SBV2_SECTOR), digest[32];
-    if (!o)
-        return NULL;
-    memset(o, 0xFF, padded + OTTO_SBV2_SECTOR);
-    memcpy(o, img, len);
-    if (otto_sha256(o, padded, digest) || otto_linux_sbv2_sign_block(pem, digest, o + padded)) {
-        free(o);
-        return NULL;
-    }
-    *out_len = padded + OTTO_SBV2_SECTOR;
-    return o;
 }

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,7 +168,7 @@ static void wear_and_compaction(void **state)
         lo = r.sf.wear[s] < lo ? r.sf.wear[s] : lo;
         hi = r.sf.wear[s] > hi ? r.sf.wear[s] : hi;
     }
-    printf("wear after 3000 updates: erases per sector %u..%u\n", lo, hi);
+    printf("wear after 3000 updates: erases per sector %" PRIu32 "..%" PRIu32 "\n", lo, hi);
     assert_true(lo > 0 && hi <= lo + 2);
     otto_simflash_close(&r.sf);
 }
