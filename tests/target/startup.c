@@ -72,13 +72,15 @@ void t_stack_repaint(void)
 void fault_report(const uint32_t *frame, uint32_t kind)
 {
     static const char *const names[] = {"HardFault", "MemManage", "BusFault", "UsageFault", "unexpected interrupt"};
-    volatile uint32_t *cfsr = (volatile uint32_t *)0xE000ED28u;
     char hex[11] = "0x00000000";
     for (int i = 0; i < 8; i++)
         hex[9 - i] = "0123456789abcdef"[(frame[6] >> (4 * i)) & 15];
     t_puts("FAULT: ");
     t_puts(names[kind < 5 ? kind : 4]);
-    t_puts((*cfsr & (1u << 24)) ? " (unaligned access)" : "");
+#if __ARM_ARCH_7M__ || __ARM_ARCH_7EM__
+    /* CFSR.UNALIGNED; ARMv6-M has no fault status: every fault is a HardFault. */
+    t_puts((*(volatile uint32_t *)0xE000ED28u & (1u << 24)) ? " (unaligned access)" : "");
+#endif
     t_puts(" at pc ");
     t_puts(hex);
     t_puts("\n");
@@ -86,7 +88,8 @@ void fault_report(const uint32_t *frame, uint32_t kind)
 }
 
 #define HANDLER(name, kind) \
-    __attribute__((naked)) void name(void) { __asm__ volatile("mrs r0, msp\n movs r1, #" #kind "\n b fault_report"); }
+    __attribute__((naked)) void name(void) { __asm__ volatile("mrs r0, msp\n movs r1, #" #kind "\n bl fault_report"); }
+/* (bl: in range on ARMv6-M too; it never returns) */
 HANDLER(hard_fault, 0)
 HANDLER(mem_fault, 1)
 HANDLER(bus_fault, 2)
@@ -97,10 +100,13 @@ void reset(void)
 {
     memcpy(&_data, &_data_load, (size_t)((uintptr_t)&_edata - (uintptr_t)&_data));
     memset(&_bss, 0, (size_t)((uintptr_t)&_ebss - (uintptr_t)&_bss));
+#if __ARM_ARCH_7M__ || __ARM_ARCH_7EM__
     /* Trap unaligned word and halfword accesses (CCR.UNALIGN_TRP), and
-     * take usage, bus and memory faults as themselves (SHCSR). */
+     * take usage, bus and memory faults as themselves (SHCSR). A
+     * Cortex-M0 (ARMv6-M) always faults on them: nothing to switch on. */
     *(volatile uint32_t *)0xE000ED14u |= 1u << 3;
     *(volatile uint32_t *)0xE000ED24u |= 7u << 16;
+#endif
     t_stack_repaint();
     t_exit(main());
 }
