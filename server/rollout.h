@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A job's rollout and abort arithmetic, in AWS IoT Jobs' terms and limits
+ * (jobExecutionsRolloutConfig, abortConfig): parsing with each limit named
+ * when a value is out of it, the release rate a job is at, and whether its
+ * results trip an abort criterion. Pure: no store, no clock, no locks.
+ */
+#ifndef SRV_ROLLOUT_H
+#define SRV_ROLLOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "store.h"
+
+#define SRV_ROLLOUT_MAX_PER_MIN 1000 /* AWS's limit, and otto's */
+#define SRV_ABORT_CRITERIA_MAX 4     /* one per failure type */
+
+typedef struct {
+    bool on;              /* executions are released at a rate, not all at once */
+    int max_per_min;      /* maximumPerMinute, 1-1000 (1000 when only exponentialRate is given) */
+    int base_per_min;     /* exponentialRate.baseRatePerMinute, 0: a constant rate */
+    double factor;        /* incrementFactor, 1.1-5.0 */
+    int64_t step_notified, step_succeeded; /* rateIncreaseCriteria: one of them */
+} srv_rollout_t;
+
+typedef struct {
+    int type;             /* SRV_FAILED, SRV_REJECTED, SRV_TIMED_OUT, or -1 for ALL */
+    double pct;           /* thresholdPercentage, 0-100 */
+    int64_t min_executed; /* minNumberOfExecutedThings, >= 1 */
+} srv_abort_crit_t;
+
+typedef struct {
+    srv_abort_crit_t c[SRV_ABORT_CRITERIA_MAX];
+    int n;
+} srv_abort_t;
+
+/** cfg: the jobExecutionsRolloutConfig object, or NULL (r->on false).
+ *  OTTO_E_INVAL with the field and its limit in msg. */
+int srv_rollout_parse(const cJSON *cfg, srv_rollout_t *r, char *msg, size_t cap);
+/** Executions a minute the job may release now, given how many it has
+ *  released (notified) and how many of them succeeded. */
+double srv_rollout_rate(const srv_rollout_t *r, int64_t notified, int64_t succeeded);
+
+/** cfg: the abortConfig object, or NULL (no criteria). */
+int srv_abort_parse(const cJSON *cfg, srv_abort_t *a, char *msg, size_t cap);
+/** The first criterion (in list order) the counts trip, or -1; why (cap
+ *  bytes) says which, with the figures, as the job records it. */
+int srv_abort_check(const srv_abort_t *a, const int64_t counts[SRV_STATUS_COUNT], char *why, size_t cap);
+
+#endif

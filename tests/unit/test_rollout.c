@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Rollout and abort arithmetic (server/rollout.c): AWS's limits, each
+ * refusal naming its field; the exponential ramp of AWS's own example;
+ * abort criteria in list order over completed executions. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rollout.h"
+
+static int parse_r(const char *json, srv_rollout_t *r, char *msg)
+{
+    cJSON *j = cJSON_Parse(json);
+    int err = srv_rollout_parse(j, r, msg, 200);
+    cJSON_Delete(j);
+    return err;
+}
+
+static int parse_a(const char *json, srv_abort_t *a, char *msg)
+{
+    cJSON *j = cJSON_Parse(json);
+    int err = srv_abort_parse(j, a, msg, 200);
+    cJSON_Delete(j);
+    return err;
+}
+
+static void rollout_limits(void **state)
+{
+    (void)state;
+    srv_rollout_t r;
+    char msg[200];
+    assert_int_equal(srv_rollout_parse(NULL, &r, msg, sizeof msg), OTTO_OK);
+    assert_false(r.on);
+    assert_int_equal(parse_r("{\"maximumPerMinute\":100}", &r, msg), OTTO_OK);
+    assert_true(r.on);
+    assert_true(srv_rollout_rate(&r, 5000, 0) == 100.0);
+    static const struct { const char *json, *names; } bad[] = {
+        {"{\"maximumPerMinute\":0}", "maximumPerMinute"},
+        {"{\"maximumPerMinute\":1001}", "1 to 1000"},
+        {"{\"maximumPerMinute\":2.5}", "maximumPerMinute"},
+        {"{}", "maximumPerMinute or exponentialRate"},
+        {"{\"exponentialRate\":{\"baseRatePerMinute\":10,\"incrementFactor\":1.55,"
+         "\"rateIncreaseCriteria\":{\"numberOfNotifiedThings\":10}}}", "incrementFactor"},
+        {"{\"exponentialRate\":{\"baseRatePerMinute\":10,\"incrementFactor\":5.1,"
+         "\"rateIncreaseCriteria\":{\"numberOfNotifiedThings\":10}}}", "1.1 to 5.0"},
+        {"{\"exponentialRate\":{\"baseRatePerMinute\":10,\"incrementFactor\":2,"
+         "\"rateIncreaseCriteria\":{}}}", "numberOfNotifiedThings or numberOfSucceededThings"},
+        {"{\"exponentialRate\":{\"baseRatePerMinute\":10,\"incrementFactor\":2,\"rateIncreaseCriteria\":"
+         "{\"numberOfNotifiedThings\":10,\"numberOfSucceededThings\":10}}}", "numberOfNotifiedThings or"},
+        {"{\"maximumPerMinute\":5,\"exponentialRate\":{\"baseRatePerMinute\":10,\"incrementFactor\":2,"
+         "\"rateIncreaseCriteria\":{\"numberOfNotifiedThings\":10}}}", "at most maximumPerMinute"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        msg[0] = 0;
+        assert_int_equal(parse_r(bad[i].json, &r, msg), OTTO_E_INVAL);
+        if (!strstr(msg, bad[i].names))
+            fail_msg("case %zu: '%s' does not name '%s'", i, msg, bad[i].names);
+    }
+}
+
+static void exponential_ramp(void **state)
+{
+    (void)state;
+    srv_rollout_t r;
+    char msg[200];
+    /* AWS's example: base 50, factor 2, every 1,000 notified; capped at 400. */
+    assert_int_equal(parse_r("{\"maximumPerMinute\":400,\"exponentialRate\":{\"baseRatePerMinute\":50,"
+                             "\"incrementFactor\":2.0,\"rateIncreaseCriteria\":{\"numberOfNotifiedThings\":1000}}}",
+                             &r, msg), OTTO_OK);
+    assert_true(srv_rollout_rate(&r, 0, 0) == 50);
+    assert_true(srv_rollout_rate(&r, 999, 0) == 50);
+    assert_true(srv_rollout_rate(&r, 1000, 0) == 100);
+    assert_true(srv_rollout_rate(&r, 2000, 0) == 200);
+    assert_true(srv_rollout_rate(&r, 2999, 0) == 200);
+    assert_true(srv_rollout_rate(&r, 3000, 0) == 400);
+    assert_true(srv_rollout_rate(&r, 100000, 0) == 400); /* the cap */
+    /* by succeeded things, factor 1.5 */
+    assert_int_equal(parse_r("{\"exponentialRate\":{\"baseRatePerMinute\":10,\"incrementFactor\":1.5,"
+                             "\"rateIncreaseCriteria\":{\"numberOfSucceededThings\":20}}}", &r, msg), OTTO_OK);
+    assert_int_equal(r.max_per_min, 1000); /* AWS's default */
+    assert_true(srv_rollout_rate(&r, 500, 19) == 10);
+    assert_true(srv_rollout_rate(&r, 500, 40) == 22); /* 10 x 1.5 x 1.5 = 22.5: whole things */
+}
+
+static void abort_criteria(void **state)
+{
+    (void)state;
+    srv_abort_t a;
+    char msg[200], why[200];
+    int64_t c[SRV_STATUS_COUNT] = {0};
+    assert_int_equal(parse_a("{\"criteriaList\":[{\"failureType\":\"FAILED\",\"action\":\"CANCEL\","
+                             "\"thresholdPercentage\":20,\"minNumberOfExecutedThings\":100},"
+                             "{\"failureType\":\"TIMED_OUT\",\"action\":\"CANCEL\",\"thresholdPercentage\":50,"
+                             "\"minNumberOfExecutedThings\":200}]}", &a, msg), OTTO_OK);
+    assert_int_equal(a.n, 2);
+    c[SRV_FAILED] = 30;
+    c[SRV_SUCCEEDED] = 69;
+    c[SRV_QUEUED] = 5000; /* not executed: never counts */
+    assert_int_equal(srv_abort_check(&a, c, why, sizeof why), -1); /* 99 executed: not yet */
+    c[SRV_SUCCEEDED] = 70;
+    assert_int_equal(srv_abort_check(&a, c, why, sizeof why), 0);
+    assert_non_null(strstr(why, "FAILED 30.00% of 100 executed"));
+    c[SRV_FAILED] = 19; /* 19 of 89 ... */
+    c[SRV_SUCCEEDED] = 81;
+    assert_int_equal(srv_abort_check(&a, c, why, sizeof why), -1);
+    c[SRV_TIMED_OUT] = 110; /* 110 of 210: over 50 % */
+    assert_int_equal(srv_abort_check(&a, c, why, sizeof why), 1);
+    /* ALL counts every failure kind */
+    assert_int_equal(parse_a("{\"criteriaList\":[{\"failureType\":\"ALL\",\"action\":\"CANCEL\","
+                             "\"thresholdPercentage\":10,\"minNumberOfExecutedThings\":50}]}", &a, msg), OTTO_OK);
+    memset(c, 0, sizeof c);
+    c[SRV_SUCCEEDED] = 45;
+    c[SRV_REJECTED] = 2;
+    c[SRV_TIMED_OUT] = 3;
+    assert_int_equal(srv_abort_check(&a, c, why, sizeof why), 0); /* 5 of 50 = 10 % */
+    static const char *const bad[] = {
+        "{\"criteriaList\":[]}",
+        "{\"criteriaList\":[{\"failureType\":\"SLOW\",\"action\":\"CANCEL\",\"thresholdPercentage\":1,"
+        "\"minNumberOfExecutedThings\":1}]}",
+        "{\"criteriaList\":[{\"failureType\":\"FAILED\",\"action\":\"PAUSE\",\"thresholdPercentage\":1,"
+        "\"minNumberOfExecutedThings\":1}]}",
+        "{\"criteriaList\":[{\"failureType\":\"FAILED\",\"action\":\"CANCEL\",\"thresholdPercentage\":10.999,"
+        "\"minNumberOfExecutedThings\":1}]}",
+        "{\"criteriaList\":[{\"failureType\":\"FAILED\",\"action\":\"CANCEL\",\"thresholdPercentage\":101,"
+        "\"minNumberOfExecutedThings\":1}]}",
+        "{\"criteriaList\":[{\"failureType\":\"FAILED\",\"action\":\"CANCEL\",\"thresholdPercentage\":1,"
+        "\"minNumberOfExecutedThings\":0}]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        msg[0] = 0;
+        assert_int_equal(parse_a(bad[i], &a, msg), OTTO_E_INVAL);
+        assert_non_null(strstr(msg, "abortConfig"));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rollout_limits),
+        cmocka_unit_test(exponential_ramp),
+        cmocka_unit_test(abort_criteria),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
