@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "util.h"
 
 typedef struct {
     char *buf;
@@ -243,6 +244,29 @@ int api_list(const api_opts_t *o, const char *path, const char *key, cJSON **out
     }
     *out = all;
     return 0;
+}
+
+cJSON *api_json_arg(const char *arg, const char *what)
+{
+    uint8_t *text = NULL;
+    size_t len;
+    const char *txt = arg;
+    if (arg[0] != '{') {
+        const char *p = arg[0] == '@' ? arg + 1 : arg;
+        if (otto_read_file(p, &text, &len)) {
+            die_msg("%s: cannot read %s: %m", what, p);
+            return NULL;
+        }
+        txt = (const char *)text;
+    }
+    cJSON *v = cJSON_Parse(txt);
+    free(text);
+    if (!cJSON_IsObject(v)) {
+        die_msg("%s: not a JSON object", what);
+        cJSON_Delete(v);
+        return NULL;
+    }
+    return v;
 }
 
 const char *api_str(const cJSON *o, const char *k)

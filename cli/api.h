@@ -45,6 +45,9 @@ int api_upload(const api_opts_t *o, const char *path, const char *file, const ch
 /** URL-escape one path segment into buf. */
 const char *api_escape(const char *s, char *buf, size_t cap);
 /** o's string member k, or "" when it is missing or not a string. */
+/** A JSON object given inline ("{...}") or in a file ("@FILE" or FILE); NULL
+ *  with a message naming what (e.g. the flag) when it is neither. */
+cJSON *api_json_arg(const char *arg, const char *what);
 const char *api_str(const cJSON *o, const char *k);
 /** Print a JSON value (pretty) to stdout. */
 void api_print_json(const cJSON *v);

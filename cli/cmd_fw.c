@@ -118,23 +118,7 @@ static int upload(int argc, char **argv)
     otto_hex(md5, 16, md5hex);
     cJSON *desc;
     if (desc_arg) {
-        uint8_t *dtext = NULL;
-        size_t dlen;
-        const char *txt = desc_arg;
-        if (desc_arg[0] != '{') {
-            const char *p = desc_arg[0] == '@' ? desc_arg + 1 : desc_arg;
-            if (otto_read_file(p, &dtext, &dlen)) {
-                die_msg("cannot read descriptor %s: %m", p);
-                free(data);
-                return EXIT_FAIL;
-            }
-            txt = (const char *)dtext;
-        }
-        desc = cJSON_Parse(txt);
-        free(dtext);
-        if (!cJSON_IsObject(desc)) {
-            die_msg("the descriptor is not a JSON object");
-            cJSON_Delete(desc);
+        if (!(desc = api_json_arg(desc_arg, "--descriptor"))) {
             free(data);
             return EXIT_USAGE;
         }

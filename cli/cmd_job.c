@@ -44,6 +44,8 @@ static int create(int argc, char **argv)
         {"fw", required_argument, 0, 'f'},     {"id", required_argument, 0, 'i'},
         {"description", required_argument, 0, 'D'}, {"timeout", required_argument, 0, 't'},
         {"allow-unsigned", no_argument, 0, 'U'}, {"key-update", required_argument, 0, 'K'},
+        {"job-executions-rollout-config", required_argument, 0, 'R'}, {"abort-config", required_argument, 0, 'A'},
+        {"max-per-minute", required_argument, 0, 'M'},
         {"help", no_argument, 0, 'h'},         API_LONG_OPTS, {0, 0, 0, 0}};
     api_opts_t ao = {0};
     const char *devices[MAX_ARGS], *groups[MAX_ARGS], *fws[MAX_ARGS];
@@ -52,6 +54,8 @@ static int create(int argc, char **argv)
     bool unsig = false;
     const char *keyupds[2];
     int nk = 0;
+    const char *rollout = NULL, *abort_cfg = NULL;
+    long per_min = 0;
     while ((opt = getopt_long(argc, argv, "d:g:f:hq", opts, NULL)) != -1) {
         if ((opt == 'd' && nd == MAX_ARGS) || (opt == 'g' && ng == MAX_ARGS) ||
             (opt == 'f' && nf == MAX_ARGS)) {
@@ -65,6 +69,9 @@ static int create(int argc, char **argv)
         case 'i': id = optarg; break;
         case 'D': desc = optarg; break;
         case 'U': unsig = true; break;
+        case 'R': rollout = optarg; break;
+        case 'A': abort_cfg = optarg; break;
+        case 'M': per_min = atol(optarg); break;
         case 'K':
             if (nk == 2) {
                 die_msg("--key-update: at most 2 per job");
@@ -91,7 +98,17 @@ static int create(int argc, char **argv)
                   "                        the job); refused otherwise\n"
                   "      --key-update F    a key update from 'otto key update' (up to 2): devices\n"
                   "                        apply it before the firmware (which may be the version\n"
-                  "                        they run, for a job that only changes keys)\n",
+                  "                        they run, for a job that only changes keys)\n"
+                  "\nRollout, in AWS IoT Jobs' names and limits (JSON inline or @FILE):\n"
+                  "      --job-executions-rollout-config JSON   e.g. '{\"maximumPerMinute\": 50,\n"
+                  "                        \"exponentialRate\": {\"baseRatePerMinute\": 5, \"incrementFactor\": 2,\n"
+                  "                        \"rateIncreaseCriteria\": {\"numberOfNotifiedThings\": 20}}}': devices\n"
+                  "                        get the job at that rate; the rest do not see it yet\n"
+                  "      --max-per-minute N  the same with only maximumPerMinute (1-1000)\n"
+                  "      --abort-config JSON  e.g. '{\"criteriaList\": [{\"failureType\": \"FAILED\",\n"
+                  "                        \"action\": \"CANCEL\", \"thresholdPercentage\": 10,\n"
+                  "                        \"minNumberOfExecutedThings\": 50}]}': cancel what is still\n"
+                  "                        queued once that many ended and that share failed\n",
                   stdout);
             return EXIT_OK;
         default:
@@ -119,6 +136,24 @@ static int create(int argc, char **argv)
         cJSON_AddNumberToObject(body, "inProgressTimeoutInMinutes", timeout);
     if (unsig)
         cJSON_AddTrueToObject(body, "allowUnsigned");
+    cJSON *cfg;
+    if (rollout) {
+        if (!(cfg = api_json_arg(rollout, "--job-executions-rollout-config"))) {
+            cJSON_Delete(body);
+            return EXIT_USAGE;
+        }
+        cJSON_AddItemToObject(body, "jobExecutionsRolloutConfig", cfg);
+    } else if (per_min) {
+        cJSON_AddNumberToObject(cJSON_AddObjectToObject(body, "jobExecutionsRolloutConfig"), "maximumPerMinute",
+                                (double)per_min);
+    }
+    if (abort_cfg) {
+        if (!(cfg = api_json_arg(abort_cfg, "--abort-config"))) {
+            cJSON_Delete(body);
+            return EXIT_USAGE;
+        }
+        cJSON_AddItemToObject(body, "abortConfig", cfg);
+    }
     cJSON *ku = nk ? cJSON_AddArrayToObject(body, "keyUpdates") : NULL;
     for (int i = 0; i < nk; i++) {
         size_t len;
@@ -180,6 +215,13 @@ static void print_job(const cJSON *j)
            api_str(j, "reason")[0] ? ")" : "", api_str(j, "product"), api_str(j, "otaTypes"), counts);
     if (api_str(j, "description")[0])
         printf("about:     %s\n", api_str(j, "description"));
+    const cJSON *ro = cJSON_GetObjectItemCaseSensitive(j, "rollout");
+    if (ro) {
+        printf("rollout:   %.0f released, %.0f waiting", num(ro, "released"), num(ro, "waiting"));
+        if (cJSON_GetObjectItemCaseSensitive(ro, "ratePerMinute"))
+            printf(", releasing %.0f a minute", num(ro, "ratePerMinute"));
+        putchar('\n');
+    }
     if (cJSON_GetArraySize(execs) == 0)
         return;
     printf("\n%-20s %-12s %4s  %s\n", "THING", "STATUS", "VER", "DETAILS");

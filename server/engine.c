@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "rollout.h"
 #include "sign.h"
 #include "otto/jobdoc.h"
 
@@ -147,10 +148,33 @@ static void notify_thing(srv_engine_t *e, const char *thing, next_id_t prev, boo
 }
 
 /* A job whose executions are all terminal is COMPLETED (snapshot jobs). */
+/* A job's abortConfig, checked each time one of its executions ends: the
+ * first criterion its results trip cancels what is still QUEUED (released
+ * or not), and the job records why. IN_PROGRESS executions run on. */
+static void maybe_abort(srv_engine_t *e, int64_t seq)
+{
+    srv_job_t job;
+    srv_abort_t a;
+    int64_t counts[SRV_STATUS_COUNT];
+    char msg[200], why[200];
+    if (srv_job_get_seq(e->st, seq, &job))
+        return;
+    cJSON *cfg = job.status == SRV_JOB_IN_PROGRESS && job.config && strcmp(job.config, "{}") ? cJSON_Parse(job.config)
+                                                                                              : NULL;
+    if (cfg && !srv_abort_parse(cJSON_GetObjectItemCaseSensitive(cfg, "abortConfig"), &a, msg, sizeof msg) && a.n &&
+        !srv_exec_counts(e->st, seq, counts) && srv_abort_check(&a, counts, why, sizeof why) >= 0) {
+        SRV_LOG_WRN("job=%s %s", job.id, why);
+        srv_engine_cancel_job(e, job.id, false, why, msg, sizeof msg);
+    }
+    cJSON_Delete(cfg);
+    srv_job_clear(&job);
+}
+
 static void maybe_complete(srv_engine_t *e, int64_t seq, int64_t now)
 {
     bool pending = true;
     srv_job_t job;
+    maybe_abort(e, seq);
     if (srv_job_has_pending(e->st, seq, &pending) || pending)
         return;
     if (srv_job_get_seq(e->st, seq, &job))
@@ -526,7 +550,7 @@ static int job_record(srv_engine_t *e, const srv_job_spec_t *spec, const srv_fw_
 /* In one transaction: the job under its id (generated unless given), an
  * execution per thing, and the supersede of older queued jobs. */
 static int store_job(srv_engine_t *e, const srv_job_spec_t *spec, srv_job_t *job, const strvec_t *things,
-                     int64_t now, char *msg, size_t msglen)
+                     bool paced, int64_t now, char *msg, size_t msglen)
 {
     old_jobs_t old = {0};
     bool *touched = NULL;
@@ -547,7 +571,9 @@ static int store_job(srv_engine_t *e, const srv_job_spec_t *spec, srv_job_t *job
     }
     if (err == OTTO_E_EXISTS)
         fail(msg, msglen, err, "a job with id '%s' already exists", job->id);
-    if (!err)
+    /* A paced job supersedes nothing: its executions do not exist for a
+     * device until released, and the older job's must go on meanwhile. */
+    if (!err && !paced)
         err = srv_job_supersedable(e->st, job->product, job->ota_types, job->seq, push_old, &old);
     if (!err && !(touched = calloc(old.n ? old.n : 1, sizeof *touched)))
         err = OTTO_E_NOSPC;
@@ -559,7 +585,8 @@ static int store_job(srv_engine_t *e, const srv_job_spec_t *spec, srv_job_t *job
         ex.exec_no = 1;
         ex.status = SRV_QUEUED;
         ex.version = 1;
-        ex.queued_at = ex.updated_at = now;
+        ex.updated_at = now;
+        ex.queued_at = paced ? 0 : now; /* 0: waiting for the rollout to release it */
         strcpy(ex.details, "{}");
         err = srv_exec_put(e->st, &ex);
         if (!err && old.n)
@@ -600,11 +627,20 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
                     "job id '%s' must be 1-64 of letters, digits, '_' and '-'", spec->job_id);
     if (!(fws = calloc(spec->nfw, sizeof *fws)))
         return OTTO_E_NOSPC;
-    if ((err = check_key_updates(e, spec, msg, msglen)) ||
+    srv_rollout_t ro;
+    srv_abort_t ab;
+    if ((err = srv_rollout_parse(cJSON_GetObjectItemCaseSensitive(spec->config, "jobExecutionsRolloutConfig"), &ro,
+                                 msg, msglen)) ||
+        (err = srv_abort_parse(cJSON_GetObjectItemCaseSensitive(spec->config, "abortConfig"), &ab, msg, msglen)) ||
+        (err = check_key_updates(e, spec, msg, msglen)) ||
         (err = check_firmware(e, spec, fws, &types, msg, msglen)) ||
         (err = expand_targets(e, spec, &things, msg, msglen)) ||
         (err = job_record(e, spec, fws, &types, now, &job, msg, msglen)))
         goto out;
+    if (!(job.config = spec->config ? cJSON_PrintUnformatted(spec->config) : strdup("{}"))) {
+        err = OTTO_E_NOSPC;
+        goto out;
+    }
     /* What each target's next execution was, to notify only what changes. */
     if (!(prev = calloc(things.n ? things.n : 1, sizeof *prev))) {
         err = OTTO_E_NOSPC;
@@ -612,14 +648,14 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
     }
     for (size_t i = 0; i < things.n; i++)
         prev[i] = next_of(e, things.v[i]);
-    if ((err = store_job(e, spec, &job, &things, now, msg, msglen)))
+    if ((err = store_job(e, spec, &job, &things, ro.on, now, msg, msglen)))
         goto out;
 
     snprintf(id_out, SRV_JOBID_MAX + 1, "%s", job.id);
     *ntargets = things.n;
     SRV_LOG_INF("job=%s created: %zu executions, product %s, ota_types %s", job.id, things.n, job.product,
                 job.ota_types);
-    for (size_t i = 0; i < things.n; i++)
+    for (size_t i = 0; i < things.n && !ro.on; i++) /* paced: each told when released */
         notify_thing(e, things.v[i], prev[i], true, now); /* after the commit, as every publish */
 out:
     srv_job_clear(&job);
@@ -737,8 +773,99 @@ static int collect_expired(void *arg, const srv_exec_t *ex)
     return 0;
 }
 
+/* ---- paced rollouts ------------------------------------------------------ */
+
+typedef struct {
+    srv_engine_t *e;
+    int64_t now;
+} pace_ctx_t;
+
+/* The things a release is about to reach, with what each had next before. */
+typedef struct {
+    srv_engine_t *e;
+    strvec_t things;
+    next_id_t *prev;
+    size_t cap;
+} released_t;
+
+static int collect_released(void *arg, const char *thing)
+{
+    released_t *r = arg;
+    if (r->things.n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 16;
+        next_id_t *p = realloc(r->prev, cap * sizeof *p);
+        if (!p)
+            return 1;
+        r->prev = p;
+        r->cap = cap;
+    }
+    if (strvec_push(&r->things, thing))
+        return 1;
+    r->prev[r->things.n - 1] = next_of(r->e, thing);
+    return 0;
+}
+
+static srv_pace_t *pace_slot(srv_engine_t *e, int64_t seq, int64_t now)
+{
+    srv_pace_t *free_slot = NULL;
+    for (int i = 0; i < SRV_PACE_JOBS; i++) {
+        if (e->pace[i].seq == seq)
+            return &e->pace[i];
+        if (!e->pace[i].seq && !free_slot)
+            free_slot = &e->pace[i];
+    }
+    if (free_slot) /* first seen (created, or ottod restarted): one at once, then the rate */
+        *free_slot = (srv_pace_t){seq, 1.0, now, 0, false};
+    return free_slot;
+}
+
+/* One paced job: credit accrues at the rate (per the engine's minute), a
+ * whole execution released per unit; each released thing is told. */
+static int pace_job(void *arg, int64_t seq, const char *config)
+{
+    pace_ctx_t *c = arg;
+    srv_engine_t *e = c->e;
+    srv_rollout_t ro;
+    char msg[160];
+    int64_t released, waiting, counts[SRV_STATUS_COUNT];
+    cJSON *cfg = cJSON_Parse(config);
+    int err = srv_rollout_parse(cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRolloutConfig"), &ro, msg,
+                                sizeof msg);
+    cJSON_Delete(cfg);
+    if (err || !ro.on || srv_exec_release_counts(e->st, seq, &released, &waiting) || !waiting ||
+        srv_exec_counts(e->st, seq, counts))
+        return 0;
+    srv_pace_t *p = pace_slot(e, seq, c->now);
+    if (!p)
+        return 0;
+    p->seen = true;
+    p->rate = srv_rollout_rate(&ro, released, counts[SRV_SUCCEEDED]);
+    p->credit += p->rate * (double)(c->now - p->last) / (double)(e->minute_s > 0 ? e->minute_s : 60);
+    p->last = c->now;
+    int64_t n = (int64_t)p->credit;
+    if (n > waiting)
+        n = waiting;
+    if (n <= 0)
+        return 0;
+    p->credit -= (double)n;
+    released_t r = {e, {0}, NULL, 0};
+    if (!srv_exec_release(e->st, seq, c->now, n, collect_released, &r))
+        for (size_t i = 0; i < r.things.n; i++)
+            notify_thing(e, r.things.v[i], r.prev[i], true, c->now);
+    strvec_free(&r.things);
+    free(r.prev);
+    return 0;
+}
+
 void srv_engine_tick(srv_engine_t *e, int64_t now)
 {
+    pace_ctx_t pc = {e, now};
+    for (int i = 0; i < SRV_PACE_JOBS; i++)
+        e->pace[i].seen = false;
+    srv_job_paced(e->st, pace_job, &pc);
+    for (int i = 0; i < SRV_PACE_JOBS; i++)
+        if (!e->pace[i].seen) /* done, cancelled or all released: the slot is free */
+            e->pace[i].seq = 0;
     service_move_t m = {.e = e};
     if (srv_exec_expired(e->st, now, collect_expired, &m))
         return;

@@ -22,6 +22,16 @@
 #include "links.h"
 #include "store.h"
 
+/* A paced job's release credit (executions it may release now) and rate. */
+typedef struct {
+    int64_t seq; /* 0: a free slot */
+    double credit;
+    int64_t last; /* when credit was last accrued */
+    double rate;  /* per minute, as last computed */
+    bool seen;    /* still releasing at the last tick */
+} srv_pace_t;
+#define SRV_PACE_JOBS 32 /* paced jobs rolling out at once */
+
 typedef struct srv_engine {
     srv_store_t *st;
     const char *public_url;  /* base of download URLs in job documents */
@@ -46,6 +56,8 @@ typedef struct srv_engine {
     /* Download links minted per thing when a document is sent (links.h);
      * off: the document's urls as they are. */
     srv_links_t links;
+    /* Paced rollouts (in memory: after a restart each goes on at its rate). */
+    srv_pace_t pace[SRV_PACE_JOBS];
     /* Counters for /healthz and the benchmarks. */
     uint64_t n_requests, n_rejected, n_published;
 } srv_engine_t;
@@ -62,6 +74,7 @@ typedef struct {
     int timeout_min;             /* in-progress timeout, 0 = none */
     bool allow_unsigned;         /* firmware without a signature is let through (recorded) */
     const cJSON *key_updates;    /* NULL or [{"op","key","sig-sha256-ecdsa"}] (otto key update) */
+    const cJSON *config;         /* NULL or {"jobExecutionsRolloutConfig", "abortConfig"} (AWS's) */
 } srv_job_spec_t;
 
 void srv_engine_init(srv_engine_t *e, srv_store_t *st, const char *public_url);

@@ -235,6 +235,17 @@ static cJSON *job_json(srv_store_t *st, const srv_job_t *j)
     if (j->timeout_min)
         cJSON_AddNumberToObject(o, "inProgressTimeoutInMinutes", j->timeout_min);
     cJSON_AddItemToObject(o, "counts", counts_json(st, j->seq));
+    cJSON *cfg = j->config && strcmp(j->config, "{}") ? cJSON_Parse(j->config) : NULL, *v;
+    cJSON_ArrayForEach(v, cfg)
+        cJSON_AddItemToObject(o, v->string, cJSON_Duplicate(v, true));
+    int64_t released, waiting;
+    if (cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRolloutConfig") &&
+        !srv_exec_release_counts(st, j->seq, &released, &waiting)) {
+        cJSON *r = cJSON_AddObjectToObject(o, "rollout");
+        cJSON_AddNumberToObject(r, "released", (double)released);
+        cJSON_AddNumberToObject(r, "waiting", (double)waiting);
+    }
+    cJSON_Delete(cfg);
     return o;
 }
 
@@ -395,7 +406,20 @@ static enum MHD_Result h_jobs_create(srv_t *s, struct MHD_Connection *c, cJSON *
     spec.timeout_min = to ? (int)to->valuedouble : 0;
     spec.allow_unsigned = cJSON_IsTrue(unsig);
     spec.key_updates = keyupd;
+    /* AWS's configuration objects, under AWS's names, beside otto's own */
+    cJSON *cfg = NULL;
+    static const char *const aws[] = {"jobExecutionsRolloutConfig", "abortConfig"};
+    for (size_t i = 0; i < sizeof aws / sizeof *aws; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, aws[i]);
+        if (!v)
+            continue;
+        if (!cfg)
+            cfg = cJSON_CreateObject();
+        cJSON_AddItemToObject(cfg, aws[i], cJSON_Duplicate(v, true));
+    }
+    spec.config = cfg;
     int err = srv_engine_create_job(&s->eng, &spec, job_id, &n, msg, sizeof msg);
+    cJSON_Delete(cfg);
     if (err) {
         ret = srv_http_otto_err(c, err, msg);
         goto out;
@@ -425,6 +449,10 @@ static enum MHD_Result h_job_show(srv_t *s, struct MHD_Connection *c, const char
         return err == OTTO_E_NOTFOUND ? srv_http_err(c, 404, "not_found", "no job '%s'", id)
                                       : srv_http_otto_err(c, err, NULL);
     cJSON *o = job_json(s->st, &j);
+    cJSON *ro = cJSON_GetObjectItemCaseSensitive(o, "rollout");
+    for (int i = 0; ro && i < SRV_PACE_JOBS; i++)
+        if (s->eng.pace[i].seq == j.seq) /* releasing now: at this rate a minute */
+            cJSON_AddNumberToObject(ro, "ratePerMinute", s->eng.pace[i].rate);
     cJSON_AddItemToObject(o, "document", cJSON_Parse(j.document));
     cJSON_AddItemToObject(o, "targets", cJSON_Parse(j.targets));
     cJSON_AddItemToObject(o, "firmware", cJSON_Parse(j.fw_ids));

@@ -63,7 +63,7 @@ static const char usage[] =
     "                                                                           [register_rate]\n"
     "      --client-id ID       MQTT client id (default ottod)                  [mqtt_client_id]\n"
     "      --minute-seconds N   length of a timer minute in seconds (default 60;\n"
-    "                           only for tests of timeouts)                     [timer_minute_seconds]\n"
+    "                           only for tests of timeouts and rollout rates)   [timer_minute_seconds]\n"
     "      --log-level LEVEL    error, warn, info or debug (default info)       [log_level]\n"
     "      --log-file FILE      log there instead of stderr                     [log_file]\n"
     "      --link-ttl S         download links in job documents live S seconds (default\n"

@@ -295,6 +295,8 @@ static bool find_exec(req_t *r, const char *job_id, int exec_no, srv_exec_t *ex)
         err = srv_exec_get(r->e->st, job.seq, r->thing, exec_no, ex);
         srv_job_clear(&job);
     }
+    if (!err && ex->status == SRV_QUEUED && !ex->queued_at)
+        err = OTTO_E_NOTFOUND; /* the rollout has not released it: it does not exist for the device yet */
     if (err == OTTO_E_NOTFOUND) {
         snprintf(msg, sizeof msg, "no execution of job %s for thing %s", job_id, r->thing);
         reject(r, "ResourceNotFound", msg, NULL);

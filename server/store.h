@@ -85,6 +85,7 @@ typedef struct {
     char *document;         /* malloc'd JSON job document */
     char *targets;          /* malloc'd JSON {"devices":[..],"groups":[..]} */
     char *fw_ids;           /* malloc'd JSON array of firmware ids */
+    char *config;           /* malloc'd JSON: AWS's configuration objects ("{}": none) */
 } srv_job_t;
 
 typedef struct {
@@ -211,6 +212,17 @@ int srv_exec_expired(srv_store_t *st, int64_t now,
                      int (*visit)(void *, const srv_exec_t *), void *arg);
 /** Does the job still have QUEUED or IN_PROGRESS executions? */
 int srv_job_has_pending(srv_store_t *st, int64_t job_seq, bool *yes);
+/* ---- paced rollouts: an execution not released yet is QUEUED with
+ * queued_at 0, and no device query sees it ---- */
+/** Release up to limit of a job's waiting executions (queued_at = now),
+ *  visiting each thing just before its release (non-zero: stop there). */
+int srv_exec_release(srv_store_t *st, int64_t job_seq, int64_t now, int64_t limit,
+                     int (*visit)(void *, const char *thing), void *arg);
+/** A job's executions released so far (whatever their status now), and
+ *  those still waiting for the rollout. */
+int srv_exec_release_counts(srv_store_t *st, int64_t job_seq, int64_t *released, int64_t *waiting);
+/** IN_PROGRESS jobs with a configuration, oldest first. */
+int srv_job_paced(srv_store_t *st, int (*visit)(void *, int64_t seq, const char *config), void *arg);
 /** Does this job have an execution for thing in the given status? */
 int srv_exec_has(srv_store_t *st, int64_t job_seq, const char *thing, int status, bool *yes);
 

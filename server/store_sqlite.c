@@ -91,7 +91,7 @@ static const char schema[] =
  * to migrations[], which upgrades an older data directory in place at
  * start (tests/e2e/12-upgrade.sh opens one made by the previous release).
  * migrations[v] takes version v + 1 to v + 2; version 1 is the first. */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 static const char *const migrations[] = {
     /* 1 -> 2: the public keys firmware signatures are checked against */
     "CREATE TABLE IF NOT EXISTS signing_keys(name TEXT PRIMARY KEY, pem TEXT NOT NULL,"
@@ -101,6 +101,9 @@ static const char *const migrations[] = {
     " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL DEFAULT 0, revoked_at INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,"
     " who TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, status INTEGER NOT NULL);",
+    /* 3 -> 4: a job's AWS configuration objects (rollout, abort); an execution
+     * a paced rollout has not released yet has queued_at 0 */
+    "ALTER TABLE jobs ADD COLUMN config TEXT NOT NULL DEFAULT '{}';",
 };
 
 
@@ -127,13 +130,13 @@ static const char *const queries[Q_COUNT] = {
                       " updated_at = ?, step_deadline = ?, deadline = ?, details = ?"
                       " WHERE job_seq = ? AND thing = ? AND exec_no = ?",
     [Q_EXEC_NEXT] = "SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
-                    " WHERE e.thing = ? AND e.status IN ('IN_PROGRESS', 'QUEUED')"
+                    " WHERE e.thing = ? AND e.status IN ('IN_PROGRESS', 'QUEUED') AND e.queued_at > 0"
                     " ORDER BY e.status = 'IN_PROGRESS' DESC, e.job_seq, e.exec_no LIMIT 1",
     [Q_EXEC_PUT] = "INSERT INTO executions(job_seq, thing, exec_no, status, version, queued_at,"
                    " started_at, updated_at, step_deadline, deadline, details)"
                    " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
     [Q_EXEC_PENDING] = "SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
-                       " WHERE e.thing = ? AND e.status IN ('IN_PROGRESS', 'QUEUED')"
+                       " WHERE e.thing = ? AND e.status IN ('IN_PROGRESS', 'QUEUED') AND e.queued_at > 0"
                        " ORDER BY e.status = 'IN_PROGRESS' DESC, e.job_seq, e.exec_no LIMIT ?",
     [Q_DEVICE_GET] = "SELECT thing, product, versions, created_at, last_seen FROM devices"
                      " WHERE thing = ?",
@@ -626,7 +629,7 @@ int srv_job_put(srv_store_t *st, srv_job_t *j, const char *const *fw_ids, size_t
 {
     sqlite3_stmt *s = prepare(st,
         "INSERT INTO jobs(id, status, created_at, product, ota_types, timeout_min, description,"
-        " document, targets, fw_ids) VALUES(?,?,?,?,?,?,?,?,?,?)");
+        " document, targets, fw_ids, config) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
     int err;
     if (!s)
         return OTTO_E_IO;
@@ -640,6 +643,7 @@ int srv_job_put(srv_store_t *st, srv_job_t *j, const char *const *fw_ids, size_t
     bind_text(s, 8, j->document);
     bind_text(s, 9, j->targets);
     bind_text(s, 10, j->fw_ids);
+    bind_text(s, 11, j->config ? j->config : "{}");
     if ((err = run(st, s, true, "insert job")))
         return err;
     j->seq = sqlite3_last_insert_rowid(st->db);
@@ -658,7 +662,7 @@ static int job_get_where(srv_store_t *st, const char *where, const char *id, int
                          srv_job_t *out)
 {
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT " JOB_COLS ", document, targets, fw_ids FROM jobs WHERE %s",
+    snprintf(sql, sizeof sql, "SELECT " JOB_COLS ", document, targets, fw_ids, config FROM jobs WHERE %s",
              where);
     sqlite3_stmt *s = prepare(st, sql);
     if (!s)
@@ -673,7 +677,8 @@ static int job_get_where(srv_store_t *st, const char *where, const char *id, int
         out->document = col_dup(s, 10);
         out->targets = col_dup(s, 11);
         out->fw_ids = col_dup(s, 12);
-        if (!out->document || !out->targets || !out->fw_ids) {
+        out->config = col_dup(s, 13);
+        if (!out->document || !out->targets || !out->fw_ids || !out->config) {
             srv_job_clear(out);
             err = OTTO_E_NOSPC;
         }
@@ -699,7 +704,8 @@ void srv_job_clear(srv_job_t *j)
     free(j->document);
     free(j->targets);
     free(j->fw_ids);
-    j->document = j->targets = j->fw_ids = NULL;
+    free(j->config);
+    j->document = j->targets = j->fw_ids = j->config = NULL;
 }
 
 int srv_job_list(srv_store_t *st, int64_t before_seq, int limit, bool *more,
@@ -968,6 +974,68 @@ int srv_exec_has(srv_store_t *st, int64_t job_seq, const char *thing, int status
     *yes = rc == SQLITE_ROW;
     sqlite3_finalize(s);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "execution lookup");
+}
+
+int srv_exec_release(srv_store_t *st, int64_t job_seq, int64_t now, int64_t limit,
+                     int (*visit)(void *, const char *thing), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT thing FROM executions WHERE job_seq = ? AND status = 'QUEUED'"
+                                  " AND queued_at = 0 ORDER BY thing LIMIT ?");
+    sqlite3_stmt *u = prepare(st, "UPDATE executions SET queued_at = ?, updated_at = ?"
+                                  " WHERE job_seq = ? AND thing = ? AND status = 'QUEUED' AND queued_at = 0");
+    int rc = SQLITE_DONE, err = OTTO_OK;
+    if (!s || !u) {
+        sqlite3_finalize(s);
+        sqlite3_finalize(u);
+        return OTTO_E_IO;
+    }
+    sqlite3_bind_int64(s, 1, job_seq);
+    sqlite3_bind_int64(s, 2, limit);
+    while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *thing = (const char *)sqlite3_column_text(s, 0);
+        sqlite3_reset(u);
+        sqlite3_bind_int64(u, 1, now);
+        sqlite3_bind_int64(u, 2, now);
+        sqlite3_bind_int64(u, 3, job_seq);
+        bind_text(u, 4, thing);
+        if (visit(arg, thing)) /* before: it may look at the thing as it was */
+            break;
+        if (sqlite3_step(u) != SQLITE_DONE)
+            err = db_err(st, "release execution");
+    }
+    sqlite3_finalize(s);
+    sqlite3_finalize(u);
+    if (err)
+        return err;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "release executions");
+}
+
+int srv_exec_release_counts(srv_store_t *st, int64_t job_seq, int64_t *released, int64_t *waiting)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT sum(queued_at > 0), sum(status = 'QUEUED' AND queued_at = 0)"
+                                  " FROM executions WHERE job_seq = ?");
+    if (!s)
+        return OTTO_E_IO;
+    sqlite3_bind_int64(s, 1, job_seq);
+    int rc = sqlite3_step(s);
+    *released = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    *waiting = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? OTTO_OK : db_err(st, "release counts");
+}
+
+int srv_job_paced(srv_store_t *st, int (*visit)(void *, int64_t seq, const char *config), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT seq, config FROM jobs WHERE status = 'IN_PROGRESS' AND config <> '{}'"
+                                  " ORDER BY seq");
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (visit(arg, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1)))
+            break;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "paced jobs");
 }
 
 int srv_job_has_pending(srv_store_t *st, int64_t job_seq, bool *yes)

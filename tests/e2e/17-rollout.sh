@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Rollouts that cannot take down a fleet (AWS's jobExecutionsRolloutConfig
+# and abortConfig): a job paced at its maximumPerMinute reaches the fleet at
+# that rate, measured in the server's time, and an execution not released
+# yet does not exist for its device (get, start-next, $next, JOB/get); a
+# release whose self-test fails everywhere is aborted at 10 % failures after
+# 5 executed, and the devices it had not reached never see it. ottod runs
+# with a 6-second "minute" (--minute-seconds, test-only) for rates and timers.
+. "$(dirname "$0")/lib.sh"
+e2e_init
+MIN_S=6
+start_secure --minute-seconds $MIN_S
+N=40
+"$OTTO" image build --version 1.0.0 --project lamp --size 64K -o "$E2E_DIR/v100.bin" >/dev/null
+"$OTTO" image build --version 1.1.0 --project lamp --secure-version 1 --size 64K -o "$E2E_DIR/v110.bin" >/dev/null
+"$OTTO" image build --version 1.2.0 --project lamp --secure-version 1 --size 64K --selftest fail \
+    -o "$E2E_DIR/bad.bin" >/dev/null
+F110=$("$OTTO" fw upload -q "$E2E_DIR/v110.bin")
+FBAD=$("$OTTO" fw upload -q "$E2E_DIR/bad.bin")
+show() { "$OTTO" job show "$1" --json; }
+
+fleet_bg 24:0a:c4:17 "$E2E_DIR/v100.bin"
+LATE=24:0a:c4:17:ff:ff   # released last (thing order), played by mqreq
+"$OTTO" device add $(cat "$E2E_DIR/things") $LATE --group g17 --product lamp >/dev/null
+
+# ---- refusals name AWS's limits
+out=$("$OTTO" job create --group g17 --fw "$F110" --max-per-minute 1001 2>&1)
+check "maximumPerMinute 1001: refused, naming the limit" sh -c "echo '$out' | grep -q '1 to 1000'"
+out=$("$OTTO" job create --group g17 --fw "$F110" --abort-config \
+    '{"criteriaList":[{"failureType":"FAILED","action":"CANCEL","thresholdPercentage":10.999,"minNumberOfExecutedThings":5}]}' 2>&1)
+check "thresholdPercentage 10.999: refused, naming the limit" sh -c "echo '$out' | grep -q 'two decimals'"
+
+# ---- pacing: 24 a minute (4 a second here) to 41 things
+RATE=24
+J=$("$OTTO" job create --group g17 --fw "$F110" --max-per-minute $RATE -q)
+r=$(mq $LATE get)
+check "a thing the rollout has not reached: its pending list is empty" \
+    sh -c "echo '$r' | grep -q '\"inProgressJobs\":\[\],\"queuedJobs\":\[\]'"
+r=$(mq $LATE start-next)
+check "... start-next gives it nothing" sh -c "echo '$r' | grep -q '^accepted' && ! echo '$r' | grep -q '\"execution\"'"
+r=$(mq $LATE "$J/get")
+check "... and the execution by its id does not exist for it (ResourceNotFound)" \
+    sh -c "echo '$r' | grep -q 'ResourceNotFound'"
+wait_for sh -c "[ \$('$OTTO' job show $J --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"rollout\"][\"waiting\"])') = 0 ]"
+check "otto job show says the rollout's state" sh -c "'$OTTO' job show $J | grep -q '^rollout: *41 released, 0 waiting'"
+r=$(mq $LATE get)
+check "released at last, the thing sees it" sh -c "echo '$r' | grep -q '\"jobId\":\"$J\"'"
+mq $LATE "$J/update" '{"status":"SUCCEEDED"}' >/dev/null
+timeout 120 "$OTTO" job watch "$J" --interval 0.5 >/dev/null
+check "every device of the paced job SUCCEEDED" test "$(show "$J" | jget "d['counts']['SUCCEEDED']")" = 41
+measured=$(show "$J" | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+t = sorted(e['queuedAt'] for e in d['executions'])
+print('%.1f' % ((len(t) - 1) / (t[-1] - t[0]) * $MIN_S))")
+check "measured release rate $measured a minute, configured $RATE (within 10 %)" \
+    python3 -c "import sys; sys.exit(0 if abs($measured - $RATE) <= 0.10 * $RATE else 1)"
+echo "rollout: configured $RATE/min, measured $measured/min over 41 releases (server time, $MIN_S-second minutes)"
+
+# ---- abort: the release fails its self-test on every device
+J2=$("$OTTO" job create --group g17 --fw "$FBAD" --max-per-minute 30 --abort-config \
+    '{"criteriaList":[{"failureType":"FAILED","action":"CANCEL","thresholdPercentage":10,"minNumberOfExecutedThings":5}]}' -q)
+wait_for sh -c "'$OTTO' job show $J2 --json | grep -q '\"status\": *\"CANCELED\"'"
+sleep 3   # what was in flight ends
+st=$(show "$J2")
+reason=$(echo "$st" | jget "d['reason']")
+check "the job aborted itself, saying why ($reason)" sh -c "echo '$reason' | grep -q '^aborted: FAILED 100.00% of [5-9] executed (threshold 10.00% after 5)'"
+failed=$(echo "$st" | jget "d['counts']['FAILED']")
+started=$(echo "$st" | jget "sum(1 for e in d['executions'] if e.get('startedAt'))")
+canceled=$(echo "$st" | jget "d['counts']['CANCELED']")
+check "only the in-flight devices beyond the threshold got it ($started started, $failed failed, abort at 5)" \
+    sh -c "[ $started -le 12 ] && [ $failed -ge 5 ]"
+check "every other device's execution CANCELED without starting ($canceled)" test "$((canceled + started))" = 41
+echo "abort: $started of 41 devices got the failing release, $failed failed, overshoot $((started - 5)) beyond the 5 the criterion needed"
+stop_fleet
+check "... and the whole fleet runs 1.1.0 (those that got 1.2.0 rolled back)" \
+    test "$(grep -c ' 1\.1\.0 ' "$E2E_DIR/fleet.out")" = $N
+e2e_done
