@@ -4,7 +4,8 @@
 # that rate, measured in the server's time, and an execution not released
 # yet does not exist for its device (get, start-next, $next, JOB/get); a
 # release whose self-test fails everywhere is aborted at 10 % failures after
-# 5 executed, and the devices it had not reached never see it. ottod runs
+# 5 executed, and the devices it had not reached never see it; kill -9 of
+# ottod mid-rollout loses and repeats nothing, and the rate goes on. ottod runs
 # with a 6-second "minute" (--minute-seconds, test-only) for rates and timers.
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -57,6 +58,29 @@ check "measured release rate $measured a minute, configured $RATE (within 10 %)"
     python3 -c "import sys; sys.exit(0 if abs($measured - $RATE) <= 0.10 * $RATE else 1)"
 echo "rollout: configured $RATE/min, measured $measured/min over 41 releases (server time, $MIN_S-second minutes)"
 
+# ---- kill -9 of ottod mid-rollout: it goes on at its rate, nothing twice, nothing lost
+"$OTTO" image build --version 1.1.1 --project lamp --secure-version 1 --size 64K -o "$E2E_DIR/v111.bin" >/dev/null
+F111=$("$OTTO" fw upload -q "$E2E_DIR/v111.bin")
+J3=$("$OTTO" job create --group g17 --fw "$F111" --max-per-minute $RATE -q)
+wait_for sh -c "[ \$('$OTTO' job show $J3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"rollout\"][\"released\"])') -ge 12 ]"
+stop_ottod -9
+before=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from executions e join jobs j on j.seq = e.job_seq where j.id = ? and e.queued_at > 0', (sys.argv[2],)).fetchone()[0])" "$DATA/otto.db" "$J3")
+sleep 2
+start_ottod --minute-seconds $MIN_S
+wait_for sh -c "[ \$('$OTTO' job show $J3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"rollout\"][\"waiting\"])') = 0 ]"
+mq $LATE "$J3/update" '{"status":"SUCCEEDED"}' >/dev/null
+timeout 120 "$OTTO" job watch "$J3" --interval 0.5 >/dev/null
+st=$(show "$J3")
+check "killed after $before releases: all 41 SUCCEEDED after the restart" test "$(echo "$st" | jget "d['counts']['SUCCEEDED']")" = 41
+check "... each thing exactly one execution (none released or started twice)" \
+    test "$(echo "$st" | jget "len(d['executions'])").$(echo "$st" | jget "max(e['executionNumber'] for e in d['executions'])")" = 41.1
+after=$(echo "$st" | python3 -c "
+import json, sys
+t = sorted(e['queuedAt'] for e in json.load(sys.stdin)['executions'])[$before:]
+print('%.1f' % ((len(t) - 1) / (t[-1] - t[0]) * $MIN_S))")
+check "... and the releases after the restart ran at $after a minute (configured $RATE, within 15 %)" \
+    python3 -c "import sys; sys.exit(0 if abs($after - $RATE) <= 0.15 * $RATE else 1)"
+
 # ---- abort: the release fails its self-test on every device
 J2=$("$OTTO" job create --group g17 --fw "$FBAD" --max-per-minute 30 --abort-config \
     '{"criteriaList":[{"failureType":"FAILED","action":"CANCEL","thresholdPercentage":10,"minNumberOfExecutedThings":5}]}' -q)
@@ -73,6 +97,6 @@ check "only the in-flight devices beyond the threshold got it ($started started,
 check "every other device's execution CANCELED without starting ($canceled)" test "$((canceled + started))" = 41
 echo "abort: $started of 41 devices got the failing release, $failed failed, overshoot $((started - 5)) beyond the 5 the criterion needed"
 stop_fleet
-check "... and the whole fleet runs 1.1.0 (those that got 1.2.0 rolled back)" \
-    test "$(grep -c ' 1\.1\.0 ' "$E2E_DIR/fleet.out")" = $N
+check "... and the whole fleet runs 1.1.1 (those that got 1.2.0 rolled back)" \
+    test "$(grep -c ' 1\.1\.1 ' "$E2E_DIR/fleet.out")" = $N
 e2e_done
