@@ -45,7 +45,7 @@ static int create(int argc, char **argv)
         {"description", required_argument, 0, 'D'}, {"timeout", required_argument, 0, 't'},
         {"allow-unsigned", no_argument, 0, 'U'}, {"key-update", required_argument, 0, 'K'},
         {"job-executions-rollout-config", required_argument, 0, 'R'}, {"abort-config", required_argument, 0, 'A'},
-        {"max-per-minute", required_argument, 0, 'M'},
+        {"max-per-minute", required_argument, 0, 'M'}, {"job-executions-retry-config", required_argument, 0, 'Y'},
         {"help", no_argument, 0, 'h'},         API_LONG_OPTS, {0, 0, 0, 0}};
     api_opts_t ao = {0};
     const char *devices[MAX_ARGS], *groups[MAX_ARGS], *fws[MAX_ARGS];
@@ -54,7 +54,7 @@ static int create(int argc, char **argv)
     bool unsig = false;
     const char *keyupds[2];
     int nk = 0;
-    const char *rollout = NULL, *abort_cfg = NULL;
+    const char *rollout = NULL, *abort_cfg = NULL, *retry_cfg = NULL;
     long per_min = 0;
     while ((opt = getopt_long(argc, argv, "d:g:f:hq", opts, NULL)) != -1) {
         if ((opt == 'd' && nd == MAX_ARGS) || (opt == 'g' && ng == MAX_ARGS) ||
@@ -71,6 +71,7 @@ static int create(int argc, char **argv)
         case 'U': unsig = true; break;
         case 'R': rollout = optarg; break;
         case 'A': abort_cfg = optarg; break;
+        case 'Y': retry_cfg = optarg; break;
         case 'M': per_min = atol(optarg); break;
         case 'K':
             if (nk == 2) {
@@ -108,7 +109,10 @@ static int create(int argc, char **argv)
                   "      --abort-config JSON  e.g. '{\"criteriaList\": [{\"failureType\": \"FAILED\",\n"
                   "                        \"action\": \"CANCEL\", \"thresholdPercentage\": 10,\n"
                   "                        \"minNumberOfExecutedThings\": 50}]}': cancel what is still\n"
-                  "                        queued once that many ended and that share failed\n",
+                  "                        queued once that many ended and that share failed\n"
+                  "      --job-executions-retry-config JSON  e.g. '{\"criteriaList\": [{\"failureType\":\n"
+                  "                        \"FAILED\", \"numberOfRetries\": 2}]}': a FAILED (or TIMED_OUT)\n"
+                  "                        device gets the job again as a new execution; never REJECTED\n",
                   stdout);
             return EXIT_OK;
         default:
@@ -147,12 +151,17 @@ static int create(int argc, char **argv)
         cJSON_AddNumberToObject(cJSON_AddObjectToObject(body, "jobExecutionsRolloutConfig"), "maximumPerMinute",
                                 (double)per_min);
     }
-    if (abort_cfg) {
-        if (!(cfg = api_json_arg(abort_cfg, "--abort-config"))) {
+    static const struct { const char *flag, *field; } objs[] = {
+        {"--abort-config", "abortConfig"}, {"--job-executions-retry-config", "jobExecutionsRetryConfig"}};
+    const char *vals[] = {abort_cfg, retry_cfg};
+    for (size_t i = 0; i < 2; i++) {
+        if (!vals[i])
+            continue;
+        if (!(cfg = api_json_arg(vals[i], objs[i].flag))) {
             cJSON_Delete(body);
             return EXIT_USAGE;
         }
-        cJSON_AddItemToObject(body, "abortConfig", cfg);
+        cJSON_AddItemToObject(body, objs[i].field, cfg);
     }
     cJSON *ku = nk ? cJSON_AddArrayToObject(body, "keyUpdates") : NULL;
     for (int i = 0; i < nk; i++) {

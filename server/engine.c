@@ -148,6 +148,8 @@ static void notify_thing(srv_engine_t *e, const char *thing, next_id_t prev, boo
 }
 
 /* A job whose executions are all terminal is COMPLETED (snapshot jobs). */
+static void maybe_complete(srv_engine_t *e, int64_t seq, int64_t now);
+
 /* A job's abortConfig, checked each time one of its executions ends: the
  * first criterion its results trip cancels what is still QUEUED (released
  * or not), and the job records why. IN_PROGRESS executions run on. */
@@ -170,11 +172,61 @@ static void maybe_abort(srv_engine_t *e, int64_t seq)
     srv_job_clear(&job);
 }
 
+/* jobExecutionsRetryConfig: an execution that ended FAILED or TIMED_OUT is
+ * tried again as a new execution (the next executionNumber), queued and
+ * announced at once, while its type's retries last. REJECTED never is. */
+static void maybe_retry(srv_engine_t *e, const srv_exec_t *ex, int64_t now)
+{
+    srv_job_t job;
+    srv_retry_t r;
+    char msg[200];
+    if ((ex->status != SRV_FAILED && ex->status != SRV_TIMED_OUT) || srv_job_get_seq(e->st, ex->job_seq, &job))
+        return;
+    cJSON *cfg = job.status == SRV_JOB_IN_PROGRESS && job.config && strcmp(job.config, "{}") ? cJSON_Parse(job.config)
+                                                                                              : NULL;
+    int used_failed = 0, used_timed_out = 0;
+    for (int no = 1; no < ex->exec_no; no++) { /* the earlier attempts: at most 10 */
+        srv_exec_t prev;
+        if (!srv_exec_get(e->st, ex->job_seq, ex->thing, no, &prev)) {
+            used_failed += prev.status == SRV_FAILED;
+            used_timed_out += prev.status == SRV_TIMED_OUT;
+        }
+    }
+    if (cfg && !srv_retry_parse(cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRetryConfig"), &r, msg, sizeof msg) &&
+        srv_retry_allowed(&r, ex->status, used_failed, used_timed_out)) {
+        next_id_t prev = next_of(e, ex->thing);
+        srv_exec_t n;
+        memset(&n, 0, sizeof n);
+        n.job_seq = ex->job_seq;
+        snprintf(n.thing, sizeof n.thing, "%s", ex->thing);
+        n.exec_no = ex->exec_no + 1;
+        n.status = SRV_QUEUED;
+        n.version = 1;
+        n.queued_at = n.updated_at = now;
+        strcpy(n.details, "{}");
+        if (!srv_exec_put(e->st, &n)) {
+            SRV_LOG_INF("job=%s thing=%s %s: retry %d (execution %d)", job.id, ex->thing, srv_status_name(ex->status),
+                        used_failed + used_timed_out + 1, n.exec_no);
+            notify_thing(e, ex->thing, prev, true, now);
+        }
+    }
+    cJSON_Delete(cfg);
+    srv_job_clear(&job);
+}
+
+/* After an execution ended (and its commit): a retry, then the abort check
+ * (which drops queued retries with the rest), then completion. */
+static void after_end(srv_engine_t *e, const srv_exec_t *ex, int64_t now)
+{
+    maybe_retry(e, ex, now);
+    maybe_abort(e, ex->job_seq);
+    maybe_complete(e, ex->job_seq, now);
+}
+
 static void maybe_complete(srv_engine_t *e, int64_t seq, int64_t now)
 {
     bool pending = true;
     srv_job_t job;
-    maybe_abort(e, seq);
     if (srv_job_has_pending(e->st, seq, &pending) || pending)
         return;
     if (srv_job_get_seq(e->st, seq, &job))
@@ -248,8 +300,6 @@ int srv_engine_device_move(srv_engine_t *e, srv_exec_t *ex, int to, const cJSON 
         *ex = saved;
         return err;
     }
-    if (srv_status_terminal(to))
-        maybe_complete(e, ex->job_seq, now);
     if ((err = srv_store_commit(e->st))) {
         *ex = saved;
         return err;
@@ -257,6 +307,8 @@ int srv_engine_device_move(srv_engine_t *e, srv_exec_t *ex, int to, const cJSON 
     SRV_LOG_INF("job=%s thing=%s %s -> %s (version %lld)", ex->job_id, ex->thing,
             srv_status_name(from), srv_status_name(to), (long long)ex->version);
     notify_thing(e, ex->thing, prev, from != to, now);
+    if (srv_status_terminal(to))
+        after_end(e, ex, now);
     return OTTO_OK;
 }
 
@@ -629,9 +681,12 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
         return OTTO_E_NOSPC;
     srv_rollout_t ro;
     srv_abort_t ab;
+    srv_retry_t rt;
     if ((err = srv_rollout_parse(cJSON_GetObjectItemCaseSensitive(spec->config, "jobExecutionsRolloutConfig"), &ro,
                                  msg, msglen)) ||
         (err = srv_abort_parse(cJSON_GetObjectItemCaseSensitive(spec->config, "abortConfig"), &ab, msg, msglen)) ||
+        (err = srv_retry_parse(cJSON_GetObjectItemCaseSensitive(spec->config, "jobExecutionsRetryConfig"), &rt, msg,
+                               msglen)) ||
         (err = check_key_updates(e, spec, msg, msglen)) ||
         (err = check_firmware(e, spec, fws, &types, msg, msglen)) ||
         (err = expand_targets(e, spec, &things, msg, msglen)) ||
@@ -710,8 +765,6 @@ static int service_move(srv_engine_t *e, srv_exec_t *ex, int to, const char *rea
     if ((err = srv_store_begin(e->st)))
         return err;
     err = srv_exec_update(e->st, ex);
-    if (!err)
-        maybe_complete(e, ex->job_seq, now);
     if (err)
         srv_store_rollback(e->st);
     else
@@ -721,6 +774,7 @@ static int service_move(srv_engine_t *e, srv_exec_t *ex, int to, const char *rea
     SRV_LOG_INF("job=%s thing=%s %s -> %s (%s)", ex->job_id, ex->thing, srv_status_name(from),
             srv_status_name(to), reason);
     notify_thing(e, ex->thing, prev, true, now);
+    after_end(e, ex, now);
     return OTTO_OK;
 }
 

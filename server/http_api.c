@@ -377,6 +377,9 @@ static enum MHD_Result h_jobs_create(srv_t *s, struct MHD_Connection *c, cJSON *
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(body, "jobId");
     const cJSON *desc = cJSON_GetObjectItemCaseSensitive(body, "description");
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(body, "inProgressTimeoutInMinutes");
+    const cJSON *tc = cJSON_GetObjectItemCaseSensitive(body, "timeoutConfig"); /* AWS's name for the same */
+    if (!to && cJSON_IsObject(tc))
+        to = cJSON_GetObjectItemCaseSensitive(tc, "inProgressTimeoutInMinutes");
     const cJSON *unsig = cJSON_GetObjectItemCaseSensitive(body, "allowUnsigned");
     const cJSON *keyupd = cJSON_GetObjectItemCaseSensitive(body, "keyUpdates");
     char job_id[SRV_JOBID_MAX + 1], msg[512];
@@ -408,7 +411,7 @@ static enum MHD_Result h_jobs_create(srv_t *s, struct MHD_Connection *c, cJSON *
     spec.key_updates = keyupd;
     /* AWS's configuration objects, under AWS's names, beside otto's own */
     cJSON *cfg = NULL;
-    static const char *const aws[] = {"jobExecutionsRolloutConfig", "abortConfig"};
+    static const char *const aws[] = {"jobExecutionsRolloutConfig", "abortConfig", "jobExecutionsRetryConfig"};
     for (size_t i = 0; i < sizeof aws / sizeof *aws; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, aws[i]);
         if (!v)

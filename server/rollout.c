@@ -138,3 +138,43 @@ int srv_abort_check(const srv_abort_t *a, const int64_t counts[SRV_STATUS_COUNT]
     }
     return -1;
 }
+
+int srv_retry_parse(const cJSON *cfg, srv_retry_t *r, char *msg, size_t cap)
+{
+    int64_t n;
+    memset(r, 0, sizeof *r);
+    if (!cfg)
+        return OTTO_OK;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(cfg, "criteriaList"), *c;
+    int count = cJSON_GetArraySize(list);
+    if (!cJSON_IsObject(cfg) || !cJSON_IsArray(list) || count < 1 || count > 2)
+        return bad(msg, cap, "jobExecutionsRetryConfig.criteriaList: 1 or 2 criteria");
+    cJSON_ArrayForEach(c, list) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "failureType");
+        if (!int_in(cJSON_GetObjectItemCaseSensitive(c, "numberOfRetries"), 0, 10, &n))
+            return bad(msg, cap, "jobExecutionsRetryConfig: numberOfRetries, 0 to 10");
+        if (cJSON_IsString(t) && !strcmp(t->valuestring, "FAILED"))
+            r->failed = (int)n;
+        else if (cJSON_IsString(t) && !strcmp(t->valuestring, "TIMED_OUT"))
+            r->timed_out = (int)n;
+        else if (cJSON_IsString(t) && !strcmp(t->valuestring, "ALL"))
+            r->failed = r->timed_out = (int)n, r->all = true;
+        else
+            return bad(msg, cap, "jobExecutionsRetryConfig: failureType is FAILED, TIMED_OUT or ALL (REJECTED is never retried)");
+    }
+    return OTTO_OK;
+}
+
+bool srv_retry_allowed(const srv_retry_t *r, int status, int used_failed, int used_timed_out)
+{
+    int used = used_failed + used_timed_out;
+    if (used >= 10) /* AWS: 10 retries a device at most, both types together */
+        return false;
+    if (r->all)
+        return (status == SRV_FAILED || status == SRV_TIMED_OUT) && used < r->failed;
+    if (status == SRV_FAILED)
+        return used_failed < r->failed;
+    if (status == SRV_TIMED_OUT)
+        return used_timed_out < r->timed_out;
+    return false;
+}

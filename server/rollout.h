@@ -38,6 +38,12 @@ typedef struct {
     int n;
 } srv_abort_t;
 
+/* jobExecutionsRetryConfig: retries per failure type, at most 10 in all. */
+typedef struct {
+    int failed, timed_out; /* retries allowed for each (ALL: the same number for both, shared) */
+    bool all;
+} srv_retry_t;
+
 /** cfg: the jobExecutionsRolloutConfig object, or NULL (r->on false).
  *  OTTO_E_INVAL with the field and its limit in msg. */
 int srv_rollout_parse(const cJSON *cfg, srv_rollout_t *r, char *msg, size_t cap);
@@ -50,5 +56,12 @@ int srv_abort_parse(const cJSON *cfg, srv_abort_t *a, char *msg, size_t cap);
 /** The first criterion (in list order) the counts trip, or -1; why (cap
  *  bytes) says which, with the figures, as the job records it. */
 int srv_abort_check(const srv_abort_t *a, const int64_t counts[SRV_STATUS_COUNT], char *why, size_t cap);
+
+/** cfg: the jobExecutionsRetryConfig object, or NULL (no retries). */
+int srv_retry_parse(const cJSON *cfg, srv_retry_t *r, char *msg, size_t cap);
+/** May an execution that just ended with status (SRV_FAILED or
+ *  SRV_TIMED_OUT; never SRV_REJECTED) be tried again, after the retries
+ *  already made for each type (the first attempt is not a retry)? */
+bool srv_retry_allowed(const srv_retry_t *r, int status, int used_failed, int used_timed_out);
 
 #endif

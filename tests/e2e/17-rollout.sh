@@ -5,7 +5,8 @@
 # yet does not exist for its device (get, start-next, $next, JOB/get); a
 # release whose self-test fails everywhere is aborted at 10 % failures after
 # 5 executed, and the devices it had not reached never see it; kill -9 of
-# ottod mid-rollout loses and repeats nothing, and the rate goes on. ottod runs
+# ottod mid-rollout loses and repeats nothing, and the rate goes on; a
+# FAILED execution is retried as a new one, a REJECTED one never. ottod runs
 # with a 6-second "minute" (--minute-seconds, test-only) for rates and timers.
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -96,6 +97,22 @@ check "only the in-flight devices beyond the threshold got it ($started started,
     sh -c "[ $started -le 12 ] && [ $failed -ge 5 ]"
 check "every other device's execution CANCELED without starting ($canceled)" test "$((canceled + started))" = 41
 echo "abort: $started of 41 devices got the failing release, $failed failed, overshoot $((started - 5)) beyond the 5 the criterion needed"
+
+# ---- retries: FAILED once more as a new execution; REJECTED never
+R1=24:0a:c4:17:00:01; R2=24:0a:c4:17:00:02
+"$OTTO" device add $R1 $R2 $LATE --group g17r >/dev/null
+J4=$("$OTTO" job create --group g17r --fw "$FBAD" --job-executions-retry-config \
+    '{"criteriaList":[{"failureType":"FAILED","numberOfRetries":1}]}' -q)
+mq $LATE start-next >/dev/null
+mq $LATE "$J4/update" '{"status":"REJECTED","statusDetails":{"reason":"test"}}' >/dev/null
+timeout 120 "$OTTO" job watch "$J4" --interval 0.5 >/dev/null
+st=$(show "$J4")
+check "retry: each failing device tried twice (executions 1 and 2 FAILED)" \
+    test "$(echo "$st" | jget "sorted((e['thingName'][-2:], e['executionNumber'], e['status']) for e in d['executions'] if e['thingName'] != '$LATE')")" = \
+    '[["01", 1, "FAILED"], ["01", 2, "FAILED"], ["02", 1, "FAILED"], ["02", 2, "FAILED"]]'
+check "... a REJECTED execution is never retried" \
+    test "$(echo "$st" | jget "[e['status'] for e in d['executions'] if e['thingName'] == '$LATE']")" = '["REJECTED"]'
+check "... and the job COMPLETED once the retries ran out" test "$(echo "$st" | jget "d['status']")" = COMPLETED
 stop_fleet
 check "... and the whole fleet runs 1.1.1 (those that got 1.2.0 rolled back)" \
     test "$(grep -c ' 1\.1\.1 ' "$E2E_DIR/fleet.out")" = $N

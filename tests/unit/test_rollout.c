@@ -137,12 +137,47 @@ static void abort_criteria(void **state)
     }
 }
 
+static void retries(void **state)
+{
+    (void)state;
+    srv_retry_t r;
+    char msg[200];
+    cJSON *j = cJSON_Parse("{\"criteriaList\":[{\"failureType\":\"FAILED\",\"numberOfRetries\":2},"
+                           "{\"failureType\":\"TIMED_OUT\",\"numberOfRetries\":1}]}");
+    assert_int_equal(srv_retry_parse(j, &r, msg, sizeof msg), OTTO_OK);
+    cJSON_Delete(j);
+    assert_true(srv_retry_allowed(&r, SRV_FAILED, 0, 0));
+    assert_true(srv_retry_allowed(&r, SRV_FAILED, 1, 1));
+    assert_false(srv_retry_allowed(&r, SRV_FAILED, 2, 0)); /* its 2 are used */
+    assert_true(srv_retry_allowed(&r, SRV_TIMED_OUT, 2, 0));
+    assert_false(srv_retry_allowed(&r, SRV_TIMED_OUT, 0, 1));
+    assert_false(srv_retry_allowed(&r, SRV_REJECTED, 0, 0)); /* never */
+    j = cJSON_Parse("{\"criteriaList\":[{\"failureType\":\"ALL\",\"numberOfRetries\":10}]}");
+    assert_int_equal(srv_retry_parse(j, &r, msg, sizeof msg), OTTO_OK);
+    cJSON_Delete(j);
+    assert_true(srv_retry_allowed(&r, SRV_TIMED_OUT, 5, 4));
+    assert_false(srv_retry_allowed(&r, SRV_FAILED, 5, 5)); /* 10 in all */
+    static const char *const bad[] = {
+        "{\"criteriaList\":[]}",
+        "{\"criteriaList\":[{\"failureType\":\"REJECTED\",\"numberOfRetries\":1}]}",
+        "{\"criteriaList\":[{\"failureType\":\"FAILED\",\"numberOfRetries\":11}]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        j = cJSON_Parse(bad[i]);
+        msg[0] = 0;
+        assert_int_equal(srv_retry_parse(j, &r, msg, sizeof msg), OTTO_E_INVAL);
+        assert_non_null(strstr(msg, "jobExecutionsRetryConfig"));
+        cJSON_Delete(j);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rollout_limits),
         cmocka_unit_test(exponential_ramp),
         cmocka_unit_test(abort_criteria),
+        cmocka_unit_test(retries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
