@@ -46,6 +46,7 @@ static int create(int argc, char **argv)
         {"allow-unsigned", no_argument, 0, 'U'}, {"key-update", required_argument, 0, 'K'},
         {"job-executions-rollout-config", required_argument, 0, 'R'}, {"abort-config", required_argument, 0, 'A'},
         {"max-per-minute", required_argument, 0, 'M'}, {"job-executions-retry-config", required_argument, 0, 'Y'},
+        {"target-selection", required_argument, 0, 'S'},
         {"help", no_argument, 0, 'h'},         API_LONG_OPTS, {0, 0, 0, 0}};
     api_opts_t ao = {0};
     const char *devices[MAX_ARGS], *groups[MAX_ARGS], *fws[MAX_ARGS];
@@ -54,7 +55,7 @@ static int create(int argc, char **argv)
     bool unsig = false;
     const char *keyupds[2];
     int nk = 0;
-    const char *rollout = NULL, *abort_cfg = NULL, *retry_cfg = NULL;
+    const char *rollout = NULL, *abort_cfg = NULL, *retry_cfg = NULL, *selection = NULL;
     long per_min = 0;
     while ((opt = getopt_long(argc, argv, "d:g:f:hq", opts, NULL)) != -1) {
         if ((opt == 'd' && nd == MAX_ARGS) || (opt == 'g' && ng == MAX_ARGS) ||
@@ -72,6 +73,7 @@ static int create(int argc, char **argv)
         case 'R': rollout = optarg; break;
         case 'A': abort_cfg = optarg; break;
         case 'Y': retry_cfg = optarg; break;
+        case 'S': selection = optarg; break;
         case 'M': per_min = atol(optarg); break;
         case 'K':
             if (nk == 2) {
@@ -112,7 +114,9 @@ static int create(int argc, char **argv)
                   "                        queued once that many ended and that share failed\n"
                   "      --job-executions-retry-config JSON  e.g. '{\"criteriaList\": [{\"failureType\":\n"
                   "                        \"FAILED\", \"numberOfRetries\": 2}]}': a FAILED (or TIMED_OUT)\n"
-                  "                        device gets the job again as a new execution; never REJECTED\n",
+                  "                        device gets the job again as a new execution; never REJECTED\n"
+                  "      --target-selection CONTINUOUS|SNAPSHOT  CONTINUOUS: devices added to the\n"
+                  "                        groups later get the job too (the job stays open)\n",
                   stdout);
             return EXIT_OK;
         default:
@@ -151,6 +155,8 @@ static int create(int argc, char **argv)
         cJSON_AddNumberToObject(cJSON_AddObjectToObject(body, "jobExecutionsRolloutConfig"), "maximumPerMinute",
                                 (double)per_min);
     }
+    if (selection)
+        cJSON_AddStringToObject(body, "targetSelection", selection);
     static const struct { const char *flag, *field; } objs[] = {
         {"--abort-config", "abortConfig"}, {"--job-executions-retry-config", "jobExecutionsRetryConfig"}};
     const char *vals[] = {abort_cfg, retry_cfg};

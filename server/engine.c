@@ -150,6 +150,23 @@ static void notify_thing(srv_engine_t *e, const char *thing, next_id_t prev, boo
 /* A job whose executions are all terminal is COMPLETED (snapshot jobs). */
 static void maybe_complete(srv_engine_t *e, int64_t seq, int64_t now);
 
+/* targetSelection CONTINUOUS: the job stays open for devices that join its
+ * groups later. */
+static bool job_continuous(const char *config)
+{
+    cJSON *cfg = config && strcmp(config, "{}") ? cJSON_Parse(config) : NULL;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(cfg, "targetSelection");
+    bool yes = cJSON_IsString(t) && !strcmp(t->valuestring, "CONTINUOUS");
+    cJSON_Delete(cfg);
+    return yes;
+}
+
+static bool job_continuous_spec(const srv_job_spec_t *spec)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(spec->config, "targetSelection");
+    return cJSON_IsString(t) && !strcmp(t->valuestring, "CONTINUOUS"); /* an empty group: devices join later */
+}
+
 /* A job's abortConfig, checked each time one of its executions ends: the
  * first criterion its results trip cancels what is still QUEUED (released
  * or not), and the job records why. IN_PROGRESS executions run on. */
@@ -231,7 +248,7 @@ static void maybe_complete(srv_engine_t *e, int64_t seq, int64_t now)
         return;
     if (srv_job_get_seq(e->st, seq, &job))
         return;
-    if (job.status == SRV_JOB_IN_PROGRESS) {
+    if (job.status == SRV_JOB_IN_PROGRESS && !job_continuous(job.config)) {
         srv_job_set_status(e->st, seq, SRV_JOB_COMPLETED, now, "");
         SRV_LOG_INF("job=%s completed", job.id);
     }
@@ -540,7 +557,7 @@ static int expand_targets(srv_engine_t *e, const srv_job_spec_t *spec, strvec_t 
     for (size_t i = 0; i < spec->ngroups && !err; i++) {
         size_t before = things->n;
         err = srv_group_things(e->st, spec->groups[i], push_thing, things);
-        if (!err && things->n == before)
+        if (!err && things->n == before && !job_continuous_spec(spec))
             err = fail(msg, msglen, OTTO_E_NOTFOUND, "group '%s' has no devices", spec->groups[i]);
     }
     if (!err)
@@ -692,6 +709,11 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
         (err = expand_targets(e, spec, &things, msg, msglen)) ||
         (err = job_record(e, spec, fws, &types, now, &job, msg, msglen)))
         goto out;
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(spec->config, "targetSelection");
+    if (ts && (!cJSON_IsString(ts) || (strcmp(ts->valuestring, "CONTINUOUS") && strcmp(ts->valuestring, "SNAPSHOT")))) {
+        err = fail(msg, msglen, OTTO_E_INVAL, "targetSelection: CONTINUOUS or SNAPSHOT%s", "");
+        goto out;
+    }
     if (!(job.config = spec->config ? cJSON_PrintUnformatted(spec->config) : strdup("{}"))) {
         err = OTTO_E_NOSPC;
         goto out;
@@ -825,6 +847,85 @@ static int collect_expired(void *arg, const srv_exec_t *ex)
     if ((m->err = strvec_push(&m->things, key)))
         return 1;
     return 0;
+}
+
+/* ---- continuous jobs ------------------------------------------------------ */
+
+typedef struct {
+    srv_engine_t *e;
+    int64_t *seq;
+    size_t n, cap;
+} cont_list_t;
+
+static int collect_continuous(void *arg, int64_t seq, const char *config)
+{
+    cont_list_t *l = arg;
+    if (!job_continuous(config))
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        int64_t *v = realloc(l->seq, cap * sizeof *v);
+        if (!v)
+            return 1;
+        l->seq = v;
+        l->cap = cap;
+    }
+    l->seq[l->n++] = seq;
+    return 0;
+}
+
+/* Is thing (in groups, comma-separated) a target of the job's record? */
+static bool targets_thing(const char *targets, const char *thing, const char *groups)
+{
+    cJSON *t = cJSON_Parse(targets), *v;
+    char gs[1024], *save = NULL;
+    bool yes = false;
+    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(t, "devices"))
+        yes |= cJSON_IsString(v) && !strcmp(v->valuestring, thing);
+    snprintf(gs, sizeof gs, "%s", groups);
+    for (char *g = strtok_r(gs, ",", &save); g && !yes; g = strtok_r(NULL, ",", &save))
+        cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(t, "groups"))
+            yes |= cJSON_IsString(v) && !strcmp(v->valuestring, g);
+    cJSON_Delete(t);
+    return yes;
+}
+
+void srv_engine_joined(srv_engine_t *e, const char *const *things, size_t n, int64_t now)
+{
+    cont_list_t l = {e, NULL, 0, 0};
+    if (srv_job_paced(e->st, collect_continuous, &l) || !l.n) {
+        free(l.seq);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        srv_device_t d;
+        if (srv_device_get(e->st, things[i], &d))
+            continue;
+        for (size_t k = 0; k < l.n; k++) {
+            srv_job_t job;
+            srv_exec_t ex;
+            if (srv_exec_get(e->st, l.seq[k], things[i], 0, &ex) != OTTO_E_NOTFOUND ||
+                srv_job_get_seq(e->st, l.seq[k], &job))
+                continue;
+            if (targets_thing(job.targets, things[i], d.groups)) {
+                next_id_t prev = next_of(e, things[i]);
+                memset(&ex, 0, sizeof ex);
+                ex.job_seq = l.seq[k];
+                snprintf(ex.thing, sizeof ex.thing, "%s", things[i]);
+                ex.exec_no = 1;
+                ex.status = SRV_QUEUED;
+                ex.version = 1;
+                ex.queued_at = ex.updated_at = now; /* no rate for those who join later, as AWS */
+                strcpy(ex.details, "{}");
+                if (!srv_exec_put(e->st, &ex)) {
+                    SRV_LOG_INF("job=%s thing=%s joined a target group: queued (continuous job)", job.id, things[i]);
+                    notify_thing(e, things[i], prev, true, now);
+                }
+            }
+            srv_job_clear(&job);
+        }
+    }
+    free(l.seq);
 }
 
 /* ---- paced rollouts ------------------------------------------------------ */

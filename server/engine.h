@@ -91,6 +91,10 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
 int srv_engine_cancel_job(srv_engine_t *e, const char *id, bool force, const char *reason,
                           char *msg, size_t msglen);
 
+/** Devices just registered or added to groups: each gets the continuous
+ *  jobs (targetSelection CONTINUOUS) that now target it, released at once. */
+void srv_engine_joined(srv_engine_t *e, const char *const *things, size_t n, int64_t now);
+
 /** Time out executions whose step or in-progress timer expired. */
 void srv_engine_tick(srv_engine_t *e, int64_t now);
 

@@ -411,7 +411,8 @@ static enum MHD_Result h_jobs_create(srv_t *s, struct MHD_Connection *c, cJSON *
     spec.key_updates = keyupd;
     /* AWS's configuration objects, under AWS's names, beside otto's own */
     cJSON *cfg = NULL;
-    static const char *const aws[] = {"jobExecutionsRolloutConfig", "abortConfig", "jobExecutionsRetryConfig"};
+    static const char *const aws[] = {"jobExecutionsRolloutConfig", "abortConfig", "jobExecutionsRetryConfig",
+                                      "targetSelection"};
     for (size_t i = 0; i < sizeof aws / sizeof *aws; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, aws[i]);
         if (!v)
@@ -568,6 +569,19 @@ static enum MHD_Result h_devices_add(srv_t *s, struct MHD_Connection *c, cJSON *
     }
     if ((err = srv_store_commit(s->st)))
         return srv_http_otto_err(c, err, NULL);
+    /* Continuous jobs reach devices that join their groups. */
+    const char **things = malloc((n ? n : 1) * sizeof *things);
+    size_t nt = 0;
+    if (things) {
+        if (many) {
+            cJSON_ArrayForEach(d, many)
+                things[nt++] = cJSON_GetObjectItemCaseSensitive(d, "thing")->valuestring;
+        } else {
+            things[nt++] = cJSON_GetObjectItemCaseSensitive(body, "thing")->valuestring;
+        }
+        srv_engine_joined(&s->eng, things, nt, time(NULL));
+        free(things);
+    }
     if (!many) {
         srv_device_t dev;
         const cJSON *thing = cJSON_GetObjectItemCaseSensitive(body, "thing");

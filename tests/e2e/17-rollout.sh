@@ -6,7 +6,8 @@
 # release whose self-test fails everywhere is aborted at 10 % failures after
 # 5 executed, and the devices it had not reached never see it; kill -9 of
 # ottod mid-rollout loses and repeats nothing, and the rate goes on; a
-# FAILED execution is retried as a new one, a REJECTED one never. ottod runs
+# FAILED execution is retried as a new one, a REJECTED one never; a
+# continuous job reaches a device added to its group later. ottod runs
 # with a 6-second "minute" (--minute-seconds, test-only) for rates and timers.
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -113,6 +114,20 @@ check "retry: each failing device tried twice (executions 1 and 2 FAILED)" \
 check "... a REJECTED execution is never retried" \
     test "$(echo "$st" | jget "[e['status'] for e in d['executions'] if e['thingName'] == '$LATE']")" = '["REJECTED"]'
 check "... and the job COMPLETED once the retries ran out" test "$(echo "$st" | jget "d['status']")" = COMPLETED
+
+# ---- a continuous job reaches a device that joins its group later
+NEW=24:0a:c4:17:fe:01
+J5=$("$OTTO" job create --group g17c --fw "$F111" --target-selection CONTINUOUS -q 2>&1)
+check "a continuous job for a group with no devices yet is created ($J5)" sh -c "echo '$J5' | grep -q '^job-'"
+r=$(mq $NEW get)
+check "... a device outside the group does not see it" sh -c "! echo '$r' | grep -q '$J5'"
+"$OTTO" device add $NEW --group g17c --product lamp >/dev/null
+r=$(mq $NEW get)
+check "... once added to the group it has the job, at once" sh -c "echo '$r' | grep -q '\"jobId\":\"$J5\"'"
+mq $NEW "$J5/update" '{"status":"SUCCEEDED"}' >/dev/null
+check "... which stays IN_PROGRESS for the next one to join" test "$(show "$J5" | jget "d['status']")" = IN_PROGRESS
+"$OTTO" job create --group g17c --fw "$F111" --target-selection SOMETIMES >/dev/null 2>"$E2E_DIR/err.txt"
+check "targetSelection other than CONTINUOUS or SNAPSHOT: refused, saying so" grep -q "CONTINUOUS or SNAPSHOT" "$E2E_DIR/err.txt"
 stop_fleet
 check "... and the whole fleet runs 1.1.1 (those that got 1.2.0 rolled back)" \
     test "$(grep -c ' 1\.1\.1 ' "$E2E_DIR/fleet.out")" = $N
