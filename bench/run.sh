@@ -41,6 +41,12 @@ echo "| measurement | TLS | plain TCP | TLS/plain |"
 echo "|---|---|---|---|"
 bash "$here/tls.sh"
 echo
+echo "### Rollouts on 1,000 simulated devices (TLS; ottod's minute is 6 s here, --minute-seconds)"
+echo
+echo "| measurement | configured | measured | measured/configured |"
+echo "|---|---|---|---|"
+bash "$here/rollout.sh"
+echo
 echo "### Signature checks on a 1 MiB image (the device's code on this host; median of 20)"
 echo
 echo "| check | otto (mbedTLS) | OpenSSL EVP_DigestVerify | otto/OpenSSL |"

@@ -1004,9 +1004,13 @@ static int pace_job(void *arg, int64_t seq, const char *config)
         return 0;
     p->credit -= (double)n;
     released_t r = {e, {0}, NULL, 0};
-    if (!srv_exec_release(e->st, seq, c->now, n, collect_released, &r))
+    if (!srv_exec_release(e->st, seq, c->now, n, collect_released, &r)) {
         for (size_t i = 0; i < r.things.n; i++)
             notify_thing(e, r.things.v[i], r.prev[i], true, c->now);
+        /* one line a tick: what was released at which rate (the bench reads it) */
+        SRV_LOG_INF("job seq %lld rollout: released %zu at %.0f a minute, %lld waiting", (long long)seq,
+                    r.things.n, p->rate, (long long)(waiting - (int64_t)r.things.n));
+    }
     strvec_free(&r.things);
     free(r.prev);
     return 0;
