@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* otto job create | ls | show | cancel | watch */
+/* otto job create | ls | show | cancel | pause | resume | watch */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +18,7 @@ static const char usage[] =
     "  ls                                                list jobs, newest first\n"
     "  show ID                                           counts and every execution\n"
     "  cancel ID [--force] [--reason TEXT]               cancel (--force: also running ones)\n"
+    "  pause ID | resume ID                              stop / restart a paced job's releases\n"
     "  watch ID [--interval S] [--timeout S]             live progress until the job ends\n"
     "\n"
     "Server options (every command): --url URL (or OTTO_URL), --token T (or\n"
@@ -233,6 +234,8 @@ static void print_job(const cJSON *j)
     const cJSON *ro = cJSON_GetObjectItemCaseSensitive(j, "rollout");
     if (ro) {
         printf("rollout:   %.0f released, %.0f waiting", num(ro, "released"), num(ro, "waiting"));
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ro, "paused")))
+            printf(", PAUSED (otto job resume)");
         if (cJSON_GetObjectItemCaseSensitive(ro, "ratePerMinute"))
             printf(", releasing %.0f a minute", num(ro, "ratePerMinute"));
         putchar('\n');
@@ -335,7 +338,8 @@ int cmd_job(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "create"))
         return create(argc - 1, argv + 1);
-    if (strcmp(cmd, "ls") && strcmp(cmd, "show") && strcmp(cmd, "cancel") && strcmp(cmd, "watch")) {
+    if (strcmp(cmd, "ls") && strcmp(cmd, "show") && strcmp(cmd, "cancel") && strcmp(cmd, "watch") &&
+        strcmp(cmd, "pause") && strcmp(cmd, "resume")) {
         die_msg("unknown job command '%s' (see 'otto job --help')", cmd);
         return EXIT_USAGE;
     }
@@ -372,6 +376,11 @@ int cmd_job(int argc, char **argv)
     } else if (!strcmp(cmd, "show")) {
         snprintf(path, sizeof path, "/api/v1/jobs/%s", api_escape(argv[optind], esc, sizeof esc));
         rc = api_call(&ao, "GET", path, NULL, &resp);
+    } else if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume")) {
+        snprintf(path, sizeof path, "/api/v1/jobs/%s/%s", api_escape(argv[optind], esc, sizeof esc), cmd);
+        body = cJSON_CreateObject();
+        rc = api_call(&ao, "POST", path, body, &resp);
+        cJSON_Delete(body);
     } else {
         snprintf(path, sizeof path, "/api/v1/jobs/%s/cancel",
                  api_escape(argv[optind], esc, sizeof esc));

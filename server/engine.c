@@ -986,7 +986,10 @@ static int pace_job(void *arg, int64_t seq, const char *config)
     cJSON *cfg = cJSON_Parse(config);
     int err = srv_rollout_parse(cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRolloutConfig"), &ro, msg,
                                 sizeof msg);
+    bool paused = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "paused"));
     cJSON_Delete(cfg);
+    if (paused) /* its slot goes: on resume it starts again at its rate, no burst */
+        return 0;
     if (err || !ro.on || srv_exec_release_counts(e->st, seq, &released, &waiting) || !waiting ||
         srv_exec_counts(e->st, seq, counts))
         return 0;
@@ -1014,6 +1017,30 @@ static int pace_job(void *arg, int64_t seq, const char *config)
     strvec_free(&r.things);
     free(r.prev);
     return 0;
+}
+
+int srv_engine_pause_job(srv_engine_t *e, const char *id, bool pause, char *msg, size_t msglen)
+{
+    srv_job_t job;
+    int err = srv_job_get(e->st, id, &job);
+    if (err)
+        return err == OTTO_E_NOTFOUND ? fail(msg, msglen, err, "no job '%s'", id) : err;
+    cJSON *cfg = cJSON_Parse(job.config ? job.config : "{}");
+    if (job.status != SRV_JOB_IN_PROGRESS || !cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRolloutConfig")) {
+        err = fail(msg, msglen, OTTO_E_STATE, "only a paced job in progress pauses (jobExecutionsRolloutConfig)%s", "");
+    } else {
+        cJSON_DeleteItemFromObjectCaseSensitive(cfg, "paused");
+        if (pause)
+            cJSON_AddTrueToObject(cfg, "paused");
+        char *txt = cJSON_PrintUnformatted(cfg);
+        err = txt ? srv_job_set_config(e->st, job.seq, txt) : OTTO_E_NOSPC;
+        free(txt);
+        if (!err)
+            SRV_LOG_INF("job=%s rollout %s", job.id, pause ? "paused" : "resumed");
+    }
+    cJSON_Delete(cfg);
+    srv_job_clear(&job);
+    return err;
 }
 
 void srv_engine_tick(srv_engine_t *e, int64_t now)

@@ -95,6 +95,11 @@ int srv_engine_cancel_job(srv_engine_t *e, const char *id, bool force, const cha
  *  jobs (targetSelection CONTINUOUS) that now target it, released at once. */
 void srv_engine_joined(srv_engine_t *e, const char *const *things, size_t n, int64_t now);
 
+/** Pause (or resume) a paced job's releases: what is released goes on;
+ *  nothing more is released until it resumes, at its rate from then on.
+ *  OTTO_E_STATE (with msg) unless the job is IN_PROGRESS and paced. */
+int srv_engine_pause_job(srv_engine_t *e, const char *id, bool pause, char *msg, size_t msglen);
+
 /** Time out executions whose step or in-progress timer expired. */
 void srv_engine_tick(srv_engine_t *e, int64_t now);
 

@@ -242,6 +242,7 @@ static cJSON *job_json(srv_store_t *st, const srv_job_t *j)
     if (cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRolloutConfig") &&
         !srv_exec_release_counts(st, j->seq, &released, &waiting)) {
         cJSON *r = cJSON_AddObjectToObject(o, "rollout");
+        cJSON_AddBoolToObject(r, "paused", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "paused")));
         cJSON_AddNumberToObject(r, "released", (double)released);
         cJSON_AddNumberToObject(r, "waiting", (double)waiting);
     }
@@ -940,6 +941,22 @@ static enum MHD_Result r_job_cancel(srv_t *s, struct MHD_Connection *c, const ch
     return h_job_cancel(s, c, name, body);
 }
 
+static enum MHD_Result r_job_pause(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    char msg[256];
+    (void)body;
+    int err = srv_engine_pause_job(&s->eng, name, true, msg, sizeof msg);
+    return err ? srv_http_otto_err(c, err, msg) : h_job_show(s, c, name);
+}
+
+static enum MHD_Result r_job_resume(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    char msg[256];
+    (void)body;
+    int err = srv_engine_pause_job(&s->eng, name, false, msg, sizeof msg);
+    return err ? srv_http_otto_err(c, err, msg) : h_job_show(s, c, name);
+}
+
 static enum MHD_Result r_job_show(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
 {
     (void)body;
@@ -1130,6 +1147,8 @@ static const struct {
     {"GET", "/api/v1/jobs", false, NULL, r_jobs_list, SRV_ROLE_VIEWER},
     {"POST", "/api/v1/jobs", false, NULL, r_jobs_create, SRV_ROLE_OPERATOR},
     {"POST", "/api/v1/jobs", true, "/cancel", r_job_cancel, SRV_ROLE_OPERATOR},
+    {"POST", "/api/v1/jobs", true, "/pause", r_job_pause, SRV_ROLE_OPERATOR},
+    {"POST", "/api/v1/jobs", true, "/resume", r_job_resume, SRV_ROLE_OPERATOR},
     {"GET", "/api/v1/jobs", true, NULL, r_job_show, SRV_ROLE_VIEWER},
     {"GET", "/api/v1/keys", false, NULL, r_keys_list, SRV_ROLE_VIEWER},
     {"POST", "/api/v1/keys", false, NULL, r_keys_add, SRV_ROLE_ADMIN},

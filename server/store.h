@@ -221,6 +221,8 @@ int srv_exec_release(srv_store_t *st, int64_t job_seq, int64_t now, int64_t limi
 /** A job's executions released so far (whatever their status now), and
  *  those still waiting for the rollout. */
 int srv_exec_release_counts(srv_store_t *st, int64_t job_seq, int64_t *released, int64_t *waiting);
+/** Replace a job's configuration (JSON text). */
+int srv_job_set_config(srv_store_t *st, int64_t seq, const char *config);
 /** IN_PROGRESS jobs with a configuration, oldest first. */
 int srv_job_paced(srv_store_t *st, int (*visit)(void *, int64_t seq, const char *config), void *arg);
 /** Does this job have an execution for thing in the given status? */

@@ -1024,6 +1024,16 @@ int srv_exec_release_counts(srv_store_t *st, int64_t job_seq, int64_t *released,
     return rc == SQLITE_ROW ? OTTO_OK : db_err(st, "release counts");
 }
 
+int srv_job_set_config(srv_store_t *st, int64_t seq, const char *config)
+{
+    sqlite3_stmt *s = prepare(st, "UPDATE jobs SET config = ? WHERE seq = ?");
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, config);
+    sqlite3_bind_int64(s, 2, seq);
+    return run(st, s, true, "job configuration");
+}
+
 int srv_job_paced(srv_store_t *st, int (*visit)(void *, int64_t seq, const char *config), void *arg)
 {
     sqlite3_stmt *s = prepare(st, "SELECT seq, config FROM jobs WHERE status = 'IN_PROGRESS' AND config <> '{}'"

@@ -7,7 +7,8 @@
 # 5 executed, and the devices it had not reached never see it; kill -9 of
 # ottod mid-rollout loses and repeats nothing, and the rate goes on; a
 # FAILED execution is retried as a new one, a REJECTED one never; a
-# continuous job reaches a device added to its group later. ottod runs
+# continuous job reaches a device added to its group later; a paced job
+# pauses and resumes. ottod runs
 # with a 6-second "minute" (--minute-seconds, test-only) for rates and timers.
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -82,6 +83,25 @@ t = sorted(e['queuedAt'] for e in json.load(sys.stdin)['executions'])[$before:]
 print('%.1f' % ((len(t) - 1) / (t[-1] - t[0]) * $MIN_S))")
 check "... and the releases after the restart ran at $after a minute (configured $RATE, within 15 %)" \
     python3 -c "import sys; sys.exit(0 if abs($after - $RATE) <= 0.15 * $RATE else 1)"
+
+# ---- pause and resume a paced job (things with no device behind them)
+"$OTTO" device add $(fleet_things 24:0a:c4:17:e0 30) --group g17p --product lamp >/dev/null
+JP=$("$OTTO" job create --group g17p --fw "$F111" --max-per-minute 60 -q)
+sleep 2
+"$OTTO" job pause "$JP" >/dev/null
+r0=$(show "$JP" | jget "d['rollout']['released']")
+sleep 3
+r1=$(show "$JP" | jget "d['rollout']['released']")
+check "otto job pause: nothing more is released ($r0, then $r1 3 s later)" test "$r0" = "$r1"
+check "... and otto job show says so" sh -c "'$OTTO' job show $JP | grep -q 'PAUSED'"
+"$OTTO" job resume "$JP" >/dev/null
+sleep 1.5
+r2=$(show "$JP" | jget "d['rollout']['released']")
+check "otto job resume: releases go on at the rate, no burst ($r1, then $r2 1.5 s later at 10 a second)" \
+    sh -c "[ $r2 -gt $r1 ] && [ $r2 -le $((r1 + 18)) ]"
+out=$("$OTTO" job pause "$J" 2>&1)
+check "a finished job does not pause, saying why" sh -c "echo '$out' | grep -q 'only a paced job in progress'"
+"$OTTO" job cancel "$JP" >/dev/null
 
 # ---- abort: the release fails its self-test on every device
 J2=$("$OTTO" job create --group g17 --fw "$FBAD" --max-per-minute 30 --abort-config \
