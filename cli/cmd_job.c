@@ -47,7 +47,7 @@ static int create(int argc, char **argv)
         {"allow-unsigned", no_argument, 0, 'U'}, {"key-update", required_argument, 0, 'K'},
         {"job-executions-rollout-config", required_argument, 0, 'R'}, {"abort-config", required_argument, 0, 'A'},
         {"max-per-minute", required_argument, 0, 'M'}, {"job-executions-retry-config", required_argument, 0, 'Y'},
-        {"target-selection", required_argument, 0, 'S'},
+        {"target-selection", required_argument, 0, 'S'}, {"scheduling-config", required_argument, 0, 'W'},
         {"help", no_argument, 0, 'h'},         API_LONG_OPTS, {0, 0, 0, 0}};
     api_opts_t ao = {0};
     const char *devices[MAX_ARGS], *groups[MAX_ARGS], *fws[MAX_ARGS];
@@ -56,7 +56,7 @@ static int create(int argc, char **argv)
     bool unsig = false;
     const char *keyupds[2];
     int nk = 0;
-    const char *rollout = NULL, *abort_cfg = NULL, *retry_cfg = NULL, *selection = NULL;
+    const char *rollout = NULL, *abort_cfg = NULL, *retry_cfg = NULL, *selection = NULL, *sched_cfg = NULL;
     long per_min = 0;
     while ((opt = getopt_long(argc, argv, "d:g:f:hq", opts, NULL)) != -1) {
         if ((opt == 'd' && nd == MAX_ARGS) || (opt == 'g' && ng == MAX_ARGS) ||
@@ -75,6 +75,7 @@ static int create(int argc, char **argv)
         case 'A': abort_cfg = optarg; break;
         case 'Y': retry_cfg = optarg; break;
         case 'S': selection = optarg; break;
+        case 'W': sched_cfg = optarg; break;
         case 'M': per_min = atol(optarg); break;
         case 'K':
             if (nk == 2) {
@@ -117,7 +118,10 @@ static int create(int argc, char **argv)
                   "                        \"FAILED\", \"numberOfRetries\": 2}]}': a FAILED (or TIMED_OUT)\n"
                   "                        device gets the job again as a new execution; never REJECTED\n"
                   "      --target-selection CONTINUOUS|SNAPSHOT  CONTINUOUS: devices added to the\n"
-                  "                        groups later get the job too (the job stays open)\n",
+                  "                        groups later get the job too (the job stays open)\n"
+                  "      --scheduling-config JSON  '{\"maintenanceWindows\": [{\"startTime\":\n"
+                  "                        \"cron(0 2 ? * SAT *)\", \"durationInMinutes\": 120}]}': devices get\n"
+                  "                        the job only inside a window (UTC), at the rollout's rate\n",
                   stdout);
             return EXIT_OK;
         default:
@@ -159,9 +163,10 @@ static int create(int argc, char **argv)
     if (selection)
         cJSON_AddStringToObject(body, "targetSelection", selection);
     static const struct { const char *flag, *field; } objs[] = {
-        {"--abort-config", "abortConfig"}, {"--job-executions-retry-config", "jobExecutionsRetryConfig"}};
-    const char *vals[] = {abort_cfg, retry_cfg};
-    for (size_t i = 0; i < 2; i++) {
+        {"--abort-config", "abortConfig"}, {"--job-executions-retry-config", "jobExecutionsRetryConfig"},
+        {"--scheduling-config", "schedulingConfig"}};
+    const char *vals[] = {abort_cfg, retry_cfg, sched_cfg};
+    for (size_t i = 0; i < 3; i++) {
         if (!vals[i])
             continue;
         if (!(cfg = api_json_arg(vals[i], objs[i].flag))) {
@@ -236,6 +241,9 @@ static void print_job(const cJSON *j)
         printf("rollout:   %.0f released, %.0f waiting", num(ro, "released"), num(ro, "waiting"));
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ro, "paused")))
             printf(", PAUSED (otto job resume)");
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(ro, "windowOpen");
+        if (w)
+            printf(", maintenance window %s", cJSON_IsTrue(w) ? "open" : "closed");
         if (cJSON_GetObjectItemCaseSensitive(ro, "ratePerMinute"))
             printf(", releasing %.0f a minute", num(ro, "ratePerMinute"));
         putchar('\n');

@@ -699,11 +699,13 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
     srv_rollout_t ro;
     srv_abort_t ab;
     srv_retry_t rt;
+    srv_sched_t sc;
     if ((err = srv_rollout_parse(cJSON_GetObjectItemCaseSensitive(spec->config, "jobExecutionsRolloutConfig"), &ro,
                                  msg, msglen)) ||
         (err = srv_abort_parse(cJSON_GetObjectItemCaseSensitive(spec->config, "abortConfig"), &ab, msg, msglen)) ||
         (err = srv_retry_parse(cJSON_GetObjectItemCaseSensitive(spec->config, "jobExecutionsRetryConfig"), &rt, msg,
                                msglen)) ||
+        (err = srv_sched_parse(cJSON_GetObjectItemCaseSensitive(spec->config, "schedulingConfig"), &sc, msg, msglen)) ||
         (err = check_key_updates(e, spec, msg, msglen)) ||
         (err = check_firmware(e, spec, fws, &types, msg, msglen)) ||
         (err = expand_targets(e, spec, &things, msg, msglen)) ||
@@ -725,14 +727,15 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
     }
     for (size_t i = 0; i < things.n; i++)
         prev[i] = next_of(e, things.v[i]);
-    if ((err = store_job(e, spec, &job, &things, ro.on, now, msg, msglen)))
+    bool paced = ro.on || sc.n > 0; /* released by the rollout, or in maintenance windows */
+    if ((err = store_job(e, spec, &job, &things, paced, now, msg, msglen)))
         goto out;
 
     snprintf(id_out, SRV_JOBID_MAX + 1, "%s", job.id);
     *ntargets = things.n;
     SRV_LOG_INF("job=%s created: %zu executions, product %s, ota_types %s", job.id, things.n, job.product,
                 job.ota_types);
-    for (size_t i = 0; i < things.n && !ro.on; i++) /* paced: each told when released */
+    for (size_t i = 0; i < things.n && !paced; i++) /* paced: each told when released */
         notify_thing(e, things.v[i], prev[i], true, now); /* after the commit, as every publish */
 out:
     srv_job_clear(&job);
@@ -987,17 +990,24 @@ static int pace_job(void *arg, int64_t seq, const char *config)
     int err = srv_rollout_parse(cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRolloutConfig"), &ro, msg,
                                 sizeof msg);
     bool paused = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "paused"));
+    srv_sched_t sc;
+    if (!err)
+        err = srv_sched_parse(cJSON_GetObjectItemCaseSensitive(cfg, "schedulingConfig"), &sc, msg, sizeof msg);
     cJSON_Delete(cfg);
-    if (paused) /* its slot goes: on resume it starts again at its rate, no burst */
+    /* Paused, or outside every maintenance window: its slot goes, and it
+     * starts again at its rate, no burst for the time it waited. */
+    if (err || paused || (!ro.on && !sc.n) || !srv_sched_open(&sc, c->now))
         return 0;
-    if (err || !ro.on || srv_exec_release_counts(e->st, seq, &released, &waiting) || !waiting ||
+    if (srv_exec_release_counts(e->st, seq, &released, &waiting) || !waiting ||
         srv_exec_counts(e->st, seq, counts))
         return 0;
     srv_pace_t *p = pace_slot(e, seq, c->now);
     if (!p)
         return 0;
     p->seen = true;
-    p->rate = srv_rollout_rate(&ro, released, counts[SRV_SUCCEEDED]);
+    if (!ro.on) /* a window alone: everything at once while it is open */
+        p->credit = (double)waiting;
+    p->rate = ro.on ? srv_rollout_rate(&ro, released, counts[SRV_SUCCEEDED]) : 0;
     p->credit += p->rate * (double)(c->now - p->last) / (double)(e->minute_s > 0 ? e->minute_s : 60);
     p->last = c->now;
     int64_t n = (int64_t)p->credit;

@@ -34,6 +34,7 @@
 #include "jsonin.h"
 #include "pki.h"
 #include "revoked.h"
+#include "rollout.h"
 #include "sign.h"
 #include "log.h"
 #include "server.h"
@@ -239,11 +240,16 @@ static cJSON *job_json(srv_store_t *st, const srv_job_t *j)
     cJSON_ArrayForEach(v, cfg)
         cJSON_AddItemToObject(o, v->string, cJSON_Duplicate(v, true));
     int64_t released, waiting;
-    if (cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRolloutConfig") &&
+    const cJSON *sched = cJSON_GetObjectItemCaseSensitive(cfg, "schedulingConfig");
+    if ((cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRolloutConfig") || sched) &&
         !srv_exec_release_counts(st, j->seq, &released, &waiting)) {
         cJSON *r = cJSON_AddObjectToObject(o, "rollout");
         cJSON_AddBoolToObject(r, "paused", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "paused")));
         cJSON_AddNumberToObject(r, "released", (double)released);
+        srv_sched_t sc;
+        char msg[160];
+        if (sched && !srv_sched_parse(sched, &sc, msg, sizeof msg))
+            cJSON_AddBoolToObject(r, "windowOpen", srv_sched_open(&sc, time(NULL)));
         cJSON_AddNumberToObject(r, "waiting", (double)waiting);
     }
     cJSON_Delete(cfg);
@@ -413,7 +419,7 @@ static enum MHD_Result h_jobs_create(srv_t *s, struct MHD_Connection *c, cJSON *
     /* AWS's configuration objects, under AWS's names, beside otto's own */
     cJSON *cfg = NULL;
     static const char *const aws[] = {"jobExecutionsRolloutConfig", "abortConfig", "jobExecutionsRetryConfig",
-                                      "targetSelection"};
+                                      "targetSelection", "schedulingConfig"};
     for (size_t i = 0; i < sizeof aws / sizeof *aws; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, aws[i]);
         if (!v)

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "rollout.h"
 
+#include <ctype.h>
 #include <math.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -176,5 +180,161 @@ bool srv_retry_allowed(const srv_retry_t *r, int status, int used_failed, int us
         return used_failed < r->failed;
     if (status == SRV_TIMED_OUT)
         return used_timed_out < r->timed_out;
+    return false;
+}
+
+/* ---- cron and maintenance windows ----------------------------------------- */
+
+/* A value: a number or, for months and days, a name. -1 when neither. */
+static int cron_value(const char **p, const char *const *names, int base)
+{
+    if (isdigit((unsigned char)**p)) {
+        char *end;
+        long v = strtol(*p, &end, 10);
+        *p = end;
+        return v > 100000 ? -1 : (int)v;
+    }
+    for (int i = 0; names && names[i]; i++)
+        if (!strncasecmp(*p, names[i], 3)) {
+            *p += 3;
+            return base + i;
+        }
+    return -1;
+}
+
+/* One field into bits [lo, hi] of out (a byte array). */
+static int cron_field(const char *f, int lo, int hi, const char *const *names, int base, bool any_ok, uint8_t *out,
+                      bool *star)
+{
+    *star = false;
+    if (!strcmp(f, "?")) {
+        if (!any_ok)
+            return -1;
+        *star = true;
+        f = "*";
+    }
+    for (const char *p = f; *p;) {
+        int a, b, step = 1;
+        if (*p == '*') {
+            a = lo, b = hi, p++;
+            *star = *star || (p[0] == 0 || p[0] == ',');
+        } else {
+            if ((a = cron_value(&p, names, base)) < 0)
+                return -1;
+            b = a;
+            if (*p == '-') {
+                p++;
+                if ((b = cron_value(&p, names, base)) < 0)
+                    return -1;
+            }
+        }
+        if (*p == '/') {
+            p++;
+            if ((step = cron_value(&p, NULL, 0)) <= 0)
+                return -1;
+            if (b == a)
+                b = hi; /* 0/15: from 0 every 15 */
+        }
+        if (a < lo || b > hi || a > b)
+            return -1;
+        for (int v = a; v <= b; v += step)
+            out[(v - lo) / 8] |= (uint8_t)(1u << ((v - lo) % 8));
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return -1;
+    }
+    return 0;
+}
+
+int srv_cron_parse(const char *expr, srv_cron_t *c, char *msg, size_t cap)
+{
+    static const char *const months[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT",
+                                         "NOV", "DEC", NULL};
+    static const char *const days[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", NULL};
+    char buf[260], *f[7], *save = NULL;
+    int n = 0;
+    bool star_dom, star_dow, star;
+    memset(c, 0, sizeof *c);
+    size_t len = strlen(expr);
+    if (len < 1 || len > 256)
+        return bad(msg, cap, "maintenanceWindows.startTime: a cron expression of 1 to 256 characters");
+    if (!strncmp(expr, "cron(", 5) && expr[len - 1] == ')')
+        snprintf(buf, sizeof buf, "%.*s", (int)(len - 6), expr + 5);
+    else
+        snprintf(buf, sizeof buf, "%s", expr);
+    for (char *t = strtok_r(buf, " ", &save); t && n < 7; t = strtok_r(NULL, " ", &save))
+        f[n++] = t;
+    uint8_t m[8] = {0}, h[4] = {0}, dom[4] = {0}, mon[2] = {0}, dow[1] = {0};
+    if (n != 6 || cron_field(f[0], 0, 59, NULL, 0, false, m, &star) ||
+        cron_field(f[1], 0, 23, NULL, 0, false, h, &star) ||
+        cron_field(f[2], 1, 31, NULL, 0, true, dom, &star_dom) ||
+        cron_field(f[3], 1, 12, months, 1, false, mon, &star) ||
+        cron_field(f[4], 1, 7, days, 1, true, dow, &star_dow) ||
+        cron_field(f[5], 1970, 2199, NULL, 0, false, c->year, &star))
+        return bad(msg, cap, "maintenanceWindows.startTime: cron(Minutes Hours Day-of-month Month Day-of-week Year),"
+                             " in UTC, as AWS's (e.g. cron(0 2 ? * SAT *))");
+    (void)star_dom, (void)star_dow;
+    if ((strcmp(f[2], "?") == 0) == (strcmp(f[4], "?") == 0)) /* AWS: a value in one, ? in the other */
+        return bad(msg, cap, "maintenanceWindows.startTime: one of day-of-month and day-of-week is ?, the other not");
+    for (int i = 0; i < 8; i++) /* bit v of the field: bit v - lo of the bytes */
+        c->min |= (uint64_t)m[i] << (8 * i);
+    for (int i = 0; i < 4; i++)
+        c->hour |= (uint32_t)h[i] << (8 * i), c->dom |= (uint32_t)dom[i] << (8 * i);
+    c->mon = (uint16_t)(mon[0] | mon[1] << 8);
+    c->dow = (uint8_t)(dow[0] << 1); /* bit d for day d (1 = SUN) */
+    return OTTO_OK;
+}
+
+bool srv_cron_match(const srv_cron_t *c, int64_t t)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    if (!gmtime_r(&tt, &tm))
+        return false;
+    int y = tm.tm_year + 1900 - 1970;
+    return (c->min >> tm.tm_min & 1) && (c->hour >> tm.tm_hour & 1) && (c->dom >> (tm.tm_mday - 1) & 1) &&
+           (c->mon >> tm.tm_mon & 1) && (c->dow >> (tm.tm_wday + 1) & 1) && y >= 0 && y <= 2199 - 1970 &&
+           (c->year[y / 8] >> (y % 8) & 1);
+}
+
+int srv_sched_parse(const cJSON *cfg, srv_sched_t *s, char *msg, size_t cap)
+{
+    const cJSON *w;
+    int64_t d;
+    memset(s, 0, sizeof *s);
+    if (!cfg)
+        return OTTO_OK;
+    if (!cJSON_IsObject(cfg))
+        return bad(msg, cap, "schedulingConfig: an object");
+    if (cJSON_GetObjectItemCaseSensitive(cfg, "startTime") || cJSON_GetObjectItemCaseSensitive(cfg, "endTime"))
+        return bad(msg, cap, "schedulingConfig: startTime and endTime are not supported yet (maintenanceWindows are)");
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(cfg, "maintenanceWindows");
+    int n = cJSON_GetArraySize(list);
+    if (!cJSON_IsArray(list) || n < 1 || n > SRV_WINDOWS_MAX)
+        return bad(msg, cap, "schedulingConfig.maintenanceWindows: 1 to 8 windows");
+    cJSON_ArrayForEach(w, list) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(w, "startTime");
+        if (!cJSON_IsString(st))
+            return bad(msg, cap, "maintenanceWindows.startTime: a cron expression");
+        int err = srv_cron_parse(st->valuestring, &s->w[s->n].start, msg, cap);
+        if (err)
+            return err;
+        if (!int_in(cJSON_GetObjectItemCaseSensitive(w, "durationInMinutes"), 1, 1430, &d))
+            return bad(msg, cap, "maintenanceWindows.durationInMinutes: 1 to 1430");
+        s->w[s->n++].minutes = (int)d;
+    }
+    return OTTO_OK;
+}
+
+bool srv_sched_open(const srv_sched_t *s, int64_t t)
+{
+    if (!s->n)
+        return true;
+    int64_t minute = t - ((t % 60) + 60) % 60;
+    for (int i = 0; i < s->n; i++)
+        for (int k = 0; k < s->w[i].minutes; k++) /* a window that started k minutes ago */
+            if (srv_cron_match(&s->w[i].start, minute - 60 * (int64_t)k))
+                return true;
     return false;
 }

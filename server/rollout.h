@@ -44,6 +44,25 @@ typedef struct {
     bool all;
 } srv_retry_t;
 
+/* An AWS cron expression, cron(Minutes Hours Day-of-month Month Day-of-week
+ * Year), in UTC: *, ?, lists, ranges, steps, month and day names (1 = SUN). */
+typedef struct {
+    uint64_t min;
+    uint32_t hour, dom;
+    uint16_t mon;
+    uint8_t dow;              /* bit 1..7: SUN..SAT */
+    uint8_t year[(2199 - 1970) / 8 + 1];
+} srv_cron_t;
+
+#define SRV_WINDOWS_MAX 8
+typedef struct {
+    struct {
+        srv_cron_t start;
+        int minutes;          /* durationInMinutes, 1-1430 */
+    } w[SRV_WINDOWS_MAX];
+    int n;
+} srv_sched_t;
+
 /** cfg: the jobExecutionsRolloutConfig object, or NULL (r->on false).
  *  OTTO_E_INVAL with the field and its limit in msg. */
 int srv_rollout_parse(const cJSON *cfg, srv_rollout_t *r, char *msg, size_t cap);
@@ -63,5 +82,15 @@ int srv_retry_parse(const cJSON *cfg, srv_retry_t *r, char *msg, size_t cap);
  *  SRV_TIMED_OUT; never SRV_REJECTED) be tried again, after the retries
  *  already made for each type (the first attempt is not a retry)? */
 bool srv_retry_allowed(const srv_retry_t *r, int status, int used_failed, int used_timed_out);
+
+/** Parse one cron expression; OTTO_E_INVAL with what is wrong in msg. */
+int srv_cron_parse(const char *expr, srv_cron_t *c, char *msg, size_t cap);
+/** Does the minute holding t (UTC) match? */
+bool srv_cron_match(const srv_cron_t *c, int64_t t);
+/** cfg: schedulingConfig, or NULL (no windows). Only maintenanceWindows
+ *  is taken; startTime and endTime are refused as not supported yet. */
+int srv_sched_parse(const cJSON *cfg, srv_sched_t *s, char *msg, size_t cap);
+/** Is a maintenance window open at t? (true when there are none) */
+bool srv_sched_open(const srv_sched_t *s, int64_t t);
 
 #endif

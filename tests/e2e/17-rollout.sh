@@ -8,7 +8,7 @@
 # ottod mid-rollout loses and repeats nothing, and the rate goes on; a
 # FAILED execution is retried as a new one, a REJECTED one never; a
 # continuous job reaches a device added to its group later; a paced job
-# pauses and resumes. ottod runs
+# pauses and resumes; maintenance windows (cron, UTC) gate releases. ottod runs
 # with a 6-second "minute" (--minute-seconds, test-only) for rates and timers.
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -102,6 +102,25 @@ check "otto job resume: releases go on at the rate, no burst ($r1, then $r2 1.5 
 out=$("$OTTO" job pause "$J" 2>&1)
 check "a finished job does not pause, saying why" sh -c "echo '$out' | grep -q 'only a paced job in progress'"
 "$OTTO" job cancel "$JP" >/dev/null
+
+# ---- maintenance windows (cron, UTC): released only inside one
+W1=24:0a:c4:17:d0:01; W2=24:0a:c4:17:d0:02
+"$OTTO" device add $W1 --group g17w1 >/dev/null
+"$OTTO" device add $W2 --group g17w2 >/dev/null
+later=$(date -u -d '+2 hours' '+%M %H'); before=$(date -u -d '-1 minute' '+%M %H')
+JW1=$("$OTTO" job create --group g17w1 --fw "$F111" -q --scheduling-config \
+    "{\"maintenanceWindows\":[{\"startTime\":\"cron($later ? * * *)\",\"durationInMinutes\":1}]}")
+JW2=$("$OTTO" job create --group g17w2 --fw "$F111" -q --scheduling-config \
+    "{\"maintenanceWindows\":[{\"startTime\":\"cron($before ? * * *)\",\"durationInMinutes\":5}]}")
+sleep 2.5
+r1=$(mq $W1 get); r2=$(mq $W2 get)
+check "a window two hours ahead: the job does not exist for the device yet" sh -c "! echo '$r1' | grep -q '$JW1'"
+check "... otto job show says the window is closed" sh -c "'$OTTO' job show $JW1 | grep -q 'maintenance window closed'"
+check "a window open now (from a minute ago, 5 minutes): released at once" sh -c "echo '$r2' | grep -q '\"jobId\":\"$JW2\"'"
+"$OTTO" job create --group g17w1 --fw "$F111" --scheduling-config \
+    '{"maintenanceWindows":[{"startTime":"cron(0 2 * * SAT *)","durationInMinutes":60}]}' >/dev/null 2>"$E2E_DIR/err.txt"
+check "a cron with a day of month and a day of week: refused as AWS does" grep -q "is ?, the other not" "$E2E_DIR/err.txt"
+"$OTTO" job cancel "$JW1" >/dev/null; "$OTTO" job cancel "$JW2" >/dev/null
 
 # ---- abort: the release fails its self-test on every device
 J2=$("$OTTO" job create --group g17 --fw "$FBAD" --max-per-minute 30 --abort-config \

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -171,6 +172,55 @@ static void retries(void **state)
     }
 }
 
+static int64_t utc(int y, int mo, int d, int h, int mi)
+{
+    struct tm tm = {0};
+    tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d, tm.tm_hour = h, tm.tm_min = mi;
+    return (int64_t)timegm(&tm);
+}
+
+static void cron_and_windows(void **state)
+{
+    (void)state;
+    srv_cron_t c;
+    char msg[200];
+    /* Saturdays at 02:00 UTC (2026-12-05 is a Saturday) */
+    assert_int_equal(srv_cron_parse("cron(0 2 ? * SAT *)", &c, msg, sizeof msg), OTTO_OK);
+    assert_true(srv_cron_match(&c, utc(2026, 12, 5, 2, 0)));
+    assert_true(srv_cron_match(&c, utc(2026, 12, 5, 2, 0) + 59));
+    assert_false(srv_cron_match(&c, utc(2026, 12, 5, 2, 1)));
+    assert_false(srv_cron_match(&c, utc(2026, 12, 6, 2, 0)));
+    /* every 15 minutes, 9 to 17 on weekdays (2-6 = MON-FRI), in 2026 only */
+    assert_int_equal(srv_cron_parse("0/15 9-17 ? * MON-FRI 2026", &c, msg, sizeof msg), OTTO_OK);
+    assert_true(srv_cron_match(&c, utc(2026, 12, 7, 9, 45)));
+    assert_false(srv_cron_match(&c, utc(2026, 12, 7, 9, 46)));
+    assert_false(srv_cron_match(&c, utc(2026, 12, 7, 18, 0)));
+    assert_false(srv_cron_match(&c, utc(2027, 12, 7, 9, 45)));
+    /* the first of each month, lists and names */
+    assert_int_equal(srv_cron_parse("cron(30 0,12 1 JAN,JUL ? *)", &c, msg, sizeof msg), OTTO_OK);
+    assert_true(srv_cron_match(&c, utc(2027, 7, 1, 12, 30)));
+    assert_false(srv_cron_match(&c, utc(2027, 8, 1, 12, 30)));
+    static const char *const bad[] = {"cron(0 2 * * SAT *)", "cron(60 2 ? * * *)", "cron(0 2 ? * FUNDAY *)",
+                                      "0 2 ? *", "cron(0 2 ? 13 * *)", "cron(0 2 ? * 0/0 *)"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (srv_cron_parse(bad[i], &c, msg, sizeof msg) != OTTO_E_INVAL)
+            fail_msg("'%s' was taken", bad[i]);
+    /* a 90-minute window from 02:00 UTC on Saturdays */
+    srv_sched_t s;
+    cJSON *j = cJSON_Parse("{\"maintenanceWindows\":[{\"startTime\":\"cron(0 2 ? * SAT *)\","
+                           "\"durationInMinutes\":90}]}");
+    assert_int_equal(srv_sched_parse(j, &s, msg, sizeof msg), OTTO_OK);
+    cJSON_Delete(j);
+    assert_false(srv_sched_open(&s, utc(2026, 12, 5, 1, 59)));
+    assert_true(srv_sched_open(&s, utc(2026, 12, 5, 2, 0)));
+    assert_true(srv_sched_open(&s, utc(2026, 12, 5, 3, 29) + 59));
+    assert_false(srv_sched_open(&s, utc(2026, 12, 5, 3, 30)));
+    j = cJSON_Parse("{\"maintenanceWindows\":[{\"startTime\":\"cron(0 2 ? * SAT *)\",\"durationInMinutes\":1431}]}");
+    assert_int_equal(srv_sched_parse(j, &s, msg, sizeof msg), OTTO_E_INVAL);
+    assert_non_null(strstr(msg, "1 to 1430"));
+    cJSON_Delete(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +228,7 @@ int main(void)
         cmocka_unit_test(exponential_ramp),
         cmocka_unit_test(abort_criteria),
         cmocka_unit_test(retries),
+        cmocka_unit_test(cron_and_windows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
