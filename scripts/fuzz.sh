@@ -25,11 +25,11 @@ clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_token.c" "${srv[@]}" "$here/server/a
   "$here/server/store_sqlite.c" "$here/device/err.c" "$here/device/trust.c" "$here/device/crypto.c" \
   -lmbedcrypto -lcjson -lsqlite3 -lcrypto -o "$out/fuzz_token"
 clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_mqtt_api.c" "${srv[@]}" "$here/server/store_sqlite.c" \
-  "$here/server/engine.c" "$here/server/rollout.c" "$here/server/mqtt_api.c" "$here/server/sign.c" "$here/device/err.c" \
+  "$here/server/engine.c" "$here/server/rollout.c" "$here/server/clock.c" "$here/server/mqtt_api.c" "$here/server/sign.c" "$here/device/err.c" \
   "$here/device/trust.c" "$here/device/crypto.c" "$here/server/links.c" -lmbedcrypto \
   -lcjson -lsqlite3 -lcrypto -lm -o "$out/fuzz_mqtt_api"
 clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_sign.c" "${srv[@]}" "$here/server/sign.c" "$here/server/store_sqlite.c" \
-  "$here/server/engine.c" "$here/server/rollout.c" "$here/server/mqtt_api.c" "$here/device/err.c" "$here/device/trust.c" \
+  "$here/server/engine.c" "$here/server/rollout.c" "$here/server/clock.c" "$here/server/mqtt_api.c" "$here/device/err.c" "$here/device/trust.c" \
   "$here/device/crypto.c" "$here/server/links.c" -lmbedcrypto -lcjson -lsqlite3 -lcrypto -lm -o "$out/fuzz_sign"
 # seed corpora: real tables, images and CSV made by the project's own tools
 make -s -C "$here" build >/dev/null

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "download.h"
 #include "firmware.h"
 #include "http.h"
@@ -84,7 +85,7 @@ enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id)
         char why[160];
         if (srv_links_check(&s->eng.links, id, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "thing"),
                             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "expires"),
-                            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sig"), time(NULL), why,
+                            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sig"), srv_now(), why,
                             sizeof why))
             return srv_http_err(c, 403, "link", "%s", why);
     }

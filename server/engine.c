@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "rollout.h"
 #include "sign.h"
@@ -677,7 +678,7 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
                           char id_out[SRV_JOBID_MAX + 1], size_t *ntargets,
                           char *msg, size_t msglen)
 {
-    int64_t now = time(NULL);
+    int64_t now = srv_now();
     srv_fw_t *fws = NULL;
     strvec_t things = {0}, types = {0};
     next_id_t *prev = NULL;
@@ -806,7 +807,7 @@ static int service_move(srv_engine_t *e, srv_exec_t *ex, int to, const char *rea
 int srv_engine_cancel_job(srv_engine_t *e, const char *id, bool force, const char *reason,
                           char *msg, size_t msglen)
 {
-    int64_t now = time(NULL);
+    int64_t now = srv_now();
     srv_job_t job;
     service_move_t m = {.e = e};
     char why[300];

@@ -3,6 +3,7 @@
 #include "firmware.h"
 
 #include <cjson/cJSON.h>
+#include "clock.h"
 #include "otto/mcu.h"
 #include <ctype.h>
 #include <errno.h>
@@ -247,7 +248,7 @@ int srv_firmware_ingest(srv_store_t *st, const char *dir, srv_upload_t *u, const
     fw->size = (int64_t)u->size;
     snprintf(fw->id, sizeof fw->id, "fw-%.12s", fw->sha256);
     snprintf(fw->name, sizeof fw->name, "%s", name && *name ? name : "firmware.bin");
-    fw->created_at = time(NULL);
+    fw->created_at = srv_now();
     if (fsync(u->fd) != 0 || close(u->fd) != 0) {
         u->fd = -1;
         err = bad(msg, msglen, OTTO_E_IO, "could not store the upload%s", "");

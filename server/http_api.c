@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "auth.h"
 #include "clients.h"
 #include "download.h"
@@ -249,7 +250,7 @@ static cJSON *job_json(srv_store_t *st, const srv_job_t *j)
         srv_sched_t sc;
         char msg[160];
         if (sched && !srv_sched_parse(sched, &sc, msg, sizeof msg))
-            cJSON_AddBoolToObject(r, "windowOpen", srv_sched_open(&sc, time(NULL)));
+            cJSON_AddBoolToObject(r, "windowOpen", srv_sched_open(&sc, srv_now()));
         cJSON_AddNumberToObject(r, "waiting", (double)waiting);
     }
     cJSON_Delete(cfg);
@@ -544,7 +545,7 @@ static int add_one_device(srv_t *s, const cJSON *d, char *msg, size_t len)
             return OTTO_E_INVAL;
         }
     int err = srv_device_upsert(s->st, thing->valuestring, product ? product->valuestring : "",
-                                groups, ng, time(NULL));
+                                groups, ng, srv_now());
     free(groups);
     return err;
 }
@@ -586,7 +587,7 @@ static enum MHD_Result h_devices_add(srv_t *s, struct MHD_Connection *c, cJSON *
         } else {
             things[nt++] = cJSON_GetObjectItemCaseSensitive(body, "thing")->valuestring;
         }
-        srv_engine_joined(&s->eng, things, nt, time(NULL));
+        srv_engine_joined(&s->eng, things, nt, srv_now());
         free(things);
     }
     if (!many) {
@@ -639,7 +640,7 @@ static enum MHD_Result h_healthz(srv_t *s, struct MHD_Connection *c)
     cJSON_AddStringToObject(o, "status", mq ? "ok" : "degraded");
     cJSON_AddStringToObject(o, "version", "0.1.0");
     cJSON_AddBoolToObject(o, "mqtt", mq);
-    cJSON_AddNumberToObject(o, "uptime", (double)(time(NULL) - s->started));
+    cJSON_AddNumberToObject(o, "uptime", (double)(srv_now() - s->started));
     cJSON_AddNumberToObject(o, "http_aborted", (double)atomic_load(&s->http_aborted));
     cJSON_AddNumberToObject(o, "http_refused", (double)atomic_load(&s->http_refused));
     cJSON_AddNumberToObject(o, "mqttRequests", (double)s->eng.n_requests);
@@ -716,7 +717,7 @@ static bool authorize(srv_t *s, struct MHD_Connection *c, req_t *r)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     pthread_mutex_lock(&s->lock);
-    r->role = srv_auth(s->st, s->token_hash, h, time(NULL), r->who, sizeof r->who);
+    r->role = srv_auth(s->st, s->token_hash, h, srv_now(), r->who, sizeof r->who);
     pthread_mutex_unlock(&s->lock);
     return r->role != SRV_ROLE_NONE;
 }
@@ -764,7 +765,7 @@ static enum MHD_Result r_fw_link(srv_t *s, struct MHD_Connection *c, const char 
     srv_links_t l = s->eng.links;
     if (ttl)
         l.ttl_s = (int)ttl->valuedouble;
-    int64_t now = time(NULL);
+    int64_t now = srv_now();
     if (!l.on)
         snprintf(url, sizeof url, "%s", base); /* --insecure: downloads are open */
     else if (srv_links_mint(&l, base, fw.id, thing->valuestring, now, url, sizeof url))
@@ -999,7 +1000,7 @@ static enum MHD_Result r_keys_add(srv_t *s, struct MHD_Connection *c, const char
         strlen(pem->valuestring) >= sizeof ((srv_key_t *)0)->pem || !srv_key_valid(pem->valuestring))
         return srv_http_err(c, 400, "invalid",
                             "a key is {\"name\": 1-64 of [A-Za-z0-9._-], \"pem\": an ECDSA P-256 public key in PEM}");
-    int err = srv_key_put(s->st, n->valuestring, pem->valuestring, time(NULL));
+    int err = srv_key_put(s->st, n->valuestring, pem->valuestring, srv_now());
     if (err)
         return srv_http_otto_err(c, err, err == OTTO_E_EXISTS ? "a key of that name exists" : NULL);
     SRV_LOG_INF("signing key %s trusted", n->valuestring);
@@ -1011,7 +1012,7 @@ static enum MHD_Result r_keys_add(srv_t *s, struct MHD_Connection *c, const char
 static enum MHD_Result r_key_revoke(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
 {
     (void)body;
-    int err = srv_key_revoke(s->st, name, time(NULL));
+    int err = srv_key_revoke(s->st, name, srv_now());
     if (err)
         return srv_http_otto_err(c, err, err == OTTO_E_NOTFOUND ? "no trusted key of that name" : NULL);
     SRV_LOG_WRN("signing key %s revoked: firmware it signed is refused for new jobs", name);
@@ -1062,7 +1063,7 @@ static enum MHD_Result r_tokens_create(srv_t *s, struct MHD_Connection *c, const
     srv_token_hash(tok, 64, t.hash);
     snprintf(t.name, sizeof t.name, "%s", n->valuestring);
     snprintf(t.role, sizeof t.role, "%s", role->valuestring);
-    t.created_at = time(NULL);
+    t.created_at = srv_now();
     t.expires_at = days ? t.created_at + (int64_t)days->valuedouble * 86400 : 0;
     int err = srv_token_put(s->st, &t);
     if (err)
@@ -1081,7 +1082,7 @@ static enum MHD_Result r_tokens_create(srv_t *s, struct MHD_Connection *c, const
 static enum MHD_Result r_token_revoke(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
 {
     (void)body;
-    int err = srv_token_revoke(s->st, name, time(NULL));
+    int err = srv_token_revoke(s->st, name, srv_now());
     if (err)
         return srv_http_otto_err(c, err, err == OTTO_E_NOTFOUND ? "no valid token of that name" : NULL);
     SRV_LOG_WRN("token %s revoked", name);
@@ -1172,7 +1173,7 @@ static void audit(srv_t *s, const req_t *r, const char *method, const char *url,
         return;
     char action[64];
     snprintf(action, sizeof action, "%s %.*s", method, (int)(sizeof action - 8), url);
-    srv_audit_add(s->st, time(NULL), r->who, action, object, (int)last_status);
+    srv_audit_add(s->st, srv_now(), r->who, action, object, (int)last_status);
 }
 
 static enum MHD_Result route_api(srv_t *s, struct MHD_Connection *c, const char *m,

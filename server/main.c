@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "init.h"
 #include "sign.h"
 #include "log.h"
@@ -62,6 +63,11 @@ static const char usage[] =
     "      --register-rate N    register at most N new things a second (default 100)\n"
     "                                                                           [register_rate]\n"
     "      --client-id ID       MQTT client id (default ottod)                  [mqtt_client_id]\n"
+    "      --clock-start T      TESTS ONLY: ottod's clock starts at T (UNIX seconds or\n"
+    "                           YYYY-MM-DDTHH:MM:SSZ), for every timed thing: job times,\n"
+    "                           timeouts, rates, retries, maintenance windows, link and\n"
+    "                           token expiry, the audit log (logged loudly) [clock_start]\n"
+    "      --clock-speed X      TESTS ONLY: ... and runs X times as fast   [clock_speed]\n"
     "      --minute-seconds N   length of a timer minute in seconds (default 60;\n"
     "                           only for tests of timeouts and rollout rates)   [timer_minute_seconds]\n"
     "      --log-level LEVEL    error, warn, info or debug (default info)       [log_level]\n"
@@ -150,6 +156,27 @@ static int set_option(srv_config_t *c, const char *key, const char *v)
         if (*end || n < 1 || n > 7 * 86400)
             return -1;
         c->link_ttl_s = (int)n;
+        return 0;
+    }
+    if (!strcmp(key, "clock_start")) { /* test-only: UNIX seconds, or YYYY-MM-DDTHH:MM:SSZ */
+        struct tm tm = {0};
+        n = strtol(v, &end, 10);
+        if (*end) {
+            end = strptime(v, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            if (!end || *end)
+                return -1;
+            n = (long)timegm(&tm);
+        }
+        if (n <= 0)
+            return -1;
+        c->clock_start = n;
+        return 0;
+    }
+    if (!strcmp(key, "clock_speed")) {
+        double d = strtod(v, &end);
+        if (*end || d <= 0 || d > 100000)
+            return -1;
+        c->clock_speed = d;
         return 0;
     }
     if (!strcmp(key, "trusted_proxy"))
@@ -308,7 +335,7 @@ static void on_mqtt_message(void *ctx, const char *topic, const void *payload, s
             char rt[400], body[160];
             snprintf(rt, sizeof rt, "%s/rejected", topic);
             int n = snprintf(body, sizeof body, "{\"code\":\"ThrottlingException\",\"message\":\"over %d requests a"
-                             " second\",\"timestamp\":%lld}", s->cfg.mqtt_rate, (long long)time(NULL));
+                             " second\",\"timestamp\":%lld}", s->cfg.mqtt_rate, (long long)srv_now());
             s->eng.publish(s->eng.pub_ctx, rt, body, (size_t)n);
         }
         return;
@@ -368,11 +395,13 @@ int main(int argc, char **argv)
         {"mqtt-rate", required_argument, 0, 12}, {"register-rate", required_argument, 0, 13},
         {"trusted-proxy", required_argument, 0, 14}, {"proxy-protocol", no_argument, 0, 15},
         {"insecure", no_argument, 0, 16}, {"link-ttl", required_argument, 0, 17},
+        {"clock-start", required_argument, 0, 18}, {"clock-speed", required_argument, 0, 19},
         {0, 0, 0, 0}};
     static const char *const keys[] = {
         [1] = "public_url", [2] = "http_threads", [4] = "mqtt_client_id",
         [5] = "timer_minute_seconds", [6] = "log_level", [7] = "log_file", [10] = "http_per_ip",
-        [11] = "http_idle_seconds", [12] = "mqtt_rate", [13] = "register_rate", [14] = "trusted_proxy", [17] = "link_ttl_seconds"};
+        [11] = "http_idle_seconds", [12] = "mqtt_rate", [13] = "register_rate", [14] = "trusted_proxy", [17] = "link_ttl_seconds",
+        [18] = "clock_start", [19] = "clock_speed"};
     static srv_t srv; /* large; lives for the whole process */
     srv_t *s = &srv;
     srv_config_t *c = &s->cfg;
@@ -416,7 +445,9 @@ int main(int argc, char **argv)
         case 16: c->insecure = true; continue;
         case 'h': fputs(usage, stdout); return 0;
         case 8: puts("ottod 0.1.0"); return 0;
-        case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: case 13: case 14: case 17: key = keys[opt]; break;
+        case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: case 13: case 14: case 17: case 18: case 19:
+            key = keys[opt];
+            break;
         default: fputs(usage, stderr); return 2;
         }
         if (set_option(c, key, optarg)) {
@@ -475,6 +506,11 @@ int main(int argc, char **argv)
     pthread_mutex_init(&s->lock, NULL);
     srv_engine_init(&s->eng, s->st, c->public_url);
     s->eng.changed = srv_mqtt_api_changed; /* the engine says what changed, the API says it AWS's way */
+    if (c->clock_start || c->clock_speed) {
+        srv_clock_set(c->clock_start ? c->clock_start : (int64_t)time(NULL), c->clock_speed > 0 ? c->clock_speed : 1);
+        SRV_LOG_WRN("TEST CLOCK (--clock-start/--clock-speed): ottod's time starts at %lld and runs %.1f times as fast; "
+                    "never in production", (long long)srv_now(), c->clock_speed > 0 ? c->clock_speed : 1.0);
+    }
     s->eng.minute_s = c->minute_s;
     s->eng.auto_register = c->auto_register;
     s->eng.register_rate = (unsigned)c->register_rate;
@@ -482,7 +518,7 @@ int main(int argc, char **argv)
     s->eng.links.on = c->signed_links < 0 ? c->https_cert[0] != 0 : c->signed_links;
     if (s->eng.links.on && srv_links_open(&s->eng.links, c->data_dir, c->link_ttl_s))
         goto out;
-    s->started = time(NULL);
+    s->started = srv_now();
 
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
@@ -515,7 +551,7 @@ int main(int argc, char **argv)
             break;
         }
         pthread_mutex_lock(&s->lock);
-        srv_engine_tick(&s->eng, time(NULL));
+        srv_engine_tick(&s->eng, srv_now());
         pthread_mutex_unlock(&s->lock);
     }
     rc = 0;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "jsonin.h"
 #include "log.h"
 
@@ -516,7 +517,7 @@ void srv_mqtt_api_handle(srv_engine_t *e, const char *topic, const void *payload
     memset(&r, 0, sizeof r);
     r.e = e;
     r.topic = topic;
-    r.now = time(NULL);
+    r.now = srv_now();
 
     if (!strncmp(topic, HELLO_PREFIX, strlen(HELLO_PREFIX))) {
         rest = take_thing(&r, topic + strlen(HELLO_PREFIX));

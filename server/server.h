@@ -33,6 +33,8 @@ typedef struct {
     int register_rate;      /* new things registered a second, at most */
     bool auto_register;
     int minute_s;           /* length of a timer minute (tests shorten it) */
+    long clock_start;       /* test-only: the clock starts here (0: the wall clock) */
+    double clock_speed;     /* ... and runs this many times as fast (0: 1) */
     char log_level[16];
     char log_file[400];
     /* TLS (ottod init writes these): the CA and its key (device certificates

@@ -170,4 +170,21 @@ check "targetSelection other than CONTINUOUS or SNAPSHOT: refused, saying so" gr
 stop_fleet
 check "... and the whole fleet runs 1.1.1 (those that got 1.2.0 rolled back)" \
     test "$(grep -c ' 1\.1\.1 ' "$E2E_DIR/fleet.out")" = $N
+
+# ---- the test clock (--clock-start, --clock-speed): a Saturday-night window in seconds
+stop_ottod
+start_ottod --clock-start 2026-12-05T01:59:30Z --clock-speed 20
+check "ottod says loudly that its clock is a test clock" grep -q "WARN.*TEST CLOCK" "$E2E_DIR/ottod.log"
+W3=24:0a:c4:17:d0:03
+"$OTTO" device add $W3 --group g17w3 >/dev/null
+JW3=$("$OTTO" job create --group g17w3 --fw "$F111" -q --scheduling-config \
+    '{"maintenanceWindows":[{"startTime":"cron(0 2 ? * SAT *)","durationInMinutes":30}]}')
+r=$(mq $W3 get)
+check "before 02:00 UTC on the test clock's Saturday: not released" sh -c "! echo '$r' | grep -q '$JW3'"
+created=$(show "$JW3" | jget "d['createdAt']")
+check "... and the job's time is the test clock's ($created, 2026-12-05T01:59Z)" \
+    sh -c "[ $created -ge 1796435970 ] && [ $created -lt 1796436000 ]"
+sleep 3   # 60 seconds of the test clock
+r=$(mq $W3 get)
+check "at 02:00 the window opens and the device has it" sh -c "echo '$r' | grep -q '\"jobId\":\"$JW3\"'"
 e2e_done
