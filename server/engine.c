@@ -369,6 +369,8 @@ static int cmp_str(const void *a, const void *b)
 static void strvec_sort_unique(strvec_t *sv)
 {
     size_t w = 0;
+    if (!sv->n)
+        return; /* a continuous job's empty group: no array to sort */
     qsort(sv->v, sv->n, sizeof *sv->v, cmp_str);
     for (size_t i = 0; i < sv->n; i++) {
         if (w && !strcmp(sv->v[w - 1], sv->v[i]))
