@@ -709,6 +709,7 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
         (err = srv_retry_parse(cJSON_GetObjectItemCaseSensitive(spec->config, "jobExecutionsRetryConfig"), &rt, msg,
                                msglen)) ||
         (err = srv_sched_parse(cJSON_GetObjectItemCaseSensitive(spec->config, "schedulingConfig"), &sc, msg, msglen)) ||
+        (err = srv_sched_check(&sc, now, msg, msglen)) ||
         (err = check_key_updates(e, spec, msg, msglen)) ||
         (err = check_firmware(e, spec, fws, &types, msg, msglen)) ||
         (err = expand_targets(e, spec, &things, msg, msglen)) ||
@@ -730,7 +731,8 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
     }
     for (size_t i = 0; i < things.n; i++)
         prev[i] = next_of(e, things.v[i]);
-    bool paced = ro.on || sc.n > 0; /* released by the rollout, or in maintenance windows */
+    /* released by the rollout, in maintenance windows, or from its start */
+    bool paced = ro.on || sc.n > 0 || sc.start || sc.end;
     if ((err = store_job(e, spec, &job, &things, paced, now, msg, msglen)))
         goto out;
 
@@ -939,6 +941,9 @@ void srv_engine_joined(srv_engine_t *e, const char *const *things, size_t n, int
 typedef struct {
     srv_engine_t *e;
     int64_t now;
+    int64_t ending[16];  /* jobs whose endTime came: cancelled after the walk */
+    bool force[16];
+    int nending;
 } pace_ctx_t;
 
 /* The things a release is about to reach, with what each had next before. */
@@ -997,9 +1002,17 @@ static int pace_job(void *arg, int64_t seq, const char *config)
     if (!err)
         err = srv_sched_parse(cJSON_GetObjectItemCaseSensitive(cfg, "schedulingConfig"), &sc, msg, sizeof msg);
     cJSON_Delete(cfg);
-    /* Paused, or outside every maintenance window: its slot goes, and it
-     * starts again at its rate, no burst for the time it waited. */
-    if (err || paused || (!ro.on && !sc.n) || !srv_sched_open(&sc, c->now))
+    if (!err && sc.end && c->now >= sc.end) { /* endTime: no more releases; CANCEL ends the job too */
+        if (sc.end_behavior != SRV_END_STOP_ROLLOUT && c->nending < 16) {
+            c->force[c->nending] = sc.end_behavior == SRV_END_FORCE_CANCEL;
+            c->ending[c->nending++] = seq;
+        }
+        return 0;
+    }
+    /* Paused, before its start, or outside every maintenance window: its
+     * slot goes, and it starts again at its rate, no burst for the wait. */
+    if (err || paused || (!ro.on && !sc.n && !sc.start && !sc.end) || c->now < sc.start ||
+        !srv_sched_open(&sc, c->now))
         return 0;
     if (srv_exec_release_counts(e->st, seq, &released, &waiting) || !waiting ||
         srv_exec_counts(e->st, seq, counts))
@@ -1008,7 +1021,7 @@ static int pace_job(void *arg, int64_t seq, const char *config)
     if (!p)
         return 0;
     p->seen = true;
-    if (!ro.on) /* a window alone: everything at once while it is open */
+    if (!ro.on) /* a schedule alone: everything at once while it allows */
         p->credit = (double)waiting;
     p->rate = ro.on ? srv_rollout_rate(&ro, released, counts[SRV_SUCCEEDED]) : 0;
     p->credit += p->rate * (double)(c->now - p->last) / (double)(e->minute_s > 0 ? e->minute_s : 60);
@@ -1058,10 +1071,19 @@ int srv_engine_pause_job(srv_engine_t *e, const char *id, bool pause, char *msg,
 
 void srv_engine_tick(srv_engine_t *e, int64_t now)
 {
-    pace_ctx_t pc = {e, now};
+    pace_ctx_t pc = {e, now, {0}, {0}, 0};
     for (int i = 0; i < SRV_PACE_JOBS; i++)
         e->pace[i].seen = false;
     srv_job_paced(e->st, pace_job, &pc);
+    for (int i = 0; i < pc.nending; i++) {
+        srv_job_t job;
+        char msg[160];
+        if (srv_job_get_seq(e->st, pc.ending[i], &job))
+            continue;
+        SRV_LOG_INF("job=%s reached its schedulingConfig.endTime", job.id);
+        srv_engine_cancel_job(e, job.id, pc.force[i], "schedulingConfig.endTime reached", msg, sizeof msg);
+        srv_job_clear(&job);
+    }
     for (int i = 0; i < SRV_PACE_JOBS; i++)
         if (!e->pace[i].seen) /* done, cancelled or all released: the slot is free */
             e->pace[i].seq = 0;

@@ -225,7 +225,7 @@ static cJSON *job_json(srv_store_t *st, const srv_job_t *j)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "jobId", j->id);
-    cJSON_AddStringToObject(o, "status", srv_job_status_name(j->status));
+    cJSON_AddStringToObject(o, "status", srv_job_status_name(j->status)); /* SCHEDULED: below */
     cJSON_AddStringToObject(o, "product", j->product);
     cJSON_AddStringToObject(o, "otaTypes", j->ota_types);
     cJSON_AddStringToObject(o, "description", j->description);
@@ -249,8 +249,12 @@ static cJSON *job_json(srv_store_t *st, const srv_job_t *j)
         cJSON_AddNumberToObject(r, "released", (double)released);
         srv_sched_t sc;
         char msg[160];
-        if (sched && !srv_sched_parse(sched, &sc, msg, sizeof msg))
-            cJSON_AddBoolToObject(r, "windowOpen", srv_sched_open(&sc, srv_now()));
+        if (sched && !srv_sched_parse(sched, &sc, msg, sizeof msg)) {
+            if (sc.n)
+                cJSON_AddBoolToObject(r, "windowOpen", srv_sched_open(&sc, srv_now()));
+            if (j->status == SRV_JOB_IN_PROGRESS && sc.start > srv_now()) /* AWS's status until its startTime */
+                cJSON_ReplaceItemInObjectCaseSensitive(o, "status", cJSON_CreateString("SCHEDULED"));
+        }
         cJSON_AddNumberToObject(r, "waiting", (double)waiting);
     }
     cJSON_Delete(cfg);

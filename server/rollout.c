@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE /* strptime, timegm */
 #include "rollout.h"
 
 #include <ctype.h>
@@ -307,10 +308,32 @@ int srv_sched_parse(const cJSON *cfg, srv_sched_t *s, char *msg, size_t cap)
         return OTTO_OK;
     if (!cJSON_IsObject(cfg))
         return bad(msg, cap, "schedulingConfig: an object");
-    if (cJSON_GetObjectItemCaseSensitive(cfg, "startTime") || cJSON_GetObjectItemCaseSensitive(cfg, "endTime"))
-        return bad(msg, cap, "schedulingConfig: startTime and endTime are not supported yet (maintenanceWindows are)");
+    static const char *const times[] = {"startTime", "endTime"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(cfg, times[i]);
+        struct tm tm = {0};
+        const char *end;
+        if (!t)
+            continue;
+        if (!cJSON_IsString(t) || strlen(t->valuestring) > 64 || !(end = strptime(t->valuestring, "%Y-%m-%dT%H:%M", &tm)) ||
+            (*end && strcmp(end, "Z") && strcmp(end, ":00") && strcmp(end, ":00Z")))
+            return bad(msg, cap, i ? "schedulingConfig.endTime: YYYY-MM-DDTHH:MM (UTC)"
+                                   : "schedulingConfig.startTime: YYYY-MM-DDTHH:MM (UTC)");
+        *(i ? &s->end : &s->start) = (int64_t)timegm(&tm);
+    }
+    const cJSON *eb = cJSON_GetObjectItemCaseSensitive(cfg, "endBehavior");
+    static const char *const behaviors[] = {"STOP_ROLLOUT", "CANCEL", "FORCE_CANCEL"};
+    for (int i = 0; cJSON_IsString(eb) && i < 3; i++)
+        if (!strcmp(eb->valuestring, behaviors[i]))
+            s->end_behavior = SRV_END_STOP_ROLLOUT + i;
+    if (eb && !s->end_behavior)
+        return bad(msg, cap, "schedulingConfig.endBehavior: STOP_ROLLOUT, CANCEL or FORCE_CANCEL");
+    if (s->end && !s->end_behavior)
+        s->end_behavior = SRV_END_STOP_ROLLOUT;
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(cfg, "maintenanceWindows");
     int n = cJSON_GetArraySize(list);
+    if (!list)
+        return s->start || s->end ? OTTO_OK : bad(msg, cap, "schedulingConfig: startTime, endTime or maintenanceWindows");
     if (!cJSON_IsArray(list) || n < 1 || n > SRV_WINDOWS_MAX)
         return bad(msg, cap, "schedulingConfig.maintenanceWindows: 1 to 8 windows");
     cJSON_ArrayForEach(w, list) {
@@ -324,6 +347,16 @@ int srv_sched_parse(const cJSON *cfg, srv_sched_t *s, char *msg, size_t cap)
             return bad(msg, cap, "maintenanceWindows.durationInMinutes: 1 to 1430");
         s->w[s->n++].minutes = (int)d;
     }
+    return OTTO_OK;
+}
+
+int srv_sched_check(const srv_sched_t *s, int64_t now, char *msg, size_t cap)
+{
+    if (s->start && (s->start < now + 30 * 60 || s->start > now + 366 * 86400))
+        return bad(msg, cap, "schedulingConfig.startTime: 30 minutes to a year from now");
+    int64_t from = s->start ? s->start : now;
+    if (s->end && (s->end < from + 30 * 60 || s->end > from + 2 * 366 * 86400))
+        return bad(msg, cap, "schedulingConfig.endTime: 30 minutes to 2 years after the start");
     return OTTO_OK;
 }
 

@@ -61,7 +61,11 @@ typedef struct {
         int minutes;          /* durationInMinutes, 1-1430 */
     } w[SRV_WINDOWS_MAX];
     int n;
+    int64_t start, end;       /* startTime, endTime (UTC seconds), 0: none */
+    int end_behavior;         /* SRV_END_*: what endTime does */
 } srv_sched_t;
+
+enum { SRV_END_STOP_ROLLOUT = 1, SRV_END_CANCEL, SRV_END_FORCE_CANCEL };
 
 /** cfg: the jobExecutionsRolloutConfig object, or NULL (r->on false).
  *  OTTO_E_INVAL with the field and its limit in msg. */
@@ -87,9 +91,12 @@ bool srv_retry_allowed(const srv_retry_t *r, int status, int used_failed, int us
 int srv_cron_parse(const char *expr, srv_cron_t *c, char *msg, size_t cap);
 /** Does the minute holding t (UTC) match? */
 bool srv_cron_match(const srv_cron_t *c, int64_t t);
-/** cfg: schedulingConfig, or NULL (no windows). Only maintenanceWindows
- *  is taken; startTime and endTime are refused as not supported yet. */
+/** cfg: schedulingConfig, or NULL (no schedule): startTime and endTime
+ *  ("YYYY-MM-DDTHH:MM", UTC), endBehavior, maintenanceWindows. */
 int srv_sched_parse(const cJSON *cfg, srv_sched_t *s, char *msg, size_t cap);
+/** AWS's limits at job creation (now): startTime 30 minutes to a year
+ *  ahead, endTime 30 minutes to 2 years after it. */
+int srv_sched_check(const srv_sched_t *s, int64_t now, char *msg, size_t cap);
 /** Is a maintenance window open at t? (true when there are none) */
 bool srv_sched_open(const srv_sched_t *s, int64_t t);
 

@@ -186,10 +186,11 @@ exp=$(echo "$link" | sed 's/.*expires=\([0-9]*\).*/\1/')
 out=$(get "${link/expires=$exp/expires=$((exp + 86400))}")
 check "the link with a later expiry: 403 ($out)" sh -c "echo '$out' | grep -q 'altered.* 403$'"
 
-# Links that live 2 s: expired ones are refused, and a device whose link
+# Links that live 4 s (a 600 KiB download at 100 KB/s outlives two): expired
+# ones are refused, and a device whose link
 # expires mid-download asks for the job again and resumes where it was.
 stop_ottod
-"$OTTOD" --data "$DATA" --link-ttl 2 2>>"$E2E_DIR/ottod.log" &
+"$OTTOD" --data "$DATA" --link-ttl 4 2>>"$E2E_DIR/ottod.log" &
 OTTOD_PID=$!
 E2E_PIDS+=("$OTTOD_PID")
 wait_for curl -sf --cacert "$OTTO_CA" "$OTTO_URL/healthz" -o /dev/null

@@ -8,7 +8,8 @@
 # ottod mid-rollout loses and repeats nothing, and the rate goes on; a
 # FAILED execution is retried as a new one, a REJECTED one never; a
 # continuous job reaches a device added to its group later; a paced job
-# pauses and resumes; maintenance windows (cron, UTC) gate releases. ottod runs
+# pauses and resumes; maintenance windows (cron, UTC) gate releases; a job
+# waits for its startTime (SCHEDULED) and ends at its endTime. ottod runs
 # with a 6-second "minute" (--minute-seconds, test-only) for rates and timers.
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -187,4 +188,25 @@ check "... and the job's time is the test clock's ($created, 2026-12-05T01:59Z)"
 sleep 3   # 60 seconds of the test clock
 r=$(mq $W3 get)
 check "at 02:00 the window opens and the device has it" sh -c "echo '$r' | grep -q '\"jobId\":\"$JW3\"'"
+
+# ---- a job's own startTime and endTime, on a test clock 600 times as fast
+stop_ottod
+start_ottod --clock-start 2026-12-05T10:00:00Z --clock-speed 600
+S1=24:0a:c4:17:d0:04
+"$OTTO" device add $S1 --group g17s >/dev/null
+out=$("$OTTO" job create --group g17s --fw "$F111" --scheduling-config '{"startTime":"2026-12-05T10:10"}' 2>&1)
+check "a startTime 10 minutes ahead: refused (AWS: 30 minutes at least)" sh -c "echo '$out' | grep -q '30 minutes to a year'"
+JS=$("$OTTO" job create --group g17s --fw "$F111" -q --scheduling-config \
+    '{"startTime":"2026-12-05T10:40","endTime":"2026-12-05T11:20","endBehavior":"CANCEL"}')
+check "before its startTime the job is SCHEDULED" test "$(show "$JS" | jget "d['status']")" = SCHEDULED
+r=$(mq $S1 get)
+check "... and does not exist for its device" sh -c "! echo '$r' | grep -q '$JS'"
+sleep 5   # 50 minutes of the test clock: past 10:40
+r=$(mq $S1 get)
+check "past its startTime it is IN_PROGRESS and the device has it" \
+    sh -c "[ \"\$('$OTTO' job show $JS --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"status\"])')\" = IN_PROGRESS ] && echo '$r' | grep -q '\"jobId\":\"$JS\"'"
+sleep 4   # past 11:20
+st=$(show "$JS")
+check "at its endTime (endBehavior CANCEL) the job is CANCELED, saying why" \
+    sh -c "[ '$(echo "$st" | jget "d['status']")' = CANCELED ] && echo '$(echo "$st" | jget "d['reason']")' | grep -q 'endTime reached'"
 e2e_done

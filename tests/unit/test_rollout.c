@@ -215,6 +215,23 @@ static void cron_and_windows(void **state)
     assert_true(srv_sched_open(&s, utc(2026, 12, 5, 2, 0)));
     assert_true(srv_sched_open(&s, utc(2026, 12, 5, 3, 29) + 59));
     assert_false(srv_sched_open(&s, utc(2026, 12, 5, 3, 30)));
+    /* a job's own start and end, AWS's limits checked at creation */
+    j = cJSON_Parse("{\"startTime\":\"2026-12-07T14:00\",\"endTime\":\"2026-12-07T15:00\",\"endBehavior\":\"CANCEL\"}");
+    assert_int_equal(srv_sched_parse(j, &s, msg, sizeof msg), OTTO_OK);
+    cJSON_Delete(j);
+    assert_true(s.start == utc(2026, 12, 7, 14, 0) && s.end == utc(2026, 12, 7, 15, 0));
+    assert_int_equal(s.end_behavior, SRV_END_CANCEL);
+    assert_int_equal(srv_sched_check(&s, utc(2026, 12, 7, 13, 0), msg, sizeof msg), OTTO_OK);
+    assert_int_equal(srv_sched_check(&s, utc(2026, 12, 7, 13, 40), msg, sizeof msg), OTTO_E_INVAL);
+    assert_non_null(strstr(msg, "30 minutes to a year"));
+    j = cJSON_Parse("{\"startTime\":\"2026-12-07T14:00\",\"endTime\":\"2026-12-07T14:20\"}");
+    assert_int_equal(srv_sched_parse(j, &s, msg, sizeof msg), OTTO_OK);
+    cJSON_Delete(j);
+    assert_int_equal(s.end_behavior, SRV_END_STOP_ROLLOUT); /* the default */
+    assert_int_equal(srv_sched_check(&s, utc(2026, 12, 7, 13, 0), msg, sizeof msg), OTTO_E_INVAL);
+    j = cJSON_Parse("{\"startTime\":\"tomorrow\"}");
+    assert_int_equal(srv_sched_parse(j, &s, msg, sizeof msg), OTTO_E_INVAL);
+    cJSON_Delete(j);
     j = cJSON_Parse("{\"maintenanceWindows\":[{\"startTime\":\"cron(0 2 ? * SAT *)\",\"durationInMinutes\":1431}]}");
     assert_int_equal(srv_sched_parse(j, &s, msg, sizeof msg), OTTO_E_INVAL);
     assert_non_null(strstr(msg, "1 to 1430"));
