@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* otto job create | ls | show | cancel | pause | resume | watch */
+/* otto job create | ls | show | cancel | pause | resume | watch | template */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,8 @@ static const char usage[] =
     "  show ID                                           counts and every execution\n"
     "  cancel ID [--force] [--reason TEXT]               cancel (--force: also running ones)\n"
     "  pause ID | resume ID                              stop / restart a paced job's releases\n"
+    "  template create NAME [--fw ID]... [options]       a job's settings by name (create's options)\n"
+    "  template list | template show NAME               the templates\n"
     "  watch ID [--interval S] [--timeout S]             live progress until the job ends\n"
     "\n"
     "Server options (every command): --url URL (or OTTO_URL), --token T (or\n"
@@ -38,7 +40,8 @@ static double num(const cJSON *o, const char *k)
 
 #define MAX_ARGS 256
 
-static int create(int argc, char **argv)
+/* otto job create, or (tpl: its name) otto job template create. */
+static int create(int argc, char **argv, const char *tpl)
 {
     static const struct option opts[] = {
         {"device", required_argument, 0, 'd'}, {"group", required_argument, 0, 'g'},
@@ -48,6 +51,7 @@ static int create(int argc, char **argv)
         {"job-executions-rollout-config", required_argument, 0, 'R'}, {"abort-config", required_argument, 0, 'A'},
         {"max-per-minute", required_argument, 0, 'M'}, {"job-executions-retry-config", required_argument, 0, 'Y'},
         {"target-selection", required_argument, 0, 'S'}, {"scheduling-config", required_argument, 0, 'W'},
+        {"template", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},         API_LONG_OPTS, {0, 0, 0, 0}};
     api_opts_t ao = {0};
     const char *devices[MAX_ARGS], *groups[MAX_ARGS], *fws[MAX_ARGS];
@@ -57,6 +61,7 @@ static int create(int argc, char **argv)
     const char *keyupds[2];
     int nk = 0;
     const char *rollout = NULL, *abort_cfg = NULL, *retry_cfg = NULL, *selection = NULL, *sched_cfg = NULL;
+    const char *use_tpl = NULL;
     long per_min = 0;
     while ((opt = getopt_long(argc, argv, "d:g:f:hq", opts, NULL)) != -1) {
         if ((opt == 'd' && nd == MAX_ARGS) || (opt == 'g' && ng == MAX_ARGS) ||
@@ -76,6 +81,7 @@ static int create(int argc, char **argv)
         case 'Y': retry_cfg = optarg; break;
         case 'S': selection = optarg; break;
         case 'W': sched_cfg = optarg; break;
+        case 'P': use_tpl = optarg; break;
         case 'M': per_min = atol(optarg); break;
         case 'K':
             if (nk == 2) {
@@ -117,6 +123,7 @@ static int create(int argc, char **argv)
                   "      --job-executions-retry-config JSON  e.g. '{\"criteriaList\": [{\"failureType\":\n"
                   "                        \"FAILED\", \"numberOfRetries\": 2}]}': a FAILED (or TIMED_OUT)\n"
                   "                        device gets the job again as a new execution; never REJECTED\n"
+                  "      --template NAME   start from a job template's settings (these options win)\n"
                   "      --target-selection CONTINUOUS|SNAPSHOT  CONTINUOUS: devices added to the\n"
                   "                        groups later get the job too (the job stays open)\n"
                   "      --scheduling-config JSON  '{\"maintenanceWindows\": [{\"startTime\":\n"
@@ -131,16 +138,28 @@ static int create(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (optind != argc || nf == 0 || nd + ng == 0) {
-        die_msg("a job needs --fw ID and at least one --device or --group");
+    if (tpl && (nd + ng || use_tpl || id)) {
+        die_msg("a job template has no targets, id or template of its own");
+        return EXIT_USAGE;
+    }
+    if (optind != argc || (!tpl && ((nf == 0 && !use_tpl) || nd + ng == 0))) {
+        die_msg("a job needs --fw ID (or a --template with one) and at least one --device or --group");
         return EXIT_USAGE;
     }
     if ((rc = api_ready(&ao)))
         return rc;
-    cJSON *body = cJSON_CreateObject(), *t = cJSON_AddObjectToObject(body, "targets"), *resp;
-    cJSON_AddItemToObject(t, "devices", cJSON_CreateStringArray(devices, nd));
-    cJSON_AddItemToObject(t, "groups", cJSON_CreateStringArray(groups, ng));
-    cJSON_AddItemToObject(body, "firmware", cJSON_CreateStringArray(fws, nf));
+    cJSON *body = cJSON_CreateObject(), *resp;
+    if (tpl) {
+        cJSON_AddStringToObject(body, "name", tpl);
+    } else {
+        cJSON *t = cJSON_AddObjectToObject(body, "targets");
+        cJSON_AddItemToObject(t, "devices", cJSON_CreateStringArray(devices, nd));
+        cJSON_AddItemToObject(t, "groups", cJSON_CreateStringArray(groups, ng));
+    }
+    if (use_tpl)
+        cJSON_AddStringToObject(body, "template", use_tpl);
+    if (nf)
+        cJSON_AddItemToObject(body, "firmware", cJSON_CreateStringArray(fws, nf));
     if (id)
         cJSON_AddStringToObject(body, "jobId", id);
     if (desc)
@@ -190,10 +209,16 @@ static int create(int argc, char **argv)
         cJSON_DeleteItemFromObjectCaseSensitive(u, "keyId"); /* for people; the server wants the rest */
         cJSON_AddItemToArray(ku, u);
     }
-    rc = api_call(&ao, "POST", "/api/v1/jobs", body, &resp);
+    rc = api_call(&ao, "POST", tpl ? "/api/v1/job-templates" : "/api/v1/jobs", body, &resp);
     cJSON_Delete(body);
     if (rc)
         return rc;
+    if (tpl) {
+        if (!ao.quiet)
+            printf("job template %s created\n", tpl);
+        cJSON_Delete(resp);
+        return EXIT_OK;
+    }
     if (ao.json)
         api_print_json(resp);
     else if (ao.quiet)
@@ -327,6 +352,63 @@ static int watch(const api_opts_t *ao, const char *id, double interval, double l
     }
 }
 
+/* otto job template create NAME ... | list | show NAME */
+static int template_cmd(int argc, char **argv)
+{
+    if (argc >= 3 && !strcmp(argv[1], "create") && argv[2][0] != '-') {
+        optind = 1; /* create's options follow the name, which stands where the command would */
+        return create(argc - 2, argv + 2, argv[2]);
+    }
+    api_opts_t ao = {0};
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, API_LONG_OPTS, {0, 0, 0, 0}};
+    int opt, rc;
+    if (argc < 2) {
+        fputs("usage: otto job template create NAME [create's options] | list | show NAME\n", stderr);
+        return EXIT_USAGE;
+    }
+    const char *sub = argv[1];
+    argc--;
+    argv++;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs("usage: otto job template create NAME [create's options] | list | show NAME\n", stdout);
+            return EXIT_OK;
+        }
+        if (!api_opt(&ao, opt, optarg)) {
+            fputs(usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    bool show = !strcmp(sub, "show");
+    if ((!show && strcmp(sub, "list")) || optind != argc - (show ? 1 : 0)) {
+        fputs("usage: otto job template create NAME [create's options] | list | show NAME\n", stderr);
+        return EXIT_USAGE;
+    }
+    if ((rc = api_ready(&ao)))
+        return rc;
+    char path[256], esc[128];
+    if (show)
+        snprintf(path, sizeof path, "/api/v1/job-templates/%s", api_escape(argv[optind], esc, sizeof esc));
+    cJSON *resp, *t;
+    if ((rc = api_call(&ao, "GET", show ? path : "/api/v1/job-templates", NULL, &resp)))
+        return rc;
+    if (ao.json || show) {
+        api_print_json(resp);
+    } else {
+        cJSON_ArrayForEach(t, resp) {
+            cJSON *copy = cJSON_Duplicate(t, true);
+            cJSON_DeleteItemFromObjectCaseSensitive(copy, "name");
+            char *txt = cJSON_PrintUnformatted(copy);
+            printf("%-20s %s\n", api_str(t, "name"), txt ? txt : "");
+            free(txt);
+            cJSON_Delete(copy);
+        }
+    }
+    cJSON_Delete(resp);
+    return EXIT_OK;
+}
+
 int cmd_job(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -345,7 +427,9 @@ int cmd_job(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "create"))
-        return create(argc - 1, argv + 1);
+        return create(argc - 1, argv + 1, NULL);
+    if (!strcmp(cmd, "template"))
+        return template_cmd(argc - 1, argv + 1);
     if (strcmp(cmd, "ls") && strcmp(cmd, "show") && strcmp(cmd, "cancel") && strcmp(cmd, "watch") &&
         strcmp(cmd, "pause") && strcmp(cmd, "resume")) {
         die_msg("unknown job command '%s' (see 'otto job --help')", cmd);

@@ -382,9 +382,44 @@ static int str_array(const cJSON *a, const char ***out, size_t *n)
     return 0;
 }
 
+/* The fields a job template may carry: a job's, less its targets and id,
+ * and no startTime/endTime (as AWS's templates). */
+static const char *const template_fields[] = {
+    "firmware", "description", "inProgressTimeoutInMinutes", "timeoutConfig", "allowUnsigned",
+    "jobExecutionsRolloutConfig", "abortConfig", "jobExecutionsRetryConfig", "schedulingConfig", "targetSelection"};
+
+/* A job from a template: the template's fields where the request has none. */
+static int apply_template(srv_t *s, cJSON *body, char *msg, size_t cap)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "template");
+    char *txt = NULL;
+    if (!t)
+        return OTTO_OK;
+    if (!cJSON_IsString(t)) {
+        snprintf(msg, cap, "template: a template's name");
+        return OTTO_E_INVAL;
+    }
+    int err = srv_template_get(s->st, t->valuestring, &txt);
+    if (err) {
+        snprintf(msg, cap, "no job template '%.64s' (otto job template list)", t->valuestring);
+        return err;
+    }
+    cJSON *tpl = cJSON_Parse(txt), *v;
+    free(txt);
+    cJSON_ArrayForEach(v, tpl)
+        if (!cJSON_GetObjectItemCaseSensitive(body, v->string))
+            cJSON_AddItemToObject(body, v->string, cJSON_Duplicate(v, true));
+    cJSON_Delete(tpl);
+    return OTTO_OK;
+}
+
 static enum MHD_Result h_jobs_create(srv_t *s, struct MHD_Connection *c, cJSON *body)
 {
     srv_job_spec_t spec = {0};
+    char tmsg[200];
+    int terr = apply_template(s, body, tmsg, sizeof tmsg);
+    if (terr)
+        return srv_http_otto_err(c, terr, tmsg);
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "targets");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(body, "jobId");
     const cJSON *desc = cJSON_GetObjectItemCaseSensitive(body, "description");
@@ -968,6 +1003,91 @@ static enum MHD_Result r_job_resume(srv_t *s, struct MHD_Connection *c, const ch
     return err ? srv_http_otto_err(c, err, msg) : h_job_show(s, c, name);
 }
 
+/* POST /api/v1/job-templates: {"name", and the fields of template_fields}. */
+static enum MHD_Result r_templates_add(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(body, "name"), *v;
+    char msg[200];
+    (void)name;
+    if (!cJSON_IsString(n) || !srv_valid_name(n->valuestring))
+        return srv_http_err(c, 400, "invalid", "a job template needs a \"name\": 1-64 of [A-Za-z0-9._-]");
+    cJSON *t = cJSON_CreateObject();
+    cJSON_ArrayForEach(v, body) {
+        bool known = !strcmp(v->string, "name");
+        for (size_t i = 0; i < sizeof template_fields / sizeof *template_fields && !known; i++)
+            known = !strcmp(v->string, template_fields[i]);
+        if (!known) {
+            cJSON_Delete(t);
+            return srv_http_err(c, 400, "invalid", "a job template does not take '%.64s' (targets come with the job)",
+                                v->string);
+        }
+        if (strcmp(v->string, "name"))
+            cJSON_AddItemToObject(t, v->string, cJSON_Duplicate(v, true));
+    }
+    /* Checked now, as a job would be: a template that cannot make a job is refused. */
+    srv_rollout_t ro;
+    srv_abort_t ab;
+    srv_retry_t rt;
+    srv_sched_t sc;
+    int err = srv_rollout_parse(cJSON_GetObjectItemCaseSensitive(t, "jobExecutionsRolloutConfig"), &ro, msg, sizeof msg);
+    if (!err)
+        err = srv_abort_parse(cJSON_GetObjectItemCaseSensitive(t, "abortConfig"), &ab, msg, sizeof msg);
+    if (!err)
+        err = srv_retry_parse(cJSON_GetObjectItemCaseSensitive(t, "jobExecutionsRetryConfig"), &rt, msg, sizeof msg);
+    if (!err)
+        err = srv_sched_parse(cJSON_GetObjectItemCaseSensitive(t, "schedulingConfig"), &sc, msg, sizeof msg);
+    if (!err && (sc.start || sc.end)) {
+        snprintf(msg, sizeof msg, "a job template has maintenance windows but no startTime or endTime (as AWS's)");
+        err = OTTO_E_INVAL;
+    }
+    char *txt = err ? NULL : cJSON_PrintUnformatted(t);
+    cJSON_Delete(t);
+    if (!err)
+        err = txt ? srv_template_put(s->st, n->valuestring, txt, srv_now()) : OTTO_E_NOSPC;
+    free(txt);
+    if (err)
+        return srv_http_otto_err(c, err, err == OTTO_E_EXISTS ? "a job template of that name exists" : msg);
+    SRV_LOG_INF("job template %s created", n->valuestring);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", n->valuestring);
+    return srv_http_json(c, 201, o);
+}
+
+static int add_template(void *arg, const char *name, const char *body)
+{
+    cJSON *o = cJSON_Parse(body);
+    if (!o)
+        o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", name);
+    cJSON_AddItemToArray(arg, o);
+    return 0;
+}
+
+static enum MHD_Result r_templates_list(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    (void)name;
+    (void)body;
+    cJSON *arr = cJSON_CreateArray();
+    srv_template_list(s->st, add_template, arr);
+    return srv_http_json(c, 200, arr);
+}
+
+static enum MHD_Result r_template_show(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    char *txt = NULL;
+    (void)body;
+    int err = srv_template_get(s->st, name, &txt);
+    if (err)
+        return err == OTTO_E_NOTFOUND ? srv_http_err(c, 404, "not_found", "no job template '%s'", name)
+                                      : srv_http_otto_err(c, err, NULL);
+    cJSON *arr = cJSON_CreateArray();
+    add_template(arr, name, txt);
+    free(txt);
+    cJSON *o = cJSON_DetachItemFromArray(arr, 0);
+    cJSON_Delete(arr);
+    return srv_http_json(c, 200, o);
+}
+
 static enum MHD_Result r_job_show(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
 {
     (void)body;
@@ -1159,6 +1279,9 @@ static const struct {
     {"POST", "/api/v1/jobs", false, NULL, r_jobs_create, SRV_ROLE_OPERATOR},
     {"POST", "/api/v1/jobs", true, "/cancel", r_job_cancel, SRV_ROLE_OPERATOR},
     {"POST", "/api/v1/jobs", true, "/pause", r_job_pause, SRV_ROLE_OPERATOR},
+    {"GET", "/api/v1/job-templates", false, NULL, r_templates_list, SRV_ROLE_VIEWER},
+    {"POST", "/api/v1/job-templates", false, NULL, r_templates_add, SRV_ROLE_OPERATOR},
+    {"GET", "/api/v1/job-templates", true, NULL, r_template_show, SRV_ROLE_VIEWER},
     {"POST", "/api/v1/jobs", true, "/resume", r_job_resume, SRV_ROLE_OPERATOR},
     {"GET", "/api/v1/jobs", true, NULL, r_job_show, SRV_ROLE_VIEWER},
     {"GET", "/api/v1/keys", false, NULL, r_keys_list, SRV_ROLE_VIEWER},

@@ -221,6 +221,13 @@ int srv_exec_release(srv_store_t *st, int64_t job_seq, int64_t now, int64_t limi
 /** A job's executions released so far (whatever their status now), and
  *  those still waiting for the rollout. */
 int srv_exec_release_counts(srv_store_t *st, int64_t job_seq, int64_t *released, int64_t *waiting);
+/* ---- job templates: a job's fields (JSON text) by name ---- */
+/** OTTO_E_EXISTS when the name is taken. */
+int srv_template_put(srv_store_t *st, const char *name, const char *body, int64_t now);
+/** *body malloc'd; OTTO_E_NOTFOUND. */
+int srv_template_get(srv_store_t *st, const char *name, char **body);
+int srv_template_list(srv_store_t *st, int (*visit)(void *, const char *name, const char *body), void *arg);
+
 /** Replace a job's configuration (JSON text). */
 int srv_job_set_config(srv_store_t *st, int64_t seq, const char *config);
 /** IN_PROGRESS jobs with a configuration, oldest first. */

@@ -91,7 +91,7 @@ static const char schema[] =
  * to migrations[], which upgrades an older data directory in place at
  * start (tests/e2e/12-upgrade.sh opens one made by the previous release).
  * migrations[v] takes version v + 1 to v + 2; version 1 is the first. */
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 static const char *const migrations[] = {
     /* 1 -> 2: the public keys firmware signatures are checked against */
     "CREATE TABLE IF NOT EXISTS signing_keys(name TEXT PRIMARY KEY, pem TEXT NOT NULL,"
@@ -104,6 +104,8 @@ static const char *const migrations[] = {
     /* 3 -> 4: a job's AWS configuration objects (rollout, abort); an execution
      * a paced rollout has not released yet has queued_at 0 */
     "ALTER TABLE jobs ADD COLUMN config TEXT NOT NULL DEFAULT '{}';",
+    /* 4 -> 5: job templates (a job's fields, by name) */
+    "CREATE TABLE IF NOT EXISTS job_templates(name TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);",
 };
 
 
@@ -1024,6 +1026,57 @@ int srv_exec_release_counts(srv_store_t *st, int64_t job_seq, int64_t *released,
     return rc == SQLITE_ROW ? OTTO_OK : db_err(st, "release counts");
 }
 
+/* A named text row (INSERT of name, text, time): OTTO_E_EXISTS when the name is taken. */
+static int named_put(srv_store_t *st, const char *sql, const char *name, const char *text, int64_t now,
+                     const char *what)
+{
+    sqlite3_stmt *s = prepare(st, sql);
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, name);
+    bind_text(s, 2, text);
+    sqlite3_bind_int64(s, 3, now);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_CONSTRAINT)
+        return OTTO_E_EXISTS;
+    return rc == SQLITE_DONE ? OTTO_OK : db_err(st, what);
+}
+
+int srv_template_put(srv_store_t *st, const char *name, const char *body, int64_t now)
+{
+    return named_put(st, "INSERT INTO job_templates(name, body, created_at) VALUES(?, ?, ?)", name, body, now,
+                     "add job template");
+}
+
+int srv_template_get(srv_store_t *st, const char *name, char **body)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT body FROM job_templates WHERE name = ?");
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, name);
+    int rc = sqlite3_step(s), err = OTTO_OK;
+    if (rc == SQLITE_ROW)
+        err = (*body = col_dup(s, 0)) ? OTTO_OK : OTTO_E_NOSPC;
+    else
+        err = rc == SQLITE_DONE ? OTTO_E_NOTFOUND : db_err(st, "get job template");
+    sqlite3_finalize(s);
+    return err;
+}
+
+int srv_template_list(srv_store_t *st, int (*visit)(void *, const char *name, const char *body), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT name, body FROM job_templates ORDER BY name");
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (visit(arg, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1)))
+            break;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "list job templates");
+}
+
 int srv_job_set_config(srv_store_t *st, int64_t seq, const char *config)
 {
     sqlite3_stmt *s = prepare(st, "UPDATE jobs SET config = ? WHERE seq = ?");
@@ -1065,17 +1118,7 @@ int srv_job_has_pending(srv_store_t *st, int64_t job_seq, bool *yes)
 
 int srv_key_put(srv_store_t *st, const char *name, const char *pem, int64_t now)
 {
-    sqlite3_stmt *s = prepare(st, "INSERT INTO signing_keys(name, pem, created_at) VALUES(?, ?, ?)");
-    if (!s)
-        return OTTO_E_IO;
-    bind_text(s, 1, name);
-    bind_text(s, 2, pem);
-    sqlite3_bind_int64(s, 3, now);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc == SQLITE_CONSTRAINT)
-        return OTTO_E_EXISTS;
-    return rc == SQLITE_DONE ? OTTO_OK : db_err(st, "add key");
+    return named_put(st, "INSERT INTO signing_keys(name, pem, created_at) VALUES(?, ?, ?)", name, pem, now, "add key");
 }
 
 int srv_key_list(srv_store_t *st, int (*visit)(void *, const srv_key_t *), void *arg)

@@ -9,7 +9,8 @@
 # FAILED execution is retried as a new one, a REJECTED one never; a
 # continuous job reaches a device added to its group later; a paced job
 # pauses and resumes; maintenance windows (cron, UTC) gate releases; a job
-# waits for its startTime (SCHEDULED) and ends at its endTime. ottod runs
+# waits for its startTime (SCHEDULED) and ends at its endTime; templates
+# carry a job's settings. ottod runs
 # with a 6-second "minute" (--minute-seconds, test-only) for rates and timers.
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -103,6 +104,22 @@ check "otto job resume: releases go on at the rate, no burst ($r1, then $r2 1.5 
 out=$("$OTTO" job pause "$J" 2>&1)
 check "a finished job does not pause, saying why" sh -c "echo '$out' | grep -q 'only a paced job in progress'"
 "$OTTO" job cancel "$JP" >/dev/null
+
+# ---- job templates: a job's settings by name, the job's own flags win
+"$OTTO" job template create paced --fw "$F111" --max-per-minute 30 --abort-config \
+    '{"criteriaList":[{"failureType":"ALL","action":"CANCEL","thresholdPercentage":50,"minNumberOfExecutedThings":10}]}' >/dev/null
+check "otto job template list shows it" sh -c "'$OTTO' job template list | grep -q '^paced .*maximumPerMinute.*30'"
+"$OTTO" device add 24:0a:c4:17:c0:01 --group g17t >/dev/null
+JT=$("$OTTO" job create --group g17t --template paced -q)
+check "a job from the template carries its firmware, rollout and abort" \
+    test "$(show "$JT" | jget "[d['firmware'][0], d['jobExecutionsRolloutConfig']['maximumPerMinute'], d['abortConfig']['criteriaList'][0]['failureType']]")" = "[\"$F111\", 30, \"ALL\"]"
+JT2=$("$OTTO" job create --group g17t --template paced --max-per-minute 12 -q)
+check "... and the job's own flags win" test "$(show "$JT2" | jget "d['jobExecutionsRolloutConfig']['maximumPerMinute']")" = 12
+"$OTTO" job create --group g17t --template nosuch >/dev/null 2>"$E2E_DIR/err.txt"
+check "an unknown template is refused by name" grep -q "no job template 'nosuch'" "$E2E_DIR/err.txt"
+"$OTTO" job template create timed --fw "$F111" --scheduling-config '{"startTime":"2027-01-01T00:00"}' >/dev/null 2>"$E2E_DIR/err.txt"
+check "a template with a startTime is refused (as AWS's)" grep -q "no startTime or endTime" "$E2E_DIR/err.txt"
+"$OTTO" job cancel "$JT" >/dev/null; "$OTTO" job cancel "$JT2" >/dev/null
 
 # ---- maintenance windows (cron, UTC): released only inside one
 W1=24:0a:c4:17:d0:01; W2=24:0a:c4:17:d0:02
