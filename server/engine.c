@@ -151,6 +151,20 @@ static void notify_thing(srv_engine_t *e, const char *thing, next_id_t prev, boo
 /* A job whose executions are all terminal is COMPLETED (snapshot jobs). */
 static void maybe_complete(srv_engine_t *e, int64_t seq, int64_t now);
 
+/* A new QUEUED execution, in memory: released at queued_at (0: not yet). */
+static void fresh_exec(srv_exec_t *ex, int64_t seq, const char *thing, int exec_no, int64_t queued_at, int64_t now)
+{
+    memset(ex, 0, sizeof *ex);
+    ex->job_seq = seq;
+    snprintf(ex->thing, sizeof ex->thing, "%s", thing);
+    ex->exec_no = exec_no;
+    ex->status = SRV_QUEUED;
+    ex->version = 1;
+    ex->queued_at = queued_at;
+    ex->updated_at = now;
+    strcpy(ex->details, "{}");
+}
+
 /* targetSelection CONTINUOUS: the job stays open for devices that join its
  * groups later. */
 static bool job_continuous(const char *config)
@@ -171,37 +185,29 @@ static bool job_continuous_spec(const srv_job_spec_t *spec)
 /* A job's abortConfig, checked each time one of its executions ends: the
  * first criterion its results trip cancels what is still QUEUED (released
  * or not), and the job records why. IN_PROGRESS executions run on. */
-static void maybe_abort(srv_engine_t *e, int64_t seq)
+static void maybe_abort(srv_engine_t *e, const srv_job_t *job, const cJSON *cfg)
 {
-    srv_job_t job;
     srv_abort_t a;
     int64_t counts[SRV_STATUS_COUNT];
     char msg[200], why[200];
-    if (srv_job_get_seq(e->st, seq, &job))
-        return;
-    cJSON *cfg = job.status == SRV_JOB_IN_PROGRESS && job.config && strcmp(job.config, "{}") ? cJSON_Parse(job.config)
-                                                                                              : NULL;
-    if (cfg && !srv_abort_parse(cJSON_GetObjectItemCaseSensitive(cfg, "abortConfig"), &a, msg, sizeof msg) && a.n &&
-        !srv_exec_counts(e->st, seq, counts) && srv_abort_check(&a, counts, why, sizeof why) >= 0) {
-        SRV_LOG_WRN("job=%s %s", job.id, why);
-        srv_engine_cancel_job(e, job.id, false, why, msg, sizeof msg);
+    if (!srv_abort_parse(cJSON_GetObjectItemCaseSensitive(cfg, "abortConfig"), &a, msg, sizeof msg) && a.n &&
+        !srv_exec_counts(e->st, job->seq, counts) && srv_abort_check(&a, counts, why, sizeof why) >= 0) {
+        SRV_LOG_WRN("job=%s %s", job->id, why);
+        srv_engine_cancel_job(e, job->id, false, why, msg, sizeof msg);
     }
-    cJSON_Delete(cfg);
-    srv_job_clear(&job);
 }
 
 /* jobExecutionsRetryConfig: an execution that ended FAILED or TIMED_OUT is
  * tried again as a new execution (the next executionNumber), queued and
  * announced at once, while its type's retries last. REJECTED never is. */
-static void maybe_retry(srv_engine_t *e, const srv_exec_t *ex, int64_t now)
+static void maybe_retry(srv_engine_t *e, const srv_job_t *job, const cJSON *cfg, const srv_exec_t *ex, int64_t now)
 {
-    srv_job_t job;
     srv_retry_t r;
     char msg[200];
-    if ((ex->status != SRV_FAILED && ex->status != SRV_TIMED_OUT) || srv_job_get_seq(e->st, ex->job_seq, &job))
+    if ((ex->status != SRV_FAILED && ex->status != SRV_TIMED_OUT) ||
+        srv_retry_parse(cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRetryConfig"), &r, msg, sizeof msg) ||
+        (!r.failed && !r.timed_out))
         return;
-    cJSON *cfg = job.status == SRV_JOB_IN_PROGRESS && job.config && strcmp(job.config, "{}") ? cJSON_Parse(job.config)
-                                                                                              : NULL;
     int used_failed = 0, used_timed_out = 0;
     for (int no = 1; no < ex->exec_no; no++) { /* the earlier attempts: at most 10 */
         srv_exec_t prev;
@@ -210,34 +216,35 @@ static void maybe_retry(srv_engine_t *e, const srv_exec_t *ex, int64_t now)
             used_timed_out += prev.status == SRV_TIMED_OUT;
         }
     }
-    if (cfg && !srv_retry_parse(cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRetryConfig"), &r, msg, sizeof msg) &&
-        srv_retry_allowed(&r, ex->status, used_failed, used_timed_out)) {
-        next_id_t prev = next_of(e, ex->thing);
-        srv_exec_t n;
-        memset(&n, 0, sizeof n);
-        n.job_seq = ex->job_seq;
-        snprintf(n.thing, sizeof n.thing, "%s", ex->thing);
-        n.exec_no = ex->exec_no + 1;
-        n.status = SRV_QUEUED;
-        n.version = 1;
-        n.queued_at = n.updated_at = now;
-        strcpy(n.details, "{}");
-        if (!srv_exec_put(e->st, &n)) {
-            SRV_LOG_INF("job=%s thing=%s %s: retry %d (execution %d)", job.id, ex->thing, srv_status_name(ex->status),
-                        used_failed + used_timed_out + 1, n.exec_no);
-            notify_thing(e, ex->thing, prev, true, now);
-        }
+    if (!srv_retry_allowed(&r, ex->status, used_failed, used_timed_out))
+        return;
+    next_id_t prev = next_of(e, ex->thing);
+    srv_exec_t n;
+    fresh_exec(&n, ex->job_seq, ex->thing, ex->exec_no + 1, now, now);
+    if (!srv_exec_put(e->st, &n)) {
+        SRV_LOG_INF("job=%s thing=%s %s: retry %d (execution %d)", job->id, ex->thing, srv_status_name(ex->status),
+                    used_failed + used_timed_out + 1, n.exec_no);
+        notify_thing(e, ex->thing, prev, true, now);
     }
-    cJSON_Delete(cfg);
-    srv_job_clear(&job);
 }
 
-/* After an execution ended (and its commit): a retry, then the abort check
- * (which drops queued retries with the rest), then completion. */
+/* After an execution ended (and its commit): for a job with a
+ * configuration (read once), a retry, then the abort check (which drops
+ * queued retries with the rest); then completion. */
 static void after_end(srv_engine_t *e, const srv_exec_t *ex, int64_t now)
 {
-    maybe_retry(e, ex, now);
-    maybe_abort(e, ex->job_seq);
+    srv_job_t job;
+    if (!srv_job_get_seq(e->st, ex->job_seq, &job)) {
+        cJSON *cfg = job.status == SRV_JOB_IN_PROGRESS && job.config && strcmp(job.config, "{}")
+                         ? cJSON_Parse(job.config)
+                         : NULL;
+        if (cfg) {
+            maybe_retry(e, &job, cfg, ex, now);
+            maybe_abort(e, &job, cfg);
+        }
+        cJSON_Delete(cfg);
+        srv_job_clear(&job);
+    }
     maybe_complete(e, ex->job_seq, now);
 }
 
@@ -651,15 +658,7 @@ static int store_job(srv_engine_t *e, const srv_job_spec_t *spec, srv_job_t *job
         err = OTTO_E_NOSPC;
     for (size_t i = 0; i < things->n && !err; i++) {
         srv_exec_t ex;
-        memset(&ex, 0, sizeof ex);
-        ex.job_seq = job->seq;
-        snprintf(ex.thing, sizeof ex.thing, "%s", things->v[i]);
-        ex.exec_no = 1;
-        ex.status = SRV_QUEUED;
-        ex.version = 1;
-        ex.updated_at = now;
-        ex.queued_at = paced ? 0 : now; /* 0: waiting for the rollout to release it */
-        strcpy(ex.details, "{}");
+        fresh_exec(&ex, job->seq, things->v[i], 1, paced ? 0 : now, now); /* 0: waiting for the rollout */
         err = srv_exec_put(e->st, &ex);
         if (!err && old.n)
             err = supersede(e, things->v[i], &old, job->id, touched, now);
@@ -859,33 +858,45 @@ static int collect_expired(void *arg, const srv_exec_t *ex)
 
 /* ---- continuous jobs ------------------------------------------------------ */
 
+/* The continuous jobs open now, each with its targets (read once). */
 typedef struct {
     srv_engine_t *e;
-    int64_t *seq;
+    struct cont_job {
+        int64_t seq;
+        char id[SRV_JOBID_MAX + 1];
+        cJSON *targets;
+    } *v;
     size_t n, cap;
 } cont_list_t;
 
 static int collect_continuous(void *arg, int64_t seq, const char *config)
 {
     cont_list_t *l = arg;
-    if (!job_continuous(config))
+    srv_job_t job;
+    if (!job_continuous(config) || srv_job_get_seq(l->e->st, seq, &job))
         return 0;
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 8;
-        int64_t *v = realloc(l->seq, cap * sizeof *v);
-        if (!v)
+        struct cont_job *v = realloc(l->v, cap * sizeof *v);
+        if (!v) {
+            srv_job_clear(&job);
             return 1;
-        l->seq = v;
+        }
+        l->v = v;
         l->cap = cap;
     }
-    l->seq[l->n++] = seq;
+    struct cont_job *c = &l->v[l->n++];
+    c->seq = seq;
+    snprintf(c->id, sizeof c->id, "%s", job.id);
+    c->targets = cJSON_Parse(job.targets);
+    srv_job_clear(&job);
     return 0;
 }
 
-/* Is thing (in groups, comma-separated) a target of the job's record? */
-static bool targets_thing(const char *targets, const char *thing, const char *groups)
+/* Is thing (in groups, comma-separated) a target of the job? */
+static bool targets_thing(const cJSON *t, const char *thing, const char *groups)
 {
-    cJSON *t = cJSON_Parse(targets), *v;
+    const cJSON *v;
     char gs[1024], *save = NULL;
     bool yes = false;
     cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(t, "devices"))
@@ -894,46 +905,33 @@ static bool targets_thing(const char *targets, const char *thing, const char *gr
     for (char *g = strtok_r(gs, ",", &save); g && !yes; g = strtok_r(NULL, ",", &save))
         cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(t, "groups"))
             yes |= cJSON_IsString(v) && !strcmp(v->valuestring, g);
-    cJSON_Delete(t);
     return yes;
 }
 
 void srv_engine_joined(srv_engine_t *e, const char *const *things, size_t n, int64_t now)
 {
     cont_list_t l = {e, NULL, 0, 0};
-    if (srv_job_paced(e->st, collect_continuous, &l) || !l.n) {
-        free(l.seq);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
+    srv_job_paced(e->st, collect_continuous, &l);
+    for (size_t i = 0; i < n && l.n; i++) {
         srv_device_t d;
         if (srv_device_get(e->st, things[i], &d))
             continue;
         for (size_t k = 0; k < l.n; k++) {
-            srv_job_t job;
             srv_exec_t ex;
-            if (srv_exec_get(e->st, l.seq[k], things[i], 0, &ex) != OTTO_E_NOTFOUND ||
-                srv_job_get_seq(e->st, l.seq[k], &job))
+            if (!targets_thing(l.v[k].targets, things[i], d.groups) ||
+                srv_exec_get(e->st, l.v[k].seq, things[i], 0, &ex) != OTTO_E_NOTFOUND)
                 continue;
-            if (targets_thing(job.targets, things[i], d.groups)) {
-                next_id_t prev = next_of(e, things[i]);
-                memset(&ex, 0, sizeof ex);
-                ex.job_seq = l.seq[k];
-                snprintf(ex.thing, sizeof ex.thing, "%s", things[i]);
-                ex.exec_no = 1;
-                ex.status = SRV_QUEUED;
-                ex.version = 1;
-                ex.queued_at = ex.updated_at = now; /* no rate for those who join later, as AWS */
-                strcpy(ex.details, "{}");
-                if (!srv_exec_put(e->st, &ex)) {
-                    SRV_LOG_INF("job=%s thing=%s joined a target group: queued (continuous job)", job.id, things[i]);
-                    notify_thing(e, things[i], prev, true, now);
-                }
+            next_id_t prev = next_of(e, things[i]);
+            fresh_exec(&ex, l.v[k].seq, things[i], 1, now, now); /* no rate for those who join later, as AWS */
+            if (!srv_exec_put(e->st, &ex)) {
+                SRV_LOG_INF("job=%s thing=%s joined a target group: queued (continuous job)", l.v[k].id, things[i]);
+                notify_thing(e, things[i], prev, true, now);
             }
-            srv_job_clear(&job);
         }
     }
-    free(l.seq);
+    for (size_t k = 0; k < l.n; k++)
+        cJSON_Delete(l.v[k].targets);
+    free(l.v);
 }
 
 /* ---- paced rollouts ------------------------------------------------------ */

@@ -987,23 +987,25 @@ static enum MHD_Result r_job_cancel(srv_t *s, struct MHD_Connection *c, const ch
     return h_job_cancel(s, c, name, body);
 }
 
-static enum MHD_Result r_job_pause(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+static enum MHD_Result job_pause(srv_t *s, struct MHD_Connection *c, const char *name, bool pause)
 {
     char msg[256];
-    (void)body;
-    int err = srv_engine_pause_job(&s->eng, name, true, msg, sizeof msg);
+    int err = srv_engine_pause_job(&s->eng, name, pause, msg, sizeof msg);
     return err ? srv_http_otto_err(c, err, msg) : h_job_show(s, c, name);
+}
+
+static enum MHD_Result r_job_pause(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    (void)body;
+    return job_pause(s, c, name, true);
 }
 
 static enum MHD_Result r_job_resume(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
 {
-    char msg[256];
     (void)body;
-    int err = srv_engine_pause_job(&s->eng, name, false, msg, sizeof msg);
-    return err ? srv_http_otto_err(c, err, msg) : h_job_show(s, c, name);
+    return job_pause(s, c, name, false);
 }
 
-/* POST /api/v1/job-templates: {"name", and the fields of template_fields}. */
 static enum MHD_Result r_templates_add(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
 {
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(body, "name"), *v;
@@ -1053,13 +1055,18 @@ static enum MHD_Result r_templates_add(srv_t *s, struct MHD_Connection *c, const
     return srv_http_json(c, 201, o);
 }
 
-static int add_template(void *arg, const char *name, const char *body)
+static cJSON *template_json(const char *name, const char *body)
 {
     cJSON *o = cJSON_Parse(body);
     if (!o)
         o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", name);
-    cJSON_AddItemToArray(arg, o);
+    return o;
+}
+
+static int add_template(void *arg, const char *name, const char *body)
+{
+    cJSON_AddItemToArray(arg, template_json(name, body));
     return 0;
 }
 
@@ -1080,11 +1087,8 @@ static enum MHD_Result r_template_show(srv_t *s, struct MHD_Connection *c, const
     if (err)
         return err == OTTO_E_NOTFOUND ? srv_http_err(c, 404, "not_found", "no job template '%s'", name)
                                       : srv_http_otto_err(c, err, NULL);
-    cJSON *arr = cJSON_CreateArray();
-    add_template(arr, name, txt);
+    cJSON *o = template_json(name, txt);
     free(txt);
-    cJSON *o = cJSON_DetachItemFromArray(arr, 0);
-    cJSON_Delete(arr);
     return srv_http_json(c, 200, o);
 }
 
