@@ -19,12 +19,8 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 say() { echo "rollout: $*" >&2; }
 e2e_init
 start_secure --minute-seconds $MIN_S --log-level info --http-threads 4 --http-per-ip 4096
-"$OTTO" image build --version 1.0.0 --project bench --size 16K -o "$E2E_DIR/v100.bin" >/dev/null
-"$OTTO" image build --version 1.1.0 --project bench --secure-version 1 --size 16K -o "$E2E_DIR/v110.bin" >/dev/null
-"$OTTO" image build --version 1.2.0 --project bench --secure-version 1 --size 16K --selftest fail \
-    -o "$E2E_DIR/bad.bin" >/dev/null
-GOOD=$("$OTTO" fw upload -q "$E2E_DIR/v110.bin")
-BAD=$("$OTTO" fw upload -q "$E2E_DIR/bad.bin")
+rollout_images bench 16K
+GOOD=$FW_GOOD BAD=$FW_BAD
 say "$N device certificates, then $N devices connect over TLS"
 mkdir -p "$E2E_DIR/creds"
 "$OTTO" device add $(fleet_things 24:0a:c4:a0 "$N") --group fleet --product bench --cert-out "$E2E_DIR/creds" -q

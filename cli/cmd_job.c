@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* otto job create | ls | show | cancel | pause | resume | watch | template */
+/* otto job create | ls | show | cancel | pause | resume | next-wave | watch | template */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,7 @@ static const char usage[] =
     "  show ID                                           counts and every execution\n"
     "  cancel ID [--force] [--reason TEXT]               cancel (--force: also running ones)\n"
     "  pause ID | resume ID                              stop / restart a paced job's releases\n"
+    "  next-wave ID                                      start a job's next wave now\n"
     "  template create NAME [--fw ID]... [options]       a job's settings by name (create's options)\n"
     "  template list | template show NAME               the templates\n"
     "  watch ID [--interval S] [--timeout S]             live progress until the job ends\n"
@@ -40,6 +41,33 @@ static double num(const cJSON *o, const char *k)
 
 #define MAX_ARGS 256
 
+/* --waves 10,25%,group:eu -> {"waves": [{"count": 10}, {"percentage": 25}, {"group": "eu"}]} */
+static cJSON *waves_json(const char *list)
+{
+    cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "waves");
+    char buf[1024], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        cJSON *w = cJSON_CreateObject();
+        char *end;
+        double v = strtod(t, &end);
+        if (!strncmp(t, "group:", 6) && t[6])
+            cJSON_AddStringToObject(w, "group", t + 6);
+        else if (end != t && !strcmp(end, "%"))
+            cJSON_AddNumberToObject(w, "percentage", v);
+        else if (end != t && !*end)
+            cJSON_AddNumberToObject(w, "count", v);
+        else {
+            cJSON_Delete(w);
+            cJSON_Delete(o);
+            die_msg("--waves: '%s' is not a count (10), a percentage (25%%) or a group (group:NAME)", t);
+            return NULL;
+        }
+        cJSON_AddItemToArray(arr, w);
+    }
+    return o;
+}
+
 /* otto job create, or (tpl: its name) otto job template create. */
 static int create(int argc, char **argv, const char *tpl)
 {
@@ -51,7 +79,9 @@ static int create(int argc, char **argv, const char *tpl)
         {"job-executions-rollout-config", required_argument, 0, 'R'}, {"abort-config", required_argument, 0, 'A'},
         {"max-per-minute", required_argument, 0, 'M'}, {"job-executions-retry-config", required_argument, 0, 'Y'},
         {"target-selection", required_argument, 0, 'S'}, {"scheduling-config", required_argument, 0, 'W'},
-        {"template", required_argument, 0, 'P'},
+        {"template", required_argument, 0, 'P'}, {"rollout-waves", required_argument, 0, 'V'},
+        {"waves", required_argument, 0, 'w'}, {"wave-success", required_argument, 0, 's'},
+        {"wave-error", required_argument, 0, 'e'}, {"wave-pause", no_argument, 0, 'p'},
         {"help", no_argument, 0, 'h'},         API_LONG_OPTS, {0, 0, 0, 0}};
     api_opts_t ao = {0};
     const char *devices[MAX_ARGS], *groups[MAX_ARGS], *fws[MAX_ARGS];
@@ -61,7 +91,8 @@ static int create(int argc, char **argv, const char *tpl)
     const char *keyupds[2];
     int nk = 0;
     const char *rollout = NULL, *abort_cfg = NULL, *retry_cfg = NULL, *selection = NULL, *sched_cfg = NULL;
-    const char *use_tpl = NULL;
+    const char *use_tpl = NULL, *waves_cfg = NULL, *waves = NULL, *wave_ok = NULL, *wave_bad = NULL;
+    bool wave_pause = false;
     long per_min = 0;
     while ((opt = getopt_long(argc, argv, "d:g:f:hq", opts, NULL)) != -1) {
         if ((opt == 'd' && nd == MAX_ARGS) || (opt == 'g' && ng == MAX_ARGS) ||
@@ -82,6 +113,11 @@ static int create(int argc, char **argv, const char *tpl)
         case 'S': selection = optarg; break;
         case 'W': sched_cfg = optarg; break;
         case 'P': use_tpl = optarg; break;
+        case 'V': waves_cfg = optarg; break;
+        case 'w': waves = optarg; break;
+        case 's': wave_ok = optarg; break;
+        case 'e': wave_bad = optarg; break;
+        case 'p': wave_pause = true; break;
         case 'M': per_min = atol(optarg); break;
         case 'K':
             if (nk == 2) {
@@ -128,7 +164,15 @@ static int create(int argc, char **argv, const char *tpl)
                   "                        groups later get the job too (the job stays open)\n"
                   "      --scheduling-config JSON  '{\"maintenanceWindows\": [{\"startTime\":\n"
                   "                        \"cron(0 2 ? * SAT *)\", \"durationInMinutes\": 120}]}': devices get\n"
-                  "                        the job only inside a window (UTC), at the rollout's rate\n",
+                  "                        the job only inside a window (UTC), at the rollout's rate\n"
+                  "\nWaves (otto's, beyond AWS): each starts when the one before reached its\n"
+                  "success threshold; an error threshold pauses the job:\n"
+                  "      --waves LIST      e.g. 10,25%%,group:eu: the next 10 targets, then a quarter of\n"
+                  "                        those left, then group eu's; the rest form one more wave\n"
+                  "      --wave-success P  SUCCEEDED share of a wave that starts the next (default 100)\n"
+                  "      --wave-error P    FAILED, TIMED_OUT or REJECTED share that pauses the job\n"
+                  "      --wave-pause      at its success threshold a wave waits for otto job resume\n"
+                  "      --rollout-waves JSON  the whole object, with per-wave thresholds (docs/api.md)\n",
                   stdout);
             return EXIT_OK;
         default:
@@ -181,6 +225,20 @@ static int create(int argc, char **argv, const char *tpl)
     }
     if (selection)
         cJSON_AddStringToObject(body, "targetSelection", selection);
+    if (waves_cfg || waves) {
+        cJSON *wv = waves_cfg ? api_json_arg(waves_cfg, "--rollout-waves") : waves_json(waves);
+        if (!wv) {
+            cJSON_Delete(body);
+            return EXIT_USAGE;
+        }
+        if (wave_ok)
+            cJSON_AddNumberToObject(wv, "successThresholdPercentage", atof(wave_ok));
+        if (wave_bad)
+            cJSON_AddNumberToObject(wv, "errorThresholdPercentage", atof(wave_bad));
+        if (wave_pause)
+            cJSON_AddStringToObject(wv, "successAction", "PAUSE");
+        cJSON_AddItemToObject(body, "rolloutWaves", wv);
+    }
     static const struct { const char *flag, *field; } objs[] = {
         {"--abort-config", "abortConfig"}, {"--job-executions-retry-config", "jobExecutionsRetryConfig"},
         {"--scheduling-config", "schedulingConfig"}};
@@ -272,6 +330,25 @@ static void print_job(const cJSON *j)
         if (cJSON_GetObjectItemCaseSensitive(ro, "ratePerMinute"))
             printf(", releasing %.0f a minute", num(ro, "ratePerMinute"));
         putchar('\n');
+        if (api_str(ro, "pauseReason")[0])
+            printf("why:       %s\n", api_str(ro, "pauseReason"));
+        const cJSON *wv;
+        cJSON_ArrayForEach(wv, cJSON_GetObjectItemCaseSensitive(ro, "waves")) {
+            char what[96], c[256];
+            if (api_str(wv, "group")[0])
+                snprintf(what, sizeof what, "group %s", api_str(wv, "group"));
+            else if (cJSON_GetObjectItemCaseSensitive(wv, "percentage"))
+                snprintf(what, sizeof what, "%g%% of the rest", num(wv, "percentage"));
+            else if (cJSON_GetObjectItemCaseSensitive(wv, "count"))
+                snprintf(what, sizeof what, "next %.0f", num(wv, "count"));
+            else
+                snprintf(what, sizeof what, "the rest");
+            counts_line(cJSON_GetObjectItemCaseSensitive(wv, "counts"), c, sizeof c);
+            printf("wave %-4.0f %-8s %-18s %4.0f devices, %4.0f released  %s\n", num(wv, "wave"),
+                   api_str(wv, "state"), what, num(wv, "size"), num(wv, "released"), c);
+        }
+        if (api_str(ro, "next")[0])
+            printf("next:      %s\n", api_str(ro, "next"));
     }
     if (cJSON_GetArraySize(execs) == 0)
         return;
@@ -282,6 +359,27 @@ static void print_job(const cJSON *j)
                num(ex, "versionNumber"), d && strcmp(d, "{}") ? d : "");
         free(d);
     }
+}
+
+/* The rollout in one line for watch: wave, rate, and why it paused or
+ * what comes next. false when the job has no rollout. */
+static bool rollout_line(const cJSON *j, char *buf, size_t cap)
+{
+    const cJSON *ro = cJSON_GetObjectItemCaseSensitive(j, "rollout");
+    size_t n = 0;
+    if (!ro)
+        return false;
+    buf[0] = 0;
+    if (cJSON_GetObjectItemCaseSensitive(ro, "wave"))
+        n += (size_t)snprintf(buf + n, cap - n, "wave %.0f of %d, ", num(ro, "wave"),
+                              cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ro, "waves")));
+    if (n < cap && cJSON_GetObjectItemCaseSensitive(ro, "ratePerMinute"))
+        n += (size_t)snprintf(buf + n, cap - n, "%.0f a minute, ", num(ro, "ratePerMinute"));
+    if (n < cap)
+        snprintf(buf + n, cap - n, "%.0f released, %.0f waiting%s%s", num(ro, "released"), num(ro, "waiting"),
+                 api_str(ro, "pauseReason")[0] || api_str(ro, "next")[0] ? "; " : "",
+                 api_str(ro, "pauseReason")[0] ? api_str(ro, "pauseReason") : api_str(ro, "next"));
+    return true;
 }
 
 static void draw_bars(const cJSON *j, double elapsed, bool tty, int *drawn)
@@ -306,12 +404,17 @@ static void draw_bars(const cJSON *j, double elapsed, bool tty, int *drawn)
         printf("\033[K  %-12s %s %6.0f\n", status_order[i], bar, v);
         (*drawn)++;
     }
+    char ro[320];
+    if (rollout_line(j, ro, sizeof ro)) {
+        printf("\033[K  %s\n", ro);
+        (*drawn)++;
+    }
     fflush(stdout);
 }
 
 static int watch(const api_opts_t *ao, const char *id, double interval, double limit)
 {
-    char path[256], esc[128], line[256], last[256] = "";
+    char path[256], esc[128], line[640], last[640] = "";
     bool tty = isatty(1) && !ao->json;
     int drawn = 0, rc;
     struct timespec t0, now;
@@ -330,6 +433,11 @@ static int watch(const api_opts_t *ao, const char *id, double interval, double l
         } else if (!ao->json) {
             /* Not a terminal: one line each time something changed. */
             counts_line(counts, line, sizeof line);
+            char ro[320];
+            if (rollout_line(j, ro, sizeof ro)) {
+                size_t n = strlen(line);
+                snprintf(line + n, sizeof line - n, " | %s", ro);
+            }
             if (strcmp(line, last) || done) {
                 printf("%6.1fs %s %s\n", el, api_str(j, "status"), line);
                 fflush(stdout);
@@ -431,7 +539,7 @@ int cmd_job(int argc, char **argv)
     if (!strcmp(cmd, "template"))
         return template_cmd(argc - 1, argv + 1);
     if (strcmp(cmd, "ls") && strcmp(cmd, "show") && strcmp(cmd, "cancel") && strcmp(cmd, "watch") &&
-        strcmp(cmd, "pause") && strcmp(cmd, "resume")) {
+        strcmp(cmd, "pause") && strcmp(cmd, "resume") && strcmp(cmd, "next-wave")) {
         die_msg("unknown job command '%s' (see 'otto job --help')", cmd);
         return EXIT_USAGE;
     }
@@ -468,7 +576,7 @@ int cmd_job(int argc, char **argv)
     } else if (!strcmp(cmd, "show")) {
         snprintf(path, sizeof path, "/api/v1/jobs/%s", api_escape(argv[optind], esc, sizeof esc));
         rc = api_call(&ao, "GET", path, NULL, &resp);
-    } else if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume")) {
+    } else if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "next-wave")) {
         snprintf(path, sizeof path, "/api/v1/jobs/%s/%s", api_escape(argv[optind], esc, sizeof esc), cmd);
         body = cJSON_CreateObject();
         rc = api_call(&ao, "POST", path, body, &resp);

@@ -121,6 +121,18 @@ start_secure() {
 # thing_creds THING: a certificate for THING issued by the deployment's CA
 # (as a manufacturer with its own CA would), whether or not ottod knows the
 # device; prints mqreq's TLS flags for it ("" on a plain run).
+# rollout_images PROJECT SIZE: a factory image (v100.bin, 1.0.0), a good
+# release (1.1.0, uploaded: $FW_GOOD) and one whose self-test fails
+# (1.2.0, uploaded: $FW_BAD) in $E2E_DIR, for the rollout tests and bench.
+rollout_images() {
+    "$OTTO" image build --version 1.0.0 --project "$1" --size "$2" -o "$E2E_DIR/v100.bin" >/dev/null
+    "$OTTO" image build --version 1.1.0 --project "$1" --secure-version 1 --size "$2" -o "$E2E_DIR/v110.bin" >/dev/null
+    "$OTTO" image build --version 1.2.0 --project "$1" --secure-version 1 --size "$2" --selftest fail \
+        -o "$E2E_DIR/bad.bin" >/dev/null
+    FW_GOOD=$("$OTTO" fw upload -q "$E2E_DIR/v110.bin")
+    FW_BAD=$("$OTTO" fw upload -q "$E2E_DIR/bad.bin")
+}
+
 thing_creds() {
     [ -n "${E2E_SECURE:-}" ] || return 0
     local d="$E2E_DIR/creds" f

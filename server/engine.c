@@ -165,6 +165,8 @@ static void fresh_exec(srv_exec_t *ex, int64_t seq, const char *thing, int exec_
     strcpy(ex->details, "{}");
 }
 
+static int state_int(cJSON *cfg, const char *key);
+
 /* targetSelection CONTINUOUS: the job stays open for devices that join its
  * groups later. */
 static bool job_continuous(const char *config)
@@ -221,6 +223,7 @@ static void maybe_retry(srv_engine_t *e, const srv_job_t *job, const cJSON *cfg,
     next_id_t prev = next_of(e, ex->thing);
     srv_exec_t n;
     fresh_exec(&n, ex->job_seq, ex->thing, ex->exec_no + 1, now, now);
+    n.wave = ex->wave; /* a retry stays in its wave, and counts there */
     if (!srv_exec_put(e->st, &n)) {
         SRV_LOG_INF("job=%s thing=%s %s: retry %d (execution %d)", job->id, ex->thing, srv_status_name(ex->status),
                     used_failed + used_timed_out + 1, n.exec_no);
@@ -626,10 +629,51 @@ static int job_record(srv_engine_t *e, const srv_job_spec_t *spec, const srv_fw_
     return err;
 }
 
+/* rolloutWaves: each target's wave (1-based), in wave order: a group wave
+ * takes the targets left in its group, a count or percentage wave the next
+ * of those left (in name order); the ones no wave takes form one more.
+ * Returns the number of waves, or < 0 (OTTO_E_*) with msg. */
+static int assign_waves(srv_engine_t *e, const srv_waves_t *wv, const strvec_t *things, int *wave, char *msg,
+                        size_t msglen)
+{
+    int64_t left = (int64_t)things->n;
+    size_t next = 0; /* the first target no wave took yet, for count and percentage waves */
+    for (int k = 0; k < wv->n; k++) {
+        const srv_wave_t *w = &wv->w[k];
+        if (w->group[0]) {
+            strvec_t members = {0};
+            if (!srv_valid_name(w->group))
+                return fail(msg, msglen, OTTO_E_INVAL, "rolloutWaves: '%s' is not a group name", w->group);
+            int err = srv_group_things(e->st, w->group, push_thing, &members);
+            for (size_t i = 0; i < members.n && !err; i++) {
+                char **hit = things->n ? bsearch(&members.v[i], things->v, things->n, sizeof *things->v, cmp_str) : NULL;
+                if (hit && !wave[hit - things->v]) {
+                    wave[hit - things->v] = k + 1;
+                    left--;
+                }
+            }
+            strvec_free(&members);
+            if (err)
+                return err;
+            continue;
+        }
+        for (int64_t take = srv_wave_take(w, left); take > 0 && next < things->n; next++)
+            if (!wave[next]) {
+                wave[next] = k + 1;
+                take--;
+                left--;
+            }
+    }
+    for (size_t i = 0; i < things->n && left; i++)
+        if (!wave[i])
+            wave[i] = wv->n + 1;
+    return left ? wv->n + 1 : wv->n;
+}
+
 /* In one transaction: the job under its id (generated unless given), an
  * execution per thing, and the supersede of older queued jobs. */
 static int store_job(srv_engine_t *e, const srv_job_spec_t *spec, srv_job_t *job, const strvec_t *things,
-                     bool paced, int64_t now, char *msg, size_t msglen)
+                     const int *wave, bool paced, int64_t now, char *msg, size_t msglen)
 {
     old_jobs_t old = {0};
     bool *touched = NULL;
@@ -659,6 +703,7 @@ static int store_job(srv_engine_t *e, const srv_job_spec_t *spec, srv_job_t *job
     for (size_t i = 0; i < things->n && !err; i++) {
         srv_exec_t ex;
         fresh_exec(&ex, job->seq, things->v[i], 1, paced ? 0 : now, now); /* 0: waiting for the rollout */
+        ex.wave = wave ? wave[i] : 0;
         err = srv_exec_put(e->st, &ex);
         if (!err && old.n)
             err = supersede(e, things->v[i], &old, job->id, touched, now);
@@ -683,6 +728,7 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
     srv_fw_t *fws = NULL;
     strvec_t things = {0}, types = {0};
     next_id_t *prev = NULL;
+    int *wave = NULL; /* each target's wave, with rolloutWaves */
     srv_job_t job;
     int err;
 
@@ -698,28 +744,36 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
                     "job id '%s' must be 1-64 of letters, digits, '_' and '-'", spec->job_id);
     if (!(fws = calloc(spec->nfw, sizeof *fws)))
         return OTTO_E_NOSPC;
-    srv_rollout_t ro;
-    srv_abort_t ab;
-    srv_retry_t rt;
-    srv_sched_t sc;
-    if ((err = srv_rollout_parse(cJSON_GetObjectItemCaseSensitive(spec->config, "jobExecutionsRolloutConfig"), &ro,
-                                 msg, msglen)) ||
-        (err = srv_abort_parse(cJSON_GetObjectItemCaseSensitive(spec->config, "abortConfig"), &ab, msg, msglen)) ||
-        (err = srv_retry_parse(cJSON_GetObjectItemCaseSensitive(spec->config, "jobExecutionsRetryConfig"), &rt, msg,
-                               msglen)) ||
-        (err = srv_sched_parse(cJSON_GetObjectItemCaseSensitive(spec->config, "schedulingConfig"), &sc, msg, msglen)) ||
-        (err = srv_sched_check(&sc, now, msg, msglen)) ||
+    srv_job_config_t jc;
+    if ((err = srv_job_config_parse(spec->config, &jc, msg, msglen)) ||
+        (err = srv_sched_check(&jc.sc, now, msg, msglen)) ||
         (err = check_key_updates(e, spec, msg, msglen)) ||
         (err = check_firmware(e, spec, fws, &types, msg, msglen)) ||
         (err = expand_targets(e, spec, &things, msg, msglen)) ||
         (err = job_record(e, spec, fws, &types, now, &job, msg, msglen)))
         goto out;
-    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(spec->config, "targetSelection");
-    if (ts && (!cJSON_IsString(ts) || (strcmp(ts->valuestring, "CONTINUOUS") && strcmp(ts->valuestring, "SNAPSHOT")))) {
-        err = fail(msg, msglen, OTTO_E_INVAL, "targetSelection: CONTINUOUS or SNAPSHOT%s", "");
-        goto out;
+    int nwaves = 0;
+    if (jc.wv.n) {
+        if (!(wave = calloc(things.n ? things.n : 1, sizeof *wave))) {
+            err = OTTO_E_NOSPC;
+            goto out;
+        }
+        if ((nwaves = assign_waves(e, &jc.wv, &things, wave, msg, msglen)) < 0) {
+            err = nwaves;
+            goto out;
+        }
     }
-    if (!(job.config = spec->config ? cJSON_PrintUnformatted(spec->config) : strdup("{}"))) {
+    /* The rollout's own state rides in the configuration, under "state". */
+    cJSON *cfg = spec->config ? cJSON_Duplicate(spec->config, true) : cJSON_CreateObject();
+    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "state");
+    if (nwaves) {
+        cJSON *state = cJSON_AddObjectToObject(cfg, "state");
+        cJSON_AddNumberToObject(state, "wave", 1);
+        cJSON_AddNumberToObject(state, "waveCount", nwaves);
+    }
+    job.config = cJSON_PrintUnformatted(cfg);
+    cJSON_Delete(cfg);
+    if (!job.config) {
         err = OTTO_E_NOSPC;
         goto out;
     }
@@ -731,14 +785,14 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
     for (size_t i = 0; i < things.n; i++)
         prev[i] = next_of(e, things.v[i]);
     /* released by the rollout, in maintenance windows, or from its start */
-    bool paced = ro.on || sc.n > 0 || sc.start || sc.end;
-    if ((err = store_job(e, spec, &job, &things, paced, now, msg, msglen)))
+    bool paced = srv_job_config_paced(&jc);
+    if ((err = store_job(e, spec, &job, &things, wave, paced, now, msg, msglen)))
         goto out;
 
     snprintf(id_out, SRV_JOBID_MAX + 1, "%s", job.id);
     *ntargets = things.n;
-    SRV_LOG_INF("job=%s created: %zu executions, product %s, ota_types %s", job.id, things.n, job.product,
-                job.ota_types);
+    SRV_LOG_INF("job=%s created: %zu executions, product %s, ota_types %s%s", job.id, things.n, job.product,
+                job.ota_types, nwaves ? ", in waves" : "");
     for (size_t i = 0; i < things.n && !paced; i++) /* paced: each told when released */
         notify_thing(e, things.v[i], prev[i], true, now); /* after the commit, as every publish */
 out:
@@ -746,6 +800,7 @@ out:
     strvec_free(&things);
     strvec_free(&types);
     free(prev);
+    free(wave);
     free(fws);
     return err;
 }
@@ -865,6 +920,7 @@ typedef struct {
         int64_t seq;
         char id[SRV_JOBID_MAX + 1];
         cJSON *targets;
+        int wave; /* the wave running now (rolloutWaves), 0: none */
     } *v;
     size_t n, cap;
 } cont_list_t;
@@ -889,6 +945,9 @@ static int collect_continuous(void *arg, int64_t seq, const char *config)
     c->seq = seq;
     snprintf(c->id, sizeof c->id, "%s", job.id);
     c->targets = cJSON_Parse(job.targets);
+    cJSON *cfg = cJSON_Parse(config);
+    c->wave = state_int(cfg, "wave");
+    cJSON_Delete(cfg);
     srv_job_clear(&job);
     return 0;
 }
@@ -923,6 +982,7 @@ void srv_engine_joined(srv_engine_t *e, const char *const *things, size_t n, int
                 continue;
             next_id_t prev = next_of(e, things[i]);
             fresh_exec(&ex, l.v[k].seq, things[i], 1, now, now); /* no rate for those who join later, as AWS */
+            ex.wave = l.v[k].wave; /* ... and they join the wave running now */
             if (!srv_exec_put(e->st, &ex)) {
                 SRV_LOG_INF("job=%s thing=%s joined a target group: queued (continuous job)", l.v[k].id, things[i]);
                 notify_thing(e, things[i], prev, true, now);
@@ -983,84 +1043,188 @@ static srv_pace_t *pace_slot(srv_engine_t *e, int64_t seq, int64_t now)
     return free_slot;
 }
 
+/* The rollout's state in a job's configuration ("state": wave, waveCount,
+ * waveAcked, paused, pauseReason), written back whole. */
+static cJSON *job_state(cJSON *cfg)
+{
+    cJSON *st = cJSON_GetObjectItemCaseSensitive(cfg, "state");
+    return st ? st : cJSON_AddObjectToObject(cfg, "state");
+}
+
+static int state_int(cJSON *cfg, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "state"), key);
+    return cJSON_IsNumber(v) ? v->valueint : 0;
+}
+
+static void state_set_num(cJSON *cfg, const char *key, double v)
+{
+    cJSON *st = job_state(cfg);
+    cJSON_DeleteItemFromObjectCaseSensitive(st, key);
+    cJSON_AddNumberToObject(st, key, v);
+}
+
+/* Paused (why: the reason, "" for an operator's pause) or running. */
+static void state_pause(cJSON *cfg, bool pause, const char *why)
+{
+    cJSON *st = job_state(cfg);
+    cJSON_DeleteItemFromObjectCaseSensitive(st, "paused");
+    cJSON_DeleteItemFromObjectCaseSensitive(st, "pauseReason");
+    if (pause)
+        cJSON_AddTrueToObject(st, "paused");
+    if (pause && why && why[0])
+        cJSON_AddStringToObject(st, "pauseReason", why);
+}
+
+static int save_config(srv_engine_t *e, int64_t seq, const cJSON *cfg)
+{
+    char *txt = cJSON_PrintUnformatted(cfg);
+    int err = txt ? srv_job_set_config(e->st, seq, txt) : OTTO_E_NOSPC;
+    free(txt);
+    return err;
+}
+
+typedef struct {
+    int wave;
+    int64_t size, counts[SRV_STATUS_COUNT];
+} wave_sum_t;
+
+static int sum_wave(void *arg, int wave, int status, int64_t released, int64_t n)
+{
+    wave_sum_t *w = arg;
+    (void)released;
+    if (wave == w->wave) {
+        w->counts[status] += n;
+        w->size += n;
+    }
+    return 0;
+}
+
+/* rolloutWaves: the current wave's gate. Its success threshold opens the
+ * next wave (or, successAction PAUSE, pauses the job for otto job resume);
+ * its error threshold pauses the job; a wave that ended below its success
+ * threshold pauses it for otto job next-wave. A gate the operator passed
+ * (resume: waveAcked) no longer pauses. Returns whether the job is paused. */
+static bool wave_step(srv_engine_t *e, int64_t seq, const srv_waves_t *wv, cJSON *cfg, int64_t now)
+{
+    int cur = state_int(cfg, "wave"), count = state_int(cfg, "waveCount");
+    if (cur < 1 || cur > count || count > wv->n + 1)
+        return false;
+    srv_wave_t w = wv->w[cur - 1];
+    if (state_int(cfg, "waveAcked") >= cur) {
+        w.error_pct = -1;
+        w.pause = false;
+    }
+    wave_sum_t sum = {.wave = cur};
+    char why[SRV_REASON_MAX + 1];
+    if (srv_exec_wave_counts(e->st, seq, sum_wave, &sum))
+        return false;
+    int gate = srv_wave_gate(&w, cur, sum.size, sum.counts, why, sizeof why);
+    if (gate == SRV_GATE_WAIT || (cur == count && gate != SRV_GATE_ERROR))
+        return false; /* the last wave just ends, and the job with it */
+    if (gate == SRV_GATE_NEXT) {
+        state_set_num(cfg, "wave", cur + 1);
+        SRV_LOG_INF("job seq %lld wave %d: %lld of %lld succeeded, wave %d starts", (long long)seq, cur,
+                    (long long)sum.counts[SRV_SUCCEEDED], (long long)sum.size, cur + 1);
+    } else {
+        state_pause(cfg, true, why);
+        SRV_LOG_WRN("job seq %lld %s", (long long)seq, why);
+    }
+    save_config(e, seq, cfg);
+    (void)now;
+    return gate != SRV_GATE_NEXT;
+}
+
 /* One paced job: credit accrues at the rate (per the engine's minute), a
  * whole execution released per unit; each released thing is told. */
 static int pace_job(void *arg, int64_t seq, const char *config)
 {
     pace_ctx_t *c = arg;
     srv_engine_t *e = c->e;
-    srv_rollout_t ro;
+    srv_job_config_t jc;
     char msg[160];
-    int64_t released, waiting, counts[SRV_STATUS_COUNT];
+    int64_t released, waiting, later, counts[SRV_STATUS_COUNT];
     cJSON *cfg = cJSON_Parse(config);
-    int err = srv_rollout_parse(cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRolloutConfig"), &ro, msg,
-                                sizeof msg);
-    bool paused = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "paused"));
-    srv_sched_t sc;
-    if (!err)
-        err = srv_sched_parse(cJSON_GetObjectItemCaseSensitive(cfg, "schedulingConfig"), &sc, msg, sizeof msg);
-    cJSON_Delete(cfg);
-    if (!err && sc.end && c->now >= sc.end) { /* endTime: no more releases; CANCEL ends the job too */
-        if (sc.end_behavior != SRV_END_STOP_ROLLOUT && c->nending < 16) {
-            c->force[c->nending] = sc.end_behavior == SRV_END_FORCE_CANCEL;
+    int err = srv_job_config_parse(cfg, &jc, msg, sizeof msg);
+    bool paused = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "state"), "paused"));
+    const srv_sched_t *sc = &jc.sc;
+    if (!err && sc->end && c->now >= sc->end) { /* endTime: no more releases; CANCEL ends the job too */
+        if (sc->end_behavior != SRV_END_STOP_ROLLOUT && c->nending < 16) {
+            c->force[c->nending] = sc->end_behavior == SRV_END_FORCE_CANCEL;
             c->ending[c->nending++] = seq;
         }
-        return 0;
+        goto out;
     }
     /* Paused, before its start, or outside every maintenance window: its
      * slot goes, and it starts again at its rate, no burst for the wait. */
-    if (err || paused || (!ro.on && !sc.n && !sc.start && !sc.end) || c->now < sc.start ||
-        !srv_sched_open(&sc, c->now))
-        return 0;
-    if (srv_exec_release_counts(e->st, seq, &released, &waiting) || !waiting ||
+    if (err || paused || !srv_job_config_paced(&jc) || c->now < sc->start || !srv_sched_open(sc, c->now))
+        goto out;
+    if (jc.wv.n && wave_step(e, seq, &jc.wv, cfg, c->now))
+        goto out;
+    int max_wave = jc.wv.n ? state_int(cfg, "wave") : 0;
+    if (srv_exec_release_counts(e->st, seq, max_wave, &released, &waiting, &later) || !waiting ||
         srv_exec_counts(e->st, seq, counts))
-        return 0;
+        goto out;
     srv_pace_t *p = pace_slot(e, seq, c->now);
     if (!p)
-        return 0;
+        goto out;
     p->seen = true;
-    if (!ro.on) /* a schedule alone: everything at once while it allows */
+    const srv_rollout_t *ro = &jc.ro;
+    if (!ro->on) /* no rate: everything at once while the schedule and waves allow */
         p->credit = (double)waiting;
-    p->rate = ro.on ? srv_rollout_rate(&ro, released, counts[SRV_SUCCEEDED]) : 0;
+    p->rate = ro->on ? srv_rollout_rate(ro, released, counts[SRV_SUCCEEDED]) : 0;
     p->credit += p->rate * (double)(c->now - p->last) / (double)(e->minute_s > 0 ? e->minute_s : 60);
     p->last = c->now;
     int64_t n = (int64_t)p->credit;
     if (n > waiting)
         n = waiting;
     if (n <= 0)
-        return 0;
+        goto out;
     p->credit -= (double)n;
     released_t r = {e, {0}, NULL, 0};
-    if (!srv_exec_release(e->st, seq, c->now, n, collect_released, &r)) {
+    if (!srv_exec_release(e->st, seq, max_wave, c->now, n, collect_released, &r)) {
         for (size_t i = 0; i < r.things.n; i++)
             notify_thing(e, r.things.v[i], r.prev[i], true, c->now);
         /* one line a tick: what was released at which rate (the bench reads it) */
         SRV_LOG_INF("job seq %lld rollout: released %zu at %.0f a minute, %lld waiting", (long long)seq,
-                    r.things.n, p->rate, (long long)(waiting - (int64_t)r.things.n));
+                    r.things.n, p->rate, (long long)(waiting + later - (int64_t)r.things.n));
     }
     strvec_free(&r.things);
     free(r.prev);
+out:
+    cJSON_Delete(cfg);
     return 0;
 }
 
-int srv_engine_pause_job(srv_engine_t *e, const char *id, bool pause, char *msg, size_t msglen)
+int srv_engine_rollout_op(srv_engine_t *e, const char *id, int op, char *msg, size_t msglen)
 {
     srv_job_t job;
+    srv_job_config_t jc;
     int err = srv_job_get(e->st, id, &job);
     if (err)
         return err == OTTO_E_NOTFOUND ? fail(msg, msglen, err, "no job '%s'", id) : err;
     cJSON *cfg = cJSON_Parse(job.config ? job.config : "{}");
-    if (job.status != SRV_JOB_IN_PROGRESS || !cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRolloutConfig")) {
-        err = fail(msg, msglen, OTTO_E_STATE, "only a paced job in progress pauses (jobExecutionsRolloutConfig)%s", "");
+    int cur = state_int(cfg, "wave"), count = state_int(cfg, "waveCount");
+    if (job.status != SRV_JOB_IN_PROGRESS || srv_job_config_parse(cfg, &jc, msg, msglen) ||
+        (!jc.ro.on && !jc.wv.n)) {
+        err = fail(msg, msglen, OTTO_E_STATE,
+                   "only a job in progress with a rollout rate or waves pauses, resumes or moves on"
+                   " (jobExecutionsRolloutConfig, rolloutWaves)%s", "");
+    } else if (op == SRV_ROLLOUT_NEXT_WAVE && (!jc.wv.n || cur >= count)) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", cur);
+        err = jc.wv.n ? fail(msg, msglen, OTTO_E_STATE, "wave %s is the job's last", n)
+                      : fail(msg, msglen, OTTO_E_STATE, "the job has no waves (rolloutWaves)%s", "");
     } else {
-        cJSON_DeleteItemFromObjectCaseSensitive(cfg, "paused");
-        if (pause)
-            cJSON_AddTrueToObject(cfg, "paused");
-        char *txt = cJSON_PrintUnformatted(cfg);
-        err = txt ? srv_job_set_config(e->st, job.seq, txt) : OTTO_E_NOSPC;
-        free(txt);
-        if (!err)
-            SRV_LOG_INF("job=%s rollout %s", job.id, pause ? "paused" : "resumed");
+        state_pause(cfg, op == SRV_ROLLOUT_PAUSE, NULL);
+        if (op == SRV_ROLLOUT_RESUME && jc.wv.n) /* the operator passed the gate that paused it */
+            state_set_num(cfg, "waveAcked", cur);
+        if (op == SRV_ROLLOUT_NEXT_WAVE)
+            state_set_num(cfg, "wave", cur + 1);
+        if (!(err = save_config(e, job.seq, cfg))) {
+            static const char *const done[] = {"paused", "resumed", "moved on to the next wave"};
+            SRV_LOG_INF("job=%s rollout %s%s", job.id, done[op], op == SRV_ROLLOUT_NEXT_WAVE ? " (otto job next-wave)" : "");
+        }
     }
     cJSON_Delete(cfg);
     srv_job_clear(&job);

@@ -95,10 +95,14 @@ int srv_engine_cancel_job(srv_engine_t *e, const char *id, bool force, const cha
  *  jobs (targetSelection CONTINUOUS) that now target it, released at once. */
 void srv_engine_joined(srv_engine_t *e, const char *const *things, size_t n, int64_t now);
 
-/** Pause (or resume) a paced job's releases: what is released goes on;
- *  nothing more is released until it resumes, at its rate from then on.
- *  OTTO_E_STATE (with msg) unless the job is IN_PROGRESS and paced. */
-int srv_engine_pause_job(srv_engine_t *e, const char *id, bool pause, char *msg, size_t msglen);
+/* What an operator does to a rollout in progress. */
+enum { SRV_ROLLOUT_PAUSE, SRV_ROLLOUT_RESUME, SRV_ROLLOUT_NEXT_WAVE };
+/** PAUSE: what is released goes on, nothing more is released; RESUME:
+ *  releases go on at the rate from then on (no burst), and a wave gate that
+ *  paused the job is passed; NEXT_WAVE: the next wave starts now, whatever
+ *  the current one's results. OTTO_E_STATE (with msg) unless the job is
+ *  IN_PROGRESS with a rate or waves (and, for NEXT_WAVE, a wave after). */
+int srv_engine_rollout_op(srv_engine_t *e, const char *id, int op, char *msg, size_t msglen);
 
 /** Time out executions whose step or in-progress timer expired. */
 void srv_engine_tick(srv_engine_t *e, int64_t now);

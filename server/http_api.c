@@ -221,6 +221,92 @@ static cJSON *counts_json(srv_store_t *st, int64_t seq)
     return o;
 }
 
+typedef struct {
+    int64_t size[SRV_WAVES_MAX + 2], released[SRV_WAVES_MAX + 2], counts[SRV_WAVES_MAX + 2][SRV_STATUS_COUNT];
+} wave_counts_t;
+
+static int add_wave_count(void *arg, int wave, int status, int64_t released, int64_t n)
+{
+    wave_counts_t *w = arg;
+    if (wave >= 1 && wave <= SRV_WAVES_MAX + 1) {
+        w->size[wave] += n;
+        w->released[wave] += released;
+        w->counts[wave][status] += n;
+    }
+    return 0;
+}
+
+/* A job's rollout as operators see it: released and waiting, paused and
+ * why, the maintenance window, and per wave its size, counts and gate. */
+static cJSON *rollout_json(srv_store_t *st, const srv_job_t *j, const srv_job_config_t *jc, const cJSON *state,
+                           cJSON *job)
+{
+    cJSON *r = cJSON_CreateObject();
+    int64_t released = 0, waiting = 0;
+    const cJSON *cur_v = cJSON_GetObjectItemCaseSensitive(state, "wave");
+    const cJSON *count_v = cJSON_GetObjectItemCaseSensitive(state, "waveCount");
+    const cJSON *why = cJSON_GetObjectItemCaseSensitive(state, "pauseReason");
+    int cur = cJSON_IsNumber(cur_v) ? cur_v->valueint : 0, count = cJSON_IsNumber(count_v) ? count_v->valueint : 0;
+    srv_exec_release_counts(st, j->seq, INT32_MAX, &released, &waiting, NULL);
+    cJSON_AddBoolToObject(r, "paused", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(state, "paused")));
+    if (cJSON_IsString(why))
+        cJSON_AddStringToObject(r, "pauseReason", why->valuestring);
+    cJSON_AddNumberToObject(r, "released", (double)released);
+    cJSON_AddNumberToObject(r, "waiting", (double)waiting);
+    if (jc->sc.n)
+        cJSON_AddBoolToObject(r, "windowOpen", srv_sched_open(&jc->sc, srv_now()));
+    if (j->status == SRV_JOB_IN_PROGRESS && jc->sc.start > srv_now()) /* AWS's status until its startTime */
+        cJSON_ReplaceItemInObjectCaseSensitive(job, "status", cJSON_CreateString("SCHEDULED"));
+    if (!jc->wv.n || count < 1 || count > SRV_WAVES_MAX + 1)
+        return r;
+    wave_counts_t wc;
+    memset(&wc, 0, sizeof wc);
+    srv_exec_wave_counts(st, j->seq, add_wave_count, &wc);
+    cJSON_AddNumberToObject(r, "wave", cur);
+    cJSON *arr = cJSON_AddArrayToObject(r, "waves");
+    for (int k = 1; k <= count; k++) {
+        const srv_wave_t *w = &jc->wv.w[k - 1];
+        cJSON *o = cJSON_CreateObject(), *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "wave", k);
+        if (w->group[0])
+            cJSON_AddStringToObject(o, "group", w->group);
+        else if (w->pct > 0)
+            cJSON_AddNumberToObject(o, "percentage", w->pct);
+        else if (w->count)
+            cJSON_AddNumberToObject(o, "count", (double)w->count);
+        else
+            cJSON_AddStringToObject(o, "rest", "the targets no wave took");
+        cJSON_AddStringToObject(o, "state", k < cur ? "DONE" : k == cur ? "RUNNING" : "WAITING");
+        cJSON_AddNumberToObject(o, "size", (double)wc.size[k]);
+        cJSON_AddNumberToObject(o, "released", (double)wc.released[k]);
+        for (int s = 0; s < SRV_STATUS_COUNT; s++)
+            if (wc.counts[k][s])
+                cJSON_AddNumberToObject(c, srv_status_name(s), (double)wc.counts[k][s]);
+        cJSON_AddItemToObject(o, "counts", c);
+        cJSON_AddNumberToObject(o, "successThresholdPercentage", w->success_pct);
+        if (w->error_pct >= 0)
+            cJSON_AddNumberToObject(o, "errorThresholdPercentage", w->error_pct);
+        cJSON_AddStringToObject(o, "successAction", w->pause ? "PAUSE" : "NEXT_WAVE");
+        cJSON_AddItemToArray(arr, o);
+    }
+    /* What comes next, in words. */
+    char next[256] = "";
+    if (cur >= 1 && cur < count && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(state, "paused"))) {
+        const srv_wave_t *w = &jc->wv.w[cur - 1];
+        double ok = wc.size[cur] ? 100.0 * (double)wc.counts[cur][SRV_SUCCEEDED] / (double)wc.size[cur] : 100.0;
+        snprintf(next, sizeof next, "wave %d (%lld devices) %s wave %d has %.2f%% succeeded (now %.2f%%)", cur + 1,
+                 (long long)wc.size[cur + 1], w->pause ? "waits for otto job resume once" : "starts once", cur,
+                 w->success_pct, ok);
+    } else if (cur >= 1 && cur < count) {
+        snprintf(next, sizeof next, "paused: otto job resume, or otto job next-wave to start wave %d", cur + 1);
+    } else if (cur == count) {
+        snprintf(next, sizeof next, "the last wave: the job ends with it");
+    }
+    if (next[0])
+        cJSON_AddStringToObject(r, "next", next);
+    return r;
+}
+
 static cJSON *job_json(srv_store_t *st, const srv_job_t *j)
 {
     cJSON *o = cJSON_CreateObject();
@@ -239,24 +325,12 @@ static cJSON *job_json(srv_store_t *st, const srv_job_t *j)
     cJSON_AddItemToObject(o, "counts", counts_json(st, j->seq));
     cJSON *cfg = j->config && strcmp(j->config, "{}") ? cJSON_Parse(j->config) : NULL, *v;
     cJSON_ArrayForEach(v, cfg)
-        cJSON_AddItemToObject(o, v->string, cJSON_Duplicate(v, true));
-    int64_t released, waiting;
-    const cJSON *sched = cJSON_GetObjectItemCaseSensitive(cfg, "schedulingConfig");
-    if ((cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRolloutConfig") || sched) &&
-        !srv_exec_release_counts(st, j->seq, &released, &waiting)) {
-        cJSON *r = cJSON_AddObjectToObject(o, "rollout");
-        cJSON_AddBoolToObject(r, "paused", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "paused")));
-        cJSON_AddNumberToObject(r, "released", (double)released);
-        srv_sched_t sc;
-        char msg[160];
-        if (sched && !srv_sched_parse(sched, &sc, msg, sizeof msg)) {
-            if (sc.n)
-                cJSON_AddBoolToObject(r, "windowOpen", srv_sched_open(&sc, srv_now()));
-            if (j->status == SRV_JOB_IN_PROGRESS && sc.start > srv_now()) /* AWS's status until its startTime */
-                cJSON_ReplaceItemInObjectCaseSensitive(o, "status", cJSON_CreateString("SCHEDULED"));
-        }
-        cJSON_AddNumberToObject(r, "waiting", (double)waiting);
-    }
+        if (strcmp(v->string, "state")) /* the rollout's state: under "rollout" */
+            cJSON_AddItemToObject(o, v->string, cJSON_Duplicate(v, true));
+    srv_job_config_t jc;
+    char msg[160];
+    if (cfg && !srv_job_config_parse(cfg, &jc, msg, sizeof msg) && srv_job_config_paced(&jc))
+        cJSON_AddItemToObject(o, "rollout", rollout_json(st, j, &jc, cJSON_GetObjectItemCaseSensitive(cfg, "state"), o));
     cJSON_Delete(cfg);
     return o;
 }
@@ -350,6 +424,8 @@ static int add_exec(void *arg, const srv_exec_t *ex)
     if (ex->started_at)
         cJSON_AddNumberToObject(o, "startedAt", (double)ex->started_at);
     cJSON_AddNumberToObject(o, "lastUpdatedAt", (double)ex->updated_at);
+    if (ex->wave)
+        cJSON_AddNumberToObject(o, "wave", ex->wave);
     cJSON_AddItemToArray(arg, o);
     return 0;
 }
@@ -382,11 +458,22 @@ static int str_array(const cJSON *a, const char ***out, size_t *n)
     return 0;
 }
 
+/* A job's configuration objects: AWS's, under AWS's names, and otto's
+ * rolloutWaves. */
+static const char *const config_fields[] = {"jobExecutionsRolloutConfig", "abortConfig", "jobExecutionsRetryConfig",
+                                            "targetSelection", "schedulingConfig", "rolloutWaves"};
 /* The fields a job template may carry: a job's, less its targets and id,
  * and no startTime/endTime (as AWS's templates). */
-static const char *const template_fields[] = {
-    "firmware", "description", "inProgressTimeoutInMinutes", "timeoutConfig", "allowUnsigned",
-    "jobExecutionsRolloutConfig", "abortConfig", "jobExecutionsRetryConfig", "schedulingConfig", "targetSelection"};
+static const char *const template_fields[] = {"firmware", "description", "inProgressTimeoutInMinutes",
+                                              "timeoutConfig", "allowUnsigned"};
+
+static bool is_one_of(const char *s, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s, list[i]))
+            return true;
+    return false;
+}
 
 /* A job from a template: the template's fields where the request has none. */
 static int apply_template(srv_t *s, cJSON *body, char *msg, size_t cap)
@@ -456,17 +543,15 @@ static enum MHD_Result h_jobs_create(srv_t *s, struct MHD_Connection *c, cJSON *
     spec.timeout_min = to ? (int)to->valuedouble : 0;
     spec.allow_unsigned = cJSON_IsTrue(unsig);
     spec.key_updates = keyupd;
-    /* AWS's configuration objects, under AWS's names, beside otto's own */
+    /* the configuration objects, beside otto's own fields */
     cJSON *cfg = NULL;
-    static const char *const aws[] = {"jobExecutionsRolloutConfig", "abortConfig", "jobExecutionsRetryConfig",
-                                      "targetSelection", "schedulingConfig"};
-    for (size_t i = 0; i < sizeof aws / sizeof *aws; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, aws[i]);
+    for (size_t i = 0; i < sizeof config_fields / sizeof *config_fields; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, config_fields[i]);
         if (!v)
             continue;
         if (!cfg)
             cfg = cJSON_CreateObject();
-        cJSON_AddItemToObject(cfg, aws[i], cJSON_Duplicate(v, true));
+        cJSON_AddItemToObject(cfg, config_fields[i], cJSON_Duplicate(v, true));
     }
     spec.config = cfg;
     int err = srv_engine_create_job(&s->eng, &spec, job_id, &n, msg, sizeof msg);
@@ -987,23 +1072,29 @@ static enum MHD_Result r_job_cancel(srv_t *s, struct MHD_Connection *c, const ch
     return h_job_cancel(s, c, name, body);
 }
 
-static enum MHD_Result job_pause(srv_t *s, struct MHD_Connection *c, const char *name, bool pause)
+static enum MHD_Result job_rollout_op(srv_t *s, struct MHD_Connection *c, const char *name, int op)
 {
     char msg[256];
-    int err = srv_engine_pause_job(&s->eng, name, pause, msg, sizeof msg);
+    int err = srv_engine_rollout_op(&s->eng, name, op, msg, sizeof msg);
     return err ? srv_http_otto_err(c, err, msg) : h_job_show(s, c, name);
 }
 
 static enum MHD_Result r_job_pause(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
 {
     (void)body;
-    return job_pause(s, c, name, true);
+    return job_rollout_op(s, c, name, SRV_ROLLOUT_PAUSE);
 }
 
 static enum MHD_Result r_job_resume(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
 {
     (void)body;
-    return job_pause(s, c, name, false);
+    return job_rollout_op(s, c, name, SRV_ROLLOUT_RESUME);
+}
+
+static enum MHD_Result r_job_next_wave(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    (void)body;
+    return job_rollout_op(s, c, name, SRV_ROLLOUT_NEXT_WAVE);
 }
 
 static enum MHD_Result r_templates_add(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
@@ -1015,9 +1106,9 @@ static enum MHD_Result r_templates_add(srv_t *s, struct MHD_Connection *c, const
         return srv_http_err(c, 400, "invalid", "a job template needs a \"name\": 1-64 of [A-Za-z0-9._-]");
     cJSON *t = cJSON_CreateObject();
     cJSON_ArrayForEach(v, body) {
-        bool known = !strcmp(v->string, "name");
-        for (size_t i = 0; i < sizeof template_fields / sizeof *template_fields && !known; i++)
-            known = !strcmp(v->string, template_fields[i]);
+        bool known = !strcmp(v->string, "name") ||
+                     is_one_of(v->string, template_fields, sizeof template_fields / sizeof *template_fields) ||
+                     is_one_of(v->string, config_fields, sizeof config_fields / sizeof *config_fields);
         if (!known) {
             cJSON_Delete(t);
             return srv_http_err(c, 400, "invalid", "a job template does not take '%.64s' (targets come with the job)",
@@ -1027,18 +1118,9 @@ static enum MHD_Result r_templates_add(srv_t *s, struct MHD_Connection *c, const
             cJSON_AddItemToObject(t, v->string, cJSON_Duplicate(v, true));
     }
     /* Checked now, as a job would be: a template that cannot make a job is refused. */
-    srv_rollout_t ro;
-    srv_abort_t ab;
-    srv_retry_t rt;
-    srv_sched_t sc;
-    int err = srv_rollout_parse(cJSON_GetObjectItemCaseSensitive(t, "jobExecutionsRolloutConfig"), &ro, msg, sizeof msg);
-    if (!err)
-        err = srv_abort_parse(cJSON_GetObjectItemCaseSensitive(t, "abortConfig"), &ab, msg, sizeof msg);
-    if (!err)
-        err = srv_retry_parse(cJSON_GetObjectItemCaseSensitive(t, "jobExecutionsRetryConfig"), &rt, msg, sizeof msg);
-    if (!err)
-        err = srv_sched_parse(cJSON_GetObjectItemCaseSensitive(t, "schedulingConfig"), &sc, msg, sizeof msg);
-    if (!err && (sc.start || sc.end)) {
+    srv_job_config_t jc;
+    int err = srv_job_config_parse(t, &jc, msg, sizeof msg);
+    if (!err && (jc.sc.start || jc.sc.end)) {
         snprintf(msg, sizeof msg, "a job template has maintenance windows but no startTime or endTime (as AWS's)");
         err = OTTO_E_INVAL;
     }
@@ -1287,6 +1369,7 @@ static const struct {
     {"POST", "/api/v1/job-templates", false, NULL, r_templates_add, SRV_ROLE_OPERATOR},
     {"GET", "/api/v1/job-templates", true, NULL, r_template_show, SRV_ROLE_VIEWER},
     {"POST", "/api/v1/jobs", true, "/resume", r_job_resume, SRV_ROLE_OPERATOR},
+    {"POST", "/api/v1/jobs", true, "/next-wave", r_job_next_wave, SRV_ROLE_OPERATOR},
     {"GET", "/api/v1/jobs", true, NULL, r_job_show, SRV_ROLE_VIEWER},
     {"GET", "/api/v1/keys", false, NULL, r_keys_list, SRV_ROLE_VIEWER},
     {"POST", "/api/v1/keys", false, NULL, r_keys_add, SRV_ROLE_ADMIN},

@@ -371,3 +371,133 @@ bool srv_sched_open(const srv_sched_t *s, int64_t t)
                 return true;
     return false;
 }
+
+/* A percentage with two decimals at most, in [lo, 100]. */
+static bool pct_in(const cJSON *v, double lo, double *out)
+{
+    if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > 100 ||
+        fabs(v->valuedouble * 100 - round(v->valuedouble * 100)) > 1e-6)
+        return false;
+    *out = v->valuedouble;
+    return true;
+}
+
+/* successThresholdPercentage, errorThresholdPercentage and successAction
+ * of o (the whole config, or one wave) over what w has already. */
+static int wave_conditions(const cJSON *o, srv_wave_t *w, char *msg, size_t cap)
+{
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "successThresholdPercentage");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "errorThresholdPercentage");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "successAction");
+    if (s && !pct_in(s, 0, &w->success_pct))
+        return bad(msg, cap, "rolloutWaves: successThresholdPercentage, 0 to 100 with two decimals at most");
+    if (e && !pct_in(e, 0.01, &w->error_pct))
+        return bad(msg, cap, "rolloutWaves: errorThresholdPercentage, 0.01 to 100 with two decimals at most");
+    if (a && (!cJSON_IsString(a) || (strcmp(a->valuestring, "NEXT_WAVE") && strcmp(a->valuestring, "PAUSE"))))
+        return bad(msg, cap, "rolloutWaves: successAction is NEXT_WAVE or PAUSE");
+    if (a)
+        w->pause = !strcmp(a->valuestring, "PAUSE");
+    return OTTO_OK;
+}
+
+int srv_waves_parse(const cJSON *cfg, srv_waves_t *w, char *msg, size_t cap)
+{
+    memset(w, 0, sizeof *w);
+    if (!cfg)
+        return OTTO_OK;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(cfg, "waves"), *o;
+    int n = cJSON_GetArraySize(list);
+    if (!cJSON_IsObject(cfg) || !cJSON_IsArray(list) || n < 1 || n > SRV_WAVES_MAX)
+        return bad(msg, cap, "rolloutWaves.waves: 1 to 16 waves");
+    /* The defaults every wave starts from: all must succeed, no error gate. */
+    srv_wave_t dflt = {.success_pct = 100, .error_pct = -1};
+    int err = wave_conditions(cfg, &dflt, msg, cap);
+    if (err)
+        return err;
+    cJSON_ArrayForEach(o, list) {
+        srv_wave_t *k = &w->w[w->n];
+        *k = dflt;
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "count");
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "percentage");
+        const cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "group");
+        if (!cJSON_IsObject(o) || !!c + !!p + !!g != 1)
+            return bad(msg, cap, "rolloutWaves: each wave is one of count, percentage or group");
+        if (c && !int_in(c, 1, 1e9, &k->count))
+            return bad(msg, cap, "rolloutWaves: a wave's count is an integer of at least 1");
+        if (p && (!pct_in(p, 0.01, &k->pct)))
+            return bad(msg, cap, "rolloutWaves: a wave's percentage is 0.01 to 100, two decimals at most");
+        if (g && (!cJSON_IsString(g) || !g->valuestring[0] || strlen(g->valuestring) > SRV_NAME_MAX))
+            return bad(msg, cap, "rolloutWaves: a wave's group is a group name");
+        if (g)
+            snprintf(k->group, sizeof k->group, "%s", g->valuestring);
+        if ((err = wave_conditions(o, k, msg, cap)))
+            return err;
+        w->n++;
+    }
+    w->w[w->n] = dflt; /* the wave of the targets no wave took */
+    return OTTO_OK;
+}
+
+int64_t srv_wave_take(const srv_wave_t *w, int64_t left)
+{
+    int64_t n = w->count;
+    if (w->pct > 0) { /* of the targets left, rounded down, never none of some */
+        n = (int64_t)floor((double)left * w->pct / 100.0 + 1e-9);
+        if (n < 1)
+            n = 1;
+    }
+    return n < left ? n : left;
+}
+
+int srv_wave_gate(const srv_wave_t *w, int k, int64_t size, const int64_t counts[SRV_STATUS_COUNT], char *why,
+                  size_t cap)
+{
+    int64_t ok = counts[SRV_SUCCEEDED];
+    int64_t failed = counts[SRV_FAILED] + counts[SRV_TIMED_OUT] + counts[SRV_REJECTED];
+    int64_t open = counts[SRV_QUEUED] + counts[SRV_IN_PROGRESS];
+    double ok_pct = size ? 100.0 * (double)ok / (double)size : 100.0;
+    double bad_pct = size ? 100.0 * (double)failed / (double)size : 0.0;
+    why[0] = 0;
+    if (w->error_pct >= 0 && failed && bad_pct >= w->error_pct - 1e-9) {
+        snprintf(why, cap, "paused: wave %d failed %lld of %lld (%.2f%%, error threshold %.2f%%)", k,
+                 (long long)failed, (long long)size, bad_pct, w->error_pct);
+        return SRV_GATE_ERROR;
+    }
+    if (ok_pct >= w->success_pct - 1e-9) {
+        if (w->pause)
+            snprintf(why, cap, "paused: wave %d reached its success threshold (%lld of %lld succeeded, %.2f%%);"
+                     " successAction PAUSE: otto job resume starts the next wave", k, (long long)ok,
+                     (long long)size, w->success_pct);
+        return w->pause ? SRV_GATE_PAUSE : SRV_GATE_NEXT;
+    }
+    if (!open) {
+        snprintf(why, cap, "paused: wave %d ended with %lld of %lld succeeded (%.2f%%), below its success"
+                 " threshold %.2f%%: otto job next-wave goes on anyway", k, (long long)ok, (long long)size, ok_pct,
+                 w->success_pct);
+        return SRV_GATE_SHORT;
+    }
+    return SRV_GATE_WAIT;
+}
+
+int srv_job_config_parse(const cJSON *cfg, srv_job_config_t *c, char *msg, size_t cap)
+{
+    int err;
+    memset(c, 0, sizeof *c);
+    if ((err = srv_rollout_parse(cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRolloutConfig"), &c->ro, msg,
+                                 cap)) ||
+        (err = srv_abort_parse(cJSON_GetObjectItemCaseSensitive(cfg, "abortConfig"), &c->ab, msg, cap)) ||
+        (err = srv_retry_parse(cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRetryConfig"), &c->rt, msg, cap)) ||
+        (err = srv_sched_parse(cJSON_GetObjectItemCaseSensitive(cfg, "schedulingConfig"), &c->sc, msg, cap)) ||
+        (err = srv_waves_parse(cJSON_GetObjectItemCaseSensitive(cfg, "rolloutWaves"), &c->wv, msg, cap)))
+        return err;
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(cfg, "targetSelection");
+    if (ts && (!cJSON_IsString(ts) || (strcmp(ts->valuestring, "CONTINUOUS") && strcmp(ts->valuestring, "SNAPSHOT"))))
+        return bad(msg, cap, "targetSelection: CONTINUOUS or SNAPSHOT");
+    c->continuous = ts && !strcmp(ts->valuestring, "CONTINUOUS");
+    return OTTO_OK;
+}
+
+bool srv_job_config_paced(const srv_job_config_t *c)
+{
+    return c->ro.on || c->sc.n > 0 || c->sc.start || c->sc.end || c->wv.n > 0;
+}

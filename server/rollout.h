@@ -100,4 +100,53 @@ int srv_sched_check(const srv_sched_t *s, int64_t now, char *msg, size_t cap);
 /** Is a maintenance window open at t? (true when there are none) */
 bool srv_sched_open(const srv_sched_t *s, int64_t t);
 
+/* otto's rolloutWaves (beyond AWS; hawkBit's deployment groups, Mender's
+ * phases): the targets split into waves, each released when the one before
+ * reached its success threshold (or on otto job next-wave), an error
+ * threshold pausing the job. Targets no wave takes form one more wave. */
+#define SRV_WAVES_MAX 16
+typedef struct {
+    int64_t count;        /* the next `count` of the targets left, or 0 */
+    double pct;           /* that percentage of the targets left (at least 1), or 0 */
+    char group[SRV_NAME_MAX + 1]; /* the targets left in this group, or "" */
+    double success_pct;   /* successThresholdPercentage: SUCCEEDED share of the wave that opens the next, 0-100 */
+    double error_pct;     /* errorThresholdPercentage: FAILED/TIMED_OUT/REJECTED share that pauses the job; < 0: none */
+    bool pause;           /* successAction PAUSE: at its threshold the job waits for otto job resume */
+} srv_wave_t;
+
+typedef struct {
+    srv_wave_t w[SRV_WAVES_MAX + 1]; /* + the wave of the targets left over */
+    int n;
+} srv_waves_t;
+
+/** cfg: the rolloutWaves object, or NULL (n = 0: no waves). */
+int srv_waves_parse(const cJSON *cfg, srv_waves_t *w, char *msg, size_t cap);
+/** How many of `left` targets a count or percentage wave takes. */
+int64_t srv_wave_take(const srv_wave_t *w, int64_t left);
+
+/* What a wave's results say, once it is released. */
+enum { SRV_GATE_WAIT, SRV_GATE_NEXT, SRV_GATE_PAUSE, SRV_GATE_ERROR, SRV_GATE_SHORT };
+/** Wave number k (1-based) of size things, counts by each thing's latest
+ *  execution: WAIT (running), NEXT (success threshold), PAUSE (threshold,
+ *  successAction PAUSE), ERROR (error threshold), SHORT (all ended below
+ *  the success threshold); why (cap bytes) says so in words for the job. */
+int srv_wave_gate(const srv_wave_t *w, int k, int64_t size, const int64_t counts[SRV_STATUS_COUNT], char *why,
+                  size_t cap);
+
+/* A job's whole configuration: AWS's objects and otto's rolloutWaves. */
+typedef struct {
+    srv_rollout_t ro;
+    srv_abort_t ab;
+    srv_retry_t rt;
+    srv_sched_t sc;
+    srv_waves_t wv;
+    bool continuous;      /* targetSelection CONTINUOUS */
+} srv_job_config_t;
+
+/** Every object of cfg (NULL: none), each checked against its limits. */
+int srv_job_config_parse(const cJSON *cfg, srv_job_config_t *c, char *msg, size_t cap);
+/** Is the job released by the engine (rate, windows, start/end, waves)
+ *  rather than all at once at its creation? */
+bool srv_job_config_paced(const srv_job_config_t *c);
+
 #endif

@@ -99,6 +99,7 @@ typedef struct {
     int64_t step_deadline;  /* epoch s, 0 = no step timer */
     int64_t deadline;       /* in-progress timeout, epoch s, 0 = none */
     char details[SRV_DETAILS_MAX]; /* statusDetails JSON object text */
+    int wave;               /* its wave of the job's rolloutWaves, 1-based; 0: none */
 } srv_exec_t;
 
 typedef struct srv_store srv_store_t;
@@ -214,13 +215,20 @@ int srv_exec_expired(srv_store_t *st, int64_t now,
 int srv_job_has_pending(srv_store_t *st, int64_t job_seq, bool *yes);
 /* ---- paced rollouts: an execution not released yet is QUEUED with
  * queued_at 0, and no device query sees it ---- */
-/** Release up to limit of a job's waiting executions (queued_at = now),
- *  visiting each thing just before its release (non-zero: stop there). */
-int srv_exec_release(srv_store_t *st, int64_t job_seq, int64_t now, int64_t limit,
+/** Release up to limit of a job's waiting executions in waves up to
+ *  max_wave (queued_at = now), earlier waves first, visiting each thing
+ *  just before its release (non-zero: stop there). */
+int srv_exec_release(srv_store_t *st, int64_t job_seq, int max_wave, int64_t now, int64_t limit,
                      int (*visit)(void *, const char *thing), void *arg);
-/** A job's executions released so far (whatever their status now), and
- *  those still waiting for the rollout. */
-int srv_exec_release_counts(srv_store_t *st, int64_t job_seq, int64_t *released, int64_t *waiting);
+/** A job's executions released so far (whatever their status now), those
+ *  waiting for the rollout in waves up to max_wave, and (later: NULL or)
+ *  those waiting in the waves after it. */
+int srv_exec_release_counts(srv_store_t *st, int64_t job_seq, int max_wave, int64_t *released, int64_t *waiting,
+                            int64_t *later);
+/** Per wave and status, each thing counted once by its latest attempt:
+ *  how many, and how many of them were released. */
+int srv_exec_wave_counts(srv_store_t *st, int64_t job_seq,
+                         int (*visit)(void *, int wave, int status, int64_t released, int64_t n), void *arg);
 /* ---- job templates: a job's fields (JSON text) by name ---- */
 /** OTTO_E_EXISTS when the name is taken. */
 int srv_template_put(srv_store_t *st, const char *name, const char *body, int64_t now);

@@ -91,7 +91,7 @@ static const char schema[] =
  * to migrations[], which upgrades an older data directory in place at
  * start (tests/e2e/12-upgrade.sh opens one made by the previous release).
  * migrations[v] takes version v + 1 to v + 2; version 1 is the first. */
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 static const char *const migrations[] = {
     /* 1 -> 2: the public keys firmware signatures are checked against */
     "CREATE TABLE IF NOT EXISTS signing_keys(name TEXT PRIMARY KEY, pem TEXT NOT NULL,"
@@ -106,6 +106,8 @@ static const char *const migrations[] = {
     "ALTER TABLE jobs ADD COLUMN config TEXT NOT NULL DEFAULT '{}';",
     /* 4 -> 5: job templates (a job's fields, by name) */
     "CREATE TABLE IF NOT EXISTS job_templates(name TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);",
+    /* 5 -> 6: the wave of a job's rolloutWaves an execution belongs to (0: none) */
+    "ALTER TABLE executions ADD COLUMN wave INTEGER NOT NULL DEFAULT 0;",
 };
 
 
@@ -120,7 +122,7 @@ enum {
 
 #define EXEC_COLS                                                                          \
     "e.job_seq, j.id, e.thing, e.exec_no, e.status, e.version, e.queued_at, e.started_at," \
-    " e.updated_at, e.step_deadline, e.deadline, e.details"
+    " e.updated_at, e.step_deadline, e.deadline, e.details, e.wave"
 
 static const char *const queries[Q_COUNT] = {
     [Q_FW_GET] = "SELECT " FW_COLS " FROM firmware WHERE id = ?", /* every download */
@@ -135,8 +137,8 @@ static const char *const queries[Q_COUNT] = {
                     " WHERE e.thing = ? AND e.status IN ('IN_PROGRESS', 'QUEUED') AND e.queued_at > 0"
                     " ORDER BY e.status = 'IN_PROGRESS' DESC, e.job_seq, e.exec_no LIMIT 1",
     [Q_EXEC_PUT] = "INSERT INTO executions(job_seq, thing, exec_no, status, version, queued_at,"
-                   " started_at, updated_at, step_deadline, deadline, details)"
-                   " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                   " started_at, updated_at, step_deadline, deadline, details, wave)"
+                   " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
     [Q_EXEC_PENDING] = "SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
                        " WHERE e.thing = ? AND e.status IN ('IN_PROGRESS', 'QUEUED') AND e.queued_at > 0"
                        " ORDER BY e.status = 'IN_PROGRESS' DESC, e.job_seq, e.exec_no LIMIT ?",
@@ -806,6 +808,7 @@ static void exec_row(sqlite3_stmt *s, srv_exec_t *e)
     e->step_deadline = sqlite3_column_int64(s, 9);
     e->deadline = sqlite3_column_int64(s, 10);
     col_text(s, 11, e->details, sizeof e->details);
+    e->wave = sqlite3_column_int(s, 12);
 }
 
 int srv_exec_put(srv_store_t *st, const srv_exec_t *e)
@@ -824,6 +827,7 @@ int srv_exec_put(srv_store_t *st, const srv_exec_t *e)
     sqlite3_bind_int64(s, 9, e->step_deadline);
     sqlite3_bind_int64(s, 10, e->deadline);
     bind_text(s, 11, e->details[0] ? e->details : "{}");
+    sqlite3_bind_int(s, 12, e->wave);
     return run(st, s, false, "insert execution");
 }
 
@@ -978,11 +982,11 @@ int srv_exec_has(srv_store_t *st, int64_t job_seq, const char *thing, int status
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "execution lookup");
 }
 
-int srv_exec_release(srv_store_t *st, int64_t job_seq, int64_t now, int64_t limit,
+int srv_exec_release(srv_store_t *st, int64_t job_seq, int max_wave, int64_t now, int64_t limit,
                      int (*visit)(void *, const char *thing), void *arg)
 {
     sqlite3_stmt *s = prepare(st, "SELECT thing FROM executions WHERE job_seq = ? AND status = 'QUEUED'"
-                                  " AND queued_at = 0 ORDER BY thing LIMIT ?");
+                                  " AND queued_at = 0 AND wave <= ? ORDER BY wave, thing LIMIT ?");
     sqlite3_stmt *u = prepare(st, "UPDATE executions SET queued_at = ?, updated_at = ?"
                                   " WHERE job_seq = ? AND thing = ? AND status = 'QUEUED' AND queued_at = 0");
     int rc = SQLITE_DONE, err = OTTO_OK;
@@ -992,7 +996,8 @@ int srv_exec_release(srv_store_t *st, int64_t job_seq, int64_t now, int64_t limi
         return OTTO_E_IO;
     }
     sqlite3_bind_int64(s, 1, job_seq);
-    sqlite3_bind_int64(s, 2, limit);
+    sqlite3_bind_int(s, 2, max_wave);
+    sqlite3_bind_int64(s, 3, limit);
     while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *thing = (const char *)sqlite3_column_text(s, 0);
         sqlite3_reset(u);
@@ -1012,18 +1017,44 @@ int srv_exec_release(srv_store_t *st, int64_t job_seq, int64_t now, int64_t limi
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "release executions");
 }
 
-int srv_exec_release_counts(srv_store_t *st, int64_t job_seq, int64_t *released, int64_t *waiting)
+int srv_exec_release_counts(srv_store_t *st, int64_t job_seq, int max_wave, int64_t *released, int64_t *waiting,
+                            int64_t *later)
 {
-    sqlite3_stmt *s = prepare(st, "SELECT sum(queued_at > 0), sum(status = 'QUEUED' AND queued_at = 0)"
-                                  " FROM executions WHERE job_seq = ?");
+    sqlite3_stmt *s = prepare(st, "SELECT sum(queued_at > 0), sum(status = 'QUEUED' AND queued_at = 0 AND wave <= ?2),"
+                                  " sum(status = 'QUEUED' AND queued_at = 0 AND wave > ?2)"
+                                  " FROM executions WHERE job_seq = ?1");
     if (!s)
         return OTTO_E_IO;
     sqlite3_bind_int64(s, 1, job_seq);
+    sqlite3_bind_int(s, 2, max_wave);
     int rc = sqlite3_step(s);
     *released = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     *waiting = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
+    if (later)
+        *later = rc == SQLITE_ROW ? sqlite3_column_int64(s, 2) : 0;
     sqlite3_finalize(s);
     return rc == SQLITE_ROW ? OTTO_OK : db_err(st, "release counts");
+}
+
+int srv_exec_wave_counts(srv_store_t *st, int64_t job_seq,
+                         int (*visit)(void *, int wave, int status, int64_t released, int64_t n), void *arg)
+{
+    /* each thing once, by its latest attempt (a retry replaces a failure) */
+    sqlite3_stmt *s = prepare(st, "SELECT e.wave, e.status, sum(e.queued_at > 0), count(*) FROM executions e"
+                                  " WHERE e.job_seq = ?1 AND e.exec_no = (SELECT max(x.exec_no) FROM executions x"
+                                  " WHERE x.job_seq = ?1 AND x.thing = e.thing) GROUP BY e.wave, e.status");
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    sqlite3_bind_int64(s, 1, job_seq);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int status = srv_status_parse((const char *)sqlite3_column_text(s, 1));
+        if (status >= 0 && visit(arg, sqlite3_column_int(s, 0), status, sqlite3_column_int64(s, 2),
+                                 sqlite3_column_int64(s, 3)))
+            break;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? OTTO_OK : db_err(st, "wave counts");
 }
 
 /* A named text row (INSERT of name, text, time): OTTO_E_EXISTS when the name is taken. */

@@ -17,12 +17,8 @@ e2e_init
 MIN_S=6
 start_secure --minute-seconds $MIN_S
 N=40
-"$OTTO" image build --version 1.0.0 --project lamp --size 64K -o "$E2E_DIR/v100.bin" >/dev/null
-"$OTTO" image build --version 1.1.0 --project lamp --secure-version 1 --size 64K -o "$E2E_DIR/v110.bin" >/dev/null
-"$OTTO" image build --version 1.2.0 --project lamp --secure-version 1 --size 64K --selftest fail \
-    -o "$E2E_DIR/bad.bin" >/dev/null
-F110=$("$OTTO" fw upload -q "$E2E_DIR/v110.bin")
-FBAD=$("$OTTO" fw upload -q "$E2E_DIR/bad.bin")
+rollout_images lamp 64K
+F110=$FW_GOOD FBAD=$FW_BAD
 show() { "$OTTO" job show "$1" --json; }
 
 fleet_bg 24:0a:c4:17 "$E2E_DIR/v100.bin"
@@ -102,7 +98,7 @@ r2=$(show "$JP" | jget "d['rollout']['released']")
 check "otto job resume: releases go on at the rate, no burst ($r1, then $r2 1.5 s later at 10 a second)" \
     sh -c "[ $r2 -gt $r1 ] && [ $r2 -le $((r1 + 18)) ]"
 out=$("$OTTO" job pause "$J" 2>&1)
-check "a finished job does not pause, saying why" sh -c "echo '$out' | grep -q 'only a paced job in progress'"
+check "a finished job does not pause, saying why" sh -c "echo '$out' | grep -q 'only a job in progress with a rollout rate or waves'"
 "$OTTO" job cancel "$JP" >/dev/null
 
 # ---- job templates: a job's settings by name, the job's own flags win

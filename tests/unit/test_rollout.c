@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Rollout and abort arithmetic (server/rollout.c): AWS's limits, each
  * refusal naming its field; the exponential ramp of AWS's own example;
- * abort criteria in list order over completed executions. */
+ * abort criteria in list order over completed executions; waves: their
+ * sizes, their gates, the defaults a wave inherits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -238,6 +239,69 @@ static void cron_and_windows(void **state)
     cJSON_Delete(j);
 }
 
+static int parse_w(const char *json, srv_waves_t *w, char *msg)
+{
+    cJSON *j = cJSON_Parse(json);
+    int err = srv_waves_parse(j, w, msg, 200);
+    cJSON_Delete(j);
+    return err;
+}
+
+static void waves(void **state)
+{
+    (void)state;
+    srv_waves_t w;
+    char msg[200], why[300];
+    int64_t c[SRV_STATUS_COUNT] = {0};
+    assert_int_equal(srv_waves_parse(NULL, &w, msg, sizeof msg), OTTO_OK);
+    assert_int_equal(w.n, 0);
+    /* refusals name the field */
+    assert_int_equal(parse_w("{\"waves\":[]}", &w, msg), OTTO_E_INVAL);
+    assert_non_null(strstr(msg, "1 to 16 waves"));
+    assert_int_equal(parse_w("{\"waves\":[{\"count\":1,\"group\":\"a\"}]}", &w, msg), OTTO_E_INVAL);
+    assert_non_null(strstr(msg, "one of count, percentage or group"));
+    assert_int_equal(parse_w("{\"waves\":[{\"count\":0}]}", &w, msg), OTTO_E_INVAL);
+    assert_int_equal(parse_w("{\"waves\":[{\"percentage\":100.001}]}", &w, msg), OTTO_E_INVAL);
+    assert_int_equal(parse_w("{\"waves\":[{\"count\":1}],\"successAction\":\"GO\"}", &w, msg), OTTO_E_INVAL);
+    assert_non_null(strstr(msg, "NEXT_WAVE or PAUSE"));
+    assert_int_equal(parse_w("{\"waves\":[{\"count\":1}],\"errorThresholdPercentage\":0}", &w, msg), OTTO_E_INVAL);
+    /* defaults: 100 % success, no error gate, NEXT_WAVE; a wave's own win; the leftover wave inherits */
+    assert_int_equal(parse_w("{\"waves\":[{\"count\":10},{\"percentage\":25,\"successAction\":\"PAUSE\","
+                             "\"successThresholdPercentage\":90},{\"group\":\"eu\"}],\"errorThresholdPercentage\":20}",
+                             &w, msg),
+                     OTTO_OK);
+    assert_int_equal(w.n, 3);
+    assert_true(w.w[0].success_pct == 100 && w.w[0].error_pct == 20 && !w.w[0].pause);
+    assert_true(w.w[1].success_pct == 90 && w.w[1].pause);
+    assert_string_equal(w.w[2].group, "eu");
+    assert_true(w.w[3].success_pct == 100 && w.w[3].error_pct == 20 && !w.w[3].pause);
+    /* sizes: a count of those left, a percentage of those left rounded down, never 0 of some */
+    assert_int_equal(srv_wave_take(&w.w[0], 1000), 10);
+    assert_int_equal(srv_wave_take(&w.w[0], 4), 4);
+    assert_int_equal(srv_wave_take(&w.w[1], 990), 247);
+    assert_int_equal(srv_wave_take(&w.w[1], 3), 1);
+    assert_int_equal(srv_wave_take(&w.w[1], 0), 0);
+    /* gates over a wave of 10 */
+    c[SRV_IN_PROGRESS] = 10;
+    assert_int_equal(srv_wave_gate(&w.w[0], 1, 10, c, why, sizeof why), SRV_GATE_WAIT);
+    c[SRV_IN_PROGRESS] = 8, c[SRV_FAILED] = 2; /* 20 %: the error threshold */
+    assert_int_equal(srv_wave_gate(&w.w[0], 1, 10, c, why, sizeof why), SRV_GATE_ERROR);
+    assert_string_equal(why, "paused: wave 1 failed 2 of 10 (20.00%, error threshold 20.00%)");
+    c[SRV_IN_PROGRESS] = 9, c[SRV_FAILED] = 0, c[SRV_TIMED_OUT] = 1; /* silence counts as failure */
+    assert_int_equal(srv_wave_gate(&w.w[0], 1, 10, c, why, sizeof why), SRV_GATE_WAIT);
+    c[SRV_IN_PROGRESS] = 0, c[SRV_TIMED_OUT] = 0, c[SRV_SUCCEEDED] = 10;
+    assert_int_equal(srv_wave_gate(&w.w[0], 1, 10, c, why, sizeof why), SRV_GATE_NEXT);
+    c[SRV_SUCCEEDED] = 9, c[SRV_QUEUED] = 1; /* 90 %, successAction PAUSE */
+    assert_int_equal(srv_wave_gate(&w.w[1], 2, 10, c, why, sizeof why), SRV_GATE_PAUSE);
+    assert_non_null(strstr(why, "otto job resume"));
+    assert_int_equal(srv_wave_gate(&w.w[0], 1, 10, c, why, sizeof why), SRV_GATE_WAIT);
+    c[SRV_QUEUED] = 0, c[SRV_REJECTED] = 1; /* all ended at 90 %, below 100 %, under the error threshold */
+    assert_int_equal(srv_wave_gate(&w.w[0], 1, 10, c, why, sizeof why), SRV_GATE_SHORT);
+    assert_non_null(strstr(why, "next-wave"));
+    memset(c, 0, sizeof c); /* an empty wave (a group with none left) opens the next */
+    assert_int_equal(srv_wave_gate(&w.w[2], 3, 0, c, why, sizeof why), SRV_GATE_NEXT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +310,7 @@ int main(void)
         cmocka_unit_test(abort_criteria),
         cmocka_unit_test(retries),
         cmocka_unit_test(cron_and_windows),
+        cmocka_unit_test(waves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
