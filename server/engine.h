@@ -38,6 +38,7 @@ typedef struct srv_engine {
     int minute_s;            /* seconds in a timer "minute": 60, less in tests */
     bool auto_register;      /* unknown things that talk to us become devices */
     unsigned register_rate;  /* ... at most this many a second (0: no limit) */
+    char register_group[SRV_NAME_MAX + 1]; /* ... into this group ("": none) */
     int64_t reg_second;      /* the second reg_count counts */
     unsigned reg_count;
     uint64_t n_reg_refused;  /* first contacts not registered: over the rate */

@@ -62,6 +62,8 @@ static const char usage[] =
     "      --no-auto-register   only pre-provisioned devices get jobs           [auto_register]\n"
     "      --register-rate N    register at most N new things a second (default 100)\n"
     "                                                                           [register_rate]\n"
+    "      --register-group G   things registered on first contact join group G (and\n"
+    "                           its continuous jobs)                            [register_group]\n"
     "      --client-id ID       MQTT client id (default ottod)                  [mqtt_client_id]\n"
     "      --clock-start T      TESTS ONLY: ottod's clock starts at T (UNIX seconds or\n"
     "                           YYYY-MM-DDTHH:MM:SSZ), for every timed thing: job times,\n"
@@ -128,6 +130,8 @@ static int set_option(srv_config_t *c, const char *key, const char *v)
                        (int)sizeof c->mqtt_client_id ? 0 : -1;
     if (!strcmp(key, "auto_register"))
         return parse_bool(v, &c->auto_register);
+    if (!strcmp(key, "register_group"))
+        return srv_valid_name(v) ? (snprintf(c->register_group, sizeof c->register_group, "%s", v), 0) : -1;
     if (!strcmp(key, "log_level"))
         return srv_log_level_parse(v) < 0 ? -1
                : (snprintf(c->log_level, sizeof c->log_level, "%s", v), 0);
@@ -396,12 +400,12 @@ int main(int argc, char **argv)
         {"trusted-proxy", required_argument, 0, 14}, {"proxy-protocol", no_argument, 0, 15},
         {"insecure", no_argument, 0, 16}, {"link-ttl", required_argument, 0, 17},
         {"clock-start", required_argument, 0, 18}, {"clock-speed", required_argument, 0, 19},
-        {0, 0, 0, 0}};
+        {"register-group", required_argument, 0, 20}, {0, 0, 0, 0}};
     static const char *const keys[] = {
         [1] = "public_url", [2] = "http_threads", [4] = "mqtt_client_id",
         [5] = "timer_minute_seconds", [6] = "log_level", [7] = "log_file", [10] = "http_per_ip",
         [11] = "http_idle_seconds", [12] = "mqtt_rate", [13] = "register_rate", [14] = "trusted_proxy", [17] = "link_ttl_seconds",
-        [18] = "clock_start", [19] = "clock_speed"};
+        [18] = "clock_start", [19] = "clock_speed", [20] = "register_group"};
     static srv_t srv; /* large; lives for the whole process */
     srv_t *s = &srv;
     srv_config_t *c = &s->cfg;
@@ -445,7 +449,7 @@ int main(int argc, char **argv)
         case 16: c->insecure = true; continue;
         case 'h': fputs(usage, stdout); return 0;
         case 8: puts("ottod 0.1.0"); return 0;
-        case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: case 13: case 14: case 17: case 18: case 19:
+        case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: case 13: case 14: case 17: case 18: case 19: case 20:
             key = keys[opt];
             break;
         default: fputs(usage, stderr); return 2;
@@ -514,6 +518,7 @@ int main(int argc, char **argv)
     s->eng.minute_s = c->minute_s;
     s->eng.auto_register = c->auto_register;
     s->eng.register_rate = (unsigned)c->register_rate;
+    snprintf(s->eng.register_group, sizeof s->eng.register_group, "%s", c->register_group);
     /* Expiring per-device download links: on with HTTPS unless said otherwise. */
     s->eng.links.on = c->signed_links < 0 ? c->https_cert[0] != 0 : c->signed_links;
     if (s->eng.links.on && srv_links_open(&s->eng.links, c->data_dir, c->link_ttl_s))

@@ -457,8 +457,12 @@ static void register_thing(srv_engine_t *e, const char *thing, const char *produ
             return;
         }
         e->reg_count++;
-        if (srv_device_upsert(e->st, thing, product, NULL, 0, now) == OTTO_OK)
-            SRV_LOG_INF("thing=%s registered on first contact", thing);
+        const char *group = e->register_group;
+        if (srv_device_upsert(e->st, thing, product, group[0] ? &group : NULL, group[0] ? 1 : 0, now) == OTTO_OK) {
+            SRV_LOG_INF("thing=%s registered on first contact%s%s", thing, group[0] ? " into group " : "", group);
+            if (group[0]) /* the group's continuous jobs reach it at once */
+                srv_engine_joined(e, &thing, 1, now);
+        }
     }
     if (product || versions)
         srv_device_seen(e->st, thing, product ? product : "", versions ? versions : "", now);

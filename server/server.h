@@ -32,6 +32,7 @@ typedef struct {
     int mqtt_rate;          /* requests a second one thing may make */
     int register_rate;      /* new things registered a second, at most */
     bool auto_register;
+    char register_group[SRV_NAME_MAX + 1]; /* "" or the group first contacts join */
     int minute_s;           /* length of a timer minute (tests shorten it) */
     long clock_start;       /* test-only: the clock starts here (0: the wall clock) */
     double clock_speed;     /* ... and runs this many times as fast (0: 1) */

@@ -4,7 +4,9 @@
 # threshold; a wave's error threshold pauses the whole job, and the waves
 # after it never see the release; successAction PAUSE waits for otto job
 # resume; a wave that ended below its threshold waits for otto job
-# next-wave. otto job show gives each wave's size, state and counts.
+# next-wave. otto job show gives each wave's size, state and counts. A
+# continuous job reaches a thing that registers on first contact into its
+# group (ottod --register-group).
 . "$(dirname "$0")/lib.sh"
 e2e_init
 start_secure --minute-seconds 6
@@ -90,4 +92,15 @@ check "wave 2 ended below its threshold: paused for otto job next-wave ($why)" \
 check "otto job next-wave: wave 3 released" sees "${P[5]}" "$J3"
 out=$("$OTTO" job next-wave "$J3" 2>&1)
 check "next-wave on the last wave: refused, saying so" sh -c "echo \"\$1\" | grep -q \"wave 3 is the job's last\"" _ "$out"
+
+# ---- a continuous job reaches a device registering on first contact into its group
+stop_ottod
+start_ottod --register-group field
+JC=$("$OTTO" job create --group field --fw "$F110" --target-selection CONTINUOUS -q)
+NEW=24:0a:c4:18:fe:01
+r=$(mq $NEW get)
+check "a thing unknown to ottod, on its first request, has the continuous job of group field" \
+    sh -c "echo \"\$1\" | grep -q '\"jobId\":\"$JC\"'" _ "$r"
+check "... registered on first contact into the group (ottod --register-group)" \
+    sh -c "'$OTTO' device show $NEW --json | grep -q '\"field\"'"
 e2e_done
