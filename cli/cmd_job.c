@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* otto job create | ls | show | cancel | pause | resume | next-wave | watch | template */
+/* otto job create | ls | show | cancel | pause | resume | next-wave | install | watch | template */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +20,7 @@ static const char usage[] =
     "  cancel ID [--force] [--reason TEXT]               cancel (--force: also running ones)\n"
     "  pause ID | resume ID                              stop / restart a paced job's releases\n"
     "  next-wave ID                                      start a job's next wave now\n"
+    "  install ID                                        a job created --install-later: install now\n"
     "  template create NAME [--fw ID]... [options]       a job's settings by name (create's options)\n"
     "  template list | template show NAME               the templates\n"
     "  watch ID [--interval S] [--timeout S]             live progress until the job ends\n"
@@ -82,6 +83,7 @@ static int create(int argc, char **argv, const char *tpl)
         {"template", required_argument, 0, 'P'}, {"rollout-waves", required_argument, 0, 'V'},
         {"waves", required_argument, 0, 'w'}, {"wave-success", required_argument, 0, 's'},
         {"wave-error", required_argument, 0, 'e'}, {"wave-pause", no_argument, 0, 'p'},
+        {"install-later", no_argument, 0, 'L'}, {"install-window", required_argument, 0, 'N'},
         {"help", no_argument, 0, 'h'},         API_LONG_OPTS, {0, 0, 0, 0}};
     api_opts_t ao = {0};
     const char *devices[MAX_ARGS], *groups[MAX_ARGS], *fws[MAX_ARGS];
@@ -92,7 +94,9 @@ static int create(int argc, char **argv, const char *tpl)
     int nk = 0;
     const char *rollout = NULL, *abort_cfg = NULL, *retry_cfg = NULL, *selection = NULL, *sched_cfg = NULL;
     const char *use_tpl = NULL, *waves_cfg = NULL, *waves = NULL, *wave_ok = NULL, *wave_bad = NULL;
-    bool wave_pause = false;
+    bool wave_pause = false, install_later = false;
+    const char *install_windows[8];
+    int nwin = 0;
     long per_min = 0;
     while ((opt = getopt_long(argc, argv, "d:g:f:hq", opts, NULL)) != -1) {
         if ((opt == 'd' && nd == MAX_ARGS) || (opt == 'g' && ng == MAX_ARGS) ||
@@ -118,6 +122,15 @@ static int create(int argc, char **argv, const char *tpl)
         case 's': wave_ok = optarg; break;
         case 'e': wave_bad = optarg; break;
         case 'p': wave_pause = true; break;
+        case 'L': install_later = true; break;
+        case 'N':
+            if (nwin == 8) {
+                die_msg("--install-window: at most 8");
+                return EXIT_USAGE;
+            }
+            install_windows[nwin++] = optarg;
+            install_later = true;
+            break;
         case 'M': per_min = atol(optarg); break;
         case 'K':
             if (nk == 2) {
@@ -172,7 +185,12 @@ static int create(int argc, char **argv, const char *tpl)
                   "      --wave-success P  SUCCEEDED share of a wave that starts the next (default 100)\n"
                   "      --wave-error P    FAILED, TIMED_OUT or REJECTED share that pauses the job\n"
                   "      --wave-pause      at its success threshold a wave waits for otto job resume\n"
-                  "      --rollout-waves JSON  the whole object, with per-wave thresholds (docs/api.md)\n",
+                  "      --rollout-waves JSON  the whole object, with per-wave thresholds (docs/api.md)\n"
+                  "\nInstall later (otto's): devices download and check the image at once, report\n"
+                  "'downloaded', and switch to it only when told:\n"
+                  "      --install-later   on 'otto job install ID'\n"
+                  "      --install-window 'CRON MINUTES'  ... or inside a window, e.g.\n"
+                  "                        'cron(0 3 ? * * *) 60' (UTC; up to 8)\n",
                   stdout);
             return EXIT_OK;
         default:
@@ -251,6 +269,25 @@ static int create(int argc, char **argv, const char *tpl)
             return EXIT_USAGE;
         }
         cJSON_AddItemToObject(body, objs[i].field, cfg);
+    }
+    if (install_later) {
+        cJSON *ic = cJSON_AddObjectToObject(body, "installConfig");
+        cJSON_AddTrueToObject(ic, "deferred");
+        cJSON *wl = nwin ? cJSON_AddArrayToObject(ic, "installWindows") : NULL;
+        for (int i = 0; i < nwin; i++) {
+            const char *sp = strrchr(install_windows[i], ' ');
+            char cron[128];
+            if (!sp || sp == install_windows[i] || (size_t)(sp - install_windows[i]) >= sizeof cron) {
+                cJSON_Delete(body);
+                die_msg("--install-window '%s': 'cron(...) MINUTES', e.g. 'cron(0 3 ? * * *) 60'", install_windows[i]);
+                return EXIT_USAGE;
+            }
+            snprintf(cron, sizeof cron, "%.*s", (int)(sp - install_windows[i]), install_windows[i]);
+            cJSON *w = cJSON_CreateObject();
+            cJSON_AddStringToObject(w, "startTime", cron);
+            cJSON_AddNumberToObject(w, "durationInMinutes", atoi(sp + 1));
+            cJSON_AddItemToArray(wl, w);
+        }
     }
     cJSON *ku = nk ? cJSON_AddArrayToObject(body, "keyUpdates") : NULL;
     for (int i = 0; i < nk; i++) {
@@ -349,6 +386,16 @@ static void print_job(const cJSON *j)
         }
         if (api_str(ro, "next")[0])
             printf("next:      %s\n", api_str(ro, "next"));
+    }
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(j, "install");
+    if (in) {
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(in, "windowOpen");
+        printf("install:   later; %.0f downloaded and waiting; devices told %s%s%s\n", num(in, "downloaded"),
+               api_str(in, "signal"),
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in, "told")) ? " (otto job install)"
+               : w ? (cJSON_IsTrue(w) ? " (install window open)" : " (install window closed)")
+                   : " (until otto job install)",
+               "");
     }
     if (cJSON_GetArraySize(execs) == 0)
         return;
@@ -539,7 +586,7 @@ int cmd_job(int argc, char **argv)
     if (!strcmp(cmd, "template"))
         return template_cmd(argc - 1, argv + 1);
     if (strcmp(cmd, "ls") && strcmp(cmd, "show") && strcmp(cmd, "cancel") && strcmp(cmd, "watch") &&
-        strcmp(cmd, "pause") && strcmp(cmd, "resume") && strcmp(cmd, "next-wave")) {
+        strcmp(cmd, "pause") && strcmp(cmd, "resume") && strcmp(cmd, "next-wave") && strcmp(cmd, "install")) {
         die_msg("unknown job command '%s' (see 'otto job --help')", cmd);
         return EXIT_USAGE;
     }
@@ -576,7 +623,8 @@ int cmd_job(int argc, char **argv)
     } else if (!strcmp(cmd, "show")) {
         snprintf(path, sizeof path, "/api/v1/jobs/%s", api_escape(argv[optind], esc, sizeof esc));
         rc = api_call(&ao, "GET", path, NULL, &resp);
-    } else if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "next-wave")) {
+    } else if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "next-wave") ||
+               !strcmp(cmd, "install")) {
         snprintf(path, sizeof path, "/api/v1/jobs/%s/%s", api_escape(argv[optind], esc, sizeof esc), cmd);
         body = cJSON_CreateObject();
         rc = api_call(&ao, "POST", path, body, &resp);

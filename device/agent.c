@@ -195,6 +195,24 @@ static void resume(otto_agent_t *a, const ev_t *e)
         agent_start_download(a);
 }
 
+/* Downloaded, waiting: the server's "install": "NOW" (or the field gone)
+ * installs what is in flash, checked again on the way (agent_fetch.c). */
+static void install_if_told(otto_agent_t *a, const ev_t *e)
+{
+    (void)e;
+    if (a->install_wait)
+        return;
+    a->job.phase = P_DOWNLOADING;
+    agent_save_job(a);
+    agent_start_download(a);
+}
+
+static void resend_downloaded(otto_agent_t *a, const ev_t *e)
+{
+    (void)e;
+    agent_send_progress(a, "downloaded", false);
+}
+
 static void download(otto_agent_t *a, const ev_t *e)
 {
     (void)e;
@@ -297,6 +315,11 @@ static const struct {
     {P_SWITCHED,    EV_BOOT,       after_reboot},   /* new image runs -> reporting SUCCEEDED; rolled
                                                        back -> reporting FAILED; cut short -> downloading */
     {P_RELAY,       EV_SLICE,      relay_slice},    /* done -> downloading (esp32) or reporting */
+    {P_DOWNLOADED,  EV_CONNECTED,  resend_downloaded}, /* the server learns it again */
+    {P_DOWNLOADED,  EV_NEXT_SAME,  install_if_told}, /* "install": "NOW" -> downloading (checked from
+                                                        flash, then switched or relayed) */
+    {P_DOWNLOADED,  EV_NEXT_OTHER, take_other},     /* canceled: the slot is never selected */
+    {P_DOWNLOADED,  EV_GONE,       drop_and_ask},
     {P_REPORT,      EV_CONNECTED,  resend_final},
     {P_REPORT,      EV_ACCEPTED,   reported},       /* -> idle, ask $next */
     {P_REPORT,      EV_GONE,       reported},       /* the server has it already -> idle */
@@ -330,7 +353,10 @@ static void on_next(otto_agent_t *a, const char *payload, size_t len)
         otto_json_str(&j, otto_json_get(&j, e.exec, "jobId"), id, sizeof id);
     if (!id[0])
         e.exec = -1;
-    step(a, a->job.phase != P_IDLE && !strcmp(id, a->job.job_id) ? EV_NEXT_SAME : EV_NEXT_OTHER, &e);
+    bool same = a->job.phase != P_IDLE && !strcmp(id, a->job.job_id);
+    if (same)
+        a->install_wait = agent_install_waits(&j, e.exec);
+    step(a, same ? EV_NEXT_SAME : EV_NEXT_OTHER, &e);
 }
 
 static void on_update_reply(otto_agent_t *a, bool ok, const char *payload, size_t len)
@@ -376,7 +402,7 @@ int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg, const char 
         agent_save_job(a);
         return OTTO_OK;
     }
-    if (err || a->job.phase > P_RELAY ||
+    if (err || a->job.phase > P_DOWNLOADED ||
         ((a->job.target == T_MCU || a->job.phase == P_RELAY) && (!a->mcufw || !cfg->mcu_uart))) {
         memset(&a->job, 0, sizeof a->job);
         if (err != OTTO_E_NOTFOUND)
@@ -483,10 +509,11 @@ bool otto_agent_busy(const otto_agent_t *a)
 
 const char *otto_agent_phase(const otto_agent_t *a)
 {
-    static const char *const names[] = {"idle", "starting", "downloading", "switched", "reporting", "relaying"};
+    static const char *const names[] = {"idle",      "starting", "downloading", "switched",
+                                        "reporting", "relaying", "downloaded"};
     if (a->job.phase == P_DOWNLOADING && a->job.target == T_MCU)
         return "staging";
-    return a->job.phase <= P_RELAY ? names[a->job.phase] : "?";
+    return a->job.phase <= P_DOWNLOADED ? names[a->job.phase] : "?";
 }
 
 void otto_agent_progress(const otto_agent_t *a, uint32_t *done, uint32_t *total)

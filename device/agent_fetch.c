@@ -289,6 +289,15 @@ void agent_complete(otto_agent_t *a)
                                                       : "the signature does not verify with a trusted key; slot not switched");
         return;
     }
+    if (a->install_wait) { /* checked; installed (relayed, or switched to) when the server says */
+        if (!mcu && (err = otto_ota_end(&a->ota, NULL))) {
+            const char *reason = ota_reason(err, &result, &detail);
+            agent_finish(a, result, reason, detail);
+            return;
+        }
+        agent_wait_install(a);
+        return;
+    }
     if (mcu) {
         a->job.phase = P_RELAY;
         otto_store_erase(a->cfg.store, "off");

@@ -57,6 +57,13 @@ static bool apply_key_updates(otto_agent_t *a, const otto_jobdoc_t *doc)
     return true;
 }
 
+bool agent_install_waits(const otto_json_t *j, int exec)
+{
+    char v[8] = "";
+    otto_json_str(j, otto_json_get(j, exec, "install"), v, sizeof v);
+    return !strcmp(v, "WAIT");
+}
+
 /* A new execution is next: take it, or say why not. */
 void agent_judge(otto_agent_t *a, const otto_json_t *j, int exec)
 {
@@ -69,6 +76,7 @@ void agent_judge(otto_agent_t *a, const otto_json_t *j, int exec)
         return; /* not an execution we can even name */
     otto_copy_str(a->job.job_id, sizeof a->job.job_id, id);
     a->job.exec_version = version;
+    a->install_wait = agent_install_waits(j, exec);
     otto_copy_str(a->job.from_version, sizeof a->job.from_version, a->running_version);
     int err = otto_jobdoc_read(j, otto_json_get(j, exec, "jobDocument"), &doc);
     if (err) {

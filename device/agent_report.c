@@ -94,6 +94,19 @@ void agent_send_progress(otto_agent_t *a, const char *step, bool expect)
     agent_send_update(a, "IN_PROGRESS", d, expect);
 }
 
+/* Downloaded and checked, waiting for the server's "install": "NOW": the
+ * whole image stays in its slot (or mcufw) with "off" at its size, so the
+ * install re-reads it from flash, checks it again and goes on, across any
+ * number of power cuts, without a byte downloaded again. */
+void agent_wait_install(otto_agent_t *a)
+{
+    agent_stop_download(a);
+    a->job.phase = P_DOWNLOADED;
+    otto_store_set_int(a->cfg.store, "off", (int64_t)agent_cur(a)->size);
+    agent_save_job(a);
+    agent_send_progress(a, "downloaded", false);
+}
+
 static const char *state_name(uint8_t st)
 {
     static const char *const names[] = {"", "not_started", "updated", "already_running", "failed"};

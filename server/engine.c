@@ -1081,7 +1081,69 @@ static int save_config(srv_engine_t *e, int64_t seq, const cJSON *cfg)
     char *txt = cJSON_PrintUnformatted(cfg);
     int err = txt ? srv_job_set_config(e->st, seq, txt) : OTTO_E_NOSPC;
     free(txt);
+    for (int i = 0; i < SRV_INSTALL_JOBS; i++)
+        if (e->inst[i].seq == seq) /* read again when next asked */
+            e->inst[i].seq = 0;
     return err;
+}
+
+/* ---- install later (installConfig) ---------------------------------------- */
+
+static srv_install_cache_t *install_entry(srv_engine_t *e, int64_t seq)
+{
+    for (int i = 0; i < SRV_INSTALL_JOBS; i++)
+        if (e->inst[i].seq == seq)
+            return &e->inst[i];
+    srv_install_cache_t *c = &e->inst[e->inst_next++ % SRV_INSTALL_JOBS];
+    srv_job_t job;
+    char msg[160];
+    memset(c, 0, sizeof *c);
+    c->last = -1;
+    if (srv_job_get_seq(e->st, seq, &job))
+        return NULL;
+    cJSON *cfg = cJSON_Parse(job.config ? job.config : "{}");
+    if (!srv_install_parse(cJSON_GetObjectItemCaseSensitive(cfg, "installConfig"), &c->in, msg, sizeof msg)) {
+        c->seq = seq;
+        c->deferred = c->in.deferred;
+        c->told = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "state"),
+                                                               "install"));
+    }
+    cJSON_Delete(cfg);
+    srv_job_clear(&job);
+    return c->seq ? c : NULL;
+}
+
+int srv_engine_install(srv_engine_t *e, int64_t seq, int64_t now)
+{
+    const srv_install_cache_t *c = install_entry(e, seq);
+    if (!c || !c->deferred)
+        return -1;
+    return c->told || (c->in.windows.n && srv_sched_open(&c->in.windows, now));
+}
+
+/* The install signal changed (told, or a window opened or closed): each
+ * device on the job hears it again, as notify-next with its execution.
+ * Devices still QUEUED hear it when they take the job. */
+static void install_push(srv_engine_t *e, int64_t seq, int64_t now)
+{
+    srv_install_cache_t *c = install_entry(e, seq);
+    int v = srv_engine_install(e, seq, now);
+    if (!c || v < 0 || v == c->last)
+        return;
+    bool first = c->last < 0;
+    c->last = v;
+    if (first && !v)
+        return; /* nothing to take back */
+    service_move_t p = {.e = e};
+    srv_exec_of_job(e->st, seq, SRV_IN_PROGRESS, collect_thing, &p);
+    for (size_t i = 0; i < p.things.n; i++) {
+        srv_exec_t next;
+        if (!srv_exec_next(e->st, p.things.v[i], &next) && next.job_seq == seq && e->changed)
+            e->changed(e, p.things.v[i], false, true, &next, now);
+    }
+    if (p.things.n)
+        SRV_LOG_INF("job seq %lld install: %s (%zu devices told)", (long long)seq, v ? "NOW" : "WAIT", p.things.n);
+    strvec_free(&p.things);
 }
 
 typedef struct {
@@ -1148,6 +1210,8 @@ static int pace_job(void *arg, int64_t seq, const char *config)
     int err = srv_job_config_parse(cfg, &jc, msg, sizeof msg);
     bool paused = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "state"), "paused"));
     const srv_sched_t *sc = &jc.sc;
+    if (!err && jc.in.deferred)
+        install_push(e, seq, c->now);
     if (!err && sc->end && c->now >= sc->end) { /* endTime: no more releases; CANCEL ends the job too */
         if (sc->end_behavior != SRV_END_STOP_ROLLOUT && c->nending < 16) {
             c->force[c->nending] = sc->end_behavior == SRV_END_FORCE_CANCEL;
@@ -1206,10 +1270,21 @@ int srv_engine_rollout_op(srv_engine_t *e, const char *id, int op, char *msg, si
     cJSON *cfg = cJSON_Parse(job.config ? job.config : "{}");
     int cur = state_int(cfg, "wave"), count = state_int(cfg, "waveCount");
     if (job.status != SRV_JOB_IN_PROGRESS || srv_job_config_parse(cfg, &jc, msg, msglen) ||
-        (!jc.ro.on && !jc.wv.n)) {
+        (!jc.ro.on && !jc.wv.n && op != SRV_ROLLOUT_INSTALL)) {
         err = fail(msg, msglen, OTTO_E_STATE,
                    "only a job in progress with a rollout rate or waves pauses, resumes or moves on"
                    " (jobExecutionsRolloutConfig, rolloutWaves)%s", "");
+    } else if (op == SRV_ROLLOUT_INSTALL) {
+        if (!jc.in.deferred) {
+            err = fail(msg, msglen, OTTO_E_STATE, "the job installs at once (no installConfig.deferred)%s", "");
+        } else {
+            cJSON_DeleteItemFromObjectCaseSensitive(job_state(cfg), "install");
+            cJSON_AddTrueToObject(job_state(cfg), "install");
+            if (!(err = save_config(e, job.seq, cfg))) {
+                SRV_LOG_INF("job=%s install: devices told to install now (otto job install)", job.id);
+                install_push(e, job.seq, srv_now());
+            }
+        }
     } else if (op == SRV_ROLLOUT_NEXT_WAVE && (!jc.wv.n || cur >= count)) {
         char n[16];
         snprintf(n, sizeof n, "%d", cur);

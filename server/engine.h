@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "links.h"
+#include "rollout.h"
 #include "store.h"
 
 /* A paced job's release credit (executions it may release now) and rate. */
@@ -31,6 +32,16 @@ typedef struct {
     bool seen;    /* still releasing at the last tick */
 } srv_pace_t;
 #define SRV_PACE_JOBS 32 /* paced jobs rolling out at once */
+
+/* A job's installConfig as devices are told it (cached: asked for every
+ * execution sent; dropped when the job's configuration changes). */
+typedef struct {
+    int64_t seq;  /* 0: a free slot */
+    bool deferred, told; /* told: otto job install */
+    int last;     /* the answer last pushed to devices (-1: none yet) */
+    srv_install_t in;
+} srv_install_cache_t;
+#define SRV_INSTALL_JOBS 8
 
 typedef struct srv_engine {
     srv_store_t *st;
@@ -59,6 +70,8 @@ typedef struct srv_engine {
     srv_links_t links;
     /* Paced rollouts (in memory: after a restart each goes on at its rate). */
     srv_pace_t pace[SRV_PACE_JOBS];
+    srv_install_cache_t inst[SRV_INSTALL_JOBS];
+    unsigned inst_next;      /* the slot a miss takes next */
     /* Counters for /healthz and the benchmarks. */
     uint64_t n_requests, n_rejected, n_published;
 } srv_engine_t;
@@ -97,13 +110,19 @@ int srv_engine_cancel_job(srv_engine_t *e, const char *id, bool force, const cha
 void srv_engine_joined(srv_engine_t *e, const char *const *things, size_t n, int64_t now);
 
 /* What an operator does to a rollout in progress. */
-enum { SRV_ROLLOUT_PAUSE, SRV_ROLLOUT_RESUME, SRV_ROLLOUT_NEXT_WAVE };
+enum { SRV_ROLLOUT_PAUSE, SRV_ROLLOUT_RESUME, SRV_ROLLOUT_NEXT_WAVE, SRV_ROLLOUT_INSTALL };
 /** PAUSE: what is released goes on, nothing more is released; RESUME:
  *  releases go on at the rate from then on (no burst), and a wave gate that
  *  paused the job is passed; NEXT_WAVE: the next wave starts now, whatever
  *  the current one's results. OTTO_E_STATE (with msg) unless the job is
- *  IN_PROGRESS with a rate or waves (and, for NEXT_WAVE, a wave after). */
+ *  IN_PROGRESS with a rate or waves (and, for NEXT_WAVE, a wave after).
+ *  INSTALL: a deferred job's devices install now (OTTO_E_STATE unless
+ *  installConfig.deferred). */
 int srv_engine_rollout_op(srv_engine_t *e, const char *id, int op, char *msg, size_t msglen);
+
+/** A job's install signal for its devices: -1 the job installs at once (no
+ *  "install" field), 0 "WAIT", 1 "NOW" (told, or inside an install window). */
+int srv_engine_install(srv_engine_t *e, int64_t seq, int64_t now);
 
 /** Time out executions whose step or in-progress timer expired. */
 void srv_engine_tick(srv_engine_t *e, int64_t now);

@@ -221,6 +221,33 @@ static cJSON *counts_json(srv_store_t *st, int64_t seq)
     return o;
 }
 
+static int count_downloaded(void *arg, const srv_exec_t *ex)
+{
+    cJSON *d = cJSON_Parse(ex->details);
+    const cJSON *step = cJSON_GetObjectItemCaseSensitive(d, "step");
+    *(int64_t *)arg += cJSON_IsString(step) && !strcmp(step->valuestring, "downloaded");
+    cJSON_Delete(d);
+    return 0;
+}
+
+/* A deferred job's install: told or not, the window, and how many devices
+ * wait with the image downloaded and checked. */
+static cJSON *install_json(srv_store_t *st, const srv_job_t *j, const srv_job_config_t *jc, const cJSON *state)
+{
+    cJSON *o = cJSON_CreateObject();
+    int64_t downloaded = 0;
+    bool told = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(state, "install"));
+    bool open = jc->in.windows.n && srv_sched_open(&jc->in.windows, srv_now());
+    cJSON_AddBoolToObject(o, "deferred", true);
+    cJSON_AddBoolToObject(o, "told", told);
+    if (jc->in.windows.n)
+        cJSON_AddBoolToObject(o, "windowOpen", open);
+    cJSON_AddStringToObject(o, "signal", told || open ? "NOW" : "WAIT");
+    srv_exec_of_job(st, j->seq, SRV_IN_PROGRESS, count_downloaded, &downloaded);
+    cJSON_AddNumberToObject(o, "downloaded", (double)downloaded);
+    return o;
+}
+
 typedef struct {
     int64_t size[SRV_WAVES_MAX + 2], released[SRV_WAVES_MAX + 2], counts[SRV_WAVES_MAX + 2][SRV_STATUS_COUNT];
 } wave_counts_t;
@@ -331,6 +358,8 @@ static cJSON *job_json(srv_store_t *st, const srv_job_t *j)
     char msg[160];
     if (cfg && !srv_job_config_parse(cfg, &jc, msg, sizeof msg) && srv_job_config_paced(&jc))
         cJSON_AddItemToObject(o, "rollout", rollout_json(st, j, &jc, cJSON_GetObjectItemCaseSensitive(cfg, "state"), o));
+    if (cfg && !srv_job_config_parse(cfg, &jc, msg, sizeof msg) && jc.in.deferred)
+        cJSON_AddItemToObject(o, "install", install_json(st, j, &jc, cJSON_GetObjectItemCaseSensitive(cfg, "state")));
     cJSON_Delete(cfg);
     return o;
 }
@@ -459,9 +488,9 @@ static int str_array(const cJSON *a, const char ***out, size_t *n)
 }
 
 /* A job's configuration objects: AWS's, under AWS's names, and otto's
- * rolloutWaves. */
+ * rolloutWaves and installConfig. */
 static const char *const config_fields[] = {"jobExecutionsRolloutConfig", "abortConfig", "jobExecutionsRetryConfig",
-                                            "targetSelection", "schedulingConfig", "rolloutWaves"};
+                                            "targetSelection", "schedulingConfig", "rolloutWaves", "installConfig"};
 /* The fields a job template may carry: a job's, less its targets and id,
  * and no startTime/endTime (as AWS's templates). */
 static const char *const template_fields[] = {"firmware", "description", "inProgressTimeoutInMinutes",
@@ -1091,6 +1120,12 @@ static enum MHD_Result r_job_resume(srv_t *s, struct MHD_Connection *c, const ch
     return job_rollout_op(s, c, name, SRV_ROLLOUT_RESUME);
 }
 
+static enum MHD_Result r_job_install(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    (void)body;
+    return job_rollout_op(s, c, name, SRV_ROLLOUT_INSTALL);
+}
+
 static enum MHD_Result r_job_next_wave(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
 {
     (void)body;
@@ -1370,6 +1405,7 @@ static const struct {
     {"GET", "/api/v1/job-templates", true, NULL, r_template_show, SRV_ROLE_VIEWER},
     {"POST", "/api/v1/jobs", true, "/resume", r_job_resume, SRV_ROLE_OPERATOR},
     {"POST", "/api/v1/jobs", true, "/next-wave", r_job_next_wave, SRV_ROLE_OPERATOR},
+    {"POST", "/api/v1/jobs", true, "/install", r_job_install, SRV_ROLE_OPERATOR},
     {"GET", "/api/v1/jobs", true, NULL, r_job_show, SRV_ROLE_VIEWER},
     {"GET", "/api/v1/keys", false, NULL, r_keys_list, SRV_ROLE_VIEWER},
     {"POST", "/api/v1/keys", false, NULL, r_keys_add, SRV_ROLE_ADMIN},

@@ -98,6 +98,10 @@ cJSON *srv_exec_json(srv_engine_t *e, const srv_exec_t *ex, bool with_doc, int64
     }
     cJSON_AddStringToObject(o, "status", srv_status_name(ex->status));
     cJSON_AddItemToObject(o, "statusDetails", details_json(ex));
+    /* otto's install signal for a job that installs later (installConfig) */
+    int install = srv_status_terminal(ex->status) ? -1 : srv_engine_install(e, ex->job_seq, now);
+    if (install >= 0)
+        cJSON_AddStringToObject(o, "install", install ? "NOW" : "WAIT");
     int64_t due = ex->step_deadline;
     if (ex->deadline && (!due || ex->deadline < due))
         due = ex->deadline;

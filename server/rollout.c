@@ -299,10 +299,36 @@ bool srv_cron_match(const srv_cron_t *c, int64_t t)
            (c->year[y / 8] >> (y % 8) & 1);
 }
 
-int srv_sched_parse(const cJSON *cfg, srv_sched_t *s, char *msg, size_t cap)
+/* A list of windows ({startTime: cron, durationInMinutes}) into s. */
+static int windows_parse(const cJSON *list, const char *field, srv_sched_t *s, char *msg, size_t cap)
 {
     const cJSON *w;
     int64_t d;
+    int n = cJSON_GetArraySize(list);
+    if (!cJSON_IsArray(list) || n < 1 || n > SRV_WINDOWS_MAX) {
+        snprintf(msg, cap, "%s: 1 to 8 windows", field);
+        return OTTO_E_INVAL;
+    }
+    cJSON_ArrayForEach(w, list) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(w, "startTime");
+        if (!cJSON_IsString(st)) {
+            snprintf(msg, cap, "%s.startTime: a cron expression", field);
+            return OTTO_E_INVAL;
+        }
+        int err = srv_cron_parse(st->valuestring, &s->w[s->n].start, msg, cap);
+        if (err)
+            return err;
+        if (!int_in(cJSON_GetObjectItemCaseSensitive(w, "durationInMinutes"), 1, 1430, &d)) {
+            snprintf(msg, cap, "%s.durationInMinutes: 1 to 1430", field);
+            return OTTO_E_INVAL;
+        }
+        s->w[s->n++].minutes = (int)d;
+    }
+    return OTTO_OK;
+}
+
+int srv_sched_parse(const cJSON *cfg, srv_sched_t *s, char *msg, size_t cap)
+{
     memset(s, 0, sizeof *s);
     if (!cfg)
         return OTTO_OK;
@@ -331,23 +357,24 @@ int srv_sched_parse(const cJSON *cfg, srv_sched_t *s, char *msg, size_t cap)
     if (s->end && !s->end_behavior)
         s->end_behavior = SRV_END_STOP_ROLLOUT;
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(cfg, "maintenanceWindows");
-    int n = cJSON_GetArraySize(list);
     if (!list)
         return s->start || s->end ? OTTO_OK : bad(msg, cap, "schedulingConfig: startTime, endTime or maintenanceWindows");
-    if (!cJSON_IsArray(list) || n < 1 || n > SRV_WINDOWS_MAX)
-        return bad(msg, cap, "schedulingConfig.maintenanceWindows: 1 to 8 windows");
-    cJSON_ArrayForEach(w, list) {
-        const cJSON *st = cJSON_GetObjectItemCaseSensitive(w, "startTime");
-        if (!cJSON_IsString(st))
-            return bad(msg, cap, "maintenanceWindows.startTime: a cron expression");
-        int err = srv_cron_parse(st->valuestring, &s->w[s->n].start, msg, cap);
-        if (err)
-            return err;
-        if (!int_in(cJSON_GetObjectItemCaseSensitive(w, "durationInMinutes"), 1, 1430, &d))
-            return bad(msg, cap, "maintenanceWindows.durationInMinutes: 1 to 1430");
-        s->w[s->n++].minutes = (int)d;
-    }
-    return OTTO_OK;
+    return windows_parse(list, "schedulingConfig.maintenanceWindows", s, msg, cap);
+}
+
+int srv_install_parse(const cJSON *cfg, srv_install_t *in, char *msg, size_t cap)
+{
+    memset(in, 0, sizeof *in);
+    if (!cfg)
+        return OTTO_OK;
+    const cJSON *def = cJSON_GetObjectItemCaseSensitive(cfg, "deferred");
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(cfg, "installWindows");
+    if (!cJSON_IsObject(cfg) || !cJSON_IsBool(def))
+        return bad(msg, cap, "installConfig: {\"deferred\": true|false, \"installWindows\"?: [...]}");
+    in->deferred = cJSON_IsTrue(def);
+    if (list && !in->deferred)
+        return bad(msg, cap, "installConfig.installWindows: only with deferred true");
+    return list ? windows_parse(list, "installConfig.installWindows", &in->windows, msg, cap) : OTTO_OK;
 }
 
 int srv_sched_check(const srv_sched_t *s, int64_t now, char *msg, size_t cap)
@@ -488,7 +515,8 @@ int srv_job_config_parse(const cJSON *cfg, srv_job_config_t *c, char *msg, size_
         (err = srv_abort_parse(cJSON_GetObjectItemCaseSensitive(cfg, "abortConfig"), &c->ab, msg, cap)) ||
         (err = srv_retry_parse(cJSON_GetObjectItemCaseSensitive(cfg, "jobExecutionsRetryConfig"), &c->rt, msg, cap)) ||
         (err = srv_sched_parse(cJSON_GetObjectItemCaseSensitive(cfg, "schedulingConfig"), &c->sc, msg, cap)) ||
-        (err = srv_waves_parse(cJSON_GetObjectItemCaseSensitive(cfg, "rolloutWaves"), &c->wv, msg, cap)))
+        (err = srv_waves_parse(cJSON_GetObjectItemCaseSensitive(cfg, "rolloutWaves"), &c->wv, msg, cap)) ||
+        (err = srv_install_parse(cJSON_GetObjectItemCaseSensitive(cfg, "installConfig"), &c->in, msg, cap)))
         return err;
     const cJSON *ts = cJSON_GetObjectItemCaseSensitive(cfg, "targetSelection");
     if (ts && (!cJSON_IsString(ts) || (strcmp(ts->valuestring, "CONTINUOUS") && strcmp(ts->valuestring, "SNAPSHOT"))))

@@ -133,13 +133,26 @@ enum { SRV_GATE_WAIT, SRV_GATE_NEXT, SRV_GATE_PAUSE, SRV_GATE_ERROR, SRV_GATE_SH
 int srv_wave_gate(const srv_wave_t *w, int k, int64_t size, const int64_t counts[SRV_STATUS_COUNT], char *why,
                   size_t cap);
 
-/* A job's whole configuration: AWS's objects and otto's rolloutWaves. */
+/* installConfig (otto's, beyond AWS): devices download and check at once
+ * and install when the server says ("install": "NOW" in the execution):
+ * inside one of the windows, or once otto job install said so. */
+typedef struct {
+    bool deferred;
+    srv_sched_t windows;      /* installWindows (n = 0: none, otto job install only) */
+} srv_install_t;
+
+/** cfg: the installConfig object, or NULL (installs at once). */
+int srv_install_parse(const cJSON *cfg, srv_install_t *in, char *msg, size_t cap);
+
+/* A job's whole configuration: AWS's objects and otto's rolloutWaves and
+ * installConfig. */
 typedef struct {
     srv_rollout_t ro;
     srv_abort_t ab;
     srv_retry_t rt;
     srv_sched_t sc;
     srv_waves_t wv;
+    srv_install_t in;
     bool continuous;      /* targetSelection CONTINUOUS */
 } srv_job_config_t;
 

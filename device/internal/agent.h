@@ -17,7 +17,7 @@
 #include "internal/util.h"
 
 /* Phases: the states of the table in agent.c (and the record's values). */
-enum { P_IDLE = 0, P_STARTING, P_DOWNLOADING, P_SWITCHED, P_REPORT, P_RELAY };
+enum { P_IDLE = 0, P_STARTING, P_DOWNLOADING, P_SWITCHED, P_REPORT, P_RELAY, P_DOWNLOADED };
 enum { R_SUCCEEDED = 1, R_FAILED, R_REJECTED };
 enum { T_ESP = 0, T_MCU = 1 };                                   /* job.target */
 enum { S_NONE = 0, S_PENDING, S_UPDATED, S_ALREADY, S_FAILED }; /* job.*_state */
@@ -39,6 +39,8 @@ void agent_drop(otto_agent_t *a);
 
 /* agent_judge.c */
 void agent_judge(otto_agent_t *a, const otto_json_t *j, int exec);
+/* Does the execution say its job installs later ("install": "WAIT")? */
+bool agent_install_waits(const otto_json_t *j, int exec);
 int agent_version_cmp(const char *a, const char *b);
 
 /* agent_fetch.c */
@@ -60,6 +62,7 @@ uint32_t agent_now(const otto_agent_t *a);
 void agent_arm_retry(otto_agent_t *a);
 void agent_ask_next(otto_agent_t *a);
 void agent_send_progress(otto_agent_t *a, const char *step, bool expect);
+void agent_wait_install(otto_agent_t *a);
 void agent_send_final(otto_agent_t *a);
 void agent_hello(otto_agent_t *a);
 bool agent_job_gone(otto_agent_t *a, const char *payload, size_t len);

@@ -158,6 +158,8 @@ typedef struct {
     uint32_t written, saved, from, next_report;
     uint32_t started_ms;          /**< this download session's start */
     bool http_busy, http_head_seen, connected, waiting_next;
+    bool install_wait;            /**< the server says our job installs later ("install": "WAIT" in
+                                       the execution; RAM only: every execution message says it again) */
     /* retries */
     uint32_t retry_at, backoff;
     bool retry_armed;

@@ -138,6 +138,8 @@ static int p_http_get(void *ctx, const char *url, uint32_t from, const char *eta
 {
     otto_link_t *l = ctx;
     char h[128];
+    if (l->verbose)
+        say(l, "download from byte %u", from);
     if (!l->easy && !(l->easy = curl_easy_init()))
         return OTTO_E_IO;
     http_detach(l);

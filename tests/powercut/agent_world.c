@@ -29,7 +29,8 @@ static void next_reply(world_t *w, const char *leaf)
         snprintf(p, sizeof p, "{\"timestamp\":1}");
     else
         snprintf(p, sizeof p, "{\"timestamp\":1,\"execution\":{\"jobId\":\"" JOB "\",\"status\":\"%s\","
-                 "\"versionNumber\":%" PRIu32 ",\"jobDocument\":%s}}", STATUS[w->status], w->version, w->doc);
+                 "\"versionNumber\":%" PRIu32 ",%s\"jobDocument\":%s}}", STATUS[w->status], w->version,
+                 w->install == 1 ? "\"install\":\"WAIT\"," : w->install == 2 ? "\"install\":\"NOW\"," : "", w->doc);
     enqueue(w, leaf, p);
 }
 

@@ -27,6 +27,7 @@ typedef struct {
     char doc[1100];
     char reason[64];
     unsigned finals;  /* terminal status updates accepted: must end at 1 */
+    int install;      /* the execution's "install": 0 none, 1 "WAIT", 2 "NOW" */
     /* message queue to the device */
     char q_topic[8][160];
     char q_payload[8][1600];
