@@ -390,12 +390,13 @@ static void print_job(const cJSON *j)
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(j, "install");
     if (in) {
         const cJSON *w = cJSON_GetObjectItemCaseSensitive(in, "windowOpen");
-        printf("install:   later; %.0f downloaded and waiting; devices told %s%s%s\n", num(in, "downloaded"),
+        printf("install:   later; %.0f downloaded and waiting; devices told %s%s%s%s\n", num(in, "downloaded"),
                api_str(in, "signal"),
                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in, "told")) ? " (otto job install)"
-               : w ? (cJSON_IsTrue(w) ? " (install window open)" : " (install window closed)")
+               : w ? (cJSON_IsTrue(w) ? " (install window open)" : " (install window closed; next opens at ")
                    : " (until otto job install)",
-               "");
+               w && !cJSON_IsTrue(w) && api_str(in, "nextWindow")[0] ? api_str(in, "nextWindow") : "",
+               w && !cJSON_IsTrue(w) ? ")" : "");
     }
     if (cJSON_GetArraySize(execs) == 0)
         return;

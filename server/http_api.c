@@ -221,6 +221,30 @@ static cJSON *counts_json(srv_store_t *st, int64_t seq)
     return o;
 }
 
+/* "YYYY-MM-DDTHH:MMZ" */
+static void utc_minute(int64_t t, char *buf, size_t cap)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(buf, cap, "%Y-%m-%dT%H:%MZ", &tm);
+}
+
+/* When a job's schedule lets it release next, in words ("" when it does now). */
+static void schedule_next(const srv_job_config_t *jc, char *buf, size_t cap)
+{
+    int64_t now = srv_now(), at;
+    char when[32];
+    buf[0] = 0;
+    if (jc->sc.start > now) {
+        utc_minute(jc->sc.start, when, sizeof when);
+        snprintf(buf, cap, "releases start at %s (schedulingConfig.startTime)", when);
+    } else if (jc->sc.n && !srv_sched_open(&jc->sc, now) && (at = srv_sched_next_open(&jc->sc, now))) {
+        utc_minute(at, when, sizeof when);
+        snprintf(buf, cap, "releases go on when the next maintenance window opens, at %s", when);
+    }
+}
+
 static int count_downloaded(void *arg, const srv_exec_t *ex)
 {
     cJSON *d = cJSON_Parse(ex->details);
@@ -243,6 +267,12 @@ static cJSON *install_json(srv_store_t *st, const srv_job_t *j, const srv_job_co
     if (jc->in.windows.n)
         cJSON_AddBoolToObject(o, "windowOpen", open);
     cJSON_AddStringToObject(o, "signal", told || open ? "NOW" : "WAIT");
+    int64_t at = !told && !open ? srv_sched_next_open(&jc->in.windows, srv_now()) : 0;
+    if (at) {
+        char when[32];
+        utc_minute(at, when, sizeof when);
+        cJSON_AddStringToObject(o, "nextWindow", when);
+    }
     srv_exec_of_job(st, j->seq, SRV_IN_PROGRESS, count_downloaded, &downloaded);
     cJSON_AddNumberToObject(o, "downloaded", (double)downloaded);
     return o;
@@ -284,8 +314,14 @@ static cJSON *rollout_json(srv_store_t *st, const srv_job_t *j, const srv_job_co
         cJSON_AddBoolToObject(r, "windowOpen", srv_sched_open(&jc->sc, srv_now()));
     if (j->status == SRV_JOB_IN_PROGRESS && jc->sc.start > srv_now()) /* AWS's status until its startTime */
         cJSON_ReplaceItemInObjectCaseSensitive(job, "status", cJSON_CreateString("SCHEDULED"));
-    if (!jc->wv.n || count < 1 || count > SRV_WAVES_MAX + 1)
+    if (!jc->wv.n || count < 1 || count > SRV_WAVES_MAX + 1) {
+        char next[256] = "";
+        if (waiting && j->status == SRV_JOB_IN_PROGRESS)
+            schedule_next(jc, next, sizeof next);
+        if (next[0])
+            cJSON_AddStringToObject(r, "next", next);
         return r;
+    }
     wave_counts_t wc;
     memset(&wc, 0, sizeof wc);
     srv_exec_wave_counts(st, j->seq, add_wave_count, &wc);
@@ -318,6 +354,11 @@ static cJSON *rollout_json(srv_store_t *st, const srv_job_t *j, const srv_job_co
     }
     /* What comes next, in words. */
     char next[256] = "";
+    schedule_next(jc, next, sizeof next);
+    if (next[0]) {
+        cJSON_AddStringToObject(r, "next", next);
+        return r;
+    }
     if (cur >= 1 && cur < count && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(state, "paused"))) {
         const srv_wave_t *w = &jc->wv.w[cur - 1];
         double ok = wc.size[cur] ? 100.0 * (double)wc.counts[cur][SRV_SUCCEEDED] / (double)wc.size[cur] : 100.0;

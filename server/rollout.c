@@ -362,6 +362,16 @@ int srv_sched_parse(const cJSON *cfg, srv_sched_t *s, char *msg, size_t cap)
     return windows_parse(list, "schedulingConfig.maintenanceWindows", s, msg, cap);
 }
 
+int64_t srv_sched_next_open(const srv_sched_t *s, int64_t t)
+{
+    int64_t minute = t - ((t % 60) + 60) % 60 + 60;
+    for (int64_t k = 0; s->n && k < 366 * 24 * 60; k++, minute += 60)
+        for (int i = 0; i < s->n; i++)
+            if (srv_cron_match(&s->w[i].start, minute))
+                return minute;
+    return 0;
+}
+
 int srv_install_parse(const cJSON *cfg, srv_install_t *in, char *msg, size_t cap)
 {
     memset(in, 0, sizeof *in);

@@ -99,6 +99,9 @@ int srv_sched_parse(const cJSON *cfg, srv_sched_t *s, char *msg, size_t cap);
 int srv_sched_check(const srv_sched_t *s, int64_t now, char *msg, size_t cap);
 /** Is a maintenance window open at t? (true when there are none) */
 bool srv_sched_open(const srv_sched_t *s, int64_t t);
+/** The start of the first window opening after t (a minute's start, UTC),
+ *  looking a year ahead; 0 when none does (or there are no windows). */
+int64_t srv_sched_next_open(const srv_sched_t *s, int64_t t);
 
 /* otto's rolloutWaves (beyond AWS; hawkBit's deployment groups, Mender's
  * phases): the targets split into waves, each released when the one before

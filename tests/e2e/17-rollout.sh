@@ -121,7 +121,8 @@ check "a template with a startTime is refused (as AWS's)" grep -q "no startTime 
 W1=24:0a:c4:17:d0:01; W2=24:0a:c4:17:d0:02
 "$OTTO" device add $W1 --group g17w1 >/dev/null
 "$OTTO" device add $W2 --group g17w2 >/dev/null
-later=$(date -u -d '+2 hours' '+%M %H'); before=$(date -u -d '-1 minute' '+%M %H')
+t2=$(date -u -d '+2 hours' +%s)
+later=$(date -u -d "@$t2" '+%M %H'); before=$(date -u -d '-1 minute' '+%M %H')
 JW1=$("$OTTO" job create --group g17w1 --fw "$F111" -q --scheduling-config \
     "{\"maintenanceWindows\":[{\"startTime\":\"cron($later ? * * *)\",\"durationInMinutes\":1}]}")
 JW2=$("$OTTO" job create --group g17w2 --fw "$F111" -q --scheduling-config \
@@ -130,6 +131,9 @@ sleep 2.5
 r1=$(mq $W1 get); r2=$(mq $W2 get)
 check "a window two hours ahead: the job does not exist for the device yet" sh -c "! echo '$r1' | grep -q '$JW1'"
 check "... otto job show says the window is closed" sh -c "'$OTTO' job show $JW1 | grep -q 'maintenance window closed'"
+opens=$(date -u -d "@$t2" '+%Y-%m-%dT%H:%MZ')
+check "... and when the next one opens ($opens)" \
+    sh -c "'$OTTO' job show $JW1 | grep -q '^next: *releases go on when the next maintenance window opens, at $opens'"
 check "a window open now (from a minute ago, 5 minutes): released at once" sh -c "echo '$r2' | grep -q '\"jobId\":\"$JW2\"'"
 "$OTTO" job create --group g17w1 --fw "$F111" --scheduling-config \
     '{"maintenanceWindows":[{"startTime":"cron(0 2 * * SAT *)","durationInMinutes":60}]}' >/dev/null 2>"$E2E_DIR/err.txt"
@@ -212,6 +216,7 @@ check "a startTime 10 minutes ahead: refused (AWS: 30 minutes at least)" sh -c "
 JS=$("$OTTO" job create --group g17s --fw "$F111" -q --scheduling-config \
     '{"startTime":"2026-12-05T10:40","endTime":"2026-12-05T11:20","endBehavior":"CANCEL"}')
 check "before its startTime the job is SCHEDULED" test "$(show "$JS" | jget "d['status']")" = SCHEDULED
+check "... otto job show says when it starts" sh -c "'$OTTO' job show $JS | grep -q '^next: *releases start at 2026-12-05T10:40Z'"
 r=$(mq $S1 get)
 check "... and does not exist for its device" sh -c "! echo '$r' | grep -q '$JS'"
 sleep 5   # 50 minutes of the test clock: past 10:40
