@@ -47,6 +47,12 @@ echo "| measurement | configured | measured | measured/configured |"
 echo "|---|---|---|---|"
 bash "$here/rollout.sh"
 echo
+echo "### Delta patches on real release pairs (../shared/delta-corpus): otto delta against bsdiff 4.3, zstd -19 --long=27 --patch-from, xdelta3 -9"
+echo
+echo "| pair | new image | otto patch | bsdiff | otto/bsdiff | zstd/bsdiff | xdelta3/bsdiff | time to make: otto / bsdiff | otto apply (host) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|---:|"
+bash "$here/delta.sh"
+echo
 echo "### Signature checks on a 1 MiB image (the device's code on this host; median of 20)"
 echo
 echo "| check | otto (mbedTLS) | OpenSSL EVP_DigestVerify | otto/OpenSSL |"

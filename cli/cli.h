@@ -29,6 +29,7 @@ int cmd_device(int argc, char **argv);
 int cmd_group(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_mcu(int argc, char **argv);
+int cmd_delta(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 /** otto fw sign / verify (cmd_key.c). */
 int cmd_fw_sign(int argc, char **argv, bool verify);

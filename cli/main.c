@@ -17,6 +17,7 @@ static const char usage[] =
     "  mcu info|flash    the STM32 behind the module, over UART (AN3155 bootloader)\n"
     "  key gen|update    a signing key (PEM, openssl reads it); a key update for devices\n"
     "  fw sign|verify    a firmware's signature (DER ECDSA over SHA-256, as openssl)\n"
+    "  delta make|apply|info  delta patches between two images (what devices decode)\n"
     "\n"
     "Operator's commands (talk to ottod; OTTO_URL, OTTO_TOKEN, OTTO_CA from ottod\n"
     "init's otto.env, or --url/--token):\n"
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "part"))
         return cmd_part(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "delta"))
+        return cmd_delta(argc - 1, argv + 1);
     if (!strcmp(argv[1], "image"))
         return cmd_image(argc - 1, argv + 1);
     if (!strcmp(argv[1], "mcu"))

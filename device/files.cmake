@@ -23,5 +23,6 @@ set(OTTO_DEVICE_SOURCES
     ${OTTO_DEVICE_DIR}/mcu.c
     ${OTTO_DEVICE_DIR}/stage.c
     ${OTTO_DEVICE_DIR}/relay.c
+    ${OTTO_DEVICE_DIR}/delta.c
 )
 set(OTTO_DEVICE_INCLUDE ${OTTO_DEVICE_DIR}/../include)

@@ -18,6 +18,7 @@ PKGS=(
   libdivsufsort-dev                           # delta generation
   curl
   wrk nginx-light                             # benchmarks (make bench)
+  bsdiff xdelta3 zstd                         # the delta bench's peers (bench/delta.sh)
 )
 
 SUDO=""

@@ -9,7 +9,7 @@ out="$here/build-fuzz"
 mkdir -p "$out"
 CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -I "$here/include" -I "$here/device" -I "$here/host")
 dev=("$here"/device/*.c)
-for t in part image partcsv jobdoc mcu sigblock keys; do
+for t in part image partcsv jobdoc mcu sigblock keys delta; do
   extra=()
   [ $t = partcsv ] && extra=("$here/host/partcsv.c")
   clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_$t.c" "${dev[@]}" "${extra[@]}" -lmbedcrypto -o "$out/fuzz_$t"
@@ -34,7 +34,7 @@ clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_sign.c" "${srv[@]}" "$here/server/si
 # seed corpora: real tables, images and CSV made by the project's own tools
 make -s -C "$here" build >/dev/null
 mkdir -p "$out/corpus_part" "$out/corpus_image" "$out/corpus_partcsv" "$out/corpus_jobdoc" "$out/corpus_mcu" \
-  "$out/corpus_jsonin" "$out/corpus_mqtt_api" "$out/corpus_sign" "$out/corpus_sigblock" "$out/corpus_keys" "$out/corpus_proxy" "$out/corpus_links" "$out/corpus_csr" "$out/corpus_cert" "$out/corpus_token"
+  "$out/corpus_delta" "$out/corpus_jsonin" "$out/corpus_mqtt_api" "$out/corpus_sign" "$out/corpus_sigblock" "$out/corpus_keys" "$out/corpus_proxy" "$out/corpus_links" "$out/corpus_csr" "$out/corpus_cert" "$out/corpus_token"
 printf 'MEUCIQCq5cIsc5hCj0y5G8VYtgJv6sbCDG8Xz9M2NgQ4HcIIIgIgOD0C0ZP2Wl4b7xQwYb6W2h9QlJkq0wv6zqkQ0d2i2q0=' > "$out/corpus_sign/a"
 printf '{"thing":"24:0a:c4:00:00:01","product":"lamp","groups":["attic"]}' > "$out/corpus_jsonin/a.json"
 printf 'start-next\n{"clientToken":"t","statusDetails":{"step":"download"},"stepTimeoutInMinutes":5}' > "$out/corpus_mqtt_api/a"
@@ -65,6 +65,12 @@ printf '{"product":"lamp","firmware":[{"ota_type":"esp32","url":"http://h/fw/1",
 { printf '\103\201\001\004'; head -c 64 /dev/zero; printf '\001\004'; head -c 64 /dev/urandom; printf '\001G'; } > "$out/corpus_keys/a.bin"
 # an MCU that answers a sync and Get / Get ID (F103), then ACKs everything
 printf '\001\171\001\171\016\013\042\000\001\002\021\041\061\103\143\163\202\222\171\001\171\004\001\004\020\171' > "$out/corpus_mcu/a.bin"
+# a base and a real patch against it (a changed image, blocks of 4 KiB)
+"$here/build/otto" image build --version 1.0.0 --project p --size 3K -o "$out/d1.bin" >/dev/null
+"$here/build/otto" image build --version 1.1.0 --project p --size 4K -o "$out/d2.bin" >/dev/null
+"$here/build/otto" delta make "$out/d1.bin" "$out/d2.bin" --block-size 4K -o "$out/d.otdl" >/dev/null
+{ python3 -c 'import struct,sys; sys.stdout.buffer.write(struct.pack("<I", int(sys.argv[1])))' "$(stat -c %s "$out/d1.bin")"
+  cat "$out/d1.bin" "$out/d.otdl"; } > "$out/corpus_delta/a.bin"
 # headers: the admin token, a live one, one with a byte off
 printf 'Bearer 0123456789abcdef0123456789abcdef' > "$out/corpus_token/a"
 printf 'bearer aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' > "$out/corpus_token/b"
@@ -75,7 +81,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /de
 openssl x509 -in "$out/corpus_cert/ca.pem" -outform DER -out "$out/corpus_cert/ca.der"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=24:0a:c4:00:00:01 \
   -days 30 -out "$out/corpus_cert/dev.pem" 2>/dev/null
-for t in part image partcsv jobdoc mcu jsonin mqtt_api sign sigblock keys proxy links csr cert token; do
+for t in part image partcsv jobdoc mcu delta jsonin mqtt_api sign sigblock keys proxy links csr cert token; do
   echo "fuzz_$t: ${secs}s"
   if ! "$out/fuzz_$t" -artifact_prefix="$out/" -max_total_time="$secs" -max_len=8192 "$out/corpus_$t" > "$out/fuzz_$t.log" 2>&1; then
     grep -E "ERROR|SUMMARY" "$out/fuzz_$t.log" || tail -20 "$out/fuzz_$t.log"

@@ -62,6 +62,13 @@ echo
 echo "linked as a device uses it (entry points of scripts/size_device.c, --gc-sections): $(link gc) B .text;" \
      "with -flto: $(link lto -flto) B"
 
+# RAM the caller gives the core: the agent, and the delta decoder's all
+# (state, models, buffers: a fixed size, at most 32 KiB).
+(cd "$out" && "$CC" "${FLAGS[@]}" -c "$here/scripts/size_ram.c" -o ram.o)
+ram() { printf "%d" "0x$(arm-none-eabi-nm -S "$out/ram.o" | awk -v s="$1" '$4 == s {print $2}')"; }
+agent_ram=$(ram size_of_agent) delta_ram=$(ram size_of_delta)
+echo "RAM on Cortex-M4: otto_agent_t $agent_ram B; otto_delta_t $delta_ram B (the delta decoder's whole working memory)"
+
 if [ $check = 1 ]; then
   bad="$(arm-none-eabi-nm -u "$out"/*.o | awk '{print $2}' | grep -E '^(malloc|calloc|realloc|free|printf|sprintf|fprintf|puts)$' | sort -u || true)"
   if [ -n "$bad" ]; then
@@ -72,5 +79,9 @@ if [ $check = 1 ]; then
     echo "size: FAIL: the device core has global state (.data $td, .bss $tb)" >&2
     exit 1
   fi
-  echo "size: ok: no malloc/free/printf, no global state"
+  if [ "$delta_ram" -gt 32768 ]; then
+    echo "size: FAIL: the delta decoder needs $delta_ram B of RAM, over 32 KiB" >&2
+    exit 1
+  fi
+  echo "size: ok: no malloc/free/printf, no global state, delta decoder in $delta_ram B"
 fi
