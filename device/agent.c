@@ -38,8 +38,11 @@ void agent_clear_job(otto_agent_t *a)
     a->relay_open = false;
     otto_relay_forget(a->cfg.store);
     otto_store_erase(a->cfg.store, "off");
+    otto_store_erase(a->cfg.store, "dlt");
+    otto_store_erase(a->cfg.store, "dlb");
     otto_store_erase(a->cfg.store, "job");
     a->written = a->saved = a->from = 0;
+    a->delta_on = a->delta_failed = false;
 }
 
 /* ---- ending a job ------------------------------------------------------ */
@@ -179,9 +182,12 @@ static void refresh_links(otto_agent_t *a, const ev_t *e)
     for (int k = 0; k < 2; k++) {
         const otto_fw_entry_t *f = mine[k]->size ? otto_jobdoc_find(&doc, mine[k]->ota_type) : NULL;
         if (f && f->size == mine[k]->size && !memcmp(f->md5, mine[k]->md5, 16) &&
-            !memcmp(f->sha256, mine[k]->sha256, 32) && strcmp(f->url, mine[k]->url)) {
-            otto_copy_str(mine[k]->url, sizeof mine[k]->url, f->url);
-            changed = true;
+            !memcmp(f->sha256, mine[k]->sha256, 32)) {
+            mine[k]->delta = f->delta; /* in RAM only: each copy of the document brings it */
+            if (strcmp(f->url, mine[k]->url)) {
+                otto_copy_str(mine[k]->url, sizeof mine[k]->url, f->url);
+                changed = true;
+            }
         }
     }
     if (changed)
@@ -381,6 +387,7 @@ int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg, const char 
     otto_copy_str(a->running_version, sizeof a->running_version, running_version);
     a->mcufw = otto_part_find(cfg->ota->table, OTTO_PART_TYPE_DATA, OTTO_PART_SUB_MCUFW, NULL);
     otto_trust_load(cfg->store, &a->trust); /* none provisioned: nothing verifies */
+    agent_delta_init(a);
     /* What the relay last put there wins over what the port was told. */
     if (otto_store_get_str(cfg->store, "mcuver", a->mcu_version, sizeof a->mcu_version))
         otto_copy_str(a->mcu_version, sizeof a->mcu_version, cfg->mcu_version ? cfg->mcu_version : "");

@@ -38,7 +38,7 @@ void agent_stop_download(otto_agent_t *a)
         otto_ota_abort(&a->ota);
 }
 
-static int rehash_from_flash(otto_agent_t *a, uint32_t len)
+int agent_rehash_from_flash(otto_agent_t *a, uint32_t len)
 {
     uint8_t b[OTTO_CONFIG_READ_CHUNK];
     const otto_flash_t *fl = a->cfg.ota->plat->flash;
@@ -55,7 +55,7 @@ static int rehash_from_flash(otto_agent_t *a, uint32_t len)
     return OTTO_OK;
 }
 
-static int begin_fresh(otto_agent_t *a)
+int agent_begin_fresh(otto_agent_t *a)
 {
     a->written = a->saved = a->from = 0;
     otto_md5_start(&a->md5);
@@ -73,17 +73,24 @@ void agent_start_download(otto_agent_t *a)
         return;
     if (otto_store_get_int(a->cfg.store, "off", &off) || off < 0 || off > (int64_t)agent_cur(a)->size)
         off = 0;
+    /* A patch from the running image, unless the whole image is in the
+     * slot already (then it is only checked again). */
+    if (off < (int64_t)agent_cur(a)->size && agent_delta_usable(a)) {
+        agent_delta_start(a);
+        return;
+    }
+    a->delta_on = false;
     otto_md5_start(&a->md5);
     otto_sha256_start(&a->sha);
     err = OTTO_E_AGAIN;
     if (off > 0 && a->job.target == T_MCU) {
         err = otto_stage_resume(&a->stage, a->cfg.ota->plat->flash, a->mcufw, (uint32_t)off);
         if (!err)
-            err = rehash_from_flash(a, (uint32_t)off);
+            err = agent_rehash_from_flash(a, (uint32_t)off);
     } else if (off > 0) {
         err = otto_ota_resume(&a->ota, a->cfg.ota, NULL, (uint32_t)off);
         if (!err && a->ota.written == (uint32_t)off)
-            err = rehash_from_flash(a, (uint32_t)off);
+            err = agent_rehash_from_flash(a, (uint32_t)off);
         else if (!err)
             err = OTTO_E_AGAIN; /* too early to resume: start over */
     }
@@ -100,7 +107,7 @@ void agent_start_download(otto_agent_t *a)
             a->job.refetched += (uint32_t)off;
         }
     }
-    if (err && (err = begin_fresh(a))) {
+    if (err && (err = agent_begin_fresh(a))) {
         agent_fail_or_retry(a, err, "ota_begin", "cannot start writing the update slot");
         return;
     }
@@ -121,13 +128,17 @@ void agent_on_head(otto_agent_t *a, int status, uint32_t length, uint32_t range_
     if (!a->http_busy)
         return;
     a->http_head_seen = true;
+    if (a->delta_on) {
+        agent_delta_head(a, status, length, range_start);
+        return;
+    }
     if (status == 200 && a->from > 0) {
         /* The server ignored Range, or the file changed (If-Range): the
          * bytes start at 0 again. Never splice two files together. */
         a->job.refetched += a->from;
         otto_ota_abort(&a->ota);
         otto_store_erase(a->cfg.store, "off");
-        int err = begin_fresh(a);
+        int err = agent_begin_fresh(a);
         if (err) {
             agent_fail_or_retry(a, err, "ota_begin", "cannot restart writing the update slot");
             return;
@@ -192,51 +203,74 @@ static const char *ota_reason(int err, int *result, const char **detail)
     }
 }
 
-void agent_on_data(otto_agent_t *a, const void *data, size_t len)
+/* Bytes of the image, in order (downloaded, or decoded from a patch): into
+ * the slot or mcufw, hashed, counted, progress reported. */
+int agent_slot_write(otto_agent_t *a, const void *data, size_t len)
 {
-    int result;
-    const char *detail;
-    if (!a->http_busy || !len)
-        return;
-    if (len > agent_cur(a)->size - a->written) {
-        agent_finish(a, R_FAILED, "size_mismatch", "the download is longer than the job says");
-        return;
-    }
+    if (len > agent_cur(a)->size - a->written)
+        return OTTO_E_NOSPC;
     int err = a->job.target == T_MCU ? otto_stage_write(&a->stage, data, len) : otto_ota_write(&a->ota, data, len);
-    if (err) {
-        if (err == OTTO_E_IO) {
-            agent_fail_or_retry(a, err, NULL, NULL);
-            return;
-        }
-        if (a->job.target == T_MCU) {
-            agent_finish(a, R_FAILED, "too_large", "the MCU image does not fit the mcufw partition");
-            return;
-        }
-        if (err == OTTO_E_VERIFY && a->job.fw.has_md5 && a->written + len == a->job.fw.size) {
-            /* The image's own hash failed on the last bytes: say whether
-             * the download differs from what the job promised, too. */
-            uint8_t md5[16];
-            otto_md5_update(&a->md5, data, len);
-            otto_md5_finish(&a->md5, md5);
-            if (memcmp(md5, a->job.fw.md5, 16)) {
-                agent_finish(a, R_FAILED, "md5_mismatch", "the download's MD5 differs from the job's; slot not switched");
-                return;
-            }
-        }
-        const char *reason = ota_reason(err, &result, &detail);
-        agent_finish(a, result, reason, detail);
-        return;
-    }
+    if (err)
+        return err;
     otto_md5_update(&a->md5, data, len);
     otto_sha256_update(&a->sha, data, len);
     a->written += (uint32_t)len;
+    if (a->written >= a->next_report && a->written < agent_cur(a)->size) {
+        a->next_report = a->written + agent_cur(a)->size / 4u;
+        agent_send_progress(a, a->job.target == T_MCU ? "mcu_download" : a->delta_on ? "delta" : "download", false);
+    }
+    return OTTO_OK;
+}
+
+/* A write into the slot failed (data: what was being written): end the
+ * job saying why, or retry what flash or power cut short. */
+void agent_write_failed(otto_agent_t *a, int err, const void *data, size_t len)
+{
+    int result;
+    const char *detail;
+    if (err == OTTO_E_NOSPC && a->written + len > agent_cur(a)->size) {
+        agent_finish(a, R_FAILED, "size_mismatch", "the download is longer than the job says");
+        return;
+    }
+    if (err == OTTO_E_IO) {
+        agent_fail_or_retry(a, err, NULL, NULL);
+        return;
+    }
+    if (a->job.target == T_MCU) {
+        agent_finish(a, R_FAILED, "too_large", "the MCU image does not fit the mcufw partition");
+        return;
+    }
+    if (err == OTTO_E_VERIFY && a->job.fw.has_md5 && a->written + len == a->job.fw.size) {
+        /* The image's own hash failed on the last bytes: say whether
+         * the download differs from what the job promised, too. */
+        uint8_t md5[16];
+        otto_md5_update(&a->md5, data, len);
+        otto_md5_finish(&a->md5, md5);
+        if (memcmp(md5, a->job.fw.md5, 16)) {
+            agent_finish(a, R_FAILED, "md5_mismatch", "the download's MD5 differs from the job's; slot not switched");
+            return;
+        }
+    }
+    const char *reason = ota_reason(err, &result, &detail);
+    agent_finish(a, result, reason, detail);
+}
+
+void agent_on_data(otto_agent_t *a, const void *data, size_t len)
+{
+    if (!a->http_busy || !len)
+        return;
+    if (a->delta_on) {
+        agent_delta_data(a, data, len);
+        return;
+    }
+    int err = agent_slot_write(a, data, len);
+    if (err) {
+        agent_write_failed(a, err, data, len);
+        return;
+    }
     uint32_t every = a->cfg.checkpoint_bytes ? a->cfg.checkpoint_bytes : CHECKPOINT_DEFAULT;
     if (a->written - a->saved >= every)
         agent_checkpoint(a);
-    if (a->written >= a->next_report && a->written < agent_cur(a)->size) {
-        a->next_report = a->written + agent_cur(a)->size / 4u;
-        agent_send_progress(a, a->job.target == T_MCU ? "mcu_download" : "download", false);
-    }
 }
 
 void agent_on_end(otto_agent_t *a, int err)
@@ -245,6 +279,10 @@ void agent_on_end(otto_agent_t *a, int err)
         return;
     a->http_busy = false;
     a->job.download_ms += agent_now(a) - a->started_ms;
+    if (a->delta_on) {
+        agent_delta_end(a, err);
+        return;
+    }
     if (err || a->written < agent_cur(a)->size) {
         /* Dropped: keep what is in flash, come back for the rest. */
         agent_checkpoint(a);
@@ -266,6 +304,11 @@ void agent_complete(otto_agent_t *a)
     otto_md5_finish(&a->md5, md5);
     otto_sha256_finish(&a->sha, sha);
     bool mcu = a->job.target == T_MCU;
+    if (a->delta_on && ((agent_cur(a)->has_md5 && memcmp(md5, agent_cur(a)->md5, 16)) ||
+                        (agent_cur(a)->has_sha256 && memcmp(sha, agent_cur(a)->sha256, 32)))) {
+        agent_delta_fallback(a, "the patch made another image than the job's");
+        return;
+    }
     if (agent_cur(a)->has_md5 && memcmp(md5, agent_cur(a)->md5, 16)) {
         agent_finish(a, R_FAILED, "md5_mismatch", mcu ? "the MCU image's MD5 differs from the job's; not relayed"
                                                 : "the download's MD5 differs from the job's; slot not switched");

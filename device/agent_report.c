@@ -146,6 +146,9 @@ void agent_send_final(otto_agent_t *a)
         otto_jw_kv_u32(&w, "retries", a->job.attempts, true);
     if (a->job.download_ms)
         otto_jw_kv_u32(&w, "download_ms", a->job.download_ms, true);
+    int64_t dlb = 0; /* a patch's bytes, or -1: a patch failed, the whole image came instead */
+    if (!otto_store_get_int(a->cfg.store, "dlb", &dlb) && dlb)
+        dlb > 0 ? otto_jw_kv_u32(&w, "delta_bytes", (uint32_t)dlb, true) : otto_jw_kv(&w, "delta", "fallback", true);
     agent_send_update(a, names[a->job.result <= R_REJECTED ? a->job.result : R_FAILED], d, false);
 }
 
@@ -166,6 +169,17 @@ void agent_hello(otto_agent_t *a)
     }
     /* The signature policy: whether unsigned images are taken, and which
      * keys (by id, trust.h) images and key updates must be signed with. */
+    if (a->has_running_sha256) { /* what a patch must be made from to apply here */
+        static const char hex[] = "0123456789abcdef";
+        char h[65];
+        for (int i = 0; i < 32; i++) {
+            h[2 * i] = hex[a->running_sha256[i] >> 4];
+            h[2 * i + 1] = hex[a->running_sha256[i] & 15];
+        }
+        h[64] = 0;
+        otto_jw_raw(&w, "},\"sha256\":{\"esp32\":");
+        otto_jw_str(&w, h);
+    }
     otto_jw_raw(&w, "},\"signatures\":");
     otto_jw_str(&w, a->cfg.allow_unsigned ? "optional" : "required");
     otto_jw_raw(&w, ",\"keys\":[");

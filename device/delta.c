@@ -52,6 +52,47 @@ int otto_delta_header_read(const uint8_t *b, size_t len, otto_delta_header_t *h)
     return OTTO_OK;
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+void otto_delta_header_write(const otto_delta_header_t *h, uint8_t b[OTTO_DELTA_HEADER_LEN])
+{
+    memset(b, 0, OTTO_DELTA_HEADER_LEN);
+    put32(b, OTTO_DELTA_MAGIC);
+    b[4] = OTTO_DELTA_VERSION;
+    put32(b + 8, h->block_size);
+    put32(b + 12, h->base_size);
+    put32(b + 16, h->target_size);
+    memcpy(b + 20, h->base_sha256, 32);
+    memcpy(b + 52, h->target_sha256, 32);
+    put32(b + 84, h->nblocks);
+    put32(b + 88, otto_crc32_le(0, b, 88));
+}
+
+void otto_delta_resume_encode(const otto_delta_resume_t *r, uint8_t b[OTTO_DELTA_RESUME_LEN])
+{
+    otto_delta_header_write(&r->hdr, b);
+    put32(b + OTTO_DELTA_HEADER_LEN, r->block);
+    put32(b + OTTO_DELTA_HEADER_LEN + 4, r->patch_off);
+}
+
+int otto_delta_resume_decode(const uint8_t *b, size_t len, otto_delta_resume_t *r)
+{
+    if (len != OTTO_DELTA_RESUME_LEN || otto_delta_header_read(b, len, &r->hdr))
+        return OTTO_E_CORRUPT;
+    r->block = get32(b + OTTO_DELTA_HEADER_LEN);
+    r->patch_off = get32(b + OTTO_DELTA_HEADER_LEN + 4);
+    /* block k starts after the header and k blocks of at least 4 bytes each */
+    if (r->block >= r->hdr.nblocks || r->patch_off < OTTO_DELTA_HEADER_LEN + 4 * r->block)
+        return OTTO_E_CORRUPT;
+    return OTTO_OK;
+}
+
 static void fresh(otto_delta_t *d, otto_delta_read_fn read_base, otto_delta_write_fn write, void *ctx)
 {
     memset(d, 0, sizeof *d);
@@ -335,6 +376,12 @@ static int step(otto_delta_t *d)
         d->patch_off += 4 + d->comp_len;
         d->block++;
         d->state = d->block < d->hdr.nblocks ? S_BLOCK_LEN : S_DONE;
+        if (d->state == S_BLOCK_LEN && d->on_block) {
+            otto_delta_resume_t r;
+            otto_delta_checkpoint(d, &r);
+            if ((err = d->on_block(d->ctx, &r)))
+                return fail(d, err);
+        }
         return OTTO_OK;
     case S_DONE:
         return d->in_pos < d->in_len ? fail(d, OTTO_E_CORRUPT) : OTTO_E_AGAIN; /* bytes after the end */

@@ -18,6 +18,7 @@ set(OTTO_DEVICE_SOURCES
     ${OTTO_DEVICE_DIR}/agent.c
     ${OTTO_DEVICE_DIR}/agent_judge.c
     ${OTTO_DEVICE_DIR}/agent_fetch.c
+    ${OTTO_DEVICE_DIR}/agent_delta.c
     ${OTTO_DEVICE_DIR}/agent_mcu.c
     ${OTTO_DEVICE_DIR}/agent_report.c
     ${OTTO_DEVICE_DIR}/mcu.c

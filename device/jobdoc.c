@@ -82,6 +82,14 @@ static int read_entry(const otto_json_t *j, int e, otto_fw_entry_t *f)
         return err;
     if ((t = otto_json_get(j, e, "part_id")) >= 0 && (err = part_id(j, t, &f->part_id)))
         return err;
+    if ((t = otto_json_get(j, e, "delta")) >= 0) { /* a patch from one base: take it whole, or not at all */
+        otto_delta_ref_t *d = &f->delta;
+        if (!otto_json_is_object(j, t) || otto_json_str(j, otto_json_get(j, t, "url"), d->url, sizeof d->url) ||
+            otto_json_u32(j, otto_json_get(j, t, "size"), &d->size) ||
+            otto_json_hex(j, otto_json_get(j, t, "base_sha256"), d->base_sha256, sizeof d->base_sha256) ||
+            !d->url[0])
+            memset(d, 0, sizeof *d);
+    }
     if (!f->has_md5 && !f->has_sha256)
         return OTTO_E_PROTO; /* nothing to check the download against */
     return f->size ? OTTO_OK : OTTO_E_PROTO;

@@ -389,17 +389,11 @@ int otto_delta_make(const uint8_t *base, size_t base_len, const uint8_t *target,
         return OTTO_E_INVAL;
     if ((err = match(base, base_len, target, target_len, &sg)))
         goto out;
-    uint32_t nblocks = (uint32_t)(target_len / block_size + (target_len % block_size != 0));
-    memset(h, 0, sizeof h);
-    put32(h, OTTO_DELTA_MAGIC);
-    h[4] = OTTO_DELTA_VERSION;
-    put32(h + 8, block_size);
-    put32(h + 12, (uint32_t)base_len);
-    put32(h + 16, (uint32_t)target_len);
-    otto_sha256(base, base_len, h + 20);
-    otto_sha256(target, target_len, h + 52);
-    put32(h + 84, nblocks);
-    put32(h + 88, otto_crc32_le(0, h, 88));
+    otto_delta_header_t hd = {block_size, (uint32_t)base_len, (uint32_t)target_len, {0}, {0}, 0};
+    uint32_t nblocks = hd.nblocks = (uint32_t)(target_len / block_size + (target_len % block_size != 0));
+    otto_sha256(base, base_len, hd.base_sha256);
+    otto_sha256(target, target_len, hd.target_sha256);
+    otto_delta_header_write(&hd, h);
     if ((err = out_put(&o, h, sizeof h)))
         goto out;
     memset(&e, 0, sizeof e);

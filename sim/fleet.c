@@ -88,6 +88,7 @@ typedef struct {
     otto_kv_t kv;
     otto_store_t store;
     otto_agent_t agent;
+    otto_delta_t delta; /* the module's delta decoder (its port's memory) */
     otto_agent_port_t port;
     char version[32];
     otto_link_t link;     /* MQTT and downloads: ports/linux/net.c */
@@ -319,7 +320,7 @@ static int power_on(node_t *n)
     n->port.mcu_run = p_mcu_run;
     otto_agent_config_t cfg = {n->thing, n->f->product, &n->dev.ota, &n->store, &n->port,
                                n->f->checkpoint, 500, NULL, n->f->mcu_version, 0, 0, false,
-                               n->f->mcu_unprotect, n->f->allow_unsigned};
+                               n->f->mcu_unprotect, n->f->allow_unsigned, &n->delta};
     if (n->emu) {
         if (otto_linux_uart_open(&n->line, n->tty, 115200)) {
             fprintf(stderr, "otto-sim: %s: cannot open %s: %s\n", n->thing, n->tty, strerror(errno));

@@ -6,6 +6,7 @@
  *   agent_judge.c   whether a job applies to this device, and why not;
  *   agent_fetch.c   downloading into the update slot or mcufw, checking,
  *                   switching;
+ *   agent_delta.c   the same image decoded from a patch of the running one;
  *   agent_mcu.c     driving the relay to the MCU;
  *   agent_report.c  what goes to the server (AWS IoT Jobs topics, payloads).
  */
@@ -45,6 +46,10 @@ int agent_version_cmp(const char *a, const char *b);
 
 /* agent_fetch.c */
 otto_fw_entry_t *agent_cur(otto_agent_t *a);
+int agent_begin_fresh(otto_agent_t *a);
+int agent_rehash_from_flash(otto_agent_t *a, uint32_t len);
+int agent_slot_write(otto_agent_t *a, const void *data, size_t len);
+void agent_write_failed(otto_agent_t *a, int err, const void *data, size_t len);
 void agent_checkpoint(otto_agent_t *a);
 void agent_stop_download(otto_agent_t *a);
 void agent_start_download(otto_agent_t *a);
@@ -52,6 +57,15 @@ void agent_complete(otto_agent_t *a);
 void agent_on_head(otto_agent_t *a, int status, uint32_t length, uint32_t range_start, const char *etag);
 void agent_on_data(otto_agent_t *a, const void *data, size_t len);
 void agent_on_end(otto_agent_t *a, int err);
+
+/* agent_delta.c: the image made from a patch of the running one */
+void agent_delta_init(otto_agent_t *a);
+bool agent_delta_usable(const otto_agent_t *a);
+void agent_delta_start(otto_agent_t *a);
+void agent_delta_head(otto_agent_t *a, int status, uint32_t length, uint32_t range_start);
+void agent_delta_data(otto_agent_t *a, const void *data, size_t len);
+void agent_delta_end(otto_agent_t *a, int err);
+void agent_delta_fallback(otto_agent_t *a, const char *why);
 
 /* agent_mcu.c */
 void agent_mcu_release(otto_agent_t *a);

@@ -47,6 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "otto/crypto.h"
+#include "otto/delta.h"
 #include "otto/jobdoc.h"
 #include "otto/ota.h"
 #include "otto/relay.h"
@@ -110,6 +111,9 @@ typedef struct {
                                        mcu_protected; the application sets RDP again */
     bool allow_unsigned;          /**< take images without a signature (off by default:
                                        a device requires its owner's signature) */
+    otto_delta_t *delta;          /**< the delta decoder's memory (OTTO_DELTA_RAM), for jobs
+                                       that offer a patch from the running image; NULL:
+                                       full images only */
 } otto_agent_config_t;
 
 /** The job being worked on; kept in the store under "job", encoded as
@@ -158,6 +162,13 @@ typedef struct {
     uint32_t written, saved, from, next_report;
     uint32_t started_ms;          /**< this download session's start */
     bool http_busy, http_head_seen, connected, waiting_next;
+    /* delta updates: the running image's SHA-256 (read at init, with
+     * cfg.delta), and whether this download decodes a patch */
+    uint8_t running_sha256[32];
+    bool has_running_sha256;
+    bool delta_on, delta_failed;  /**< decoding a patch; one failed this boot: full images */
+    bool delta_write_err;         /**< the decoder's error came from writing the slot */
+    uint32_t delta_got;           /**< patch bytes received (its offset, with a Range) */
     bool install_wait;            /**< the server says our job installs later ("install": "WAIT" in
                                        the execution; RAM only: every execution message says it again) */
     /* retries */

@@ -93,10 +93,14 @@ typedef struct {
 
 typedef int (*otto_delta_read_fn)(void *ctx, uint32_t off, void *buf, size_t len);
 typedef int (*otto_delta_write_fn)(void *ctx, const void *data, size_t len);
+/* Called at each block boundary, every target byte before it written: where
+ * a decode could resume. An error stops the decode. */
+typedef int (*otto_delta_block_fn)(void *ctx, const otto_delta_resume_t *r);
 
 typedef struct {
     otto_delta_read_fn read_base;
     otto_delta_write_fn write;
+    otto_delta_block_fn on_block; /* optional: set after begin or resume */
     void *ctx;
     otto_delta_header_t hdr;
     int state, err;
@@ -123,6 +127,15 @@ typedef struct {
 
 /** Parse and check a patch header (OTTO_DELTA_HEADER_LEN bytes). */
 int otto_delta_header_read(const uint8_t *buf, size_t len, otto_delta_header_t *h);
+/** Write one (with its CRC). */
+void otto_delta_header_write(const otto_delta_header_t *h, uint8_t buf[OTTO_DELTA_HEADER_LEN]);
+
+/* A resume point as a device stores it: the header, then u32 block and
+ * u32 patch_off (little-endian). */
+#define OTTO_DELTA_RESUME_LEN (OTTO_DELTA_HEADER_LEN + 8)
+void otto_delta_resume_encode(const otto_delta_resume_t *r, uint8_t buf[OTTO_DELTA_RESUME_LEN]);
+/** OTTO_E_CORRUPT unless buf holds a resume point inside its patch. */
+int otto_delta_resume_decode(const uint8_t *buf, size_t len, otto_delta_resume_t *r);
 /** Start decoding a patch from its first byte. */
 void otto_delta_begin(otto_delta_t *d, otto_delta_read_fn read_base, otto_delta_write_fn write, void *ctx);
 /** ... or from a block boundary an earlier decode reached (r), the patch

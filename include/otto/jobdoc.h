@@ -34,8 +34,16 @@ extern "C" {
 #ifndef OTTO_CONFIG_JOB_FW_MAX
 #define OTTO_CONFIG_JOB_FW_MAX 2 /* e.g. the module's esp32 image and the MCU's */
 #endif
-#define OTTO_JOBDOC_TOKENS 96
+#define OTTO_JOBDOC_TOKENS 112
 #define OTTO_JOBDOC_SIG_MAX 72 /* DER ECDSA P-256, at most */
+
+/** "delta": {"url", "size", "base_sha256"}: a patch (delta.h) that makes
+ *  the entry's image from the image whose SHA-256 is base_sha256. */
+typedef struct {
+    char url[OTTO_CONFIG_URL_MAX];
+    uint32_t size;         /**< 0: none */
+    uint8_t base_sha256[32];
+} otto_delta_ref_t;
 
 typedef struct {
     char ota_type[16];
@@ -49,6 +57,7 @@ typedef struct {
     bool has_md5, has_sha256;
     uint8_t siglen;        /**< "sig-sha256-ecdsa": DER ECDSA over the SHA-256, 0: none */
     uint8_t sig[OTTO_JOBDOC_SIG_MAX];
+    otto_delta_ref_t delta;/**< not kept in the job record: every copy of the document brings it */
 } otto_fw_entry_t;
 
 /** "keyUpdates": [{"op": "add"|"revoke", "key": base64 of the 65-byte

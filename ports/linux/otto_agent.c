@@ -240,8 +240,9 @@ int main(int argc, char **argv)
     link.tls_cert = cert;
     link.tls_key = key;
     otto_link_port(&link, &aport);
+    static otto_delta_t delta; /* delta updates: the decoder's 31.5 KiB */
     otto_agent_config_t cfg = {thing, product, &ota, &store, &aport, (uint32_t)checkpoint, 0, NULL, NULL,
-                               0, 0, false, false, allow_unsigned};
+                               0, 0, false, false, allow_unsigned, &delta};
     aport.verify = otto_linux_verify;
     /* Manufacture: --trust keys go into the store once (later lists are
      * the device's own, rotated by signed key updates). */

@@ -206,7 +206,7 @@ static result_t update(const setup_t *su, const cut_t *cuts, int ncuts, int rot_
     /* Signatures required, as on a product; the version-0 jobs (frozen
      * before signatures existed) carry none, so those runs allow them. */
     const agent_world_opts_t wo = {su->chunk, mcu.on ? &mcu.uart : NULL, mcu.on ? mcu_bootloader : NULL,
-                                   sweep_allow_unsigned};
+                                   sweep_allow_unsigned, false};
     if ((size_t)snprintf(w.doc, sizeof w.doc, "%s", su->doc) >= sizeof w.doc)
         abort(); /* a truncated document would test nothing */
     /* A version-0 device keeps its table: otto's kv in nvs. Otherwise the

@@ -54,8 +54,10 @@ static int publish(void *ctx, const char *topic, const char *payload, size_t len
         else if (ev && (uint32_t)atoi(ev + 18) != w->version)
             enqueue(w, JOB "/update/rejected", "{\"code\":\"VersionMismatch\"}");
         else {
-            if (to >= 2)
+            if (to >= 2) {
                 w->finals++;
+                snprintf(w->final, sizeof w->final, "%s", payload);
+            }
             w->status = to;
             w->version++;
             const char *r = strstr(payload, "\"reason\":\"");
@@ -71,9 +73,9 @@ static int http_get(void *ctx, const char *url, uint32_t from, const char *etag)
 {
     world_t *w = ctx;
     (void)etag;
-    bool m = strstr(url, "/2") != NULL;
-    w->cur = m ? w->mimg : w->img;
-    w->cur_size = m ? w->msize : w->size;
+    bool m = strstr(url, "/2") != NULL, p = strstr(url, "/3") != NULL;
+    w->cur = p ? w->patch : m ? w->mimg : w->img;
+    w->cur_size = p ? w->psize : m ? w->msize : w->size;
     w->http_on = true;
     w->head_sent = false;
     w->pos = w->from = from;
@@ -98,6 +100,44 @@ otto_agent_port_t agent_world_port(world_t *w, void (*mcu_bootloader)(void *))
 {
     otto_agent_port_t port = {w, publish, http_get, http_cancel, reboot, now_ms, mcu_bootloader, NULL, verify};
     return port;
+}
+
+void agent_world_init(world_t *w, const uint8_t *img, size_t ilen, const char *doc, const otto_power_t *power)
+{
+    memset(w, 0, sizeof *w);
+    w->img = img;
+    w->size = (uint32_t)ilen;
+    w->power = power;
+    w->version = 1;
+    snprintf(w->doc, sizeof w->doc, "%s", doc);
+}
+
+int agent_world_boots(otto_simdev_t *d, world_t *w, otto_agent_t *a, otto_kv_t *kv, const agent_world_opts_t *o,
+                      int max_boots)
+{
+    int rc = 0;
+    for (int boots = 0; boots < max_boots && rc == 0; boots++) {
+        rc = agent_world_boot(d, w, a, kv, o);
+        if (d->power.off)
+            otto_power_restore(&d->power);
+    }
+    return rc;
+}
+
+const char *agent_world_updated(otto_simdev_t *d, const world_t *w, uint64_t at, const char *version)
+{
+    uint32_t state = 0;
+    otto_image_info_t self;
+    if (at && (d->power.landed != 1 || d->power.landed_at != at))
+        return "the planned cut did not land";
+    if (w->status != 2 || w->finals != 1)
+        return "the job did not end SUCCEEDED exactly once";
+    if (otto_ota_running_state(&d->ota, &state) || state != OTTO_IMG_VALID)
+        return "the running image is not confirmed";
+    if (otto_image_read_head(&d->flash, d->boot.part->offset, d->boot.part->size, &self) ||
+        strcmp(self.desc.version, version))
+        return "another version runs";
+    return d->sf.violations ? "a NOR rule was broken" : NULL;
 }
 
 const char *agent_world_status(const world_t *w)
@@ -133,6 +173,7 @@ int agent_world_run(world_t *w, otto_agent_t *a, uint32_t chunk)
             uint32_t n = w->cur_size - w->pos < chunk ? w->cur_size - w->pos : chunk;
             w->pos += n;
             w->served += n;
+            w->served_patch += w->cur == w->patch ? n : 0;
             otto_agent_http_data(a, w->cur + w->pos - n, n);
         } else if (w->http_on) {
             w->http_on = false;
@@ -173,8 +214,9 @@ int agent_world_boot(otto_simdev_t *d, world_t *w, otto_agent_t *a, otto_kv_t *k
         return d->power.off ? 0 : -1;
     static otto_agent_port_t port;
     port = agent_world_port(w, o->mcu_bootloader);
+    static otto_delta_t delta;
     otto_agent_config_t cfg = {"dev", "demo", &d->ota, &store, &port, 8192, 1000, NULL, "1.0.0", 0, 3, false, false,
-                               o->allow_unsigned};
+                               o->allow_unsigned, o->delta ? &delta : NULL};
     cfg.mcu_uart = o->mcu_uart;
     if (otto_agent_init(a, &cfg, self.desc.version))
         return d->power.off ? 0 : -1;
@@ -200,6 +242,24 @@ static int entry(char *out, size_t cap, const char *type, const char *url, const
                      "\"version\":\"%s\",%s\"sig-sha256-ecdsa\":\"Z29vZA==\"}", type, url, (unsigned long)n, m, s,
                      version, extra);
     return k < 0 || (size_t)k >= cap ? -1 : k;
+}
+
+int agent_world_doc_delta(char *doc, size_t cap, const uint8_t *img, size_t ilen, const uint8_t *base, size_t blen,
+                          size_t psize)
+{
+    uint8_t sha[32];
+    char s[65], extra[200];
+    otto_sha256(base, blen, sha);
+    hex(s, sha, 32);
+    snprintf(extra, sizeof extra, "\"secure_version\":1,\"delta\":{\"url\":\"http://fw/3\",\"size\":%lu,"
+             "\"base_sha256\":\"%s\"},", (unsigned long)psize, s);
+    int n = snprintf(doc, cap, "{\"product\":\"demo\",\"firmware\":["), k;
+    if (n < 0 || (size_t)n >= cap ||
+        (k = entry(doc + n, cap - (size_t)n, "esp32", "http://fw/1", img, ilen, "1.1.0", extra)) < 0)
+        return -1;
+    n += k;
+    k = snprintf(doc + n, cap - (size_t)n, "]}");
+    return k < 0 || (size_t)k >= cap - (size_t)n ? -1 : 0;
 }
 
 int agent_world_doc(char *doc, size_t cap, const uint8_t *img, size_t ilen, const uint8_t *mimg, size_t msize)

@@ -37,12 +37,7 @@ static size_t flen, ilen;
  * world's), the power to be cut at op `at` (0: none) in mode m. */
 static void start(uint64_t at, otto_cut_mode_t m, int install)
 {
-    memset(&w, 0, sizeof w);
-    w.img = img;
-    w.size = (uint32_t)ilen;
-    w.power = &d.power;
-    w.version = 1;
-    strcpy(w.doc, doc);
+    agent_world_init(&w, img, ilen, doc, &d.power);
     assert_int_equal(fx_provision(&d, factory, flen), OTTO_OK);
     if (at)
         otto_power_arm(&d.power, at, m, at * 7919u + (uint64_t)m);
@@ -53,30 +48,13 @@ static void start(uint64_t at, otto_cut_mode_t m, int install)
 static uint64_t update(uint64_t at, otto_cut_mode_t m)
 {
     start(at, m, 0);
-    const agent_world_opts_t o = {1024, NULL, NULL, false};
-    int rc = 0;
-    for (int boots = 0; boots < 16 && rc == 0; boots++) {
-        rc = agent_world_boot(&d, &w, &a, &kv, &o);
-        if (d.power.off)
-            otto_power_restore(&d.power);
-    }
-    uint32_t state = 0, fuse = 0;
-    otto_image_info_t self;
-    assert_int_equal(rc, 1);
-    if (at) {
-        assert_int_equal(d.power.landed, 1); /* the cut this run planned happened */
-        assert_int_equal(d.power.landed_at, at);
-    }
-    assert_string_equal(agent_world_status(&w), "SUCCEEDED");
-    assert_int_equal(w.finals, 1);
-    assert_int_equal(otto_ota_running_state(&d.ota, &state), OTTO_OK);
-    assert_int_equal(state, OTTO_IMG_VALID);
-    assert_int_equal(otto_image_read_head(&d.flash, d.boot.part->offset, d.boot.part->size, &self), OTTO_OK);
-    assert_string_equal(self.desc.version, "1.1.0");
+    const agent_world_opts_t o = {1024, NULL, NULL, false, false};
+    uint32_t fuse = 0;
+    assert_int_equal(agent_world_boots(&d, &w, &a, &kv, &o, 16), 1);
+    assert_null(agent_world_updated(&d, &w, at, "1.1.0")); /* the planned cut landed, SUCCEEDED once */
     d.efuse.read_secure_version(d.efuse.ctx, &fuse);
     assert_int_equal(fuse, 1);
     assert_int_equal(a.trust.n, 2); /* the job's key update is stored */
-    assert_int_equal(d.sf.violations, 0);
     uint64_t ops = d.power.ops;
     otto_simdev_close(&d);
     return ops;
@@ -87,7 +65,7 @@ static uint64_t update(uint64_t at, otto_cut_mode_t m)
 static uint64_t update_later(uint64_t at, otto_cut_mode_t m)
 {
     start(at, m, 1);
-    const agent_world_opts_t o = {1024, NULL, NULL, false};
+    const agent_world_opts_t o = {1024, NULL, NULL, false, false};
     otto_image_info_t self;
     int rc = 0, boots = 0;
     for (; boots < 16 && rc == 0; boots++) { /* until it waits: nothing more happens */
