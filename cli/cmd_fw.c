@@ -19,6 +19,7 @@ static const char usage[] =
     "  show ID                                 one firmware's record\n"
     "  rm ID                                   delete one (refused while a job uses it)\n"
     "  link ID --thing T [--ttl SECONDS]       a download link for one device (expiring)\n"
+    "  deltas ID                               the delta patches made from or to it\n"
     "  sign FILE --key KEY.pem -o FILE.sig     sign it (DER ECDSA over SHA-256; no server)\n"
     "  verify FILE --sig FILE.sig --pub PUB    check a signature (otto's or openssl's)\n"
     "\n"
@@ -248,12 +249,30 @@ static int simple(int argc, char **argv, const char *what)
     if (!need_id)
         snprintf(path, sizeof path, "/api/v1/firmware");
     else
-        snprintf(path, sizeof path, "/api/v1/firmware/%s", api_escape(argv[optind], esc, sizeof esc));
+        snprintf(path, sizeof path, "/api/v1/firmware/%s%s", api_escape(argv[optind], esc, sizeof esc),
+                 !strcmp(what, "deltas") ? "/deltas" : "");
     rc = api_call(&ao, !strcmp(what, "rm") ? "DELETE" : "GET", path, NULL, &resp);
     if (rc)
         return rc;
     if (ao.json) {
         api_print_json(resp);
+    } else if (!strcmp(what, "deltas")) {
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(resp, "deltas");
+        double full = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(resp, "size"));
+        if (!cJSON_GetArraySize(arr) && !ao.quiet)
+            puts("no delta patches (made when a job targets devices that run another stored firmware)");
+        else if (!ao.quiet)
+            printf("%-36s %-16s %-16s %10s %s\n", "DELTA", "FROM", "TO", "BYTES", "OF THE IMAGE");
+        cJSON_ArrayForEach(f, arr) {
+            double n = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(f, "size"));
+            if (ao.quiet)
+                puts(api_str(f, "id"));
+            else if (!strcmp(api_str(f, "target"), argv[optind]))
+                printf("%-36s %-16s %-16s %10.0f %.1f %%\n", api_str(f, "id"), api_str(f, "base"), api_str(f, "target"),
+                       n, full > 0 ? 100.0 * n / full : 0);
+            else
+                printf("%-36s %-16s %-16s %10.0f\n", api_str(f, "id"), api_str(f, "base"), api_str(f, "target"), n);
+        }
     } else if (!strcmp(what, "ls")) {
         bool first = true;
         cJSON_ArrayForEach(f, resp) {
@@ -346,7 +365,7 @@ int cmd_fw(int argc, char **argv)
         return cmd_fw_sign(argc - 1, argv + 1, argv[1][0] == 'v');
     if (!strcmp(argv[1], "link"))
         return link_cmd(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "ls") || !strcmp(argv[1], "show") || !strcmp(argv[1], "rm"))
+    if (!strcmp(argv[1], "ls") || !strcmp(argv[1], "show") || !strcmp(argv[1], "rm") || !strcmp(argv[1], "deltas"))
         return simple(argc - 1, argv + 1, argv[1]);
     die_msg("unknown fw command '%s' (see 'otto fw --help')", argv[1]);
     return EXIT_USAGE;

@@ -25,12 +25,12 @@ clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_token.c" "${srv[@]}" "$here/server/a
   "$here/server/store_sqlite.c" "$here/device/err.c" "$here/device/trust.c" "$here/device/crypto.c" \
   -lmbedcrypto -lcjson -lsqlite3 -lcrypto -o "$out/fuzz_token"
 clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_mqtt_api.c" "${srv[@]}" "$here/server/store_sqlite.c" \
-  "$here/server/engine.c" "$here/server/rollout.c" "$here/server/clock.c" "$here/server/mqtt_api.c" "$here/server/sign.c" "$here/device/err.c" \
+  "$here/server/engine.c" "$here/server/rollout.c" "$here/server/clock.c" "$here/server/mqtt_api.c" "$here/server/deltas.c" "$here/server/firmware.c" "$here/host/delta.c" "$here/host/util.c" "$here/device/delta.c" "$here/device/image.c" "$here/device/sbv2.c" "$here/device/mcu.c" "$here/server/sign.c" "$here/device/err.c" \
   "$here/device/trust.c" "$here/device/crypto.c" "$here/server/links.c" -lmbedcrypto \
-  -lcjson -lsqlite3 -lcrypto -lm -o "$out/fuzz_mqtt_api"
+  -lcjson -lsqlite3 -lcrypto -ldivsufsort -lm -o "$out/fuzz_mqtt_api"
 clang "${CFLAGS[@]}" "$here/tests/fuzz/fuzz_sign.c" "${srv[@]}" "$here/server/sign.c" "$here/server/store_sqlite.c" \
-  "$here/server/engine.c" "$here/server/rollout.c" "$here/server/clock.c" "$here/server/mqtt_api.c" "$here/device/err.c" "$here/device/trust.c" \
-  "$here/device/crypto.c" "$here/server/links.c" -lmbedcrypto -lcjson -lsqlite3 -lcrypto -lm -o "$out/fuzz_sign"
+  "$here/server/engine.c" "$here/server/rollout.c" "$here/server/clock.c" "$here/server/mqtt_api.c" "$here/server/deltas.c" "$here/server/firmware.c" "$here/host/delta.c" "$here/host/util.c" "$here/device/delta.c" "$here/device/image.c" "$here/device/sbv2.c" "$here/device/mcu.c" "$here/device/err.c" "$here/device/trust.c" \
+  "$here/device/crypto.c" "$here/server/links.c" -lmbedcrypto -lcjson -lsqlite3 -lcrypto -ldivsufsort -lm -o "$out/fuzz_sign"
 # seed corpora: real tables, images and CSV made by the project's own tools
 make -s -C "$here" build >/dev/null
 mkdir -p "$out/corpus_part" "$out/corpus_image" "$out/corpus_partcsv" "$out/corpus_jobdoc" "$out/corpus_mcu" \

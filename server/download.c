@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "deltas.h"
 #include "download.h"
 #include "firmware.h"
 #include "http.h"
@@ -73,10 +74,12 @@ int srv_range_parse(const char *h, unsigned long long size, unsigned long long *
     return SRV_RANGE_OK;
 }
 
-/* /fw/{id}: the firmware bytes, with one-range Range support. */
+/* /fw/{id}: the firmware bytes (or a delta patch's, d-...), with one-range
+ * Range support. */
 enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id)
 {
     srv_fw_t fw;
+    srv_delta_t dl;
     char path[600], etag[80], crange[96];
     struct stat sb;
     unsigned long long first = 0, last = 0;
@@ -89,13 +92,15 @@ enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id)
                             sizeof why))
             return srv_http_err(c, 403, "link", "%s", why);
     }
+    bool delta = !strncmp(id, "d-", 2);
     pthread_mutex_lock(&s->lock);
-    int err = srv_fw_get(s->st, id, &fw);
+    int err = delta ? srv_delta_get(s->st, id, &dl) : srv_fw_get(s->st, id, &fw);
     pthread_mutex_unlock(&s->lock);
     if (err)
-        return err == OTTO_E_NOTFOUND ? srv_http_err(c, 404, "not_found", "no firmware '%s'", id)
+        return err == OTTO_E_NOTFOUND ? srv_http_err(c, 404, "not_found", "no %s '%s'", delta ? "delta" : "firmware", id)
                                       : srv_http_otto_err(c, err, NULL);
-    if (srv_artifact_path(s->cfg.data_dir, fw.sha256, path, sizeof path))
+    if (delta ? srv_delta_path(s->cfg.data_dir, id, path, sizeof path)
+              : srv_artifact_path(s->cfg.data_dir, fw.sha256, path, sizeof path))
         return srv_http_otto_err(c, OTTO_E_NOSPC, NULL);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &sb) != 0) {
@@ -105,7 +110,7 @@ enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id)
         return srv_http_err(c, 500, "internal", "the firmware file is missing on the server");
     }
     unsigned long long size = (unsigned long long)sb.st_size;
-    snprintf(etag, sizeof etag, "\"%s\"", fw.sha256);
+    snprintf(etag, sizeof etag, "\"%s\"", delta ? id : fw.sha256); /* a patch's bytes never change under its id */
     const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
     const char *if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-Range");
     /* If-Range: resume only if the file is still the one the client has;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "deltas.h"
 #include "log.h"
 #include "rollout.h"
 #include "sign.h"
@@ -93,18 +94,50 @@ const cJSON *srv_engine_doc(srv_engine_t *e, int64_t seq)
     return e->doc;
 }
 
+/* The patch made for thing's entry f (an object of the document), from
+ * the image thing says it runs for f's ota_type, or NULL. */
+static cJSON *delta_for(srv_engine_t *e, const cJSON *f, const char *images, const char *thing, int64_t now)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(f, "id"), *type = cJSON_GetObjectItemCaseSensitive(f, "ota_type");
+    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(f, "sha256");
+    cJSON *im = cJSON_Parse(images);
+    const cJSON *base_sha = cJSON_GetObjectItemCaseSensitive(im, cJSON_IsString(type) ? type->valuestring : "esp32");
+    srv_fw_t base;
+    srv_delta_t d;
+    char did[48], url[1024], link[1024];
+    cJSON *out = NULL;
+    if (cJSON_IsString(id) && cJSON_IsString(base_sha) && cJSON_IsString(sha) &&
+        strcmp(base_sha->valuestring, sha->valuestring) && !srv_fw_by_sha(e->st, base_sha->valuestring, &base)) {
+        srv_delta_id(base.id, id->valuestring, did);
+        if (!srv_delta_get(e->st, did, &d)) {
+            snprintf(url, sizeof url, "%s/fw/%s", e->public_url, did);
+            if (e->links.on && !srv_links_mint(&e->links, url, did, thing, now, link, sizeof link))
+                snprintf(url, sizeof url, "%s", link);
+            out = cJSON_CreateObject();
+            cJSON_AddStringToObject(out, "url", url);
+            cJSON_AddNumberToObject(out, "size", (double)d.size);
+            cJSON_AddStringToObject(out, "base_sha256", base_sha->valuestring);
+        }
+    }
+    cJSON_Delete(im);
+    return out;
+}
+
 cJSON *srv_engine_doc_for(srv_engine_t *e, int64_t seq, const char *thing, int64_t now)
 {
     const cJSON *doc = srv_engine_doc(e, seq);
     cJSON *copy = doc ? cJSON_Duplicate(doc, true) : cJSON_CreateObject(), *f;
     char url[1024];
-    if (!e->links.on)
-        return copy;
+    srv_device_t dev;
+    bool known = e->deltas && !srv_device_get(e->st, thing, &dev) && strcmp(dev.images, "{}");
     cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(copy, "firmware")) {
         cJSON *u = cJSON_GetObjectItemCaseSensitive(f, "url"), *id = cJSON_GetObjectItemCaseSensitive(f, "id");
-        if (cJSON_IsString(u) && cJSON_IsString(id) &&
+        if (e->links.on && cJSON_IsString(u) && cJSON_IsString(id) &&
             !srv_links_mint(&e->links, u->valuestring, id->valuestring, thing, now, url, sizeof url))
             cJSON_SetValuestring(u, url);
+        cJSON *d = known ? delta_for(e, f, dev.images, thing, now) : NULL;
+        if (d)
+            cJSON_AddItemToObject(f, "delta", d);
     }
     return copy;
 }
@@ -670,6 +703,36 @@ static int assign_waves(srv_engine_t *e, const srv_waves_t *wv, const strvec_t *
     return left ? wv->n + 1 : wv->n;
 }
 
+/* A job was created: a patch to each of its images from every image its
+ * devices say they run and the server holds (made in the background). */
+static bool want_deltas(srv_engine_t *e, const srv_fw_t *fws, size_t nfw, const strvec_t *things)
+{
+    bool coming = false;
+    char seen[8][65];
+    int nseen = 0;
+    for (size_t i = 0; i < things->n && e->deltas; i++) {
+        srv_device_t dev;
+        if (srv_device_get(e->st, things->v[i], &dev) || !strcmp(dev.images, "{}"))
+            continue;
+        cJSON *im = cJSON_Parse(dev.images);
+        for (size_t k = 0; k < nfw; k++) {
+            const cJSON *b = cJSON_GetObjectItemCaseSensitive(im, fws[k].ota_type);
+            srv_fw_t base;
+            bool dup = false;
+            for (int s = 0; cJSON_IsString(b) && s < nseen && !dup; s++)
+                dup = !strcmp(seen[s], b->valuestring);
+            if (!cJSON_IsString(b) || dup || !strcmp(b->valuestring, fws[k].sha256) ||
+                srv_fw_by_sha(e->st, b->valuestring, &base) || strcmp(base.product, fws[k].product))
+                continue;
+            if (nseen < 8) /* a few bases are the norm; more are looked up again, no harm */
+                snprintf(seen[nseen++], sizeof seen[0], "%s", b->valuestring);
+            coming |= srv_deltas_want(e->deltas, &base, &fws[k]);
+        }
+        cJSON_Delete(im);
+    }
+    return coming;
+}
+
 /* In one transaction: the job under its id (generated unless given), an
  * execution per thing, and the supersede of older queued jobs. */
 static int store_job(srv_engine_t *e, const srv_job_spec_t *spec, srv_job_t *job, const strvec_t *things,
@@ -763,13 +826,20 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
             goto out;
         }
     }
+    /* Patches from what its devices run: while one is being made the job
+     * holds its executions, so every device is told with its patch ready. */
+    bool hold = want_deltas(e, fws, spec->nfw, &things);
     /* The rollout's own state rides in the configuration, under "state". */
     cJSON *cfg = spec->config ? cJSON_Duplicate(spec->config, true) : cJSON_CreateObject();
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "state");
-    if (nwaves) {
+    if (nwaves || hold) {
         cJSON *state = cJSON_AddObjectToObject(cfg, "state");
-        cJSON_AddNumberToObject(state, "wave", 1);
-        cJSON_AddNumberToObject(state, "waveCount", nwaves);
+        if (nwaves) {
+            cJSON_AddNumberToObject(state, "wave", 1);
+            cJSON_AddNumberToObject(state, "waveCount", nwaves);
+        }
+        if (hold)
+            cJSON_AddTrueToObject(state, "holdForDeltas");
     }
     job.config = cJSON_PrintUnformatted(cfg);
     cJSON_Delete(cfg);
@@ -785,7 +855,7 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
     for (size_t i = 0; i < things.n; i++)
         prev[i] = next_of(e, things.v[i]);
     /* released by the rollout, in maintenance windows, or from its start */
-    bool paced = srv_job_config_paced(&jc);
+    bool paced = srv_job_config_paced(&jc) || hold;
     if ((err = store_job(e, spec, &job, &things, wave, paced, now, msg, msglen)))
         goto out;
 
@@ -1197,6 +1267,22 @@ static bool wave_step(srv_engine_t *e, int64_t seq, const srv_waves_t *wv, cJSON
     return gate != SRV_GATE_NEXT;
 }
 
+/* Is a patch to one of the job's images still being made? */
+static bool deltas_pending(srv_engine_t *e, int64_t seq)
+{
+    srv_job_t job;
+    const cJSON *id;
+    bool busy = false;
+    if (!e->deltas || srv_job_get_seq(e->st, seq, &job))
+        return false;
+    cJSON *ids = cJSON_Parse(job.fw_ids);
+    cJSON_ArrayForEach(id, ids)
+        busy |= cJSON_IsString(id) && srv_deltas_busy(e->deltas, id->valuestring);
+    cJSON_Delete(ids);
+    srv_job_clear(&job);
+    return busy;
+}
+
 /* One paced job: credit accrues at the rate (per the engine's minute), a
  * whole execution released per unit; each released thing is told. */
 static int pace_job(void *arg, int64_t seq, const char *config)
@@ -1212,6 +1298,16 @@ static int pace_job(void *arg, int64_t seq, const char *config)
     const srv_sched_t *sc = &jc.sc;
     if (!err && jc.in.deferred)
         install_push(e, seq, c->now);
+    bool unheld = false;
+    if (!err && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "state"),
+                                                              "holdForDeltas"))) {
+        if (deltas_pending(e, seq))
+            goto out;
+        cJSON_DeleteItemFromObjectCaseSensitive(job_state(cfg), "holdForDeltas");
+        save_config(e, seq, cfg);
+        SRV_LOG_INF("job seq %lld: its delta patches are made: released", (long long)seq);
+        unheld = true;
+    }
     if (!err && sc->end && c->now >= sc->end) { /* endTime: no more releases; CANCEL ends the job too */
         if (sc->end_behavior != SRV_END_STOP_ROLLOUT && c->nending < 16) {
             c->force[c->nending] = sc->end_behavior == SRV_END_FORCE_CANCEL;
@@ -1221,7 +1317,8 @@ static int pace_job(void *arg, int64_t seq, const char *config)
     }
     /* Paused, before its start, or outside every maintenance window: its
      * slot goes, and it starts again at its rate, no burst for the wait. */
-    if (err || paused || !srv_job_config_paced(&jc) || c->now < sc->start || !srv_sched_open(sc, c->now))
+    if (err || paused || (!srv_job_config_paced(&jc) && !unheld) || c->now < sc->start ||
+        !srv_sched_open(sc, c->now))
         goto out;
     if (jc.wv.n && wave_step(e, seq, &jc.wv, cfg, c->now))
         goto out;

@@ -68,6 +68,10 @@ typedef struct srv_engine {
     /* Download links minted per thing when a document is sent (links.h);
      * off: the document's urls as they are. */
     srv_links_t links;
+    /* Delta patches (deltas.h): asked for when a job is created, offered in
+     * each device's document when one is made from the image it runs.
+     * NULL: none. */
+    struct srv_deltas *deltas;
     /* Paced rollouts (in memory: after a restart each goes on at its rate). */
     srv_pace_t pace[SRV_PACE_JOBS];
     srv_install_cache_t inst[SRV_INSTALL_JOBS];
@@ -137,8 +141,9 @@ int srv_engine_device_move(srv_engine_t *e, srv_exec_t *ex, int to, const cJSON 
 /** The job document of job seq, parsed (owned by the engine's cache; valid
  *  until the next call). NULL if the job is gone. */
 const cJSON *srv_engine_doc(srv_engine_t *e, int64_t seq);
-/** A copy of it for thing, with download links minted for it now (the
- *  caller owns it); an empty object if the job is gone. */
+/** A copy of it for thing, with download links minted for it now and,
+ *  where a patch from the image it runs is made, a "delta" beside each
+ *  such entry (the caller owns it); an empty object if the job is gone. */
 cJSON *srv_engine_doc_for(srv_engine_t *e, int64_t seq, const char *thing, int64_t now);
 
 /** Publish a JSON object on topic and free it. */

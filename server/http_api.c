@@ -198,10 +198,14 @@ static cJSON *device_json(const srv_device_t *d)
         cJSON_AddItemToArray(g, cJSON_CreateString(name));
         p += n + (p[n] == ',');
     }
-    cJSON *v = cJSON_Parse(d->versions);
-    cJSON_AddItemToObject(o, "versions", cJSON_IsObject(v) ? v : cJSON_CreateObject());
-    if (!cJSON_IsObject(v))
-        cJSON_Delete(v);
+    static const char *const maps[] = {"versions", "images"}; /* what it runs: by version, by SHA-256 */
+    const char *texts[] = {d->versions, d->images};
+    for (int i = 0; i < 2; i++) {
+        cJSON *v = cJSON_Parse(texts[i]);
+        cJSON_AddItemToObject(o, maps[i], cJSON_IsObject(v) ? v : cJSON_CreateObject());
+        if (!cJSON_IsObject(v))
+            cJSON_Delete(v);
+    }
     cJSON_AddNumberToObject(o, "createdAt", (double)d->created_at);
     cJSON_AddNumberToObject(o, "lastSeen", (double)d->last_seen);
     return o;
@@ -939,6 +943,31 @@ static enum MHD_Result r_fw_show(srv_t *s, struct MHD_Connection *c, const char 
     return srv_http_json(c, 200, fw_json(&fw, s->eng.public_url));
 }
 
+static int add_delta(void *arg, const srv_delta_t *d)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", d->id);
+    cJSON_AddStringToObject(o, "base", d->base_fw);
+    cJSON_AddStringToObject(o, "target", d->target_fw);
+    cJSON_AddNumberToObject(o, "size", (double)d->size);
+    cJSON_AddNumberToObject(o, "createdAt", (double)d->created_at);
+    cJSON_AddItemToArray(arg, o);
+    return 0;
+}
+
+/* The delta patches made from or to a firmware (deltas.h makes them). */
+static enum MHD_Result r_fw_deltas(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    srv_fw_t fw;
+    (void)body;
+    if (srv_fw_get(s->st, name, &fw))
+        return srv_http_err(c, 404, "not_found", "no firmware '%s'", name);
+    cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "deltas");
+    srv_delta_list(s->st, fw.id, add_delta, arr);
+    cJSON_AddNumberToObject(o, "size", (double)fw.size);
+    return srv_http_json(c, 200, o);
+}
+
 /* A download link for one device, minted as a job document's are: for a
  * technician flashing by hand, or a device outside any job. */
 static enum MHD_Result r_fw_link(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
@@ -1430,6 +1459,7 @@ static const struct {
     {"GET", "/api/v1/firmware", true, NULL, r_fw_show, SRV_ROLE_VIEWER},
     {"DELETE", "/api/v1/firmware", true, NULL, r_fw_delete, SRV_ROLE_OPERATOR},
     {"POST", "/api/v1/firmware", true, "/link", r_fw_link, SRV_ROLE_OPERATOR},
+    {"GET", "/api/v1/firmware", true, "/deltas", r_fw_deltas, SRV_ROLE_VIEWER},
     {"GET", "/api/v1/devices", false, NULL, r_devices_list, SRV_ROLE_VIEWER},
     {"POST", "/api/v1/devices", false, NULL, r_devices_add, SRV_ROLE_ADMIN},
     {"GET", "/api/v1/devices", true, NULL, r_device_show, SRV_ROLE_VIEWER},

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "deltas.h"
 #include "init.h"
 #include "sign.h"
 #include "log.h"
@@ -62,6 +63,7 @@ static const char usage[] =
     "      --no-auto-register   only pre-provisioned devices get jobs           [auto_register]\n"
     "      --register-rate N    register at most N new things a second (default 100)\n"
     "                                                                           [register_rate]\n"
+    "      --no-deltas          never make or offer delta patches (full images only) [deltas]\n"
     "      --register-group G   things registered on first contact join group G (and\n"
     "                           its continuous jobs)                            [register_group]\n"
     "      --client-id ID       MQTT client id (default ottod)                  [mqtt_client_id]\n"
@@ -130,6 +132,8 @@ static int set_option(srv_config_t *c, const char *key, const char *v)
                        (int)sizeof c->mqtt_client_id ? 0 : -1;
     if (!strcmp(key, "auto_register"))
         return parse_bool(v, &c->auto_register);
+    if (!strcmp(key, "deltas"))
+        return parse_bool(v, &c->deltas);
     if (!strcmp(key, "register_group"))
         return srv_valid_name(v) ? (snprintf(c->register_group, sizeof c->register_group, "%s", v), 0) : -1;
     if (!strcmp(key, "log_level"))
@@ -400,7 +404,7 @@ int main(int argc, char **argv)
         {"trusted-proxy", required_argument, 0, 14}, {"proxy-protocol", no_argument, 0, 15},
         {"insecure", no_argument, 0, 16}, {"link-ttl", required_argument, 0, 17},
         {"clock-start", required_argument, 0, 18}, {"clock-speed", required_argument, 0, 19},
-        {"register-group", required_argument, 0, 20}, {0, 0, 0, 0}};
+        {"register-group", required_argument, 0, 20}, {"no-deltas", no_argument, 0, 21}, {0, 0, 0, 0}};
     static const char *const keys[] = {
         [1] = "public_url", [2] = "http_threads", [4] = "mqtt_client_id",
         [5] = "timer_minute_seconds", [6] = "log_level", [7] = "log_file", [10] = "http_per_ip",
@@ -415,7 +419,7 @@ int main(int argc, char **argv)
 
     *c = (srv_config_t){.mqtt_host = "127.0.0.1", .mqtt_port = 1883, .http_host = "127.0.0.1",
                         .http_port = 8080, .http_threads = 4, .http_per_ip = 64, .http_idle_s = 30, .mqtt_rate = 20, .register_rate = 100,
-                        .auto_register = true, .signed_links = -1, .link_ttl_s = 3600,
+                        .auto_register = true, .deltas = true, .signed_links = -1, .link_ttl_s = 3600,
                         .minute_s = 60, .mqtt_client_id = "ottod", .log_level = "info"};
     if (argc > 1 && !strcmp(argv[1], "init"))
         return srv_init_main(argc - 1, argv + 1);
@@ -447,6 +451,7 @@ int main(int argc, char **argv)
         case 9: c->auto_register = true; continue;
         case 15: c->proxy_protocol = true; continue;
         case 16: c->insecure = true; continue;
+        case 21: c->deltas = false; continue;
         case 'h': fputs(usage, stdout); return 0;
         case 8: puts("ottod 0.1.0"); return 0;
         case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: case 13: case 14: case 17: case 18: case 19: case 20:
@@ -520,6 +525,9 @@ int main(int argc, char **argv)
     s->eng.register_rate = (unsigned)c->register_rate;
     snprintf(s->eng.register_group, sizeof s->eng.register_group, "%s", c->register_group);
     /* Expiring per-device download links: on with HTTPS unless said otherwise. */
+    if (c->deltas && srv_deltas_start(&s->deltas, c->data_dir, s->st, &s->lock))
+        goto out;
+    s->eng.deltas = s->deltas;
     s->eng.links.on = c->signed_links < 0 ? c->https_cert[0] != 0 : c->signed_links;
     if (s->eng.links.on && srv_links_open(&s->eng.links, c->data_dir, c->link_ttl_s))
         goto out;
@@ -565,6 +573,7 @@ out:
     srv_http_stop(s);
     srv_mqtt_stop(s->mqtt);
     srv_throttle_free(s->throttle);
+    srv_deltas_stop(s->deltas);
     srv_engine_fini(&s->eng);
     srv_store_close(s->st);
     close(lock_fd);

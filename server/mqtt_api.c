@@ -438,7 +438,7 @@ static const char *take_thing(req_t *r, const char *p)
 }
 
 static void register_thing(srv_engine_t *e, const char *thing, const char *product,
-                           const char *versions, int64_t now)
+                           const char *versions, const char *images, int64_t now)
 {
     srv_device_t d;
     int err = srv_device_get(e->st, thing, &d);
@@ -469,7 +469,7 @@ static void register_thing(srv_engine_t *e, const char *thing, const char *produ
         }
     }
     if (product || versions)
-        srv_device_seen(e->st, thing, product ? product : "", versions ? versions : "", now);
+        srv_device_seen(e->st, thing, product ? product : "", versions ? versions : "", images, now);
 }
 
 static void handle_hello(srv_engine_t *e, req_t *r, const void *payload, size_t len)
@@ -503,7 +503,28 @@ static void handle_hello(srv_engine_t *e, req_t *r, const void *payload, size_t 
         cJSON_Delete(j);
         return;
     }
-    register_thing(e, r->thing, prod ? prod->valuestring : "", vtxt ? vtxt : "{}", r->now);
+    /* What it runs, by SHA-256 (otto's agent says it): the base a delta
+     * patch for it is made from. Refused whole when malformed (D8). */
+    const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(j, "sha256");
+    char *itxt = NULL;
+    bool iok = !imgs || cJSON_IsObject(imgs);
+    cJSON_ArrayForEach(v, imgs) {
+        iok = iok && srv_valid_name(v->string) && cJSON_IsString(v) && strlen(v->valuestring) == 64;
+        for (const char *c = cJSON_IsString(v) ? v->valuestring : ""; iok && *c; c++)
+            iok = (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f');
+    }
+    if (iok && imgs && !(itxt = cJSON_PrintUnformatted(imgs)))
+        iok = false;
+    if (!iok || (itxt && strlen(itxt) >= sizeof ((srv_device_t *)0)->images)) {
+        free(itxt);
+        free(vtxt);
+        r->req = NULL;
+        reject(r, "InvalidRequest", "hello: sha256 is {ota_type: 64 lower-case hex digits}", NULL);
+        cJSON_Delete(j);
+        return;
+    }
+    register_thing(e, r->thing, prod ? prod->valuestring : "", vtxt ? vtxt : "{}", itxt, r->now);
+    free(itxt);
     /* The device's signature policy, for the log (the agent's hello says
      * whether it takes unsigned images and which keys it trusts). */
     const cJSON *pol = cJSON_GetObjectItemCaseSensitive(j, "signatures");
@@ -583,7 +604,7 @@ void srv_mqtt_api_handle(srv_engine_t *e, const char *topic, const void *payload
         }
         r.token = tok->valuestring;
     }
-    register_thing(e, r.thing, NULL, NULL, r.now);
+    register_thing(e, r.thing, NULL, NULL, NULL, r.now);
 
     if (op == OP_GET)
         op_get_pending(&r);

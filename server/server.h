@@ -32,6 +32,7 @@ typedef struct {
     int mqtt_rate;          /* requests a second one thing may make */
     int register_rate;      /* new things registered a second, at most */
     bool auto_register;
+    bool deltas;            /* make and offer delta patches (deltas.h) */
     char register_group[SRV_NAME_MAX + 1]; /* "" or the group first contacts join */
     int minute_s;           /* length of a timer minute (tests shorten it) */
     long clock_start;       /* test-only: the clock starts here (0: the wall clock) */
@@ -55,6 +56,7 @@ typedef struct {
     srv_engine_t eng;
     srv_mqtt_t *mqtt;
     struct srv_http *http;
+    struct srv_deltas *deltas; /* the background delta maker (deltas.h) */
     char token[65];         /* the admin token (DATA/admin.token) */
     char token_hash[65];    /* its SHA-256, hex: what requests are compared with */
     atomic_ulong http_aborted; /* connections libmicrohttpd complained about */

@@ -68,6 +68,7 @@ typedef struct {
     char product[SRV_NAME_MAX + 1];
     char versions[512];     /* JSON object: ota_type -> version last reported */
     char groups[1024];      /* comma-separated, sorted */
+    char images[256];       /* JSON object: ota_type -> SHA-256 (hex) of the running image, from its hello */
     int64_t created_at;
     int64_t last_seen;      /* 0 = never */
 } srv_device_t;
@@ -131,9 +132,10 @@ int srv_device_get(srv_store_t *st, const char *thing, srv_device_t *out);
 int srv_device_list(srv_store_t *st, const char *group, const char *after, int limit, bool *more,
                     int (*visit)(void *, const srv_device_t *), void *arg);
 int srv_device_delete(srv_store_t *st, const char *thing);
-/** Record what a device says it runs (versions: JSON object text). */
+/** Record what a device says it runs (versions, images: JSON object
+ *  text, merged into what is stored; "" or NULL: unchanged). */
 int srv_device_seen(srv_store_t *st, const char *thing, const char *product,
-                    const char *versions, int64_t now);
+                    const char *versions, const char *images, int64_t now);
 int srv_group_list(srv_store_t *st, int (*visit)(void *, const char *group, int64_t n),
                    void *arg);
 /** Visit the things of a group (thing names only, fast path for job creation). */
@@ -229,6 +231,19 @@ int srv_exec_release_counts(srv_store_t *st, int64_t job_seq, int max_wave, int6
  *  how many, and how many of them were released. */
 int srv_exec_wave_counts(srv_store_t *st, int64_t job_seq,
                          int (*visit)(void *, int wave, int status, int64_t released, int64_t n), void *arg);
+/* ---- delta patches between firmware (their bytes: DATA/deltas/ID) ---- */
+typedef struct {
+    char id[48];            /* "d-" + base fw id's hex + "-" + target fw id's hex */
+    char base_fw[20], target_fw[20];
+    int64_t size, created_at;
+} srv_delta_t;
+/** A firmware by the SHA-256 of its file. */
+int srv_fw_by_sha(srv_store_t *st, const char *sha256, srv_fw_t *out);
+int srv_delta_put(srv_store_t *st, const srv_delta_t *d);
+int srv_delta_get(srv_store_t *st, const char *id, srv_delta_t *out);
+/** Patches from or to a firmware, oldest first. */
+int srv_delta_list(srv_store_t *st, const char *fw_id, int (*visit)(void *, const srv_delta_t *), void *arg);
+
 /* ---- job templates: a job's fields (JSON text) by name ---- */
 /** OTTO_E_EXISTS when the name is taken. */
 int srv_template_put(srv_store_t *st, const char *name, const char *body, int64_t now);

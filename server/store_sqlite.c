@@ -91,7 +91,7 @@ static const char schema[] =
  * to migrations[], which upgrades an older data directory in place at
  * start (tests/e2e/12-upgrade.sh opens one made by the previous release).
  * migrations[v] takes version v + 1 to v + 2; version 1 is the first. */
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 static const char *const migrations[] = {
     /* 1 -> 2: the public keys firmware signatures are checked against */
     "CREATE TABLE IF NOT EXISTS signing_keys(name TEXT PRIMARY KEY, pem TEXT NOT NULL,"
@@ -108,6 +108,11 @@ static const char *const migrations[] = {
     "CREATE TABLE IF NOT EXISTS job_templates(name TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);",
     /* 5 -> 6: the wave of a job's rolloutWaves an execution belongs to (0: none) */
     "ALTER TABLE executions ADD COLUMN wave INTEGER NOT NULL DEFAULT 0;",
+    /* 6 -> 7: what each device runs, by SHA-256 (its hello), and the delta
+     * patches made between firmware */
+    "ALTER TABLE devices ADD COLUMN images TEXT NOT NULL DEFAULT '{}';"
+    "CREATE TABLE IF NOT EXISTS deltas(id TEXT PRIMARY KEY, base_fw TEXT NOT NULL, target_fw TEXT NOT NULL,"
+    " size INTEGER NOT NULL, created_at INTEGER NOT NULL, UNIQUE(base_fw, target_fw));",
 };
 
 
@@ -142,7 +147,7 @@ static const char *const queries[Q_COUNT] = {
     [Q_EXEC_PENDING] = "SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
                        " WHERE e.thing = ? AND e.status IN ('IN_PROGRESS', 'QUEUED') AND e.queued_at > 0"
                        " ORDER BY e.status = 'IN_PROGRESS' DESC, e.job_seq, e.exec_no LIMIT ?",
-    [Q_DEVICE_GET] = "SELECT thing, product, versions, created_at, last_seen FROM devices"
+    [Q_DEVICE_GET] = "SELECT thing, product, versions, created_at, last_seen, images FROM devices"
                      " WHERE thing = ?",
     [Q_DEVICE_GROUPS] = "SELECT grp FROM device_groups WHERE thing = ? ORDER BY grp",
     [Q_DEVICE_INSERT] = "INSERT INTO devices(thing, product, created_at) VALUES(?,?,?)"
@@ -468,6 +473,7 @@ static void device_row(sqlite3_stmt *s, srv_device_t *d)
     col_text(s, 2, d->versions, sizeof d->versions);
     d->created_at = sqlite3_column_int64(s, 3);
     d->last_seen = sqlite3_column_int64(s, 4);
+    col_text(s, 5, d->images, sizeof d->images);
 }
 
 int srv_device_upsert(srv_store_t *st, const char *thing, const char *product,
@@ -515,9 +521,9 @@ int srv_device_list(srv_store_t *st, const char *group, const char *after, int l
 {
     bool g = group && *group;
     sqlite3_stmt *s = prepare(st, g
-        ? "SELECT d.thing, d.product, d.versions, d.created_at, d.last_seen FROM devices d"
+        ? "SELECT d.thing, d.product, d.versions, d.created_at, d.last_seen, d.images FROM devices d"
           " JOIN device_groups g ON g.thing = d.thing WHERE d.thing > ?1 AND g.grp = ?3 ORDER BY d.thing LIMIT ?2"
-        : "SELECT thing, product, versions, created_at, last_seen FROM devices WHERE thing > ?1"
+        : "SELECT thing, product, versions, created_at, last_seen, images FROM devices WHERE thing > ?1"
           " ORDER BY thing LIMIT ?2");
     srv_device_t d;
     int rc, n = 0;
@@ -560,12 +566,13 @@ int srv_device_delete(srv_store_t *st, const char *thing)
 }
 
 int srv_device_seen(srv_store_t *st, const char *thing, const char *product,
-                    const char *versions, int64_t now)
+                    const char *versions, const char *images, int64_t now)
 {
     sqlite3_stmt *s = prepare(st,
         "UPDATE devices SET last_seen = ?,"
         " product = CASE WHEN ?2 = '' THEN product ELSE ?2 END,"
-        " versions = CASE WHEN ?3 = '' THEN versions ELSE json_patch(versions, ?3) END"
+        " versions = CASE WHEN ?3 = '' THEN versions ELSE json_patch(versions, ?3) END,"
+        " images = CASE WHEN ?5 = '' THEN images ELSE json_patch(images, ?5) END"
         " WHERE thing = ?4");
     if (!s)
         return OTTO_E_IO;
@@ -573,6 +580,7 @@ int srv_device_seen(srv_store_t *st, const char *thing, const char *product,
     bind_text(s, 2, product);
     bind_text(s, 3, versions);
     bind_text(s, 4, thing);
+    bind_text(s, 5, images ? images : "");
     int err = run(st, s, true, "device seen");
     if (!err && sqlite3_changes(st->db) == 0)
         err = OTTO_E_NOTFOUND;
@@ -1055,6 +1063,75 @@ int srv_exec_wave_counts(srv_store_t *st, int64_t job_seq,
     }
     sqlite3_finalize(s);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? OTTO_OK : db_err(st, "wave counts");
+}
+
+int srv_fw_by_sha(srv_store_t *st, const char *sha256, srv_fw_t *out)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT " FW_COLS " FROM firmware WHERE sha256 = ? LIMIT 1");
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, sha256);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        fw_row(s, out);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? OTTO_OK : rc == SQLITE_DONE ? OTTO_E_NOTFOUND : db_err(st, "firmware by hash");
+}
+
+int srv_delta_put(srv_store_t *st, const srv_delta_t *d)
+{
+    sqlite3_stmt *s = prepare(st, "INSERT OR REPLACE INTO deltas(id, base_fw, target_fw, size, created_at)"
+                                  " VALUES(?,?,?,?,?)");
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, d->id);
+    bind_text(s, 2, d->base_fw);
+    bind_text(s, 3, d->target_fw);
+    sqlite3_bind_int64(s, 4, d->size);
+    sqlite3_bind_int64(s, 5, d->created_at);
+    return run(st, s, true, "insert delta");
+}
+
+static void delta_row(sqlite3_stmt *s, srv_delta_t *d)
+{
+    col_text(s, 0, d->id, sizeof d->id);
+    col_text(s, 1, d->base_fw, sizeof d->base_fw);
+    col_text(s, 2, d->target_fw, sizeof d->target_fw);
+    d->size = sqlite3_column_int64(s, 3);
+    d->created_at = sqlite3_column_int64(s, 4);
+}
+
+#define DELTA_COLS "id, base_fw, target_fw, size, created_at"
+
+int srv_delta_get(srv_store_t *st, const char *id, srv_delta_t *out)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT " DELTA_COLS " FROM deltas WHERE id = ?");
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        delta_row(s, out);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? OTTO_OK : rc == SQLITE_DONE ? OTTO_E_NOTFOUND : db_err(st, "get delta");
+}
+
+int srv_delta_list(srv_store_t *st, const char *fw_id, int (*visit)(void *, const srv_delta_t *), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT " DELTA_COLS " FROM deltas WHERE base_fw = ?1 OR target_fw = ?1"
+                                  " ORDER BY created_at, id");
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, fw_id);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        srv_delta_t d;
+        delta_row(s, &d);
+        if (visit(arg, &d))
+            break;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "list deltas");
 }
 
 /* A named text row (INSERT of name, text, time): OTTO_E_EXISTS when the name is taken. */

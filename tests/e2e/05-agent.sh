@@ -8,7 +8,7 @@
 # and a job canceled mid-download.
 . "$(dirname "$0")/lib.sh"
 e2e_init
-start_secure             # TLS, a certificate per device
+start_secure --no-deltas # TLS, a certificate per device; full images (deltas: e2e 20)
 SIM=$BUILD/otto-sim
 N=8
 "$OTTO" image build --version 1.0.0 --project lamp --size 200K -o "$E2E_DIR/v100.bin" >/dev/null

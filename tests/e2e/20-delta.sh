@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Delta updates in the fleet: devices say in their hello the SHA-256 of the
+# image they run; a job holds its executions while ottod makes, in the
+# background, a patch from each such image it holds to the job's; a device
+# whose image has one downloads the patch (statusDetails.delta_bytes), the
+# others the full image. Half the fleet runs 1.0.0 (the server has it),
+# half 0.9.0 (it does not).
+. "$(dirname "$0")/lib.sh"
+e2e_init
+start_secure
+N=3
+# 1.1.0 is 1.0.0's payload with a few hundred bytes changed and 2 KiB added: a release
+python3 - "$E2E_DIR" <<'PY'
+import os, random, sys
+d = sys.argv[1]
+r = random.Random(20)
+p1 = bytes(r.getrandbits(8) for _ in range(48 * 1024))
+p2 = bytearray(p1)
+for _ in range(300):
+    p2[r.randrange(len(p2))] ^= 1 << r.randrange(8)
+p2[20000:20000] = bytes(r.getrandbits(8) for _ in range(2048))
+open(os.path.join(d, "p100"), "wb").write(p1)
+open(os.path.join(d, "p110"), "wb").write(bytes(p2))
+open(os.path.join(d, "p090"), "wb").write(bytes(r.getrandbits(8) for _ in range(40 * 1024)))
+PY
+"$OTTO" image build --version 1.0.0 --project lamp --payload "$E2E_DIR/p100" -o "$E2E_DIR/v100.bin" >/dev/null
+"$OTTO" image build --version 0.9.0 --project lamp --payload "$E2E_DIR/p090" -o "$E2E_DIR/v090.bin" >/dev/null
+"$OTTO" image build --version 1.1.0 --project lamp --secure-version 1 --payload "$E2E_DIR/p110" -o "$E2E_DIR/v110.bin" >/dev/null
+F100=$("$OTTO" fw upload -q "$E2E_DIR/v100.bin")   # the base the server holds
+F110=$("$OTTO" fw upload -q "$E2E_DIR/v110.bin")
+size=$(stat -c %s "$E2E_DIR/v110.bin")
+
+fleet_bg 24:0a:c4:20:a0 "$E2E_DIR/v100.bin"
+A=$(tr "\n" " " <"$E2E_DIR/things"); FA=$FLEET
+fleet_bg 24:0a:c4:20:b0 "$E2E_DIR/v090.bin"
+B=$(tr "\n" " " <"$E2E_DIR/things")
+"$OTTO" device add $A $B --group g20 --product lamp >/dev/null
+# every device's hello has said what it runs
+wait_for sh -c "for t in $A $B; do '$OTTO' device show \$t --json | grep -q '\"sha256\"' || exit 1; done"
+check "each device's hello named its image's SHA-256" \
+    test "$("$OTTO" device show "$(echo $A | cut -d' ' -f1)" --json | jget "d['images']['esp32']")" = \
+    "$(sha256sum "$E2E_DIR/v100.bin" | cut -d' ' -f1)"
+
+J=$("$OTTO" job create --group g20 --fw "$F110" -q)
+timeout 120 "$OTTO" job watch "$J" --interval 0.5 >/dev/null
+st=$("$OTTO" job show "$J" --json)
+check "all $((2 * N)) devices SUCCEEDED" test "$(echo "$st" | jget "d['counts']['SUCCEEDED']")" = $((2 * N))
+took=$(echo "$st" | jget "sorted(e['thingName'] for e in d['executions'] if 'delta_bytes' in e['statusDetails'])")
+check "the devices on 1.0.0 took the patch, the ones on 0.9.0 the full image" \
+    test "$took" = "$(python3 -c "import json,sys; print(json.dumps(sorted(sys.argv[1:])))" $A)"
+pbytes=$(echo "$st" | jget "max(int(e['statusDetails']['delta_bytes']) for e in d['executions'] if 'delta_bytes' in e['statusDetails'])")
+check "... a patch of $pbytes bytes for a $size-byte image (under a fifth)" test "$pbytes" -lt $((size / 5))
+grep -q "delta d-.*: $F100 -> $F110, $pbytes bytes" "$E2E_DIR/ottod.log"
+check "ottod made it in the background, once, and said so" test "$(grep -c "delta d-.*: $F100 -> $F110" "$E2E_DIR/ottod.log")" = 1
+check "... the job held its devices until then" grep -q "its delta patches are made: released" "$E2E_DIR/ottod.log"
+check "otto fw deltas lists it" sh -c "'$OTTO' fw deltas $F110 | grep -q \"$F100 .*$F110 .*$pbytes\""
+check "otto job show says what the patches saved" \
+    sh -c "'$OTTO' job show $J | grep -q '^delta: *$N devices took a patch: $((N * pbytes)) bytes instead of $((N * size))'"
+check "the whole fleet says it runs 1.1.0" \
+    sh -c "for t in $A $B; do [ \"\$('$OTTO' device show \$t --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"versions\"][\"esp32\"])')\" = 1.1.0 ] || exit 1; done"
+stop_fleet; kill "$FA"; wait "$FA" 2>/dev/null
+e2e_done
