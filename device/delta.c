@@ -29,7 +29,10 @@ enum { S_HEADER, S_BLOCK_LEN, S_BLOCK_INIT, S_ADD_LEN, S_ADD, S_INS_LEN, S_INS, 
 #define SYMBOL_MAX_BYTES 48u /* a 6-bit tree and 2 modeled bits (2 bytes each at most), 30 direct bits (1) */
 #define TOP (1u << 24)
 
-static uint32_t get32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
 
 int otto_delta_header_read(const uint8_t *b, size_t len, otto_delta_header_t *h)
 {
@@ -338,7 +341,7 @@ static int step(otto_delta_t *d)
             unsigned diff = 0, nz = bit(d, &d->m.zero[OTTO_DELTA_ZERO_CTX(d->hist, d->b1, bn)]);
             if (nz)
                 diff = tree(d, d->m.diff[OTTO_DELTA_DIFF_CTX(bn)], 8) & 0xFFu;
-            d->hist = (uint8_t)(d->hist << 1 | nz);
+            d->hist = (uint8_t)((unsigned)d->hist << 1 | nz);
             d->b1 = b;
             d->base_pos++;
             d->run--;
