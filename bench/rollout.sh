@@ -68,7 +68,7 @@ say "2. a release that fails its self-test, the same ramp, abort at 10 % FAILED 
 J2=$("$OTTO" job create --group fleet --fw "$BAD" --job-executions-rollout-config "$RAMP" --abort-config \
     '{"criteriaList":[{"failureType":"FAILED","action":"CANCEL","thresholdPercentage":10,"minNumberOfExecutedThings":50}]}' -q)
 for _ in $(seq 600); do
-    "$OTTO" job show "$J2" --json | grep -q '"status": *"CANCELED"' && break
+    "$OTTO" job show "$J2" --json | grep -q '"status":[[:space:]]*"CANCELED"' && break
     sleep 0.5
 done
 sleep 5 # the in-flight devices end

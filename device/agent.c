@@ -249,7 +249,7 @@ static void after_reboot(otto_agent_t *a, const ev_t *e)
 {
     uint32_t state = 0;
     (void)e;
-    if (!strcmp(a->running_version, a->job.fw.version)) {
+    if (agent_runs(a, &a->job.fw)) {
         a->job.phase = P_REPORT;
         a->job.esp_state = S_UPDATED;
         a->job.result = R_SUCCEEDED;

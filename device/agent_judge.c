@@ -57,6 +57,16 @@ static bool apply_key_updates(otto_agent_t *a, const otto_jobdoc_t *doc)
     return true;
 }
 
+/* Is fw the image running? By SHA-256 when the agent knows its own (with
+ * the delta decoder: builds that keep one version string still differ),
+ * otherwise by version. */
+bool agent_runs(const otto_agent_t *a, const otto_fw_entry_t *fw)
+{
+    if (a->has_running_sha256 && fw->has_sha256)
+        return !memcmp(fw->sha256, a->running_sha256, 32);
+    return fw->version[0] && !strcmp(fw->version, a->running_version);
+}
+
 bool agent_install_waits(const otto_json_t *j, int exec)
 {
     char v[8] = "";
@@ -128,7 +138,7 @@ void agent_judge(otto_agent_t *a, const otto_json_t *j, int exec)
         }
     }
     if (fw) {
-        if (fw->version[0] && !strcmp(fw->version, a->running_version)) {
+        if (agent_runs(a, fw)) {
             a->job.esp_state = S_ALREADY;
         } else if (fw->version[0] && agent_version_cmp(fw->version, a->running_version) < 0) {
             agent_finish(a, R_REJECTED, "outdated", "older than the running version");

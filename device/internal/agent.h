@@ -40,6 +40,7 @@ void agent_drop(otto_agent_t *a);
 
 /* agent_judge.c */
 void agent_judge(otto_agent_t *a, const otto_json_t *j, int exec);
+bool agent_runs(const otto_agent_t *a, const otto_fw_entry_t *fw);
 /* Does the execution say its job installs later ("install": "WAIT")? */
 bool agent_install_waits(const otto_json_t *j, int exec);
 int agent_version_cmp(const char *a, const char *b);

@@ -244,8 +244,8 @@ static int entry(char *out, size_t cap, const char *type, const char *url, const
     return k < 0 || (size_t)k >= cap ? -1 : k;
 }
 
-int agent_world_doc_delta(char *doc, size_t cap, const uint8_t *img, size_t ilen, const uint8_t *base, size_t blen,
-                          size_t psize)
+int agent_world_doc_delta(char *doc, size_t cap, const uint8_t *img, size_t ilen, const char *version,
+                          const uint8_t *base, size_t blen, size_t psize)
 {
     uint8_t sha[32];
     char s[65], extra[200];
@@ -255,7 +255,7 @@ int agent_world_doc_delta(char *doc, size_t cap, const uint8_t *img, size_t ilen
              "\"base_sha256\":\"%s\"},", (unsigned long)psize, s);
     int n = snprintf(doc, cap, "{\"product\":\"demo\",\"firmware\":["), k;
     if (n < 0 || (size_t)n >= cap ||
-        (k = entry(doc + n, cap - (size_t)n, "esp32", "http://fw/1", img, ilen, "1.1.0", extra)) < 0)
+        (k = entry(doc + n, cap - (size_t)n, "esp32", "http://fw/1", img, ilen, version, extra)) < 0)
         return -1;
     n += k;
     k = snprintf(doc + n, cap - (size_t)n, "]}");

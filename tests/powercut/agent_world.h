@@ -54,10 +54,10 @@ typedef struct {
  *  (Z29vZA==, which the world's verifier takes), and a key update adding
  *  0x04 0x0F... so cuts land around it too. 0, or -1 if cap is short. */
 int agent_world_doc(char *doc, size_t cap, const uint8_t *img, size_t ilen, const uint8_t *mimg, size_t msize);
-/** The same with the module's entry offering http://fw/3, a patch of
+/** A document for img (of that version) offering http://fw/3, a patch of
  *  psize bytes from base (base_sha256: of the base's blen bytes). */
-int agent_world_doc_delta(char *doc, size_t cap, const uint8_t *img, size_t ilen, const uint8_t *base, size_t blen,
-                          size_t psize);
+int agent_world_doc_delta(char *doc, size_t cap, const uint8_t *img, size_t ilen, const char *version,
+                          const uint8_t *base, size_t blen, size_t psize);
 /** The agent's port onto w (mcu_bootloader: NULL without an MCU). */
 otto_agent_port_t agent_world_port(world_t *w, void (*mcu_bootloader)(void *));
 /** Run the agent until the job is over (1), the power goes or the device

@@ -56,11 +56,16 @@ const char fx_layout_v0[] =
 
 int fx_provision_csv(otto_simdev_t *d, const char *csv, const uint8_t *factory, size_t len)
 {
+    return fx_provision_flash(d, OTTO_SIM_FLASH_SIZE, csv, factory, len);
+}
+
+int fx_provision_flash(otto_simdev_t *d, uint32_t flash_size, const char *csv, const uint8_t *factory, size_t len)
+{
     otto_part_t parts[OTTO_PARTCSV_MAX];
     uint8_t bin[OTTO_PART_TABLE_LEN];
     char err[256];
     size_t n;
-    int rc = otto_simdev_open(d, NULL);
+    int rc = otto_simdev_open_size(d, NULL, flash_size);
     if (rc)
         return rc;
     rc = otto_partcsv_parse(csv, NULL, parts, &n, err, sizeof(err));

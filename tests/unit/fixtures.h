@@ -19,6 +19,9 @@ int fx_provision(otto_simdev_t *d, const uint8_t *factory, size_t len);
 uint8_t *fx_sign_sbv2(const uint8_t *img, size_t len, const char *pem, size_t *out_len);
 /* Same, with the table from a CSV; fx_layout_v0 is otto 0.x's default. */
 int fx_provision_csv(otto_simdev_t *d, const char *csv, const uint8_t *factory, size_t len);
+/** The same on a module with flash_size bytes of flash (an 8 MiB layout
+ *  for images over 1 MiB). */
+int fx_provision_flash(otto_simdev_t *d, uint32_t flash_size, const char *csv, const uint8_t *factory, size_t len);
 extern const char fx_layout_v0[];
 /* Partition by label on a booted or provisioned device. */
 const otto_part_t *fx_part(otto_simdev_t *d, const char *label);
