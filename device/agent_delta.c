@@ -18,9 +18,11 @@
 #include <string.h>
 
 #include "internal/agent.h"
+#include "otto/sbv2.h"
 
-/* The running image's SHA-256, over the image's own length: what a patch
- * names as its base. */
+/* The running image's SHA-256: over the image, and its Secure Boot v2
+ * signature sector when one follows (the file as uploaded): what a patch
+ * names as its base, and what a job's entry says of its image. */
 void agent_delta_init(otto_agent_t *a)
 {
     otto_image_info_t info;
@@ -31,9 +33,12 @@ void agent_delta_init(otto_agent_t *a)
     a->has_running_sha256 = false;
     if (!a->cfg.delta || !run || otto_image_verify_flash(fl, run->offset, run->size, OTTO_CHIP_ANY, 0, &info))
         return;
+    uint32_t end = info.length, sector;
+    if (!otto_sbv2_find(fl, run->offset, run->size, info.length, &sector))
+        end = sector + OTTO_SBV2_SECTOR;
     otto_sha256_start(&sha);
-    for (uint32_t off = 0; off < info.length;) {
-        uint32_t n = info.length - off < sizeof b ? info.length - off : (uint32_t)sizeof b;
+    for (uint32_t off = 0; off < end;) {
+        uint32_t n = end - off < sizeof b ? end - off : (uint32_t)sizeof b;
         if (fl->read(fl->ctx, run->offset + off, b, n))
             return;
         otto_sha256_update(&sha, b, n);
