@@ -733,6 +733,27 @@ static bool want_deltas(srv_engine_t *e, const srv_fw_t *fws, size_t nfw, const 
     return coming;
 }
 
+typedef struct {
+    srv_engine_t *e;
+    const srv_fw_t *fw;
+} fw_added_t;
+
+static int want_from(void *arg, const char *sha)
+{
+    fw_added_t *a = arg;
+    srv_fw_t base;
+    if (strcmp(sha, a->fw->sha256) && !srv_fw_by_sha(a->e->st, sha, &base) && !strcmp(base.product, a->fw->product))
+        srv_deltas_want(a->e->deltas, &base, a->fw);
+    return 0;
+}
+
+void srv_engine_fw_added(srv_engine_t *e, const srv_fw_t *fw)
+{
+    fw_added_t a = {e, fw};
+    if (e->deltas)
+        srv_device_images(e->st, fw->product, fw->ota_type, want_from, &a);
+}
+
 /* In one transaction: the job under its id (generated unless given), an
  * execution per thing, and the supersede of older queued jobs. */
 static int store_job(srv_engine_t *e, const srv_job_spec_t *spec, srv_job_t *job, const strvec_t *things,

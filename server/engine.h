@@ -128,6 +128,11 @@ int srv_engine_rollout_op(srv_engine_t *e, const char *id, int op, char *msg, si
  *  "install" field), 0 "WAIT", 1 "NOW" (told, or inside an install window). */
 int srv_engine_install(srv_engine_t *e, int64_t seq, int64_t now);
 
+/** A firmware was uploaded: patches to it from every image the devices of
+ *  its product say they run that the server holds (made in the
+ *  background), so a job for it finds them made. */
+void srv_engine_fw_added(srv_engine_t *e, const srv_fw_t *fw);
+
 /** Time out executions whose step or in-progress timer expired. */
 void srv_engine_tick(srv_engine_t *e, int64_t now);
 

@@ -828,6 +828,8 @@ static enum MHD_Result h_upload(srv_t *s, struct MHD_Connection *c, req_t *r)
     r->up_open = false;
     if (err)
         return srv_http_otto_err(c, err, msg);
+    if (created) /* patches to it from what devices run, before any job asks */
+        srv_engine_fw_added(&s->eng, &fw);
     return srv_http_json(c, created ? 201 : 200, fw_json(&fw, s->eng.public_url));
 }
 

@@ -237,6 +237,10 @@ typedef struct {
     char base_fw[20], target_fw[20];
     int64_t size, created_at;
 } srv_delta_t;
+/** The distinct images (SHA-256) the devices of a product say they run for
+ *  ota_type. */
+int srv_device_images(srv_store_t *st, const char *product, const char *ota_type,
+                      int (*visit)(void *, const char *sha256), void *arg);
 /** A firmware by the SHA-256 of its file. */
 int srv_fw_by_sha(srv_store_t *st, const char *sha256, srv_fw_t *out);
 int srv_delta_put(srv_store_t *st, const srv_delta_t *d);

@@ -1065,6 +1065,23 @@ int srv_exec_wave_counts(srv_store_t *st, int64_t job_seq,
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? OTTO_OK : db_err(st, "wave counts");
 }
 
+int srv_device_images(srv_store_t *st, const char *product, const char *ota_type,
+                      int (*visit)(void *, const char *sha256), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT DISTINCT json_extract(images, '$.\"' || ?2 || '\"') FROM devices"
+                                  " WHERE product = ?1 AND json_extract(images, '$.\"' || ?2 || '\"') IS NOT NULL");
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, product);
+    bind_text(s, 2, ota_type);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (visit(arg, (const char *)sqlite3_column_text(s, 0)))
+            break;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "device images");
+}
+
 int srv_fw_by_sha(srv_store_t *st, const char *sha256, srv_fw_t *out)
 {
     sqlite3_stmt *s = prepare(st, "SELECT " FW_COLS " FROM firmware WHERE sha256 = ? LIMIT 1");

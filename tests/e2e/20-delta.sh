@@ -4,7 +4,8 @@
 # background, a patch from each such image it holds to the job's; a device
 # whose image has one downloads the patch (statusDetails.delta_bytes), the
 # others the full image. Half the fleet runs 1.0.0 (the server has it),
-# half 0.9.0 (it does not).
+# half 0.9.0 (it does not). A release uploaded later has its patch from
+# what the devices run made at once.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 start_secure
@@ -58,5 +59,26 @@ check "otto job show says what the patches saved" \
     sh -c "'$OTTO' job show $J | grep -q '^delta: *$N devices took a patch: $((N * pbytes)) bytes instead of $((N * size))'"
 check "the whole fleet says it runs 1.1.0" \
     sh -c "for t in $A $B; do [ \"\$('$OTTO' device show \$t --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"versions\"][\"esp32\"])')\" = 1.1.0 ] || exit 1; done"
+
+# A release uploaded once devices run 1.1.0: its patch from 1.1.0 is made
+# at once, before any job, and the job that follows holds nobody.
+python3 - "$E2E_DIR" <<'PY'
+import os, sys
+d = sys.argv[1]
+p = bytearray(open(os.path.join(d, "p110"), "rb").read())
+p[1000:1010] = b"1.2.0 here"
+open(os.path.join(d, "p120"), "wb").write(bytes(p))
+PY
+"$OTTO" image build --version 1.2.0 --project lamp --secure-version 1 --payload "$E2E_DIR/p120" -o "$E2E_DIR/v120.bin" >/dev/null
+F120=$("$OTTO" fw upload -q "$E2E_DIR/v120.bin")
+check "uploading 1.2.0 makes its patch from 1.1.0, which the devices run, before any job" \
+    wait_for grep -q "delta d-.*: $F110 -> $F120" "$E2E_DIR/ottod.log"
+held=$(grep -c "its delta patches are made: released" "$E2E_DIR/ottod.log")
+J2=$("$OTTO" job create --group g20 --fw "$F120" -q)
+timeout 120 "$OTTO" job watch "$J2" --interval 0.5 >/dev/null
+st=$("$OTTO" job show "$J2" --json)
+check "... the job for it held nobody, and every device took the patch" \
+    sh -c "[ $(grep -c "its delta patches are made: released" "$E2E_DIR/ottod.log") = $held ] && [ \"\$1\" = $((2 * N)) ]" _ \
+    "$(echo "$st" | jget "sum(1 for e in d['executions'] if e['status'] == 'SUCCEEDED' and 'delta_bytes' in e['statusDetails'])")"
 stop_fleet; kill "$FA"; wait "$FA" 2>/dev/null
 e2e_done
