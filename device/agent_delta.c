@@ -149,9 +149,10 @@ void agent_delta_start(otto_agent_t *a)
     get_patch(a);
 }
 
-void agent_delta_fallback(otto_agent_t *a, const char *why)
+/* Anything wrong with the patch: the full image instead (the final report
+ * says "delta": "fallback"). */
+void agent_delta_fallback(otto_agent_t *a)
 {
-    (void)why; /* the final report says "delta": "fallback" */
     agent_stop_download(a);
     a->delta_on = false;
     a->delta_failed = true;
@@ -175,7 +176,7 @@ void agent_delta_head(otto_agent_t *a, int status, uint32_t length, uint32_t ran
     if ((status == 206 && range_start != a->delta_got) || (status != 200 && status != 206 && status != 403 &&
                                                            status != 408 && status != 429 && status < 500) ||
         (length && a->delta_got + length != a->job.fw.delta.size)) {
-        agent_delta_fallback(a, "the server does not serve the patch the job named");
+        agent_delta_fallback(a); /* the server does not serve the patch the job named */
         return;
     }
     if (status != 200 && status != 206) { /* passing trouble, or an expired link: as for a full download */
@@ -188,7 +189,7 @@ void agent_delta_head(otto_agent_t *a, int status, uint32_t length, uint32_t ran
 void agent_delta_data(otto_agent_t *a, const void *data, size_t len)
 {
     if (len > a->job.fw.delta.size - a->delta_got) {
-        agent_delta_fallback(a, "the patch is longer than the job says");
+        agent_delta_fallback(a); /* longer than the job says */
         return;
     }
     int err = otto_delta_feed(a->cfg.delta, data, len);
@@ -197,7 +198,7 @@ void agent_delta_data(otto_agent_t *a, const void *data, size_t len)
         if (a->delta_write_err) /* the slot refused the image: as a download it would */
             agent_write_failed(a, err, NULL, 0);
         else
-            agent_delta_fallback(a, "the patch does not decode");
+            agent_delta_fallback(a); /* it does not decode */
     }
 }
 
@@ -210,7 +211,7 @@ void agent_delta_end(otto_agent_t *a, int err)
         return;
     }
     if (otto_delta_finish(a->cfg.delta) || a->written != a->job.fw.size) {
-        agent_delta_fallback(a, "the patch ended before the image did");
+        agent_delta_fallback(a); /* it ended before the image did */
         return;
     }
     otto_store_set_int(a->cfg.store, "dlb", (int64_t)a->job.fw.delta.size);

@@ -306,7 +306,7 @@ void agent_complete(otto_agent_t *a)
     bool mcu = a->job.target == T_MCU;
     if (a->delta_on && ((agent_cur(a)->has_md5 && memcmp(md5, agent_cur(a)->md5, 16)) ||
                         (agent_cur(a)->has_sha256 && memcmp(sha, agent_cur(a)->sha256, 32)))) {
-        agent_delta_fallback(a, "the patch made another image than the job's");
+        agent_delta_fallback(a); /* the patch made another image than the job's */
         return;
     }
     if (agent_cur(a)->has_md5 && memcmp(md5, agent_cur(a)->md5, 16)) {

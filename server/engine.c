@@ -96,11 +96,10 @@ const cJSON *srv_engine_doc(srv_engine_t *e, int64_t seq)
 
 /* The patch made for thing's entry f (an object of the document), from
  * the image thing says it runs for f's ota_type, or NULL. */
-static cJSON *delta_for(srv_engine_t *e, const cJSON *f, const char *images, const char *thing, int64_t now)
+static cJSON *delta_for(srv_engine_t *e, const cJSON *f, const cJSON *im, const char *thing, int64_t now)
 {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(f, "id"), *type = cJSON_GetObjectItemCaseSensitive(f, "ota_type");
     const cJSON *sha = cJSON_GetObjectItemCaseSensitive(f, "sha256");
-    cJSON *im = cJSON_Parse(images);
     const cJSON *base_sha = cJSON_GetObjectItemCaseSensitive(im, cJSON_IsString(type) ? type->valuestring : "esp32");
     srv_fw_t base;
     srv_delta_t d;
@@ -119,7 +118,6 @@ static cJSON *delta_for(srv_engine_t *e, const cJSON *f, const char *images, con
             cJSON_AddStringToObject(out, "base_sha256", base_sha->valuestring);
         }
     }
-    cJSON_Delete(im);
     return out;
 }
 
@@ -129,16 +127,18 @@ cJSON *srv_engine_doc_for(srv_engine_t *e, int64_t seq, const char *thing, int64
     cJSON *copy = doc ? cJSON_Duplicate(doc, true) : cJSON_CreateObject(), *f;
     char url[1024];
     srv_device_t dev;
-    bool known = e->deltas && !srv_device_get(e->st, thing, &dev) && strcmp(dev.images, "{}");
+    cJSON *im = e->deltas && !srv_device_get(e->st, thing, &dev) && strcmp(dev.images, "{}") ? cJSON_Parse(dev.images)
+                                                                                            : NULL;
     cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(copy, "firmware")) {
         cJSON *u = cJSON_GetObjectItemCaseSensitive(f, "url"), *id = cJSON_GetObjectItemCaseSensitive(f, "id");
         if (e->links.on && cJSON_IsString(u) && cJSON_IsString(id) &&
             !srv_links_mint(&e->links, u->valuestring, id->valuestring, thing, now, url, sizeof url))
             cJSON_SetValuestring(u, url);
-        cJSON *d = known ? delta_for(e, f, dev.images, thing, now) : NULL;
+        cJSON *d = im ? delta_for(e, f, im, thing, now) : NULL;
         if (d)
             cJSON_AddItemToObject(f, "delta", d);
     }
+    cJSON_Delete(im);
     return copy;
 }
 
@@ -205,16 +205,9 @@ static int state_int(cJSON *cfg, const char *key);
 static bool job_continuous(const char *config)
 {
     cJSON *cfg = config && strcmp(config, "{}") ? cJSON_Parse(config) : NULL;
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(cfg, "targetSelection");
-    bool yes = cJSON_IsString(t) && !strcmp(t->valuestring, "CONTINUOUS");
+    bool yes = srv_continuous(cfg);
     cJSON_Delete(cfg);
     return yes;
-}
-
-static bool job_continuous_spec(const srv_job_spec_t *spec)
-{
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(spec->config, "targetSelection");
-    return cJSON_IsString(t) && !strcmp(t->valuestring, "CONTINUOUS"); /* an empty group: devices join later */
 }
 
 /* A job's abortConfig, checked each time one of its executions ends: the
@@ -603,7 +596,7 @@ static int expand_targets(srv_engine_t *e, const srv_job_spec_t *spec, strvec_t 
     for (size_t i = 0; i < spec->ngroups && !err; i++) {
         size_t before = things->n;
         err = srv_group_things(e->st, spec->groups[i], push_thing, things);
-        if (!err && things->n == before && !job_continuous_spec(spec))
+        if (!err && things->n == before && !srv_continuous(spec->config)) /* an empty group: devices join later */
             err = fail(msg, msglen, OTTO_E_NOTFOUND, "group '%s' has no devices", spec->groups[i]);
     }
     if (!err)
@@ -703,39 +696,12 @@ static int assign_waves(srv_engine_t *e, const srv_waves_t *wv, const strvec_t *
     return left ? wv->n + 1 : wv->n;
 }
 
-/* A job was created: a patch to each of its images from every image its
- * devices say they run and the server holds (made in the background). */
-static bool want_deltas(srv_engine_t *e, const srv_fw_t *fws, size_t nfw, const strvec_t *things)
-{
-    bool coming = false;
-    char seen[8][65];
-    int nseen = 0;
-    for (size_t i = 0; i < things->n && e->deltas; i++) {
-        srv_device_t dev;
-        if (srv_device_get(e->st, things->v[i], &dev) || !strcmp(dev.images, "{}"))
-            continue;
-        cJSON *im = cJSON_Parse(dev.images);
-        for (size_t k = 0; k < nfw; k++) {
-            const cJSON *b = cJSON_GetObjectItemCaseSensitive(im, fws[k].ota_type);
-            srv_fw_t base;
-            bool dup = false;
-            for (int s = 0; cJSON_IsString(b) && s < nseen && !dup; s++)
-                dup = !strcmp(seen[s], b->valuestring);
-            if (!cJSON_IsString(b) || dup || !strcmp(b->valuestring, fws[k].sha256) ||
-                srv_fw_by_sha(e->st, b->valuestring, &base) || strcmp(base.product, fws[k].product))
-                continue;
-            if (nseen < 8) /* a few bases are the norm; more are looked up again, no harm */
-                snprintf(seen[nseen++], sizeof seen[0], "%s", b->valuestring);
-            coming |= srv_deltas_want(e->deltas, &base, &fws[k]);
-        }
-        cJSON_Delete(im);
-    }
-    return coming;
-}
-
+/* Patches to fw from every image the devices of its product say they run
+ * and the server holds (made in the background): whether one is to come. */
 typedef struct {
     srv_engine_t *e;
     const srv_fw_t *fw;
+    bool coming;
 } fw_added_t;
 
 static int want_from(void *arg, const char *sha)
@@ -743,15 +709,21 @@ static int want_from(void *arg, const char *sha)
     fw_added_t *a = arg;
     srv_fw_t base;
     if (strcmp(sha, a->fw->sha256) && !srv_fw_by_sha(a->e->st, sha, &base) && !strcmp(base.product, a->fw->product))
-        srv_deltas_want(a->e->deltas, &base, a->fw);
+        a->coming |= srv_deltas_want(a->e->deltas, &base, a->fw);
     return 0;
+}
+
+static bool want_deltas(srv_engine_t *e, const srv_fw_t *fw)
+{
+    fw_added_t a = {e, fw, false};
+    if (e->deltas)
+        srv_device_images(e->st, fw->product, fw->ota_type, want_from, &a);
+    return a.coming;
 }
 
 void srv_engine_fw_added(srv_engine_t *e, const srv_fw_t *fw)
 {
-    fw_added_t a = {e, fw};
-    if (e->deltas)
-        srv_device_images(e->st, fw->product, fw->ota_type, want_from, &a);
+    want_deltas(e, fw);
 }
 
 /* In one transaction: the job under its id (generated unless given), an
@@ -849,7 +821,9 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
     }
     /* Patches from what its devices run: while one is being made the job
      * holds its executions, so every device is told with its patch ready. */
-    bool hold = want_deltas(e, fws, spec->nfw, &things);
+    bool hold = false;
+    for (size_t k = 0; k < spec->nfw; k++)
+        hold |= want_deltas(e, &fws[k]);
     /* The rollout's own state rides in the configuration, under "state". */
     cJSON *cfg = spec->config ? cJSON_Duplicate(spec->config, true) : cJSON_CreateObject();
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "state");
@@ -1258,7 +1232,7 @@ static int sum_wave(void *arg, int wave, int status, int64_t released, int64_t n
  * its error threshold pauses the job; a wave that ended below its success
  * threshold pauses it for otto job next-wave. A gate the operator passed
  * (resume: waveAcked) no longer pauses. Returns whether the job is paused. */
-static bool wave_step(srv_engine_t *e, int64_t seq, const srv_waves_t *wv, cJSON *cfg, int64_t now)
+static bool wave_step(srv_engine_t *e, int64_t seq, const srv_waves_t *wv, cJSON *cfg)
 {
     int cur = state_int(cfg, "wave"), count = state_int(cfg, "waveCount");
     if (cur < 1 || cur > count || count > wv->n + 1)
@@ -1284,7 +1258,6 @@ static bool wave_step(srv_engine_t *e, int64_t seq, const srv_waves_t *wv, cJSON
         SRV_LOG_WRN("job seq %lld %s", (long long)seq, why);
     }
     save_config(e, seq, cfg);
-    (void)now;
     return gate != SRV_GATE_NEXT;
 }
 
@@ -1341,7 +1314,7 @@ static int pace_job(void *arg, int64_t seq, const char *config)
     if (err || paused || (!srv_job_config_paced(&jc) && !unheld) || c->now < sc->start ||
         !srv_sched_open(sc, c->now))
         goto out;
-    if (jc.wv.n && wave_step(e, seq, &jc.wv, cfg, c->now))
+    if (jc.wv.n && wave_step(e, seq, &jc.wv, cfg))
         goto out;
     int max_wave = jc.wv.n ? state_int(cfg, "wave") : 0;
     if (srv_exec_release_counts(e->st, seq, max_wave, &released, &waiting, &later) || !waiting ||

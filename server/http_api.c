@@ -401,10 +401,13 @@ static cJSON *job_json(srv_store_t *st, const srv_job_t *j)
             cJSON_AddItemToObject(o, v->string, cJSON_Duplicate(v, true));
     srv_job_config_t jc;
     char msg[160];
-    if (cfg && !srv_job_config_parse(cfg, &jc, msg, sizeof msg) && srv_job_config_paced(&jc))
-        cJSON_AddItemToObject(o, "rollout", rollout_json(st, j, &jc, cJSON_GetObjectItemCaseSensitive(cfg, "state"), o));
-    if (cfg && !srv_job_config_parse(cfg, &jc, msg, sizeof msg) && jc.in.deferred)
-        cJSON_AddItemToObject(o, "install", install_json(st, j, &jc, cJSON_GetObjectItemCaseSensitive(cfg, "state")));
+    if (cfg && !srv_job_config_parse(cfg, &jc, msg, sizeof msg)) {
+        const cJSON *state = cJSON_GetObjectItemCaseSensitive(cfg, "state");
+        if (srv_job_config_paced(&jc))
+            cJSON_AddItemToObject(o, "rollout", rollout_json(st, j, &jc, state, o));
+        if (jc.in.deferred)
+            cJSON_AddItemToObject(o, "install", install_json(st, j, &jc, state));
+    }
     cJSON_Delete(cfg);
     return o;
 }

@@ -531,8 +531,14 @@ int srv_job_config_parse(const cJSON *cfg, srv_job_config_t *c, char *msg, size_
     const cJSON *ts = cJSON_GetObjectItemCaseSensitive(cfg, "targetSelection");
     if (ts && (!cJSON_IsString(ts) || (strcmp(ts->valuestring, "CONTINUOUS") && strcmp(ts->valuestring, "SNAPSHOT"))))
         return bad(msg, cap, "targetSelection: CONTINUOUS or SNAPSHOT");
-    c->continuous = ts && !strcmp(ts->valuestring, "CONTINUOUS");
+    c->continuous = srv_continuous(cfg);
     return OTTO_OK;
+}
+
+bool srv_continuous(const cJSON *cfg)
+{
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(cfg, "targetSelection");
+    return cJSON_IsString(ts) && !strcmp(ts->valuestring, "CONTINUOUS");
 }
 
 bool srv_job_config_paced(const srv_job_config_t *c)

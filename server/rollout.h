@@ -159,6 +159,8 @@ typedef struct {
     bool continuous;      /* targetSelection CONTINUOUS */
 } srv_job_config_t;
 
+/** targetSelection CONTINUOUS in cfg (NULL: no)? */
+bool srv_continuous(const cJSON *cfg);
 /** Every object of cfg (NULL: none), each checked against its limits. */
 int srv_job_config_parse(const cJSON *cfg, srv_job_config_t *c, char *msg, size_t cap);
 /** Is the job released by the engine (rate, windows, start/end, waves)

@@ -66,7 +66,7 @@ void agent_delta_start(otto_agent_t *a);
 void agent_delta_head(otto_agent_t *a, int status, uint32_t length, uint32_t range_start);
 void agent_delta_data(otto_agent_t *a, const void *data, size_t len);
 void agent_delta_end(otto_agent_t *a, int err);
-void agent_delta_fallback(otto_agent_t *a, const char *why);
+void agent_delta_fallback(otto_agent_t *a);
 
 /* agent_mcu.c */
 void agent_mcu_release(otto_agent_t *a);
