@@ -387,21 +387,26 @@ static void print_job(const cJSON *j)
         if (api_str(ro, "next")[0])
             printf("next:      %s\n", api_str(ro, "next"));
     }
-    /* Deltas: who took a patch (statusDetails.delta_bytes, with the image's
-     * size), what it saved, who fell back to the full image. */
-    double took = 0, patch_bytes = 0, image_bytes = 0, fell_back = 0;
-    cJSON_ArrayForEach(ex, execs) {
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(ex, "statusDetails");
-        if (api_str(d, "delta_bytes")[0] && api_str(d, "size")[0]) {
-            took++;
-            patch_bytes += atof(api_str(d, "delta_bytes"));
-            image_bytes += atof(api_str(d, "size"));
+    /* Deltas, per image: who took a patch (statusDetails.delta_bytes or
+     * stm32_delta_bytes, with the image's size), what it saved, who fell
+     * back to the full image. */
+    static const char *const dk[2][4] = {{"esp32", "delta_bytes", "size", "delta"},
+                                         {"stm32", "stm32_delta_bytes", "stm32_size", "stm32_delta"}};
+    for (int k = 0; k < 2; k++) {
+        double took = 0, patch_bytes = 0, image_bytes = 0, fell_back = 0;
+        cJSON_ArrayForEach(ex, execs) {
+            const cJSON *d = cJSON_GetObjectItemCaseSensitive(ex, "statusDetails");
+            if (api_str(d, dk[k][1])[0] && api_str(d, dk[k][2])[0]) {
+                took++;
+                patch_bytes += atof(api_str(d, dk[k][1]));
+                image_bytes += atof(api_str(d, dk[k][2]));
+            }
+            fell_back += !strcmp(api_str(d, dk[k][3]), "fallback");
         }
-        fell_back += !strcmp(api_str(d, "delta"), "fallback");
-    }
-    if (took || fell_back) {
-        printf("delta:     %.0f devices took a patch: %.0f bytes instead of %.0f (%.1f %% saved)", took, patch_bytes,
-               image_bytes, image_bytes > 0 ? 100.0 * (1 - patch_bytes / image_bytes) : 0);
+        if (!took && !fell_back)
+            continue;
+        printf("delta:     %s: %.0f devices took a patch: %.0f bytes instead of %.0f (%.1f %% saved)", dk[k][0], took,
+               patch_bytes, image_bytes, image_bytes > 0 ? 100.0 * (1 - patch_bytes / image_bytes) : 0);
         if (fell_back)
             printf("; %.0f fell back to the full image", fell_back);
         putchar('\n');

@@ -40,14 +40,23 @@ void agent_clear_job(otto_agent_t *a)
     otto_store_erase(a->cfg.store, "off");
     otto_store_erase(a->cfg.store, "dlt");
     otto_store_erase(a->cfg.store, "dlb");
+    otto_store_erase(a->cfg.store, "dlm");
     otto_store_erase(a->cfg.store, "job");
     a->written = a->saved = a->from = 0;
-    a->delta_on = a->delta_failed = false;
+    a->delta_on = false;
+    a->delta_failed = 0;
 }
 
 /* ---- ending a job ------------------------------------------------------ */
 
 void agent_finish(otto_agent_t *a, int result, const char *reason, const char *detail)
+{
+    agent_end(a, result, reason, detail);
+    agent_send_final(a);
+}
+
+/* The job's end recorded (a cut from here on reports it), not yet sent. */
+void agent_end(otto_agent_t *a, int result, const char *reason, const char *detail)
 {
     agent_stop_download(a);
     a->relay_open = false;
@@ -65,7 +74,6 @@ void agent_finish(otto_agent_t *a, int result, const char *reason, const char *d
     otto_copy_str(a->job.detail, sizeof a->job.detail, detail ? detail : "");
     otto_store_erase(a->cfg.store, "off");
     agent_save_job(a);
-    agent_send_final(a);
 }
 
 /* OTTO_E_IO is the flash failing, the power going or the server away: not
@@ -388,6 +396,7 @@ int otto_agent_init(otto_agent_t *a, const otto_agent_config_t *cfg, const char 
     a->mcufw = otto_part_find(cfg->ota->table, OTTO_PART_TYPE_DATA, OTTO_PART_SUB_MCUFW, NULL);
     otto_trust_load(cfg->store, &a->trust); /* none provisioned: nothing verifies */
     agent_delta_init(a);
+    agent_mcu_base_init(a);
     /* What the relay last put there wins over what the port was told. */
     if (otto_store_get_str(cfg->store, "mcuver", a->mcu_version, sizeof a->mcu_version))
         otto_copy_str(a->mcu_version, sizeof a->mcu_version, cfg->mcu_version ? cfg->mcu_version : "");

@@ -42,7 +42,7 @@ int agent_rehash_from_flash(otto_agent_t *a, uint32_t len)
 {
     uint8_t b[OTTO_CONFIG_READ_CHUNK];
     const otto_flash_t *fl = a->cfg.ota->plat->flash;
-    uint32_t base = a->job.target == T_MCU ? a->mcufw->offset : a->ota.target->offset;
+    uint32_t base = a->job.target == T_MCU ? agent_mcu_part(a)->offset : a->ota.target->offset;
     for (uint32_t off = 0; off < len;) {
         uint32_t n = len - off < sizeof b ? len - off : (uint32_t)sizeof b;
         int err = fl->read(fl->ctx, base + off, b, n);
@@ -60,8 +60,10 @@ int agent_begin_fresh(otto_agent_t *a)
     a->written = a->saved = a->from = 0;
     otto_md5_start(&a->md5);
     otto_sha256_start(&a->sha);
-    if (a->job.target == T_MCU)
-        return otto_stage_begin(&a->stage, a->cfg.ota->plat->flash, a->mcufw);
+    if (a->job.target == T_MCU) {
+        int err = agent_mcu_claim(a);
+        return err ? err : otto_stage_begin(&a->stage, a->cfg.ota->plat->flash, agent_mcu_part(a));
+    }
     return otto_ota_begin(&a->ota, a->cfg.ota, NULL, OTTO_OTA_SEQUENTIAL);
 }
 
@@ -84,7 +86,7 @@ void agent_start_download(otto_agent_t *a)
     otto_sha256_start(&a->sha);
     err = OTTO_E_AGAIN;
     if (off > 0 && a->job.target == T_MCU) {
-        err = otto_stage_resume(&a->stage, a->cfg.ota->plat->flash, a->mcufw, (uint32_t)off);
+        err = otto_stage_resume(&a->stage, a->cfg.ota->plat->flash, agent_mcu_part(a), (uint32_t)off);
         if (!err)
             err = agent_rehash_from_flash(a, (uint32_t)off);
     } else if (off > 0) {

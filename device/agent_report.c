@@ -116,7 +116,7 @@ static const char *state_name(uint8_t st)
 void agent_send_final(otto_agent_t *a)
 {
     static const char *const names[] = {"", "SUCCEEDED", "FAILED", "REJECTED"};
-    char d[480];
+    char d[560]; /* with the envelope, within OTTO_CONFIG_AGENT_MSG_MAX */
     otto_jw_t w = {d, sizeof d, 0, false};
     otto_jw_kv(&w, "reason", a->job.reason, false);
     const char *version = a->job.fw.size ? a->job.fw.version : a->job.mcu.version;
@@ -146,9 +146,17 @@ void agent_send_final(otto_agent_t *a)
         otto_jw_kv_u32(&w, "retries", a->job.attempts, true);
     if (a->job.download_ms)
         otto_jw_kv_u32(&w, "download_ms", a->job.download_ms, true);
-    int64_t dlb = 0; /* a patch's bytes, or -1: a patch failed, the whole image came instead */
-    if (!otto_store_get_int(a->cfg.store, "dlb", &dlb) && dlb)
-        dlb > 0 ? otto_jw_kv_u32(&w, "delta_bytes", (uint32_t)dlb, true) : otto_jw_kv(&w, "delta", "fallback", true);
+    /* Per image, a patch's bytes, or -1: a patch failed, the whole image
+     * came instead. */
+    static const char *const dkey[2][3] = {{"dlb", "delta_bytes", "delta"},
+                                           {"dlm", "stm32_delta_bytes", "stm32_delta"}};
+    for (int k = 0; k < 2; k++) {
+        int64_t n = 0;
+        if (!otto_store_get_int(a->cfg.store, dkey[k][0], &n) && n)
+            n > 0 ? otto_jw_kv_u32(&w, dkey[k][1], (uint32_t)n, true) : otto_jw_kv(&w, dkey[k][2], "fallback", true);
+    }
+    if (a->job.mcu.size && a->job.mcu_state == S_UPDATED)
+        otto_jw_kv_u32(&w, "stm32_size", a->job.mcu.size, true);
     agent_send_update(a, names[a->job.result <= R_REJECTED ? a->job.result : R_FAILED], d, false);
 }
 
@@ -169,15 +177,24 @@ void agent_hello(otto_agent_t *a)
     }
     /* The signature policy: whether unsigned images are taken, and which
      * keys (by id, trust.h) images and key updates must be signed with. */
-    if (a->has_running_sha256) { /* what a patch must be made from to apply here */
+    /* What a patch must be made from to apply here, per image: the running
+     * one, and the MCU image kept in mcufw (none on a factory-programmed
+     * MCU: full images until the first relay). */
+    const uint8_t *sha[2] = {a->has_running_sha256 ? a->running_sha256 : NULL,
+                             a->cfg.delta && a->mcu_base.size ? a->mcu_base_sha256 : NULL};
+    for (int k = 0, n = 0; k < 2; k++) {
         static const char hex[] = "0123456789abcdef";
         char h[65];
+        if (!sha[k])
+            continue;
         for (int i = 0; i < 32; i++) {
-            h[2 * i] = hex[a->running_sha256[i] >> 4];
-            h[2 * i + 1] = hex[a->running_sha256[i] & 15];
+            h[2 * i] = hex[sha[k][i] >> 4];
+            h[2 * i + 1] = hex[sha[k][i] & 15];
         }
         h[64] = 0;
-        otto_jw_raw(&w, "},\"sha256\":{\"esp32\":");
+        otto_jw_raw(&w, n++ ? "," : "},\"sha256\":{");
+        otto_jw_str(&w, k ? "stm32" : "esp32");
+        otto_jw_raw(&w, ":");
         otto_jw_str(&w, h);
     }
     otto_jw_raw(&w, "},\"signatures\":");

@@ -35,6 +35,7 @@ enum { S_NONE = 0, S_PENDING, S_UPDATED, S_ALREADY, S_FAILED }; /* job.*_state *
 void agent_save_job(otto_agent_t *a);
 void agent_clear_job(otto_agent_t *a);
 void agent_finish(otto_agent_t *a, int result, const char *reason, const char *detail);
+void agent_end(otto_agent_t *a, int result, const char *reason, const char *detail);
 void agent_fail_or_retry(otto_agent_t *a, int err, const char *reason, const char *detail);
 void agent_drop(otto_agent_t *a);
 
@@ -70,6 +71,10 @@ void agent_delta_fallback(otto_agent_t *a);
 
 /* agent_mcu.c */
 void agent_mcu_release(otto_agent_t *a);
+void agent_mcu_base_init(otto_agent_t *a);
+const otto_part_t *agent_mcu_part(otto_agent_t *a);
+bool agent_mcu_fits_half(const otto_agent_t *a);
+int agent_mcu_claim(otto_agent_t *a);
 void agent_relay_settle(otto_agent_t *a);
 
 /* agent_report.c */

@@ -157,6 +157,12 @@ typedef struct {
     bool mcu_held;                /**< put in its bootloader by this job: mcu_run when done */
     uint16_t mcu_pid;             /**< the MCU's part (Get ID) the last relay met, 0: not yet */
     int relay_err;
+    /* mcufw in two halves: the MCU image last relayed and verified stays in
+     * one (store "mcub") as the base of MCU patches; the next is staged in
+     * the other, or across both when it is larger than a half */
+    otto_part_t mcu_dst;          /**< where the job's MCU image is staged and relayed from */
+    otto_part_t mcu_base;         /**< the base image's bytes (size 0: none held) */
+    uint8_t mcu_base_sha256[32];
     otto_md5_t md5;
     otto_sha256_t sha;
     uint32_t written, saved, from, next_report;
@@ -166,7 +172,8 @@ typedef struct {
      * cfg.delta), and whether this download decodes a patch */
     uint8_t running_sha256[32];
     bool has_running_sha256;
-    bool delta_on, delta_failed;  /**< decoding a patch; one failed this boot: full images */
+    bool delta_on;                /**< decoding a patch */
+    uint8_t delta_failed;         /**< per target (1 << T_*), a patch failed this boot: full images */
     bool delta_write_err;         /**< the decoder's error came from writing the slot */
     uint32_t delta_got;           /**< patch bytes received (its offset, with a Range) */
     bool install_wait;            /**< the server says our job installs later ("install": "WAIT" in

@@ -5,7 +5,8 @@
 # whose image has one downloads the patch (statusDetails.delta_bytes), the
 # others the full image. Half the fleet runs 1.0.0 (the server has it),
 # half 0.9.0 (it does not). A release uploaded later has its patch from
-# what the devices run made at once.
+# what the devices run made at once. The same for the MCU behind each
+# module, from the MCU image the module last relayed.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 start_secure
@@ -56,7 +57,7 @@ check "ottod made it in the background, once, and said so" test "$(grep -c "delt
 check "... the job held its devices until then" grep -q "its delta patches are made: released" "$E2E_DIR/ottod.log"
 check "otto fw deltas lists it" sh -c "'$OTTO' fw deltas $F110 | grep -q \"$F100 .*$F110 .*$pbytes\""
 check "otto job show says what the patches saved" \
-    sh -c "'$OTTO' job show $J | grep -q '^delta: *$N devices took a patch: $((N * pbytes)) bytes instead of $((N * size))'"
+    sh -c "'$OTTO' job show $J | grep -q '^delta: *esp32: $N devices took a patch: $((N * pbytes)) bytes instead of $((N * size))'"
 check "the whole fleet says it runs 1.1.0" \
     sh -c "for t in $A $B; do [ \"\$('$OTTO' device show \$t --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"versions\"][\"esp32\"])')\" = 1.1.0 ] || exit 1; done"
 
@@ -80,5 +81,45 @@ st=$("$OTTO" job show "$J2" --json)
 check "... the job for it held nobody, and every device took the patch" \
     sh -c "[ $(grep -c "its delta patches are made: released" "$E2E_DIR/ottod.log") = $held ] && [ \"\$1\" = $((2 * N)) ]" _ \
     "$(echo "$st" | jget "sum(1 for e in d['executions'] if e['status'] == 'SUCCEEDED' and 'delta_bytes' in e['statusDetails'])")"
+
+# The MCU behind each module (an emulated STM32F103 on a pseudo-terminal):
+# it was programmed at the factory, so the module holds no base and takes
+# the first MCU image whole; it keeps that image, relayed and verified, in
+# one half of mcufw, says so in its hello, and the next MCU release comes
+# as a patch from it, staged in the other half and relayed.
+mcu_image 40000 "$E2E_DIR/m200.bin"
+python3 - "$E2E_DIR" <<'PY'
+import os, random, sys
+d = sys.argv[1]
+r = random.Random(21)
+m = bytearray(open(os.path.join(d, "m200.bin"), "rb").read())
+m[15000:15000] = bytes(r.getrandbits(8) for _ in range(1500))
+for _ in range(100):
+    m[16500 + r.randrange(20000)] ^= 0x20
+open(os.path.join(d, "m210.bin"), "wb").write(bytes(m))
+PY
+mcufw() { "$OTTO" fw upload -q "$1" --ota-type stm32 --product lamp --version "$2"; }
+M200=$(mcufw "$E2E_DIR/m200.bin" 2.0.0)
+J=$("$OTTO" job create --group g20 --fw "$M200" -q)
+timeout 120 "$OTTO" job watch "$J" --interval 0.5 >/dev/null
+st=$("$OTTO" job show "$J" --json)
+check "MCU 2.0.0 on factory-programmed MCUs: SUCCEEDED everywhere, the full image (no base to patch)" \
+    test "$(echo "$st" | jget "sum(1 for e in d['executions'] if e['status'] == 'SUCCEEDED' and 'stm32_delta_bytes' not in e['statusDetails'])")" = $((2 * N))
+msha=$(sha256sum "$E2E_DIR/m200.bin" | cut -d' ' -f1)
+check "... then every module's hello names 2.0.0 as its MCU base" \
+    wait_for sh -c "for t in $A $B; do [ \"\$('$OTTO' device show \$t --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"images\"].get(\"stm32\",\"\"))')\" = $msha ] || exit 1; done"
+M210=$(mcufw "$E2E_DIR/m210.bin" 2.1.0)
+check "uploading MCU 2.1.0 makes its patch from 2.0.0" wait_for grep -q "delta d-.*: $M200 -> $M210" "$E2E_DIR/ottod.log"
+J=$("$OTTO" job create --group g20 --fw "$M210" -q)
+timeout 120 "$OTTO" job watch "$J" --interval 0.5 >/dev/null
+st=$("$OTTO" job show "$J" --json)
+mp=$(echo "$st" | jget "max([int(e['statusDetails'].get('stm32_delta_bytes', 0)) for e in d['executions']])")
+msize=$(stat -c %s "$E2E_DIR/m210.bin")
+check "MCU 2.1.0: every module took the patch ($mp bytes for a $msize-byte image)" \
+    test "$(echo "$st" | jget "sum(1 for e in d['executions'] if e['status'] == 'SUCCEEDED' and 'stm32_delta_bytes' in e['statusDetails'])").$((mp < msize / 4))" = "$((2 * N)).1"
+n=0; for f in "$E2E_DIR"/fleet/*.mcu; do cmp -s <(head -c "$msize" "$f") "$E2E_DIR/m210.bin" && n=$((n + 1)); done
+check "... and every MCU's flash holds 2.1.0" test "$n" = $((2 * N))
+check "otto job show says what the MCU patches saved" \
+    sh -c "'$OTTO' job show $J | grep -q '^delta: *stm32: $((2 * N)) devices took a patch: $((2 * N * mp)) bytes instead of $((2 * N * msize))'"
 stop_fleet; kill "$FA"; wait "$FA" 2>/dev/null
 e2e_done

@@ -65,17 +65,19 @@ static int publish(void *ctx, const char *topic, const char *payload, size_t len
                 snprintf(w->reason, sizeof w->reason, "%.*s", (int)strcspn(r + 10, "\""), r + 10);
             enqueue(w, JOB "/update/accepted", "{\"timestamp\":1}");
         }
+    } else if (strstr(topic, "/hello")) {
+        snprintf(w->hello, sizeof w->hello, "%s", payload);
     }
-    return OTTO_OK; /* hello and anything else: nothing to answer */
+    return OTTO_OK; /* anything else: nothing to answer */
 }
 
 static int http_get(void *ctx, const char *url, uint32_t from, const char *etag)
 {
     world_t *w = ctx;
     (void)etag;
-    bool m = strstr(url, "/2") != NULL, p = strstr(url, "/3") != NULL;
-    w->cur = p ? w->patch : m ? w->mimg : w->img;
-    w->cur_size = p ? w->psize : m ? w->msize : w->size;
+    char k = url[strlen(url) - 1];
+    w->cur = k == '4' ? w->mpatch : k == '3' ? w->patch : k == '2' ? w->mimg : w->img;
+    w->cur_size = k == '4' ? w->mpsize : k == '3' ? w->psize : k == '2' ? w->msize : w->size;
     w->http_on = true;
     w->head_sent = false;
     w->pos = w->from = from;
@@ -173,7 +175,7 @@ int agent_world_run(world_t *w, otto_agent_t *a, uint32_t chunk)
             uint32_t n = w->cur_size - w->pos < chunk ? w->cur_size - w->pos : chunk;
             w->pos += n;
             w->served += n;
-            w->served_patch += w->cur == w->patch ? n : 0;
+            w->served_patch += w->cur == w->patch || w->cur == w->mpatch ? n : 0;
             otto_agent_http_data(a, w->cur + w->pos - n, n);
         } else if (w->http_on) {
             w->http_on = false;
@@ -244,22 +246,37 @@ static int entry(char *out, size_t cap, const char *type, const char *url, const
     return k < 0 || (size_t)k >= cap ? -1 : k;
 }
 
-int agent_world_doc_delta(char *doc, size_t cap, const uint8_t *img, size_t ilen, const char *version,
-                          const uint8_t *base, size_t blen, size_t psize)
+/* A document with one entry of type, offering patch_url when psize. */
+static int doc_one(char *doc, size_t cap, const char *type, const char *url, const char *patch_url,
+                   const uint8_t *img, size_t ilen, const char *version, const uint8_t *base, size_t blen,
+                   size_t psize)
 {
     uint8_t sha[32];
-    char s[65], extra[200];
+    char s[65], extra[220];
     otto_sha256(base, blen, sha);
     hex(s, sha, 32);
-    snprintf(extra, sizeof extra, "\"secure_version\":1,\"delta\":{\"url\":\"http://fw/3\",\"size\":%lu,"
-             "\"base_sha256\":\"%s\"},", (unsigned long)psize, s);
+    int e = snprintf(extra, sizeof extra, "%s", strcmp(type, "esp32") ? "" : "\"secure_version\":1,");
+    if (psize)
+        snprintf(extra + e, sizeof extra - (size_t)e, "\"delta\":{\"url\":\"%s\",\"size\":%lu,\"base_sha256\":\"%s\"},",
+                 patch_url, (unsigned long)psize, s);
     int n = snprintf(doc, cap, "{\"product\":\"demo\",\"firmware\":["), k;
-    if (n < 0 || (size_t)n >= cap ||
-        (k = entry(doc + n, cap - (size_t)n, "esp32", "http://fw/1", img, ilen, version, extra)) < 0)
+    if (n < 0 || (size_t)n >= cap || (k = entry(doc + n, cap - (size_t)n, type, url, img, ilen, version, extra)) < 0)
         return -1;
     n += k;
     k = snprintf(doc + n, cap - (size_t)n, "]}");
     return k < 0 || (size_t)k >= cap - (size_t)n ? -1 : 0;
+}
+
+int agent_world_doc_delta(char *doc, size_t cap, const uint8_t *img, size_t ilen, const char *version,
+                          const uint8_t *base, size_t blen, size_t psize)
+{
+    return doc_one(doc, cap, "esp32", "http://fw/1", "http://fw/3", img, ilen, version, base, blen, psize);
+}
+
+int agent_world_doc_mcu_delta(char *doc, size_t cap, const uint8_t *mimg, size_t msize, const char *version,
+                              const uint8_t *base, size_t blen, size_t psize)
+{
+    return doc_one(doc, cap, "stm32", "http://fw/2", "http://fw/4", mimg, msize, version, base, blen, psize);
 }
 
 int agent_world_doc(char *doc, size_t cap, const uint8_t *img, size_t ilen, const uint8_t *mimg, size_t msize)

@@ -34,10 +34,12 @@ typedef struct {
     char q_payload[8][1600];
     int q_n;
     /* file server: http://fw/1 the module's image, http://fw/2 the MCU's,
-     * http://fw/3 a patch (delta.h) that makes the module's image */
-    const uint8_t *img, *mimg, *patch, *cur;
-    uint32_t size, msize, psize, cur_size;
-    uint64_t served_patch; /* of served: the patch's bytes */
+     * http://fw/3 a patch (delta.h) that makes the module's image, and
+     * http://fw/4 one that makes the MCU's */
+    const uint8_t *img, *mimg, *patch, *mpatch, *cur;
+    uint32_t size, msize, psize, mpsize, cur_size;
+    uint64_t served_patch; /* of served: the patches' bytes */
+    char hello[700];  /* the last hello the device sent */
     char final[640];  /* the terminal update's payload */
     bool http_on, head_sent;
     uint32_t pos, from;
@@ -58,6 +60,10 @@ int agent_world_doc(char *doc, size_t cap, const uint8_t *img, size_t ilen, cons
  *  psize bytes from base (base_sha256: of the base's blen bytes). */
 int agent_world_doc_delta(char *doc, size_t cap, const uint8_t *img, size_t ilen, const char *version,
                           const uint8_t *base, size_t blen, size_t psize);
+/** The same for the MCU: an stm32 entry for mimg (http://fw/2) of that
+ *  version, offering http://fw/4 (psize bytes from base) unless psize is 0. */
+int agent_world_doc_mcu_delta(char *doc, size_t cap, const uint8_t *mimg, size_t msize, const char *version,
+                              const uint8_t *base, size_t blen, size_t psize);
 /** The agent's port onto w (mcu_bootloader: NULL without an MCU). */
 otto_agent_port_t agent_world_port(world_t *w, void (*mcu_bootloader)(void *));
 /** Run the agent until the job is over (1), the power goes or the device

@@ -174,6 +174,14 @@ void an3155_init(an3155_t *a)
     expect(a, SYNC, 1);
 }
 
+void an3155_reset(an3155_t *a)
+{
+    a->nin = a->head = a->tail = 0;
+    a->phase = 0;
+    a->running = false;
+    expect(a, SYNC, 1);
+}
+
 otto_uart_t an3155_uart(an3155_t *a)
 {
     otto_uart_t u = {a, u_write, u_read, NULL};

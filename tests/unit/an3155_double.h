@@ -34,6 +34,9 @@ typedef struct {
 } an3155_t;
 
 void an3155_init(an3155_t *a);
+/** Reset into the bootloader (BOOT0 high): the flash is kept, a command
+ *  in the middle is forgotten. */
+void an3155_reset(an3155_t *a);
 /** The UART a host uses to talk to a. */
 otto_uart_t an3155_uart(an3155_t *a);
 
