@@ -76,7 +76,7 @@ int srv_range_parse(const char *h, unsigned long long size, unsigned long long *
 
 /* /fw/{id}: the firmware bytes (or a delta patch's, d-...), with one-range
  * Range support. */
-enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id)
+enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id, bool head)
 {
     srv_fw_t fw;
     srv_delta_t dl;
@@ -146,6 +146,12 @@ enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id)
         MHD_add_response_header(r, "Content-Type", "application/octet-stream");
     MHD_add_response_header(r, "Accept-Ranges", "bytes");
     MHD_add_response_header(r, "ETag", etag);
+    srv_http_sent(code);
+    if (!head && (code == MHD_HTTP_OK || code == MHD_HTTP_PARTIAL_CONTENT)) {
+        atomic_fetch_add(&s->eng.metrics.download_bytes, code == MHD_HTTP_OK ? size : last - first + 1);
+        if (delta)
+            atomic_fetch_add(&s->eng.metrics.deltas_served, 1);
+    }
     enum MHD_Result ret = MHD_queue_response(c, code, r);
     MHD_destroy_response(r);
     return ret;

@@ -8,7 +8,7 @@
 #include "server.h"
 
 /** Answer GET/HEAD /fw/{id}: 200, 206 or 416 with the file, 404 unknown. */
-enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id);
+enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id, bool head);
 
 /* One "bytes=" range of a file of size bytes:
  * SRV_RANGE_NONE  - no usable Range: send the whole file (200). Multiple

@@ -44,6 +44,7 @@ void srv_engine_init(srv_engine_t *e, srv_store_t *st, const char *public_url)
     e->minute_s = 60;
     e->auto_register = true;
     e->register_rate = 100;
+    srv_metrics_init(&e->metrics);
 }
 
 void srv_engine_fini(srv_engine_t *e)

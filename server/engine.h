@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "links.h"
+#include "metrics.h"
 #include "rollout.h"
 #include "store.h"
 
@@ -76,8 +77,9 @@ typedef struct srv_engine {
     srv_pace_t pace[SRV_PACE_JOBS];
     srv_install_cache_t inst[SRV_INSTALL_JOBS];
     unsigned inst_next;      /* the slot a miss takes next */
-    /* Counters for /healthz and the benchmarks. */
+    /* Counters for /healthz and the benchmarks; /metrics (metrics.h). */
     uint64_t n_requests, n_rejected, n_published;
+    srv_metrics_t metrics;
 } srv_engine_t;
 
 typedef struct {

@@ -7,6 +7,9 @@
 #include <microhttpd.h>
 
 /** Send o (which is freed) with status code. */
+/** The status of the response this thread is queueing (for the audit log
+ *  and /metrics); every path that queues one says it. */
+void srv_http_sent(unsigned code);
 enum MHD_Result srv_http_json(struct MHD_Connection *c, unsigned code, cJSON *o);
 enum MHD_Result srv_http_err(struct MHD_Connection *c, unsigned code, const char *kind, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

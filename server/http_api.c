@@ -85,6 +85,11 @@ static _Thread_local unsigned last_status;
 
 /* ---- responses --------------------------------------------------------- */
 
+void srv_http_sent(unsigned code)
+{
+    last_status = code;
+}
+
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, const char *ctype,
                                  char *txt)
 {
@@ -208,6 +213,20 @@ static cJSON *device_json(const srv_device_t *d)
     }
     cJSON_AddNumberToObject(o, "createdAt", (double)d->created_at);
     cJSON_AddNumberToObject(o, "lastSeen", (double)d->last_seen);
+    cJSON_AddBoolToObject(o, "online", d->online);
+    return o;
+}
+
+/* A device as the fleet list shows it: with its latest job. */
+static cJSON *device_row_json(srv_store_t *st, const srv_device_t *d)
+{
+    cJSON *o = device_json(d);
+    char job[SRV_JOBID_MAX + 1], status[24];
+    if (!srv_device_last_job(st, d->thing, job, sizeof job, status, sizeof status)) {
+        cJSON *l = cJSON_AddObjectToObject(o, "lastJob");
+        cJSON_AddStringToObject(l, "jobId", job);
+        cJSON_AddStringToObject(l, "status", status);
+    }
     return o;
 }
 
@@ -443,6 +462,7 @@ static int add_job(void *arg, const srv_job_t *j)
 }
 
 typedef struct {
+    srv_store_t *st;
     cJSON *arr;
     char last[SRV_THING_MAX + 1];
 } device_page_t;
@@ -450,7 +470,7 @@ typedef struct {
 static int add_device_page(void *arg, const srv_device_t *d)
 {
     device_page_t *p = arg;
-    cJSON_AddItemToArray(p->arr, device_json(d));
+    cJSON_AddItemToArray(p->arr, device_row_json(p->st, d));
     snprintf(p->last, sizeof p->last, "%s", d->thing);
     return 0;
 }
@@ -646,6 +666,12 @@ out:
     free((void *)spec.groups);
     free((void *)spec.fw_ids);
     return ret;
+}
+
+static bool query_true(struct MHD_Connection *c, const char *key)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+    return v && (!strcmp(v, "1") || !strcmp(v, "true"));
 }
 
 static bool query_false(struct MHD_Connection *c, const char *key)
@@ -854,6 +880,71 @@ static enum MHD_Result h_healthz(srv_t *s, struct MHD_Connection *c)
     return srv_http_json(c, mq ? 200 : 503, o);
 }
 
+/* ---- /metrics (Prometheus text format 0.0.4) ------------------------------ */
+
+typedef struct {
+    srv_text_t *t;
+    const char *last_status;
+} reasons_t;
+
+static int add_reason(void *arg, const char *status, const char *reason, int64_t n)
+{
+    reasons_t *r = arg;
+    srv_text_printf(r->t, "otto_executions{status=\"");
+    srv_text_label(r->t, status);
+    srv_text_printf(r->t, "\",reason=\"");
+    srv_text_label(r->t, reason);
+    srv_text_printf(r->t, "\"} %lld\n", (long long)n);
+    return 0;
+}
+
+/* This worker's counters (metrics.h), then what is fleet-wide, read from
+ * the store once per scrape: executions by status and reason, devices,
+ * and the rate each paced rollout releases at now. */
+static enum MHD_Result h_metrics(srv_t *s, struct MHD_Connection *c)
+{
+    srv_text_t t = {0};
+    srv_metrics_write(&s->eng.metrics, &t);
+    srv_text_family(&t, "otto_mqtt_connected", "gauge", "Whether ottod is connected to the broker");
+    srv_text_printf(&t, "otto_mqtt_connected %d\n", srv_mqtt_connected(s->mqtt) ? 1 : 0);
+    srv_text_family(&t, "otto_http_refused_total", "counter", "HTTP connections or requests over a client's limit");
+    srv_text_printf(&t, "otto_http_refused_total %lu\n", atomic_load(&s->http_refused));
+    srv_text_family(&t, "otto_mqtt_throttled_total", "counter", "MQTT requests over their thing's budget, dropped");
+    srv_text_printf(&t, "otto_mqtt_throttled_total %lu\n", atomic_load(&s->mqtt_throttled));
+    srv_text_family(&t, "otto_start_time_seconds", "gauge", "When this ottod started (Unix time)");
+    srv_text_printf(&t, "otto_start_time_seconds %lld\n", (long long)s->started);
+
+    reasons_t r = {&t, NULL};
+    int64_t total = 0, online = 0;
+    pthread_mutex_lock(&s->lock);
+    srv_text_family(&t, "otto_executions", "gauge", "Job executions in the store, by status and reason");
+    int err = srv_exec_reasons(s->st, add_reason, &r);
+    if (!err)
+        err = srv_device_counts(s->st, &total, &online);
+    srv_text_family(&t, "otto_devices", "gauge", "Registered devices");
+    srv_text_printf(&t, "otto_devices %lld\n", (long long)total);
+    srv_text_family(&t, "otto_devices_connected", "gauge",
+                    "Devices connected to the broker (their birth and will on otto/things/+/status)");
+    srv_text_printf(&t, "otto_devices_connected %lld\n", (long long)online);
+    srv_text_family(&t, "otto_rollout_rate_per_minute", "gauge",
+                    "Executions a paced rollout releases a minute now, by job");
+    for (int i = 0; i < SRV_PACE_JOBS; i++) {
+        srv_job_t j;
+        if (!s->eng.pace[i].seq || srv_job_get_seq(s->st, s->eng.pace[i].seq, &j))
+            continue;
+        srv_text_printf(&t, "otto_rollout_rate_per_minute{job=\"");
+        srv_text_label(&t, j.id);
+        srv_text_printf(&t, "\"} %g\n", s->eng.pace[i].rate);
+        srv_job_clear(&j);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (err || t.oom) {
+        free(t.b);
+        return srv_http_otto_err(c, err ? err : OTTO_E_NOSPC, NULL);
+    }
+    return send_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", t.b);
+}
+
 
 static int hexval(char c)
 {
@@ -1025,10 +1116,31 @@ static enum MHD_Result r_devices_list(srv_t *s, struct MHD_Connection *c, const 
         return MHD_YES;
     if (token && !srv_valid_thing(token))
         return srv_http_err(c, 400, "invalid", "nextToken: not one this server gave");
-    device_page_t p = {cJSON_CreateArray(), ""};
-    srv_device_list(s->st, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "group"), token ? token : "",
-                    limit, &more, add_device_page, &p);
-    return send_page(c, "devices", p.arr, more, p.last);
+    /* The fleet list's filters: group, a part of the name, a version it
+     * runs, online or offline; withCount: how many match in all. */
+    const char *status = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "status");
+    srv_device_filter_t f = {MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "group"),
+                             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q"),
+                             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "version"), -1};
+    if (status && *status) {
+        if (strcmp(status, "online") && strcmp(status, "offline"))
+            return srv_http_err(c, 400, "invalid", "status: online or offline");
+        f.online = !strcmp(status, "online");
+    }
+    device_page_t p = {s->st, cJSON_CreateArray(), ""};
+    int64_t total = -1;
+    if (srv_device_list(s->st, &f, token ? token : "", limit, &more, add_device_page, &p) ||
+        (query_true(c, "withCount") && srv_device_count(s->st, &f, &total))) {
+        cJSON_Delete(p.arr);
+        return srv_http_otto_err(c, OTTO_E_IO, NULL);
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "devices", p.arr);
+    if (more)
+        cJSON_AddStringToObject(o, "nextToken", p.last);
+    if (total >= 0)
+        cJSON_AddNumberToObject(o, "total", (double)total);
+    return srv_http_json(c, 200, o);
 }
 
 static enum MHD_Result r_devices_add(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
@@ -1714,6 +1826,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+static enum MHD_Result answer(srv_t *s, struct MHD_Connection *c, const char *url, const char *method, req_t *r);
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version, const char *upload,
                                  size_t *upload_size, void **con_cls)
@@ -1735,7 +1849,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         }
         MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)s->cfg.http_idle_s);
         count_forwarded(s, c, r);
-        if (!strncmp(url, "/api/", 5) && !authorize(s, c, r)) {
+        if ((!strncmp(url, "/api/", 5) || !strcmp(url, "/metrics")) && !authorize(s, c, r)) {
             r->auth_failed = true;
             return MHD_YES;
         }
@@ -1787,7 +1901,16 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         return MHD_YES;
     }
 
-    /* Last call: answer. */
+    /* Last call: answer, counted by route and status (metrics.h). */
+    last_status = 0;
+    enum MHD_Result ret = answer(s, c, url, method, r);
+    if (last_status)
+        srv_metrics_http(&s->eng.metrics, url, last_status);
+    return ret;
+}
+
+static enum MHD_Result answer(srv_t *s, struct MHD_Connection *c, const char *url, const char *method, req_t *r)
+{
     if (r->auth_failed)
         return srv_http_err(c, 401, "unauthorized",
                         "missing or wrong bearer token (the operator token is in DATA/admin.token)");
@@ -1800,11 +1923,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
                         "upload firmware as multipart/form-data with a \"file\" and a \"descriptor\" part");
     if (!strcmp(url, "/healthz"))
         return h_healthz(s, c);
+    if (!strcmp(url, "/metrics"))
+        return strcmp(method, "GET") ? srv_http_err(c, 405, "method", "use GET") : h_metrics(s, c);
     char id[40];
     if (leaf(url, "/fw", id, sizeof id, NULL)) {
         if (strcmp(method, "GET") && strcmp(method, "HEAD"))
             return srv_http_err(c, 405, "method", "use GET or HEAD");
-        return srv_download(s, c, id);
+        return srv_download(s, c, id, !strcmp(method, "HEAD"));
     }
     if (!strncmp(url, "/api/v1/", 8) || !strcmp(url, "/api/v1")) {
         pthread_mutex_lock(&s->lock);

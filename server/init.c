@@ -360,7 +360,8 @@ int srv_init_main(int argc, char **argv)
              "topic readwrite otto/#\n"
              "\n"
              "pattern readwrite $aws/things/%%u/jobs/#\n"
-             "pattern write otto/things/%%u/hello\n"))
+             "pattern write otto/things/%%u/hello\n"
+             "pattern write otto/things/%%u/status\n"))
         return 1;
     if (write_text(dir, "acl", text, 0640))
         return 1;

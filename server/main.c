@@ -389,6 +389,11 @@ static void clean_tmp(const char *dir)
         SRV_LOG_INF("removed %u partial upload%s left by an earlier crash", n, n == 1 ? "" : "s");
 }
 
+static void store_observed(void *ctx, uint64_t ns)
+{
+    srv_metrics_observe(ctx, ns);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -515,6 +520,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&s->lock, NULL);
     srv_engine_init(&s->eng, s->st, c->public_url);
     s->eng.changed = srv_mqtt_api_changed; /* the engine says what changed, the API says it AWS's way */
+    srv_store_observe(s->st, store_observed, &s->eng.metrics.store);
     if (c->clock_start || c->clock_speed) {
         srv_clock_set(c->clock_start ? c->clock_start : (int64_t)time(NULL), c->clock_speed > 0 ? c->clock_speed : 1);
         SRV_LOG_WRN("TEST CLOCK (--clock-start/--clock-speed): ottod's time starts at %lld and runs %.1f times as fast; "
@@ -548,7 +554,7 @@ int main(int argc, char **argv)
     s->throttle = srv_throttle_new(65536, c->mqtt_rate, 5.0 * c->mqtt_rate);
     srv_mqtt_tls_t mtls = {c->mqtt_cert[0] ? c->tls_ca : NULL, c->mqtt_cert, c->mqtt_key};
     if (srv_mqtt_start(&s->mqtt, c->mqtt_host, c->mqtt_port, c->mqtt_client_id, &mtls,
-                       srv_mqtt_api_topics, on_mqtt_message, s))
+                       srv_mqtt_api_topics, srv_mqtt_api_state_topics, on_mqtt_message, s))
         goto out;
     if (srv_http_start(s))
         goto out;

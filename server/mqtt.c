@@ -14,7 +14,7 @@
 
 struct srv_mqtt {
     struct mosquitto *mosq;
-    const char *const *topics;
+    const char *const *topics, *const *state_topics;
     srv_mqtt_msg_fn on_message;
     void *ctx;
     atomic_bool connected;
@@ -44,6 +44,19 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
         if (err)
             SRV_LOG_ERR("mqtt: subscribe %s: %s", m->topics[i], mosquitto_strerror(err));
     }
+    for (size_t i = 0; m->state_topics[i]; i++) { /* retained: where each thing stands */
+        int err = mosquitto_subscribe_v5(mosq, NULL, m->state_topics[i], 1, MQTT_SUB_OPT_NO_LOCAL, NULL);
+        if (err)
+            SRV_LOG_ERR("mqtt: subscribe %s: %s", m->state_topics[i], mosquitto_strerror(err));
+    }
+}
+
+static bool is_state(const srv_mqtt_t *m, const char *topic)
+{
+    bool yes = false;
+    for (size_t i = 0; !yes && m->state_topics[i]; i++)
+        mosquitto_topic_matches_sub(m->state_topics[i], topic, &yes);
+    return yes;
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *arg, int rc, const mosquitto_property *p)
@@ -62,7 +75,7 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
     srv_mqtt_t *m = arg;
     (void)mosq;
     (void)p;
-    if (msg->retain) {
+    if (msg->retain && !is_state(m, msg->topic)) {
         /* Counted, never acted on; said once, not once a message. */
         if (atomic_fetch_add(&m->retained, 1) == 0)
             SRV_LOG_WRN("mqtt: ignoring a retained request (AWS IoT refuses them; clear it at the broker)");
@@ -72,7 +85,7 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
 }
 
 int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *client_id, const srv_mqtt_tls_t *tls,
-                   const char *const *topics, srv_mqtt_msg_fn cb, void *ctx)
+                   const char *const *topics, const char *const *state_topics, srv_mqtt_msg_fn cb, void *ctx)
 {
     srv_mqtt_t *m = calloc(1, sizeof *m);
     mosquitto_property *props = NULL;
@@ -82,6 +95,7 @@ int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *cli
         return -1;
     mosquitto_lib_init();
     m->topics = topics;
+    m->state_topics = state_topics;
     m->on_message = cb;
     m->ctx = ctx;
     if (!(m->mosq = mosquitto_new(client_id, false, m))) {

@@ -23,11 +23,14 @@ typedef struct {
     const char *ca, *cert, *key;
 } srv_mqtt_tls_t;
 
-/** Connect to host:port as client_id and subscribe to topics (NULL-ended);
- *  reconnects by itself. 0 or -1 (message logged). *out is set before the
- *  first message can arrive, so on_message may publish through it. */
+/** Connect to host:port as client_id and subscribe to topics, requests
+ *  (a retained one is dropped), and state_topics, whose retained messages
+ *  are the state to start from (both NULL-ended); reconnects by itself. 0
+ *  or -1 (message logged). *out is set before the first message can
+ *  arrive, so on_message may publish through it. */
 int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *client_id, const srv_mqtt_tls_t *tls,
-                   const char *const *topics, srv_mqtt_msg_fn on_message, void *ctx);
+                   const char *const *topics, const char *const *state_topics, srv_mqtt_msg_fn on_message,
+                   void *ctx);
 /** Publish at QoS 1; 0 or -1. */
 int srv_mqtt_publish(void *m, const char *topic, const char *payload, size_t len);
 bool srv_mqtt_connected(srv_mqtt_t *m);

@@ -33,6 +33,11 @@ const char *const srv_mqtt_api_topics[] = {
     NULL,
 };
 
+const char *const srv_mqtt_api_state_topics[] = {
+    "otto/things/+/status",
+    NULL,
+};
+
 typedef struct {
     srv_engine_t *e;
     const char *topic;     /* the request topic; replies append /accepted|/rejected */
@@ -153,6 +158,7 @@ void srv_mqtt_api_changed(srv_engine_t *e, const char *thing, bool list_changed,
         cJSON_AddItemToObject(o, "jobs", jobs);
         topic_of(topic, sizeof topic, thing, "notify");
         srv_engine_send(e, topic, o);
+        atomic_fetch_add(&e->metrics.notifications, 1);
     }
     if (next_changed) {
         cJSON *o = cJSON_CreateObject();
@@ -161,6 +167,7 @@ void srv_mqtt_api_changed(srv_engine_t *e, const char *thing, bool list_changed,
             cJSON_AddItemToObject(o, "execution", srv_exec_json(e, next, true, now));
         topic_of(topic, sizeof topic, thing, "notify-next");
         srv_engine_send(e, topic, o);
+        atomic_fetch_add(&e->metrics.notifications, 1);
     }
 }
 
@@ -405,6 +412,11 @@ static void op_update(req_t *r, const char *job_id)
         reject(r, "InternalError", otto_strerror(err), NULL);
         return;
     }
+    if (from != to && details) { /* what a patch saved, once per execution */
+        char *dt = cJSON_PrintUnformatted(details);
+        srv_metrics_final(&r->e->metrics, srv_status_name(to), dt);
+        free(dt);
+    }
     cJSON *o = cJSON_CreateObject();
     if (want_state)
         cJSON_AddItemToObject(o, "executionState", srv_exec_state_json(&ex));
@@ -538,7 +550,23 @@ static void handle_hello(srv_engine_t *e, req_t *r, const void *payload, size_t 
     cJSON_Delete(j);
 }
 
-void srv_mqtt_api_handle(srv_engine_t *e, const char *topic, const void *payload, size_t len)
+/* otto/things/{thing}/status: {"online": true} when the device connects
+ * (its birth message), {"online": false} as its will (the broker sends it
+ * when the connection drops) or when it leaves cleanly. Both retained, so
+ * a restarted ottod learns who is connected when it subscribes. No reply. */
+static void handle_status(srv_engine_t *e, req_t *r, const void *payload, size_t len)
+{
+    cJSON *j = len ? srv_json_object(payload, len) : NULL;
+    const cJSON *on = cJSON_GetObjectItemCaseSensitive(j, "online");
+    if (!cJSON_IsBool(on)) {
+        SRV_LOG_DBG("thing=%s status: not {\"online\": bool}; ignored", r->thing);
+    } else if (srv_device_online(e->st, r->thing, cJSON_IsTrue(on), r->now) == OTTO_OK) {
+        SRV_LOG_DBG("thing=%s %s", r->thing, cJSON_IsTrue(on) ? "online" : "offline");
+    }
+    cJSON_Delete(j);
+}
+
+static void handle(srv_engine_t *e, const char *topic, const void *payload, size_t len, int *type)
 {
     req_t r;
     const char *rest;
@@ -552,7 +580,11 @@ void srv_mqtt_api_handle(srv_engine_t *e, const char *topic, const void *payload
         rest = take_thing(&r, topic + strlen(HELLO_PREFIX));
         if (rest && !strcmp(rest, "hello")) {
             e->n_requests++;
+            *type = SRV_MQ_HELLO;
             handle_hello(e, &r, payload, len);
+        } else if (rest && !strcmp(rest, "status")) {
+            *type = SRV_MQ_STATUS;
+            handle_status(e, &r, payload, len);
         }
         return;
     }
@@ -567,6 +599,7 @@ void srv_mqtt_api_handle(srv_engine_t *e, const char *topic, const void *payload
         !strcmp(rest, "notify-next"))
         return;
     e->n_requests++;
+    *type = SRV_MQ_INVALID;
 
     /* The operation from the topic first: a wrong topic is InvalidTopic
      * whatever the payload. */
@@ -574,8 +607,10 @@ void srv_mqtt_api_handle(srv_engine_t *e, const char *topic, const void *payload
     char job_id[SRV_JOBID_MAX + 2] = "";
     if (!strcmp(rest, "get")) {
         op = OP_GET;
+        *type = SRV_MQ_GET;
     } else if (!strcmp(rest, "start-next")) {
         op = OP_START_NEXT;
+        *type = SRV_MQ_START_NEXT;
     } else {
         const char *slash = strchr(rest, '/');
         size_t n = slash ? (size_t)(slash - rest) : 0;
@@ -587,6 +622,7 @@ void srv_mqtt_api_handle(srv_engine_t *e, const char *topic, const void *payload
         memcpy(job_id, rest, n);
         job_id[n] = 0;
         op = !strcmp(verb, "get") ? OP_DESCRIBE : OP_UPDATE;
+        *type = op == OP_DESCRIBE ? SRV_MQ_DESCRIBE : SRV_MQ_UPDATE;
     }
 
     /* An empty payload is {}; anything else must be a JSON object. */
@@ -621,4 +657,15 @@ void srv_mqtt_api_handle(srv_engine_t *e, const char *topic, const void *payload
         op_update(&r, job_id);
 out:
     cJSON_Delete(r.req);
+}
+
+/* Each request timed, by type (metrics.h); what is not a request of
+ * ours (our own publications handed back) is not counted. */
+void srv_mqtt_api_handle(srv_engine_t *e, const char *topic, const void *payload, size_t len)
+{
+    int type = -1;
+    uint64_t t0 = srv_metrics_ns();
+    handle(e, topic, payload, len, &type);
+    if (type >= 0)
+        srv_metrics_observe(&e->metrics.mqtt[type], srv_metrics_ns() - t0);
 }

@@ -21,6 +21,8 @@
 
 /** Subscriptions ottod needs (NULL-terminated). */
 extern const char *const srv_mqtt_api_topics[];
+/** ... and those whose retained messages say where things stand (status). */
+extern const char *const srv_mqtt_api_state_topics[];
 
 void srv_mqtt_api_handle(srv_engine_t *e, const char *topic, const void *payload, size_t len);
 

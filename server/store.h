@@ -71,6 +71,7 @@ typedef struct {
     char images[256];       /* JSON object: ota_type -> SHA-256 (hex) of the running image, from its hello */
     int64_t created_at;
     int64_t last_seen;      /* 0 = never */
+    bool online;            /* connected, by its birth and will messages */
 } srv_device_t;
 
 typedef struct {
@@ -108,6 +109,8 @@ typedef struct srv_store srv_store_t;
 /** Open (creating if needed) the database at path; ":memory:" for tests. */
 int srv_store_open(const char *path, srv_store_t **out);
 void srv_store_close(srv_store_t *st);
+/** From now on each statement's run time is observed into h (metrics.h). */
+void srv_store_observe(srv_store_t *st, void (*observe)(void *ctx, uint64_t ns), void *ctx);
 
 /* Transactions nest by count: only the outermost begin/commit touch SQLite. */
 int srv_store_begin(srv_store_t *st);
@@ -127,13 +130,32 @@ int srv_fw_used_by(srv_store_t *st, const char *id, char job_id[SRV_JOBID_MAX + 
 int srv_device_upsert(srv_store_t *st, const char *thing, const char *product,
                       const char *const *groups, size_t ngroups, int64_t now);
 int srv_device_get(srv_store_t *st, const char *thing, srv_device_t *out);
-/** A page of devices in name order: those after `after` ("" from the
- *  start), at most limit; *more says whether any come after the page. */
-int srv_device_list(srv_store_t *st, const char *group, const char *after, int limit, bool *more,
+/* Which devices a list or count takes (NULL or "" fields: any). */
+typedef struct {
+    const char *group;
+    const char *search;  /* a part of the thing name */
+    const char *version; /* runs this version (of any ota_type) */
+    int online;          /* 1 connected, 0 not, -1 either */
+} srv_device_filter_t;
+/** A page of the devices f takes (NULL: all) in name order: those after
+ *  `after` ("" from the start), at most limit; *more says whether any come
+ *  after the page. */
+int srv_device_list(srv_store_t *st, const srv_device_filter_t *f, const char *after, int limit, bool *more,
                     int (*visit)(void *, const srv_device_t *), void *arg);
+int srv_device_count(srv_store_t *st, const srv_device_filter_t *f, int64_t *n);
+/** The job of the device's latest execution and that execution's status. */
+int srv_device_last_job(srv_store_t *st, const char *thing, char *job_id, size_t cap, char *status, size_t scap);
 int srv_device_delete(srv_store_t *st, const char *thing);
 /** Record what a device says it runs (versions, images: JSON object
  *  text, merged into what is stored; "" or NULL: unchanged). */
+/** The device connected (its birth message) or not (its will, or a
+ *  clean goodbye); connecting counts as seen. */
+int srv_device_online(srv_store_t *st, const char *thing, bool online, int64_t now);
+/** Devices in all, and connected. */
+int srv_device_counts(srv_store_t *st, int64_t *total, int64_t *online);
+/** Executions by status and reason (statusDetails.reason, "" none), over
+ *  the whole history: visit(arg, status, reason, count). */
+int srv_exec_reasons(srv_store_t *st, int (*visit)(void *, const char *, const char *, int64_t), void *arg);
 int srv_device_seen(srv_store_t *st, const char *thing, const char *product,
                     const char *versions, const char *images, int64_t now);
 int srv_group_list(srv_store_t *st, int (*visit)(void *, const char *group, int64_t n),

@@ -91,7 +91,7 @@ static const char schema[] =
  * to migrations[], which upgrades an older data directory in place at
  * start (tests/e2e/12-upgrade.sh opens one made by the previous release).
  * migrations[v] takes version v + 1 to v + 2; version 1 is the first. */
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 static const char *const migrations[] = {
     /* 1 -> 2: the public keys firmware signatures are checked against */
     "CREATE TABLE IF NOT EXISTS signing_keys(name TEXT PRIMARY KEY, pem TEXT NOT NULL,"
@@ -113,6 +113,10 @@ static const char *const migrations[] = {
     "ALTER TABLE devices ADD COLUMN images TEXT NOT NULL DEFAULT '{}';"
     "CREATE TABLE IF NOT EXISTS deltas(id TEXT PRIMARY KEY, base_fw TEXT NOT NULL, target_fw TEXT NOT NULL,"
     " size INTEGER NOT NULL, created_at INTEGER NOT NULL, UNIQUE(base_fw, target_fw));",
+    /* 7 -> 8: whether the device is connected (its birth and will on
+     * otto/things/{thing}/status), for the console and /metrics */
+    "ALTER TABLE devices ADD COLUMN online INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX IF NOT EXISTS devices_online ON devices(online) WHERE online = 1;",
 };
 
 
@@ -122,7 +126,7 @@ static const char *const migrations[] = {
 
 enum {
     Q_FW_GET, Q_EXEC_GET, Q_EXEC_GET_LATEST, Q_EXEC_UPDATE, Q_EXEC_NEXT, Q_EXEC_PUT, Q_EXEC_PENDING,
-    Q_DEVICE_GET, Q_DEVICE_GROUPS, Q_DEVICE_INSERT, Q_GROUP_ADD, Q_COUNT
+    Q_DEVICE_GET, Q_DEVICE_LAST_JOB, Q_DEVICE_GROUPS, Q_DEVICE_INSERT, Q_GROUP_ADD, Q_COUNT
 };
 
 #define EXEC_COLS                                                                          \
@@ -147,8 +151,10 @@ static const char *const queries[Q_COUNT] = {
     [Q_EXEC_PENDING] = "SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
                        " WHERE e.thing = ? AND e.status IN ('IN_PROGRESS', 'QUEUED') AND e.queued_at > 0"
                        " ORDER BY e.status = 'IN_PROGRESS' DESC, e.job_seq, e.exec_no LIMIT ?",
-    [Q_DEVICE_GET] = "SELECT thing, product, versions, created_at, last_seen, images FROM devices"
+    [Q_DEVICE_GET] = "SELECT thing, product, versions, created_at, last_seen, images, online FROM devices"
                      " WHERE thing = ?",
+    [Q_DEVICE_LAST_JOB] = "SELECT j.id, e.status FROM executions e JOIN jobs j ON j.seq = e.job_seq"
+                          " WHERE e.thing = ? ORDER BY e.job_seq DESC, e.exec_no DESC LIMIT 1",
     [Q_DEVICE_GROUPS] = "SELECT grp FROM device_groups WHERE thing = ? ORDER BY grp",
     [Q_DEVICE_INSERT] = "INSERT INTO devices(thing, product, created_at) VALUES(?,?,?)"
                         " ON CONFLICT(thing) DO UPDATE SET product ="
@@ -158,6 +164,8 @@ static const char *const queries[Q_COUNT] = {
 
 struct srv_store {
     sqlite3 *db;
+    void (*observe)(void *ctx, uint64_t ns); /* each statement's run time, or NULL */
+    void *observe_ctx;
     sqlite3_stmt *q[Q_COUNT];
     int depth; /* transaction nesting */
 };
@@ -223,6 +231,13 @@ static int run(srv_store_t *st, sqlite3_stmt *s, bool owned, const char *what)
     return err;
 }
 
+/* The same for a statement that must change a row: OTTO_E_NOTFOUND if none. */
+static int run_one(srv_store_t *st, sqlite3_stmt *s, bool owned, const char *what)
+{
+    int err = run(st, s, owned, what);
+    return !err && sqlite3_changes(st->db) == 0 ? OTTO_E_NOTFOUND : err;
+}
+
 static int exec_sql(srv_store_t *st, const char *sql)
 {
     char *msg = NULL;
@@ -272,6 +287,23 @@ static int migrate(srv_store_t *st, const char *path)
         SRV_LOG_INF("store: schema upgraded to version %ld", v + 1);
     }
     return OTTO_OK;
+}
+
+/* SQLite's profile trace: a statement ran for *ns nanoseconds. */
+static int on_profile(unsigned type, void *ctx, void *stmt, void *ns)
+{
+    srv_store_t *st = ctx;
+    (void)stmt;
+    if (type == SQLITE_TRACE_PROFILE && st->observe)
+        st->observe(st->observe_ctx, (uint64_t)*(sqlite3_int64 *)ns);
+    return 0;
+}
+
+void srv_store_observe(srv_store_t *st, void (*observe)(void *ctx, uint64_t ns), void *ctx)
+{
+    st->observe = observe;
+    st->observe_ctx = ctx;
+    sqlite3_trace_v2(st->db, observe ? SQLITE_TRACE_PROFILE : 0, observe ? on_profile : NULL, st);
 }
 
 int srv_store_open(const char *path, srv_store_t **out)
@@ -419,10 +451,7 @@ int srv_fw_delete(srv_store_t *st, const char *id)
     if (!s)
         return OTTO_E_IO;
     bind_text(s, 1, id);
-    int err = run(st, s, true, "delete firmware");
-    if (!err && sqlite3_changes(st->db) == 0)
-        err = OTTO_E_NOTFOUND;
-    return err;
+    return run_one(st, s, true, "delete firmware");
 }
 
 int srv_fw_used_by(srv_store_t *st, const char *id, char job_id[SRV_JOBID_MAX + 1])
@@ -474,6 +503,7 @@ static void device_row(sqlite3_stmt *s, srv_device_t *d)
     d->created_at = sqlite3_column_int64(s, 3);
     d->last_seen = sqlite3_column_int64(s, 4);
     col_text(s, 5, d->images, sizeof d->images);
+    d->online = sqlite3_column_int(s, 6) != 0;
 }
 
 int srv_device_upsert(srv_store_t *st, const char *thing, const char *product,
@@ -516,15 +546,35 @@ int srv_device_get(srv_store_t *st, const char *thing, srv_device_t *out)
     return rc == SQLITE_DONE ? OTTO_E_NOTFOUND : db_err(st, "get device");
 }
 
-int srv_device_list(srv_store_t *st, const char *group, const char *after, int limit, bool *more,
+/* The WHERE clause of a device filter; its values bound from ?3 on. */
+static void device_where(const srv_device_filter_t *f, char *sql, size_t cap)
+{
+    snprintf(sql, cap, "%s%s%s%s",
+             f && f->group && *f->group ? " AND thing IN (SELECT thing FROM device_groups WHERE grp = ?3)" : "",
+             f && f->search && *f->search ? " AND instr(thing, ?4) > 0" : "",
+             f && f->version && *f->version
+                 ? " AND EXISTS (SELECT 1 FROM json_each(devices.versions) WHERE json_each.value = ?5)" : "",
+             !f || f->online < 0 ? "" : f->online ? " AND online = 1" : " AND online = 0");
+}
+
+static void device_bind(sqlite3_stmt *s, const srv_device_filter_t *f)
+{
+    if (f && f->group && *f->group)
+        bind_text(s, 3, f->group);
+    if (f && f->search && *f->search)
+        bind_text(s, 4, f->search);
+    if (f && f->version && *f->version)
+        bind_text(s, 5, f->version);
+}
+
+int srv_device_list(srv_store_t *st, const srv_device_filter_t *f, const char *after, int limit, bool *more,
                     int (*visit)(void *, const srv_device_t *), void *arg)
 {
-    bool g = group && *group;
-    sqlite3_stmt *s = prepare(st, g
-        ? "SELECT d.thing, d.product, d.versions, d.created_at, d.last_seen, d.images FROM devices d"
-          " JOIN device_groups g ON g.thing = d.thing WHERE d.thing > ?1 AND g.grp = ?3 ORDER BY d.thing LIMIT ?2"
-        : "SELECT thing, product, versions, created_at, last_seen, images FROM devices WHERE thing > ?1"
-          " ORDER BY thing LIMIT ?2");
+    char where[400], sql[700];
+    device_where(f, where, sizeof where);
+    snprintf(sql, sizeof sql, "SELECT thing, product, versions, created_at, last_seen, images, online FROM devices"
+                              " WHERE thing > ?1%s ORDER BY thing LIMIT ?2", where);
+    sqlite3_stmt *s = prepare(st, sql);
     srv_device_t d;
     int rc, n = 0;
     if (!s)
@@ -532,8 +582,7 @@ int srv_device_list(srv_store_t *st, const char *group, const char *after, int l
     *more = false;
     bind_text(s, 1, after ? after : "");
     sqlite3_bind_int(s, 2, limit + 1); /* one more says whether there is a next page */
-    if (g)
-        bind_text(s, 3, group);
+    device_bind(s, f);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (n++ == limit) {
             *more = true;
@@ -546,6 +595,37 @@ int srv_device_list(srv_store_t *st, const char *group, const char *after, int l
     }
     sqlite3_finalize(s);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "list devices");
+}
+
+int srv_device_count(srv_store_t *st, const srv_device_filter_t *f, int64_t *n)
+{
+    char where[400], sql[600];
+    device_where(f, where, sizeof where);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM devices WHERE thing > ?1%s", where);
+    sqlite3_stmt *s = prepare(st, sql);
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, "");
+    device_bind(s, f);
+    int rc = sqlite3_step(s);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? OTTO_OK : db_err(st, "count devices");
+}
+
+int srv_device_last_job(srv_store_t *st, const char *thing, char *job_id, size_t cap, char *status, size_t scap)
+{
+    sqlite3_stmt *s = cached(st, Q_DEVICE_LAST_JOB);
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, thing);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        col_text(s, 0, job_id, cap);
+        col_text(s, 1, status, scap);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? OTTO_OK : rc == SQLITE_DONE ? OTTO_E_NOTFOUND : db_err(st, "last job");
 }
 
 int srv_device_delete(srv_store_t *st, const char *thing)
@@ -572,7 +652,7 @@ int srv_device_seen(srv_store_t *st, const char *thing, const char *product,
         "UPDATE devices SET last_seen = ?,"
         " product = CASE WHEN ?2 = '' THEN product ELSE ?2 END,"
         " versions = CASE WHEN ?3 = '' THEN versions ELSE json_patch(versions, ?3) END,"
-        " images = CASE WHEN ?5 = '' THEN images ELSE json_patch(images, ?5) END"
+        " images = CASE WHEN ?5 = '' THEN images ELSE ?5 END" /* the whole map: a base no longer held goes */
         " WHERE thing = ?4");
     if (!s)
         return OTTO_E_IO;
@@ -581,10 +661,48 @@ int srv_device_seen(srv_store_t *st, const char *thing, const char *product,
     bind_text(s, 3, versions);
     bind_text(s, 4, thing);
     bind_text(s, 5, images ? images : "");
-    int err = run(st, s, true, "device seen");
-    if (!err && sqlite3_changes(st->db) == 0)
-        err = OTTO_E_NOTFOUND;
-    return err;
+    return run_one(st, s, true, "device seen");
+}
+
+int srv_device_online(srv_store_t *st, const char *thing, bool online, int64_t now)
+{
+    sqlite3_stmt *s = prepare(st, "UPDATE devices SET online = ?1,"
+                                  " last_seen = CASE WHEN ?1 THEN ?2 ELSE last_seen END WHERE thing = ?3");
+    if (!s)
+        return OTTO_E_IO;
+    sqlite3_bind_int(s, 1, online);
+    sqlite3_bind_int64(s, 2, now);
+    bind_text(s, 3, thing);
+    return run_one(st, s, true, "device online");
+}
+
+int srv_device_counts(srv_store_t *st, int64_t *total, int64_t *online)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT (SELECT count(*) FROM devices), (SELECT count(*) FROM devices WHERE online = 1)");
+    if (!s)
+        return OTTO_E_IO;
+    int rc = sqlite3_step(s);
+    *total = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    *online = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? OTTO_OK : db_err(st, "count devices");
+}
+
+int srv_exec_reasons(srv_store_t *st, int (*visit)(void *, const char *, const char *, int64_t), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT status, coalesce(json_extract(details, '$.reason'), ''), count(*)"
+                                  " FROM executions GROUP BY 1, 2 ORDER BY 1, 2");
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const unsigned char *reason = sqlite3_column_text(s, 1);
+        if (visit(arg, (const char *)sqlite3_column_text(s, 0), reason ? (const char *)reason : "",
+                  sqlite3_column_int64(s, 2)))
+            break;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "executions by reason");
 }
 
 int srv_group_list(srv_store_t *st, int (*visit)(void *, const char *, int64_t), void *arg)

@@ -253,11 +253,11 @@ static void u_flush(void *ctx)
 
 /* ---- power ---------------------------------------------------------------- */
 
-static void power_off(node_t *n, bool clean)
+static void power_off(node_t *n)
 {
     if (!n->on)
         return;
-    otto_link_stop(&n->link, clean);
+    otto_link_stop(&n->link);
     if (n->line_open)
         otto_linux_uart_close(&n->line);
     n->line_open = false;
@@ -428,14 +428,14 @@ static void service_node(node_t *n, uint32_t now)
     if (n->dev.power.off) {
         say(n, "POWER CUT during %s", otto_agent_phase(&n->agent));
         n->cuts++;
-        power_off(n, false);
+        power_off(n);
         n->back_at = now + DARK_MS;
         return;
     }
     if (n->link.reboot_pending) {
         n->link.reboot_pending = false;
         say(n, "rebooting into the new image");
-        power_off(n, true);
+        power_off(n);
         if (power_on(n))
             fprintf(stderr, "otto-sim: %s: cannot boot\n", n->thing);
         return;
@@ -779,7 +779,7 @@ static int fleet_main(int argc, char **argv, bool single)
         workers_stop(&f); /* every slice under way ends first */
     report(&f);
     for (int i = 0; i < count; i++) {
-        power_off(&f.nodes[i], true);
+        power_off(&f.nodes[i]);
         if (f.nodes[i].emu) {
             sim_stm32_close(f.nodes[i].emu);
             free(f.nodes[i].emu);

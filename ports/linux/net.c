@@ -228,15 +228,24 @@ static void mq_on_connect(struct mosquitto *m, void *ctx, int rc)
         mosquitto_subscribe(m, NULL, topics[i], 1);
 }
 
+/* otto/things/{thing}/status: whether the module is connected, for ottod
+ * (retained: a restarted ottod learns it on subscribing). */
+static void status_topic(const otto_link_t *l, char *topic, size_t cap)
+{
+    snprintf(topic, cap, "otto/things/%s/status", l->thing);
+}
+
 static void mq_on_subscribe(struct mosquitto *m, void *ctx, int mid, int q, const int *g)
 {
     otto_link_t *l = ctx;
-    (void)m;
+    char topic[200];
     (void)mid;
     (void)q;
     (void)g;
     if (--l->subs_pending == 0) {
         l->mq_up = true;
+        status_topic(l, topic, sizeof topic); /* the birth message; the will says the opposite */
+        mosquitto_publish(m, NULL, topic, 15, "{\"online\":true}", 1, true);
         otto_agent_connected(l->agent);
     }
 }
@@ -288,6 +297,9 @@ void otto_link_start(otto_link_t *l)
     mosquitto_message_callback_set(l->m, mq_on_message);
     mosquitto_disconnect_callback_set(l->m, mq_on_disconnect);
     mosquitto_int_option(l->m, MOSQ_OPT_TCP_NODELAY, 1);
+    char topic[200];
+    status_topic(l, topic, sizeof topic);
+    mosquitto_will_set(l->m, topic, 16, "{\"online\":false}", 1, true);
     if (l->tls_ca && mosquitto_tls_set(l->m, l->tls_ca, NULL, l->tls_cert, l->tls_key, NULL) != MOSQ_ERR_SUCCESS)
         say(l, "TLS: cannot use %s / %s / %s", l->tls_ca, l->tls_cert ? l->tls_cert : "-",
             l->tls_key ? l->tls_key : "-");
@@ -295,7 +307,7 @@ void otto_link_start(otto_link_t *l)
         l->reconnect_at = otto_net_now() + 1000u;
 }
 
-void otto_link_stop(otto_link_t *l, bool clean)
+void otto_link_stop(otto_link_t *l)
 {
     http_detach(l);
     if (l->easy)
@@ -304,9 +316,10 @@ void otto_link_stop(otto_link_t *l, bool clean)
     curl_slist_free_all(l->hdrs);
     l->hdrs = NULL;
     if (l->m) {
-        if (clean)
-            mosquitto_disconnect(l->m);
-        mosquitto_destroy(l->m); /* a cut sends no DISCONNECT: the broker notices later */
+        /* No DISCONNECT, even when clean: the broker then sends the will,
+         * so a module that stops or reboots is offline for ottod at once
+         * (a cut: when the broker notices). */
+        mosquitto_destroy(l->m);
         l->m = NULL;
     }
     l->mq_up = false;

@@ -88,8 +88,11 @@ void otto_link_init(otto_link_t *l, otto_net_t *net, otto_agent_t *agent, const 
 void otto_link_port(otto_link_t *l, otto_agent_port_t *port);
 /** Connect to the broker (retried by otto_link_service when it fails). */
 void otto_link_start(otto_link_t *l);
-/** Drop everything: clean sends DISCONNECT (a power cut does not). */
-void otto_link_stop(otto_link_t *l, bool clean);
+/** Drop everything. No DISCONNECT is sent (as in a power cut): the broker
+ *  publishes the module's will, otto/things/{thing}/status {"online":
+ *  false}, retained; the birth message {"online": true} follows each
+ *  connection. */
+void otto_link_stop(otto_link_t *l);
 /** Break the download under way, as a lost connection would. */
 void otto_link_break(otto_link_t *l);
 /** Let a held transfer go on (body_gate said false before). */

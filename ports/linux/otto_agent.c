@@ -269,7 +269,7 @@ int main(int argc, char **argv)
         otto_link_service(&link, otto_net_now());
     }
     bool restart = link.reboot_pending;
-    otto_link_stop(&link, true);
+    otto_link_stop(&link);
     otto_net_close(&net);
     if (tty)
         otto_linux_uart_close(&line);
