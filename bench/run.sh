@@ -53,6 +53,12 @@ echo "| pair | new image | otto patch | bsdiff | otto/bsdiff | zstd/bsdiff | xde
 echo "|---|---:|---:|---:|---:|---:|---:|---|---:|"
 bash "$here/delta.sh"
 echo
+echo "### The web console with 100,000 devices (HTTPS as deployed; median of 20 requests, Chromium median of 5)"
+echo
+echo "| request | median | p95 |"
+echo "|---|---|---|"
+bash "$here/console.sh"
+echo
 echo "### Signature checks on a 1 MiB image (the device's code on this host; median of 20)"
 echo
 echo "| check | otto (mbedTLS) | OpenSSL EVP_DigestVerify | otto/OpenSSL |"

@@ -19,7 +19,15 @@ PKGS=(
   curl
   wrk nginx-light                             # benchmarks (make bench)
   bsdiff xdelta3 zstd                         # the delta bench's peers (bench/delta.sh)
+  chromium                                    # the web console's browser tests (tests/e2e/22-console.sh)
+  prometheus                                  # promtool, and a real scrape of /metrics (tests/e2e/21-metrics.sh)
 )
+# The console's libraries and playwright-core come from npm at build time
+# (web/package-lock.json): Node.js 20 or newer with npm. This kind of
+# machine ships one; elsewhere Debian's nodejs and npm are installed.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PKGS+=(nodejs npm)
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

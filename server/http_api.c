@@ -28,6 +28,7 @@
 #include "clock.h"
 #include "auth.h"
 #include "clients.h"
+#include "console.h"
 #include "download.h"
 #include "firmware.h"
 #include "front.h"
@@ -90,12 +91,41 @@ void srv_http_sent(unsigned code)
     last_status = code;
 }
 
+/* A weak validator of a body: FNV-1a, 64 bits. */
+static void body_etag(const char *txt, size_t n, char out[24])
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)txt[i]) * 1099511628211ull;
+    snprintf(out, 24, "W/\"%016llx\"", (unsigned long long)h);
+}
+
+/* A 200 carries an ETag, and a request that names it (If-None-Match) gets
+ * 304 and no body: the console polls every resource it shows this way. */
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, const char *ctype,
                                  char *txt)
 {
+    char etag[24] = "";
+    size_t n = strlen(txt);
+    if (code == 200) {
+        body_etag(txt, n, etag);
+        const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+        if (inm && !strcmp(inm, etag)) {
+            code = 304;
+            n = 0;
+        }
+    }
     last_status = code;
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(txt), txt, MHD_RESPMEM_MUST_FREE);
+    if (code == 304) {
+        free(txt);
+        txt = NULL;
+    }
+    struct MHD_Response *r = txt ? MHD_create_response_from_buffer(n, txt, MHD_RESPMEM_MUST_FREE)
+                                 : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (etag[0]) {
+        MHD_add_response_header(r, "ETag", etag);
+        MHD_add_response_header(r, "Cache-Control", "no-cache");
+    }
     MHD_add_response_header(r, "Content-Type", ctype);
     enum MHD_Result ret = MHD_queue_response(c, code, r);
     MHD_destroy_response(r);
@@ -438,13 +468,19 @@ static int add_fw(void *arg, const srv_fw_t *f)
     return 0;
 }
 
-static int add_group(void *arg, const char *g, int64_t n)
+/* {key: name, count_key: n} appended to arr (group sizes, failure counts). */
+static int add_counted(cJSON *arr, const char *key, const char *name, const char *count_key, int64_t n)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "group", g);
-    cJSON_AddNumberToObject(o, "devices", (double)n);
-    cJSON_AddItemToArray(arg, o);
+    cJSON_AddStringToObject(o, key, name);
+    cJSON_AddNumberToObject(o, count_key, (double)n);
+    cJSON_AddItemToArray(arr, o);
     return 0;
+}
+
+static int add_group(void *arg, const char *g, int64_t n)
+{
+    return add_counted(arg, "group", g, "devices", n);
 }
 
 typedef struct {
@@ -1143,6 +1179,45 @@ static enum MHD_Result r_devices_list(srv_t *s, struct MHD_Connection *c, const 
     return srv_http_json(c, 200, o);
 }
 
+/* The overview: what the fleet runs, devices connected, jobs under way,
+ * and failures of the last 24 hours by reason. */
+static int add_version(void *arg, const char *type, const char *version, int64_t n)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "otaType", type);
+    cJSON_AddStringToObject(o, "version", version);
+    cJSON_AddNumberToObject(o, "devices", (double)n);
+    cJSON_AddItemToArray(arg, o);
+    return 0;
+}
+
+static int add_failure(void *arg, const char *reason, int64_t n)
+{
+    return add_counted(arg, "reason", reason, "count", n);
+}
+
+static enum MHD_Result r_stats(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    (void)name;
+    (void)body;
+    int64_t total = 0, online = 0, now = srv_now();
+    cJSON *o = cJSON_CreateObject();
+    cJSON *v = cJSON_AddArrayToObject(o, "versions"), *f = cJSON_AddArrayToObject(o, "failures");
+    int err = srv_device_counts(s->st, &total, &online);
+    if (!err)
+        err = srv_fleet_versions(s->st, add_version, v);
+    if (!err)
+        err = srv_recent_failures(s->st, now - 86400, 10, add_failure, f);
+    if (err) {
+        cJSON_Delete(o);
+        return srv_http_otto_err(c, err, NULL);
+    }
+    cJSON_AddNumberToObject(o, "devices", (double)total);
+    cJSON_AddNumberToObject(o, "online", (double)online);
+    cJSON_AddNumberToObject(o, "failuresSince", (double)(now - 86400));
+    return srv_http_json(c, 200, o);
+}
+
 static enum MHD_Result r_devices_add(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
 {
     (void)name;
@@ -1584,6 +1659,7 @@ static const struct {
     {"POST", "/api/v1/devices", true, "/cert", r_device_cert, SRV_ROLE_ADMIN},
     {"POST", "/api/v1/devices", true, "/revoke", r_device_revoke, SRV_ROLE_ADMIN},
     {"GET", "/api/v1/groups", false, NULL, r_groups, SRV_ROLE_VIEWER},
+    {"GET", "/api/v1/stats", false, NULL, r_stats, SRV_ROLE_VIEWER},
     {"GET", "/api/v1/jobs", false, NULL, r_jobs_list, SRV_ROLE_VIEWER},
     {"POST", "/api/v1/jobs", false, NULL, r_jobs_create, SRV_ROLE_OPERATOR},
     {"POST", "/api/v1/jobs", true, "/cancel", r_job_cancel, SRV_ROLE_OPERATOR},
@@ -1931,11 +2007,22 @@ static enum MHD_Result answer(srv_t *s, struct MHD_Connection *c, const char *ur
             return srv_http_err(c, 405, "method", "use GET or HEAD");
         return srv_download(s, c, id, !strcmp(method, "HEAD"));
     }
+    if (!strcmp(url, "/api/v1/whoami")) { /* who the token is: the console shows what its role may do */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", r->who);
+        cJSON_AddStringToObject(o, "role", srv_role_name(r->role));
+        return srv_http_json(c, 200, o);
+    }
     if (!strncmp(url, "/api/v1/", 8) || !strcmp(url, "/api/v1")) {
         pthread_mutex_lock(&s->lock);
         enum MHD_Result ret = route_api(s, c, method, url, r);
         pthread_mutex_unlock(&s->lock);
         return ret;
+    }
+    if (srv_console_url(url)) {
+        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+            return srv_http_err(c, 405, "method", "use GET or HEAD");
+        return srv_console_serve(c, s->cfg.web_dir, url);
     }
     return srv_http_err(c, 404, "not_found", "no such page: %s (the API is under /api/v1)", url);
 }

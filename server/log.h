@@ -2,7 +2,8 @@
 /*
  * ottod's log: one line per event on stderr (or a file), with a UTC time,
  * a level word and the message. Lines about a job say "job=<id> thing=<name>"
- * so one device's story can be grepped out. Thread-safe (one write per line).
+ * so one device's story can be grepped out; as JSON (srv_log_set_json) they
+ * are fields of their own. Thread-safe (one write per line).
  */
 #ifndef SRV_LOG_H
 #define SRV_LOG_H
@@ -13,6 +14,9 @@ enum { SRV_LL_ERR = 0, SRV_LL_WRN = 1, SRV_LL_INF = 2, SRV_LL_DBG = 3 }; /* leve
 void srv_log_set_level(int level);
 /** "error", "warn", "info", "debug" -> level; -1 if unknown. */
 int srv_log_level_parse(const char *s);
+/** One JSON object a line instead of text: {"ts", "level", "msg", and
+ *  "job", "thing" when the message names them as job=... thing=...}. */
+void srv_log_set_json(int on);
 /** Append to path instead of stderr; 0 or -1 with errno. */
 int srv_log_set_file(const char *path);
 

@@ -76,6 +76,10 @@ static const char usage[] =
     "                           only for tests of timeouts and rollout rates)   [timer_minute_seconds]\n"
     "      --log-level LEVEL    error, warn, info or debug (default info)       [log_level]\n"
     "      --log-file FILE      log there instead of stderr                     [log_file]\n"
+    "      --log-format F       text (default) or json: one object a line, with ts, level,\n"
+    "                           msg and the job and thing it is about, for log shippers [log_format]\n"
+    "      --web DIR            the web console's files, served at / (default: the\n"
+    "                           build's or the installed copy; \"\": no console)   [web_dir]\n"
     "      --link-ttl S         download links in job documents live S seconds (default\n"
     "                           3600; minted per device, checked with HTTPS)    [link_ttl_seconds]\n"
     "      --insecure           plain MQTT and HTTP, no certificates: tests and closed\n"
@@ -189,6 +193,10 @@ static int set_option(srv_config_t *c, const char *key, const char *v)
     }
     if (!strcmp(key, "trusted_proxy"))
         return snprintf(c->trusted_proxy, sizeof c->trusted_proxy, "%s", v) < (int)sizeof c->trusted_proxy ? 0 : -1;
+    if (!strcmp(key, "log_format"))
+        return strcmp(v, "text") && strcmp(v, "json") ? -1 : (snprintf(c->log_format, sizeof c->log_format, "%s", v), 0);
+    if (!strcmp(key, "web_dir"))
+        return snprintf(c->web_dir, sizeof c->web_dir, "%s", v) < (int)sizeof c->web_dir ? 0 : -1;
     if (!strcmp(key, "log_file"))
         return snprintf(c->log_file, sizeof c->log_file, "%s", v) < (int)sizeof c->log_file ? 0 : -1;
     if (!strcmp(key, "mqtt_rate") || !strcmp(key, "register_rate")) {
@@ -409,12 +417,13 @@ int main(int argc, char **argv)
         {"trusted-proxy", required_argument, 0, 14}, {"proxy-protocol", no_argument, 0, 15},
         {"insecure", no_argument, 0, 16}, {"link-ttl", required_argument, 0, 17},
         {"clock-start", required_argument, 0, 18}, {"clock-speed", required_argument, 0, 19},
-        {"register-group", required_argument, 0, 20}, {"no-deltas", no_argument, 0, 21}, {0, 0, 0, 0}};
+        {"register-group", required_argument, 0, 20}, {"no-deltas", no_argument, 0, 21},
+        {"log-format", required_argument, 0, 22}, {"web", required_argument, 0, 23}, {0, 0, 0, 0}};
     static const char *const keys[] = {
         [1] = "public_url", [2] = "http_threads", [4] = "mqtt_client_id",
         [5] = "timer_minute_seconds", [6] = "log_level", [7] = "log_file", [10] = "http_per_ip",
         [11] = "http_idle_seconds", [12] = "mqtt_rate", [13] = "register_rate", [14] = "trusted_proxy", [17] = "link_ttl_seconds",
-        [18] = "clock_start", [19] = "clock_speed", [20] = "register_group"};
+        [18] = "clock_start", [19] = "clock_speed", [20] = "register_group", [22] = "log_format", [23] = "web_dir"};
     static srv_t srv; /* large; lives for the whole process */
     srv_t *s = &srv;
     srv_config_t *c = &s->cfg;
@@ -425,7 +434,8 @@ int main(int argc, char **argv)
     *c = (srv_config_t){.mqtt_host = "127.0.0.1", .mqtt_port = 1883, .http_host = "127.0.0.1",
                         .http_port = 8080, .http_threads = 4, .http_per_ip = 64, .http_idle_s = 30, .mqtt_rate = 20, .register_rate = 100,
                         .auto_register = true, .deltas = true, .signed_links = -1, .link_ttl_s = 3600,
-                        .minute_s = 60, .mqtt_client_id = "ottod", .log_level = "info"};
+                        .minute_s = 60, .mqtt_client_id = "ottod", .log_level = "info",
+                        .log_format = "text", .web_dir = OTTO_WEB_DIR};
     if (argc > 1 && !strcmp(argv[1], "init"))
         return srv_init_main(argc - 1, argv + 1);
     /* The config file first, so that flags override it: --config, or the
@@ -460,6 +470,7 @@ int main(int argc, char **argv)
         case 'h': fputs(usage, stdout); return 0;
         case 8: puts("ottod 0.1.0"); return 0;
         case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: case 13: case 14: case 17: case 18: case 19: case 20:
+        case 22: case 23:
             key = keys[opt];
             break;
         default: fputs(usage, stderr); return 2;
@@ -479,6 +490,7 @@ int main(int argc, char **argv)
         return 1;
     }
     srv_log_set_level(srv_log_level_parse(c->log_level));
+    srv_log_set_json(!strcmp(c->log_format, "json"));
     if (!c->insecure && (!c->mqtt_cert[0] || !c->https_cert[0] || !c->tls_ca[0])) {
         fprintf(stderr, "ottod: no TLS set up for %s. Run 'ottod init --data %s --mqtt HOST:PORT --http "
                 "HOST:PORT' once, or pass --insecure for plain MQTT and HTTP (tests, a closed lab)\n",

@@ -39,6 +39,8 @@ typedef struct {
     double clock_speed;     /* ... and runs this many times as fast (0: 1) */
     char log_level[16];
     char log_file[400];
+    char log_format[8];     /* "text" or "json" */
+    char web_dir[400];      /* the console's files; "" none */
     /* TLS (ottod init writes these): the CA and its key (device certificates
      * are issued with it), ottod's MQTT identity, the HTTPS certificate. */
     char tls_ca[400], tls_ca_key[400];

@@ -151,6 +151,13 @@ int srv_device_delete(srv_store_t *st, const char *thing);
 /** The device connected (its birth message) or not (its will, or a
  *  clean goodbye); connecting counts as seen. */
 int srv_device_online(srv_store_t *st, const char *thing, bool online, int64_t now);
+/** What the fleet runs: visit(arg, ota_type, version, devices), most
+ *  devices first. */
+int srv_fleet_versions(srv_store_t *st, int (*visit)(void *, const char *, const char *, int64_t), void *arg);
+/** Executions that ended FAILED, REJECTED or TIMED_OUT since `since`, by
+ *  reason: visit(arg, reason, count), most first, at most limit. */
+int srv_recent_failures(srv_store_t *st, int64_t since, int limit, int (*visit)(void *, const char *, int64_t),
+                        void *arg);
 /** Devices in all, and connected. */
 int srv_device_counts(srv_store_t *st, int64_t *total, int64_t *online);
 /** Executions by status and reason (statusDetails.reason, "" none), over

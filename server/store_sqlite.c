@@ -688,6 +688,39 @@ int srv_device_counts(srv_store_t *st, int64_t *total, int64_t *online)
     return rc == SQLITE_ROW ? OTTO_OK : db_err(st, "count devices");
 }
 
+int srv_fleet_versions(srv_store_t *st, int (*visit)(void *, const char *, const char *, int64_t), void *arg)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT v.key, v.value, count(*) FROM devices, json_each(devices.versions) v"
+                                  " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 200");
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (visit(arg, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+                  sqlite3_column_int64(s, 2)))
+            break;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "fleet versions");
+}
+
+int srv_recent_failures(srv_store_t *st, int64_t since, int limit, int (*visit)(void *, const char *, int64_t),
+                        void *arg)
+{
+    sqlite3_stmt *s = prepare(st, "SELECT coalesce(json_extract(details, '$.reason'), status), count(*) FROM executions"
+                                  " WHERE status IN ('FAILED', 'REJECTED', 'TIMED_OUT') AND updated_at >= ?1"
+                                  " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?2");
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    sqlite3_bind_int64(s, 1, since);
+    sqlite3_bind_int(s, 2, limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (visit(arg, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1)))
+            break;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "recent failures");
+}
+
 int srv_exec_reasons(srv_store_t *st, int (*visit)(void *, const char *, const char *, int64_t), void *arg)
 {
     sqlite3_stmt *s = prepare(st, "SELECT status, coalesce(json_extract(details, '$.reason'), ''), count(*)"

@@ -4,7 +4,9 @@
 # real Prometheus (Debian's) scrapes it as docs/operations.md says, and
 # after a fleet update its queries return what happened: every execution
 # SUCCEEDED, the devices connected (their birth messages; 0 once the fleet
-# is gone, by their wills), the MQTT updates and the download bytes.
+# is gone, by their wills), the MQTT updates and the download bytes. The
+# Grafana dashboard's queries parse; --log-format json writes one object a
+# line, with the job and thing as fields.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 command -v prometheus >/dev/null && command -v promtool >/dev/null || bail "prometheus and promtool are needed (scripts/deps.sh)"
@@ -86,4 +88,35 @@ stop_fleet
 check "the fleet gone: its wills say so (0 connected)" wait_for sh -c "[ \"\$(curl -sf -H 'Authorization: Bearer $(cat "$E2E_DIR/viewer.token")' '$OTTO_URL/metrics' | grep '^otto_devices_connected ' | cut -d' ' -f2)\" = 0 ]"
 check "... and the registry: offline, last seen" \
     test "$("$OTTO" device show "$(head -1 "$E2E_DIR/things")" --json | jget "str(d['online']) + str(d['lastSeen'] > 0)")" = FalseTrue
+python3 - "$(dirname "$0")/../../docs/grafana-dashboard.json" "$E2E_DIR/dashboard-rules.yml" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+exprs = [t["expr"] for p in d["panels"] for t in p["targets"]]
+with open(sys.argv[2], "w") as f:
+    f.write("groups:\n- name: dashboard\n  rules:\n")
+    for i, e in enumerate(exprs):
+        f.write("  - record: otto_dashboard_%d\n    expr: %s\n" % (i, json.dumps(e)))
+PY
+promtool check rules "$E2E_DIR/dashboard-rules.yml" >"$E2E_DIR/promtool-rules.out" 2>&1
+check "the Grafana dashboard's queries parse (promtool: $(grep -o '[0-9]* rules found' "$E2E_DIR/promtool-rules.out"))" test $? = 0
+check "... and its key ones answer from this Prometheus" \
+    sh -c "[ -n \"\$(curl -sf 'http://127.0.0.1:$PROM_PORT/api/v1/query' --data-urlencode 'query=histogram_quantile(0.95, sum by (le, type) (rate(otto_mqtt_request_duration_seconds_bucket[5m])))' | grep -o '\"type\":\"update\"')\" ]"
+
+# Logs for shippers: ottod again, --log-format json: every line one object
+kill "$OTTOD_PID"; wait "$OTTOD_PID" 2>/dev/null
+: >"$E2E_DIR/ottod.log"
+start_ottod --log-format json
+J2=$("$OTTO" job create --device "$(head -1 "$E2E_DIR/things")" --fw "$F110" -q)
+"$OTTO" job cancel "$J2" --force >/dev/null
+check "--log-format json: every line is a JSON object with ts, level and msg" python3 -c '
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert lines
+for l in lines:
+    o = json.loads(l)
+    assert {"ts", "level", "msg"} <= set(o), l' "$E2E_DIR/ottod.log"
+check "... a line about a job names its job and thing as fields" python3 -c '
+import json, sys
+assert any(o.get("job", "").startswith("job-") and o.get("thing") == sys.argv[2]
+           for o in map(json.loads, open(sys.argv[1]).read().splitlines()))' "$E2E_DIR/ottod.log" "$(head -1 "$E2E_DIR/things")"
 e2e_done
