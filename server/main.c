@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "clock.h"
 #include "deltas.h"
 #include "init.h"
@@ -352,13 +353,11 @@ static void on_mqtt_message(void *ctx, const char *topic, const void *payload, s
             snprintf(rt, sizeof rt, "%s/rejected", topic);
             int n = snprintf(body, sizeof body, "{\"code\":\"ThrottlingException\",\"message\":\"over %d requests a"
                              " second\",\"timestamp\":%lld}", s->cfg.mqtt_rate, (long long)srv_now());
-            s->eng.publish(s->eng.pub_ctx, rt, body, (size_t)n);
+            publish(s, rt, body, (size_t)n); /* not the engine's: a batch may be holding its replies */
         }
         return;
     }
-    pthread_mutex_lock(&s->lock);
-    srv_mqtt_api_handle(&s->eng, topic, payload, len);
-    pthread_mutex_unlock(&s->lock);
+    srv_batch_push(s->batch, topic, payload, len); /* handled, committed and answered in batches */
 }
 
 static int lock_data_dir(const char *dir)
@@ -564,6 +563,10 @@ int main(int argc, char **argv)
     s->eng.pub_ctx = s;
     /* Per-thing budgets: 65,536 things remembered at once. */
     s->throttle = srv_throttle_new(65536, c->mqtt_rate, 5.0 * c->mqtt_rate);
+    if (srv_batch_start(&s->batch, s)) {
+        SRV_LOG_ERR("cannot start the request thread");
+        goto out;
+    }
     srv_mqtt_tls_t mtls = {c->mqtt_cert[0] ? c->tls_ca : NULL, c->mqtt_cert, c->mqtt_key};
     if (srv_mqtt_start(&s->mqtt, c->mqtt_host, c->mqtt_port, c->mqtt_client_id, &mtls,
                        srv_mqtt_api_topics, srv_mqtt_api_state_topics, on_mqtt_message, s))
@@ -587,9 +590,11 @@ int main(int argc, char **argv)
     }
     rc = 0;
 out:
-    /* HTTP first (finish what is being served), then MQTT, then the store. */
+    /* HTTP first (finish what is being served), then MQTT, the requests it
+     * queued (handled and answered), then the store. */
     srv_http_stop(s);
     srv_mqtt_stop(s->mqtt);
+    srv_batch_stop(s->batch);
     srv_throttle_free(s->throttle);
     srv_deltas_stop(s->deltas);
     srv_engine_fini(&s->eng);

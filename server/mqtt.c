@@ -3,9 +3,11 @@
 
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -18,6 +20,8 @@ struct srv_mqtt {
     srv_mqtt_msg_fn on_message;
     void *ctx;
     atomic_bool connected;
+    atomic_bool stopping;
+    pthread_t thread;
     atomic_ulong retained; /* retained requests dropped */
 };
 
@@ -84,6 +88,27 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
     m->on_message(m->ctx, msg->topic, msg->payload, (size_t)(msg->payloadlen < 0 ? 0 : msg->payloadlen));
 }
 
+/* The network thread. libmosquitto's loop reconnects by itself, but gives
+ * up on a few errors — a TLS handshake cut short by a broker that is
+ * restarting is one — and ottod must not go deaf then: it tries again,
+ * forever, until it is stopped. */
+static void *net_thread(void *arg)
+{
+    srv_mqtt_t *m = arg;
+    unsigned long gave_up = 0;
+    while (!atomic_load(&m->stopping)) {
+        int rc = mosquitto_loop_forever(m->mosq, 1000, 1);
+        if (atomic_load(&m->stopping))
+            break;
+        if (gave_up++ % 60 == 0)
+            SRV_LOG_WRN("mqtt: the connection failed (%s); reconnecting", mosquitto_strerror(rc));
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
+        mosquitto_reconnect(m->mosq);
+    }
+    return NULL;
+}
+
 int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *client_id, const srv_mqtt_tls_t *tls,
                    const char *const *topics, const char *const *state_topics, srv_mqtt_msg_fn cb, void *ctx)
 {
@@ -131,8 +156,9 @@ int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *cli
     /* The handle is the caller's before the network thread runs: a resumed
      * session delivers queued requests at once, and their replies need it. */
     *out = m;
-    if ((err = mosquitto_loop_start(m->mosq))) {
-        SRV_LOG_ERR("mqtt: cannot start the network thread: %s", mosquitto_strerror(err));
+    mosquitto_threaded_set(m->mosq, true); /* other threads publish */
+    if ((err = pthread_create(&m->thread, NULL, net_thread, m))) {
+        SRV_LOG_ERR("mqtt: cannot start the network thread: %s", strerror(err));
         *out = NULL;
         mosquitto_destroy(m->mosq);
         free(m);
@@ -154,8 +180,9 @@ void srv_mqtt_stop(srv_mqtt_t *m)
 {
     if (!m)
         return;
-    mosquitto_disconnect_v5(m->mosq, 0, NULL);
-    mosquitto_loop_stop(m->mosq, false);
+    atomic_store(&m->stopping, true);
+    mosquitto_disconnect_v5(m->mosq, 0, NULL); /* loop_forever returns */
+    pthread_join(m->thread, NULL);
     mosquitto_destroy(m->mosq);
     mosquitto_lib_cleanup();
     free(m);

@@ -59,6 +59,7 @@ typedef struct {
     srv_mqtt_t *mqtt;
     struct srv_http *http;
     struct srv_deltas *deltas; /* the background delta maker (deltas.h) */
+    struct srv_batch *batch;   /* device requests, handled in batches (batch.h) */
     char token[65];         /* the admin token (DATA/admin.token) */
     char token_hash[65];    /* its SHA-256, hex: what requests are compared with */
     atomic_ulong http_aborted; /* connections libmicrohttpd complained about */

@@ -2,10 +2,11 @@
 /*
  * The SQLite backend of store.h.
  *
- * WAL mode with synchronous=NORMAL: a committed transaction survives a crash
- * of ottod (kill -9) because it is in the WAL file before commit returns;
- * only a power cut of the server machine can lose the last commits, never
- * corrupt the database. Hot statements are prepared once and cached.
+ * WAL mode with synchronous=FULL: a committed transaction is synced to disk
+ * before commit returns, so it survives a power cut of the server, not just
+ * a crash of ottod; device requests share one commit per batch (batch.h),
+ * so the sync is paid once for many. Hot statements are prepared once and
+ * cached.
  *
  * Schema (version 1): firmware, devices, device_groups, jobs, job_fw,
  * executions. Statuses are stored as their AWS names so the database reads
@@ -319,7 +320,7 @@ int srv_store_open(const char *path, srv_store_t **out)
         return OTTO_E_IO;
     }
     sqlite3_busy_timeout(st->db, 5000);
-    if (exec_sql(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    if (exec_sql(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                      " PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;") ||
         exec_sql(st, schema)) {
         srv_store_close(st);
@@ -344,20 +345,32 @@ void srv_store_close(srv_store_t *st)
     free(st);
 }
 
+/* Nested transactions are savepoints: an inner rollback undoes the inner
+ * work alone (a batch of device requests is one transaction, batch.h, and
+ * one request failing must not undo the others'). */
 int srv_store_begin(srv_store_t *st)
 {
-    if (st->depth++ > 0)
-        return OTTO_OK;
+    char sql[32];
+    if (st->depth > 0) {
+        snprintf(sql, sizeof sql, "SAVEPOINT sp%d", st->depth);
+        int err = exec_sql(st, sql);
+        st->depth += !err;
+        return err;
+    }
     int err = exec_sql(st, "BEGIN IMMEDIATE");
-    if (err)
-        st->depth = 0;
+    st->depth = !err;
     return err;
 }
 
 int srv_store_commit(srv_store_t *st)
 {
-    if (st->depth == 0 || --st->depth > 0)
+    char sql[32];
+    if (st->depth == 0)
         return OTTO_OK;
+    if (--st->depth > 0) {
+        snprintf(sql, sizeof sql, "RELEASE sp%d", st->depth);
+        return exec_sql(st, sql);
+    }
     int err = exec_sql(st, "COMMIT");
     if (err)
         exec_sql(st, "ROLLBACK");
@@ -366,9 +379,14 @@ int srv_store_commit(srv_store_t *st)
 
 void srv_store_rollback(srv_store_t *st)
 {
+    char sql[64];
     if (st->depth == 0)
         return;
-    st->depth = 0;
+    if (--st->depth > 0) {
+        snprintf(sql, sizeof sql, "ROLLBACK TO sp%d; RELEASE sp%d", st->depth, st->depth);
+        exec_sql(st, sql);
+        return;
+    }
     exec_sql(st, "ROLLBACK");
 }
 

@@ -58,6 +58,10 @@ check "... the job held its devices until then" grep -q "its delta patches are m
 check "otto fw deltas lists it" sh -c "'$OTTO' fw deltas $F110 | grep -q \"$F100 .*$F110 .*$pbytes\""
 check "otto job show says what the patches saved" \
     sh -c "'$OTTO' job show $J | grep -q '^delta: *esp32: $N devices took a patch: $((N * pbytes)) bytes instead of $((N * size))'"
+metric() { curl -sf -H "Authorization: Bearer $OTTO_TOKEN" "$OTTO_URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+check "/metrics: $N images made from a patch, $((N * (size - pbytes))) bytes saved, as the devices report" \
+    test "$(metric otto_deltas_taken_total).$(metric otto_delta_bytes_saved_total)" = "$N.$((N * (size - pbytes)))"
+check "... and at least $N patch downloads answered" test "$(metric otto_deltas_served_total)" -ge $N
 check "the whole fleet says it runs 1.1.0" \
     sh -c "for t in $A $B; do [ \"\$('$OTTO' device show \$t --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"versions\"][\"esp32\"])')\" = 1.1.0 ] || exit 1; done"
 

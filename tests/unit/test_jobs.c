@@ -691,6 +691,26 @@ static void back_to_back_updates(void **state)
     srv_job_clear(&job);
 }
 
+/* A batch of device requests is one transaction (batch.h): a nested
+ * transaction that rolls back undoes its own work, not the batch's. */
+static void nested_rollback_is_a_savepoint(void **state)
+{
+    env_t *v = *state;
+    srv_device_t d;
+    assert_int_equal(srv_store_begin(v->st), OTTO_OK);                 /* the batch */
+    assert_int_equal(srv_device_upsert(v->st, "batch-a", "lamp", NULL, 0, 1), OTTO_OK);
+    assert_int_equal(srv_store_begin(v->st), OTTO_OK);                 /* one request's */
+    assert_int_equal(srv_device_upsert(v->st, "batch-b", "lamp", NULL, 0, 1), OTTO_OK);
+    srv_store_rollback(v->st);                                         /* it failed */
+    assert_int_equal(srv_store_begin(v->st), OTTO_OK);                 /* the next request's */
+    assert_int_equal(srv_device_upsert(v->st, "batch-c", "lamp", NULL, 0, 1), OTTO_OK);
+    assert_int_equal(srv_store_commit(v->st), OTTO_OK);
+    assert_int_equal(srv_store_commit(v->st), OTTO_OK);                /* the batch commits */
+    assert_int_equal(srv_device_get(v->st, "batch-a", &d), OTTO_OK);
+    assert_int_equal(srv_device_get(v->st, "batch-b", &d), OTTO_E_NOTFOUND);
+    assert_int_equal(srv_device_get(v->st, "batch-c", &d), OTTO_OK);
+}
+
 int main(void)
 {
     srv_log_set_level(getenv("OTTO_TEST_LOG") ? SRV_LL_DBG : SRV_LL_ERR);
@@ -706,6 +726,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(timers, setup, teardown),
         cmocka_unit_test_setup_teardown(hello_and_registration, setup, teardown),
         cmocka_unit_test_setup_teardown(back_to_back_updates, setup, teardown),
+        cmocka_unit_test_setup_teardown(nested_rollback_is_a_savepoint, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

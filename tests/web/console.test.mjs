@@ -7,7 +7,7 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 
 const env = process.env;
 const { chromium } = createRequire(`${env.WEB_NPM}/`)("playwright-core");
@@ -89,10 +89,19 @@ test("operator: overview, fleet, firmware upload, a job with a rate run live, pa
   await page.waitForFunction(() => /^0 devices match/.test(document.querySelector("#fleet-count").textContent));
   await page.selectOption('select[aria-label="status"]', "");
 
-  // Firmware: upload a signed image through the form
+  // Firmware: a signed image dropped on the upload form (a drop event
+  // carrying the file, as a drag from the desktop does), its signature
+  // from the file picker
   await page.click('nav a[data-page="firmware"]');
   await page.waitForSelector("#upload");
-  await page.setInputFiles("#fw-file", env.FW_FILE);
+  const dt = await page.evaluateHandle((bytes) => {
+    const d = new DataTransfer();
+    d.items.add(new File([new Uint8Array(bytes)], "v110.bin", { type: "application/octet-stream" }));
+    return d;
+  }, [...readFileSync(env.FW_FILE)]);
+  await page.dispatchEvent("#drop", "dragover", { dataTransfer: dt });
+  await page.dispatchEvent("#drop", "drop", { dataTransfer: dt });
+  assert.match(await page.textContent("#drop"), /^v110\.bin, 72\.0 KiB$/);
   await page.setInputFiles("#fw-sig", env.FW_SIG);
   await page.fill("#fw-product", "lamp");
   await page.click('#upload button[type="submit"]');
