@@ -127,8 +127,12 @@ static const char *const migrations[] = {
 
 enum {
     Q_FW_GET, Q_EXEC_GET, Q_EXEC_GET_LATEST, Q_EXEC_UPDATE, Q_EXEC_NEXT, Q_EXEC_PUT, Q_EXEC_PENDING,
-    Q_DEVICE_GET, Q_DEVICE_LAST_JOB, Q_DEVICE_GROUPS, Q_DEVICE_INSERT, Q_GROUP_ADD, Q_COUNT
+    Q_DEVICE_GET, Q_DEVICE_LAST_JOB, Q_DEVICE_GROUPS, Q_DEVICE_INSERT, Q_GROUP_ADD,
+    Q_JOB_BY_ID, Q_JOB_BY_SEQ, Q_EXEC_COUNTS, Q_JOB_HAS_PENDING, Q_COUNT
 };
+
+#define JOB_COLS "seq, id, status, created_at, completed_at, product, ota_types, timeout_min," \
+                 " description, reason"
 
 #define EXEC_COLS                                                                          \
     "e.job_seq, j.id, e.thing, e.exec_no, e.status, e.version, e.queued_at, e.started_at," \
@@ -161,6 +165,11 @@ static const char *const queries[Q_COUNT] = {
                         " ON CONFLICT(thing) DO UPDATE SET product ="
                         " CASE WHEN excluded.product = '' THEN product ELSE excluded.product END",
     [Q_GROUP_ADD] = "INSERT OR IGNORE INTO device_groups(grp, thing) VALUES(?,?)",
+    /* each device request reads its job, and each update may end one */
+    [Q_JOB_BY_ID] = "SELECT " JOB_COLS ", document, targets, fw_ids, config FROM jobs WHERE id = ?",
+    [Q_JOB_BY_SEQ] = "SELECT " JOB_COLS ", document, targets, fw_ids, config FROM jobs WHERE seq = ?",
+    [Q_EXEC_COUNTS] = "SELECT status, count(*) FROM executions WHERE job_seq = ? GROUP BY status",
+    [Q_JOB_HAS_PENDING] = "SELECT 1 FROM executions WHERE job_seq = ? AND status IN ('QUEUED', 'IN_PROGRESS') LIMIT 1",
 };
 
 struct srv_store {
@@ -786,8 +795,6 @@ int srv_group_things(srv_store_t *st, const char *group,
 
 /* ---- jobs -------------------------------------------------------------- */
 
-#define JOB_COLS "seq, id, status, created_at, completed_at, product, ota_types, timeout_min," \
-                 " description, reason"
 
 static void job_row(sqlite3_stmt *s, srv_job_t *j)
 {
@@ -839,13 +846,9 @@ int srv_job_put(srv_store_t *st, srv_job_t *j, const char *const *fw_ids, size_t
     return OTTO_OK;
 }
 
-static int job_get_where(srv_store_t *st, const char *where, const char *id, int64_t seq,
-                         srv_job_t *out)
+static int job_get_q(srv_store_t *st, int q, const char *id, int64_t seq, srv_job_t *out)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT " JOB_COLS ", document, targets, fw_ids, config FROM jobs WHERE %s",
-             where);
-    sqlite3_stmt *s = prepare(st, sql);
+    sqlite3_stmt *s = cached(st, q);
     if (!s)
         return OTTO_E_IO;
     if (id)
@@ -866,18 +869,18 @@ static int job_get_where(srv_store_t *st, const char *where, const char *id, int
     } else {
         err = rc == SQLITE_DONE ? OTTO_E_NOTFOUND : db_err(st, "get job");
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return err;
 }
 
 int srv_job_get(srv_store_t *st, const char *id, srv_job_t *out)
 {
-    return job_get_where(st, "id = ?", id, 0, out);
+    return job_get_q(st, Q_JOB_BY_ID, id, 0, out);
 }
 
 int srv_job_get_seq(srv_store_t *st, int64_t seq, srv_job_t *out)
 {
-    return job_get_where(st, "seq = ?", NULL, seq, out);
+    return job_get_q(st, Q_JOB_BY_SEQ, NULL, seq, out);
 }
 
 void srv_job_clear(srv_job_t *j)
@@ -1115,8 +1118,7 @@ int srv_exec_of_job(srv_store_t *st, int64_t job_seq, int status,
 
 int srv_exec_counts(srv_store_t *st, int64_t job_seq, int64_t counts[SRV_STATUS_COUNT])
 {
-    sqlite3_stmt *s = prepare(st, "SELECT status, count(*) FROM executions WHERE job_seq = ?"
-                                  " GROUP BY status");
+    sqlite3_stmt *s = cached(st, Q_EXEC_COUNTS);
     int rc;
     memset(counts, 0, sizeof(int64_t) * SRV_STATUS_COUNT);
     if (!s)
@@ -1127,7 +1129,7 @@ int srv_exec_counts(srv_store_t *st, int64_t job_seq, int64_t counts[SRV_STATUS_
         if (st_i >= 0)
             counts[st_i] = sqlite3_column_int64(s, 1);
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return rc == SQLITE_DONE ? OTTO_OK : db_err(st, "count executions");
 }
 
@@ -1397,14 +1399,13 @@ int srv_job_paced(srv_store_t *st, int (*visit)(void *, int64_t seq, const char 
 
 int srv_job_has_pending(srv_store_t *st, int64_t job_seq, bool *yes)
 {
-    sqlite3_stmt *s = prepare(st, "SELECT 1 FROM executions WHERE job_seq = ?"
-                                  " AND status IN ('QUEUED', 'IN_PROGRESS') LIMIT 1");
+    sqlite3_stmt *s = cached(st, Q_JOB_HAS_PENDING);
     if (!s)
         return OTTO_E_IO;
     sqlite3_bind_int64(s, 1, job_seq);
     int rc = sqlite3_step(s);
     *yes = rc == SQLITE_ROW;
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? OTTO_OK : db_err(st, "pending executions");
 }
 
