@@ -75,12 +75,17 @@ st=$(show "$J3")
 check "killed after $before releases: all 41 SUCCEEDED after the restart" test "$(echo "$st" | jget "d['counts']['SUCCEEDED']")" = 41
 check "... each thing exactly one execution (none released or started twice)" \
     test "$(echo "$st" | jget "len(d['executions'])").$(echo "$st" | jget "max(e['executionNumber'] for e in d['executions'])")" = 41.1
-after=$(echo "$st" | python3 -c "
+# queuedAt is in whole seconds, and the releases after the restart span
+# only about 7 of them: the measured rate is given with the range that one
+# second at either end allows, and the configured rate must fall in it
+# (widened by 10 %).
+read -r after lo hi < <(echo "$st" | python3 -c "
 import json, sys
 t = sorted(e['queuedAt'] for e in json.load(sys.stdin)['executions'])[$before:]
-print('%.1f' % ((len(t) - 1) / (t[-1] - t[0]) * $MIN_S))")
-check "... and the releases after the restart ran at $after a minute (configured $RATE, within 15 %)" \
-    python3 -c "import sys; sys.exit(0 if abs($after - $RATE) <= 0.15 * $RATE else 1)"
+n, span = len(t) - 1, t[-1] - t[0]
+print('%.1f %.1f %.1f' % (n / span * $MIN_S, n / (span + 1) * $MIN_S, n / max(span - 1, 1) * $MIN_S))")
+check "... and the releases after the restart ran at $after a minute ($lo-$hi at one-second resolution; configured $RATE, within 10 %)" \
+    python3 -c "import sys; sys.exit(0 if 0.9 * $lo <= $RATE <= 1.1 * $hi else 1)"
 
 # ---- pause and resume a paced job (things with no device behind them)
 "$OTTO" device add $(fleet_things 24:0a:c4:17:e0 30) --group g17p --product lamp >/dev/null
