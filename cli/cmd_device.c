@@ -140,13 +140,21 @@ static void join(const cJSON *v, char *buf, size_t cap)
 
 static void print_device(const cJSON *d, bool header)
 {
-    char groups[256], versions[256];
+    char groups[256], versions[256], seen[32] = "never";
     if (header)
-        printf("%-20s %-16s %-20s %s\n", "THING", "PRODUCT", "GROUPS", "VERSIONS");
+        printf("%-20s %-16s %-20s %-24s %s\n", "THING", "PRODUCT", "GROUPS", "CONNECTION", "VERSIONS");
     join(cJSON_GetObjectItemCaseSensitive(d, "groups"), groups, sizeof groups);
     join(cJSON_GetObjectItemCaseSensitive(d, "versions"), versions, sizeof versions);
-    printf("%-20s %-16s %-20s %s\n", api_str(d, "thing"), api_str(d, "product")[0] ? api_str(d, "product") : "-",
-           groups[0] ? groups : "-", versions[0] ? versions : "-");
+    /* online (its birth message), or when it was last heard from */
+    const cJSON *ls = cJSON_GetObjectItemCaseSensitive(d, "lastSeen");
+    time_t t = cJSON_IsNumber(ls) ? (time_t)ls->valuedouble : 0;
+    struct tm tm;
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "online")))
+        snprintf(seen, sizeof seen, "online");
+    else if (t > 0 && gmtime_r(&t, &tm))
+        strftime(seen, sizeof seen, "seen %Y-%m-%dT%H:%MZ", &tm);
+    printf("%-20s %-16s %-20s %-24s %s\n", api_str(d, "thing"), api_str(d, "product")[0] ? api_str(d, "product") : "-",
+           groups[0] ? groups : "-", seen, versions[0] ? versions : "-");
 }
 
 #define MAX_GROUPS 16
