@@ -4,7 +4,8 @@
 # ottod through Mosquitto, all on loopback. Measures job creation until the
 # job is COMPLETED (every device downloaded, verified, switched, rebooted,
 # confirmed and reported SUCCEEDED); then 100 modules whose job also
-# relays a 64 KiB image to the MCU behind each. Prints Markdown rows.
+# relays a 64 KiB image to the MCU behind each; with ottod's CPU time per
+# device update (user + system, from /proc). Prints Markdown rows.
 #   bash bench/fleet.sh [N...]        (default 100 1000)
 set -euo pipefail
 . "$(dirname "$0")/../scripts/services.sh"
@@ -21,6 +22,9 @@ start_ottod --log-level warn --http-threads 4 --http-per-ip 4096
 "$OTTO" image build --version 1.1.0 --project bench --secure-version 1 --size 1M -o "$E2E_DIR/v110.bin" >/dev/null
 FW=$("$OTTO" fw upload -q "$E2E_DIR/v110.bin")
 MFW=$(mcu_image 65536 "$E2E_DIR/mcu.bin"; "$OTTO" fw upload -q "$E2E_DIR/mcu.bin" --ota-type stm32 --product bench --version 2.0.0)
+
+# cpu_ms PID: the CPU time (user + system) the process has used, in ms
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$1/stat"; }
 
 # one_run N LABEL MCU_FLAG FW...: a fleet of N takes a job for FW...
 one_run() {
@@ -40,14 +44,17 @@ one_run() {
     sleep 2 # every device connected and idle
     say "$n devices: job for $label"
     t0=$(date +%s%N)
+    c0=$(cpu_ms "$OTTOD_PID")
     J=$("$OTTO" job create --group "g$n$mcu" "${fws[@]}" -q)
     "$OTTO" job watch "$J" --interval 0.5 --timeout 1200 >"$d.watch" || { echo "job did not succeed everywhere" >&2; tail -3 "$d.watch" >&2; exit 1; }
     t1=$(date +%s%N)
+    c1=$(cpu_ms "$OTTOD_PID")
     kill "$FLEET"; wait "$FLEET" 2>/dev/null || true
     ms=$(( (t1 - t0) / 1000000 ))
     ok=$("$OTTO" job show "$J" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"]["SUCCEEDED"])')
-    printf '| %s devices, %s | %s SUCCEEDED | %.1f s | %s devices/min |\n' "$n" "$label" "$ok" \
-        "$(python3 -c "print($ms / 1000)")" "$(( ok * 60000 / (ms + 1) ))"
+    printf '| %s devices, %s | %s SUCCEEDED | %.1f s | %s devices/min; ottod %.2f CPU ms a device update |\n' "$n" \
+        "$label" "$ok" "$(python3 -c "print($ms / 1000)")" "$(( ok * 60000 / (ms + 1) ))" \
+        "$(python3 -c "print(($c1 - $c0) / max($ok, 1))")"
     rm -rf "$d"
 }
 for n in "${SIZES[@]}"; do
