@@ -99,12 +99,11 @@ static double num(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? atof(v->valuestring) : cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
-void srv_metrics_final(srv_metrics_t *m, const char *status, const char *details_json)
+void srv_metrics_final(srv_metrics_t *m, const char *status, const cJSON *d)
 {
     static const char *const keys[2][2] = {{"delta_bytes", "size"}, {"stm32_delta_bytes", "stm32_size"}};
-    if (strcmp(status, "SUCCEEDED") || !details_json || !strstr(details_json, "delta_bytes"))
+    if (strcmp(status, "SUCCEEDED") || !d)
         return;
-    cJSON *d = cJSON_Parse(details_json);
     for (int k = 0; k < 2; k++) {
         double patch = num(d, keys[k][0]), image = num(d, keys[k][1]);
         if (patch >= 0 && image > patch) {
@@ -112,7 +111,6 @@ void srv_metrics_final(srv_metrics_t *m, const char *status, const char *details
             atomic_fetch_add(&m->deltas_taken, 1);
         }
     }
-    cJSON_Delete(d);
 }
 
 /* ---- the text format ------------------------------------------------------ */

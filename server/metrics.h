@@ -53,8 +53,10 @@ void srv_metrics_observe(srv_hist_t *h, uint64_t ns);
 /** One HTTP request answered with code; url is reduced to its route
  *  ("/api/v1/jobs/{id}/pause", "/fw/{id}", "/console"). */
 void srv_metrics_http(srv_metrics_t *m, const char *url, unsigned code);
-/** A final status update's details: bytes a patch saved, if it took one. */
-void srv_metrics_final(srv_metrics_t *m, const char *status, const char *details_json);
+/** A final status update's details (the request's statusDetails object):
+ *  bytes a patch saved, if it took one. */
+struct cJSON;
+void srv_metrics_final(srv_metrics_t *m, const char *status, const struct cJSON *details);
 
 /* A growing text buffer for the exposition (malloc'd; NULL text on ENOMEM). */
 typedef struct {

@@ -412,11 +412,8 @@ static void op_update(req_t *r, const char *job_id)
         reject(r, "InternalError", otto_strerror(err), NULL);
         return;
     }
-    if (from != to && details) { /* what a patch saved, once per execution */
-        char *dt = cJSON_PrintUnformatted(details);
-        srv_metrics_final(&r->e->metrics, srv_status_name(to), dt);
-        free(dt);
-    }
+    if (from != to) /* what a patch saved, once per execution */
+        srv_metrics_final(&r->e->metrics, srv_status_name(to), details);
     cJSON *o = cJSON_CreateObject();
     if (want_state)
         cJSON_AddItemToObject(o, "executionState", srv_exec_state_json(&ex));

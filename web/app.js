@@ -258,12 +258,16 @@ pages.fleet = async (page) => {
 pages.firmware = async (page) => {
   const poll = pagePoll();
   const list = h("div", { id: "fw-list" });
+  let seen = null, seenAt = 0, deltas = []; // the list the patches were last asked for, and when
   page.append(h("h1", {}, "Firmware"));
   if (canOperate()) page.append(uploadForm());
   page.append(list);
   poll(async () => {
-    const fws = await api("/api/v1/firmware"); // an array, newest last
-    const deltas = await Promise.all(fws.map((f) => api(`/api/v1/firmware/${encodeURIComponent(f.id)}/deltas`).catch(() => ({ deltas: [] }))));
+    const fws = await api("/api/v1/firmware"); // an array, newest last; the same object while unchanged (304)
+    if (fws === seen && Date.now() - seenAt < 15000) return; // patches are made in the background: asked again now and then
+    deltas = await Promise.all(fws.map((f) => api(`/api/v1/firmware/${encodeURIComponent(f.id)}/deltas`).catch(() => ({ deltas: [] }))));
+    seen = fws;
+    seenAt = Date.now();
     list.replaceChildren(fws.length ? table(["Id", "Product", "Version", "Type", "Size", "Signature", "Delta patches", "Uploaded"],
       fws.map((f, i) => [h("code", {}, f.id), f.product, f.version || "—", f.ota_type, fmtBytes(f.size),
         f.extra && f.extra["sig-sha256-ecdsa"] ? h("span", { class: "ok" }, "signed") : h("span", { class: "warn" }, "unsigned"),
@@ -486,7 +490,7 @@ pages.job = async (page, id) => {
     actions.replaceChildren(...(canOperate() && running ? [
       ro && !ro.paused ? act("Pause", "pause") : null,
       ro && ro.paused ? act("Resume", "resume") : null,
-      act("Cancel", "cancel", `Cancel ${id}? Devices that have not started will not get it.`)] : []));
+      act("Cancel", "cancel", `Cancel ${id}? Devices that have not started will not get it.`)].filter(Boolean) : []));
     const c = j.counts || {};
     const lines = [
       ["Firmware", (j.firmware || []).join(", ")],
@@ -507,7 +511,8 @@ pages.job = async (page, id) => {
       if (!plot) {
         plot = new uPlot({ width: Math.min(900, $("#job-chart").clientWidth || 800), height: 220,
           series: [{}, ...SERIES.map((s) => ({ label: s, stroke: COLORS[s], width: 2 }))],
-          axes: [{}, { label: "devices" }], scales: { x: { time: true } } }, hist, $("#job-chart"));
+          axes: [{}, { label: "devices" }], scales: { x: { time: true } },
+          legend: { live: false } }, hist, $("#job-chart")); // a key to the colours, not values under a cursor
       } else plot.setData(hist);
     } else if (!$("#job-chart").textContent) {
       $("#job-chart").textContent = "(charts need the console's libraries: rebuild with npm)";

@@ -132,6 +132,7 @@ test("operator: overview, fleet, firmware upload, a job with a rate run live, pa
   await page.click("#job-pause");
   await page.waitForSelector("#job-resume");
   await page.waitForFunction(() => /Paused/.test(document.querySelector("#job-info").textContent));
+  assert.equal(await page.textContent("#job-actions"), "ResumeCancel"); // the buttons, and nothing else
   await shot(page, "job-paused");
   await page.click("#job-resume");
   await page.waitForSelector("#job-pause");
