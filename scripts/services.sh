@@ -7,6 +7,7 @@
 #   start_ottod [flags...]   # sets OTTO_URL, OTTO_TOKEN, OTTOD_PID, DATA
 #   start_secure [flags...]  # both
 #   stop_ottod [-9]
+#   start_postgres           # sets PG_URL, PG_PID (OTTO_DB=pg: start_ottod does it)
 #
 # Secure by default: the first start runs ottod init (a CA, TLS, a
 # certificate per client, the ACL) and both services run as it set them up.
@@ -21,6 +22,7 @@ BUILD=${BUILD:-$E2E_ROOT/build}
 OTTO=${OTTO:-$BUILD/otto}
 OTTOD=${OTTOD:-$BUILD/ottod}
 E2E_PIDS=()
+E2E_PG_DIRS=()
 
 # mcu_image SIZE FILE: an STM32 application of SIZE bytes for 0x08000000: a
 # vector table (stack pointer 0x20005000, reset handler 0x08000101), then
@@ -44,9 +46,9 @@ e2e_cleanup() {
         kill -9 "$pid" 2>/dev/null || true
     done
     if [ -n "${E2E_KEEP:-}" ]; then
-        echo "kept $E2E_DIR" >&2
+        echo "kept $E2E_DIR ${E2E_PG_DIRS[*]}" >&2
     else
-        rm -rf "$E2E_DIR"
+        rm -rf "$E2E_DIR" "${E2E_PG_DIRS[@]}"
     fi
     return 0    # callers may run under set -e; cleanup never fails the run
 }
@@ -227,8 +229,44 @@ stop_broker() {
     wait "$BROKER_PID" 2>/dev/null
 }
 
+# start_postgres: a real PostgreSQL server in a temporary directory on a
+# free loopback port, for ottod --db. PostgreSQL refuses to run as root, so
+# as root the cluster belongs to, and the server runs as, nobody.
+# Sets PG_URL, PG_PID, PG_DIR.
+start_postgres() {
+    local bin as=()
+    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -x "$bin/postgres" ] || { echo "no PostgreSQL server (scripts/deps.sh installs postgresql-15)" >&2; return 1; }
+    PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/otto-pg.XXXXXX")
+    PG_PORT=$(free_port)
+    if [ "$(id -u)" = 0 ]; then
+        chown nobody "$PG_DIR"
+        as=(setpriv --reuid=nobody --regid=nogroup --clear-groups --reset-env)
+    fi
+    "${as[@]}" "$bin/initdb" -D "$PG_DIR/data" -U otto --auth=trust -E UTF8 --locale=C.UTF-8 \
+        >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; return 1; }
+    "${as[@]}" "$bin/postgres" -D "$PG_DIR/data" -p "$PG_PORT" -k "$PG_DIR" -c listen_addresses=127.0.0.1 \
+        -c max_connections=${PG_MAX_CONNECTIONS:-100} -c shared_buffers=128MB \
+        >"$PG_DIR/postgres.log" 2>&1 &
+    PG_PID=$!
+    E2E_PIDS+=("$PG_PID")
+    PG_URL="postgresql://otto@127.0.0.1:$PG_PORT/postgres"
+    wait_for "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" ||
+        { echo "postgres did not start" >&2; cat "$PG_DIR/postgres.log" >&2; return 1; }
+    E2E_PG_DIRS+=("$PG_DIR")
+}
+
+# psql_q SQL: one query on the test's PostgreSQL, unaligned rows.
+psql_q() { psql -X -qAt "$PG_URL" -c "$1"; }
+
 start_ottod() {
     DATA=${DATA:-$E2E_DIR/data}
+    if [ "${OTTO_DB:-}" = pg ] && [ -z "${PG_URL:-}" ]; then
+        start_postgres || return 1
+    fi
+    if [ "${OTTO_DB:-}" = pg ]; then
+        set -- --db "$PG_URL" "$@"
+    fi
     if [ -n "${E2E_SECURE:-}" ]; then
         "$OTTOD" --data "$DATA" "$@" 2>>"$E2E_DIR/ottod.log" &
     else

@@ -45,6 +45,9 @@ static const char usage[] =
     "  -c, --config FILE        read 'key = value' settings (flags win over the file;\n"
     "                           default DIR/ottod.conf when it exists)\n"
     "  -d, --data DIR           state and artifacts (created if missing)       [data]\n"
+    "      --db URI             the database: DIR/otto.db (SQLite, the default), or\n"
+    "                           postgresql://USER@HOST:PORT/DB, which any number\n"
+    "                           of ottod workers share (docs/scaling.md)        [db]\n"
     "  -m, --mqtt HOST:PORT     the MQTT broker (default 127.0.0.1:1883)        [mqtt]\n"
     "  -H, --http HOST:PORT     where to serve HTTP (default 127.0.0.1:8080)    [http]\n"
     "      --public-url URL     base URL devices download from                  [public_url]\n"
@@ -126,6 +129,8 @@ static int set_option(srv_config_t *c, const char *key, const char *v)
     long n;
     if (!strcmp(key, "data"))
         return snprintf(c->data_dir, sizeof c->data_dir, "%s", v) < (int)sizeof c->data_dir ? 0 : -1;
+    if (!strcmp(key, "db"))
+        return snprintf(c->db, sizeof c->db, "%s", v) < (int)sizeof c->db ? 0 : -1;
     if (!strcmp(key, "mqtt"))
         return parse_hostport(v, c->mqtt_host, sizeof c->mqtt_host, &c->mqtt_port);
     if (!strcmp(key, "http"))
@@ -417,12 +422,13 @@ int main(int argc, char **argv)
         {"insecure", no_argument, 0, 16}, {"link-ttl", required_argument, 0, 17},
         {"clock-start", required_argument, 0, 18}, {"clock-speed", required_argument, 0, 19},
         {"register-group", required_argument, 0, 20}, {"no-deltas", no_argument, 0, 21},
-        {"log-format", required_argument, 0, 22}, {"web", required_argument, 0, 23}, {0, 0, 0, 0}};
+        {"log-format", required_argument, 0, 22}, {"web", required_argument, 0, 23},
+        {"db", required_argument, 0, 24}, {0, 0, 0, 0}};
     static const char *const keys[] = {
         [1] = "public_url", [2] = "http_threads", [4] = "mqtt_client_id",
         [5] = "timer_minute_seconds", [6] = "log_level", [7] = "log_file", [10] = "http_per_ip",
         [11] = "http_idle_seconds", [12] = "mqtt_rate", [13] = "register_rate", [14] = "trusted_proxy", [17] = "link_ttl_seconds",
-        [18] = "clock_start", [19] = "clock_speed", [20] = "register_group", [22] = "log_format", [23] = "web_dir"};
+        [18] = "clock_start", [19] = "clock_speed", [20] = "register_group", [22] = "log_format", [23] = "web_dir", [24] = "db"};
     static srv_t srv; /* large; lives for the whole process */
     srv_t *s = &srv;
     srv_config_t *c = &s->cfg;
@@ -469,7 +475,7 @@ int main(int argc, char **argv)
         case 'h': fputs(usage, stdout); return 0;
         case 8: puts("ottod 0.1.0"); return 0;
         case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: case 13: case 14: case 17: case 18: case 19: case 20:
-        case 22: case 23:
+        case 22: case 23: case 24:
             key = keys[opt];
             break;
         default: fputs(usage, stderr); return 2;
@@ -525,9 +531,12 @@ int main(int argc, char **argv)
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
 
     snprintf(sub, sizeof sub, "%s/otto.db", c->data_dir);
-    if (srv_store_open(sub, &s->st))
+    if (srv_store_open(c->db[0] ? c->db : sub, &s->st))
         return 1;
-    SRV_LOG_INF("store: SQLite (WAL) at %s", sub);
+    if (srv_store_shared(s->st))
+        SRV_LOG_INF("store: PostgreSQL, shared with any other ottod on it");
+    else
+        SRV_LOG_INF("store: SQLite (WAL) at %s", sub);
     pthread_mutex_init(&s->lock, NULL);
     srv_engine_init(&s->eng, s->st, c->public_url);
     s->eng.changed = srv_mqtt_api_changed; /* the engine says what changed, the API says it AWS's way */

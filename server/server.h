@@ -18,6 +18,7 @@
 
 typedef struct {
     char data_dir[400];
+    char db[512];           /* "" = DATA/otto.db (SQLite); or a postgresql:// URI */
     char mqtt_host[128];
     int mqtt_port;
     char mqtt_client_id[64];

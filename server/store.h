@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ottod's state: firmware records, devices and their groups, jobs and job
- * executions. Everything the server knows lives behind this interface; the
- * embedded backend is SQLite in WAL mode (store_sqlite.c). Artifact bytes are
- * not here: they are content-addressed files (artifacts.h).
+ * executions. Everything the server knows lives behind this interface
+ * (store.c), on SQLite (a file in the data directory, the default) or on
+ * PostgreSQL (shared by any number of ottod workers; db.h). Artifact bytes
+ * are content-addressed files in each data directory; on PostgreSQL they
+ * are also kept in the database (srv_blob_*) so every worker can fetch
+ * what another one received.
  *
  * Records are plain structs with fixed-size strings, copied out to the
  * caller; the few that hold malloc'd text (a job's document and targets) are
@@ -106,8 +109,9 @@ typedef struct {
 
 typedef struct srv_store srv_store_t;
 
-/** Open (creating if needed) the database at path; ":memory:" for tests. */
-int srv_store_open(const char *path, srv_store_t **out);
+/** Open (creating or upgrading the schema if needed) the database at
+ *  target: a SQLite file (":memory:" for tests) or a postgresql:// URI. */
+int srv_store_open(const char *target, srv_store_t **out);
 void srv_store_close(srv_store_t *st);
 /** From now on each statement's run time is observed into h (metrics.h). */
 void srv_store_observe(srv_store_t *st, void (*observe)(void *ctx, uint64_t ns), void *ctx);
@@ -116,6 +120,27 @@ void srv_store_observe(srv_store_t *st, void (*observe)(void *ctx, uint64_t ns),
 int srv_store_begin(srv_store_t *st);
 int srv_store_commit(srv_store_t *st);
 void srv_store_rollback(srv_store_t *st);
+
+/* ---- several workers on one database (PostgreSQL; trivial on SQLite,
+ * where the data directory's lock admits one ottod) ---- */
+/** Whether other ottod processes may share this database. */
+bool srv_store_shared(const srv_store_t *st);
+/** Inside a transaction: wait until no other worker's transaction holds
+ *  this thing, and hold it until commit or rollback, so one device's
+ *  requests run one at a time across workers. */
+int srv_store_lock_thing(srv_store_t *st, const char *thing);
+/** Is this worker the one that does once-only work (rollout pacing,
+ *  timeouts, scheduled starts, delta patches)? Takes the lead when free;
+ *  keeps it while its connection lives, so when a worker dies, another
+ *  takes over at its next call. *lead: the answer. */
+int srv_store_lead(srv_store_t *st, bool *lead);
+/** Keep a file's bytes under name (e.g. "artifacts/SHA256") where every
+ *  worker reaches them; OTTO_OK and nothing kept when not shared. */
+int srv_blob_put(srv_store_t *st, const char *name, const char *path);
+/** Write the bytes kept under name to path (atomically: a temporary file
+ *  renamed); OTTO_E_NOTFOUND when none are kept. */
+int srv_blob_fetch(srv_store_t *st, const char *name, const char *path);
+int srv_blob_delete(srv_store_t *st, const char *name);
 
 /* ---- firmware ---- */
 int srv_fw_put(srv_store_t *st, const srv_fw_t *fw);          /* OTTO_E_EXISTS */

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The job engine and the AWS IoT Jobs MQTT API, against a real (in-memory)
- * SQLite store, with a publisher that records every message: the whole
- * execution lifecycle, every rejected reply, queued jobs of an offline
- * device and supersede, cancel, timers, and hello. */
+/* The job engine and the AWS IoT Jobs MQTT API, against a real store: an
+ * in-memory SQLite, or the PostgreSQL named by OTTO_TEST_DB (a fresh schema
+ * per test; tests/with-postgres.sh starts one), with a publisher that
+ * records every message: the whole execution lifecycle, every rejected
+ * reply, queued jobs of an offline device and supersede, cancel, timers,
+ * and hello; and, on PostgreSQL, what several workers share. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "engine.h"
 #include "log.h"
@@ -68,10 +72,27 @@ static void add_fw(env_t *v, const char *id, const char *product, const char *ty
     assert_int_equal(srv_fw_put(v->st, &f), OTTO_OK);
 }
 
+/* The store under test: in-memory SQLite, or OTTO_TEST_DB's PostgreSQL
+ * emptied first (each test starts from no schema, as a new deployment). */
+static const char *test_db(void)
+{
+    const char *url = getenv("OTTO_TEST_DB");
+    if (!url || !*url)
+        return ":memory:";
+    PGconn *c = PQconnectdb(url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PQclear(PQexec(c, "SET client_min_messages = warning"));
+    PGresult *r = PQexec(c, "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(c);
+    return url;
+}
+
 static int setup(void **state)
 {
     env_t *v = calloc(1, sizeof *v);
-    assert_int_equal(srv_store_open(":memory:", &v->st), OTTO_OK);
+    assert_int_equal(srv_store_open(test_db(), &v->st), OTTO_OK);
     srv_engine_init(&v->e, v->st, "http://127.0.0.1:9");
     v->e.changed = srv_mqtt_api_changed;
     v->e.publish = record;
@@ -691,6 +712,79 @@ static void back_to_back_updates(void **state)
     srv_job_clear(&job);
 }
 
+/* What several workers share (PostgreSQL; on SQLite the answers are the
+ * trivial ones, checked too): one leader at a time, the lead passing on
+ * when its holder's connection closes; artifact bytes any worker fetches;
+ * a device's lock taken inside a transaction. */
+static void shared_workers(void **state)
+{
+    env_t *v = *state;
+    const char *url = getenv("OTTO_TEST_DB");
+    bool lead = false;
+    assert_int_equal(srv_store_lead(v->st, &lead), OTTO_OK);
+    assert_true(lead);
+    assert_int_equal(srv_store_lead(v->st, &lead), OTTO_OK); /* asked again: still, not stacked */
+    assert_true(lead);
+    if (!url || !*url) {
+        assert_false(srv_store_shared(v->st));
+        assert_int_equal(srv_blob_fetch(v->st, "artifacts/x", "/nonexistent"), OTTO_E_NOTFOUND);
+        return;
+    }
+    assert_true(srv_store_shared(v->st));
+    srv_store_t *other;
+    assert_int_equal(srv_store_open(url, &other), OTTO_OK); /* a second worker: the schema is there */
+    assert_int_equal(srv_store_lead(other, &lead), OTTO_OK);
+    assert_false(lead);
+    srv_store_close(v->st); /* the leader goes: its session's lock with it */
+    assert_int_equal(srv_store_lead(other, &lead), OTTO_OK);
+    assert_true(lead);
+    assert_int_equal(srv_store_open(url, &v->st), OTTO_OK);
+    assert_int_equal(srv_store_lead(v->st, &lead), OTTO_OK);
+    assert_false(lead);
+
+    /* a blob of 2.5 parts, byte for byte */
+    char in[] = "/tmp/otto-blob-XXXXXX", out[64];
+    int fd = mkstemp(in);
+    assert_true(fd >= 0);
+    size_t n = (5u << 20) / 2 + 7;
+    unsigned char *b = malloc(n), *c = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        b[i] = (unsigned char)(i * 131 + (i >> 13));
+    assert_int_equal(write(fd, b, n), (ssize_t)n);
+    close(fd);
+    assert_int_equal(srv_blob_put(v->st, "artifacts/t", in), OTTO_OK);
+    assert_int_equal(srv_blob_put(v->st, "artifacts/t", in), OTTO_OK); /* again: kept once */
+    snprintf(out, sizeof out, "%s.out", in);
+    assert_int_equal(srv_blob_fetch(other, "artifacts/t", out), OTTO_OK);
+    FILE *f = fopen(out, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(c, 1, n, f), n);
+    assert_int_equal(fgetc(f), EOF);
+    fclose(f);
+    assert_memory_equal(b, c, n);
+    assert_int_equal(srv_blob_fetch(other, "artifacts/none", out), OTTO_E_NOTFOUND);
+    assert_int_equal(srv_blob_delete(other, "artifacts/t"), OTTO_OK);
+    assert_int_equal(srv_blob_fetch(v->st, "artifacts/t", out), OTTO_E_NOTFOUND);
+    remove(in);
+    remove(out);
+    free(b);
+    free(c);
+
+    /* a device's lock: held by one transaction; the other worker's try fails until commit */
+    assert_int_equal(srv_store_begin(v->st), OTTO_OK);
+    assert_int_equal(srv_store_lock_thing(v->st, T1), OTTO_OK);
+    PGconn *pc = PQconnectdb(url);
+    PGresult *r = PQexec(pc, "SELECT pg_try_advisory_xact_lock(hashtext('" T1 "'))");
+    assert_string_equal(PQgetvalue(r, 0, 0), "f");
+    PQclear(r);
+    assert_int_equal(srv_store_commit(v->st), OTTO_OK);
+    r = PQexec(pc, "SELECT pg_try_advisory_xact_lock(hashtext('" T1 "'))");
+    assert_string_equal(PQgetvalue(r, 0, 0), "t");
+    PQclear(r);
+    PQfinish(pc);
+    srv_store_close(other);
+}
+
 /* A batch of device requests is one transaction (batch.h): a nested
  * transaction that rolls back undoes its own work, not the batch's. */
 static void nested_rollback_is_a_savepoint(void **state)
@@ -716,6 +810,7 @@ int main(void)
     srv_log_set_level(getenv("OTTO_TEST_LOG") ? SRV_LL_DBG : SRV_LL_ERR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(shared_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(rejects, setup, teardown),
         cmocka_unit_test_setup_teardown(next_and_describe, setup, teardown),
         cmocka_unit_test_setup_teardown(offline_queue_and_supersede, setup, teardown),
