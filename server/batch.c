@@ -17,6 +17,7 @@ typedef struct {
     char *topic;
     char *payload;
     size_t len;
+    size_t order; /* arrival, for a stable sort */
 } msg_t;
 
 typedef struct {
@@ -56,6 +57,7 @@ static bool add(msgs_t *q, const char *topic, const void *payload, size_t len)
     memcpy(m->payload, payload, len);
     m->payload[len] = 0;
     m->len = len;
+    m->order = q->n;
     q->n++;
     return true;
 }
@@ -76,9 +78,55 @@ static int hold(void *ctx, const char *topic, const char *payload, size_t len)
     return add(&b->held, topic, payload, len) ? 0 : -1;
 }
 
+/* The thing of "$aws/things/THING/jobs/...": its length, *at its start. */
+static size_t thing_of(const char *topic, const char **at)
+{
+    static const char pre[] = "$aws/things/";
+    *at = "";
+    if (strncmp(topic, pre, sizeof pre - 1))
+        return 0;
+    *at = topic + sizeof pre - 1;
+    const char *slash = strchr(*at, '/');
+    return slash ? (size_t)(slash - *at) : strlen(*at);
+}
+
+/* By thing, then arrival: one device's requests keep their order. */
+static int by_thing(const void *a, const void *b)
+{
+    const msg_t *x = a, *y = b;
+    const char *tx, *ty;
+    size_t nx = thing_of(x->topic, &tx), ny = thing_of(y->topic, &ty);
+    int c = memcmp(tx, ty, nx < ny ? nx : ny);
+    if (c == 0 && nx != ny)
+        c = nx < ny ? -1 : 1;
+    return c ? c : x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Several workers on one database: each request holds its device's lock
+ * (store.h) until the batch commits, so a device's requests that a shared
+ * subscription gave two workers run one after the other, never
+ * interleaved. Locks are taken in thing order, the same in every worker,
+ * so two batches never wait for each other in a cycle. */
+static void lock_things(srv_t *s, msgs_t *work, size_t i)
+{
+    const char *t, *prev;
+    size_t n = thing_of(work->v[i].topic, &t);
+    if (i > 0 && thing_of(work->v[i - 1].topic, &prev) == n && !memcmp(prev, t, n))
+        return; /* held already */
+    char thing[SRV_THING_MAX + 1];
+    if (n == 0 || n > SRV_THING_MAX)
+        return; /* the API refuses it */
+    memcpy(thing, t, n);
+    thing[n] = 0;
+    srv_store_lock_thing(s->st, thing);
+}
+
 static void handle(srv_batch_t *b, msgs_t *work)
 {
     srv_t *s = b->s;
+    bool shared = srv_store_shared(s->st);
+    if (shared)
+        qsort(work->v, work->n, sizeof *work->v, by_thing);
     pthread_mutex_lock(&s->lock);
     bool tx = srv_store_begin(s->st) == OTTO_OK;
     int (*publish)(void *, const char *, const char *, size_t) = s->eng.publish;
@@ -87,8 +135,11 @@ static void handle(srv_batch_t *b, msgs_t *work)
         s->eng.publish = hold;
         s->eng.pub_ctx = b;
     }
-    for (size_t i = 0; i < work->n; i++)
+    for (size_t i = 0; i < work->n; i++) {
+        if (shared && tx)
+            lock_things(s, work, i);
         srv_mqtt_api_handle(&s->eng, work->v[i].topic, work->v[i].payload, work->v[i].len);
+    }
     s->eng.publish = publish;
     s->eng.pub_ctx = pub_ctx;
     int err = tx ? srv_store_commit(s->st) : OTTO_OK;

@@ -60,6 +60,11 @@ static bool make_one(srv_deltas_t *d, const want_t *w)
         srv_delta_path(d->dir, id, out, sizeof out))
         return false;
     double t0 = otto_mono_s();
+    char name[100];
+    for (int k = 0; k < 2; k++) { /* uploaded to another worker: from the shared store */
+        snprintf(name, sizeof name, "artifacts/%s", k ? w->target_sha : w->base_sha);
+        srv_shared_file(d->st, d->lock, k ? tp : bp, name);
+    }
     if (otto_read_file(bp, &b, &bn) || otto_read_file(tp, &t, &tn)) {
         SRV_LOG_ERR("delta %s: cannot read the firmware files: %s", id, strerror(errno));
         goto out;
@@ -96,8 +101,11 @@ static bool make_one(srv_deltas_t *d, const want_t *w)
     snprintf(rec.id, sizeof rec.id, "%s", id);
     snprintf(rec.base_fw, sizeof rec.base_fw, "%s", w->base);
     snprintf(rec.target_fw, sizeof rec.target_fw, "%s", w->target);
+    snprintf(name, sizeof name, "deltas/%s", id);
     pthread_mutex_lock(d->lock);
-    err = srv_delta_put(d->st, &rec);
+    err = srv_blob_put(d->st, name, out); /* for every worker, before the record that offers it */
+    if (!err)
+        err = srv_delta_put(d->st, &rec);
     pthread_mutex_unlock(d->lock);
     if (!err)
         SRV_LOG_INF("delta %s: %s -> %s, %zu bytes (%.1f %% of %zu), made in %.2f s", id, w->base, w->target, pn,

@@ -102,6 +102,11 @@ enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id,
     if (delta ? srv_delta_path(s->cfg.data_dir, id, path, sizeof path)
               : srv_artifact_path(s->cfg.data_dir, fw.sha256, path, sizeof path))
         return srv_http_otto_err(c, OTTO_E_NOSPC, NULL);
+    if (srv_store_shared(s->st)) { /* another worker may have received it */
+        char name[128];
+        snprintf(name, sizeof name, "%s/%s", delta ? "deltas" : "artifacts", delta ? id : fw.sha256);
+        srv_shared_file(s->st, &s->lock, path, name);
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &sb) != 0) {
         SRV_LOG_ERR("download %s: %s: %s", id, path, strerror(errno));

@@ -43,6 +43,7 @@ void srv_engine_init(srv_engine_t *e, srv_store_t *st, const char *public_url)
     e->public_url = public_url;
     e->minute_s = 60;
     e->auto_register = true;
+    e->lead = true;
     e->register_rate = 100;
     srv_metrics_init(&e->metrics);
 }
@@ -709,8 +710,16 @@ static int want_from(void *arg, const char *sha)
 {
     fw_added_t *a = arg;
     srv_fw_t base;
-    if (strcmp(sha, a->fw->sha256) && !srv_fw_by_sha(a->e->st, sha, &base) && !strcmp(base.product, a->fw->product))
+    if (!strcmp(sha, a->fw->sha256) || srv_fw_by_sha(a->e->st, sha, &base) || strcmp(base.product, a->fw->product))
+        return 0;
+    if (a->e->lead) {
         a->coming |= srv_deltas_want(a->e->deltas, &base, a->fw);
+    } else { /* the leading worker makes patches: one is coming unless made */
+        char id[48];
+        srv_delta_t d;
+        srv_delta_id(base.id, a->fw->id, id);
+        a->coming |= srv_delta_get(a->e->st, id, &d) == OTTO_E_NOTFOUND;
+    }
     return 0;
 }
 
@@ -1271,8 +1280,14 @@ static bool deltas_pending(srv_engine_t *e, int64_t seq)
     if (!e->deltas || srv_job_get_seq(e->st, seq, &job))
         return false;
     cJSON *ids = cJSON_Parse(job.fw_ids);
-    cJSON_ArrayForEach(id, ids)
+    cJSON_ArrayForEach(id, ids) {
+        srv_fw_t fw;
+        /* Several workers: the job may have been made on another one, and
+         * its patches asked for here, by the leader (made ones are skipped). */
+        if (srv_store_shared(e->st) && cJSON_IsString(id) && !srv_fw_get(e->st, id->valuestring, &fw))
+            want_deltas(e, &fw);
         busy |= cJSON_IsString(id) && srv_deltas_busy(e->deltas, id->valuestring);
+    }
     cJSON_Delete(ids);
     srv_job_clear(&job);
     return busy;
@@ -1425,11 +1440,19 @@ void srv_engine_tick(srv_engine_t *e, int64_t now)
         srv_exec_t ex;
         if (sscanf(m.things.v[i], "%lld/%d/%n", &seq, &no, &off) < 2 || !off)
             continue;
-        if (srv_exec_get(e->st, seq, m.things.v[i] + off, no, &ex) || ex.status != SRV_IN_PROGRESS)
+        /* Several workers: the device's lock first, then the execution as
+         * it is now (its own update may have just landed on another one). */
+        bool shared = srv_store_shared(e->st);
+        if (shared && srv_store_begin(e->st))
             continue;
-        bool step = ex.step_deadline && ex.step_deadline <= now &&
-                    (!ex.deadline || ex.step_deadline < ex.deadline);
-        service_move(e, &ex, SRV_TIMED_OUT, step ? "step timeout" : "in-progress timeout", now);
+        if ((!shared || !srv_store_lock_thing(e->st, m.things.v[i] + off)) &&
+            !srv_exec_get(e->st, seq, m.things.v[i] + off, no, &ex) && ex.status == SRV_IN_PROGRESS) {
+            bool step = ex.step_deadline && ex.step_deadline <= now &&
+                        (!ex.deadline || ex.step_deadline < ex.deadline);
+            service_move(e, &ex, SRV_TIMED_OUT, step ? "step timeout" : "in-progress timeout", now);
+        }
+        if (shared)
+            srv_store_commit(e->st);
     }
     strvec_free(&m.things);
 }

@@ -49,6 +49,7 @@ typedef struct srv_engine {
     const char *public_url;  /* base of download URLs in job documents */
     int minute_s;            /* seconds in a timer "minute": 60, less in tests */
     bool auto_register;      /* unknown things that talk to us become devices */
+    bool lead;               /* this worker does the once-only work (store.h srv_store_lead); true alone */
     unsigned register_rate;  /* ... at most this many a second (0: no limit) */
     char register_group[SRV_NAME_MAX + 1]; /* ... into this group ("": none) */
     int64_t reg_second;      /* the second reg_count counts */

@@ -39,6 +39,27 @@ int srv_artifact_path(const char *dir, const char *sha, char *buf, size_t cap)
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
+int srv_shared_file(srv_store_t *st, pthread_mutex_t *lock, const char *path, const char *name)
+{
+    if (access(path, R_OK) == 0)
+        return OTTO_OK;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = 0;
+        if (mkdir(dir, 0755) && errno != EEXIST)
+            return OTTO_E_IO;
+    }
+    pthread_mutex_lock(lock);
+    /* again under the lock: another thread may have fetched it meanwhile */
+    int err = access(path, R_OK) == 0 ? OTTO_OK : srv_blob_fetch(st, name, path);
+    pthread_mutex_unlock(lock);
+    if (!err)
+        SRV_LOG_INF("fetched %s from the shared store", name);
+    return err;
+}
+
 int srv_upload_begin(srv_upload_t *u, const char *dir)
 {
     memset(u, 0, sizeof *u);
@@ -422,7 +443,8 @@ int srv_firmware_ingest(srv_store_t *st, const char *dir, srv_upload_t *u, const
         goto out;
     }
     u->tmp_path[0] = 0;
-    if ((err = srv_fw_put(st, fw)))
+    snprintf(sub, sizeof sub, "artifacts/%s", fw->sha256);
+    if ((err = srv_blob_put(st, sub, path)) || (err = srv_fw_put(st, fw))) /* other workers: bytes, then record */
         goto out;
     *created = true;
     SRV_LOG_INF("firmware %s stored: %s %s for %s, %lld bytes, sha256 %s", fw->id, fw->ota_type,
@@ -454,6 +476,8 @@ int srv_firmware_delete(srv_store_t *st, const char *dir, const char *id, char *
     /* The id is derived from the SHA-256, so no other record shares the file. */
     if (!srv_artifact_path(dir, fw.sha256, path, sizeof path))
         unlink(path);
+    snprintf(path, sizeof path, "artifacts/%s", fw.sha256);
+    srv_blob_delete(st, path); /* other workers' copies go with their next start's cleanup */
     SRV_LOG_INF("firmware %s deleted", id);
     return OTTO_OK;
 }

@@ -12,6 +12,7 @@
 #ifndef SRV_FIRMWARE_H
 #define SRV_FIRMWARE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,6 +48,12 @@ int srv_firmware_ingest(srv_store_t *st, const char *data_dir, srv_upload_t *u,
 
 /** Path of an artifact; 0 or -1 if it does not fit. */
 int srv_artifact_path(const char *data_dir, const char *sha256, char *buf, size_t cap);
+
+/** Make sure the file at path (an artifact or a patch, kept in a shared
+ *  store as name, store.h's srv_blob_*) is on this worker's disk: fetched
+ *  from the store when another worker received it. Takes lock around the
+ *  store. 0, or OTTO_E_NOTFOUND / OTTO_E_IO. */
+int srv_shared_file(srv_store_t *st, pthread_mutex_t *lock, const char *path, const char *name);
 
 /** Delete a firmware record and its file.
  *  OTTO_E_STATE with msg when an unfinished job uses it. */

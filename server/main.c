@@ -71,6 +71,11 @@ static const char usage[] =
     "      --register-group G   things registered on first contact join group G (and\n"
     "                           its continuous jobs)                            [register_group]\n"
     "      --client-id ID       MQTT client id (default ottod)                  [mqtt_client_id]\n"
+    "      --mqtt-share GROUP   several workers (--db postgresql://): take device requests\n"
+    "                           through the broker's shared subscription $share/GROUP/...\n"
+    "                           (EMQX, HiveMQ, VerneMQ); by default each worker takes\n"
+    "                           the devices of its partitions, as Debian 12's Mosquitto\n"
+    "                           does not share $aws/... topics          [mqtt_share]\n"
     "      --clock-start T      TESTS ONLY: ottod's clock starts at T (UNIX seconds or\n"
     "                           YYYY-MM-DDTHH:MM:SSZ), for every timed thing: job times,\n"
     "                           timeouts, rates, retries, maintenance windows, link and\n"
@@ -129,6 +134,8 @@ static int set_option(srv_config_t *c, const char *key, const char *v)
     long n;
     if (!strcmp(key, "data"))
         return snprintf(c->data_dir, sizeof c->data_dir, "%s", v) < (int)sizeof c->data_dir ? 0 : -1;
+    if (!strcmp(key, "mqtt_share"))
+        return snprintf(c->mqtt_share, sizeof c->mqtt_share, "%s", v) < (int)sizeof c->mqtt_share ? 0 : -1;
     if (!strcmp(key, "db"))
         return snprintf(c->db, sizeof c->db, "%s", v) < (int)sizeof c->db ? 0 : -1;
     if (!strcmp(key, "mqtt"))
@@ -345,6 +352,11 @@ static void on_mqtt_message(void *ctx, const char *topic, const void *payload, s
     srv_t *s = ctx;
     char thing[SRV_THING_MAX + 1];
     bool say;
+    /* Several workers, partitioned: every worker hears every request and
+     * the one holding the thing's partition takes it. */
+    if (s->partitioned && topic_thing(topic, thing, sizeof thing) &&
+        !(atomic_load(&s->owned) >> srv_partition(thing) & 1))
+        return;
     /* A thing over its budget is answered once a second and otherwise
      * dropped before the lock, so its flood costs the others next to
      * nothing (AWS answers ThrottlingException too). */
@@ -363,6 +375,21 @@ static void on_mqtt_message(void *ctx, const char *topic, const void *payload, s
         return;
     }
     srv_batch_push(s->batch, topic, payload, len); /* handled, committed and answered in batches */
+}
+
+/* Several workers: hold an even share of the request partitions (store.h),
+ * said when it changes. Under s->lock. */
+static void balance(srv_t *s)
+{
+    uint64_t owned = 0;
+    int workers = 1;
+    if (!s->partitioned || srv_store_balance(s->st, &owned, &workers))
+        return;
+    if (owned != atomic_load(&s->owned) || workers != s->workers)
+        SRV_LOG_INF("partitions: this worker takes the devices of %d of %d, %d worker%s live",
+                    __builtin_popcountll(owned), SRV_PARTITIONS, workers, workers == 1 ? "" : "s");
+    atomic_store(&s->owned, owned);
+    s->workers = workers;
 }
 
 static int lock_data_dir(const char *dir)
@@ -423,12 +450,12 @@ int main(int argc, char **argv)
         {"clock-start", required_argument, 0, 18}, {"clock-speed", required_argument, 0, 19},
         {"register-group", required_argument, 0, 20}, {"no-deltas", no_argument, 0, 21},
         {"log-format", required_argument, 0, 22}, {"web", required_argument, 0, 23},
-        {"db", required_argument, 0, 24}, {0, 0, 0, 0}};
+        {"db", required_argument, 0, 24}, {"mqtt-share", required_argument, 0, 25}, {0, 0, 0, 0}};
     static const char *const keys[] = {
         [1] = "public_url", [2] = "http_threads", [4] = "mqtt_client_id",
         [5] = "timer_minute_seconds", [6] = "log_level", [7] = "log_file", [10] = "http_per_ip",
         [11] = "http_idle_seconds", [12] = "mqtt_rate", [13] = "register_rate", [14] = "trusted_proxy", [17] = "link_ttl_seconds",
-        [18] = "clock_start", [19] = "clock_speed", [20] = "register_group", [22] = "log_format", [23] = "web_dir", [24] = "db"};
+        [18] = "clock_start", [19] = "clock_speed", [20] = "register_group", [22] = "log_format", [23] = "web_dir", [24] = "db", [25] = "mqtt_share"};
     static srv_t srv; /* large; lives for the whole process */
     srv_t *s = &srv;
     srv_config_t *c = &s->cfg;
@@ -475,7 +502,7 @@ int main(int argc, char **argv)
         case 'h': fputs(usage, stdout); return 0;
         case 8: puts("ottod 0.1.0"); return 0;
         case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: case 13: case 14: case 17: case 18: case 19: case 20:
-        case 22: case 23: case 24:
+        case 22: case 23: case 24: case 25:
             key = keys[opt];
             break;
         default: fputs(usage, stderr); return 2;
@@ -547,6 +574,10 @@ int main(int argc, char **argv)
                     "never in production", (long long)srv_now(), c->clock_speed > 0 ? c->clock_speed : 1.0);
     }
     s->eng.minute_s = c->minute_s;
+    srv_store_lead(s->st, &s->eng.lead); /* alone: at once; else the first tick tells */
+    if (srv_store_shared(s->st))
+        SRV_LOG_INF(s->eng.lead ? "leading: this worker paces rollouts, times out executions and makes patches"
+                                : "another worker leads (pacing, timeouts, patches); this one serves");
     s->eng.auto_register = c->auto_register;
     s->eng.register_rate = (unsigned)c->register_rate;
     snprintf(s->eng.register_group, sizeof s->eng.register_group, "%s", c->register_group);
@@ -577,8 +608,27 @@ int main(int argc, char **argv)
         goto out;
     }
     srv_mqtt_tls_t mtls = {c->mqtt_cert[0] ? c->tls_ca : NULL, c->mqtt_cert, c->mqtt_key};
-    if (srv_mqtt_start(&s->mqtt, c->mqtt_host, c->mqtt_port, c->mqtt_client_id, &mtls,
-                       srv_mqtt_api_topics, srv_mqtt_api_state_topics, on_mqtt_message, s))
+    /* Several workers on one database share the device requests; each
+     * needs a client id of its own (the broker drops a connection whose id
+     * another takes). */
+    const char *share = srv_store_shared(s->st) && c->mqtt_share[0] ? c->mqtt_share : NULL;
+    s->partitioned = srv_store_shared(s->st) && !share;
+    balance(s); /* its partitions before the first request */
+    if (srv_store_shared(s->st) && !strcmp(c->mqtt_client_id, "ottod")) {
+        char host[64] = "host";
+        gethostname(host, sizeof host - 1);
+        snprintf(c->mqtt_client_id, sizeof c->mqtt_client_id, "ottod-%.40s-%ld", host, (long)getpid());
+    }
+    if (share)
+        SRV_LOG_INF("mqtt: device requests shared with the other workers ($share/%s/...), client id %s", share,
+                    c->mqtt_client_id);
+    else if (s->partitioned)
+        SRV_LOG_INF("mqtt: device requests split with the other workers by partition, client id %s",
+                    c->mqtt_client_id);
+    if (srv_mqtt_start(&s->mqtt, c->mqtt_host, c->mqtt_port, c->mqtt_client_id,
+                       share ? share : s->partitioned ? "" : NULL, &mtls,
+                       share ? srv_mqtt_api_shared_topics : srv_mqtt_api_topics, srv_mqtt_api_state_topics,
+                       on_mqtt_message, s))
         goto out;
     if (srv_http_start(s))
         goto out;
@@ -593,8 +643,18 @@ int main(int argc, char **argv)
             SRV_LOG_INF("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             break;
         }
+        /* Once-only work (pacing, timeouts, scheduled starts, patches)
+         * runs on the leading worker; alone, that is this one. */
+        bool lead = false;
         pthread_mutex_lock(&s->lock);
-        srv_engine_tick(&s->eng, srv_now());
+        balance(s);
+        srv_store_lead(s->st, &lead);
+        if (lead != s->eng.lead)
+            SRV_LOG_INF(lead ? "leading: this worker now paces rollouts, times out executions and makes patches"
+                             : "no longer leading: another worker paces rollouts");
+        s->eng.lead = lead;
+        if (lead)
+            srv_engine_tick(&s->eng, srv_now());
         pthread_mutex_unlock(&s->lock);
     }
     rc = 0;

@@ -5,6 +5,7 @@
 #include <mqtt_protocol.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 struct srv_mqtt {
     struct mosquitto *mosq;
     const char *const *topics, *const *state_topics;
+    char share[64];        /* "" or the shared subscription group of the requests */
     srv_mqtt_msg_fn on_message;
     void *ctx;
     atomic_bool connected;
@@ -42,8 +44,13 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
         /* Never the broker's retained messages, and a request published
          * with retain keeps its flag so on_message can drop it: a request
          * is live or nothing (AWS refuses retained messages on job topics). */
-        int err = mosquitto_subscribe_v5(mosq, NULL, m->topics[i], 1,
-                                         MQTT_SUB_OPT_NO_LOCAL | MQTT_SUB_OPT_SEND_RETAIN_NEVER |
+        char sub[256];
+        snprintf(sub, sizeof sub, "%s%s%s%s", m->share[0] ? "$share/" : "", m->share, m->share[0] ? "/" : "",
+                 m->topics[i]);
+        /* No-local is a protocol error on a shared subscription (MQTT 5,
+         * 3.8.3.1): there the topics name requests only. */
+        int err = mosquitto_subscribe_v5(mosq, NULL, sub, 1,
+                                         (m->share[0] ? 0 : MQTT_SUB_OPT_NO_LOCAL) | MQTT_SUB_OPT_SEND_RETAIN_NEVER |
                                              MQTT_SUB_OPT_RETAIN_AS_PUBLISHED, NULL);
         if (err)
             SRV_LOG_ERR("mqtt: subscribe %s: %s", m->topics[i], mosquitto_strerror(err));
@@ -53,6 +60,20 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
         if (err)
             SRV_LOG_ERR("mqtt: subscribe %s: %s", m->state_topics[i], mosquitto_strerror(err));
     }
+}
+
+/* A refused subscription is a deaf server: said loudly (the ACL, or a
+ * broker without shared subscriptions, are the usual causes). */
+static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int n, const int *granted,
+                         const mosquitto_property *props)
+{
+    (void)mosq;
+    (void)arg;
+    (void)props;
+    for (int i = 0; i < n; i++)
+        if (granted[i] >= 0x80)
+            SRV_LOG_ERR("mqtt: the broker refused subscription %d of request %d (reason %s): no device requests"
+                        " on it", i + 1, mid, mosquitto_reason_string(granted[i]));
 }
 
 static bool is_state(const srv_mqtt_t *m, const char *topic)
@@ -109,8 +130,9 @@ static void *net_thread(void *arg)
     return NULL;
 }
 
-int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *client_id, const srv_mqtt_tls_t *tls,
-                   const char *const *topics, const char *const *state_topics, srv_mqtt_msg_fn cb, void *ctx)
+int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *client_id, const char *share,
+                   const srv_mqtt_tls_t *tls, const char *const *topics, const char *const *state_topics,
+                   srv_mqtt_msg_fn cb, void *ctx)
 {
     srv_mqtt_t *m = calloc(1, sizeof *m);
     mosquitto_property *props = NULL;
@@ -123,7 +145,12 @@ int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *cli
     m->state_topics = state_topics;
     m->on_message = cb;
     m->ctx = ctx;
-    if (!(m->mosq = mosquitto_new(client_id, false, m))) {
+    snprintf(m->share, sizeof m->share, "%s", share ? share : "");
+    /* One of several workers: a clean session that ends with the
+     * connection, so the broker hands a dead worker's share of requests to
+     * the living at once instead of queueing them for a session nobody
+     * resumes. */
+    if (!(m->mosq = mosquitto_new(client_id, share != NULL, m))) {
         SRV_LOG_ERR("mqtt: cannot create a client");
         free(m);
         return -1;
@@ -132,6 +159,7 @@ int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *cli
     mosquitto_connect_v5_callback_set(m->mosq, on_connect);
     mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
     mosquitto_message_v5_callback_set(m->mosq, on_message);
+    mosquitto_subscribe_v5_callback_set(m->mosq, on_subscribe);
     mosquitto_reconnect_delay_set(m->mosq, 1, 10, true);
     /* Let many messages be in flight both ways: the broker is on a fast
      * link, job creation publishes one notification per device, and a fleet
@@ -147,7 +175,8 @@ int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *cli
         free(m);
         return -1;
     }
-    mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, SESSION_EXPIRY_S);
+    if (!share)
+        mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, SESSION_EXPIRY_S);
     err = mosquitto_connect_bind_v5(m->mosq, host, port, KEEPALIVE_S, NULL, props);
     mosquitto_property_free_all(&props);
     if (err)

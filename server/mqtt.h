@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ottod's MQTT connection: an ordinary client of the broker (libmosquitto,
- * MQTT 5). A persistent session (clean start off, one-hour expiry) makes
- * the broker keep device requests that arrive while ottod restarts; the
+ * MQTT 5). Alone, a persistent session (clean start off, one-hour expiry)
+ * makes the broker keep device requests that arrive while ottod restarts.
+ * One of several workers, it runs a clean session, so a worker that dies
+ * strands nothing, and takes requests either through a shared subscription
+ * ($share/GROUP/...: the broker gives each request to one worker of the
+ * group) or, by default, hears them all and keeps its partitions'. The
  * no-local subscription option keeps ottod from receiving its own replies.
  * Messages are handed to on_message from libmosquitto's network thread;
  * srv_mqtt_publish may be called from any thread.
@@ -24,13 +28,15 @@ typedef struct {
 } srv_mqtt_tls_t;
 
 /** Connect to host:port as client_id and subscribe to topics, requests
- *  (a retained one is dropped), and state_topics, whose retained messages
- *  are the state to start from (both NULL-ended); reconnects by itself. 0
+ *  (a retained one is dropped; share: NULL alone, "" one of several
+ *  workers on a clean session, else a $share group as well), and
+ *  state_topics, whose retained messages are the state to start from (both
+ *  NULL-ended; every worker gets every state message); reconnects by itself. 0
  *  or -1 (message logged). *out is set before the first message can
  *  arrive, so on_message may publish through it. */
-int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *client_id, const srv_mqtt_tls_t *tls,
-                   const char *const *topics, const char *const *state_topics, srv_mqtt_msg_fn on_message,
-                   void *ctx);
+int srv_mqtt_start(srv_mqtt_t **out, const char *host, int port, const char *client_id, const char *share,
+                   const srv_mqtt_tls_t *tls, const char *const *topics, const char *const *state_topics,
+                   srv_mqtt_msg_fn on_message, void *ctx);
 /** Publish at QoS 1; 0 or -1. */
 int srv_mqtt_publish(void *m, const char *topic, const char *payload, size_t len);
 bool srv_mqtt_connected(srv_mqtt_t *m);

@@ -33,6 +33,18 @@ const char *const srv_mqtt_api_topics[] = {
     NULL,
 };
 
+/* The same requests by name, for a shared subscription: MQTT 5 forbids
+ * no-local there, so the filters must not match ottod's own replies
+ * (.../get/accepted and the like) or notifications. */
+const char *const srv_mqtt_api_shared_topics[] = {
+    "$aws/things/+/jobs/get",
+    "$aws/things/+/jobs/start-next",
+    "$aws/things/+/jobs/+/get",
+    "$aws/things/+/jobs/+/update",
+    "otto/things/+/hello",
+    NULL,
+};
+
 const char *const srv_mqtt_api_state_topics[] = {
     "otto/things/+/status",
     NULL,

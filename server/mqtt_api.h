@@ -21,6 +21,8 @@
 
 /** Subscriptions ottod needs (NULL-terminated). */
 extern const char *const srv_mqtt_api_topics[];
+/** The requests alone, by name: a shared subscription's (no no-local there). */
+extern const char *const srv_mqtt_api_shared_topics[];
 /** ... and those whose retained messages say where things stand (status). */
 extern const char *const srv_mqtt_api_state_topics[];
 

@@ -22,6 +22,7 @@ typedef struct {
     char mqtt_host[128];
     int mqtt_port;
     char mqtt_client_id[64];
+    char mqtt_share[64];    /* several workers: "" = split requests by partition; else a $share group */
     char http_host[128];
     int http_port;
     char public_url[256];   /* "" = http://HTTP_HOST:HTTP_PORT */
@@ -68,6 +69,9 @@ typedef struct {
     struct srv_throttle *throttle; /* per-thing MQTT budgets (network thread only) */
     atomic_ulong mqtt_throttled;   /* requests over their thing's budget, dropped */
     time_t started;
+    _Atomic uint64_t owned; /* several workers: the request partitions this one holds (store.h) */
+    bool partitioned;       /* ... and requests of the others' partitions are left to them */
+    int workers;            /* live workers, at the last balance */
 } srv_t;
 
 /* HTTP front (http_api.c): REST under /api/v1, downloads under /fw/, /healthz. */

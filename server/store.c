@@ -134,6 +134,8 @@ static const char *const migrations[] = {
 #define PG_LOCK_OTTO     1869902959 /* advisory locks (key1, key2): "otto" in ASCII, then: */
 #define PG_LOCK_SCHEMA   1          /* making or upgrading the schema */
 #define PG_LOCK_LEADER   2          /* the worker doing once-only work */
+#define PG_LOCK_PRESENT  3          /* shared by every live worker: their count */
+#define PG_LOCK_PART     1000       /* + n: device request partition n */
 #define K "TEXT COLLATE \"C\""
 static const char schema_pg[] =
     "CREATE TABLE IF NOT EXISTS meta(key " K " PRIMARY KEY, value TEXT);"
@@ -1752,4 +1754,88 @@ int srv_blob_delete(srv_store_t *st, const char *name)
         return OTTO_E_IO;
     bind_text(s, 1, name);
     return run(st, s, true, "delete blob");
+}
+
+unsigned srv_partition(const char *thing)
+{
+    uint32_t h = 2166136261u; /* FNV-1a: stable across workers and releases */
+    for (const unsigned char *c = (const unsigned char *)thing; *c; c++)
+        h = (h ^ *c) * 16777619u;
+    return h % SRV_PARTITIONS;
+}
+
+int srv_store_balance(srv_store_t *st, uint64_t *owned, int *workers)
+{
+    char sql[800];
+    uint64_t held = 0;
+    bool present = false;
+    int n = 0, rc;
+    if (!db_is_pg(st->db)) {
+        *owned = ~(uint64_t)0;
+        *workers = 1;
+        return OTTO_OK;
+    }
+    /* What this session holds, as the server sees it (a reconnect drops
+     * every session lock; nothing is believed that is not there). */
+    db_stmt_t *s = prepare(st, "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                               " AND pid = pg_backend_pid() AND classid = " STR(PG_LOCK_OTTO) " AND objsubid = 2");
+    if (!s)
+        return OTTO_E_IO;
+    while ((rc = db_step(s)) == DB_ROW) {
+        int64_t id = db_col_int64(s, 0);
+        if (id == PG_LOCK_PRESENT)
+            present = true;
+        else if (id >= PG_LOCK_PART && id < PG_LOCK_PART + SRV_PARTITIONS)
+            held |= (uint64_t)1 << (id - PG_LOCK_PART);
+    }
+    db_finalize(s);
+    if (rc != DB_DONE)
+        return db_err(st, "partitions held");
+    if (!present && exec_sql(st, "SELECT pg_advisory_lock_shared(" STR(PG_LOCK_OTTO) ", " STR(PG_LOCK_PRESENT) ")"))
+        return OTTO_E_IO;
+    if (!(s = prepare(st, "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                          " AND classid = " STR(PG_LOCK_OTTO) " AND objid = " STR(PG_LOCK_PRESENT) " AND objsubid = 2")))
+        return OTTO_E_IO;
+    rc = db_step(s);
+    *workers = rc == DB_ROW ? (int)db_col_int64(s, 0) : 1;
+    db_finalize(s);
+    if (*workers < 1)
+        *workers = 1;
+    int fair = (SRV_PARTITIONS + *workers - 1) / *workers;
+    for (int p = 0; p < SRV_PARTITIONS; p++)
+        n += (int)(held >> p & 1);
+    if (n > fair) { /* give back the surplus, from the top */
+        for (int p = SRV_PARTITIONS - 1; p >= 0 && n > fair; p--) {
+            if (!(held >> p & 1))
+                continue;
+            snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%d, %d)", PG_LOCK_OTTO, PG_LOCK_PART + p);
+            if (exec_sql(st, sql))
+                return OTTO_E_IO;
+            held &= ~((uint64_t)1 << p);
+            n--;
+        }
+    } else if (n < fair) {
+        /* Take free ones until the share is met, in one query that stops
+         * there; the ones held already are left out first (OFFSET 0 keeps
+         * that subquery a fence: a session's try on a lock it holds would
+         * succeed and stack). */
+        char filt[300] = "-1";
+        size_t fl = 2;
+        for (int p = 0; p < SRV_PARTITIONS; p++)
+            if (held >> p & 1)
+                fl += (size_t)snprintf(filt + fl, sizeof filt - fl, ",%d", p);
+        snprintf(sql, sizeof sql,
+                 "SELECT p FROM (SELECT p FROM generate_series(0, %d) p WHERE p NOT IN (%s) OFFSET 0) f"
+                 " WHERE pg_try_advisory_lock(%d, %d + p) LIMIT %d",
+                 SRV_PARTITIONS - 1, filt, PG_LOCK_OTTO, PG_LOCK_PART, fair - n);
+        if (!(s = prepare(st, sql)))
+            return OTTO_E_IO;
+        while ((rc = db_step(s)) == DB_ROW)
+            held |= (uint64_t)1 << (db_col_int64(s, 0) % SRV_PARTITIONS);
+        db_finalize(s);
+        if (rc != DB_DONE)
+            return db_err(st, "take partitions");
+    }
+    *owned = held;
+    return OTTO_OK;
 }

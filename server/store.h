@@ -134,6 +134,15 @@ int srv_store_lock_thing(srv_store_t *st, const char *thing);
  *  keeps it while its connection lives, so when a worker dies, another
  *  takes over at its next call. *lead: the answer. */
 int srv_store_lead(srv_store_t *st, bool *lead);
+/** Device requests are split among the workers by partition: a thing's
+ *  partition is srv_partition(thing) (0..SRV_PARTITIONS-1), and each
+ *  partition is held by one worker (a session lock, like the lead). Called
+ *  every second or so by each worker: it takes free partitions or gives
+ *  some back so the live workers hold an even share, and sets *owned to
+ *  the partitions this worker holds now (all of them when not shared). */
+#define SRV_PARTITIONS 64
+unsigned srv_partition(const char *thing);
+int srv_store_balance(srv_store_t *st, uint64_t *owned, int *workers);
 /** Keep a file's bytes under name (e.g. "artifacts/SHA256") where every
  *  worker reaches them; OTTO_OK and nothing kept when not shared. */
 int srv_blob_put(srv_store_t *st, const char *name, const char *path);
