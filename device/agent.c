@@ -476,6 +476,9 @@ void otto_agent_tick(otto_agent_t *a)
     uint32_t t = agent_now(a);
     if (a->waiting_next && a->connected && t - a->next_asked_ms > NEXT_TIMEOUT_MS)
         agent_ask_next(a);
+    else if (!a->waiting_next && a->connected && a->cfg.idle_poll_ms && a->job.phase == P_IDLE &&
+             !a->retry_armed && t - a->next_asked_ms >= a->cfg.idle_poll_ms)
+        agent_ask_next(a);
     if (a->reply_wait && a->connected && (int32_t)(t - a->reply_due) >= 0) {
         a->reply_wait = false;
         step(a, EV_LATE, &NONE);

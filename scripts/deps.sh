@@ -11,6 +11,8 @@ PKGS=(
   libcmocka-dev                               # unit tests
   clang libclang-rt-14-dev                    # libFuzzer targets (make fuzz)
   libcjson-dev libssl-dev libsqlite3-dev      # server and CLI
+  libpq-dev postgresql                        # ottod --db postgresql://; its tests start a real server
+  haproxy                                     # several ottod workers behind one address (tests/e2e/23-workers.sh)
   openssl                                     # signatures made by openssl (tests)
   libmicrohttpd-dev libcurl4-openssl-dev      # HTTP server / device HTTP
   mosquitto mosquitto-clients libmosquitto-dev mosquitto-dev   # broker; its plugin headers (revocation)

@@ -256,8 +256,17 @@ start_postgres() {
     E2E_PG_DIRS+=("$PG_DIR")
 }
 
-# psql_q SQL: one query on the test's PostgreSQL, unaligned rows.
-psql_q() { psql -X -qAt "$PG_URL" -c "$1"; }
+# store_q SQL: one query on ottod's store, whichever it is (DATA/otto.db,
+# or the test's PostgreSQL); rows as "a|b".
+store_q() {
+    if [ "${OTTO_DB:-}" = pg ]; then
+        psql -X -qAt "$PG_URL" -c "$1"
+    else
+        python3 -c 'import sqlite3, sys
+for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):
+    print("|".join(map(str, r)))' "$DATA/otto.db" "$1"
+    fi
+}
 
 start_ottod() {
     DATA=${DATA:-$E2E_DIR/data}

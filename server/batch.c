@@ -78,14 +78,19 @@ static int hold(void *ctx, const char *topic, const char *payload, size_t len)
     return add(&b->held, topic, payload, len) ? 0 : -1;
 }
 
-/* The thing of "$aws/things/THING/jobs/...": its length, *at its start. */
+/* The thing of "$aws/things/THING/jobs/..." or "otto/things/THING/...":
+ * its length, *at its start (a device's hello keeps its place among its
+ * job requests). */
 static size_t thing_of(const char *topic, const char **at)
 {
-    static const char pre[] = "$aws/things/";
+    static const char aws[] = "$aws/things/", otto[] = "otto/things/";
     *at = "";
-    if (strncmp(topic, pre, sizeof pre - 1))
+    if (!strncmp(topic, aws, sizeof aws - 1))
+        *at = topic + sizeof aws - 1;
+    else if (!strncmp(topic, otto, sizeof otto - 1))
+        *at = topic + sizeof otto - 1;
+    else
         return 0;
-    *at = topic + sizeof pre - 1;
     const char *slash = strchr(*at, '/');
     return slash ? (size_t)(slash - *at) : strlen(*at);
 }
@@ -136,9 +141,24 @@ static void handle(srv_batch_t *b, msgs_t *work)
         s->eng.pub_ctx = b;
     }
     for (size_t i = 0; i < work->n; i++) {
-        if (shared && tx)
+        /* On PostgreSQL a failed statement ends the transaction for all
+         * that follow: each request runs in a savepoint of its own there,
+         * undone alone if it fails (SQLite undoes the statement itself). */
+        bool sp = shared && tx && srv_store_begin(s->st) == OTTO_OK;
+        if (sp)
             lock_things(s, work, i);
+        size_t held = b->held.n;
         srv_mqtt_api_handle(&s->eng, work->v[i].topic, work->v[i].payload, work->v[i].len);
+        if (sp && srv_store_failed(s->st)) {
+            srv_store_rollback(s->st);
+            while (b->held.n > held) { /* its replies said what did not happen */
+                b->held.n--;
+                free(b->held.v[b->held.n].topic);
+                free(b->held.v[b->held.n].payload);
+            }
+        } else if (sp) {
+            srv_store_commit(s->st);
+        }
     }
     s->eng.publish = publish;
     s->eng.pub_ctx = pub_ctx;

@@ -44,6 +44,7 @@ int64_t db_col_int64(db_stmt_t *s, int i) { return s->db->ops->col_int64(s, i); 
 const char *db_col_text(db_stmt_t *s, int i) { return s->db->ops->col_text(s, i); }
 void db_reset(db_stmt_t *s) { s->db->ops->reset(s); }
 int64_t db_changes(const db_t *db) { return db->changes; }
+bool db_failed(const db_t *db) { return db->ops->failed && db->ops->failed(db); }
 
 void db_finalize(db_stmt_t *s)
 {

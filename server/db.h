@@ -57,6 +57,9 @@ const char *db_col_text(db_stmt_t *s, int i); /* never NULL ("" for NULL) */
 void db_reset(db_stmt_t *s);
 /** Free a prepared statement; a cached one is only reset. */
 void db_finalize(db_stmt_t *s);
+/** The open transaction refuses statements until a rollback (a statement
+ *  in it failed; PostgreSQL only). */
+bool db_failed(const db_t *db);
 /** Rows the last write changed. */
 int64_t db_changes(const db_t *db);
 /** Each statement's run time in ns goes to observe (NULL: off). */

@@ -24,6 +24,7 @@ typedef struct {
     void (*reset)(db_stmt_t *s);
     void (*free)(db_stmt_t *s);
     void (*observe)(db_t *db); /* observe/observe_ctx changed */
+    bool (*failed)(const db_t *db);
 } db_ops_t;
 
 struct db {

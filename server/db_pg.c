@@ -275,11 +275,16 @@ static void pg_observe(db_t *db)
     (void)db; /* timed in pg_step */
 }
 
+static bool pg_failed(const db_t *db)
+{
+    return PQtransactionStatus(((const pg_t *)db)->conn) == PQTRANS_INERROR;
+}
+
 static const db_ops_t pg_ops = {
     .close = pg_close, .exec = pg_exec, .begin = pg_begin, .prepare = pg_prepare,
     .clear = pg_clear, .bind_text = pg_bind_text, .bind_int64 = pg_bind_int64, .step = pg_step,
     .col_int64 = pg_col_int64, .col_text = pg_col_text, .reset = pg_reset, .free = pg_free,
-    .observe = pg_observe,
+    .observe = pg_observe, .failed = pg_failed,
 };
 
 int db_pg_open(const char *uri, db_t **out)

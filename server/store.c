@@ -436,7 +436,9 @@ int srv_store_commit(srv_store_t *st)
         snprintf(sql, sizeof sql, "RELEASE sp%d", st->depth);
         return exec_sql(st, sql);
     }
-    int err = exec_sql(st, "COMMIT");
+    /* PostgreSQL answers COMMIT of a failed transaction with a rollback,
+     * not an error: ask first, or the caller would believe it durable. */
+    int err = db_failed(st->db) ? OTTO_E_IO : exec_sql(st, "COMMIT");
     if (err)
         exec_sql(st, "ROLLBACK");
     return err;
@@ -751,7 +753,7 @@ int srv_device_seen(srv_store_t *st, const char *thing, const char *product,
 int srv_device_online(srv_store_t *st, const char *thing, bool online, int64_t now)
 {
     db_stmt_t *s = prepare(st, "UPDATE devices SET online = ?1,"
-                                  " last_seen = CASE WHEN ?1 <> 0 THEN ?2 ELSE last_seen END WHERE thing = ?3");
+                                  " last_seen = CASE WHEN CAST(?1 AS BIGINT) <> 0 THEN ?2 ELSE last_seen END WHERE thing = ?3");
     if (!s)
         return OTTO_E_IO;
     db_bind_int64(s, 1, online);
@@ -1620,6 +1622,11 @@ int srv_audit_list(srv_store_t *st, int64_t before, int limit, bool *more,
 }
 
 /* ---- several workers ---------------------------------------------------- */
+
+bool srv_store_failed(const srv_store_t *st)
+{
+    return db_failed(st->db);
+}
 
 int srv_store_lock_thing(srv_store_t *st, const char *thing)
 {

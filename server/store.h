@@ -125,6 +125,10 @@ void srv_store_rollback(srv_store_t *st);
  * where the data directory's lock admits one ottod) ---- */
 /** Whether other ottod processes may share this database. */
 bool srv_store_shared(const srv_store_t *st);
+/** Whether a statement failed in the open transaction so that nothing more
+ *  runs in it until a rollback (PostgreSQL; never on SQLite, where a
+ *  failed statement undoes only itself). */
+bool srv_store_failed(const srv_store_t *st);
 /** Inside a transaction: wait until no other worker's transaction holds
  *  this thing, and hold it until commit or rollback, so one device's
  *  requests run one at a time across workers. */

@@ -109,6 +109,7 @@ struct fleet {
     const char *mcu_part, *mcu_version;
     bool mcu_mute, mcu_rdp, mcu_unprotect;
     bool allow_unsigned;     /* --allow-unsigned: the agents take images without a signature */
+    uint32_t poll_ms;        /* --poll: idle agents ask for their next job this often */
     otto_linux_keys_t keys;  /* --trust: the public keys the devices trust */
     const char *sb_keys[OTTO_SBV2_KEYS]; /* --secure-boot-key: burnt into each eFuse */
     const char *creds;       /* --creds DIR: TLS with a certificate per device */
@@ -320,7 +321,7 @@ static int power_on(node_t *n)
     n->port.mcu_run = p_mcu_run;
     otto_agent_config_t cfg = {n->thing, n->f->product, &n->dev.ota, &n->store, &n->port,
                                n->f->checkpoint, 500, NULL, n->f->mcu_version, 0, 0, false,
-                               n->f->mcu_unprotect, n->f->allow_unsigned, &n->delta};
+                               n->f->mcu_unprotect, n->f->allow_unsigned, &n->delta, n->f->poll_ms};
     if (n->emu) {
         if (otto_linux_uart_open(&n->line, n->tty, 115200)) {
             fprintf(stderr, "otto-sim: %s: cannot open %s: %s\n", n->thing, n->tty, strerror(errno));
@@ -567,6 +568,8 @@ static const char usage_fleet[] =
     "      --trust PUB.pem    a public key the devices trust (up to 3; as at manufacture):\n"
     "                         an image must carry a signature one of them verifies\n"
     "      --allow-unsigned   the devices also take images without a signature\n"
+    "      --poll S           with no job, each device asks for its next one every S\n"
+    "                         seconds (default: never, notifications only)\n"
     "      --creds DIR        TLS: DIR/ca.crt, and DIR/THING.crt + DIR/THING.key for each\n"
     "                         device (otto device add THING --cert-out DIR)\n"
     "      --secure-boot-key PUB.pem\n"
@@ -598,6 +601,7 @@ static int fleet_main(int argc, char **argv, bool single)
         {"seed", required_argument, 0, 's'}, {"duration", required_argument, 0, 'D'},
         {"things-file", required_argument, 0, 'W'}, {"verbose", no_argument, 0, 'v'},
         {"rate", required_argument, 0, 'R'}, {"drops", required_argument, 0, 'X'},
+        {"poll", required_argument, 0, 1003},
         {"relay-cuts", required_argument, 0, 'Y'}, {"no-mcu", no_argument, 0, 'N'},
         {"mcu-part", required_argument, 0, 'Q'}, {"mcu-version", required_argument, 0, 'V'},
         {"mcu-mute", no_argument, 0, 'U'}, {"mcu-brownout", required_argument, 0, 'B'},
@@ -649,6 +653,7 @@ static int fleet_main(int argc, char **argv, bool single)
         case 'J': f.mcu_cut_op = strtoull(optarg, NULL, 10); break;
         case 'H': f.mcu_unprotect = true; break;
         case 'Z': f.allow_unsigned = true; break;
+        case 1003: f.poll_ms = (uint32_t)(atof(optarg) * 1000); break;
         case 1002: f.creds = optarg; break;
         case 1001:
             if (f.sb_n == OTTO_SBV2_KEYS) {

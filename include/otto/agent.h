@@ -114,6 +114,11 @@ typedef struct {
     otto_delta_t *delta;          /**< the delta decoder's memory (OTTO_DELTA_RAM), for jobs
                                        that offer a patch from the running image; NULL:
                                        full images only */
+    uint32_t idle_poll_ms;        /**< with no job, ask for the next one this often: a
+                                       notification lost (a server killed between its
+                                       commit and its publish, a broker restarted
+                                       without persistence) costs at most this long
+                                       (0: never; notifications only) */
 } otto_agent_config_t;
 
 /** The job being worked on; kept in the store under "job", encoded as

@@ -242,7 +242,7 @@ int main(int argc, char **argv)
     otto_link_port(&link, &aport);
     static otto_delta_t delta; /* delta updates: the decoder's 31.5 KiB */
     otto_agent_config_t cfg = {thing, product, &ota, &store, &aport, (uint32_t)checkpoint, 0, NULL, NULL,
-                               0, 0, false, false, allow_unsigned, &delta};
+                               0, 0, false, false, allow_unsigned, &delta, 0};
     aport.verify = otto_linux_verify;
     /* Manufacture: --trust keys go into the store once (later lists are
      * the device's own, rotated by signed key updates). */

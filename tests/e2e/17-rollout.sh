@@ -65,7 +65,7 @@ F111=$("$OTTO" fw upload -q "$E2E_DIR/v111.bin")
 J3=$("$OTTO" job create --group g17 --fw "$F111" --max-per-minute $RATE -q)
 wait_for sh -c "[ \$('$OTTO' job show $J3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"rollout\"][\"released\"])') -ge 12 ]"
 stop_ottod -9
-before=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from executions e join jobs j on j.seq = e.job_seq where j.id = ? and e.queued_at > 0', (sys.argv[2],)).fetchone()[0])" "$DATA/otto.db" "$J3")
+before=$(store_q "select count(*) from executions e join jobs j on j.seq = e.job_seq where j.id = '$J3' and e.queued_at > 0")
 sleep 2
 start_ottod --minute-seconds $MIN_S
 wait_for sh -c "[ \$('$OTTO' job show $J3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"rollout\"][\"waiting\"])') = 0 ]"

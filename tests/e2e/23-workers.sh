@@ -17,7 +17,7 @@ command -v haproxy >/dev/null || bail "haproxy is needed (scripts/deps.sh)"
 export OTTO_DB=pg
 MIN_S=6
 N=${N:-300}
-RATE=${RATE:-$((N * 2))} # a minute (of MIN_S seconds): the rollout takes about 30 s
+RATE=${RATE:-$((N / 5))} # a minute (of MIN_S seconds): each rollout takes about 30 s
 LB_PORT=$(free_port)
 PUBLIC=https://localhost:$LB_PORT
 start_secure --minute-seconds $MIN_S --public-url "$PUBLIC"
@@ -105,5 +105,116 @@ ga=$(scrape_gets "$URL_A")
 gb=$(scrape_gets "$URL_B")
 check "40 devices' requests: both workers answered some (a $ga, b $gb)" \
     sh -c "[ '${ga:-0}' -gt 0 ] && [ '${gb:-0}' -gt 0 ] && [ $((ga + gb)) -ge 40 ]"
+
+# ---- the rollout under kill -9: a fleet of N behind haproxy, the CLI too
+export OTTO_URL=$PUBLIC # REST through the balancer: any worker answers
+loadgen watcher >/dev/null
+mosquitto_sub -h localhost -p "$BROKER_PORT" $(mqtls watcher) -V 5 -q 1 -F '%U %t %p' \
+    -t '$aws/things/+/jobs/notify-next' -t '$aws/things/+/jobs/+/update' -t '$aws/things/+/jobs/+/update/accepted' \
+    >"$E2E_DIR/capture.txt" 2>"$E2E_DIR/capture.err" &
+E2E_PIDS+=($!)
+fleet_bg 24:0a:c4:23 "$E2E_DIR/v100.bin" --no-mcu --poll 5
+wait_for sh -c "[ \$(grep -c . '$E2E_DIR/things') -ge $N ]" || bail "the fleet did not name its $N devices"
+"$OTTO" device add $(cat "$E2E_DIR/things") --group g23 --product lamp >/dev/null
+# every device up (its birth message) before the job: a hello answers with
+# the next job on notify-next too, which is not a second notification
+online() { store_q 'select count(*) from devices where online = 1'; }
+for _ in $(seq 240); do [ "$(online)" -ge "$N" ] && break; sleep 0.5; done
+[ "$(online)" -ge "$N" ] || bail "the fleet did not come up: $(online) of $N online"
+show() { "$OTTO" job show "$1" --json; }
+leads() { # leads LOG: the worker of that log leads now (its last word on it)
+    grep -E "leading: this worker|no longer leading|another worker leads" "$1" | tail -n 1 | grep -q "leading: this worker"
+}
+released() { show "$1" | jget "d['rollout']['released']"; }
+
+# rollout JOB VICTIM: kill -9 VICTIM (a or b) a third of the way, restart
+# it, wait for the end, then check what the issue asks.
+rollout() {
+    local j=$1 victim=$2 i before
+    wait_for sh -c "[ \$('$OTTO' job show $j --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"rollout\"][\"released\"])') -ge $((N / 3)) ]"
+    before=$(released "$j")
+    local who=$victim
+    if [ "$victim" = leader ]; then
+        who=a
+        leads "$E2E_DIR/ottod-b.log" && who=b
+    fi
+    if [ "$who" = a ]; then stop_ottod -9; else kill -9 "$B_PID"; wait "$B_PID" 2>/dev/null; fi
+    KILLED_AT=$before
+    sleep 2
+    if [ "$who" = a ]; then start_a; else start_b; fi
+    timeout 300 "$OTTO" job watch "$j" --interval 1 >/dev/null
+    local st
+    st=$(show "$j")
+    check "[$3] killed worker $who after $before of $N releases: every device SUCCEEDED" \
+        test "$(echo "$st" | jget "d['counts']['SUCCEEDED']")" = "$N"
+    check "[$3] ... counted once: the job's counts add up to $N" \
+        test "$(echo "$st" | jget "sum(v for k, v in d['counts'].items() if k != 'total')")" = "$N"
+    check "[$3] ... each device one execution, executionNumber 1 (none started twice)" \
+        test "$(echo "$st" | jget "len(d['executions'])").$(echo "$st" | jget "max(e['executionNumber'] for e in d['executions'])")" = "$N.1"
+    echo "$st" >"$E2E_DIR/job-$j.json"
+    python3 - "$E2E_DIR/capture.txt" "$j" "$E2E_DIR/job-$j.json" >"$E2E_DIR/capture-$j.out" <<'PY'
+import json, sys
+cap, job, final = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3]))
+notified, asked, accepted = {}, {}, {}
+for line in open(cap):
+    _, _, line = line.partition(" ")  # the time it came
+    topic, _, payload = line.rstrip("\n").partition(" ")
+    thing = topic.split("/")[2]
+    try:
+        d = json.loads(payload)
+    except ValueError:
+        continue
+    if topic.endswith("/notify-next"):
+        # told of the job while it waits for it; a hello after the reboot is
+        # answered with the execution IN_PROGRESS, which is no second notice
+        ex = d.get("execution") or {}
+        if ex.get("jobId") == job and ex.get("status") == "QUEUED":
+            notified[thing] = notified.get(thing, 0) + 1
+    elif topic.endswith("/%s/update" % job):
+        asked.setdefault(thing, []).append((d.get("expectedVersion"), d.get("status")))
+    elif topic.endswith("/%s/update/accepted" % job):
+        accepted[thing] = accepted.get(thing, 0) + 1
+order = {"IN_PROGRESS": 0, "SUCCEEDED": 1}
+bad = []
+for e in final["executions"]:
+    t, us = e["thingName"], asked.get(e["thingName"], [])
+    # versions only go up (a retry asks the same one again), the status
+    # never back, and every accepted update is in the final version once
+    ok = all((a[0] is None or b[0] is None or a[0] <= b[0]) and order.get(a[1], 9) <= order.get(b[1], 9)
+             for a, b in zip(us, us[1:]))
+    if not ok or e["versionNumber"] != 1 + accepted.get(t, 0):
+        bad.append(t)
+print(len(notified), max(notified.values() or [0]), sum(1 for c in notified.values() if c > 1), len(bad),
+      sum(accepted.values()), sum(len(u) for u in asked.values()))
+for t in bad[:5]:
+    print(t, asked.get(t), accepted.get(t), [e["versionNumber"] for e in final["executions"] if e["thingName"] == t],
+          file=sys.stderr)
+PY
+    read -r nn nmax ntwice nbad nacc nask <"$E2E_DIR/capture-$j.out"
+    check "[$3] ... no execution notified twice ($nn devices told of it QUEUED, at most $nmax each; the others found it polling)" \
+        test "$ntwice" = 0
+    check "[$3] ... every execution's history in order: versions up, status forward, each of the $nacc accepted updates (of $nask asked) counted once in its final version" \
+        test "$nbad" = 0
+    # the rate, in server time: queuedAt is in whole seconds, so the range
+    # one second at either end allows must hold the configured rate (10 %)
+    read -r r lo hi < <(echo "$st" | python3 -c "
+import json, sys
+t = sorted(e['queuedAt'] for e in json.load(sys.stdin)['executions'])
+n, span = len(t) - 1, t[-1] - t[0]
+print('%.1f %.1f %.1f' % (n / span * $MIN_S, n / (span + 1) * $MIN_S, n / max(span - 1, 1) * $MIN_S))")
+    check "[$3] ... released at $r a minute over the whole rollout ($lo-$hi at one-second resolution; configured $RATE, within 10 %)" \
+        python3 -c "import sys; sys.exit(0 if 0.9 * $lo <= $RATE <= 1.1 * $hi else 1)"
+    echo "workers: $3: killed $who after $before releases; $nn notified (max $nmax), $nacc accepted updates in order; rate $r/min (configured $RATE)"
+}
+
+J1=$("$OTTO" job create --group g23 --fw "$F110" --max-per-minute "$RATE" -q)
+rollout "$J1" b "a worker that does not lead"
+"$OTTO" image build --version 1.1.1 --project lamp --secure-version 1 --size 64K -o "$E2E_DIR/v111.bin" >/dev/null
+F111=$("$OTTO" fw upload -q "$E2E_DIR/v111.bin")
+J2=$("$OTTO" job create --group g23 --fw "$F111" --max-per-minute "$RATE" -q)
+rollout "$J2" leader "the leader"
+check "the lead moved to the worker that lived, within seconds" \
+    sh -c "grep -q 'leading: this worker now' '$E2E_DIR/ottod-b.log' || grep -q 'leading: this worker now' '$E2E_DIR/ottod.log'"
+stop_fleet
 
 e2e_done

@@ -414,7 +414,7 @@ static int agent_boot(void)
     if ((err = otto_trust_provision(&store, owner, 1)))
         return err;
     static const otto_agent_config_t cfg = {"dev", "lamp", &agent_ota, &store, &port, 8192, 1000,
-                                            NULL, NULL, 0, 0, false, false, false, NULL};
+                                            NULL, NULL, 0, 0, false, false, false, NULL, 0};
     return otto_agent_init(&agent, &cfg, b.info.desc.version);
 }
 
