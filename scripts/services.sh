@@ -273,7 +273,9 @@ start_ottod() {
     if [ "${OTTO_DB:-}" = pg ] && [ -z "${PG_URL:-}" ]; then
         start_postgres || return 1
     fi
+    OTTOD_DB_ARGS=() # for tests that start ottod themselves
     if [ "${OTTO_DB:-}" = pg ]; then
+        OTTOD_DB_ARGS=(--db "$PG_URL")
         set -- --db "$PG_URL" "$@"
     fi
     if [ -n "${E2E_SECURE:-}" ]; then

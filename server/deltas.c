@@ -32,6 +32,11 @@ struct srv_deltas {
     pthread_t thread;
     want_t q[QUEUE_MAX];
     int n;
+    /* Pairs tried that gave no patch (no smaller than the image, or a file
+     * not as uploaded): not tried again until ottod restarts, or a job
+     * waiting for its patches would wait for ever. */
+    want_t tried[QUEUE_MAX];
+    int ntried, tried_next;
     bool stop;
     unsigned long made;
 };
@@ -133,6 +138,11 @@ static void *run(void *arg)
         bool ok = make_one(d, &w);
         pthread_mutex_lock(&d->mu);
         d->made += ok;
+        if (!ok) {
+            d->tried[d->tried_next] = w;
+            d->tried_next = (d->tried_next + 1) % QUEUE_MAX;
+            d->ntried += d->ntried < QUEUE_MAX;
+        }
         memmove(d->q, d->q + 1, sizeof *d->q * (size_t)(--d->n)); /* done: out of the queue only now */
     }
     pthread_mutex_unlock(&d->mu);
@@ -189,9 +199,12 @@ bool srv_deltas_want(srv_deltas_t *d, const srv_fw_t *base, const srv_fw_t *targ
         return false; /* made already */
     pthread_mutex_lock(&d->mu);
     bool queued = false;
+    bool tried = false;
+    for (int i = 0; i < d->ntried && !tried; i++)
+        tried = !strcmp(d->tried[i].base, base->id) && !strcmp(d->tried[i].target, target->id);
     for (int i = 0; i < d->n && !queued; i++)
         queued = !strcmp(d->q[i].base, base->id) && !strcmp(d->q[i].target, target->id);
-    if (!queued && d->n < QUEUE_MAX) {
+    if (!queued && !tried && d->n < QUEUE_MAX) {
         want_t *w = &d->q[d->n++];
         snprintf(w->base, sizeof w->base, "%s", base->id);
         snprintf(w->target, sizeof w->target, "%s", target->id);

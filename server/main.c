@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -615,9 +616,15 @@ int main(int argc, char **argv)
     s->partitioned = srv_store_shared(s->st) && !share;
     balance(s); /* its partitions before the first request */
     if (srv_store_shared(s->st) && !strcmp(c->mqtt_client_id, "ottod")) {
-        char host[64] = "host";
+        /* the same across restarts (its session resumes), another per data
+         * directory; with TLS the broker names it by its certificate anyway */
+        char host[64] = "host", real[PATH_MAX];
         gethostname(host, sizeof host - 1);
-        snprintf(c->mqtt_client_id, sizeof c->mqtt_client_id, "ottod-%.40s-%ld", host, (long)getpid());
+        const char *dir = realpath(c->data_dir, real) ? real : c->data_dir;
+        uint32_t h = 2166136261u; /* FNV-1a of the directory */
+        for (const char *p = dir; *p; p++)
+            h = (h ^ (unsigned char)*p) * 16777619u;
+        snprintf(c->mqtt_client_id, sizeof c->mqtt_client_id, "ottod-%.40s-%08x", host, (unsigned)h);
     }
     if (share)
         SRV_LOG_INF("mqtt: device requests shared with the other workers ($share/%s/...), client id %s", share,
@@ -625,8 +632,7 @@ int main(int argc, char **argv)
     else if (s->partitioned)
         SRV_LOG_INF("mqtt: device requests split with the other workers by partition, client id %s",
                     c->mqtt_client_id);
-    if (srv_mqtt_start(&s->mqtt, c->mqtt_host, c->mqtt_port, c->mqtt_client_id,
-                       share ? share : s->partitioned ? "" : NULL, &mtls,
+    if (srv_mqtt_start(&s->mqtt, c->mqtt_host, c->mqtt_port, c->mqtt_client_id, share, &mtls,
                        share ? srv_mqtt_api_shared_topics : srv_mqtt_api_topics, srv_mqtt_api_state_topics,
                        on_mqtt_message, s))
         goto out;

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ottod's MQTT connection: an ordinary client of the broker (libmosquitto,
- * MQTT 5). Alone, a persistent session (clean start off, one-hour expiry)
- * makes the broker keep device requests that arrive while ottod restarts.
- * One of several workers, it runs a clean session, so a worker that dies
- * strands nothing, and takes requests either through a shared subscription
- * ($share/GROUP/...: the broker gives each request to one worker of the
- * group) or, by default, hears them all and keeps its partitions'. The
+ * MQTT 5). A persistent session (clean start off, one-hour expiry) makes
+ * the broker keep device requests that arrive while ottod restarts; one of
+ * several workers hears every request too and keeps its partitions' (the
+ * others have the rest, so a worker that never comes back strands
+ * nothing). With a shared subscription ($share/GROUP/...: the broker gives
+ * each request to one worker of the group) the session is clean instead,
+ * so a dead worker's share goes to the living, not to its queue. The
  * no-local subscription option keeps ottod from receiving its own replies.
  * Messages are handed to on_message from libmosquitto's network thread;
  * srv_mqtt_publish may be called from any thread.
@@ -28,8 +29,7 @@ typedef struct {
 } srv_mqtt_tls_t;
 
 /** Connect to host:port as client_id and subscribe to topics, requests
- *  (a retained one is dropped; share: NULL alone, "" one of several
- *  workers on a clean session, else a $share group as well), and
+ *  (a retained one is dropped; shared in group share unless NULL), and
  *  state_topics, whose retained messages are the state to start from (both
  *  NULL-ended; every worker gets every state message); reconnects by itself. 0
  *  or -1 (message logged). *out is set before the first message can

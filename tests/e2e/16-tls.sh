@@ -190,7 +190,7 @@ check "the link with a later expiry: 403 ($out)" sh -c "echo '$out' | grep -q 'a
 # fraction of the bytes) its link is stale by construction: it is refused,
 # asks for the job again and resumes where it was.
 stop_ottod
-"$OTTOD" --data "$DATA" --no-deltas --link-ttl 3 2>>"$E2E_DIR/ottod.log" &
+"$OTTOD" --data "$DATA" "${OTTOD_DB_ARGS[@]}" --no-deltas --link-ttl 3 2>>"$E2E_DIR/ottod.log" &
 OTTOD_PID=$!
 E2E_PIDS+=("$OTTOD_PID")
 wait_for curl -sf --cacert "$OTTO_CA" "$OTTO_URL/healthz" -o /dev/null
@@ -248,7 +248,7 @@ check "... its lines in the ACL and a config naming its certificate" \
     sh -c "grep -qx 'user ottod-w2' '$DATA/acl' && grep -q '^mqtt_cert = .*/tls/ottod-w2.crt' '$DATA/ottod-w2.conf'"
 kill -HUP "$BROKER_PID"
 sleep 0.5
-"$OTTOD" --config "$DATA/ottod-w2.conf" 2>>"$E2E_DIR/w2.log" &
+"$OTTOD" --config "$DATA/ottod-w2.conf" "${OTTOD_DB_ARGS[@]}" 2>>"$E2E_DIR/w2.log" &
 OTTOD_PID=$!
 E2E_PIDS+=("$OTTOD_PID")
 wait_for grep -q "mqtt: connected" "$E2E_DIR/w2.log"

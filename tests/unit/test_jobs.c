@@ -785,6 +785,53 @@ static void shared_workers(void **state)
     srv_store_close(other);
 }
 
+/* Two workers on one database, one device's requests reaching them out of
+ * order (a partition changing hands, or a broker sharing subscriptions):
+ * each is judged against what the other committed, so a late one is
+ * refused and nothing is applied twice. PostgreSQL only. */
+static void two_workers_one_device(void **state)
+{
+    env_t *v = *state, w;
+    const char *url = getenv("OTTO_TEST_DB");
+    bool ok;
+    if (!url || !*url)
+        return; /* one writer on SQLite */
+    memset(&w, 0, sizeof w);
+    assert_int_equal(srv_store_open(url, &w.st), OTTO_OK);
+    srv_engine_init(&w.e, w.st, "http://127.0.0.1:9");
+    w.e.changed = srv_mqtt_api_changed;
+    w.e.publish = record;
+    w.e.pub_ctx = &w.rec;
+    w.e.lead = false;
+    create(v, "j1", "fw-a", NULL, T1);
+    cJSON *r = req(&w, T1, "start-next", "{}", &ok); /* worker b starts it */
+    assert_true(ok);
+    cJSON_Delete(r);
+    r = req(v, T1, "j1/update", "{\"status\":\"IN_PROGRESS\",\"expectedVersion\":1}", &ok); /* a's late copy */
+    assert_false(ok);
+    assert_string_equal(sget(r, "code"), "VersionMismatch");
+    cJSON_Delete(r);
+    r = req(v, T1, "j1/update", "{\"status\":\"SUCCEEDED\",\"expectedVersion\":2}", &ok);
+    assert_true(ok);
+    cJSON_Delete(r);
+    r = req(&w, T1, "j1/update", "{\"status\":\"IN_PROGRESS\",\"expectedVersion\":2}", &ok); /* b, late */
+    assert_false(ok);
+    cJSON_Delete(r);
+    srv_job_t job;
+    srv_exec_t ex;
+    int64_t counts[SRV_STATUS_COUNT];
+    assert_int_equal(srv_job_get(w.st, "j1", &job), OTTO_OK);
+    assert_int_equal(srv_exec_get(w.st, job.seq, T1, 0, &ex), OTTO_OK);
+    assert_int_equal(ex.status, SRV_SUCCEEDED);
+    assert_int_equal(ex.version, 3); /* start, success: two changes, once each */
+    assert_int_equal(srv_exec_counts(w.st, job.seq, counts), OTTO_OK);
+    assert_int_equal(counts[SRV_SUCCEEDED], 1);
+    srv_job_clear(&job);
+    rec_clear(&w.rec);
+    srv_engine_fini(&w.e);
+    srv_store_close(w.st);
+}
+
 /* A batch of device requests is one transaction (batch.h): a nested
  * transaction that rolls back undoes its own work, not the batch's. */
 static void nested_rollback_is_a_savepoint(void **state)
@@ -811,6 +858,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(shared_workers, setup, teardown),
+        cmocka_unit_test_setup_teardown(two_workers_one_device, setup, teardown),
         cmocka_unit_test_setup_teardown(rejects, setup, teardown),
         cmocka_unit_test_setup_teardown(next_and_describe, setup, teardown),
         cmocka_unit_test_setup_teardown(offline_queue_and_supersede, setup, teardown),
