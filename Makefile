@@ -4,7 +4,7 @@ BUILD     ?= build
 BUILD_SAN ?= build-asan
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build test test-fast test-asan demo demo-device size sweep powercut-full fuzz bench clean deps
+.PHONY: all build test test-fast test-asan demo demo-device size sweep powercut-full fuzz bench workers-kill clean deps
 
 all: build
 
@@ -51,6 +51,13 @@ fuzz:
 
 # Server benchmarks (job fan-out, MQTT request rate, downloads vs nginx);
 # prints a Markdown report. Two or three minutes.
+# Two ottod workers on PostgreSQL behind haproxy, a 1,000-device fleet and a
+# paced rollout; a worker, then the leader, killed with SIGKILL mid-rollout
+# (tests/e2e/23-workers.sh runs 300 devices in make test).
+workers-kill: build
+	cd $(BUILD) && N=1000 BUILD=$(abspath $(BUILD)) MQREQ=$(abspath $(BUILD))/tests/mqreq \
+		bash ../tests/e2e/23-workers.sh
+
 bench:
 	@$(MAKE) -s build >&2
 	@BUILD=$(abspath $(BUILD)) bash bench/run.sh

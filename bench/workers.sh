@@ -40,7 +40,7 @@ for mode in "${MODES[@]}"; do
         "$OTTO" image build --version 2.0.0 --project bench -o "$E2E_DIR/fw.bin" >/dev/null
         FW=$("$OTTO" fw upload -q "$E2E_DIR/fw.bin")
         say "$mode: $N devices"
-        python3 -c "for i in range($N): print('w:%06d' % i)" | register_devices gw bench
+        python3 -c "for i in range($N): print('gw:%06d' % i)" | register_devices gw bench
         J=$("$OTTO" job create --group gw --fw "$FW" -q)
         c0=$(cpu_ms "${pids[@]}")
         read -r reqs secs rej < <("$MQBENCH" load -p "$BROKER_PORT" -x gw -d "$N" -c "$WINDOW" -m walk -j "$J")

@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "deltas.h"
+#include "throttle.h"
 #include "download.h"
 #include "firmware.h"
 #include "http.h"
@@ -74,6 +75,52 @@ int srv_range_parse(const char *h, unsigned long long size, unsigned long long *
     return SRV_RANGE_OK;
 }
 
+#define DL_TTL_MS 5000
+
+static unsigned slot_of(const char *id)
+{
+    uint32_t h = 2166136261u;
+    for (const char *c = id; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    return h % SRV_DLCACHE;
+}
+
+/* A live entry for id: its sha256 into sha (65 bytes). */
+static bool cache_get(srv_t *s, const char *id, char *sha)
+{
+    srv_dlcache_t *c = &s->dl;
+    unsigned i = slot_of(id);
+    pthread_mutex_lock(&c->mu);
+    bool hit = c->e[i].until_ms > srv_mono_ms() && !strcmp(c->e[i].id, id);
+    if (hit)
+        memcpy(sha, c->e[i].sha256, sizeof c->e[i].sha256);
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
+
+static void cache_put(srv_t *s, const char *id, const char *sha)
+{
+    srv_dlcache_t *c = &s->dl;
+    unsigned i = slot_of(id);
+    if (strlen(id) >= sizeof c->e[i].id)
+        return;
+    pthread_mutex_lock(&c->mu);
+    snprintf(c->e[i].id, sizeof c->e[i].id, "%s", id);
+    snprintf(c->e[i].sha256, sizeof c->e[i].sha256, "%s", sha);
+    c->e[i].until_ms = srv_mono_ms() + DL_TTL_MS;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void srv_download_forget(srv_t *s, const char *id)
+{
+    srv_dlcache_t *c = &s->dl;
+    unsigned i = slot_of(id);
+    pthread_mutex_lock(&c->mu);
+    if (!strcmp(c->e[i].id, id))
+        c->e[i].until_ms = 0;
+    pthread_mutex_unlock(&c->mu);
+}
+
 /* /fw/{id}: the firmware bytes (or a delta patch's, d-...), with one-range
  * Range support. */
 enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id, bool head)
@@ -93,9 +140,14 @@ enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id,
             return srv_http_err(c, 403, "link", "%s", why);
     }
     bool delta = !strncmp(id, "d-", 2);
-    pthread_mutex_lock(&s->lock);
-    int err = delta ? srv_delta_get(s->st, id, &dl) : srv_fw_get(s->st, id, &fw);
-    pthread_mutex_unlock(&s->lock);
+    int err = OTTO_OK;
+    if (!cache_get(s, id, fw.sha256)) {
+        pthread_mutex_lock(&s->lock);
+        err = delta ? srv_delta_get(s->st, id, &dl) : srv_fw_get(s->st, id, &fw);
+        pthread_mutex_unlock(&s->lock);
+        if (!err)
+            cache_put(s, id, delta ? "" : fw.sha256);
+    }
     if (err)
         return err == OTTO_E_NOTFOUND ? srv_http_err(c, 404, "not_found", "no %s '%s'", delta ? "delta" : "firmware", id)
                                       : srv_http_otto_err(c, err, NULL);

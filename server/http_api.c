@@ -1138,6 +1138,8 @@ static enum MHD_Result r_fw_delete(srv_t *s, struct MHD_Connection *c, const cha
     char msg[512] = "";
     (void)body;
     int err = srv_firmware_delete(s->st, s->cfg.data_dir, name, msg, sizeof msg);
+    if (!err)
+        srv_download_forget(s, name);
     return err ? srv_http_otto_err(c, err, msg) : send_deleted(c, name);
 }
 
@@ -2100,6 +2102,7 @@ int srv_http_start(srv_t *s)
                             MHD_OPTION_SOCK_ADDR, s->cfg.proxy_protocol ? NULL : (struct sockaddr *)&sa,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.http_threads,
                             MHD_OPTION_CONNECTION_LIMIT, 4096u,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
                             /* One client cannot hold every slot (D1), and a
                              * silent one is let go soon: devices resume with
                              * Range anyway. */

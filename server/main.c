@@ -566,6 +566,7 @@ int main(int argc, char **argv)
     else
         SRV_LOG_INF("store: SQLite (WAL) at %s", sub);
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->dl.mu, NULL);
     srv_engine_init(&s->eng, s->st, c->public_url);
     s->eng.changed = srv_mqtt_api_changed; /* the engine says what changed, the API says it AWS's way */
     srv_store_observe(s->st, store_observed, &s->eng.metrics.store);

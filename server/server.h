@@ -53,6 +53,18 @@ typedef struct {
     int link_ttl_s;         /* how long a minted link lives */
 } srv_config_t;
 
+/* What downloads look up, kept a few seconds so the hot path takes neither
+ * the server's lock nor a SQL statement (download.c). */
+#define SRV_DLCACHE 128
+typedef struct {
+    pthread_mutex_t mu;
+    struct {
+        char id[48];       /* a firmware id or a patch's (d-...) */
+        char sha256[65];   /* the firmware's file; "" for a patch */
+        int64_t until_ms;  /* monotonic; 0: empty */
+    } e[SRV_DLCACHE];
+} srv_dlcache_t;
+
 typedef struct {
     srv_config_t cfg;
     pthread_mutex_t lock;
@@ -72,6 +84,7 @@ typedef struct {
     _Atomic uint64_t owned; /* several workers: the request partitions this one holds (store.h) */
     bool partitioned;       /* ... and requests of the others' partitions are left to them */
     int workers;            /* live workers, at the last balance */
+    srv_dlcache_t dl;       /* downloads' lookups (download.c) */
 } srv_t;
 
 /* HTTP front (http_api.c): REST under /api/v1, downloads under /fw/, /healthz. */
