@@ -56,7 +56,7 @@ fuzz:
 # (tests/e2e/23-workers.sh runs 300 devices in make test).
 workers-kill: build
 	cd $(BUILD) && N=1000 BUILD=$(abspath $(BUILD)) MQREQ=$(abspath $(BUILD))/tests/mqreq \
-		bash ../tests/e2e/23-workers.sh
+		bash $(CURDIR)/tests/e2e/23-workers.sh
 
 bench:
 	@$(MAKE) -s build >&2

@@ -23,6 +23,12 @@ echo "|---|---|---|---|"
 TRANSPORT=tls bash "$here/flood.sh"
 TRANSPORT=plain bash "$here/flood.sh"
 echo
+echo "### Several workers: the job API on each store (plain TCP, --insecure; 10,000 devices, 64 requests in flight)"
+echo
+echo "| store | start-next + 2 updates, requests/s | get, requests/s | ottod CPU ms per request (walk / get) |"
+echo "|---|---|---|---|"
+bash "$here/workers.sh"
+echo
 echo "### Firmware downloads: ottod against nginx, same file, same wrk load (plain HTTP, --insecure; HTTPS rows below)"
 echo
 echo "| file, concurrency | ottod | nginx | ottod/nginx |"
