@@ -6,6 +6,7 @@
  */
 #include "db_impl.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 
@@ -142,8 +143,19 @@ static const db_ops_t lite_ops = {
     .observe = lite_observe,
 };
 
+/* Before SQLite's first use: no memory statistics (they take a global
+ * mutex on every allocation), and connections that are never used by two
+ * threads at once (ottod's lock sees to it) need no mutex of their own. */
+static void lite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+}
+
 int db_sqlite_open(const char *path, db_t **out)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, lite_setup);
     lite_t *l = calloc(1, sizeof *l);
     if (!l)
         return -1;

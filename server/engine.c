@@ -340,8 +340,10 @@ int srv_engine_device_move(srv_engine_t *e, srv_exec_t *ex, int to, const cJSON 
     if (ex->status < 0 || ex->status >= SRV_STATUS_COUNT || to < 0 || to >= SRV_STATUS_COUNT ||
         !(device_moves[ex->status] & BIT(to)))
         return OTTO_E_STATE;
-    next_id_t prev = next_of(e, ex->thing);
     int from = ex->status, err;
+    /* A progress report (same status) changes neither the thing's pending
+     * list nor its next execution: nothing to look up or tell. */
+    next_id_t prev = from != to ? next_of(e, ex->thing) : (next_id_t){0};
     srv_exec_t saved = *ex;
 
     apply_move(e, ex, to, step_min, now);
@@ -349,20 +351,16 @@ int srv_engine_device_move(srv_engine_t *e, srv_exec_t *ex, int to, const cJSON 
         *ex = saved;
         return OTTO_E_NOSPC; /* the API refuses larger ones first */
     }
-    if ((err = srv_store_begin(e->st)))
-        return err;
-    if ((err = srv_exec_update(e->st, ex))) {
-        srv_store_rollback(e->st);
-        *ex = saved;
-        return err;
-    }
-    if ((err = srv_store_commit(e->st))) {
+    if ((err = srv_exec_update(e->st, ex))) { /* one statement: whole or not at all */
         *ex = saved;
         return err;
     }
     SRV_LOG_INF("job=%s thing=%s %s -> %s (version %lld)", ex->job_id, ex->thing,
             srv_status_name(from), srv_status_name(to), (long long)ex->version);
-    notify_thing(e, ex->thing, prev, from != to, now);
+    /* AWS's notify is for the pending list gaining or losing an execution:
+     * a start (QUEUED -> IN_PROGRESS) keeps it pending, an end removes it. */
+    if (from != to)
+        notify_thing(e, ex->thing, prev, srv_status_terminal(to), now);
     if (srv_status_terminal(to))
         after_end(e, ex, now);
     return OTTO_OK;

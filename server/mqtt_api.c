@@ -461,9 +461,9 @@ static const char *take_thing(req_t *r, const char *p)
 static void register_thing(srv_engine_t *e, const char *thing, const char *product,
                            const char *versions, const char *images, int64_t now)
 {
-    srv_device_t d;
-    int err = srv_device_get(e->st, thing, &d);
-    if (err == OTTO_E_NOTFOUND) {
+    bool known = false;
+    int err = srv_device_known(e->st, thing, &known);
+    if (!err && !known) {
         if (!e->auto_register) {
             SRV_LOG_WRN("thing=%s is not registered (auto-registration is off)", thing);
             return;

@@ -197,7 +197,7 @@ static const char *const migrations_pg[] = {NULL}; /* none yet past version 8 */
 enum {
     Q_FW_GET, Q_EXEC_GET, Q_EXEC_GET_LATEST, Q_EXEC_UPDATE, Q_EXEC_NEXT, Q_EXEC_PUT, Q_EXEC_PENDING,
     Q_DEVICE_GET, Q_DEVICE_LAST_JOB, Q_DEVICE_GROUPS, Q_DEVICE_INSERT, Q_GROUP_ADD,
-    Q_JOB_BY_ID, Q_JOB_BY_SEQ, Q_EXEC_COUNTS, Q_JOB_HAS_PENDING, Q_LOCK_THING, Q_COUNT
+    Q_JOB_BY_ID, Q_JOB_BY_SEQ, Q_EXEC_COUNTS, Q_JOB_HAS_PENDING, Q_LOCK_THING, Q_DEVICE_KNOWN, Q_COUNT
 };
 
 #define JOB_COLS "seq, id, status, created_at, completed_at, product, ota_types, timeout_min," \
@@ -216,9 +216,14 @@ static const char *const queries[Q_COUNT] = {
     [Q_EXEC_UPDATE] = "UPDATE executions SET status = ?, version = ?, started_at = ?,"
                       " updated_at = ?, step_deadline = ?, deadline = ?, details = ?"
                       " WHERE job_seq = ? AND thing = ? AND exec_no = ?",
-    [Q_EXEC_NEXT] = "SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
-                    " WHERE e.thing = ? AND e.status IN ('IN_PROGRESS', 'QUEUED') AND e.queued_at > 0"
-                    " ORDER BY e.status = 'IN_PROGRESS' DESC, e.job_seq, e.exec_no LIMIT 1",
+    /* IN_PROGRESS first, then QUEUED, each in index order (no sort): two
+     * lookups, the second only when the first finds nothing */
+    [Q_EXEC_NEXT] = "SELECT * FROM (SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
+                    " WHERE e.thing = ?1 AND e.status = 'IN_PROGRESS' AND e.queued_at > 0"
+                    " ORDER BY e.job_seq, e.exec_no LIMIT 1) a UNION ALL"
+                    " SELECT * FROM (SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
+                    " WHERE e.thing = ?1 AND e.status = 'QUEUED' AND e.queued_at > 0"
+                    " ORDER BY e.job_seq, e.exec_no LIMIT 1) b LIMIT 1",
     [Q_EXEC_PUT] = "INSERT INTO executions(job_seq, thing, exec_no, status, version, queued_at,"
                    " started_at, updated_at, step_deadline, deadline, details, wave)"
                    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
@@ -240,6 +245,7 @@ static const char *const queries[Q_COUNT] = {
     [Q_EXEC_COUNTS] = "SELECT status, count(*) FROM executions WHERE job_seq = ? GROUP BY status",
     [Q_JOB_HAS_PENDING] = "SELECT 1 FROM executions WHERE job_seq = ? AND status IN ('QUEUED', 'IN_PROGRESS') LIMIT 1",
     [Q_LOCK_THING] = "SELECT pg_advisory_xact_lock(hashtext(CAST(? AS TEXT)))", /* PostgreSQL only */
+    [Q_DEVICE_KNOWN] = "SELECT 1 FROM devices WHERE thing = ?", /* every device request */
 };
 _Static_assert(Q_COUNT <= DB_SLOTS, "a db slot per cached query");
 
@@ -273,7 +279,12 @@ static void bind_text(db_stmt_t *s, int i, const char *v)
 
 static void col_text(db_stmt_t *s, int i, char *dst, size_t cap)
 {
-    snprintf(dst, cap, "%s", db_col_text(s, i));
+    const char *t = db_col_text(s, i);
+    size_t n = strlen(t);
+    if (n >= cap)
+        n = cap - 1; /* every field fits its column; cut, never overrun */
+    memcpy(dst, t, n);
+    dst[n] = 0;
 }
 
 static char *col_dup(db_stmt_t *s, int i)
@@ -613,6 +624,18 @@ int srv_device_upsert(srv_store_t *st, const char *thing, const char *product,
             return err;
     }
     return OTTO_OK;
+}
+
+int srv_device_known(srv_store_t *st, const char *thing, bool *yes)
+{
+    db_stmt_t *s = cached(st, Q_DEVICE_KNOWN);
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, thing);
+    int rc = db_step(s);
+    db_reset(s);
+    *yes = rc == DB_ROW;
+    return rc == DB_ROW || rc == DB_DONE ? OTTO_OK : db_err(st, "device known");
 }
 
 int srv_device_get(srv_store_t *st, const char *thing, srv_device_t *out)

@@ -168,6 +168,8 @@ int srv_fw_used_by(srv_store_t *st, const char *id, char job_id[SRV_JOBID_MAX + 
 int srv_device_upsert(srv_store_t *st, const char *thing, const char *product,
                       const char *const *groups, size_t ngroups, int64_t now);
 int srv_device_get(srv_store_t *st, const char *thing, srv_device_t *out);
+/** Whether the registry has the thing (one indexed lookup: every request asks). */
+int srv_device_known(srv_store_t *st, const char *thing, bool *yes);
 /* Which devices a list or count takes (NULL or "" fields: any). */
 typedef struct {
     const char *group;
