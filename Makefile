@@ -53,7 +53,7 @@ fuzz:
 # prints a Markdown report. Two or three minutes.
 # Two ottod workers on PostgreSQL behind haproxy, a 1,000-device fleet and a
 # paced rollout; a worker, then the leader, killed with SIGKILL mid-rollout
-# (tests/e2e/23-workers.sh runs 300 devices in make test).
+# (tests/e2e/23-workers.sh runs 200 devices in make test).
 workers-kill: build
 	cd $(BUILD) && N=1000 BUILD=$(abspath $(BUILD)) MQREQ=$(abspath $(BUILD))/tests/mqreq \
 		bash $(CURDIR)/tests/e2e/23-workers.sh

@@ -9,15 +9,15 @@
 # once a worker that does not lead, once the leader. Every device ends
 # SUCCEEDED, no execution is notified, started or counted twice, each
 # device's replies come in version order, and the rate holds within 10 %.
-# The fleet is N devices (default 300; the 1,000-device run is
+# The fleet is N devices (default 200; the 1,000-device run is
 # `make workers-kill`, N=1000).
 . "$(dirname "$0")/lib.sh"
 e2e_init
 command -v haproxy >/dev/null || bail "haproxy is needed (scripts/deps.sh)"
 export OTTO_DB=pg
 MIN_S=6
-N=${N:-300}
-RATE=${RATE:-$((N / 5))} # a minute (of MIN_S seconds): each rollout takes about 30 s
+N=${N:-200}
+RATE=${RATE:-$((N / 4))} # a minute (of MIN_S seconds): each rollout takes about 24 s
 LB_PORT=$(free_port)
 PUBLIC=https://localhost:$LB_PORT
 start_secure --minute-seconds $MIN_S --public-url "$PUBLIC"
