@@ -134,6 +134,11 @@ static CURL *easy(const api_opts_t *o, const char *path, sink_t *sink, struct cu
     curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+    /* A server that dies mid-answer (behind a balancer the connection may
+     * stay open) is given up after 30 s of silence, not waited on for ever;
+     * a slow large upload still goes on. */
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     /* HTTPS: the deployment's own CA (ottod init's otto.env sets OTTO_CA). */
     const char *ca = getenv("OTTO_CA");
