@@ -63,7 +63,7 @@ test("a wrong token is refused with a message", async () => {
   await page.goto(`${env.OTTO_URL}/`);
   await page.fill("#token", "not-a-token");
   await page.click("#login-form button");
-  await page.waitForFunction(() => document.querySelector("#login-error").textContent.length > 0);
+  await page.waitForFunction(() => (document.querySelector("#login-error")?.textContent ?? "").length > 0);
   assert.match(await page.textContent("#login-error"), /not accepted/);
   await ctx.close();
 });
@@ -83,10 +83,10 @@ test("operator: overview, fleet, firmware upload, a job with a rate run live, pa
   assert.equal(await page.locator("#devices .online").count(), N);
   await shot(page, "fleet");
   await page.fill('input[type="search"]', env.FIRST);
-  await page.waitForFunction(() => /^1 device match/.test(document.querySelector("#fleet-count").textContent));
+  await page.waitForFunction(() => /^1 device match/.test((document.querySelector("#fleet-count")?.textContent ?? "")));
   await page.fill('input[type="search"]', "");
   await page.selectOption('select[aria-label="status"]', "offline");
-  await page.waitForFunction(() => /^0 devices match/.test(document.querySelector("#fleet-count").textContent));
+  await page.waitForFunction(() => /^0 devices match/.test((document.querySelector("#fleet-count")?.textContent ?? "")));
   await page.selectOption('select[aria-label="status"]', "");
 
   // Firmware: a signed image dropped on the upload form (a drop event
@@ -105,7 +105,7 @@ test("operator: overview, fleet, firmware upload, a job with a rate run live, pa
   await page.setInputFiles("#fw-sig", env.FW_SIG);
   await page.fill("#fw-product", "lamp");
   await page.click('#upload button[type="submit"]');
-  await page.waitForFunction(() => /^Uploaded as fw-/.test(document.querySelector("#upload-result").textContent));
+  await page.waitForFunction(() => /^Uploaded as fw-/.test((document.querySelector("#upload-result")?.textContent ?? "")));
   const fwId = (await page.textContent("#upload-result")).match(/fw-[0-9a-f]+/)[0];
   await waitOr(page, () => page.waitForSelector(`#firmware td code:text("${fwId}")`));
   assert.match(await page.textContent("#firmware"), /signed/);
@@ -131,7 +131,7 @@ test("operator: overview, fleet, firmware upload, a job with a rate run live, pa
   // Pause it at once; the console says so; then resume and watch it finish
   await page.click("#job-pause");
   await page.waitForSelector("#job-resume");
-  await page.waitForFunction(() => /Paused/.test(document.querySelector("#job-info").textContent));
+  await page.waitForFunction(() => /Paused/.test((document.querySelector("#job-info")?.textContent ?? "")));
   assert.equal(await page.textContent("#job-actions"), "ResumeCancel"); // the buttons, and nothing else
   await shot(page, "job-paused");
   await page.click("#job-resume");
@@ -146,7 +146,7 @@ test("operator: overview, fleet, firmware upload, a job with a rate run live, pa
 
   // The overview sees the fleet on its new version
   await page.click('nav a[data-page="overview"]');
-  await page.waitForFunction(() => /esp32 1\.1\.0/.test(document.querySelector("#versions").textContent));
+  await page.waitForFunction(() => /esp32 1\.1\.0/.test((document.querySelector("#versions")?.textContent ?? "")));
   assert.match(await page.textContent("#running"), /No job is running|COMPLETED/);
   console.log(`job ${jobId} created, paused, resumed and SUCCEEDED on ${N} devices from the console`);
   await page.context().close();
