@@ -79,10 +79,7 @@ int srv_range_parse(const char *h, unsigned long long size, unsigned long long *
 
 static unsigned slot_of(const char *id)
 {
-    uint32_t h = 2166136261u;
-    for (const char *c = id; *c; c++)
-        h = (h ^ (unsigned char)*c) * 16777619u;
-    return h % SRV_DLCACHE;
+    return srv_fnv1a(id) % SRV_DLCACHE;
 }
 
 /* A live entry for id: its sha256 into sha (65 bytes). */

@@ -621,11 +621,8 @@ int main(int argc, char **argv)
          * directory; with TLS the broker names it by its certificate anyway */
         char host[64] = "host", real[PATH_MAX];
         gethostname(host, sizeof host - 1);
-        const char *dir = realpath(c->data_dir, real) ? real : c->data_dir;
-        uint32_t h = 2166136261u; /* FNV-1a of the directory */
-        for (const char *p = dir; *p; p++)
-            h = (h ^ (unsigned char)*p) * 16777619u;
-        snprintf(c->mqtt_client_id, sizeof c->mqtt_client_id, "ottod-%.40s-%08x", host, (unsigned)h);
+        snprintf(c->mqtt_client_id, sizeof c->mqtt_client_id, "ottod-%.40s-%08x", host,
+                 (unsigned)srv_fnv1a(realpath(c->data_dir, real) ? real : c->data_dir));
     }
     if (share)
         SRV_LOG_INF("mqtt: device requests shared with the other workers ($share/%s/...), client id %s", share,

@@ -1786,12 +1786,17 @@ int srv_blob_delete(srv_store_t *st, const char *name)
     return run(st, s, true, "delete blob");
 }
 
+uint32_t srv_fnv1a(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        h = (h ^ *c) * 16777619u;
+    return h;
+}
+
 unsigned srv_partition(const char *thing)
 {
-    uint32_t h = 2166136261u; /* FNV-1a: stable across workers and releases */
-    for (const unsigned char *c = (const unsigned char *)thing; *c; c++)
-        h = (h ^ *c) * 16777619u;
-    return h % SRV_PARTITIONS;
+    return srv_fnv1a(thing) % SRV_PARTITIONS;
 }
 
 int srv_store_balance(srv_store_t *st, uint64_t *owned, int *workers)

@@ -146,6 +146,8 @@ int srv_store_lead(srv_store_t *st, bool *lead);
  *  the partitions this worker holds now (all of them when not shared). */
 #define SRV_PARTITIONS 64
 unsigned srv_partition(const char *thing);
+/** FNV-1a of a string: stable across workers, hosts and releases. */
+uint32_t srv_fnv1a(const char *s);
 int srv_store_balance(srv_store_t *st, uint64_t *owned, int *workers);
 /** Keep a file's bytes under name (e.g. "artifacts/SHA256") where every
  *  worker reaches them; OTTO_OK and nothing kept when not shared. */
