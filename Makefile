@@ -4,7 +4,7 @@ BUILD     ?= build
 BUILD_SAN ?= build-asan
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build test test-fast test-asan demo demo-device size sweep powercut-full fuzz bench workers-kill clean deps
+.PHONY: all build test test-fast test-asan demo demo-device size sweep powercut-full fuzz bench workers-kill fleet-10k clean deps
 
 all: build
 
@@ -57,6 +57,11 @@ fuzz:
 workers-kill: build
 	cd $(BUILD) && N=1000 BUILD=$(abspath $(BUILD)) MQREQ=$(abspath $(BUILD))/tests/mqreq \
 		bash $(CURDIR)/tests/e2e/23-workers.sh
+
+# 10,000 simulated devices take a 1 MiB update (about 22 GB of flash files
+# for the run, removed after; several otto-sim processes).
+fleet-10k: build
+	BUILD=$(abspath $(BUILD)) bash bench/fleet.sh 10000
 
 bench:
 	@$(MAKE) -s build >&2

@@ -2,9 +2,13 @@
 #include "api.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "util.h"
@@ -177,6 +181,97 @@ int api_call(const api_opts_t *o, const char *method, const char *path, const cJ
     curl_slist_free_all(hdrs);
     free(txt);
     return finish(o, rc, status, &sink, resp, errbuf);
+}
+
+/* A body written to a file as it comes (2xx), or kept for the error. */
+typedef struct {
+    FILE *f;
+    long status;
+    sink_t err;
+    CURL *c;
+    char *header;      /* the value of the header named in want, malloc'd */
+    const char *want;
+} save_t;
+
+static size_t on_save(char *p, size_t sz, size_t n, void *arg)
+{
+    save_t *v = arg;
+    if (!v->status)
+        curl_easy_getinfo(v->c, CURLINFO_RESPONSE_CODE, &v->status);
+    if (v->status >= 200 && v->status < 300)
+        return fwrite(p, sz, n, v->f) == n ? sz * n : 0;
+    return on_data(p, sz, n, &v->err);
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *arg)
+{
+    save_t *v = arg;
+    size_t len = sz * n, k = strlen(v->want);
+    if (k && len > k + 1 && !strncasecmp(p, v->want, k) && p[k] == ':' && !v->header) {
+        const char *b = p + k + 1;
+        while (*b == ' ')
+            b++;
+        size_t m = len - (size_t)(b - p);
+        while (m && (b[m - 1] == '\r' || b[m - 1] == '\n'))
+            m--;
+        v->header = strndup(b, m);
+    }
+    return len;
+}
+
+int api_save(const api_opts_t *o, const char *method, const char *path, const char *file, const char *header,
+             char **header_value)
+{
+    char part[4200], errbuf[CURL_ERROR_SIZE];
+    struct curl_slist *hdrs = NULL;
+    save_t v = {0};
+    v.want = header ? header : "";
+    snprintf(part, sizeof part, "%s.part", file);
+    int fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || !(v.f = fdopen(fd, "w"))) {
+        die_msg("cannot write %s: %s", part, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return EXIT_FAIL;
+    }
+    if (!(v.c = easy(o, path, &v.err, &hdrs, errbuf))) {
+        fclose(v.f);
+        unlink(part);
+        return EXIT_FAIL;
+    }
+    curl_easy_setopt(v.c, CURLOPT_CUSTOMREQUEST, method);
+    if (!strcmp(method, "POST"))
+        curl_easy_setopt(v.c, CURLOPT_POSTFIELDS, "{}");
+    curl_easy_setopt(v.c, CURLOPT_WRITEFUNCTION, on_save);
+    curl_easy_setopt(v.c, CURLOPT_WRITEDATA, &v);
+    curl_easy_setopt(v.c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(v.c, CURLOPT_HEADERDATA, &v);
+    CURLcode rc = curl_easy_perform(v.c);
+    curl_easy_getinfo(v.c, CURLINFO_RESPONSE_CODE, &v.status);
+    curl_easy_cleanup(v.c);
+    curl_slist_free_all(hdrs);
+    bool ok = rc == CURLE_OK && v.status >= 200 && v.status < 300;
+    if (fflush(v.f) || fsync(fileno(v.f)))
+        ok = false;
+    fclose(v.f);
+    if (!ok || rename(part, file)) {
+        unlink(part);
+        free(v.header);
+        if (rc == CURLE_OK && v.status >= 200 && v.status < 300) {
+            die_msg("cannot write %s: %s", file, strerror(errno));
+            return EXIT_FAIL;
+        }
+        cJSON *resp = NULL;
+        int code = finish(o, rc, v.status, &v.err, &resp, errbuf);
+        cJSON_Delete(resp);
+        return code ? code : EXIT_FAIL;
+    }
+    free(v.err.buf);
+    if (header_value)
+        *header_value = v.header;
+    else
+        free(v.header);
+    return EXIT_OK;
 }
 
 int api_upload(const api_opts_t *o, const char *path, const char *file, const char *descriptor,

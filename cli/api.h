@@ -42,6 +42,11 @@ int api_list(const api_opts_t *o, const char *path, const char *key, cJSON **out
 /** multipart/form-data upload of file (as "file") and descriptor text. */
 int api_upload(const api_opts_t *o, const char *path, const char *file, const char *descriptor,
                cJSON **resp);
+/** method path, the answer's body saved to file (mode 0600, through
+ *  FILE.part, synced, renamed when whole); with header, *header_value
+ *  gets that response header's value (malloc'd, NULL when absent). */
+int api_save(const api_opts_t *o, const char *method, const char *path, const char *file, const char *header,
+             char **header_value);
 /** URL-escape one path segment into buf. */
 const char *api_escape(const char *s, char *buf, size_t cap);
 /** o's string member k, or "" when it is missing or not a string. */

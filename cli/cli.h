@@ -17,6 +17,7 @@
 int cmd_part(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_admin(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_image_sign(int argc, char **argv);
 /** otto image info's Secure Boot v2 lines (or JSON member) for the image of

@@ -127,9 +127,12 @@ static void join(const cJSON *v, char *buf, size_t cap)
     size_t n = 0;
     buf[0] = 0;
     cJSON_ArrayForEach(it, v) {
+        char num[24] = "?";
+        if (cJSON_IsNumber(it))
+            snprintf(num, sizeof num, "%.0f", it->valuedouble);
         int w = cJSON_IsObject(v)
                     ? snprintf(buf + n, cap - n, "%s%s=%s", n ? " " : "", it->string,
-                               cJSON_IsString(it) ? it->valuestring : "?")
+                               cJSON_IsString(it) ? it->valuestring : num)
                     : snprintf(buf + n, cap - n, "%s%s", n ? "," : "",
                                cJSON_IsString(it) ? it->valuestring : "?");
         if (w < 0 || (size_t)w >= cap - n)
@@ -378,7 +381,10 @@ static int list_or_show(int argc, char **argv, const char *what)
     } else if (!strcmp(what, "rm")) {
         printf("deleted %s\n", argv[optind]);
     } else if (need_id) {
+        char hw[256];
         print_device(resp, true);
+        join(cJSON_GetObjectItemCaseSensitive(resp, "hw"), hw, sizeof hw);
+        printf("hardware: %s\n", hw[0] ? hw : "not reported (an agent older than the hello's hw)");
     } else {
         bool first = true;
         cJSON_ArrayForEach(d, resp) {

@@ -84,10 +84,11 @@ static int create(int argc, char **argv, const char *tpl)
         {"waves", required_argument, 0, 'w'}, {"wave-success", required_argument, 0, 's'},
         {"wave-error", required_argument, 0, 'e'}, {"wave-pause", no_argument, 0, 'p'},
         {"install-later", no_argument, 0, 'L'}, {"install-window", required_argument, 0, 'N'},
+        {"where", required_argument, 0, 'H'},
         {"help", no_argument, 0, 'h'},         API_LONG_OPTS, {0, 0, 0, 0}};
     api_opts_t ao = {0};
     const char *devices[MAX_ARGS], *groups[MAX_ARGS], *fws[MAX_ARGS];
-    const char *id = NULL, *desc = NULL;
+    const char *id = NULL, *desc = NULL, *where = NULL;
     int nd = 0, ng = 0, nf = 0, timeout = 0, opt, rc;
     bool unsig = false;
     const char *keyupds[2];
@@ -123,6 +124,7 @@ static int create(int argc, char **argv, const char *tpl)
         case 'e': wave_bad = optarg; break;
         case 'p': wave_pause = true; break;
         case 'L': install_later = true; break;
+        case 'H': where = optarg; break;
         case 'N':
             if (nwin == 8) {
                 die_msg("--install-window: at most 8");
@@ -159,6 +161,10 @@ static int create(int argc, char **argv, const char *tpl)
                   "      --key-update F    a key update from 'otto key update' (up to 2): devices\n"
                   "                        apply it before the firmware (which may be the version\n"
                   "                        they run, for a job that only changes keys)\n"
+                  "      --where EXPR      only devices whose hardware matches, e.g. 'slot>=1536K',\n"
+                  "                        'chip=esp32s3 and mcu=stm32f407' (keys: chip, chip_rev,\n"
+                  "                        flash, slot, mcufw, mcu; = != < <= > >=). Devices an image\n"
+                  "                        would not fit are always left out; both are counted\n"
                   "\nRollout, in AWS IoT Jobs' names and limits (JSON inline or @FILE):\n"
                   "      --job-executions-rollout-config JSON   e.g. '{\"maximumPerMinute\": 50,\n"
                   "                        \"exponentialRate\": {\"baseRatePerMinute\": 5, \"incrementFactor\": 2,\n"
@@ -230,6 +236,8 @@ static int create(int argc, char **argv, const char *tpl)
         cJSON_AddNumberToObject(body, "inProgressTimeoutInMinutes", timeout);
     if (unsig)
         cJSON_AddTrueToObject(body, "allowUnsigned");
+    if (where)
+        cJSON_AddStringToObject(body, "where", where);
     cJSON *cfg;
     if (rollout) {
         if (!(cfg = api_json_arg(rollout, "--job-executions-rollout-config"))) {
@@ -320,6 +328,18 @@ static int create(int argc, char **argv, const char *tpl)
         puts(api_str(resp, "jobId"));
     else
         printf("%s  %.0f devices\n", api_str(resp, "jobId"), num(resp, "executions"));
+    /* Who the job will not reach, and why (on stderr with -q/--json: the
+     * output stays what scripts read). */
+    const cJSON *lo;
+    double left = 0;
+    cJSON_ArrayForEach(lo, cJSON_GetObjectItemCaseSensitive(resp, "leftOut"))
+        left += num(lo, "devices");
+    if (left > 0 && !ao.json) {
+        FILE *out = ao.quiet ? stderr : stdout;
+        fprintf(out, "left out %.0f target%s:\n", left, left == 1 ? "" : "s");
+        cJSON_ArrayForEach(lo, cJSON_GetObjectItemCaseSensitive(resp, "leftOut"))
+            fprintf(out, "  %6.0f  %s (e.g. %s)\n", num(lo, "devices"), api_str(lo, "reason"), api_str(lo, "example"));
+    }
     cJSON_Delete(resp);
     return EXIT_OK;
 }
@@ -492,12 +512,21 @@ static int watch(const api_opts_t *ao, const char *id, double interval, double l
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     snprintf(path, sizeof path, "/api/v1/jobs/%s?executions=false", api_escape(id, esc, sizeof esc));
-    for (;;) {
+    for (int missed = 0;;) {
         cJSON *j;
-        if ((rc = api_call(ao, "GET", path, NULL, &j)))
-            return rc;
+        rc = api_call(ao, "GET", path, NULL, &j);
         clock_gettime(CLOCK_MONOTONIC, &now);
         double el = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+        /* A server busy past the client's 30 s, or restarting, is waited
+         * for: ten times in a row, within --timeout, before giving up. */
+        if (rc == EXIT_SERVER && ++missed < 10 && (limit <= 0 || el < limit)) {
+            fprintf(stderr, "otto: still watching (%d of 10 tries)\n", missed + 1);
+            sleep(1);
+            continue;
+        }
+        if (rc)
+            return rc;
+        missed = 0;
         const cJSON *counts = cJSON_GetObjectItemCaseSensitive(j, "counts");
         bool done = strcmp(api_str(j, "status"), "IN_PROGRESS") != 0;
         if (tty) {

@@ -28,6 +28,7 @@ static const char usage[] =
     "  key trust|list|revoke             the keys firmware must be signed with\n"
     "  token create|list|revoke          operator tokens with roles (admin only)\n"
     "  audit                             who did what (admin only)\n"
+    "  admin backup FILE                 the whole server in one file (admin only)\n"
     "\n"
     "Run 'otto <command> --help' for the options of a command.\n";
 
@@ -72,6 +73,8 @@ int main(int argc, char **argv)
         return cmd_job(argc - 1, argv + 1);
     if (!strcmp(argv[1], "token"))
         return cmd_token(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "admin"))
+        return cmd_admin(argc - 1, argv + 1);
     if (!strcmp(argv[1], "audit"))
         return cmd_audit(argc - 1, argv + 1);
     die_msg("unknown command '%s' (see 'otto --help')", argv[1]);

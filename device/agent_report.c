@@ -160,6 +160,42 @@ void agent_send_final(otto_agent_t *a)
     agent_send_update(a, names[a->job.result <= R_REJECTED ? a->job.result : R_FAILED], d, false);
 }
 
+/* What the device is, so that the server offers only what fits: the chip
+ * (OTTO_CHIP_*) and its revision, the flash, the smallest OTA slot (any
+ * of them may be the next), the MCU staging partition and the MCU. */
+static void agent_hello_hw(const otto_agent_t *a, otto_jw_t *w)
+{
+    const otto_platform_t *plat = a->cfg.ota->plat;
+    const otto_part_table_t *t = a->cfg.ota->table;
+    uint32_t slot = 0;
+    for (unsigned i = 0; i < t->count; i++) {
+        const otto_part_t *p = &t->part[i];
+        if (p->type == OTTO_PART_TYPE_APP && p->subtype >= OTTO_PART_SUB_OTA_MIN && p->subtype <= OTTO_PART_SUB_OTA_MAX &&
+            (!slot || p->size < slot))
+            slot = p->size;
+    }
+    otto_jw_raw(w, ",\"hw\":{\"chip\":");
+    otto_jw_u32(w, plat->chip_id);
+    otto_jw_raw(w, ",\"chip_rev\":");
+    otto_jw_u32(w, plat->chip_rev);
+    otto_jw_raw(w, ",\"flash\":");
+    otto_jw_u32(w, plat->flash->size);
+    otto_jw_raw(w, ",\"slot\":");
+    otto_jw_u32(w, slot);
+    if (a->mcufw) {
+        otto_jw_raw(w, ",\"mcufw\":");
+        otto_jw_u32(w, a->mcufw->size);
+    }
+    if (a->cfg.mcu_part && a->cfg.mcu_part[0]) {
+        otto_jw_raw(w, ",\"mcu\":");
+        otto_jw_str(w, a->cfg.mcu_part);
+    } else if (a->mcu_pid) {
+        otto_jw_raw(w, ",\"mcu_pid\":");
+        otto_jw_u32(w, a->mcu_pid);
+    }
+    otto_jw_raw(w, "}");
+}
+
 void agent_hello(otto_agent_t *a)
 {
     otto_jw_t t = {a->topic, sizeof a->topic, 0, false};
@@ -206,7 +242,9 @@ void agent_hello(otto_agent_t *a)
         otto_jw_raw(&w, i ? "," : "");
         otto_jw_str(&w, id);
     }
-    otto_jw_raw(&w, "]}");
+    otto_jw_raw(&w, "]");
+    agent_hello_hw(a, &w);
+    otto_jw_raw(&w, "}");
     if (!t.over && !w.over)
         a->cfg.port->publish(a->cfg.port->ctx, a->topic, a->out, w.n);
 }

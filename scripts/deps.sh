@@ -11,6 +11,7 @@ PKGS=(
   libcmocka-dev                               # unit tests
   clang libclang-rt-14-dev                    # libFuzzer targets (make fuzz)
   libcjson-dev libssl-dev libsqlite3-dev      # server and CLI
+  libarchive-dev                              # ottod's backups (otto admin backup, ottod restore)
   libpq-dev postgresql                        # ottod --db postgresql://; its tests start a real server
   haproxy                                     # several ottod workers behind one address (tests/e2e/23-workers.sh)
   openssl                                     # signatures made by openssl (tests)

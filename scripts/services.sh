@@ -69,6 +69,13 @@ wait_for() {
     return 1
 }
 
+# connected_clients: how many TCP connections the broker has accepted and
+# holds (established, on BROKER_PORT), from /proc/net/tcp{,6}.
+connected_clients() {
+    awk -v p="$(printf '%04X' "$BROKER_PORT")" \
+        'FNR > 1 { split($2, a, ":"); if (a[2] == p && $4 == "01") n++ } END { print n + 0 }' /proc/net/tcp /proc/net/tcp6
+}
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start_broker() {

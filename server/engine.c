@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "deltas.h"
+#include "hw.h"
 #include "log.h"
 #include "rollout.h"
 #include "sign.h"
@@ -604,6 +605,104 @@ static int expand_targets(srv_engine_t *e, const srv_job_spec_t *spec, strvec_t 
     return err;
 }
 
+/* ---- hardware variants ---------------------------------------------------- */
+
+/* The job's "where" (otto's own, in its configuration). */
+static int job_where(const cJSON *config, srv_where_t *w, char *msg, size_t msglen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(config, "where");
+    if (v && !cJSON_IsString(v))
+        return fail(msg, msglen, OTTO_E_INVAL, "where: a filter as text, e.g. \"slot>=1536K and chip=esp32\"%s", "");
+    return srv_where_parse(v ? v->valuestring : NULL, w, msg, msglen);
+}
+
+/* May the job reach a device with hw? why says what stops it. */
+static bool hw_admits(const srv_where_t *w, const srv_fw_t *fws, size_t nfw, const char *hw, char *why, size_t cap)
+{
+    return srv_hw_fits(hw, fws, nfw, why, cap) && srv_where_match(w, hw, why, cap);
+}
+
+static void count_left_out(cJSON *list, const char *reason, const char *thing)
+{
+    cJSON *o;
+    if (!list)
+        return;
+    cJSON_ArrayForEach(o, list) {
+        cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "reason"), *n = cJSON_GetObjectItemCaseSensitive(o, "devices");
+        if (cJSON_IsString(r) && !strcmp(r->valuestring, reason)) {
+            cJSON_SetNumberValue(n, n->valuedouble + 1);
+            return;
+        }
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "reason", reason);
+    cJSON_AddNumberToObject(o, "devices", 1);
+    cJSON_AddStringToObject(o, "example", thing);
+    cJSON_AddItemToArray(list, o);
+}
+
+typedef struct {
+    strvec_t *things;
+    const srv_where_t *w;
+    const srv_fw_t *fws;
+    size_t nfw, i;
+    char **whys; /* per target: NULL admitted, else why not (malloc'd) */
+} hw_walk_t;
+
+static int hw_visit(void *arg, const char *thing, const char *hw)
+{
+    hw_walk_t *h = arg;
+    char why[160];
+    while (h->i < h->things->n && strcmp(h->things->v[h->i], thing) < 0)
+        h->i++;
+    if (h->i < h->things->n && !strcmp(h->things->v[h->i], thing)) {
+        free(h->whys[h->i]);
+        h->whys[h->i] = hw_admits(h->w, h->fws, h->nfw, hw, why, sizeof why) ? NULL : strdup(why);
+        h->i++;
+    }
+    return 0;
+}
+
+/* Leave out the targets the job cannot reach: those the filter excludes
+ * and those an image would not fit (a device that never said what it is
+ * passes the fit, and fails any filter). things is sorted; one pass over
+ * the devices that said what they are. */
+static int filter_targets(srv_engine_t *e, const srv_job_spec_t *spec, const srv_where_t *w, const srv_fw_t *fws,
+                          strvec_t *things)
+{
+    hw_walk_t h = {things, w, fws, spec->nfw, 0, NULL};
+    char unknown[160];
+    size_t keep = 0, gone = 0;
+    int err;
+    if (!things->n)
+        return OTTO_OK;
+    if (!(h.whys = calloc(things->n, sizeof *h.whys)))
+        return OTTO_E_NOSPC;
+    srv_where_match(w, "{}", unknown, sizeof unknown); /* what a device that said nothing fails */
+    for (size_t i = 0; i < things->n && w->n; i++)
+        h.whys[i] = strdup(unknown);
+    if ((err = srv_device_hw_each(e->st, hw_visit, &h)))
+        goto out;
+    for (size_t i = 0; i < things->n; i++) {
+        if (h.whys[i]) {
+            count_left_out(spec->left_out, h.whys[i], things->v[i]);
+            free(things->v[i]);
+            gone++;
+        } else {
+            things->v[keep++] = things->v[i];
+        }
+    }
+    things->n = keep;
+    if (gone)
+        SRV_LOG_INF("job targets: %zu left out (%s%s%s)", gone, w->n ? "where " : "", w->text,
+                    w->n ? ", or an image that does not fit" : "an image that does not fit");
+out:
+    for (size_t i = 0; i < things->n + gone && h.whys; i++)
+        free(h.whys[i]);
+    free(h.whys);
+    return err;
+}
+
 /* Key updates ride in the document only signed by a key trusted now: a
  * device would refuse anything else, and the whole job with it. */
 static int check_key_updates(srv_engine_t *e, const srv_job_spec_t *spec, char *msg, size_t msglen)
@@ -793,6 +892,7 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
     strvec_t things = {0}, types = {0};
     next_id_t *prev = NULL;
     int *wave = NULL; /* each target's wave, with rolloutWaves */
+    srv_where_t where;
     srv_job_t job;
     int err;
 
@@ -813,9 +913,23 @@ int srv_engine_create_job(srv_engine_t *e, const srv_job_spec_t *spec,
         (err = srv_sched_check(&jc.sc, now, msg, msglen)) ||
         (err = check_key_updates(e, spec, msg, msglen)) ||
         (err = check_firmware(e, spec, fws, &types, msg, msglen)) ||
+        (err = job_where(spec->config, &where, msg, msglen)) ||
         (err = expand_targets(e, spec, &things, msg, msglen)) ||
+        (err = filter_targets(e, spec, &where, fws, &things)) ||
         (err = job_record(e, spec, fws, &types, now, &job, msg, msglen)))
         goto out;
+    if (!things.n && !srv_continuous(spec->config)) {
+        err = fail(msg, msglen, OTTO_E_NOTFOUND, "every target was left out%s", spec->left_out ? "" : " (hardware)");
+        if (spec->left_out && cJSON_GetArraySize(spec->left_out)) {
+            const cJSON *first = cJSON_GetArrayItem(spec->left_out, 0);
+            size_t n = strlen(msg);
+            snprintf(msg + n, msglen - n, ": %.0f %s", cJSON_GetObjectItemCaseSensitive(first, "devices")->valuedouble,
+                     cJSON_GetObjectItemCaseSensitive(first, "reason")->valuestring);
+            if (cJSON_GetArraySize(spec->left_out) > 1)
+                snprintf(msg + strlen(msg), msglen - strlen(msg), ", and others");
+        }
+        goto out;
+    }
     int nwaves = 0;
     if (jc.wv.n) {
         if (!(wave = calloc(things.n ? things.n : 1, sizeof *wave))) {
@@ -994,6 +1108,9 @@ typedef struct {
         char id[SRV_JOBID_MAX + 1];
         cJSON *targets;
         int wave; /* the wave running now (rolloutWaves), 0: none */
+        srv_where_t where; /* which hardware it may reach */
+        srv_fw_t *fws;     /* its firmware, for the fit (nfw of them) */
+        size_t nfw;
     } *v;
     size_t n, cap;
 } cont_list_t;
@@ -1019,8 +1136,18 @@ static int collect_continuous(void *arg, int64_t seq, const char *config)
     snprintf(c->id, sizeof c->id, "%s", job.id);
     c->targets = cJSON_Parse(job.targets);
     cJSON *cfg = cJSON_Parse(config);
+    char msg[160];
     c->wave = state_int(cfg, "wave");
+    if (job_where(cfg, &c->where, msg, sizeof msg))
+        memset(&c->where, 0, sizeof c->where); /* checked when the job was made */
     cJSON_Delete(cfg);
+    cJSON *ids = cJSON_Parse(job.fw_ids), *id;
+    c->nfw = 0;
+    c->fws = calloc((size_t)cJSON_GetArraySize(ids) + 1, sizeof *c->fws);
+    cJSON_ArrayForEach(id, ids)
+        if (c->fws && cJSON_IsString(id) && !srv_fw_get(l->e->st, id->valuestring, &c->fws[c->nfw]))
+            c->nfw++;
+    cJSON_Delete(ids);
     srv_job_clear(&job);
     return 0;
 }
@@ -1050,9 +1177,14 @@ void srv_engine_joined(srv_engine_t *e, const char *const *things, size_t n, int
             continue;
         for (size_t k = 0; k < l.n; k++) {
             srv_exec_t ex;
+            char why[160];
             if (!targets_thing(l.v[k].targets, things[i], d.groups) ||
                 srv_exec_get(e->st, l.v[k].seq, things[i], 0, &ex) != OTTO_E_NOTFOUND)
                 continue;
+            if (!hw_admits(&l.v[k].where, l.v[k].fws, l.v[k].nfw, d.hw, why, sizeof why)) {
+                SRV_LOG_INF("job=%s thing=%s joined a target group: left out, %s", l.v[k].id, things[i], why);
+                continue;
+            }
             next_id_t prev = next_of(e, things[i]);
             fresh_exec(&ex, l.v[k].seq, things[i], 1, now, now); /* no rate for those who join later, as AWS */
             ex.wave = l.v[k].wave; /* ... and they join the wave running now */
@@ -1062,8 +1194,10 @@ void srv_engine_joined(srv_engine_t *e, const char *const *things, size_t n, int
             }
         }
     }
-    for (size_t k = 0; k < l.n; k++)
+    for (size_t k = 0; k < l.n; k++) {
         cJSON_Delete(l.v[k].targets);
+        free(l.v[k].fws);
+    }
     free(l.v);
 }
 

@@ -95,7 +95,10 @@ typedef struct {
     int timeout_min;             /* in-progress timeout, 0 = none */
     bool allow_unsigned;         /* firmware without a signature is let through (recorded) */
     const cJSON *key_updates;    /* NULL or [{"op","key","sig-sha256-ecdsa"}] (otto key update) */
-    const cJSON *config;         /* NULL or {"jobExecutionsRolloutConfig", "abortConfig"} (AWS's) */
+    const cJSON *config;         /* NULL or {"jobExecutionsRolloutConfig", "abortConfig"} (AWS's),
+                                    and otto's "where" (hw.h: which hardware variants) */
+    cJSON *left_out;             /* NULL, or an array the engine appends to: the targets left
+                                    out, {"reason", "devices" (count), "example" (a thing)} */
 } srv_job_spec_t;
 
 void srv_engine_init(srv_engine_t *e, srv_store_t *st, const char *public_url);

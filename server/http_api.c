@@ -27,6 +27,7 @@
 
 #include "clock.h"
 #include "auth.h"
+#include "backup.h"
 #include "clients.h"
 #include "console.h"
 #include "download.h"
@@ -233,9 +234,10 @@ static cJSON *device_json(const srv_device_t *d)
         cJSON_AddItemToArray(g, cJSON_CreateString(name));
         p += n + (p[n] == ',');
     }
-    static const char *const maps[] = {"versions", "images"}; /* what it runs: by version, by SHA-256 */
-    const char *texts[] = {d->versions, d->images};
-    for (int i = 0; i < 2; i++) {
+    /* what it runs: by version, by SHA-256; what it is (hw.h) */
+    static const char *const maps[] = {"versions", "images", "hw"};
+    const char *texts[] = {d->versions, d->images, d->hw};
+    for (int i = 0; i < 3; i++) {
         cJSON *v = cJSON_Parse(texts[i]);
         cJSON_AddItemToObject(o, maps[i], cJSON_IsObject(v) ? v : cJSON_CreateObject());
         if (!cJSON_IsObject(v))
@@ -594,7 +596,8 @@ static int str_array(const cJSON *a, const char ***out, size_t *n)
 /* A job's configuration objects: AWS's, under AWS's names, and otto's
  * rolloutWaves and installConfig. */
 static const char *const config_fields[] = {"jobExecutionsRolloutConfig", "abortConfig", "jobExecutionsRetryConfig",
-                                            "targetSelection", "schedulingConfig", "rolloutWaves", "installConfig"};
+                                            "targetSelection", "schedulingConfig", "rolloutWaves", "installConfig",
+                                            "where"};
 /* The fields a job template may carry: a job's, less its targets and id,
  * and no startTime/endTime (as AWS's templates). */
 static const char *const template_fields[] = {"firmware", "description", "inProgressTimeoutInMinutes",
@@ -687,15 +690,18 @@ static enum MHD_Result h_jobs_create(srv_t *s, struct MHD_Connection *c, cJSON *
         cJSON_AddItemToObject(cfg, config_fields[i], cJSON_Duplicate(v, true));
     }
     spec.config = cfg;
+    spec.left_out = cJSON_CreateArray();
     int err = srv_engine_create_job(&s->eng, &spec, job_id, &n, msg, sizeof msg);
     cJSON_Delete(cfg);
     if (err) {
+        cJSON_Delete(spec.left_out);
         ret = srv_http_otto_err(c, err, msg);
         goto out;
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "jobId", job_id);
     cJSON_AddNumberToObject(o, "executions", (double)n);
+    cJSON_AddItemToObject(o, "leftOut", spec.left_out); /* targets the job does not reach, and why */
     ret = srv_http_json(c, 201, o);
 out:
     free((void *)spec.devices);
@@ -1638,6 +1644,32 @@ static enum MHD_Result r_audit(srv_t *s, struct MHD_Connection *c, const char *n
     return send_page(c, "entries", p.arr, more, next);
 }
 
+/* A backup of everything (backup.h), as a gzip'd tar; its counts in a
+ * header. POST: it is audited like every change. */
+static enum MHD_Result r_backup(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    char msg[300], counts[512];
+    uint64_t size = 0;
+    int fd = -1;
+    (void)name;
+    (void)body;
+    int err = srv_backup_make(s, &fd, &size, counts, sizeof counts, msg, sizeof msg);
+    if (err)
+        return srv_http_otto_err(c, err, msg);
+    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(size, fd, 0);
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/gzip");
+    MHD_add_response_header(r, "Content-Disposition", "attachment; filename=\"otto-backup.tar.gz\"");
+    MHD_add_response_header(r, "Otto-Backup-Counts", counts);
+    last_status = 200;
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 /* Every REST endpoint: method, path (a prefix and, with a name, "/{name}"
  * and maybe a suffix), handler. docs/api.md lists the same. */
 static const struct {
@@ -1680,6 +1712,7 @@ static const struct {
     {"POST", "/api/v1/tokens", false, NULL, r_tokens_create, SRV_ROLE_ADMIN},
     {"POST", "/api/v1/tokens", true, "/revoke", r_token_revoke, SRV_ROLE_ADMIN},
     {"GET", "/api/v1/audit", false, NULL, r_audit, SRV_ROLE_ADMIN},
+    {"POST", "/api/v1/admin/backup", false, NULL, r_backup, SRV_ROLE_ADMIN},
 };
 
 /* Who did what to which object, and how it ended: every change. */

@@ -28,6 +28,7 @@
 #include "clock.h"
 #include "deltas.h"
 #include "init.h"
+#include "backup.h"
 #include "sign.h"
 #include "log.h"
 #include "throttle.h"
@@ -36,6 +37,7 @@
 
 static const char usage[] =
     "usage: ottod init --data DIR --mqtt HOST:PORT --http HOST:PORT [...]   (once)\n"
+    "       ottod restore FILE --data DIR   (a backup from otto admin backup)\n"
     "       ottod --data DIR [options]\n"
     "\n"
     "The otto update server: firmware store, devices and groups, jobs, the AWS IoT\n"
@@ -471,6 +473,8 @@ int main(int argc, char **argv)
                         .log_format = "text", .web_dir = OTTO_WEB_DIR};
     if (argc > 1 && !strcmp(argv[1], "init"))
         return srv_init_main(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "restore"))
+        return srv_restore_main(argc - 1, argv + 1);
     /* The config file first, so that flags override it: --config, or the
      * one ottod init wrote into --data DIR. */
     static char dflt[600];

@@ -12,6 +12,7 @@
  * Replies go to the request topic + "/accepted" or "/rejected".
  */
 #include "mqtt_api.h"
+#include "hw.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,9 +460,9 @@ static const char *take_thing(req_t *r, const char *p)
 }
 
 static void register_thing(srv_engine_t *e, const char *thing, const char *product,
-                           const char *versions, const char *images, int64_t now)
+                           const char *versions, const char *images, const char *hw, int64_t now)
 {
-    bool known = false;
+    bool known = false, joined = false;
     int err = srv_device_known(e->st, thing, &known);
     if (!err && !known) {
         if (!e->auto_register) {
@@ -485,12 +486,13 @@ static void register_thing(srv_engine_t *e, const char *thing, const char *produ
         const char *group = e->register_group;
         if (srv_device_upsert(e->st, thing, product, group[0] ? &group : NULL, group[0] ? 1 : 0, now) == OTTO_OK) {
             SRV_LOG_INF("thing=%s registered on first contact%s%s", thing, group[0] ? " into group " : "", group);
-            if (group[0]) /* the group's continuous jobs reach it at once */
-                srv_engine_joined(e, &thing, 1, now);
+            joined = group[0] != 0;
         }
     }
     if (product || versions)
-        srv_device_seen(e->st, thing, product ? product : "", versions ? versions : "", images, now);
+        srv_device_seen(e->st, thing, product ? product : "", versions ? versions : "", images, hw, now);
+    if (joined) /* the group's continuous jobs reach it at once, judged by what it just said it is */
+        srv_engine_joined(e, &thing, 1, now);
 }
 
 static void handle_hello(srv_engine_t *e, req_t *r, const void *payload, size_t len)
@@ -544,7 +546,18 @@ static void handle_hello(srv_engine_t *e, req_t *r, const void *payload, size_t 
         cJSON_Delete(j);
         return;
     }
-    register_thing(e, r->thing, prod ? prod->valuestring : "", vtxt ? vtxt : "{}", itxt, r->now);
+    /* What it is (chip, flash, slots, MCU): what a job may send it. */
+    char hw[SRV_HW_MAX + 1], hmsg[128];
+    const cJSON *hwj = cJSON_GetObjectItemCaseSensitive(j, "hw");
+    if (hwj && srv_hw_from_hello(hwj, hw, sizeof hw, hmsg, sizeof hmsg)) {
+        free(itxt);
+        free(vtxt);
+        r->req = NULL;
+        reject(r, "InvalidRequest", hmsg, NULL);
+        cJSON_Delete(j);
+        return;
+    }
+    register_thing(e, r->thing, prod ? prod->valuestring : "", vtxt ? vtxt : "{}", itxt, hwj ? hw : NULL, r->now);
     free(itxt);
     /* The device's signature policy, for the log (the agent's hello says
      * whether it takes unsigned images and which keys it trusts). */
@@ -649,7 +662,7 @@ static void handle(srv_engine_t *e, const char *topic, const void *payload, size
         }
         r.token = tok->valuestring;
     }
-    register_thing(e, r.thing, NULL, NULL, NULL, r.now);
+    register_thing(e, r.thing, NULL, NULL, NULL, NULL, r.now);
 
     if (op == OP_GET)
         op_get_pending(&r);

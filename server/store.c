@@ -95,7 +95,7 @@ static const char schema[] =
  * to migrations[], which upgrades an older data directory in place at
  * start (tests/e2e/12-upgrade.sh opens one made by the previous release).
  * migrations[v] takes version v + 1 to v + 2; version 1 is the first. */
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 static const char *const migrations[] = {
     /* 1 -> 2: the public keys firmware signatures are checked against */
     "CREATE TABLE IF NOT EXISTS signing_keys(name TEXT PRIMARY KEY, pem TEXT NOT NULL,"
@@ -121,6 +121,9 @@ static const char *const migrations[] = {
      * otto/things/{thing}/status), for the console and /metrics */
     "ALTER TABLE devices ADD COLUMN online INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX IF NOT EXISTS devices_online ON devices(online) WHERE online = 1;",
+    /* 8 -> 9: what the device is (its hello's hw: chip, flash, slot sizes,
+     * MCU), for jobs aimed at hardware variants (server/hw.h) */
+    "ALTER TABLE devices ADD COLUMN hw TEXT NOT NULL DEFAULT '{}';",
 };
 
 
@@ -188,7 +191,10 @@ static const char schema_pg[] =
     "CREATE OR REPLACE FUNCTION json_each(text) RETURNS TABLE(key text, value text) LANGUAGE sql IMMUTABLE"
     " AS $$SELECT key, value FROM jsonb_each_text($1::jsonb)$$;";
 #undef K
-static const char *const migrations_pg[] = {NULL}; /* none yet past version 8 */
+static const char *const migrations_pg[] = {
+    /* 8 -> 9: as SQLite's */
+    "ALTER TABLE devices ADD COLUMN IF NOT EXISTS hw TEXT NOT NULL DEFAULT '{}';",
+};
 
 /* Cached statements, one slot per hot query. */
 #define FW_COLS "id, sha256, md5, size, ota_type, product, grp, version, project," \
@@ -230,7 +236,7 @@ static const char *const queries[Q_COUNT] = {
     [Q_EXEC_PENDING] = "SELECT " EXEC_COLS " FROM executions e JOIN jobs j ON j.seq = e.job_seq"
                        " WHERE e.thing = ? AND e.status IN ('IN_PROGRESS', 'QUEUED') AND e.queued_at > 0"
                        " ORDER BY e.status = 'IN_PROGRESS' DESC, e.job_seq, e.exec_no LIMIT ?",
-    [Q_DEVICE_GET] = "SELECT thing, product, versions, created_at, last_seen, images, online FROM devices"
+    [Q_DEVICE_GET] = "SELECT thing, product, versions, created_at, last_seen, images, online, hw FROM devices"
                      " WHERE thing = ?",
     [Q_DEVICE_LAST_JOB] = "SELECT j.id, e.status FROM executions e JOIN jobs j ON j.seq = e.job_seq"
                           " WHERE e.thing = ? ORDER BY e.job_seq DESC, e.exec_no DESC LIMIT 1",
@@ -601,6 +607,7 @@ static void device_row(db_stmt_t *s, srv_device_t *d)
     d->last_seen = db_col_int64(s, 4);
     col_text(s, 5, d->images, sizeof d->images);
     d->online = (int)db_col_int64(s, 6) != 0;
+    col_text(s, 7, d->hw, sizeof d->hw);
 }
 
 int srv_device_upsert(srv_store_t *st, const char *thing, const char *product,
@@ -681,7 +688,7 @@ int srv_device_list(srv_store_t *st, const srv_device_filter_t *f, const char *a
 {
     char where[400], sql[700];
     device_where(f, where, sizeof where);
-    snprintf(sql, sizeof sql, "SELECT thing, product, versions, created_at, last_seen, images, online FROM devices"
+    snprintf(sql, sizeof sql, "SELECT thing, product, versions, created_at, last_seen, images, online, hw FROM devices"
                               " WHERE thing > ?1%s ORDER BY thing LIMIT ?2", where);
     db_stmt_t *s = prepare(st, sql);
     srv_device_t d;
@@ -755,13 +762,14 @@ int srv_device_delete(srv_store_t *st, const char *thing)
 }
 
 int srv_device_seen(srv_store_t *st, const char *thing, const char *product,
-                    const char *versions, const char *images, int64_t now)
+                    const char *versions, const char *images, const char *hw, int64_t now)
 {
     db_stmt_t *s = prepare(st,
         "UPDATE devices SET last_seen = ?,"
         " product = CASE WHEN ?2 = '' THEN product ELSE ?2 END,"
         " versions = CASE WHEN ?3 = '' THEN versions ELSE json_patch(versions, ?3) END,"
-        " images = CASE WHEN ?5 = '' THEN images ELSE ?5 END" /* the whole map: a base no longer held goes */
+        " images = CASE WHEN ?5 = '' THEN images ELSE ?5 END," /* the whole map: a base no longer held goes */
+        " hw = CASE WHEN ?6 = '' THEN hw ELSE ?6 END"
         " WHERE thing = ?4");
     if (!s)
         return OTTO_E_IO;
@@ -770,6 +778,7 @@ int srv_device_seen(srv_store_t *st, const char *thing, const char *product,
     bind_text(s, 3, versions);
     bind_text(s, 4, thing);
     bind_text(s, 5, images ? images : "");
+    bind_text(s, 6, hw ? hw : "");
     return run_one(st, s, true, "device seen");
 }
 
@@ -795,6 +804,37 @@ int srv_device_counts(srv_store_t *st, int64_t *total, int64_t *online)
     *online = rc == DB_ROW ? db_col_int64(s, 1) : 0;
     db_finalize(s);
     return rc == DB_ROW ? OTTO_OK : db_err(st, "count devices");
+}
+
+int srv_store_counts(srv_store_t *st, int64_t out[SRV_COUNTED])
+{
+    db_stmt_t *s = prepare(st, "SELECT (SELECT count(*) FROM firmware), (SELECT count(*) FROM devices),"
+                                  " (SELECT count(*) FROM jobs), (SELECT count(*) FROM executions),"
+                                  " (SELECT count(*) FROM signing_keys), (SELECT count(*) FROM tokens),"
+                                  " (SELECT count(*) FROM deltas), (SELECT count(*) FROM audit)");
+    if (!s)
+        return OTTO_E_IO;
+    int rc = db_step(s);
+    for (int i = 0; i < SRV_COUNTED; i++)
+        out[i] = rc == DB_ROW ? db_col_int64(s, i) : 0;
+    db_finalize(s);
+    return rc == DB_ROW ? OTTO_OK : db_err(st, "count");
+}
+
+const char *const srv_counted_names[SRV_COUNTED] = {"firmware", "devices", "jobs", "executions",
+                                                    "signingKeys", "tokens", "deltas", "audit"};
+
+int srv_store_snapshot(srv_store_t *st, const char *path)
+{
+    if (db_is_pg(st->db))
+        return OTTO_E_INVAL;
+    db_stmt_t *s = prepare(st, "VACUUM INTO ?");
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, path);
+    int rc = db_step(s);
+    db_finalize(s);
+    return rc == DB_DONE ? OTTO_OK : db_err(st, "snapshot");
 }
 
 int srv_fleet_versions(srv_store_t *st, int (*visit)(void *, const char *, const char *, int64_t), void *arg)
@@ -873,6 +913,26 @@ int srv_group_things(srv_store_t *st, const char *group,
             break;
     db_finalize(s);
     return rc == DB_ROW || rc == DB_DONE ? OTTO_OK : db_err(st, "group members");
+}
+
+/* Each row of a query of two text columns, to visit (non-zero stops). */
+static int each_pair(srv_store_t *st, const char *sql, int (*visit)(void *, const char *, const char *), void *arg,
+                     const char *what)
+{
+    db_stmt_t *s = prepare(st, sql);
+    int rc;
+    if (!s)
+        return OTTO_E_IO;
+    while ((rc = db_step(s)) == DB_ROW)
+        if (visit(arg, db_col_text(s, 0), db_col_text(s, 1)))
+            break;
+    db_finalize(s);
+    return rc == DB_ROW || rc == DB_DONE ? OTTO_OK : db_err(st, what);
+}
+
+int srv_device_hw_each(srv_store_t *st, int (*visit)(void *, const char *thing, const char *hw), void *arg)
+{
+    return each_pair(st, "SELECT thing, hw FROM devices WHERE hw <> '{}' ORDER BY thing", visit, arg, "device hw");
 }
 
 /* ---- jobs -------------------------------------------------------------- */
@@ -1445,15 +1505,7 @@ int srv_template_get(srv_store_t *st, const char *name, char **body)
 
 int srv_template_list(srv_store_t *st, int (*visit)(void *, const char *name, const char *body), void *arg)
 {
-    db_stmt_t *s = prepare(st, "SELECT name, body FROM job_templates ORDER BY name");
-    int rc;
-    if (!s)
-        return OTTO_E_IO;
-    while ((rc = db_step(s)) == DB_ROW)
-        if (visit(arg, db_col_text(s, 0), db_col_text(s, 1)))
-            break;
-    db_finalize(s);
-    return rc == DB_ROW || rc == DB_DONE ? OTTO_OK : db_err(st, "list job templates");
+    return each_pair(st, "SELECT name, body FROM job_templates ORDER BY name", visit, arg, "list job templates");
 }
 
 int srv_job_set_config(srv_store_t *st, int64_t seq, const char *config)

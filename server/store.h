@@ -75,6 +75,7 @@ typedef struct {
     int64_t created_at;
     int64_t last_seen;      /* 0 = never */
     bool online;            /* connected, by its birth and will messages */
+    char hw[256];           /* JSON object: what it is, from its hello (hw.h) */
 } srv_device_t;
 
 typedef struct {
@@ -200,15 +201,28 @@ int srv_fleet_versions(srv_store_t *st, int (*visit)(void *, const char *, const
  *  reason: visit(arg, reason, count), most first, at most limit. */
 int srv_recent_failures(srv_store_t *st, int64_t since, int limit, int (*visit)(void *, const char *, int64_t),
                         void *arg);
+/** How many of each: firmware, devices, jobs, executions, signing keys,
+ *  tokens, deltas, audit entries (srv_counted_names, for manifests). */
+#define SRV_COUNTED 8
+extern const char *const srv_counted_names[SRV_COUNTED];
+int srv_store_counts(srv_store_t *st, int64_t out[SRV_COUNTED]);
+/** A consistent copy of the whole database in a new file at path, taken
+ *  online (SQLite's VACUUM INTO); OTTO_E_INVAL on PostgreSQL. */
+int srv_store_snapshot(srv_store_t *st, const char *path);
 /** Devices in all, and connected. */
 int srv_device_counts(srv_store_t *st, int64_t *total, int64_t *online);
 /** Executions by status and reason (statusDetails.reason, "" none), over
  *  the whole history: visit(arg, status, reason, count). */
 int srv_exec_reasons(srv_store_t *st, int (*visit)(void *, const char *, const char *, int64_t), void *arg);
+/** A device's report of itself: product, versions (merged), images and hw
+ *  (each replaced whole; NULL or "" keeps what is stored). */
 int srv_device_seen(srv_store_t *st, const char *thing, const char *product,
-                    const char *versions, const char *images, int64_t now);
+                    const char *versions, const char *images, const char *hw, int64_t now);
 int srv_group_list(srv_store_t *st, int (*visit)(void *, const char *group, int64_t n),
                    void *arg);
+/** Visit every device that said what it is (hw not "{}"), in thing order
+ *  (byte-wise, as strcmp). */
+int srv_device_hw_each(srv_store_t *st, int (*visit)(void *, const char *thing, const char *hw), void *arg);
 /** Visit the things of a group (thing names only, fast path for job creation). */
 int srv_group_things(srv_store_t *st, const char *group,
                      int (*visit)(void *, const char *thing), void *arg);

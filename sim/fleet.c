@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -44,6 +45,7 @@
 #include "otto/kv.h"
 #include "otto/image.h"
 #include "net.h"
+#include "partcsv.h"
 #include "verify.h"
 #include "sim.h"
 #include "simdev.h"
@@ -107,6 +109,8 @@ struct fleet {
     int cuts, drops, relay_cuts;
     bool mcu;
     const char *mcu_part, *mcu_version;
+    bool small_flash;             /* --small-flash */
+    char mcu_model[24];           /* what the hello says the MCU is: "stm32" + mcu_part */
     bool mcu_mute, mcu_rdp, mcu_unprotect;
     bool allow_unsigned;     /* --allow-unsigned: the agents take images without a signature */
     uint32_t poll_ms;        /* --poll: idle agents ask for their next job this often */
@@ -319,9 +323,12 @@ static int power_on(node_t *n)
     n->port.mcu_bootloader = p_mcu_bootloader;
     n->port.verify = otto_linux_verify; /* over the keys in the device's store */
     n->port.mcu_run = p_mcu_run;
-    otto_agent_config_t cfg = {n->thing, n->f->product, &n->dev.ota, &n->store, &n->port,
-                               n->f->checkpoint, 500, NULL, n->f->mcu_version, 0, 0, false,
-                               n->f->mcu_unprotect, n->f->allow_unsigned, &n->delta, n->f->poll_ms};
+    otto_agent_config_t cfg = {.thing = n->thing, .product = n->f->product, .ota = &n->dev.ota,
+                               .store = &n->store, .port = &n->port, .checkpoint_bytes = n->f->checkpoint,
+                               .retry_ms = 500, .mcu_version = n->f->mcu_version,
+                               .mcu_part = n->emu ? n->f->mcu_model : NULL,
+                               .mcu_unprotect = n->f->mcu_unprotect, .allow_unsigned = n->f->allow_unsigned,
+                               .delta = &n->delta, .idle_poll_ms = n->f->poll_ms};
     if (n->emu) {
         if (otto_linux_uart_open(&n->line, n->tty, 115200)) {
             fprintf(stderr, "otto-sim: %s: cannot open %s: %s\n", n->thing, n->tty, strerror(errno));
@@ -457,8 +464,8 @@ static void service_node(node_t *n, uint32_t now)
 
 static bool busy(otto_link_t *l)
 {
-    node_t *n = l->user;
-    return !node_free(n) || !n->on;
+    node_t *n = l->user; /* NULL: a device that never powered on */
+    return !n || !n->on || !node_free(n);
 }
 
 static void run(fleet_t *f, double duration_s)
@@ -506,7 +513,19 @@ static int start_mcu(node_t *n)
     return 0;
 }
 
-static int provision(const char *path, const uint8_t *img, size_t len)
+/* --small-flash: what a fleet of thousands fits on a disk: no factory
+ * partition and no MCU staging, two 1 MiB OTA slots, the factory image
+ * in ota_0 (an empty otadata boots it, as ESP-IDF's bootloader does). */
+#define SMALL_FLASH_SIZE 0x214000u
+static const char small_layout[] =
+    "nvs,      data, nvs,     0x9000,   0x4000,\n"
+    "otadata,  data, ota,     0xd000,   0x2000,\n"
+    "phy_init, data, phy,     0xf000,   0x1000,\n"
+    "ota_0,    app,  ota_0,   0x10000,  1M,\n"
+    "ota_1,    app,  ota_1,   0x110000, 1M,\n"
+    "ottokv,   data, ottokv,  0x210000, 16K,\n";
+
+static int provision(const char *path, const uint8_t *img, size_t len, bool small)
 {
     uint8_t bin[OTTO_PART_TABLE_LEN];
     otto_part_table_t t;
@@ -517,10 +536,23 @@ static int provision(const char *path, const uint8_t *img, size_t len)
         fprintf(stderr, "otto-sim: %s does not exist; give --factory to make it\n", path);
         return -1;
     }
-    if (sim_default_table(OTTO_SIM_FLASH_SIZE, bin, &t))
-        return -1;
-    const otto_part_t *fp = otto_part_find(&t, OTTO_PART_TYPE_APP, OTTO_PART_SUB_FACTORY, NULL);
-    if (!fp || len > fp->size || sim_write_flash(path, bin, fp, img, len, OTTO_SIM_FLASH_SIZE)) {
+    uint32_t fsize = small ? SMALL_FLASH_SIZE : OTTO_SIM_FLASH_SIZE;
+    const otto_part_t *fp = NULL;
+    if (small) {
+        otto_part_t parts[OTTO_PARTCSV_MAX];
+        otto_partcsv_opts_t po = {OTTO_PART_TABLE_OFFSET, fsize};
+        char err[256];
+        size_t n;
+        if (otto_partcsv_parse(small_layout, &po, parts, &n, err, sizeof err) || otto_part_encode(parts, n, true, bin) ||
+            otto_part_parse(bin, OTTO_PART_TABLE_LEN, fsize, &t))
+            return -1;
+        fp = otto_part_find(&t, OTTO_PART_TYPE_APP, OTTO_PART_SUB_OTA_MIN, NULL);
+    } else {
+        if (sim_default_table(fsize, bin, &t))
+            return -1;
+        fp = otto_part_find(&t, OTTO_PART_TYPE_APP, OTTO_PART_SUB_FACTORY, NULL);
+    }
+    if (!fp || len > fp->size || sim_write_flash(path, bin, fp, img, len, fsize)) {
         fprintf(stderr, "otto-sim: cannot make %s\n", path);
         return -1;
     }
@@ -538,6 +570,30 @@ static void report(const fleet_t *f)
                n->emu ? n->emu->cuts : 0ul, !n->emu ? "-" : n->emu->app ? "app" : "bootload",
                n->on ? otto_agent_phase(&n->agent) : "off");
     }
+}
+
+/* Each module holds its flash file, an MQTT and an HTTP socket open, and
+ * with an MCU a pseudo-terminal's two ends, the MCU's flash and the
+ * relay's line: ask for the hard limit and refuse, rather than fail
+ * device by device, when a fleet cannot fit in one process. */
+static int fd_budget(int count, bool mcu)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)count * (mcu ? 7 : 3) + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return 0;
+    if (rl.rlim_cur < need && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur >= need)
+        return 0;
+    fprintf(stderr,
+            "otto-sim: %d devices need about %llu open files; this process may have %llu (ulimit -n).\n"
+            "otto-sim: run fewer devices per process (several otto-sim fleet processes with different --prefix)\n",
+            count, (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+    return 1;
 }
 
 static const char usage_fleet[] =
@@ -560,6 +616,8 @@ static const char usage_fleet[] =
     "      --cuts K           cut the power of K random devices mid-download\n"
     "      --relay-cuts K     cut the power of K random devices mid-relay to the MCU\n"
     "      --no-mcu           modules without an MCU behind them\n"
+    "      --small-flash      with --no-mcu: new flash files of 2.1 MiB (two 1 MiB OTA\n"
+    "                         slots, no factory app; the factory image goes in ota_0)\n"
     "      --mcu-part P       the emulated MCU: f103 (default) or f407\n"
     "      --mcu-version V    what the MCUs run from the factory (default 1.0.0)\n"
     "      --mcu-mute         MCUs that never answer\n"
@@ -601,7 +659,7 @@ static int fleet_main(int argc, char **argv, bool single)
         {"seed", required_argument, 0, 's'}, {"duration", required_argument, 0, 'D'},
         {"things-file", required_argument, 0, 'W'}, {"verbose", no_argument, 0, 'v'},
         {"rate", required_argument, 0, 'R'}, {"drops", required_argument, 0, 'X'},
-        {"poll", required_argument, 0, 1003},
+        {"poll", required_argument, 0, 1003}, {"small-flash", no_argument, 0, 1004},
         {"relay-cuts", required_argument, 0, 'Y'}, {"no-mcu", no_argument, 0, 'N'},
         {"mcu-part", required_argument, 0, 'Q'}, {"mcu-version", required_argument, 0, 'V'},
         {"mcu-mute", no_argument, 0, 'U'}, {"mcu-brownout", required_argument, 0, 'B'},
@@ -653,6 +711,7 @@ static int fleet_main(int argc, char **argv, bool single)
         case 'J': f.mcu_cut_op = strtoull(optarg, NULL, 10); break;
         case 'H': f.mcu_unprotect = true; break;
         case 'Z': f.allow_unsigned = true; break;
+        case 1004: f.small_flash = true; break;
         case 1003: f.poll_ms = (uint32_t)(atof(optarg) * 1000); break;
         case 1002: f.creds = optarg; break;
         case 1001:
@@ -691,6 +750,13 @@ static int fleet_main(int argc, char **argv, bool single)
         return 2;
     }
     snprintf(host, sizeof host, "%.*s", (int)(colon - mqtt), mqtt);
+    snprintf(f.mcu_model, sizeof f.mcu_model, "stm32%.16s", f.mcu_part);
+    if (f.small_flash && f.mcu) {
+        fprintf(stderr, "otto-sim: --small-flash has no MCU staging partition: add --no-mcu\n");
+        return 2;
+    }
+    if (fd_budget(count, f.mcu))
+        return 1;
     f.host = host;
     f.port = atoi(colon + 1);
 
@@ -729,7 +795,7 @@ static int fleet_main(int argc, char **argv, bool single)
         }
         if (tf)
             fprintf(tf, "%s\n", n->thing);
-        if (provision(n->path, img, img_len)) {
+        if (provision(n->path, img, img_len, f.small_flash)) {
             free(img);
             return 1;
         }

@@ -102,6 +102,8 @@ typedef struct {
      * an stm32 entry are REJECTED no_mcu). */
     const otto_uart_t *mcu_uart;  /**< the serial line to its ROM bootloader */
     const char *mcu_version;      /**< the MCU's factory version: until the relay records one */
+    const char *mcu_part;         /**< what the MCU is, for the hello's "hw" (e.g. "stm32f103";
+                                       NULL: its Get ID product id, once a relay has met it) */
     uint32_t mcu_slice_ms;        /**< relay work per tick before returning (0: 50) */
     unsigned mcu_retries;         /**< per AN3155 exchange (0: 5) */
     bool mcu_worker;              /**< the port runs otto_agent_relay_work itself, e.g. on

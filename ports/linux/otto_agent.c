@@ -64,6 +64,10 @@ static const char usage[] =
     "      --trust PUB.pem    a public key this device trusts (up to 3): every image must\n"
     "                         carry a signature one of them verifies\n"
     "      --allow-unsigned   also take images without a signature\n"
+    "      --poll S           with no job, ask for the next one every S seconds (default 300;\n"
+    "                         0: never): the net under a notification that was lost\n"
+    "      --mcu-part P       what the MCU is (e.g. stm32f103), told to the server so that\n"
+    "                         jobs can be aimed at hardware variants\n"
     "  -v, --verbose          log what the agent does (twice: every MQTT message)\n"
     "  -h, --help             this text\n"
     "\n"
@@ -110,11 +114,13 @@ int main(int argc, char **argv)
         {"trust", required_argument, 0, 'K'},    {"allow-unsigned", no_argument, 0, 'Z'},
         {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'},
         {"ca", required_argument, 0, 'A'},       {"cert", required_argument, 0, 'C'},
-        {"key", required_argument, 0, 'k'},
+        {"key", required_argument, 0, 'k'},      {"poll", required_argument, 0, 'P'},
+        {"mcu-part", required_argument, 0, 'M'},
         {0, 0, 0, 0}};
     const char *path = NULL, *thing = NULL, *mqtt = "127.0.0.1:1883", *product = NULL, *test = NULL, *tty = NULL;
-    const char *ca = NULL, *cert = NULL, *key = NULL;
+    const char *ca = NULL, *cert = NULL, *key = NULL, *mcu_part = NULL;
     unsigned long size = 0, checkpoint = 0;
+    double poll_s = 300;
     bool allow_unsigned = false;
     static otto_linux_keys_t keys;
     otto_linux_keys_init(&keys);
@@ -133,6 +139,14 @@ int main(int argc, char **argv)
         case 'A': ca = optarg; break;
         case 'C': cert = optarg; break;
         case 'k': key = optarg; break;
+        case 'M': mcu_part = optarg; break;
+        case 'P':
+            poll_s = atof(optarg);
+            if (poll_s < 0 || poll_s > 86400) {
+                fprintf(stderr, "otto-agent: --poll: seconds between 0 and 86400\n");
+                return 2;
+            }
+            break;
         case 'K':
             if (otto_linux_keys_add(&keys, optarg)) {
                 fprintf(stderr, "otto-agent: --trust %s: not an ECDSA P-256 public key in PEM, or more than %d\n",
@@ -241,8 +255,10 @@ int main(int argc, char **argv)
     link.tls_key = key;
     otto_link_port(&link, &aport);
     static otto_delta_t delta; /* delta updates: the decoder's 31.5 KiB */
-    otto_agent_config_t cfg = {thing, product, &ota, &store, &aport, (uint32_t)checkpoint, 0, NULL, NULL,
-                               0, 0, false, false, allow_unsigned, &delta, 0};
+    otto_agent_config_t cfg = {.thing = thing, .product = product, .ota = &ota, .store = &store,
+                               .port = &aport, .checkpoint_bytes = (uint32_t)checkpoint,
+                               .mcu_part = mcu_part, .allow_unsigned = allow_unsigned, .delta = &delta,
+                               .idle_poll_ms = (uint32_t)(poll_s * 1000)};
     aport.verify = otto_linux_verify;
     /* Manufacture: --trust keys go into the store once (later lists are
      * the device's own, rotated by signed key updates). */

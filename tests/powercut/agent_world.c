@@ -217,8 +217,10 @@ int agent_world_boot(otto_simdev_t *d, world_t *w, otto_agent_t *a, otto_kv_t *k
     static otto_agent_port_t port;
     port = agent_world_port(w, o->mcu_bootloader);
     static otto_delta_t delta;
-    otto_agent_config_t cfg = {"dev", "demo", &d->ota, &store, &port, 8192, 1000, NULL, "1.0.0", 0, 3, false, false,
-                               o->allow_unsigned, o->delta ? &delta : NULL, 0};
+    otto_agent_config_t cfg = {.thing = "dev", .product = "demo", .ota = &d->ota, .store = &store, .port = &port,
+                               .checkpoint_bytes = 8192, .retry_ms = 1000, .mcu_version = "1.0.0",
+                               .mcu_retries = 3, .allow_unsigned = o->allow_unsigned,
+                               .delta = o->delta ? &delta : NULL};
     cfg.mcu_uart = o->mcu_uart;
     if (otto_agent_init(a, &cfg, self.desc.version))
         return d->power.off ? 0 : -1;

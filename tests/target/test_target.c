@@ -413,8 +413,8 @@ static int agent_boot(void)
     static const uint8_t owner[1][65] = {{0x04, 0x0E}};
     if ((err = otto_trust_provision(&store, owner, 1)))
         return err;
-    static const otto_agent_config_t cfg = {"dev", "lamp", &agent_ota, &store, &port, 8192, 1000,
-                                            NULL, NULL, 0, 0, false, false, false, NULL, 0};
+    static const otto_agent_config_t cfg = {.thing = "dev", .product = "lamp", .ota = &agent_ota, .store = &store,
+                                            .port = &port, .checkpoint_bytes = 8192, .retry_ms = 1000};
     return otto_agent_init(&agent, &cfg, b.info.desc.version);
 }
 

@@ -98,8 +98,9 @@ static void boot(rig_t *r)
     static const uint8_t factory_key[1][65] = {{0x04, 0xF1}}; /* stands for the owner's key */
     assert_int_equal(otto_trust_provision(&r->store, factory_key, 1), OTTO_OK);
     r->port = (otto_agent_port_t){r, p_publish, p_get, p_cancel, p_reboot, p_now, NULL, NULL, p_verify};
-    otto_agent_config_t cfg = {"dev", "lamp", &r->d.ota, &r->store, &r->port, 8192, 1000, NULL, NULL,
-                               0, 0, false, false, r->allow_unsigned, NULL, 0};
+    otto_agent_config_t cfg = {.thing = "dev", .product = "lamp", .ota = &r->d.ota, .store = &r->store,
+                               .port = &r->port, .checkpoint_bytes = 8192, .retry_ms = 1000,
+                               .allow_unsigned = r->allow_unsigned};
     assert_int_equal(otto_agent_init(&r->a, &cfg, self.desc.version), OTTO_OK);
     r->npub = 0;
     r->rebooted = false;
