@@ -39,7 +39,7 @@ check "its firmware downloads, over HTTPS with a link ($code)" test "$code" = 20
 r=$(mq 24:0a:c4:12:00:02 "$J/update" '{"status":"SUCCEEDED"}')
 check "the execution that was running finishes" sh -c "echo '$r' | grep -q ^accepted"
 schema() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select value from meta where key=\"schema\"").fetchone()[0])' "$DATA/otto.db"; }
-check "the schema is upgraded to today's (8: signing keys, tokens and the audit log, job configurations, templates, waves, deltas, online)" test "$(schema)" = 8
+check "the schema is upgraded to today's (9: signing keys, tokens and the audit log, job configurations, templates, waves, deltas, online, hardware)" test "$(schema)" = 9
 cols=$(python3 -c 'import sqlite3,sys; print(",".join(r[1] for r in sqlite3.connect(sys.argv[1]).execute("pragma table_info(jobs)")))' "$DATA/otto.db")
 check "... the old job has an empty configuration column ($cols)" sh -c "echo '$cols' | grep -q ',config$' && '$OTTO' job show job-prev-1 --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(\"rollout\" in d)'"
 tables=$(python3 -c 'import sqlite3,sys; print(",".join(r[0] for r in sqlite3.connect(sys.argv[1]).execute("select name from sqlite_master where type=\"table\" and name in (\"signing_keys\",\"tokens\",\"audit\",\"job_templates\") order by name")))' "$DATA/otto.db")
