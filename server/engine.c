@@ -134,6 +134,12 @@ cJSON *srv_engine_doc_for(srv_engine_t *e, int64_t seq, const char *thing, int64
                                                                                             : NULL;
     cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(copy, "firmware")) {
         cJSON *u = cJSON_GetObjectItemCaseSensitive(f, "url"), *id = cJSON_GetObjectItemCaseSensitive(f, "id");
+        /* Where this server is now: a job made before a move or a restore
+         * onto another address still downloads from here. */
+        if (cJSON_IsString(u) && cJSON_IsString(id)) {
+            snprintf(url, sizeof url, "%s/fw/%s", e->public_url, id->valuestring);
+            cJSON_SetValuestring(u, url);
+        }
         if (e->links.on && cJSON_IsString(u) && cJSON_IsString(id) &&
             !srv_links_mint(&e->links, u->valuestring, id->valuestring, thing, now, url, sizeof url))
             cJSON_SetValuestring(u, url);
