@@ -29,6 +29,12 @@ echo "| store | start-next + 2 updates, requests/s | get, requests/s | ottod CPU
 echo "|---|---|---|---|"
 bash "$here/workers.sh"
 echo
+echo "### Retention: a year of weekly releases to 10,000 devices (ottod's test clock; plain TCP, --insecure)"
+echo
+echo "| when | store |"
+echo "|---|---|"
+bash "$here/retention.sh"
+echo
 echo "### Firmware downloads: ottod against nginx, same file, same wrk load (plain HTTP, --insecure; HTTPS rows below)"
 echo
 echo "| file, concurrency | ottod | nginx | ottod/nginx |"

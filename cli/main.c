@@ -28,7 +28,7 @@ static const char usage[] =
     "  key trust|list|revoke             the keys firmware must be signed with\n"
     "  token create|list|revoke          operator tokens with roles (admin only)\n"
     "  audit                             who did what (admin only)\n"
-    "  admin backup FILE                 the whole server in one file (admin only)\n"
+    "  admin backup FILE | prune         the whole server in one file; retention now (admin)\n"
     "\n"
     "Run 'otto <command> --help' for the options of a command.\n";
 

@@ -13,6 +13,11 @@ static void put32(uint8_t *p, uint32_t v)
     p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
 }
 
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static void put16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8);
@@ -115,5 +120,43 @@ int otto_img_build(const otto_imgspec_t *s, uint8_t **out, size_t *len)
     }
     *out = img;
     *len = total;
+    return OTTO_OK;
+}
+
+int otto_img_restamp(uint8_t *img, size_t len, const char *version, uint32_t secure_version, size_t *out_len)
+{
+    if (!img || !version || strlen(version) > 31 || len < OTTO_IMAGE_HEAD_LEN || img[0] != OTTO_IMAGE_MAGIC ||
+        get32(img + OTTO_APP_DESC_OFFSET) != OTTO_APP_DESC_MAGIC)
+        return OTTO_E_INVAL;
+    /* The segments, to find where they end and what the checksum covers. */
+    size_t at = 24;
+    uint8_t csum = 0xEF;
+    for (unsigned i = 0; i < img[1]; i++) {
+        if (at + 8 > len)
+            return OTTO_E_INVAL;
+        size_t n = get32(img + at + 4);
+        if (n > len - at - 8)
+            return OTTO_E_INVAL;
+        at += 8 + n;
+    }
+    uint8_t *d = img + OTTO_APP_DESC_OFFSET;
+    put32(d + 4, secure_version);
+    memset(d + 16, 0, 32);
+    put_str(d + 16, version, 32);
+    at = 24;
+    for (unsigned i = 0; i < img[1]; i++) {
+        size_t n = get32(img + at + 4);
+        for (size_t k = 0; k < n; k++)
+            csum ^= img[at + 8 + k];
+        at += 8 + n;
+    }
+    size_t csum_at = at + (15u - at % 16u);
+    size_t end = csum_at + 1u + (img[23] == 1 ? 32u : 0u);
+    if (end > len)
+        return OTTO_E_INVAL;
+    img[csum_at] = csum;
+    if (img[23] == 1 && otto_sha256(img, csum_at + 1u, img + csum_at + 1u))
+        return OTTO_E_IO;
+    *out_len = end; /* a signature block after it no longer signs this: left out */
     return OTTO_OK;
 }

@@ -31,4 +31,11 @@ typedef struct {
  *  is too small for descriptor + payload). */
 int otto_img_build(const otto_imgspec_t *spec, uint8_t **out, size_t *len);
 
+/** Give an existing image (ESP-IDF's or otto's) another version and
+ *  secure_version in its app descriptor, with its checksum and appended
+ *  SHA-256 made again, in place. *out_len is the image's length without
+ *  what followed it (a Secure Boot signature block signs the old bytes:
+ *  sign again). OTTO_E_INVAL when img is not an app image. */
+int otto_img_restamp(uint8_t *img, size_t len, const char *version, uint32_t secure_version, size_t *out_len);
+
 #endif

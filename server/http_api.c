@@ -28,6 +28,7 @@
 #include "clock.h"
 #include "auth.h"
 #include "backup.h"
+#include "prune.h"
 #include "clients.h"
 #include "console.h"
 #include "download.h"
@@ -1670,6 +1671,33 @@ static enum MHD_Result r_backup(srv_t *s, struct MHD_Connection *c, const char *
     return ret;
 }
 
+/* Retention now (prune.h); {"dryRun": true} counts only. */
+static enum MHD_Result r_prune(srv_t *s, struct MHD_Connection *c, const char *name, cJSON *body)
+{
+    const cJSON *dry = cJSON_GetObjectItemCaseSensitive(body, "dryRun");
+    srv_pruned_t p;
+    (void)name;
+    if (dry && !cJSON_IsBool(dry))
+        return srv_http_err(c, 400, "invalid", "dryRun: true or false");
+    int err = srv_prune(s, srv_now(), cJSON_IsTrue(dry), &p);
+    if (err)
+        return srv_http_otto_err(c, err, "pruning failed; nothing was removed from the database");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "dryRun", cJSON_IsTrue(dry));
+    cJSON_AddNumberToObject(o, "jobs", (double)p.jobs);
+    cJSON_AddNumberToObject(o, "executions", (double)p.executions);
+    cJSON_AddNumberToObject(o, "audit", (double)p.audit);
+    cJSON_AddNumberToObject(o, "firmware", (double)p.firmware);
+    cJSON_AddNumberToObject(o, "deltas", (double)p.deltas);
+    cJSON_AddNumberToObject(o, "bytes", (double)p.bytes);
+    cJSON *r = cJSON_AddObjectToObject(o, "rules");
+    cJSON_AddNumberToObject(r, "retainJobsDays", s->cfg.retain_jobs_days);
+    cJSON_AddNumberToObject(r, "retainAuditDays", s->cfg.retain_audit_days);
+    cJSON_AddNumberToObject(r, "retainFirmwareDays", s->cfg.retain_firmware_days);
+    cJSON_AddNumberToObject(r, "pruneHours", s->cfg.prune_hours);
+    return srv_http_json(c, 200, o);
+}
+
 /* Every REST endpoint: method, path (a prefix and, with a name, "/{name}"
  * and maybe a suffix), handler. docs/api.md lists the same. */
 static const struct {
@@ -1713,6 +1741,7 @@ static const struct {
     {"POST", "/api/v1/tokens", true, "/revoke", r_token_revoke, SRV_ROLE_ADMIN},
     {"GET", "/api/v1/audit", false, NULL, r_audit, SRV_ROLE_ADMIN},
     {"POST", "/api/v1/admin/backup", false, NULL, r_backup, SRV_ROLE_ADMIN},
+    {"POST", "/api/v1/admin/prune", false, NULL, r_prune, SRV_ROLE_ADMIN},
 };
 
 /* Who did what to which object, and how it ended: every change. */

@@ -29,6 +29,7 @@
 #include "deltas.h"
 #include "init.h"
 #include "backup.h"
+#include "prune.h"
 #include "sign.h"
 #include "log.h"
 #include "throttle.h"
@@ -94,6 +95,14 @@ static const char usage[] =
     "                           build's or the installed copy; \"\": no console)   [web_dir]\n"
     "      --link-ttl S         download links in job documents live S seconds (default\n"
     "                           3600; minted per device, checked with HTTPS)    [link_ttl_seconds]\n"
+    "      --retain-jobs D      forget jobs that ended D days ago, with their executions\n"
+    "                           (default 90; 0 keeps them)                      [retain_jobs_days]\n"
+    "      --retain-audit D     ... audit entries older than D days (default 365) [retain_audit_days]\n"
+    "      --retain-firmware D  ... firmware uploaded D days ago that no job left, no\n"
+    "                           template and no device uses, and patches no device can\n"
+    "                           use (default 30)                                [retain_firmware_days]\n"
+    "      --prune-hours H      apply those rules every H hours (default 24; 0: only\n"
+    "                           'otto admin prune')                             [prune_hours]\n"
     "      --insecure           plain MQTT and HTTP, no certificates: tests and closed\n"
     "                           labs only (logged as such)                      [insecure]\n"
     "  TLS settings (ottod init writes them): tls_ca, tls_ca_key, mqtt_cert, mqtt_key,\n"
@@ -179,6 +188,19 @@ static int set_option(srv_config_t *c, const char *key, const char *v)
         c->signed_links = b;
         return 0;
     }
+    static const struct { const char *key; size_t off; long max; } days[] = {
+        {"retain_jobs_days", offsetof(srv_config_t, retain_jobs_days), 36500},
+        {"retain_audit_days", offsetof(srv_config_t, retain_audit_days), 36500},
+        {"retain_firmware_days", offsetof(srv_config_t, retain_firmware_days), 36500},
+        {"prune_hours", offsetof(srv_config_t, prune_hours), 8760}};
+    for (size_t i = 0; i < sizeof days / sizeof *days; i++)
+        if (!strcmp(key, days[i].key)) { /* 0: keep for ever (prune_hours: never by itself) */
+            n = strtol(v, &end, 10);
+            if (*end || end == v || n < 0 || n > days[i].max)
+                return -1;
+            *(int *)((char *)c + days[i].off) = (int)n;
+            return 0;
+        }
     if (!strcmp(key, "link_ttl_seconds")) {
         n = strtol(v, &end, 10);
         if (*end || n < 1 || n > 7 * 86400)
@@ -202,7 +224,7 @@ static int set_option(srv_config_t *c, const char *key, const char *v)
     }
     if (!strcmp(key, "clock_speed")) {
         double d = strtod(v, &end);
-        if (*end || d <= 0 || d > 100000)
+        if (*end || d <= 0 || d > 1e7)
             return -1;
         c->clock_speed = d;
         return 0;
@@ -453,12 +475,15 @@ int main(int argc, char **argv)
         {"clock-start", required_argument, 0, 18}, {"clock-speed", required_argument, 0, 19},
         {"register-group", required_argument, 0, 20}, {"no-deltas", no_argument, 0, 21},
         {"log-format", required_argument, 0, 22}, {"web", required_argument, 0, 23},
-        {"db", required_argument, 0, 24}, {"mqtt-share", required_argument, 0, 25}, {0, 0, 0, 0}};
+        {"db", required_argument, 0, 24}, {"mqtt-share", required_argument, 0, 25},
+        {"retain-jobs", required_argument, 0, 26}, {"retain-audit", required_argument, 0, 27},
+        {"retain-firmware", required_argument, 0, 28}, {"prune-hours", required_argument, 0, 29}, {0, 0, 0, 0}};
     static const char *const keys[] = {
         [1] = "public_url", [2] = "http_threads", [4] = "mqtt_client_id",
         [5] = "timer_minute_seconds", [6] = "log_level", [7] = "log_file", [10] = "http_per_ip",
         [11] = "http_idle_seconds", [12] = "mqtt_rate", [13] = "register_rate", [14] = "trusted_proxy", [17] = "link_ttl_seconds",
-        [18] = "clock_start", [19] = "clock_speed", [20] = "register_group", [22] = "log_format", [23] = "web_dir", [24] = "db", [25] = "mqtt_share"};
+        [18] = "clock_start", [19] = "clock_speed", [20] = "register_group", [22] = "log_format", [23] = "web_dir", [24] = "db", [25] = "mqtt_share",
+        [26] = "retain_jobs_days", [27] = "retain_audit_days", [28] = "retain_firmware_days", [29] = "prune_hours"};
     static srv_t srv; /* large; lives for the whole process */
     srv_t *s = &srv;
     srv_config_t *c = &s->cfg;
@@ -469,6 +494,7 @@ int main(int argc, char **argv)
     *c = (srv_config_t){.mqtt_host = "127.0.0.1", .mqtt_port = 1883, .http_host = "127.0.0.1",
                         .http_port = 8080, .http_threads = 4, .http_per_ip = 64, .http_idle_s = 30, .mqtt_rate = 20, .register_rate = 100,
                         .auto_register = true, .deltas = true, .signed_links = -1, .link_ttl_s = 3600,
+                        .retain_jobs_days = 90, .retain_audit_days = 365, .retain_firmware_days = 30, .prune_hours = 24,
                         .minute_s = 60, .mqtt_client_id = "ottod", .log_level = "info",
                         .log_format = "text", .web_dir = OTTO_WEB_DIR};
     if (argc > 1 && !strcmp(argv[1], "init"))
@@ -507,7 +533,7 @@ int main(int argc, char **argv)
         case 'h': fputs(usage, stdout); return 0;
         case 8: puts("ottod 0.1.0"); return 0;
         case 1: case 2: case 4: case 5: case 6: case 7: case 10: case 11: case 12: case 13: case 14: case 17: case 18: case 19: case 20:
-        case 22: case 23: case 24: case 25:
+        case 22: case 23: case 24: case 25: case 26: case 27: case 28: case 29:
             key = keys[opt];
             break;
         default: fputs(usage, stderr); return 2;
@@ -644,6 +670,7 @@ int main(int argc, char **argv)
             c->public_url, c->auto_register ? "on" : "off");
 
     /* The main thread runs the timers and waits for a signal. */
+    int64_t last_prune = 0;
     for (;;) {
         struct timespec ts = {1, 0};
         int sig = sigtimedwait(&sigs, NULL, &ts);
@@ -663,6 +690,17 @@ int main(int argc, char **argv)
         s->eng.lead = lead;
         if (lead)
             srv_engine_tick(&s->eng, srv_now());
+        /* Retention, on the leader, every prune_hours (the first an hour
+         * after start: not in the way of a restart's reconnect storm). */
+        int64_t now = srv_now();
+        if (!last_prune)
+            last_prune = now - (int64_t)c->prune_hours * 3600 + 3600;
+        if (lead && c->prune_hours > 0 && now - last_prune >= (int64_t)c->prune_hours * 3600) {
+            srv_pruned_t pr;
+            last_prune = now;
+            if (srv_prune(s, now, false, &pr))
+                SRV_LOG_ERR("prune: failed; the store was left as it was (next try in %d hours)", c->prune_hours);
+        }
         pthread_mutex_unlock(&s->lock);
     }
     rc = 0;

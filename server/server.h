@@ -51,6 +51,8 @@ typedef struct {
     bool insecure;          /* plain TCP and HTTP allowed: said loudly */
     int signed_links;       /* download links minted per device: 1 on, 0 off, -1 default (on with HTTPS) */
     int link_ttl_s;         /* how long a minted link lives */
+    int retain_jobs_days, retain_audit_days, retain_firmware_days; /* prune.h; 0 keeps */
+    int prune_hours;        /* the leader prunes this often (0: only when asked) */
 } srv_config_t;
 
 /* What downloads look up, kept a few seconds so the hot path takes neither

@@ -532,9 +532,10 @@ int srv_fw_get(srv_store_t *st, const char *id, srv_fw_t *out)
     return err;
 }
 
-int srv_fw_list(srv_store_t *st, int (*visit)(void *, const srv_fw_t *), void *arg)
+/* Each firmware row of s (prepared with FW_COLS; NULL: failed) to visit. */
+static int walk_fw(srv_store_t *st, db_stmt_t *s, int (*visit)(void *, const srv_fw_t *), void *arg,
+                   const char *what)
 {
-    db_stmt_t *s = prepare(st, "SELECT " FW_COLS " FROM firmware ORDER BY created_at, id");
     srv_fw_t f;
     int rc;
     if (!s)
@@ -545,16 +546,28 @@ int srv_fw_list(srv_store_t *st, int (*visit)(void *, const srv_fw_t *), void *a
             break;
     }
     db_finalize(s);
-    return rc == DB_ROW || rc == DB_DONE ? OTTO_OK : db_err(st, "list firmware");
+    return rc == DB_ROW || rc == DB_DONE ? OTTO_OK : db_err(st, what);
+}
+
+/* DELETE ... WHERE id = ? of one row. */
+static int delete_id(srv_store_t *st, const char *sql, const char *id, const char *what)
+{
+    db_stmt_t *s = prepare(st, sql);
+    if (!s)
+        return OTTO_E_IO;
+    bind_text(s, 1, id);
+    return run_one(st, s, true, what);
+}
+
+int srv_fw_list(srv_store_t *st, int (*visit)(void *, const srv_fw_t *), void *arg)
+{
+    return walk_fw(st, prepare(st, "SELECT " FW_COLS " FROM firmware ORDER BY created_at, id"), visit, arg,
+                   "list firmware");
 }
 
 int srv_fw_delete(srv_store_t *st, const char *id)
 {
-    db_stmt_t *s = prepare(st, "DELETE FROM firmware WHERE id = ?");
-    if (!s)
-        return OTTO_E_IO;
-    bind_text(s, 1, id);
-    return run_one(st, s, true, "delete firmware");
+    return delete_id(st, "DELETE FROM firmware WHERE id = ?", id, "delete firmware");
 }
 
 int srv_fw_used_by(srv_store_t *st, const char *id, char job_id[SRV_JOBID_MAX + 1])
@@ -1451,14 +1464,13 @@ int srv_delta_get(srv_store_t *st, const char *id, srv_delta_t *out)
     return rc == DB_ROW ? OTTO_OK : rc == DB_DONE ? OTTO_E_NOTFOUND : db_err(st, "get delta");
 }
 
-int srv_delta_list(srv_store_t *st, const char *fw_id, int (*visit)(void *, const srv_delta_t *), void *arg)
+/* Each delta row of s (prepared with DELTA_COLS; NULL: failed) to visit. */
+static int walk_deltas(srv_store_t *st, db_stmt_t *s, int (*visit)(void *, const srv_delta_t *), void *arg,
+                       const char *what)
 {
-    db_stmt_t *s = prepare(st, "SELECT " DELTA_COLS " FROM deltas WHERE base_fw = ?1 OR target_fw = ?1"
-                                  " ORDER BY created_at, id");
     int rc;
     if (!s)
         return OTTO_E_IO;
-    bind_text(s, 1, fw_id);
     while ((rc = db_step(s)) == DB_ROW) {
         srv_delta_t d;
         delta_row(s, &d);
@@ -1466,7 +1478,92 @@ int srv_delta_list(srv_store_t *st, const char *fw_id, int (*visit)(void *, cons
             break;
     }
     db_finalize(s);
-    return rc == DB_ROW || rc == DB_DONE ? OTTO_OK : db_err(st, "list deltas");
+    return rc == DB_ROW || rc == DB_DONE ? OTTO_OK : db_err(st, what);
+}
+
+int srv_delta_list(srv_store_t *st, const char *fw_id, int (*visit)(void *, const srv_delta_t *), void *arg)
+{
+    db_stmt_t *s = prepare(st, "SELECT " DELTA_COLS " FROM deltas WHERE base_fw = ?1 OR target_fw = ?1"
+                                  " ORDER BY created_at, id");
+    if (s)
+        bind_text(s, 1, fw_id);
+    return walk_deltas(st, s, visit, arg, "list deltas");
+}
+
+/* ---- retention (prune.h) ---- */
+
+/* A count, or a delete, over one statement with one time bound. */
+static int count_or_delete(srv_store_t *st, const char *count_sql, const char *delete_sql, int64_t before, bool dry,
+                           int64_t *n, const char *what)
+{
+    db_stmt_t *s = prepare(st, count_sql);
+    if (!s)
+        return OTTO_E_IO;
+    db_bind_int64(s, 1, before);
+    int rc = db_step(s);
+    *n = rc == DB_ROW ? db_col_int64(s, 0) : 0;
+    db_finalize(s);
+    if (rc != DB_ROW)
+        return db_err(st, what);
+    if (dry || !*n || !delete_sql)
+        return OTTO_OK;
+    if (!(s = prepare(st, delete_sql)))
+        return OTTO_E_IO;
+    db_bind_int64(s, 1, before);
+    return run(st, s, true, what);
+}
+
+#define OLD_JOBS "SELECT seq FROM jobs WHERE status IN ('COMPLETED', 'CANCELED') AND completed_at > 0" \
+                 " AND completed_at < ?1"
+
+int srv_prune_jobs(srv_store_t *st, int64_t before, bool dry, int64_t *jobs, int64_t *execs)
+{
+    int err;
+    if ((err = count_or_delete(st, "SELECT count(*) FROM executions WHERE job_seq IN (" OLD_JOBS ")",
+                               "DELETE FROM executions WHERE job_seq IN (" OLD_JOBS ")", before, dry, execs,
+                               "prune executions")) ||
+        (err = count_or_delete(st, "SELECT count(*) FROM job_fw WHERE job_seq IN (" OLD_JOBS ")",
+                               "DELETE FROM job_fw WHERE job_seq IN (" OLD_JOBS ")", before, dry, jobs,
+                               "prune job firmware")))
+        return err;
+    return count_or_delete(st, "SELECT count(*) FROM (" OLD_JOBS ") o", "DELETE FROM jobs WHERE seq IN (" OLD_JOBS ")",
+                           before, dry, jobs, "prune jobs");
+}
+
+int srv_prune_audit(srv_store_t *st, int64_t before, bool dry, int64_t *n)
+{
+    return count_or_delete(st, "SELECT count(*) FROM audit WHERE at < ?1", "DELETE FROM audit WHERE at < ?1", before,
+                           dry, n, "prune audit");
+}
+
+int srv_prune_fw_unused(srv_store_t *st, int64_t before, int (*visit)(void *, const srv_fw_t *), void *arg)
+{
+    /* Not in any job left, not named by a template, not what any device
+     * runs (a patch's base), uploaded before the bound. */
+    db_stmt_t *s = prepare(st, "SELECT " FW_COLS " FROM firmware f WHERE created_at < ?1"
+                                  " AND NOT EXISTS (SELECT 1 FROM job_fw j WHERE j.fw_id = f.id)"
+                                  " AND NOT EXISTS (SELECT 1 FROM job_templates t WHERE instr(t.body, f.id) > 0)"
+                                  " AND NOT EXISTS (SELECT 1 FROM devices d WHERE instr(d.images, f.sha256) > 0)"
+                                  " ORDER BY created_at, id");
+    if (s)
+        db_bind_int64(s, 1, before);
+    return walk_fw(st, s, visit, arg, "unused firmware");
+}
+
+int srv_prune_deltas_unused(srv_store_t *st, int (*visit)(void *, const srv_delta_t *), void *arg)
+{
+    /* A patch whose firmware is gone, or whose base no device runs. */
+    db_stmt_t *s = prepare(st, "SELECT " DELTA_COLS " FROM deltas x WHERE"
+                                  " NOT EXISTS (SELECT 1 FROM firmware f WHERE f.id = x.target_fw)"
+                                  " OR NOT EXISTS (SELECT 1 FROM firmware b JOIN devices d"
+                                  " ON instr(d.images, b.sha256) > 0 WHERE b.id = x.base_fw)"
+                                  " ORDER BY id");
+    return walk_deltas(st, s, visit, arg, "unused deltas");
+}
+
+int srv_delta_delete(srv_store_t *st, const char *id)
+{
+    return delete_id(st, "DELETE FROM deltas WHERE id = ?", id, "delete delta");
 }
 
 /* A named text row (INSERT of name, text, time): OTTO_E_EXISTS when the name is taken. */

@@ -316,12 +316,24 @@ int srv_exec_release_counts(srv_store_t *st, int64_t job_seq, int max_wave, int6
  *  how many, and how many of them were released. */
 int srv_exec_wave_counts(srv_store_t *st, int64_t job_seq,
                          int (*visit)(void *, int wave, int status, int64_t released, int64_t n), void *arg);
+/* ---- retention (prune.h): each counts, and deletes unless dry ---- */
+/** Jobs that ended (COMPLETED or CANCELED) before `before`, with their
+ *  executions: *jobs and *execs. */
+int srv_prune_jobs(srv_store_t *st, int64_t before, bool dry, int64_t *jobs, int64_t *execs);
+int srv_prune_audit(srv_store_t *st, int64_t before, bool dry, int64_t *n);
+/** Firmware uploaded before `before` that no job left uses, no template
+ *  names and no device runs. */
+int srv_prune_fw_unused(srv_store_t *st, int64_t before, int (*visit)(void *, const srv_fw_t *), void *arg);
+
 /* ---- delta patches between firmware (their bytes: DATA/deltas/ID) ---- */
 typedef struct {
     char id[48];            /* "d-" + base fw id's hex + "-" + target fw id's hex */
     char base_fw[20], target_fw[20];
     int64_t size, created_at;
 } srv_delta_t;
+/** Patches whose target is gone or whose base no device runs. */
+int srv_prune_deltas_unused(srv_store_t *st, int (*visit)(void *, const srv_delta_t *), void *arg);
+int srv_delta_delete(srv_store_t *st, const char *id);
 /** The distinct images (SHA-256) the devices of a product say they run for
  *  ota_type. */
 int srv_device_images(srv_store_t *st, const char *product, const char *ota_type,
