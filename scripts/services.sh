@@ -22,6 +22,7 @@ BUILD=${BUILD:-$E2E_ROOT/build}
 OTTO=${OTTO:-$BUILD/otto}
 OTTOD=${OTTOD:-$BUILD/ottod}
 E2E_PIDS=()
+E2E_MOUNTS=()
 E2E_PG_DIRS=()
 
 # mcu_image SIZE FILE: an STM32 application of SIZE bytes for 0x08000000: a
@@ -44,6 +45,9 @@ e2e_cleanup() {
     for pid in "${E2E_PIDS[@]}"; do
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$pid" 2>/dev/null || true
+    done
+    for m in "${E2E_MOUNTS[@]}"; do # filesystems a test made for itself (a small tmpfs)
+        umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
     done
     if [ -n "${E2E_KEEP:-}" ]; then
         echo "kept $E2E_DIR ${E2E_PG_DIRS[*]}" >&2

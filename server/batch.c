@@ -166,8 +166,8 @@ static void handle(srv_batch_t *b, msgs_t *work)
     pthread_mutex_unlock(&s->lock);
     if (err) {
         if (b->failed++ == 0)
-            SRV_LOG_ERR("store: a batch of %zu device requests did not commit (%s); their replies are not sent and"
-                        " the devices will ask again", work->n, otto_strerror(err));
+            SRV_LOG_ERR("store: a batch of %zu device requests did not commit (the line above says why); their"
+                        " replies are not sent and the devices will ask again", work->n);
     } else {
         for (size_t i = 0; i < b->held.n; i++)
             if (publish(pub_ctx, b->held.v[i].topic, b->held.v[i].payload, b->held.v[i].len) != 0)

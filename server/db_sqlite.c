@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 
@@ -25,9 +26,19 @@ typedef struct {
 #define LITE(d)  ((lite_t *)(d))
 #define LSTMT(s) ((lite_stmt_t *)(s))
 
+/* Said plainly when the disk is full: nothing acknowledged is lost. */
+static void lite_log(sqlite3 *db, int code, const char *what, const char *msg)
+{
+    if ((code & 0xff) == SQLITE_FULL)
+        SRV_LOG_ERR("store: %s: the disk is full: nothing is committed and no device is told its report was"
+                    " taken (devices repeat them) until space returns", what);
+    else
+        SRV_LOG_ERR("store: %s: %s", what, msg ? msg : sqlite3_errmsg(db));
+}
+
 static int lite_err(lite_t *l, const char *what)
 {
-    SRV_LOG_ERR("store: %s: %s", what, sqlite3_errmsg(l->db));
+    lite_log(l->db, sqlite3_errcode(l->db), what, NULL);
     return -1;
 }
 
@@ -49,8 +60,11 @@ static void lite_observe(db_t *db)
 static int lite_exec(db_t *db, const char *sql)
 {
     char *msg = NULL;
-    if (sqlite3_exec(LITE(db)->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        SRV_LOG_ERR("store: %s: %s", sql, msg ? msg : "?");
+    if (!strcmp(sql, "ROLLBACK") && sqlite3_get_autocommit(LITE(db)->db))
+        return 0; /* SQLite already rolled back (a COMMIT that met a full disk) */
+    int rc = sqlite3_exec(LITE(db)->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        lite_log(LITE(db)->db, rc, sql, msg ? msg : "?");
         sqlite3_free(msg);
         return -1;
     }

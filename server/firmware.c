@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -60,11 +61,26 @@ int srv_shared_file(srv_store_t *st, pthread_mutex_t *lock, const char *path, co
     return err;
 }
 
+bool srv_disk_room(const char *dir, uint64_t len, uint64_t *avail)
+{
+    struct statvfs v;
+    if (statvfs(dir, &v)) {
+        *avail = 0;
+        return true; /* cannot tell: the writes will */
+    }
+    uint64_t total = (uint64_t)v.f_blocks * v.f_frsize, reserve = total / 10;
+    *avail = (uint64_t)v.f_bavail * v.f_frsize;
+    if (reserve > 64ull << 20)
+        reserve = 64ull << 20;
+    return *avail >= reserve && *avail - reserve >= len;
+}
+
 int srv_upload_begin(srv_upload_t *u, const char *dir)
 {
     memset(u, 0, sizeof *u);
     snprintf(u->tmp_path, sizeof u->tmp_path, "%s/tmp/upload-XXXXXX", dir);
     if ((u->fd = mkstemp(u->tmp_path)) < 0) {
+        u->disk_full = errno == ENOSPC || errno == EDQUOT;
         SRV_LOG_ERR("upload: cannot create %s: %s", u->tmp_path, strerror(errno));
         return OTTO_E_IO;
     }
@@ -86,6 +102,7 @@ int srv_upload_write(srv_upload_t *u, const void *data, size_t len)
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
+            u->disk_full = errno == ENOSPC || errno == EDQUOT;
             SRV_LOG_ERR("upload: write %s: %s", u->tmp_path, strerror(errno));
             return OTTO_E_IO;
         }
@@ -272,7 +289,9 @@ int srv_firmware_ingest(srv_store_t *st, const char *dir, srv_upload_t *u, const
     fw->created_at = srv_now();
     if (fsync(u->fd) != 0 || close(u->fd) != 0) {
         u->fd = -1;
-        err = bad(msg, msglen, OTTO_E_IO, "could not store the upload%s", "");
+        u->disk_full = errno == ENOSPC || errno == EDQUOT;
+        err = bad(msg, msglen, OTTO_E_IO, "could not store the upload%s",
+                  u->disk_full ? ": the data directory's disk is full" : "");
         goto out;
     }
     u->fd = -1;

@@ -27,7 +27,13 @@ typedef struct {
     uint64_t size;
     otto_sha256_t sha;
     otto_md5_t md5;
+    bool disk_full;       /* a write met ENOSPC or EDQUOT: say so, not "I/O error" */
 } srv_upload_t;
+
+/** Bytes an upload of len may take in dir while leaving room for the
+ *  store (10 % of the filesystem, at most 64 MiB): true when it fits;
+ *  *avail is what is free. */
+bool srv_disk_room(const char *dir, uint64_t len, uint64_t *avail);
 
 int srv_upload_begin(srv_upload_t *u, const char *data_dir);
 int srv_upload_write(srv_upload_t *u, const void *data, size_t len);

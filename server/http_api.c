@@ -876,9 +876,13 @@ static enum MHD_Result h_upload(srv_t *s, struct MHD_Connection *c, req_t *r)
     srv_fw_t fw;
     bool created;
     char msg[512];
-    if (r->up_err) {
+    if (r->up_err || r->up.disk_full) {
+        bool full = r->up.disk_full;
         srv_upload_abort(&r->up);
         r->up_open = false;
+        if (full)
+            return srv_http_err(c, 507, "disk_full",
+                                "the data directory's disk is full: the upload was refused; free space and upload again");
         if (r->desc_big)
             return srv_http_err(c, 413, "too_large", "the descriptor part is over 64 KiB");
         if (r->up_err == OTTO_E_NOSPC)
@@ -898,6 +902,8 @@ static enum MHD_Result h_upload(srv_t *s, struct MHD_Connection *c, req_t *r)
     int err = srv_firmware_ingest(s->st, s->cfg.data_dir, &r->up, r->name, r->descriptor, r->sig, r->siglen,
                                   &fw, &created, msg, sizeof msg);
     r->up_open = false;
+    if (err && r->up.disk_full)
+        return srv_http_err(c, 507, "disk_full", "%s; free space and upload again", msg);
     if (err)
         return srv_http_otto_err(c, err, msg);
     if (created) /* patches to it from what devices run, before any job asks */
@@ -2001,7 +2007,14 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
             return srv_http_err(c, 413, "too_large", upload ? "the upload is over 64 MiB" : "the request body is over 16 MiB");
         if (upload) {
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-            if (ct && !strncasecmp(ct, "multipart/form-data", 19)) {
+            uint64_t avail;
+            if (!srv_disk_room(s->cfg.data_dir, clen, &avail)) {
+                /* Refused before a byte is stored: what is left is the
+                 * store's, for the devices' reports. */
+                r->refuse = 507;
+                SRV_LOG_WRN("upload of %llu bytes refused: the data directory's disk has %llu bytes free"
+                            " (the store keeps a reserve)", clen, (unsigned long long)avail);
+            } else if (ct && !strncasecmp(ct, "multipart/form-data", 19)) {
                 r->is_upload = true;
                 r->pp = MHD_create_post_processor(c, 65536, post_iter, r);
                 if (!r->pp)
@@ -2058,6 +2071,10 @@ static enum MHD_Result answer(srv_t *s, struct MHD_Connection *c, const char *ur
         return srv_http_err(c, 408, "timeout", "the request headers took over %d seconds", HEADER_DEADLINE_S);
     if (r->refuse == 429)
         return srv_http_err(c, 429, "too_many", "too many requests at once from this client");
+    if (r->refuse == 507)
+        return srv_http_err(c, 507, "disk_full",
+                            "the data directory's disk is full: the upload was refused (devices' reports keep a"
+                            " reserve); free space and upload again");
     if (r->refuse == 415)
         return srv_http_err(c, 415, "unsupported",
                         "upload firmware as multipart/form-data with a \"file\" and a \"descriptor\" part");
