@@ -4,7 +4,7 @@ BUILD     ?= build
 BUILD_SAN ?= build-asan
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build test test-fast test-asan demo demo-device size sweep powercut-full fuzz bench workers-kill fleet-10k clean deps
+.PHONY: all build test test-fast test-asan demo demo-device size sweep powercut-full fuzz bench workers-kill fleet-10k install clean deps
 
 all: build
 
@@ -57,6 +57,11 @@ fuzz:
 workers-kill: build
 	cd $(BUILD) && N=1000 BUILD=$(abspath $(BUILD)) MQREQ=$(abspath $(BUILD))/tests/mqreq \
 		bash $(CURDIR)/tests/e2e/23-workers.sh
+
+# The server as system services (docs/operations.md), e.g.
+#   sudo make install ARGS="--mqtt HOST:8883 --http 0.0.0.0:8443 --public-url https://HOST:8443 --name HOST"
+install: build
+	bash scripts/install.sh --build $(abspath $(BUILD)) $(ARGS)
 
 # 10,000 simulated devices take a 1 MiB update (about 22 GB of flash files
 # for the run, removed after; several otto-sim processes).

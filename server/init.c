@@ -374,9 +374,13 @@ int srv_init_main(int argc, char **argv)
         char *slash = strrchr(exe, '/');
         if (slash)
             *slash = 0;
-        snprintf(plugin, sizeof plugin, "%s/mosquitto_otto.so", exe);
+        snprintf(plugin, sizeof plugin, "%s/mosquitto_otto.so", exe); /* a build tree */
+        if (access(plugin, R_OK))
+            snprintf(plugin, sizeof plugin, "%s/../lib/otto/mosquitto_otto.so", exe); /* installed */
         if (access(plugin, R_OK))
             plugin[0] = 0;
+        else if (realpath(plugin, exe))
+            snprintf(plugin, sizeof plugin, "%s", exe);
     }
     if (!plugin[0])
         fprintf(stderr, "ottod init: warning: mosquitto_otto.so is not beside ottod: revoking a device will not "
