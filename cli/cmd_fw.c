@@ -505,8 +505,8 @@ static int recall(int argc, char **argv)
         goto out;
     }
     if (newlen < len) {
-        die_msg("%s carries a Secure Boot v2 signature block, which the new version would break: restamp and"
-                " sign it yourself (otto image sign), then upload it", api_str(good, "id"));
+        die_msg("%s carries a Secure Boot v2 signature block, which the new version would break: otto image"
+                " restamp it, sign it (otto image sign --secure-boot-v2), then upload it", api_str(good, "id"));
         rc = EXIT_FAIL;
         goto out;
     }

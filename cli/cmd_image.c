@@ -276,11 +276,71 @@ static int image_info(int argc, char **argv)
     return rc ? EXIT_FAIL : EXIT_OK;
 }
 
+static const char usage_restamp[] =
+    "usage: otto image restamp APP.bin --version V [--secure-version N] -o OUT.bin\n"
+    "\n"
+    "Give an app image (ESP-IDF's or otto's) another version and secure_version\n"
+    "in its app descriptor, with its checksum and SHA-256 made again: a\n"
+    "previous build re-released above a bad one (otto fw recall does this for\n"
+    "you). A Secure Boot v2 signature block after the image signs the old\n"
+    "bytes: it is left out (the output says so); sign again with otto image sign.\n";
+
+static int image_restamp(int argc, char **argv)
+{
+    static const struct option opts[] = {{"version", required_argument, 0, 'v'},
+                                         {"secure-version", required_argument, 0, 's'},
+                                         {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *version = NULL, *out = NULL;
+    long sv = -1;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'v': version = optarg; break;
+        case 's': sv = strtol(optarg, NULL, 0); break;
+        case 'o': out = optarg; break;
+        case 'h': fputs(usage_restamp, stdout); return EXIT_OK;
+        default: fputs(usage_restamp, stderr); return EXIT_USAGE;
+        }
+    }
+    if (!version || !out || optind != argc - 1 || sv < -1 || sv > 255) {
+        fputs(usage_restamp, stderr);
+        return EXIT_USAGE;
+    }
+    uint8_t *img = NULL;
+    size_t len = 0, newlen = 0;
+    otto_image_check_t chk;
+    if (otto_read_file(argv[optind], &img, &len)) {
+        die_msg("cannot read %s: %m", argv[optind]);
+        return EXIT_FAIL;
+    }
+    uint32_t keep = len >= OTTO_IMAGE_HEAD_LEN ? (uint32_t)img[36] | (uint32_t)img[37] << 8 |
+                                                     (uint32_t)img[38] << 16 | (uint32_t)img[39] << 24
+                                               : 0;
+    int rc = otto_img_restamp(img, len, version, sv >= 0 ? (uint32_t)sv : keep, &newlen);
+    if (rc || check_buffer(img, newlen, OTTO_CHIP_ANY, &chk)) {
+        die_msg("%s is not an app image otto can restamp", argv[optind]);
+        free(img);
+        return EXIT_FAIL;
+    }
+    if (otto_write_file(out, img, newlen)) {
+        die_msg("cannot write %s: %m", out);
+        free(img);
+        return EXIT_FAIL;
+    }
+    printf("%s: %s, secure_version %u, %zu bytes%s\n", out, version, sv >= 0 ? (unsigned)sv : keep, newlen,
+           newlen < len ? " (the signature block after it was left out: sign again)" : "");
+    free(img);
+    return EXIT_OK;
+}
+
 int cmd_image(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs("usage: otto image build [options] -o APP.bin | otto image info APP.bin\n"
               "       otto image sign --secure-boot-v2 --key KEY.pem IN -o OUT\n"
+              "       otto image restamp APP.bin --version V [--secure-version N] -o OUT\n"
               "Run 'otto image build|info|sign --help' for options.\n",
               argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
@@ -291,6 +351,8 @@ int cmd_image(int argc, char **argv)
         return image_info(argc - 1, argv + 1);
     if (!strcmp(argv[1], "sign"))
         return cmd_image_sign(argc - 1, argv + 1);
-    die_msg("image: unknown subcommand '%s' (build, info, sign)", argv[1]);
+    if (!strcmp(argv[1], "restamp"))
+        return image_restamp(argc - 1, argv + 1);
+    die_msg("image: unknown subcommand '%s' (build, info, sign, restamp)", argv[1]);
     return EXIT_USAGE;
 }
