@@ -95,6 +95,15 @@ static bool cache_get(srv_t *s, const char *id, char *sha)
     return hit;
 }
 
+/* Drop a slot's shared response (under c->mu): connections sending it
+ * keep it until they are done (libmicrohttpd counts them). */
+static void drop_full(srv_dlcache_t *c, unsigned i)
+{
+    if (c->e[i].full)
+        MHD_destroy_response(c->e[i].full);
+    c->e[i].full = NULL;
+}
+
 static void cache_put(srv_t *s, const char *id, const char *sha)
 {
     srv_dlcache_t *c = &s->dl;
@@ -102,10 +111,53 @@ static void cache_put(srv_t *s, const char *id, const char *sha)
     if (strlen(id) >= sizeof c->e[i].id)
         return;
     pthread_mutex_lock(&c->mu);
+    drop_full(c, i);
     snprintf(c->e[i].id, sizeof c->e[i].id, "%s", id);
     snprintf(c->e[i].sha256, sizeof c->e[i].sha256, "%s", sha);
     c->e[i].until_ms = srv_mono_ms() + DL_TTL_MS;
     pthread_mutex_unlock(&c->mu);
+}
+
+/* A full GET of a live entry whose response is made: queued as it is (no
+ * open, no stat, no headers to build). MHD_YES/MHD_NO, or -1 on a miss. */
+static int cache_send(srv_t *s, struct MHD_Connection *c, const char *id, uint64_t *size)
+{
+    srv_dlcache_t *d = &s->dl;
+    unsigned i = slot_of(id);
+    int ret = -1;
+    pthread_mutex_lock(&d->mu);
+    if (d->e[i].full && d->e[i].until_ms > srv_mono_ms() && !strcmp(d->e[i].id, id)) {
+        ret = MHD_queue_response(c, MHD_HTTP_OK, d->e[i].full); /* under the lock: never queued once dropped */
+        *size = d->e[i].size;
+    }
+    pthread_mutex_unlock(&d->mu);
+    return ret;
+}
+
+/* Keep r (a full 200 of id) for the next full GETs; the cache takes over
+ * the caller's reference. */
+static void cache_keep(srv_t *s, const char *id, struct MHD_Response *r, uint64_t size)
+{
+    srv_dlcache_t *d = &s->dl;
+    unsigned i = slot_of(id);
+    pthread_mutex_lock(&d->mu);
+    if (!strcmp(d->e[i].id, id) && d->e[i].until_ms > srv_mono_ms()) {
+        drop_full(d, i);
+        d->e[i].full = r;
+        d->e[i].size = size;
+        r = NULL;
+    }
+    pthread_mutex_unlock(&d->mu);
+    if (r)
+        MHD_destroy_response(r);
+}
+
+void srv_download_clear(srv_t *s)
+{
+    pthread_mutex_lock(&s->dl.mu);
+    for (unsigned i = 0; i < SRV_DLCACHE; i++)
+        drop_full(&s->dl, i);
+    pthread_mutex_unlock(&s->dl.mu);
 }
 
 void srv_download_forget(srv_t *s, const char *id)
@@ -113,8 +165,10 @@ void srv_download_forget(srv_t *s, const char *id)
     srv_dlcache_t *c = &s->dl;
     unsigned i = slot_of(id);
     pthread_mutex_lock(&c->mu);
-    if (!strcmp(c->e[i].id, id))
+    if (!strcmp(c->e[i].id, id)) {
         c->e[i].until_ms = 0;
+        drop_full(c, i);
+    }
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -138,6 +192,18 @@ enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id,
     }
     bool delta = !strncmp(id, "d-", 2);
     int err = OTTO_OK;
+    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+    uint64_t full_size;
+    int sent = range ? -1 : cache_send(s, c, id, &full_size);
+    if (sent >= 0) {
+        srv_http_sent(MHD_HTTP_OK);
+        if (!head) {
+            atomic_fetch_add(&s->eng.metrics.download_bytes, full_size);
+            if (delta)
+                atomic_fetch_add(&s->eng.metrics.deltas_served, 1);
+        }
+        return (enum MHD_Result)sent;
+    }
     if (!cache_get(s, id, fw.sha256)) {
         pthread_mutex_lock(&s->lock);
         err = delta ? srv_delta_get(s->st, id, &dl) : srv_fw_get(s->st, id, &fw);
@@ -165,7 +231,6 @@ enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id,
     }
     unsigned long long size = (unsigned long long)sb.st_size;
     snprintf(etag, sizeof etag, "\"%s\"", delta ? id : fw.sha256); /* a patch's bytes never change under its id */
-    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
     const char *if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-Range");
     /* If-Range: resume only if the file is still the one the client has;
      * otherwise send all of it (a date never matches: we only validate by
@@ -207,6 +272,9 @@ enum MHD_Result srv_download(srv_t *s, struct MHD_Connection *c, const char *id,
             atomic_fetch_add(&s->eng.metrics.deltas_served, 1);
     }
     enum MHD_Result ret = MHD_queue_response(c, code, r);
-    MHD_destroy_response(r);
+    if (code == MHD_HTTP_OK)
+        cache_keep(s, id, r, size); /* the next full GETs send this one */
+    else
+        MHD_destroy_response(r);
     return ret;
 }

@@ -2219,6 +2219,7 @@ void srv_http_stop(srv_t *s)
         return;
     srv_front_stop(s->http->front); /* no new connections first */
     MHD_stop_daemon(s->http->d);
+    srv_download_clear(s);
     free(s->http->tls_cert);
     free(s->http->tls_key);
     srv_clients_free(s->http->clients);

@@ -64,6 +64,9 @@ typedef struct {
         char id[48];       /* a firmware id or a patch's (d-...) */
         char sha256[65];   /* the firmware's file; "" for a patch */
         int64_t until_ms;  /* monotonic; 0: empty */
+        void *full;        /* the whole file as a libmicrohttpd response, queued by every
+                              full GET while the entry lives (NULL: not made yet) */
+        uint64_t size;     /* ... its bytes */
     } e[SRV_DLCACHE];
 } srv_dlcache_t;
 

@@ -68,8 +68,9 @@ export CURL_CA_BUNDLE=$OTTO_CA SSL_CERT_FILE=$OTTO_CA
 DATA=$D # the CA, for device certificates made here
 E2E_SECURE=1
 wait_for curl -sf "$OTTO_URL/healthz" || bail "ottod did not start as the unit runs it: $(tail -3 "$E2E_DIR/ottod.log")"
-check "ottod runs as otto" test "$(ps -o uid= -C ottod | tr -d ' ' | sort -u)" = "$uid"
-check "the broker runs as mosquitto" test "$(ps -o user= -C mosquitto | sort -u | grep -c mosquitto)" -ge 1
+uids() { ps -o uid= -p "$(pgrep -d, -f "$1")" | tr -d ' ' | sort -u; } # this test's, not other tests' running beside it
+check "ottod runs as otto" test "$(uids "ottod --data /var/lib/otto")" = "$uid"
+check "the broker runs as mosquitto" test "$(uids "mosquitto -c /var/lib/otto/mosquitto.conf")" = "$muid"
 trust_release_key
 N=2
 "$OTTO" image build --version 1.0.0 --project lamp --size 64K -o "$E2E_DIR/v100.bin" >/dev/null
