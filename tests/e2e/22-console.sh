@@ -5,7 +5,7 @@
 # in; the fleet page lists the fleet; upload a signed image; create a job
 # with a rate from the console, pause and resume it, watch it finish live;
 # a viewer sees no button that would fail; no console errors. Screenshots
-# of each page land in $BUILD/artifacts/console/.
+# of each page land in $BUILD/artifacts/console/ (console-pg/ on PostgreSQL).
 . "$(dirname "$0")/lib.sh"
 e2e_init
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -23,7 +23,7 @@ fleet_bg 24:0a:c4:22 "$E2E_DIR/v100.bin"
 "$OTTO" token create --name console-viewer --role viewer --json | jget "d['token']" >"$E2E_DIR/viewer.token"
 wait_for sh -c "'$OTTO' device show '$(head -1 "$E2E_DIR/things")' --json | grep -q '\"online\": *true'"
 
-SHOTS=$BUILD/artifacts/console
+SHOTS=$BUILD/artifacts/console${OTTO_DB:+-$OTTO_DB} # its own per backend: both may run at once
 rm -rf "$SHOTS"
 OTTO_URL=$OTTO_URL ADMIN_TOKEN=$OTTO_TOKEN VIEWER_TOKEN=$(cat "$E2E_DIR/viewer.token") WEB_NPM=$BUILD/web-npm \
     SHOTS=$SHOTS FW_FILE=$E2E_DIR/v110.bin FW_SIG=$E2E_DIR/v110.sig GROUP=g22 N=$N \
