@@ -2173,7 +2173,8 @@ int srv_http_start(srv_t *s)
     }
     s->http = h; /* the callbacks below use it from the first connection on */
     /* With the PROXY protocol, front.c listens and hands connections over. */
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (s->cfg.https_cert[0] ? MHD_USE_TLS : 0);
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
+                     (s->cfg.https_cert[0] ? MHD_USE_TLS : 0);
     if (s->cfg.proxy_protocol)
         flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     h->d = MHD_start_daemon(flags,
