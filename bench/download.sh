@@ -3,7 +3,8 @@
 # same file, in the same run, with wrk at the same concurrency on loopback.
 # Prints Markdown rows "| size, connections | ottod | nginx | ottod/nginx |".
 #   bash bench/download.sh [SIZE_KIB...]     (default 64 1024 4096)
-# Env: CONNS (default 16), SECONDS_EACH (default 8), THREADS (default 2).
+# Env: CONNS (default 16), SECONDS_EACH (default 8), THREADS (default 2),
+# OTTO_DB=pg (ottod's store on a PostgreSQL of the run's own).
 set -euo pipefail
 . "$(dirname "$0")/../scripts/services.sh"
 E2E_PLAIN=1   # plain TCP and --insecure, as this row is labelled (TLS rows: bench/tls.sh)
@@ -31,6 +32,7 @@ for kib in "${SIZES[@]}"; do
     say "$kib KiB, $CONNS connections, ${DUR}s each"
     o=$(mibps "$OTTO_URL/fw/$id")
     n=$(mibps "http://127.0.0.1:$NPORT/fw/$id")
-    printf '| %s KiB, %s connections | %s MiB/s | %s MiB/s | %s |\n' "$kib" "$CONNS" "$o" "$n" \
+    printf '| %s KiB, %s connections%s | %s MiB/s | %s MiB/s | %s |\n' "$kib" "$CONNS" \
+        "$([ "${OTTO_DB:-}" = pg ] && echo ", ottod on PostgreSQL")" "$o" "$n" \
         "$(python3 -c "print('%.2f' % ($o / $n) if $n else 'n/a')")"
 done

@@ -40,6 +40,7 @@ echo
 echo "| file, concurrency | ottod | nginx | ottod/nginx |"
 echo "|---|---|---|---|"
 bash "$here/download.sh"
+OTTO_DB=pg bash "$here/download.sh" 64 1024
 echo
 echo "### Fleet update: simulated devices running the real agent (otto-sim fleet; plain TCP, --insecure; TLS rows below)"
 echo
