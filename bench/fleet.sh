@@ -41,11 +41,12 @@ one_run() {
     [ "$mcu" = --no-mcu ] && small=--small-flash # 2.1 MiB flash files: 10,000 fit the disk
     for f in "$@"; do fws+=(--fw "$f"); done
     procs=$(( (n + PER_PROC - 1) / PER_PROC ))
+    share() { echo $(( $1 < procs - 1 ? PER_PROC : n - $1 * PER_PROC )); } # process k's devices
     say "$n devices ($label): provisioning flash files ($procs process(es))"
     mkdir -p "$d"
     : >"$d.things"
     for ((k = 0; k < procs; k++)); do
-        cnt=$(( k < procs - 1 ? PER_PROC : n - k * PER_PROC ))
+        cnt=$(share $k)
         "$BUILD/otto-sim" fleet --count "$cnt" --dir "$d/p$k" --factory "$E2E_DIR/v100.bin" --prefix "b$n$mcu-$k" $mcu $small \
             --mqtt "127.0.0.1:$BROKER_PORT" --things-file "$d/p$k.things" --duration 0.5 >/dev/null 2>"$d/p$k.prov" ||
             { echo "fleet: provisioning failed" >&2; tail -3 "$d/p$k.prov" >&2; exit 1; }
@@ -53,7 +54,7 @@ one_run() {
     done
     sync # the provisioning's writes on disk before the clock starts, not during the run
     for ((k = 0; k < procs; k++)); do
-        cnt=$(( k < procs - 1 ? PER_PROC : n - k * PER_PROC ))
+        cnt=$(share $k)
         "$BUILD/otto-sim" fleet --count "$cnt" --dir "$d/p$k" --prefix "b$n$mcu-$k" --mqtt "127.0.0.1:$BROKER_PORT" $mcu \
             --trust "${OTTO_SIGN_KEY%.pem}.pub.pem" \
             >"$d/p$k.out" 2>"$d/p$k.log" &

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "otto/crypto.h"
 #include "otto/image.h"
+#include "otto/jobdoc.h"
 #include "imgbuild.h"
 #include "util.h"
 
@@ -384,25 +385,6 @@ static const char usage_recall[] =
     "ID's version (in group G with --group). An image with a Secure Boot v2\n"
     "block must be signed again with otto image sign: recall refuses it.\n";
 
-/* Dotted numbers compared as numbers ("1.10.0" > "1.9.2"), the rest as text. */
-static int vcmp(const char *a, const char *b)
-{
-    while (*a || *b) {
-        if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
-            char *ea, *eb;
-            unsigned long x = strtoul(a, &ea, 10), y = strtoul(b, &eb, 10);
-            if (x != y)
-                return x < y ? -1 : 1;
-            a = ea, b = eb;
-        } else {
-            if (*a != *b)
-                return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
-            a++, b++;
-        }
-    }
-    return 0;
-}
-
 /* ID's version with its last number raised: 1.1.0 -> 1.1.1. */
 static int bump(const char *v, char *out, size_t cap)
 {
@@ -460,8 +442,8 @@ static int recall(int argc, char **argv)
     cJSON_ArrayForEach(f, list) { /* the previous good build */
         if (to ? !strcmp(api_str(f, "id"), to)
                : !strcmp(api_str(f, "product"), product) && !strcmp(api_str(f, "ota_type"), type) &&
-                     vcmp(api_str(f, "version"), bv) < 0 &&
-                     (!good || vcmp(api_str(f, "version"), api_str(good, "version")) > 0))
+                     otto_version_cmp(api_str(f, "version"), bv) < 0 &&
+                     (!good || otto_version_cmp(api_str(f, "version"), api_str(good, "version")) > 0))
             good = f;
     }
     if (!good) {
@@ -470,7 +452,7 @@ static int recall(int argc, char **argv)
         rc = EXIT_FAIL;
         goto out;
     }
-    if (version ? vcmp(version, bv) <= 0 : bump(bv, newv, sizeof newv)) {
+    if (version ? otto_version_cmp(version, bv) <= 0 : bump(bv, newv, sizeof newv)) {
         die_msg("the recall's version must be above %s (devices refuse an older one): give --version", bv);
         rc = EXIT_USAGE;
         goto out;

@@ -6,28 +6,6 @@
 #include "internal/slot.h"
 #include "otto/record.h"
 
-/* Dotted versions, numerically where both parts are numbers. */
-int agent_version_cmp(const char *a, const char *b)
-{
-    while (*a || *b) {
-        uint32_t x = 0, y = 0;
-        bool nx = *a >= '0' && *a <= '9', ny = *b >= '0' && *b <= '9';
-        if (!nx || !ny)
-            return strcmp(a, b) < 0 ? -1 : strcmp(a, b) > 0;
-        while (*a >= '0' && *a <= '9')
-            x = x * 10u + (uint32_t)(*a++ - '0');
-        while (*b >= '0' && *b <= '9')
-            y = y * 10u + (uint32_t)(*b++ - '0');
-        if (x != y)
-            return x < y ? -1 : 1;
-        if (*a == '.')
-            a++;
-        if (*b == '.')
-            b++;
-    }
-    return 0;
-}
-
 /* Key updates come before any firmware, so a job may add a key and ship
  * firmware signed with it. All are checked against the keys trusted before
  * the job, applied in RAM, then stored in one write; replayed after a cut,
@@ -132,7 +110,7 @@ void agent_judge(otto_agent_t *a, const otto_json_t *j, int exec)
         }
         if (a->mcu_version[0] && mcu->version[0] && !strcmp(mcu->version, a->mcu_version)) {
             a->job.mcu_state = S_ALREADY;
-        } else if (a->mcu_version[0] && mcu->version[0] && agent_version_cmp(mcu->version, a->mcu_version) < 0) {
+        } else if (a->mcu_version[0] && mcu->version[0] && otto_version_cmp(mcu->version, a->mcu_version) < 0) {
             agent_finish(a, R_REJECTED, "outdated", "the stm32 image is older than the MCU's");
             return;
         }
@@ -140,7 +118,7 @@ void agent_judge(otto_agent_t *a, const otto_json_t *j, int exec)
     if (fw) {
         if (agent_runs(a, fw)) {
             a->job.esp_state = S_ALREADY;
-        } else if (fw->version[0] && agent_version_cmp(fw->version, a->running_version) < 0) {
+        } else if (fw->version[0] && otto_version_cmp(fw->version, a->running_version) < 0) {
             agent_finish(a, R_REJECTED, "outdated", "older than the running version");
             return;
         }

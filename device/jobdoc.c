@@ -162,3 +162,24 @@ const otto_fw_entry_t *otto_jobdoc_find(const otto_jobdoc_t *doc, const char *ot
             return &doc->fw[i];
     return NULL;
 }
+
+int otto_version_cmp(const char *a, const char *b)
+{
+    while (*a || *b) {
+        uint32_t x = 0, y = 0;
+        bool nx = *a >= '0' && *a <= '9', ny = *b >= '0' && *b <= '9';
+        if (!nx || !ny)
+            return strcmp(a, b) < 0 ? -1 : strcmp(a, b) > 0;
+        while (*a >= '0' && *a <= '9')
+            x = x * 10u + (uint32_t)(*a++ - '0');
+        while (*b >= '0' && *b <= '9')
+            y = y * 10u + (uint32_t)(*b++ - '0');
+        if (x != y)
+            return x < y ? -1 : 1;
+        if (*a == '.')
+            a++;
+        if (*b == '.')
+            b++;
+    }
+    return 0;
+}

@@ -652,7 +652,8 @@ typedef struct {
     const srv_where_t *w;
     const srv_fw_t *fws;
     size_t nfw, i;
-    char **whys; /* per target: NULL admitted, else why not (malloc'd) */
+    char **whys; /* per target: NULL admitted, else why not: malloc'd, or filter_targets'
+                    one text for every device that said nothing */
 } hw_walk_t;
 
 static int hw_visit(void *arg, const char *thing, const char *hw)
@@ -662,7 +663,6 @@ static int hw_visit(void *arg, const char *thing, const char *hw)
     while (h->i < h->things->n && strcmp(h->things->v[h->i], thing) < 0)
         h->i++;
     if (h->i < h->things->n && !strcmp(h->things->v[h->i], thing)) {
-        free(h->whys[h->i]);
         h->whys[h->i] = hw_admits(h->w, h->fws, h->nfw, hw, why, sizeof why) ? NULL : strdup(why);
         h->i++;
     }
@@ -676,17 +676,17 @@ static int hw_visit(void *arg, const char *thing, const char *hw)
 static int filter_targets(srv_engine_t *e, const srv_job_spec_t *spec, const srv_where_t *w, const srv_fw_t *fws,
                           strvec_t *things)
 {
+    char unknown[160] = "";
     hw_walk_t h = {things, w, fws, spec->nfw, 0, NULL};
-    char unknown[160];
     size_t keep = 0, gone = 0;
     int err;
     if (!things->n)
         return OTTO_OK;
     if (!(h.whys = calloc(things->n, sizeof *h.whys)))
         return OTTO_E_NOSPC;
-    srv_where_match(w, "{}", unknown, sizeof unknown); /* what a device that said nothing fails */
-    for (size_t i = 0; i < things->n && w->n; i++)
-        h.whys[i] = strdup(unknown);
+    if (!srv_where_match(w, "{}", unknown, sizeof unknown)) /* a device that said nothing fails the filter */
+        for (size_t i = 0; i < things->n; i++)
+            h.whys[i] = unknown;
     if ((err = srv_device_hw_each(e->st, hw_visit, &h)))
         goto out;
     for (size_t i = 0; i < things->n; i++) {
@@ -703,8 +703,9 @@ static int filter_targets(srv_engine_t *e, const srv_job_spec_t *spec, const srv
         SRV_LOG_INF("job targets: %zu left out (%s%s%s)", gone, w->n ? "where " : "", w->text,
                     w->n ? ", or an image that does not fit" : "an image that does not fit");
 out:
-    for (size_t i = 0; i < things->n + gone && h.whys; i++)
-        free(h.whys[i]);
+    for (size_t i = 0; i < things->n + gone; i++)
+        if (h.whys[i] != unknown)
+            free(h.whys[i]);
     free(h.whys);
     return err;
 }

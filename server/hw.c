@@ -29,21 +29,15 @@ static const named_t mcus[] = {
     {0x419, "stm32f429"}, {0x415, "stm32l476"}, {0x450, "stm32h743"},
 };
 
-static bool is_num_key(const char *k)
+static bool in_list(const char *k, const char *const *list, size_t n)
 {
-    for (size_t i = 0; i < sizeof num_keys / sizeof *num_keys; i++)
-        if (!strcmp(k, num_keys[i]))
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(k, list[i]))
             return true;
     return false;
 }
-
-static bool is_str_key(const char *k)
-{
-    for (size_t i = 0; i < sizeof str_keys / sizeof *str_keys; i++)
-        if (!strcmp(k, str_keys[i]))
-            return true;
-    return false;
-}
+#define is_num_key(k) in_list(k, num_keys, sizeof num_keys / sizeof *num_keys)
+#define is_str_key(k) in_list(k, str_keys, sizeof str_keys / sizeof *str_keys)
 
 /* A whole number v of [lo, hi] named from t (n entries), else printed by
  * fmt; false when v is not such a number. */

@@ -16,11 +16,9 @@
 
 #define DAY 86400
 
+/* What to delete once a walk of the store is over (not during it). */
 typedef struct {
-    srv_t *s;
-    bool dry;
-    srv_pruned_t *out;
-    char (*ids)[48]; /* what to delete once the walk is over */
+    char (*ids)[48];
     int64_t *sizes;
     size_t n, cap;
 } walk_t;
@@ -56,7 +54,7 @@ static int on_delta(void *arg, const srv_delta_t *d)
 int srv_prune(srv_t *s, int64_t now, bool dry, srv_pruned_t *out)
 {
     const srv_config_t *c = &s->cfg;
-    walk_t w = {s, dry, out, NULL, NULL, 0, 0};
+    walk_t w = {NULL, NULL, 0, 0};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     char msg[200];

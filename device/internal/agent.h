@@ -44,7 +44,6 @@ void agent_judge(otto_agent_t *a, const otto_json_t *j, int exec);
 bool agent_runs(const otto_agent_t *a, const otto_fw_entry_t *fw);
 /* Does the execution say its job installs later ("install": "WAIT")? */
 bool agent_install_waits(const otto_json_t *j, int exec);
-int agent_version_cmp(const char *a, const char *b);
 
 /* agent_fetch.c */
 otto_fw_entry_t *agent_cur(otto_agent_t *a);

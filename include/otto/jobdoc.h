@@ -80,6 +80,12 @@ typedef struct otto_jobdoc_s {
 } otto_jobdoc_t;
 
 /** Parse a whole job document (an object). */
+/** Compare two versions as a device judges "outdated": runs of digits as
+ *  numbers, a '.' after each skipped ("1.10.0" > "1.9.2"); from the first
+ *  place either is not a digit, as text. <0, 0 or >0. Tools that must
+ *  produce a version devices take as newer (otto fw recall) use this. */
+int otto_version_cmp(const char *a, const char *b);
+
 int otto_jobdoc_parse(const char *json, size_t len, otto_json_tok_t *tokens, unsigned ntokens,
                       otto_jobdoc_t *doc);
 

@@ -28,7 +28,7 @@ S=24:0a:c4:24:c0:01
 hello() { mosquitto_pub -p "$BROKER_PORT" $(mqtls $S) -V mqttv5 -q 1 -t "otto/things/$S/hello" -m "$1"; }
 hello '{"product":"lamp","versions":{"esp32":"1.0.0"},"hw":{"chip":9,"chip_rev":2,"flash":4194304,"slot":524288}}'
 hw() { "$OTTO" device show "$1" --json | jget "d['hw']"; }
-wait_for sh -c "for t in $A $B $S; do '$OTTO' device show \$t --json | grep -q '\"slot\"' || exit 1; done"
+WAIT_S=30 wait_for sh -c "for t in $A $B $S; do '$OTTO' device show \$t --json | grep -q '\"slot\"' || exit 1; done"
 
 check "a module says what it is: esp32, 4 MiB flash, 1 MiB slots, 944 KiB MCU staging, an STM32F103" \
     test "$(hw "$A1")" = '{"chip": "esp32", "chip_rev": 300, "flash": 4194304, "slot": 1048576, "mcufw": 966656, "mcu": "stm32f103"}'
@@ -78,7 +78,7 @@ J2=$("$OTTO" job create --group g24new --fw "$F120" --target-selection CONTINUOU
 wait_for grep -q "job=$J2 thing=$A1 joined a target group: left out" "$E2E_DIR/ottod.log"
 check "the F103 module joining its group is left out, the log says why" \
     grep -q "job=$J2 thing=$A1 joined a target group: left out, mcu != stm32f103 does not hold" "$E2E_DIR/ottod.log"
-wait_for sh -c "'$OTTO' job show $J2 --json | grep -q SUCCEEDED"
+WAIT_S=60 wait_for sh -c "'$OTTO' job show $J2 --json | grep -q SUCCEEDED" # a patch is made first, then the download and the reboot
 check "... the module without one takes the job" \
     test "$("$OTTO" job show "$J2" --json | jget "[(e['thingName'], e['status']) for e in d['executions']]")" = \
     "[[\"$B1\", \"SUCCEEDED\"]]"

@@ -65,7 +65,7 @@ check "a second prune finds nothing" sh -c "'$OTTO' admin prune | grep -q '^remo
 kill "$OTTOD_PID"; wait "$OTTOD_PID" 2>/dev/null
 start_ottod --clock-start 2026-07-01T00:00:00Z --clock-speed $SPEED --prune-hours 24 \
     --retain-jobs 90 --retain-audit 30 --retain-firmware 30
-wait_for grep -q "pruned: 1 jobs with 1 executions" "$E2E_DIR/ottod.log"
+WAIT_S=30 wait_for grep -q "pruned: 1 jobs with 1 executions" "$E2E_DIR/ottod.log"
 check "the leader pruned by itself: the canceled job went" gone "$J3"
 check "... and 1.2.0 with it, once no job used it" \
     test "$("$OTTO" fw ls --json | jget "sorted(f['id'] for f in d)")" = "$(python3 -c "import json,sys; print(json.dumps(sorted(sys.argv[1:])))" "$F4" "$F5")"
